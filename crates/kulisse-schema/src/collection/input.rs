@@ -1,0 +1,260 @@
+//! Applying a submitted (or stored) collection JSON onto a [`Collection`].
+//!
+//! Create and update share this: create starts from [`Collection::new`], update from the
+//! current definition, and only the keys present in the input change (PATCH semantics),
+//! except `fields`, which replaces the whole list as PocketBase does.
+
+use serde_json::{Map, Value};
+
+use super::{AuthOptions, Collection, CollectionKind, TokenConfig};
+use crate::errors::{FieldError, FieldErrors};
+use crate::field::Field;
+
+/// Why an input could not be applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CollectionInputError {
+    /// The body is not a JSON object.
+    NotAnObject,
+    /// Field-level problems, in PocketBase's nested shape.
+    Invalid(FieldErrors),
+}
+
+impl Collection {
+    /// Builds a new collection from a create request body.
+    pub fn from_create_input(v: &Value) -> Result<Collection, CollectionInputError> {
+        let obj = v.as_object().ok_or(CollectionInputError::NotAnObject)?;
+        let kind_str = obj.get("type").and_then(Value::as_str).unwrap_or("base");
+        let Some(kind) = CollectionKind::parse(kind_str) else {
+            let mut errs = FieldErrors::new();
+            errs.add("type", FieldError::new("validation_in_invalid", "Must be a valid value."));
+            return Err(CollectionInputError::Invalid(errs));
+        };
+        let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
+        let mut c = Collection::new(name, kind);
+        c.apply_input(v)?;
+        Ok(c)
+    }
+
+    /// Loads a collection from its stored JSON (the metadata table keeps secrets too).
+    pub fn from_stored(v: &Value) -> Result<Collection, CollectionInputError> {
+        let mut c = Collection::from_create_input(v)?;
+        let obj = v.as_object().ok_or(CollectionInputError::NotAnObject)?;
+        for (key, slot) in [("created", &mut c.created), ("updated", &mut c.updated)] {
+            if let Some(s) = obj.get(key).and_then(Value::as_str) {
+                *slot = s.to_owned();
+            }
+        }
+        c.system = obj.get("system").and_then(Value::as_bool).unwrap_or(false);
+        Ok(c)
+    }
+
+    /// Applies the keys present in `v`. Type changes are refused.
+    pub fn apply_input(&mut self, v: &Value) -> Result<(), CollectionInputError> {
+        let obj = v.as_object().ok_or(CollectionInputError::NotAnObject)?;
+        let mut errs = FieldErrors::new();
+        if let Some(t) = obj.get("type").and_then(Value::as_str)
+            && t != self.kind.as_str()
+        {
+            errs.add("type", FieldError::new("validation_collection_type_change", "Collection type cannot be changed."));
+        }
+        if let Some(id) = obj.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            self.id = id.to_owned();
+        }
+        if let Some(name) = obj.get("name") {
+            self.name = name.as_str().unwrap_or_default().to_owned();
+        }
+        for (key, slot) in [
+            ("listRule", &mut self.rules.list),
+            ("viewRule", &mut self.rules.view),
+            ("createRule", &mut self.rules.create),
+            ("updateRule", &mut self.rules.update),
+            ("deleteRule", &mut self.rules.delete),
+        ] {
+            if let Some(rule) = obj.get(key) {
+                *slot = rule.as_str().map(str::to_owned);
+            }
+        }
+        if let Some(indexes) = obj.get("indexes") {
+            self.indexes = match indexes {
+                Value::Array(items) => items.iter().map(|i| i.as_str().unwrap_or_default().to_owned()).collect(),
+                _ => vec![],
+            };
+        }
+        if let Some(q) = obj.get("viewQuery")
+            && self.kind == CollectionKind::View
+        {
+            self.view_query = Some(q.as_str().unwrap_or_default().to_owned());
+        }
+        if let Some(fields) = obj.get("fields") {
+            match self.replace_fields(fields) {
+                Ok(()) => {}
+                Err(fe) => errs.add_nested("fields", fe),
+            }
+        }
+        if let Some(auth) = &mut self.auth {
+            apply_auth(auth, obj);
+        }
+        if self.kind == CollectionKind::View {
+            // PB compat: view collections are read-only whatever the input says.
+            self.rules.create = None;
+            self.rules.update = None;
+            self.rules.delete = None;
+        }
+        self.ensure_system_fields();
+        if errs.is_empty() { Ok(()) } else { Err(CollectionInputError::Invalid(errs)) }
+    }
+
+    /// Replaces the field list; fields are matched by id, then by name, so renames keep data.
+    fn replace_fields(&mut self, v: &Value) -> Result<(), FieldErrors> {
+        let Value::Array(items) = v else {
+            let mut errs = FieldErrors::new();
+            errs.add("0", FieldError::new("validation_invalid_value", "Must be a list of fields."));
+            return Err(errs);
+        };
+        let mut errs = FieldErrors::new();
+        let mut fields = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let has_id = item.get("id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+            match Field::from_json(item) {
+                Ok(mut f) => {
+                    let existing = if has_id {
+                        self.fields.iter().find(|e| e.id == f.id)
+                    } else {
+                        self.fields.iter().find(|e| e.name == f.name)
+                    };
+                    if let Some(e) = existing {
+                        f.id = e.id.clone();
+                        f.system = e.system;
+                        if e.kind.type_name() != f.kind.type_name() {
+                            let mut fe = FieldErrors::new();
+                            fe.add("type", FieldError::new("validation_field_type_change", "The type of an existing field cannot be changed."));
+                            errs.add_nested(i.to_string(), fe);
+                        }
+                    }
+                    fields.push(f);
+                }
+                Err(fe) => errs.add_nested(i.to_string(), fe),
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        // System fields the input left out come back (PocketBase re-adds them too).
+        for sys in self.fields.iter().filter(|f| f.system) {
+            if !fields.iter().any(|f| f.id == sys.id) {
+                if sys.is_primary_key() {
+                    fields.insert(0, sys.clone());
+                } else {
+                    fields.push(sys.clone());
+                }
+            }
+        }
+        self.fields = fields;
+        Ok(())
+    }
+}
+
+fn apply_auth(auth: &mut AuthOptions, obj: &Map<String, Value>) {
+    if let Some(rule) = obj.get("authRule") {
+        auth.auth_rule = rule.as_str().map(str::to_owned);
+    }
+    if let Some(rule) = obj.get("manageRule") {
+        auth.manage_rule = rule.as_str().map(str::to_owned);
+    }
+    if let Some(pa) = obj.get("passwordAuth").and_then(Value::as_object) {
+        if let Some(enabled) = pa.get("enabled").and_then(Value::as_bool) {
+            auth.password_auth_enabled = enabled;
+        }
+        if let Some(Value::Array(fields)) = pa.get("identityFields") {
+            auth.identity_fields = fields.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect();
+        }
+    }
+    for (key, token) in [
+        ("authToken", &mut auth.auth_token),
+        ("passwordResetToken", &mut auth.password_reset_token),
+        ("emailChangeToken", &mut auth.email_change_token),
+        ("verificationToken", &mut auth.verification_token),
+        ("fileToken", &mut auth.file_token),
+    ] {
+        if let Some(t) = obj.get(key).and_then(Value::as_object) {
+            apply_token(token, t);
+        }
+    }
+    for key in super::AUTH_EXTRA_KEYS {
+        if let Some(v) = obj.get(*key)
+            && !v.is_null()
+        {
+            merge_into(auth.extra.entry(key.to_string()).or_insert(Value::Null), v);
+        }
+    }
+}
+
+fn apply_token(token: &mut TokenConfig, t: &Map<String, Value>) {
+    if let Some(d) = t.get("duration").and_then(Value::as_u64) {
+        token.duration = d;
+    }
+    if let Some(s) = t.get("secret").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        token.secret = s.to_owned();
+    }
+}
+
+/// Deep-merges objects so a partial `{"otp":{"enabled":true}}` keeps the other OTP options.
+fn merge_into(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge_into(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn create_input_gets_defaults_and_id_field() {
+        let c = Collection::from_create_input(&json!({"name":"authors","fields":[{"name":"name","type":"text"}]})).unwrap();
+        assert_eq!(c.id, "pbc_526341563");
+        assert_eq!(c.fields[0].name, "id");
+        assert_eq!(c.fields[1].name, "name");
+        assert_eq!(c.rules.list, None);
+        assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn update_matches_fields_by_id_then_name() {
+        let mut c = Collection::from_create_input(&json!({"name":"p","fields":[{"name":"title","type":"text"}]})).unwrap();
+        let title_id = c.field("title").unwrap().id.clone();
+        c.apply_input(&json!({"fields":[{"id": title_id, "name":"headline","type":"text"}]})).unwrap();
+        assert_eq!(c.fields.len(), 2, "id field re-added");
+        assert_eq!(c.field("headline").unwrap().id, title_id);
+        let err = c.apply_input(&json!({"fields":[{"name":"headline","type":"number"}]})).unwrap_err();
+        assert!(matches!(err, CollectionInputError::Invalid(_)));
+    }
+
+    #[test]
+    fn auth_collections_get_system_fields_and_indexes() {
+        let c = Collection::from_create_input(&json!({"name":"members","type":"auth"})).unwrap();
+        let names: Vec<&str> = c.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["id", "password", "tokenKey", "email", "emailVisibility", "verified"]);
+        assert!(c.has_unique_index_on("email") && c.has_unique_index_on("tokenKey"));
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        let out = serde_json::to_value(c.json(false)).unwrap();
+        assert!(out["authToken"].get("secret").is_none());
+        assert_eq!(out["authToken"]["duration"], 432000);
+        let stored = serde_json::to_value(c.json(true)).unwrap();
+        assert_eq!(Collection::from_stored(&stored).unwrap(), c);
+    }
+
+    #[test]
+    fn default_system_collections_are_valid() {
+        for c in [super::super::superusers(), super::super::users()] {
+            assert!(c.validate().is_empty(), "{}: {:?}", c.name, c.validate());
+        }
+    }
+}
