@@ -1,1 +1,172 @@
-//! placeholder
+//! The storage port: what the services need from a database, and nothing about how.
+//!
+//! Engines (SQLite now, PostgreSQL next) implement [`Store`] and [`StoreTx`]. Queries cross
+//! this seam as a small typed IR ([`Select`], [`Cond`], [`Term`]) built from the collection
+//! schema, never as SQL text: each engine renders its own dialect, binds every value as a
+//! parameter and quotes identifiers in one helper.
+//!
+//! Reads go through [`Store::select`]; everything that changes data or schema runs as a
+//! [`WriteJob`], a closure executed inside one transaction on the engine's writer. Jobs are
+//! synchronous on purpose: the SQLite engine runs them on its writer thread, and any engine
+//! can run them on a blocking thread, which keeps multi-step writes (cascading deletes,
+//! schema changes) free of async borrow gymnastics.
+//!
+//! Must not depend on: kulisse-core, HTTP types, SQL drivers.
+
+mod error;
+mod query;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kulisse_schema::Collection;
+use serde_json::Value;
+
+pub use error::StoreError;
+pub use query::{CmpOp, Cond, Literal, Order, Page, Select, Term};
+
+/// One record as stored: column name → canonical JSON value.
+pub type Row = serde_json::Map<String, Value>;
+
+/// A transaction body. Returning `Err` rolls the whole job back.
+pub type WriteJob = Box<dyn FnOnce(&mut dyn StoreTx) -> Result<(), StoreError> + Send>;
+
+/// Which database engine serves a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// A column of a view query, as the engine describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewColumn {
+    /// Output column name.
+    pub name: String,
+    /// `(table, column)` when the column is a bare reference to a table column.
+    pub source: Option<(String, String)>,
+    /// Whether the expression is an integer aggregate such as `count(*)`.
+    pub is_count: bool,
+}
+
+/// The storage port.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The engine behind this store.
+    fn engine(&self) -> Engine;
+
+    /// The stored collection definitions (full JSON, secrets included), in creation order.
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    async fn load_collections(&self) -> Result<Vec<Value>, StoreError>;
+
+    /// Runs a read query.
+    ///
+    /// # Errors
+    /// When the query cannot run (bad IR for the schema, database unavailable).
+    async fn select(&self, query: Select) -> Result<Page, StoreError>;
+
+    /// Runs `job` in one transaction; commits when it returns `Ok`.
+    ///
+    /// # Errors
+    /// The job's own error, or a commit failure.
+    async fn write(&self, job: WriteJob) -> Result<(), StoreError>;
+
+    /// Reads a value from the key/value parameter table (settings, secrets).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    async fn param(&self, key: &str) -> Result<Option<Value>, StoreError>;
+
+    /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
+    async fn close(&self);
+}
+
+/// Operations available inside a write transaction.
+pub trait StoreTx {
+    /// Reads rows (no totals) inside the transaction.
+    ///
+    /// # Errors
+    /// When the query cannot run.
+    fn select(&mut self, query: &Select) -> Result<Vec<Row>, StoreError>;
+    /// Inserts a full row.
+    ///
+    /// # Errors
+    /// Constraint violations as [`StoreError::Unique`] and friends.
+    fn insert(&mut self, collection: &Collection, row: &Row) -> Result<(), StoreError>;
+    /// Updates the given columns of the row with `id`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when no such row exists; constraint violations.
+    fn update(&mut self, collection: &Collection, id: &str, changes: &Row) -> Result<(), StoreError>;
+    /// Deletes the row with `id`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when no such row exists.
+    fn delete(&mut self, collection: &Collection, id: &str) -> Result<(), StoreError>;
+    /// Deletes every row.
+    ///
+    /// # Errors
+    /// When the table cannot be emptied.
+    fn truncate(&mut self, collection: &Collection) -> Result<(), StoreError>;
+    /// Creates the table (or view), its indexes and the metadata entry.
+    ///
+    /// # Errors
+    /// When the DDL fails (e.g. an invalid view query).
+    fn create_collection(&mut self, collection: &Collection) -> Result<(), StoreError>;
+    /// Changes a collection's table to match `new`, keeping data of fields that survive
+    /// (matched by field id, so renames keep their values).
+    ///
+    /// # Errors
+    /// When the DDL fails; the transaction then rolls back.
+    fn alter_collection(&mut self, old: &Collection, new: &Collection) -> Result<(), StoreError>;
+    /// Drops the table (or view) and the metadata entry.
+    ///
+    /// # Errors
+    /// When the DDL fails.
+    fn drop_collection(&mut self, collection: &Collection) -> Result<(), StoreError>;
+    /// Describes the columns a view query produces, without creating anything.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidQuery`] when the query does not compile.
+    fn describe_view(&mut self, query: &str) -> Result<Vec<ViewColumn>, StoreError>;
+    /// Writes a value into the key/value parameter table.
+    ///
+    /// # Errors
+    /// When the write fails.
+    fn set_param(&mut self, key: &str, value: &Value) -> Result<(), StoreError>;
+}
+
+/// Runs a typed transaction on a store: the closure's value or its own error comes back.
+///
+/// # Errors
+/// The closure's error, or the store's (converted with `From<StoreError>`).
+pub async fn transact<T, E, F>(store: &dyn Store, f: F) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn StoreTx) -> Result<T, E> + Send + 'static,
+{
+    let slot: Arc<std::sync::Mutex<Option<Result<T, E>>>> = Arc::new(std::sync::Mutex::new(None));
+    let inner = Arc::clone(&slot);
+    let outcome = store
+        .write(Box::new(move |tx| {
+            let result = f(tx);
+            let failed = result.is_err();
+            if let Ok(mut guard) = inner.lock() {
+                *guard = Some(result);
+            }
+            if failed { Err(StoreError::RolledBack) } else { Ok(()) }
+        }))
+        .await;
+    let produced = slot.lock().ok().and_then(|mut g| g.take());
+    match (outcome, produced) {
+        (Ok(()), Some(result)) => result,
+        (Err(StoreError::RolledBack), Some(Err(e))) => Err(e),
+        (Err(e), _) => Err(E::from(e)),
+        (Ok(()), None) => Err(E::from(StoreError::Other("write job produced no result".into()))),
+    }
+}

@@ -1,0 +1,27 @@
+//! The one error type engines report; each engine maps driver errors here in one place.
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed row does not exist.
+    #[error("no such row")]
+    NotFound,
+    /// A unique constraint failed on this column (the first one when several are involved).
+    #[error("unique constraint on {0}")]
+    Unique(String),
+    /// A NOT NULL / CHECK / foreign key constraint failed.
+    #[error("constraint failed: {0}")]
+    Constraint(String),
+    /// A query (e.g. a view's SELECT) does not compile; the text is safe to show superusers.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// The database is closed, busy beyond our retries, or unreachable.
+    #[error("database unavailable")]
+    Unavailable,
+    /// The write job asked for a rollback (its own error travels separately).
+    #[error("transaction rolled back")]
+    RolledBack,
+    /// Anything else; the message is for logs, never for clients.
+    #[error("storage error: {0}")]
+    Other(String),
+}
