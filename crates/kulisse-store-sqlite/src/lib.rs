@@ -1,1 +1,110 @@
-//! placeholder
+//! The SQLite engine: [`SqliteStore`] implements the storage port on an embedded database.
+//!
+//! Layout: `pool` (threads, connections, group commit), `render` (query IR → SQL), `ddl`
+//! (tables, views, indexes, metadata), `codec` (values ⇄ columns), `tx` (the write
+//! transaction), `classify` (driver errors → `StoreError`). Every collection is a real table
+//! with typed columns and real indexes; `_collections` and `_params` hold metadata.
+//!
+//! Must not depend on: kulisse-core, HTTP types, other engines.
+
+mod classify;
+mod codec;
+mod ddl;
+mod functions;
+mod pool;
+mod render;
+mod tx;
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use kulisse_store::{Engine, Page, Select, Store, StoreError, WriteJob};
+use serde_json::Value;
+
+use crate::classify::classify;
+use crate::pool::Pool;
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    pool: Pool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and starts its threads.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or the system tables cannot be created.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let writer = pool::open(path, false).map_err(classify)?;
+        writer.execute_batch(ddl::MIGRATIONS).map_err(classify)?;
+        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        let pool = Pool::start(path, writer, readers).map_err(classify)?;
+        Ok(SqliteStore { pool, path: path.to_owned() })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    async fn load_collections(&self) -> Result<Vec<Value>, StoreError> {
+        self.pool
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT data FROM _collections ORDER BY rowid").map_err(classify)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(classify)?;
+                let mut out = Vec::new();
+                for data in rows {
+                    let data = data.map_err(classify)?;
+                    out.push(serde_json::from_str(&data).map_err(|e| StoreError::Other(e.to_string()))?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn select(&self, query: Select) -> Result<Page, StoreError> {
+        self.pool
+            .read(move |conn| {
+                let rows = tx::select_rows(conn, &query)?;
+                let total = if query.count_total { Some(tx::count_rows(conn, &query)?) } else { None };
+                Ok(Page { rows, total })
+            })
+            .await
+    }
+
+    async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
+        self.pool.write(job).await
+    }
+
+    async fn param(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        let key = key.to_owned();
+        self.pool
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached("SELECT value FROM _params WHERE key = ?1").map_err(classify)?;
+                let mut rows = stmt.query([&key]).map_err(classify)?;
+                match rows.next().map_err(classify)? {
+                    Some(r) => {
+                        let s: Option<String> = r.get(0).map_err(classify)?;
+                        Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
+                    }
+                    None => Ok(None),
+                }
+            })
+            .await
+    }
+
+    async fn close(&self) {
+        self.pool.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Schema changes: tables, views and indexes for collections, and the metadata table.
+//!
+//! A changed collection is rebuilt (new table, copy, drop, rename) rather than patched with
+//! `ALTER TABLE`: it handles renames, removals, option changes that change the storage shape
+//! (single ⇄ multiple values) and new defaults uniformly, inside the caller's transaction.
+
+use kulisse_schema::index::IndexPredicate;
+use kulisse_schema::{Collection, CollectionKind, Field, FieldKind, IndexDef};
+use rusqlite::Connection;
+use serde_json::Value;
+
+use crate::render::quote;
+
+/// System tables every data dir has.
+pub(crate) const MIGRATIONS: &str = "
+CREATE TABLE IF NOT EXISTS _collections (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _params (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT
+);
+";
+
+fn column_def(f: &Field) -> String {
+    let ty = match &f.kind {
+        _ if f.is_primary_key() => "TEXT PRIMARY KEY NOT NULL",
+        FieldKind::Number { .. } => "NUMERIC DEFAULT 0 NOT NULL",
+        FieldKind::Bool => "BOOLEAN DEFAULT FALSE NOT NULL",
+        FieldKind::Json { .. } => "JSON DEFAULT NULL",
+        FieldKind::GeoPoint => "JSON DEFAULT '{\"lon\":0,\"lat\":0}' NOT NULL",
+        k if k.is_multiple() => "JSON DEFAULT '[]' NOT NULL",
+        _ => "TEXT DEFAULT '' NOT NULL",
+    };
+    format!("{} {ty}", quote(&f.name))
+}
+
+fn create_table_sql(table: &str, c: &Collection) -> String {
+    let cols: Vec<String> = c.fields.iter().map(column_def).collect();
+    format!("CREATE TABLE {} ({})", quote(table), cols.join(", "))
+}
+
+/// Renders an index. Partial-index literals are inlined because DDL takes no parameters;
+/// they come from [`IndexDef::parse`], which only admits quoted strings, numbers and NULL.
+fn create_index_sql(table: &str, d: &IndexDef) -> String {
+    let cols: Vec<String> = d
+        .columns
+        .iter()
+        .map(|c| format!("{}{}{}", quote(&c.name), if c.nocase { " COLLATE NOCASE" } else { "" }, if c.desc { " DESC" } else { "" }))
+        .collect();
+    let mut sql = format!(
+        "CREATE {}INDEX {} ON {} ({})",
+        if d.unique { "UNIQUE " } else { "" },
+        quote(&d.name),
+        quote(table),
+        cols.join(", ")
+    );
+    if !d.predicate.is_empty() {
+        let terms: Vec<String> = d.predicate.iter().map(predicate_sql).collect();
+        sql.push_str(&format!(" WHERE {}", terms.join(" AND ")));
+    }
+    sql
+}
+
+fn predicate_sql(p: &IndexPredicate) -> String {
+    let lit = match &p.value {
+        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Number(n) => n.to_string(),
+        _ => "NULL".into(),
+    };
+    format!("{} {} {}", quote(&p.column), p.op, lit)
+}
+
+fn save_meta(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
+    let data = serde_json::to_string(&c.json(true)).unwrap_or_default();
+    conn.execute(
+        "INSERT INTO _collections (id, name, type, data, created) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, type = excluded.type, data = excluded.data",
+        (&c.id, &c.name, c.kind.as_str(), &data, &c.created),
+    )?;
+    Ok(())
+}
+
+fn create_indexes(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
+    for d in c.index_defs() {
+        conn.execute_batch(&create_index_sql(&c.name, &d))?;
+    }
+    Ok(())
+}
+
+fn drop_indexes(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
+    for d in c.index_defs() {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", quote(&d.name)))?;
+    }
+    Ok(())
+}
+
+/// Creates the table or view, its indexes and the metadata row.
+pub(crate) fn create_collection(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
+    match c.kind {
+        CollectionKind::View => {
+            let q = c.view_query.as_deref().unwrap_or_default();
+            conn.execute_batch(&format!("CREATE VIEW {} AS {}", quote(&c.name), q))?;
+        }
+        _ => {
+            conn.execute_batch(&create_table_sql(&c.name, c))?;
+            create_indexes(conn, c)?;
+        }
+    }
+    save_meta(conn, c)
+}
+
+/// Drops the table or view and the metadata row.
+pub(crate) fn drop_collection(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
+    let what = if c.kind == CollectionKind::View { "VIEW" } else { "TABLE" };
+    conn.execute_batch(&format!("DROP {what} IF EXISTS {}", quote(&c.name)))?;
+    conn.execute("DELETE FROM _collections WHERE id = ?1", [&c.id])?;
+    Ok(())
+}
+
+/// Rebuilds the table to `new`'s shape, keeping the values of surviving fields.
+pub(crate) fn alter_collection(conn: &Connection, old: &Collection, new: &Collection) -> rusqlite::Result<()> {
+    if new.kind == CollectionKind::View {
+        drop_collection(conn, old)?;
+        return create_collection(conn, new);
+    }
+    let tmp = format!("_kulisse_rebuild_{}", new.id);
+    drop_indexes(conn, old)?;
+    conn.execute_batch(&create_table_sql(&tmp, new))?;
+    let mut targets = Vec::new();
+    let mut sources = Vec::new();
+    for f in &new.fields {
+        if let Some(prev) = old.fields.iter().find(|o| o.id == f.id) {
+            targets.push(quote(&f.name));
+            sources.push(convert_expr(prev, f));
+        }
+    }
+    if !targets.is_empty() {
+        conn.execute_batch(&format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {}",
+            quote(&tmp),
+            targets.join(", "),
+            sources.join(", "),
+            quote(&old.name)
+        ))?;
+    }
+    conn.execute_batch(&format!("DROP TABLE {}", quote(&old.name)))?;
+    // NOTE: legacy mode keeps SQLite from rewriting (and failing on) views that name the
+    // dropped table; they resolve again once the rebuilt table takes the name.
+    conn.execute_batch("PRAGMA legacy_alter_table = ON")?;
+    let renamed = conn.execute_batch(&format!("ALTER TABLE {} RENAME TO {}", quote(&tmp), quote(&new.name)));
+    conn.execute_batch("PRAGMA legacy_alter_table = OFF")?;
+    renamed?;
+    create_indexes(conn, new)?;
+    save_meta(conn, new)
+}
+
+/// The SELECT expression that carries `prev`'s stored value into `next`'s column.
+fn convert_expr(prev: &Field, next: &Field) -> String {
+    let col = quote(&prev.name);
+    match (prev.kind.is_multiple(), next.kind.is_multiple()) {
+        (false, true) => format!("CASE WHEN {col} = '' OR {col} IS NULL THEN '[]' ELSE json_array({col}) END"),
+        (true, false) => format!("COALESCE(json_extract({col}, '$[#-1]'), '')"),
+        _ => col,
+    }
+}
+
+/// Saves a collection's metadata without touching its table (e.g. rules-only changes).
+pub(crate) fn update_meta(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
+    save_meta(conn, c)
+}
+
+/// Whether two definitions need the same table shape (then only metadata changes).
+pub(crate) fn same_table_shape(old: &Collection, new: &Collection) -> bool {
+    old.name == new.name
+        && old.indexes == new.indexes
+        && old.fields.len() == new.fields.len()
+        && old.fields.iter().zip(&new.fields).all(|(a, b)| {
+            a.id == b.id && a.name == b.name && a.kind.type_name() == b.kind.type_name() && a.kind.is_multiple() == b.kind.is_multiple()
+        })
+}

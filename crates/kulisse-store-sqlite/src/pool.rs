@@ -1,0 +1,189 @@
+//! Connections and threads: one writer thread with group commit, N reader threads, WAL.
+//!
+//! SQLite allows one writer at a time; funnelling every write through one thread means no
+//! request ever sees "database is locked", and batching the jobs that queue up while a
+//! commit is running into one transaction (each job in its own savepoint) turns many small
+//! fsync-bound commits into one. Readers never block the writer in WAL mode.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use kulisse_store::{StoreError, WriteJob};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use crate::classify::classify;
+use crate::tx::SqliteTx;
+
+type ReadTask = Box<dyn FnOnce(&Connection) + Send>;
+type WriteTask = (WriteJob, oneshot::Sender<Result<(), StoreError>>);
+
+/// Most jobs folded into one commit; bounds the latency one slow batch can add.
+const MAX_BATCH: usize = 256;
+
+/// The running threads and the channels that feed them.
+pub(crate) struct Pool {
+    reads: Mutex<Option<flume::Sender<ReadTask>>>,
+    writes: Mutex<Option<flume::Sender<WriteTask>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Opens a connection with the pragmas every kulisse connection uses.
+pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(256);
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // NOTE: synchronous=NORMAL in WAL mode keeps every commit once the process dies (the WAL
+    // is written before the commit returns); only an OS crash or power loss can drop the most
+    // recent commits. This is PocketBase's durability mode too.
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;",
+    )?;
+    crate::functions::register(&conn)?;
+    Ok(conn)
+}
+
+impl Pool {
+    /// Starts the writer (on `writer`) and `readers` reader threads on `path`.
+    pub(crate) fn start(path: &Path, writer: Connection, readers: usize) -> rusqlite::Result<Pool> {
+        let (read_tx, read_rx) = flume::unbounded::<ReadTask>();
+        let (write_tx, write_rx) = flume::unbounded::<WriteTask>();
+        let mut threads = Vec::new();
+        for i in 0..readers.max(1) {
+            let conn = open(path, true)?;
+            let rx = read_rx.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("sqlite-read-{i}"))
+                .spawn(move || {
+                    while let Ok(task) = rx.recv() {
+                        task(&conn);
+                    }
+                })
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            threads.push(handle);
+        }
+        let handle = std::thread::Builder::new()
+            .name("sqlite-write".into())
+            .spawn(move || writer_loop(writer, write_rx))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        threads.push(handle);
+        Ok(Pool { reads: Mutex::new(Some(read_tx)), writes: Mutex::new(Some(write_tx)), threads: Mutex::new(threads) })
+    }
+
+    /// Runs `f` on a reader connection.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let sender = self.reads.lock().map_err(|_| StoreError::Unavailable)?.clone().ok_or(StoreError::Unavailable)?;
+        sender
+            .send(Box::new(move |conn| {
+                let _ = tx.send(f(conn));
+            }))
+            .map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Queues a write job and waits for its commit.
+    pub(crate) async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let sender = self.writes.lock().map_err(|_| StoreError::Unavailable)?.clone().ok_or(StoreError::Unavailable)?;
+        sender.send((job, tx)).map_err(|_| StoreError::Unavailable)?;
+        rx.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Stops accepting work, lets queued jobs finish, checkpoints and joins the threads.
+    pub(crate) fn shutdown(&self) {
+        if let Ok(mut r) = self.reads.lock() {
+            r.take();
+        }
+        if let Ok(mut w) = self.writes.lock() {
+            w.take();
+        }
+        let threads = self.threads.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(task) => batch.push(task),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "final WAL checkpoint failed");
+    }
+}
+
+/// Runs queued jobs in one transaction, each inside a savepoint so one job's failure only
+/// undoes that job. Replies go out after COMMIT, so a success is always durable.
+fn run_batch(conn: &Connection, batch: Vec<WriteTask>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = classify(e);
+        for (_, reply) in batch {
+            let _ = reply.send(Err(clone_err(&err)));
+        }
+        return;
+    }
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (job, reply) in batch {
+        let result = run_job(conn, job);
+        outcomes.push((reply, result));
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            for (reply, result) in outcomes {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            let err = classify(e);
+            let _ = conn.execute_batch("ROLLBACK");
+            for (reply, result) in outcomes {
+                let _ = reply.send(result.and(Err(clone_err(&err))));
+            }
+        }
+    }
+}
+
+fn run_job(conn: &Connection, job: WriteJob) -> Result<(), StoreError> {
+    conn.execute_batch("SAVEPOINT job").map_err(classify)?;
+    let mut tx = SqliteTx::new(conn);
+    let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
+        .unwrap_or_else(|_| Err(StoreError::Other("write job panicked".into())));
+    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    match conn.execute_batch(end) {
+        Ok(()) => result,
+        Err(e) => Err(classify(e)),
+    }
+}
+
+fn clone_err(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable => StoreError::Unavailable,
+        other => StoreError::Other(other.to_string()),
+    }
+}

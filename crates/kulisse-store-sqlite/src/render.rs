@@ -1,0 +1,295 @@
+//! Renders the query IR as SQLite SQL. Values become `?` parameters; identifiers pass
+//! through [`quote`]. This file and `ddl.rs` are the only places that write SQLite SQL.
+
+use kulisse_store::{CmpOp, Cond, Literal, Order, Select, Term};
+use rusqlite::types::Value as SqlValue;
+
+/// SQL text plus its parameters, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    pub text: String,
+    pub params: Vec<SqlValue>,
+}
+
+impl Sql {
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    fn bind(&mut self, v: SqlValue) {
+        self.text.push('?');
+        self.params.push(v);
+    }
+}
+
+/// Quotes an identifier: the only way a name enters SQL text.
+pub(crate) fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// `SELECT <columns> FROM <table> WHERE … ORDER BY … LIMIT … OFFSET …`.
+pub(crate) fn select_rows(q: &Select) -> Sql {
+    let c = &q.collection;
+    let mut sql = Sql::default();
+    let cols: Vec<String> = c.fields.iter().map(|f| quote(&f.name)).collect();
+    sql.push(&format!("SELECT {} FROM {}", cols.join(", "), quote(&c.name)));
+    where_clause(q, &mut sql);
+    if !q.order.is_empty() {
+        sql.push(" ORDER BY ");
+        for (i, o) in q.order.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            match o {
+                Order::By { term, desc } => {
+                    render_term(term, &mut sql);
+                    sql.push(if *desc { " DESC" } else { " ASC" });
+                }
+                Order::RowId { desc } => sql.push(if *desc { "_rowid_ DESC" } else { "_rowid_ ASC" }),
+                Order::Random => sql.push("RANDOM()"),
+            }
+        }
+    }
+    if let Some(limit) = q.limit {
+        sql.push(" LIMIT ");
+        sql.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        if q.offset > 0 {
+            sql.push(" OFFSET ");
+            sql.bind(SqlValue::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)));
+        }
+    }
+    sql
+}
+
+/// `SELECT COUNT(*) FROM <table> WHERE …`.
+pub(crate) fn count_rows(q: &Select) -> Sql {
+    let mut sql = Sql::default();
+    sql.push(&format!("SELECT COUNT(*) FROM {}", quote(&q.collection.name)));
+    where_clause(q, &mut sql);
+    sql
+}
+
+fn where_clause(q: &Select, sql: &mut Sql) {
+    if let Some(cond) = &q.filter {
+        sql.push(" WHERE ");
+        render_cond(cond, sql);
+    }
+}
+
+fn render_cond(c: &Cond, sql: &mut Sql) {
+    match c {
+        Cond::True => sql.push("1"),
+        Cond::False => sql.push("0"),
+        Cond::All(items) | Cond::Any(items) if items.is_empty() => {
+            sql.push(if matches!(c, Cond::All(_)) { "1" } else { "0" })
+        }
+        Cond::All(items) | Cond::Any(items) => {
+            let join = if matches!(c, Cond::All(_)) { " AND " } else { " OR " };
+            sql.push("(");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    sql.push(join);
+                }
+                render_cond(item, sql);
+            }
+            sql.push(")");
+        }
+        Cond::Compare { left, op, right } => render_compare(left, *op, right, sql),
+        Cond::Each { column, op, right, any } => {
+            // An empty array is iterated as one NULL element (PocketBase's LEFT JOIN shape).
+            let source = format!(
+                "(SELECT value AS v FROM json_each(CASE WHEN json_array_length({c}) > 0 THEN {c} ELSE '[null]' END))",
+                c = quote(column)
+            );
+            let element = Term::Column("v".into());
+            if *any {
+                sql.push(&format!("EXISTS (SELECT 1 FROM {source} WHERE "));
+                render_compare(&element, *op, right, sql);
+                sql.push(")");
+            } else {
+                sql.push(&format!("NOT EXISTS (SELECT 1 FROM {source} WHERE NOT COALESCE("));
+                render_compare(&element, *op, right, sql);
+                sql.push(", 0))");
+            }
+        }
+    }
+}
+
+fn is_empty_literal(t: &Term) -> bool {
+    matches!(t, Term::Value(Literal::Null)) || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
+}
+
+fn render_compare(left: &Term, op: CmpOp, right: &Term, sql: &mut Sql) {
+    let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
+    match op {
+        CmpOp::Eq | CmpOp::Neq if json_side => {
+            render_term(left, sql);
+            sql.push(if op == CmpOp::Eq { " IS " } else { " IS NOT " });
+            render_term(right, sql);
+        }
+        CmpOp::Eq | CmpOp::Neq if is_empty_literal(right) || is_empty_literal(left) => {
+            let field = if is_empty_literal(right) { left } else { right };
+            sql.push("(");
+            render_term(field, sql);
+            if op == CmpOp::Eq {
+                sql.push(" = '' OR ");
+                render_term(field, sql);
+                sql.push(" IS NULL)");
+            } else {
+                sql.push(" IS NOT '' AND ");
+                render_term(field, sql);
+                sql.push(" IS NOT NULL)");
+            }
+        }
+        CmpOp::Eq | CmpOp::Neq if !matches!(left, Term::Value(_)) && !matches!(right, Term::Value(_)) => {
+            sql.push("COALESCE(");
+            render_term(left, sql);
+            sql.push(", '')");
+            sql.push(if op == CmpOp::Eq { " = " } else { " IS NOT " });
+            sql.push("COALESCE(");
+            render_term(right, sql);
+            sql.push(", '')");
+        }
+        CmpOp::Like | CmpOp::NotLike => {
+            render_term(left, sql);
+            sql.push(if op == CmpOp::Like { " LIKE " } else { " NOT LIKE " });
+            match right {
+                Term::Value(Literal::Text(s)) => sql.bind(SqlValue::Text(like_pattern(s))),
+                other => {
+                    sql.push("('%' || ");
+                    render_term(other, sql);
+                    sql.push(" || '%')");
+                }
+            }
+            sql.push(" ESCAPE '\\'");
+        }
+        _ => {
+            render_term(left, sql);
+            sql.push(plain_operator(op));
+            render_term(right, sql);
+        }
+    }
+}
+
+/// The SQL operator of a comparison without PocketBase's special folding.
+fn plain_operator(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => " = ",
+        CmpOp::Neq => " IS NOT ",
+        CmpOp::Gt => " > ",
+        CmpOp::Gte => " >= ",
+        CmpOp::Lt => " < ",
+        CmpOp::Lte => " <= ",
+        CmpOp::Like => " LIKE ",
+        CmpOp::NotLike => " NOT LIKE ",
+    }
+}
+
+/// PB compat: a literal with an unescaped `%` is used as the raw pattern; otherwise it is
+/// escaped and wrapped for a "contains" match.
+pub(crate) fn like_pattern(s: &str) -> String {
+    let mut prev_backslash = false;
+    let has_wildcard = s.chars().any(|c| {
+        let hit = c == '%' && !prev_backslash;
+        prev_backslash = c == '\\' && !prev_backslash;
+        hit
+    });
+    if has_wildcard {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn render_term(t: &Term, sql: &mut Sql) {
+    match t {
+        Term::Column(name) => sql.push(&quote(name)),
+        Term::JsonPath { column, path } => {
+            sql.push(&format!("JSON_EXTRACT({}, ", quote(column)));
+            sql.bind(SqlValue::Text(json_path(path)));
+            sql.push(")");
+        }
+        Term::JsonLength(column) => sql.push(&format!("json_array_length({})", quote(column))),
+        Term::Lower(inner) => {
+            sql.push("LOWER(");
+            render_term(inner, sql);
+            sql.push(")");
+        }
+        Term::Strftime { format, value, modifiers } => {
+            sql.push("strftime(");
+            sql.bind(SqlValue::Text(format.clone()));
+            match value {
+                Some(v) => {
+                    sql.push(", ");
+                    render_term(v, sql);
+                }
+                None => sql.push(", 'now'"),
+            }
+            for m in modifiers {
+                sql.push(", ");
+                sql.bind(SqlValue::Text(m.clone()));
+            }
+            sql.push(")");
+        }
+        Term::GeoDistance(args) => {
+            sql.push("kulisse_geo_distance(");
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                render_term(a, sql);
+            }
+            sql.push(")");
+        }
+        Term::Value(lit) => sql.bind(literal(lit)),
+    }
+}
+
+fn literal(l: &Literal) -> SqlValue {
+    match l {
+        Literal::Null => SqlValue::Null,
+        Literal::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Literal::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => SqlValue::Integer(*n as i64),
+        Literal::Number(n) => SqlValue::Real(*n),
+        Literal::Text(s) => SqlValue::Text(s.clone()),
+    }
+}
+
+/// `$."a"."b"[0]`: keys are quoted so that any key text is just a key.
+fn json_path(path: &[String]) -> String {
+    let mut out = String::from("$");
+    for seg in path {
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            out.push_str(&format!(".\"{}\"", seg.replace('"', "\\\"")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_follow_pocketbase() {
+        assert_eq!(like_pattern("abc"), "%abc%");
+        assert_eq!(like_pattern("W%ld"), "W%ld");
+        assert_eq!(like_pattern("a\\%b"), "%a\\\\\\%b%");
+        assert_eq!(like_pattern("50_"), "%50\\_%");
+    }
+
+    #[test]
+    fn json_paths_quote_keys() {
+        assert_eq!(json_path(&["a".into(), "0".into(), "x\"y".into()]), "$.\"a\"[0].\"x\\\"y\"");
+    }
+}

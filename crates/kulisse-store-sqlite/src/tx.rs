@@ -1,0 +1,160 @@
+//! [`StoreTx`] on the writer connection (inside the batch transaction and a savepoint).
+
+use kulisse_schema::Collection;
+use kulisse_store::{Row, Select, StoreError, StoreTx, ViewColumn};
+use rusqlite::Connection;
+use rusqlite::types::Value as SqlValue;
+use serde_json::Value;
+
+use crate::classify::classify;
+use crate::render::{self, quote};
+use crate::{codec, ddl};
+
+/// A write transaction's view of the writer connection.
+pub(crate) struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> SqliteTx<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> Self {
+        Self { conn }
+    }
+}
+
+/// Runs a select on any connection (readers use it too).
+pub(crate) fn select_rows(conn: &Connection, q: &Select) -> Result<Vec<Row>, StoreError> {
+    let sql = render::select_rows(q);
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(classify)?;
+    let fields = &q.collection.fields;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| codec::decode_row(fields, r))
+        .map_err(classify)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(classify)
+}
+
+/// Counts the rows a select matches.
+pub(crate) fn count_rows(conn: &Connection, q: &Select) -> Result<u64, StoreError> {
+    let sql = render::count_rows(q);
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(classify)?;
+    let n: i64 = stmt.query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0)).map_err(classify)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn encoded(c: &Collection, row: &Row) -> (Vec<String>, Vec<SqlValue>) {
+    let mut cols = Vec::with_capacity(row.len());
+    let mut vals = Vec::with_capacity(row.len());
+    for f in &c.fields {
+        if let Some(v) = row.get(&f.name) {
+            cols.push(quote(&f.name));
+            vals.push(codec::encode(f, v));
+        }
+    }
+    (cols, vals)
+}
+
+impl StoreTx for SqliteTx<'_> {
+    fn select(&mut self, query: &Select) -> Result<Vec<Row>, StoreError> {
+        select_rows(self.conn, query)
+    }
+
+    fn insert(&mut self, c: &Collection, row: &Row) -> Result<(), StoreError> {
+        let (cols, vals) = encoded(c, row);
+        let marks = vec!["?"; cols.len()].join(", ");
+        let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", quote(&c.name), cols.join(", "));
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
+        stmt.execute(rusqlite::params_from_iter(vals.iter())).map_err(classify)?;
+        Ok(())
+    }
+
+    fn update(&mut self, c: &Collection, id: &str, changes: &Row) -> Result<(), StoreError> {
+        let (cols, mut vals) = encoded(c, changes);
+        if cols.is_empty() {
+            return Ok(());
+        }
+        let sets: Vec<String> = cols.iter().map(|c| format!("{c} = ?")).collect();
+        let sql = format!("UPDATE {} SET {} WHERE \"id\" = ?", quote(&c.name), sets.join(", "));
+        vals.push(SqlValue::Text(id.to_owned()));
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
+        match stmt.execute(rusqlite::params_from_iter(vals.iter())).map_err(classify)? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    fn delete(&mut self, c: &Collection, id: &str) -> Result<(), StoreError> {
+        let sql = format!("DELETE FROM {} WHERE \"id\" = ?", quote(&c.name));
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
+        match stmt.execute([id]).map_err(classify)? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    fn truncate(&mut self, c: &Collection) -> Result<(), StoreError> {
+        self.conn.execute_batch(&format!("DELETE FROM {}", quote(&c.name))).map_err(classify)
+    }
+
+    fn create_collection(&mut self, c: &Collection) -> Result<(), StoreError> {
+        ddl::create_collection(self.conn, c).map_err(ddl_error)
+    }
+
+    fn alter_collection(&mut self, old: &Collection, new: &Collection) -> Result<(), StoreError> {
+        if ddl::same_table_shape(old, new) && old.kind == new.kind && old.view_query == new.view_query {
+            return ddl::update_meta(self.conn, new).map_err(classify);
+        }
+        ddl::alter_collection(self.conn, old, new).map_err(ddl_error)
+    }
+
+    fn drop_collection(&mut self, c: &Collection) -> Result<(), StoreError> {
+        ddl::drop_collection(self.conn, c).map_err(classify)
+    }
+
+    fn describe_view(&mut self, query: &str) -> Result<Vec<ViewColumn>, StoreError> {
+        let stmt = self.conn.prepare(query).map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+        if !stmt.readonly() {
+            return Err(StoreError::InvalidQuery("the view query must be a single SELECT statement".into()));
+        }
+        let mut out = Vec::new();
+        for col in stmt.columns_with_metadata() {
+            let source = match (col.table_name(), col.origin_name()) {
+                (Some(t), Some(c)) => Some((t.to_owned(), c.to_owned())),
+                _ => None,
+            };
+            out.push(ViewColumn { name: col.name().to_owned(), source, is_count: false });
+        }
+        mark_count_columns(query, &mut out);
+        Ok(out)
+    }
+
+    fn set_param(&mut self, key: &str, value: &Value) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO _params (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value.to_string()),
+            )
+            .map(|_| ())
+            .map_err(classify)
+    }
+}
+
+/// DDL failures that come from user-written SQL (view queries) are safe to report.
+fn ddl_error(e: rusqlite::Error) -> StoreError {
+    match classify(e) {
+        StoreError::Other(msg) => StoreError::InvalidQuery(msg),
+        other => other,
+    }
+}
+
+/// Marks `count(…) AS name` output columns, which PocketBase types as integer numbers.
+fn mark_count_columns(query: &str, cols: &mut [ViewColumn]) {
+    let lower = query.to_ascii_lowercase();
+    for c in cols.iter_mut().filter(|c| c.source.is_none()) {
+        let alias = format!("as {}", c.name.to_ascii_lowercase());
+        if let Some(pos) = lower.find(&alias) {
+            let before = lower[..pos].trim_end();
+            if before.ends_with(')') && before.rfind("count(").is_some_and(|p| !before[p..].contains(',')) {
+                c.is_count = true;
+            }
+        }
+    }
+}
