@@ -1,1 +1,51 @@
-//! placeholder
+//! The services of kulisse: collections, records and auth, on top of the storage port.
+//!
+//! Everything a request can do goes through a service here, so HTTP, the CLI and future
+//! callers (admin UI, batch, realtime) share one implementation of rules, validation and
+//! visibility. Services hold an `Arc<dyn Store>` and never see SQL.
+//!
+//! Layout: `collections` (registry of schema snapshots + schema changes), `records`
+//! (CRUD with rules, input modifiers, output visibility), `auth` (passwords, tokens,
+//! identities), `query` (filter/sort language → storage IR), `error` (the domain error).
+//!
+//! Must not depend on: axum/HTTP types, SQL drivers, engine crates.
+
+pub mod auth;
+pub mod collections;
+pub mod error;
+pub mod query;
+pub mod records;
+
+use std::sync::Arc;
+
+use kulisse_store::Store;
+
+pub use auth::{Auth, AuthService};
+pub use collections::{CollectionsService, Registry};
+pub use error::CoreError;
+pub use records::RecordsService;
+
+/// All services, cheap to clone; built once at startup.
+#[derive(Clone)]
+pub struct Services {
+    /// Collection definitions and schema changes.
+    pub collections: CollectionsService,
+    /// Record CRUD.
+    pub records: RecordsService,
+    /// Login, tokens, identities.
+    pub auth: AuthService,
+}
+
+impl Services {
+    /// Loads the schema from `store` (bootstrapping a new data dir) and wires the services.
+    ///
+    /// # Errors
+    /// When the store cannot be read or bootstrapped.
+    pub async fn start(store: Arc<dyn Store>) -> Result<Services, CoreError> {
+        let registry = Registry::load(Arc::clone(&store)).await?;
+        let collections = CollectionsService::new(Arc::clone(&store), registry.clone());
+        let auth = AuthService::new(Arc::clone(&store), registry.clone());
+        let records = RecordsService::new(store, registry);
+        Ok(Services { collections, records, auth })
+    }
+}

@@ -69,7 +69,7 @@ pub struct TokenConfig {
 
 impl TokenConfig {
     fn new(duration: u64) -> Self {
-        Self { duration, secret: ids::random_string("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 50) }
+        Self { duration, secret: ids::random_string(ids::TOKEN_KEY_ALPHABET, 50) }
     }
 }
 

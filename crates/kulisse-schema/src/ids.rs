@@ -5,6 +5,9 @@ use rand::RngExt;
 /// Alphabet of record ids: PocketBase's default `autogeneratePattern` `[a-z0-9]{15}`.
 pub const RECORD_ID_ALPHABET: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
 
+/// Alphabet of auth `tokenKey`s (`[a-zA-Z0-9]{50}`) and token secrets.
+pub const TOKEN_KEY_ALPHABET: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
 /// A fresh 15-char record id.
 pub fn new_record_id() -> String {
     random_string(RECORD_ID_ALPHABET, 15)

@@ -1,0 +1,242 @@
+//! Authentication: resolving tokens to requesters, password login, refresh, auth methods,
+//! and the superuser upsert the CLI needs (spec §5.2–§5.4, §5.10).
+
+use std::sync::Arc;
+
+use kulisse_schema::collection::SUPERUSERS;
+use kulisse_schema::{Collection, FieldError, FieldErrors, datetime, ids, value::is_email};
+use kulisse_store::{CmpOp, Cond, Literal, Row, Select, Store, StoreError, Term, transact};
+use serde_json::{Value, json};
+
+use super::password::{dummy_hash, hash_password, verify_password};
+use super::tokens::{self, TokenKind};
+use super::Auth;
+use crate::collections::Registry;
+use crate::error::CoreError;
+
+/// Login and token handling.
+#[derive(Clone)]
+pub struct AuthService {
+    store: Arc<dyn Store>,
+    registry: Registry,
+}
+
+/// The password part of `auth-methods` (other methods arrive with their issues).
+#[derive(Debug, Clone)]
+pub struct AuthMethods {
+    /// Whether password auth is on.
+    pub password_enabled: bool,
+    /// Fields usable as identity (empty when password auth is off).
+    pub identity_fields: Vec<String>,
+    /// The raw MFA/OTP/OAuth2 options.
+    pub extra: serde_json::Map<String, Value>,
+}
+
+impl AuthService {
+    pub(crate) fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
+        Self { store, registry }
+    }
+
+    /// Resolves an `Authorization` header value; anything invalid is a guest (§1.4).
+    pub async fn authenticate(&self, header: Option<&str>) -> Auth {
+        let Some(raw) = header.map(str::trim).filter(|h| !h.is_empty()) else { return Auth::Guest };
+        let token = match raw.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case("bearer ") => raw[7..].trim(),
+            _ => raw,
+        };
+        self.resolve_token(token, TokenKind::Auth).await.unwrap_or_default()
+    }
+
+    async fn resolve_token(&self, token: &str, kind: TokenKind) -> Option<Auth> {
+        let claims = tokens::peek(token)?;
+        let collection = self.registry.get(&claims.collection_id)?;
+        let auth = collection.auth.as_ref()?;
+        let record = self.load(&collection, &claims.id).await.ok()??;
+        let secret = match kind {
+            TokenKind::Auth => &auth.auth_token.secret,
+            TokenKind::File => &auth.file_token.secret,
+        };
+        let key = format!("{}{secret}", record.get("tokenKey")?.as_str()?);
+        tokens::verify(token, &key, kind)?;
+        Some(Auth::Record { collection, record: Arc::new(record) })
+    }
+
+    async fn load(&self, c: &Arc<Collection>, id: &str) -> Result<Option<Row>, CoreError> {
+        Ok(self.store.select(Select::by_id(Arc::clone(c), id)).await?.rows.into_iter().next())
+    }
+
+    fn auth_collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
+        self.registry
+            .get(id_or_name)
+            .filter(|c| c.is_auth())
+            .ok_or_else(|| CoreError::Forbidden("Missing or invalid auth collection context.".into()))
+    }
+
+    /// Signs a fresh auth token for `record`.
+    pub fn token_for(&self, c: &Collection, record: &Row) -> String {
+        let Some(auth) = &c.auth else { return String::new() };
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+        let key = format!("{}{}", record.get("tokenKey").and_then(Value::as_str).unwrap_or_default(), auth.auth_token.secret);
+        tokens::sign(TokenKind::Auth, &c.id, id, auth.auth_token.duration, &key, true)
+    }
+
+    /// `auth-with-password`: identity fields are tried in order (email first, and only for
+    /// email-shaped identities). Unknown identity and wrong password answer identically,
+    /// after the same bcrypt work.
+    ///
+    /// # Errors
+    /// 400 "Failed to authenticate.", 403 when password auth is off or the authRule fails.
+    pub async fn auth_with_password(
+        &self,
+        collection: &str,
+        identity: &str,
+        password: &str,
+        identity_field: Option<&str>,
+    ) -> Result<(Arc<Collection>, Row, String), CoreError> {
+        let c = self.auth_collection(collection)?;
+        let Some(opts) = c.auth.clone() else { return Err(CoreError::NotFound) };
+        if !opts.password_auth_enabled {
+            return Err(CoreError::Forbidden("The collection is not configured to allow password authentication.".into()));
+        }
+        let mut errs = FieldErrors::new();
+        if identity.is_empty() {
+            errs.add("identity", FieldError::required());
+        }
+        if password.is_empty() {
+            errs.add("password", FieldError::required());
+        }
+        if let Some(f) = identity_field.filter(|f| !f.is_empty() && !opts.identity_fields.iter().any(|i| i == f)) {
+            let _ = f;
+            errs.add("identityField", FieldError::new("validation_in_invalid", "Must be a valid value."));
+        }
+        if !errs.is_empty() {
+            return Err(CoreError::invalid("An error occurred while validating the submitted data.", errs));
+        }
+        let fields: Vec<String> = match identity_field.filter(|f| !f.is_empty()) {
+            Some(f) => vec![f.to_owned()],
+            None => opts.identity_fields.clone(),
+        };
+        let mut found = None;
+        for field in fields {
+            if field == "email" && !is_email(identity) {
+                continue;
+            }
+            let cond = Cond::Compare { left: Term::Column(field), op: CmpOp::Eq, right: Term::Value(Literal::Text(identity.into())) };
+            let q = Select { limit: Some(1), ..Select::all(Arc::clone(&c)) }.and(cond);
+            if let Some(row) = self.store.select(q).await?.rows.into_iter().next() {
+                found = Some(row);
+                break;
+            }
+        }
+        let hash = found.as_ref().and_then(|r| r.get("password")).and_then(Value::as_str).unwrap_or(dummy_hash()).to_owned();
+        let pw = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false);
+        let record = match (found, ok) {
+            (Some(r), true) => r,
+            _ => return Err(CoreError::BadRequest("Failed to authenticate.".into())),
+        };
+        self.check_auth_rule(&c, &record).await?;
+        let token = self.token_for(&c, &record);
+        Ok((c, record, token))
+    }
+
+    async fn check_auth_rule(&self, c: &Arc<Collection>, record: &Row) -> Result<(), CoreError> {
+        let denied = || CoreError::Forbidden("The request doesn't satisfy the collection requirements to authenticate.".into());
+        let Some(rule) = c.auth.as_ref().and_then(|a| a.auth_rule.clone()) else { return Err(denied()) };
+        if rule.trim().is_empty() {
+            return Ok(());
+        }
+        let req = crate::query::RequestInfo::for_auth(Auth::Guest, "POST");
+        let resolver = crate::query::Resolver { collection: c, request: &req, allow_hidden: true };
+        let cond = crate::query::compile_filter(&rule, &resolver)?.unwrap_or(Cond::True);
+        let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
+        if self.store.select(Select::by_id(Arc::clone(c), id).and(cond)).await?.rows.is_empty() {
+            return Err(denied());
+        }
+        Ok(())
+    }
+
+    /// `auth-refresh`: a new token for the requester, who must belong to `collection`.
+    ///
+    /// # Errors
+    /// 401 for guests, 403 for a record of another collection.
+    pub async fn refresh(&self, auth: &Auth, collection: &str) -> Result<(Arc<Collection>, Row, String), CoreError> {
+        let c = self.auth_collection(collection)?;
+        let Auth::Record { collection: own, record } = auth else {
+            return Err(CoreError::AuthRequired("The request requires valid record authorization token.".into()));
+        };
+        if own.id != c.id {
+            return Err(CoreError::Forbidden(format!("The request requires auth record from {} collection.", own.name)));
+        }
+        let token = self.token_for(&c, record);
+        Ok((c, (**record).clone(), token))
+    }
+
+    /// `auth-methods`.
+    ///
+    /// # Errors
+    /// When the collection is not an auth collection.
+    pub fn methods(&self, collection: &str) -> Result<AuthMethods, CoreError> {
+        let c = self.auth_collection(collection)?;
+        let Some(a) = &c.auth else { return Err(CoreError::NotFound) };
+        Ok(AuthMethods {
+            password_enabled: a.password_auth_enabled,
+            identity_fields: if a.password_auth_enabled { a.identity_fields.clone() } else { vec![] },
+            extra: a.extra.clone(),
+        })
+    }
+
+    /// Creates or updates a superuser (CLI `superuser upsert`).
+    ///
+    /// # Errors
+    /// Invalid email or password, or storage failures.
+    pub async fn upsert_superuser(&self, email: &str, password: &str, create_only: bool) -> Result<(), CoreError> {
+        let c = self.registry.get(SUPERUSERS).ok_or(CoreError::UnknownCollection)?;
+        if !is_email(email) {
+            return Err(CoreError::BadRequest(format!("invalid email {email:?}")));
+        }
+        if password.chars().count() < 8 {
+            return Err(CoreError::BadRequest("the password must be at least 8 characters".into()));
+        }
+        let hash = hash_password(password, 0);
+        let existing = self.find_by_email(&c, email).await?;
+        if existing.is_some() && create_only {
+            return Err(CoreError::BadRequest(format!("superuser {email} already exists")));
+        }
+        let now = datetime::now();
+        let email = email.to_owned();
+        transact::<_, CoreError, _>(&*self.store, move |tx| {
+            let token_key = ids::random_string(ids::TOKEN_KEY_ALPHABET, 50);
+            match existing {
+                Some(row) => {
+                    let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let changes: Row = json!({"password": hash, "tokenKey": token_key, "updated": now}).as_object().cloned().unwrap_or_default();
+                    tx.update(&c, &id, &changes)?;
+                }
+                None => {
+                    let row = json!({"id": ids::new_record_id(), "email": email, "password": hash, "tokenKey": token_key,
+                        "verified": true, "emailVisibility": false, "created": now, "updated": now});
+                    tx.insert(&c, row.as_object().unwrap_or(&Row::new()))?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes a superuser by email (CLI `superuser delete`).
+    ///
+    /// # Errors
+    /// `NotFound` for unknown emails.
+    pub async fn delete_superuser(&self, email: &str) -> Result<(), CoreError> {
+        let c = self.registry.get(SUPERUSERS).ok_or(CoreError::UnknownCollection)?;
+        let row = self.find_by_email(&c, email).await?.ok_or(CoreError::NotFound)?;
+        let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        transact::<_, CoreError, _>(&*self.store, move |tx| tx.delete(&c, &id).map_err(|e: StoreError| e.into())).await
+    }
+
+    async fn find_by_email(&self, c: &Arc<Collection>, email: &str) -> Result<Option<Row>, CoreError> {
+        let cond = Cond::Compare { left: Term::Column("email".into()), op: CmpOp::Eq, right: Term::Value(Literal::Text(email.into())) };
+        Ok(self.store.select(Select::all(Arc::clone(c)).and(cond)).await?.rows.into_iter().next())
+    }
+}

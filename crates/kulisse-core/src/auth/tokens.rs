@@ -1,0 +1,83 @@
+//! JWTs the way PocketBase signs them: HS256, key = record `tokenKey` + collection secret.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Token types (the `type` claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Authenticates requests.
+    Auth,
+    /// Grants access to protected files.
+    File,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Auth => "auth",
+            TokenKind::File => "file",
+        }
+    }
+}
+
+/// PocketBase's claims. There is no `iat`: two logins in one second give the same token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Claims {
+    /// Collection of the record.
+    pub collection_id: String,
+    /// Expiry (unix seconds).
+    pub exp: i64,
+    /// Record id.
+    pub id: String,
+    /// Whether auth-refresh may extend it (false for impersonation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshable: Option<bool>,
+    /// Token type.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Signs claims for a record.
+pub(crate) fn sign(kind: TokenKind, collection_id: &str, id: &str, duration_secs: u64, key: &str, refreshable: bool) -> String {
+    let exp = jiff::Timestamp::now().as_second() + i64::try_from(duration_secs).unwrap_or(i64::MAX / 2);
+    let claims = Claims {
+        collection_id: collection_id.to_owned(),
+        exp,
+        id: id.to_owned(),
+        refreshable: (kind == TokenKind::Auth).then_some(refreshable),
+        kind: kind.as_str().to_owned(),
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key.as_bytes())).unwrap_or_default()
+}
+
+/// Reads the claims without verifying, to find the record whose key verifies the token.
+pub(crate) fn peek(token: &str) -> Option<Claims> {
+    jsonwebtoken::dangerous::insecure_decode_claims::<Claims>(token).ok()
+}
+
+/// Verifies signature and expiry with the record's key.
+pub(crate) fn verify(token: &str, key: &str, kind: TokenKind) -> Option<Claims> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.required_spec_claims = ["exp".to_owned()].into_iter().collect();
+    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key.as_bytes()), &validation).ok()?;
+    (data.claims.kind == kind.as_str()).then_some(data.claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_only_with_their_key() {
+        let t = sign(TokenKind::Auth, "pbc_1", "abc", 60, "key1", true);
+        let peeked = peek(&t).unwrap();
+        assert_eq!((peeked.id.as_str(), peeked.kind.as_str(), peeked.refreshable), ("abc", "auth", Some(true)));
+        assert!(verify(&t, "key1", TokenKind::Auth).is_some());
+        assert!(verify(&t, "key2", TokenKind::Auth).is_none());
+        assert!(verify(&t, "key1", TokenKind::File).is_none());
+        assert!(peek("garbage").is_none());
+    }
+}

@@ -1,0 +1,8 @@
+//! Collection definitions: the in-memory registry and the schema-changing service.
+
+mod registry;
+mod service;
+mod view;
+
+pub use registry::Registry;
+pub use service::CollectionsService;

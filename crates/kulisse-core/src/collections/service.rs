@@ -1,0 +1,319 @@
+//! Creating, changing and deleting collections (superusers only; spec §4.6).
+
+use std::sync::Arc;
+
+use kulisse_schema::collection::CollectionInputError;
+use kulisse_schema::{Collection, CollectionKind, FieldError, FieldErrors, FieldKind, IndexDef, datetime};
+use kulisse_store::{Store, StoreError, StoreTx, transact};
+use serde_json::Value;
+
+use super::registry::{Registry, Snapshot};
+use super::view;
+use crate::auth::Auth;
+use crate::error::CoreError;
+use crate::query::{RequestInfo, Resolver, compile_filter};
+
+/// The collections API.
+#[derive(Clone)]
+pub struct CollectionsService {
+    store: Arc<dyn Store>,
+    registry: Registry,
+}
+
+/// Only superusers manage collections: guests get 401, other records 403.
+pub fn require_superuser(auth: &Auth) -> Result<(), CoreError> {
+    match auth {
+        Auth::Guest => Err(CoreError::AuthRequired("The request requires valid record authorization token.".into())),
+        a if a.is_superuser() => Ok(()),
+        _ => Err(CoreError::Forbidden("The authorized record is not allowed to perform this action.".into())),
+    }
+}
+
+fn input_error(message: &str, e: CollectionInputError) -> CoreError {
+    match e {
+        CollectionInputError::NotAnObject => CoreError::generic_bad_request(),
+        CollectionInputError::Invalid(errs) => CoreError::invalid(message, errs),
+    }
+}
+
+impl CollectionsService {
+    pub(crate) fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
+        Self { store, registry }
+    }
+
+    /// The registry (read access for other layers).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// All collections in creation order.
+    ///
+    /// # Errors
+    /// Unless the requester is a superuser.
+    pub fn list(&self, auth: &Auth) -> Result<Vec<Arc<Collection>>, CoreError> {
+        require_superuser(auth)?;
+        Ok(self.registry.snapshot().all().to_vec())
+    }
+
+    /// One collection by id or name.
+    ///
+    /// # Errors
+    /// Unless superuser; `NotFound` for unknown collections.
+    pub fn view(&self, auth: &Auth, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
+        require_superuser(auth)?;
+        self.registry.get(id_or_name).ok_or(CoreError::NotFound)
+    }
+
+    /// Creates a collection from its JSON definition.
+    ///
+    /// # Errors
+    /// Validation failures as `Invalid("Failed to create collection.")`.
+    pub async fn create(&self, auth: &Auth, input: &Value) -> Result<Arc<Collection>, CoreError> {
+        require_superuser(auth)?;
+        const MSG: &str = "Failed to create collection.";
+        let c = Collection::from_create_input(input).map_err(|e| input_error(MSG, e))?;
+        let snapshot = self.registry.snapshot();
+        validate(&c, None, &snapshot).map_err(|errs| CoreError::invalid(MSG, errs))?;
+        let id = c.id.clone();
+        let snap = Arc::clone(&snapshot);
+        transact::<_, CoreError, _>(&*self.store, move |tx| {
+            let c = with_view_fields(tx, c, &snap, MSG)?;
+            tx.create_collection(&c).map_err(|e| ddl_error(MSG, e))
+        })
+        .await?;
+        self.registry.reload().await?;
+        self.registry.get(&id).ok_or(CoreError::NotFound)
+    }
+
+    /// Applies a partial update (`fields` replaces the list).
+    ///
+    /// # Errors
+    /// `NotFound`, or validation failures as `Invalid("Failed to update collection.")`.
+    pub async fn update(&self, auth: &Auth, id_or_name: &str, input: &Value) -> Result<Arc<Collection>, CoreError> {
+        require_superuser(auth)?;
+        const MSG: &str = "Failed to update collection.";
+        let old = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
+        let mut next = (*old).clone();
+        next.apply_input(input).map_err(|e| input_error(MSG, e))?;
+        next.id = old.id.clone();
+        next.updated = datetime::now();
+        if next.name != old.name {
+            rename_index_tables(&mut next, &old.name);
+        }
+        let snapshot = self.registry.snapshot();
+        validate(&next, Some(&old), &snapshot).map_err(|errs| CoreError::invalid(MSG, errs))?;
+        let id = next.id.clone();
+        transact::<_, CoreError, _>(&*self.store, move |tx| {
+            let next = with_view_fields(tx, next, &snapshot, MSG)?;
+            tx.alter_collection(&old, &next).map_err(|e| ddl_error(MSG, e))
+        })
+        .await?;
+        self.registry.reload().await?;
+        self.registry.get(&id).ok_or(CoreError::NotFound)
+    }
+
+    /// Deletes a collection and its data.
+    ///
+    /// # Errors
+    /// `NotFound`; 400 for system collections and collections still referenced.
+    pub async fn delete(&self, auth: &Auth, id_or_name: &str) -> Result<(), CoreError> {
+        require_superuser(auth)?;
+        let c = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
+        if c.system {
+            return Err(CoreError::BadRequest("System collections cannot be deleted.".into()));
+        }
+        let referrers: Vec<String> = self
+            .registry
+            .snapshot()
+            .all()
+            .iter()
+            .filter(|o| o.id != c.id && references(o, &c))
+            .map(|o| o.name.clone())
+            .collect();
+        if !referrers.is_empty() {
+            return Err(CoreError::BadRequest(format!(
+                "Failed to delete collection probably due to existing reference in {}.",
+                referrers.join(", ")
+            )));
+        }
+        transact::<_, CoreError, _>(&*self.store, move |tx| Ok(tx.drop_collection(&c)?)).await?;
+        self.registry.reload().await
+    }
+
+    /// Deletes every record of a collection.
+    ///
+    /// # Errors
+    /// `NotFound`; 400 for view collections.
+    pub async fn truncate(&self, auth: &Auth, id_or_name: &str) -> Result<(), CoreError> {
+        require_superuser(auth)?;
+        let c = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
+        if c.kind == CollectionKind::View {
+            return Err(CoreError::BadRequest(
+                "View collections cannot be truncated since they don't store their own records.".into(),
+            ));
+        }
+        transact::<_, CoreError, _>(&*self.store, move |tx| Ok(tx.truncate(&c)?)).await
+    }
+
+    /// Imports definitions: existing ones (matched by id, then name) are updated, new ones
+    /// created, all in one transaction; with `delete_missing`, unlisted non-system
+    /// collections are dropped.
+    ///
+    /// # Errors
+    /// `Invalid("Failed to import collections.")` when any definition is invalid.
+    pub async fn import(&self, auth: &Auth, items: &[Value], delete_missing: bool) -> Result<(), CoreError> {
+        require_superuser(auth)?;
+        const MSG: &str = "Failed to import collections.";
+        let snapshot = self.registry.snapshot();
+        let mut plan: Vec<(Option<Arc<Collection>>, Collection)> = Vec::new();
+        let import_error = |detail: String| {
+            let mut errs = FieldErrors::new();
+            errs.add("collections", FieldError::new("validation_collections_import_failure", detail));
+            CoreError::invalid(MSG, errs)
+        };
+        for item in items {
+            let by_id = item.get("id").and_then(Value::as_str).and_then(|id| snapshot.get(id).cloned());
+            let existing = by_id.or_else(|| item.get("name").and_then(Value::as_str).and_then(|n| snapshot.get(n).cloned()));
+            let next = match &existing {
+                Some(old) => {
+                    let mut next = (**old).clone();
+                    next.apply_input(item).map_err(|e| import_error(format!("{e:?}")))?;
+                    next.id = old.id.clone();
+                    next
+                }
+                None => Collection::from_create_input(item).map_err(|e| import_error(format!("{e:?}")))?,
+            };
+            let errs = next.validate();
+            if !errs.is_empty() {
+                return Err(import_error(format!("Invalid collection {}: {}", next.name, errs.to_json())));
+            }
+            plan.push((existing, next));
+        }
+        let doomed: Vec<Arc<Collection>> = if delete_missing {
+            snapshot.all().iter().filter(|c| !c.system && !plan.iter().any(|(_, n)| n.id == c.id)).cloned().collect()
+        } else {
+            vec![]
+        };
+        transact::<_, CoreError, _>(&*self.store, move |tx| {
+            for c in &doomed {
+                tx.drop_collection(c)?;
+            }
+            for (old, next) in plan {
+                let next = with_view_fields(tx, next, &snapshot, MSG)?;
+                match old {
+                    Some(old) => tx.alter_collection(&old, &next),
+                    None => tx.create_collection(&next),
+                }
+                .map_err(|e| ddl_error(MSG, e))?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.registry.reload().await
+    }
+}
+
+/// For view collections, describes the query and infers the fields.
+fn with_view_fields(tx: &mut dyn StoreTx, mut c: Collection, snapshot: &Snapshot, msg: &str) -> Result<Collection, CoreError> {
+    if c.kind != CollectionKind::View {
+        return Ok(c);
+    }
+    let query = c.view_query.clone().unwrap_or_default();
+    let columns = tx.describe_view(&query).map_err(|e| ddl_error(msg, e))?;
+    let fields = view::infer_fields(&columns, snapshot).map_err(|errs| CoreError::invalid(msg, errs))?;
+    view::apply(&mut c, fields);
+    Ok(c)
+}
+
+fn ddl_error(msg: &str, e: StoreError) -> CoreError {
+    match e {
+        StoreError::InvalidQuery(detail) => {
+            let mut errs = FieldErrors::new();
+            errs.add("viewQuery", FieldError::new("validation_invalid_view_query", format!("Invalid query - {detail}")));
+            CoreError::invalid(msg, errs)
+        }
+        StoreError::Unique(_) => {
+            let mut errs = FieldErrors::new();
+            errs.add("indexes", FieldError::new("validation_invalid_index_expression", "Failed to create index: duplicated values or name."));
+            CoreError::invalid(msg, errs)
+        }
+        other => CoreError::Store(other),
+    }
+}
+
+/// Whether `c` has a relation field pointing at `target`.
+fn references(c: &Collection, target: &Collection) -> bool {
+    c.fields.iter().any(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if *collection_id == target.id))
+        || c.view_query.as_deref().is_some_and(|q| q.to_ascii_lowercase().contains(&target.name.to_ascii_lowercase()))
+}
+
+/// Index strings name their table; keep them pointing at the renamed table.
+fn rename_index_tables(c: &mut Collection, old_name: &str) {
+    for idx in &mut c.indexes {
+        if IndexDef::table_of(idx).is_some_and(|t| t.eq_ignore_ascii_case(old_name))
+            && let Some(def) = IndexDef::parse(idx)
+        {
+            *idx = def.to_definition(&c.name);
+        }
+    }
+}
+
+/// Checks that need the other collections: unique name and id, relation targets, rules.
+fn validate(c: &Collection, old: Option<&Collection>, snapshot: &Snapshot) -> Result<(), FieldErrors> {
+    let mut errs = c.validate();
+    let own_id = old.map(|o| o.id.as_str());
+    if let Some(other) = snapshot.get(&c.name)
+        && Some(other.id.as_str()) != own_id
+    {
+        errs.add("name", FieldError::new("validation_collection_name_exists", "Collection name must be unique (case insensitive)."));
+    }
+    if old.is_none() && snapshot.all().iter().any(|o| o.id == c.id) {
+        errs.add("id", FieldError::new("validation_collection_id_exists", "Collection id must be unique."));
+    }
+    if let Some(old) = old
+        && old.system
+        && old.name != c.name
+    {
+        errs.add("name", FieldError::new("validation_collection_system_name_change", "System collection name cannot be changed."));
+    }
+    let mut field_errs = FieldErrors::new();
+    for (i, f) in c.fields.iter().enumerate() {
+        if let FieldKind::Relation { collection_id, .. } = &f.kind
+            && !collection_id.is_empty()
+            && snapshot.get(collection_id).is_none()
+            && *collection_id != c.id
+        {
+            let mut fe = FieldErrors::new();
+            fe.add("collectionId", FieldError::new("validation_missing_collection", "The specified collection doesn't exist."));
+            field_errs.add_nested(i.to_string(), fe);
+        }
+    }
+    errs.add_nested("fields", field_errs);
+    if c.kind != CollectionKind::View {
+        validate_rules(c, &mut errs);
+    }
+    errs.into_result()
+}
+
+fn validate_rules(c: &Collection, errs: &mut FieldErrors) {
+    let request = RequestInfo::default();
+    let resolver = Resolver { collection: c, request: &request, allow_hidden: true };
+    let mut rules = vec![
+        ("listRule", &c.rules.list),
+        ("viewRule", &c.rules.view),
+        ("createRule", &c.rules.create),
+        ("updateRule", &c.rules.update),
+        ("deleteRule", &c.rules.delete),
+    ];
+    if let Some(a) = &c.auth {
+        rules.push(("authRule", &a.auth_rule));
+        rules.push(("manageRule", &a.manage_rule));
+    }
+    for (key, rule) in rules {
+        if let Some(text) = rule.as_deref().filter(|t| !t.trim().is_empty())
+            && let Err(e) = compile_filter(text, &resolver)
+        {
+            errs.add(key, FieldError::new("validation_invalid_rule", format!("Invalid rule. Raw error: {e}")));
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The domain error every service returns; the HTTP layer maps it to status codes.
+
+use kulisse_schema::FieldErrors;
+use kulisse_store::StoreError;
+
+/// What went wrong, in domain words. Messages are PocketBase's exact strings where the
+/// variant carries one.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The collection in the path does not exist (PocketBase: "Missing collection context.").
+    #[error("unknown collection")]
+    UnknownCollection,
+    /// The addressed resource does not exist or is hidden by a rule.
+    #[error("not found")]
+    NotFound,
+    /// The rule is `null` and the requester is not a superuser.
+    #[error("superusers only")]
+    SuperusersOnly,
+    /// A specific refusal with PocketBase's message.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The action needs an authenticated record.
+    #[error("authentication required: {0}")]
+    AuthRequired(String),
+    /// Validation failed; `message` is the action's summary ("Failed to create record.").
+    #[error("{message}")]
+    Invalid {
+        /// Summary message.
+        message: String,
+        /// Per-field errors (may be empty, e.g. a failed createRule).
+        errors: FieldErrors,
+    },
+    /// A malformed request (bad filter, sort, paging…) with the message to show.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Storage failed; never shown to clients beyond a generic message.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// PocketBase's message for malformed list parameters and parse failures.
+pub const GENERIC_BAD_REQUEST: &str = "Something went wrong while processing your request.";
+
+impl CoreError {
+    /// A validation failure with field errors.
+    pub fn invalid(message: &str, errors: FieldErrors) -> Self {
+        CoreError::Invalid { message: message.to_owned(), errors }
+    }
+
+    /// The generic 400 PocketBase uses for unparseable parameters.
+    pub fn generic_bad_request() -> Self {
+        CoreError::BadRequest(GENERIC_BAD_REQUEST.to_owned())
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => CoreError::NotFound,
+            other => CoreError::Store(other),
+        }
+    }
+}

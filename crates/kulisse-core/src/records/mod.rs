@@ -1,0 +1,12 @@
+//! Record CRUD: the only path from a request to stored records (spec §2).
+//!
+//! Rule checks, input modifiers, validation and output visibility all happen here, so HTTP
+//! and later callers (batch, realtime, admin UI) behave the same.
+
+mod input;
+mod output;
+mod service;
+mod write;
+
+pub use output::visible;
+pub use service::{ListParams, ListResult, RecordsService};
