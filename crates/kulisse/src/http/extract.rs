@@ -1,0 +1,199 @@
+//! Extractors: the requester, PocketBase list parameters, and write bodies in any of the
+//! three encodings PocketBase accepts. Every rejection is a PocketBase-shaped [`ApiError`].
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use kulisse_core::query::{RequestInfo, normalize_header_name};
+use kulisse_core::records::ListParams;
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::error::ApiError;
+
+/// Largest request body (PocketBase's default 32 MiB).
+pub const MAX_BODY_BYTES: usize = 32 << 20;
+
+/// The requester plus what `@request.*` exposes.
+pub struct Req(pub RequestInfo);
+
+impl FromRequestParts<AppState> for Req {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok());
+        let auth = state.services.auth.authenticate(header).await;
+        let mut info = RequestInfo::for_auth(auth, parts.method.as_str());
+        info.query = query_map(parts.uri.query().unwrap_or_default());
+        info.headers = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((normalize_header_name(k.as_str()), v.to_str().ok()?.to_owned())))
+            .collect();
+        Ok(Req(info))
+    }
+}
+
+/// First value of each query parameter (PocketBase: duplicates, first wins).
+pub fn query_map(query: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in form_urlencoded_pairs(query) {
+        out.entry(k).or_insert(v);
+    }
+    out
+}
+
+fn form_urlencoded_pairs(s: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(s).unwrap_or_default()
+}
+
+/// `page`, `perPage`, `sort`, `filter`, `skipTotal` with PocketBase's parsing rules.
+pub fn list_params(query: &BTreeMap<String, String>) -> Result<ListParams, ApiError> {
+    let mut p = ListParams::default();
+    if let Some(v) = query.get("page").filter(|v| !v.is_empty()) {
+        let n: i64 = v.parse().map_err(|_| ApiError::bad_request())?;
+        p.page = u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(1);
+    }
+    if let Some(v) = query.get("perPage").filter(|v| !v.is_empty()) {
+        let n: i64 = v.parse().map_err(|_| ApiError::bad_request())?;
+        p.per_page = u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(30);
+    }
+    if let Some(v) = query.get("skipTotal").filter(|v| !v.is_empty()) {
+        p.skip_total = parse_go_bool(v).ok_or_else(ApiError::bad_request)?;
+    }
+    p.sort = query.get("sort").cloned().unwrap_or_default();
+    p.filter = query.get("filter").cloned().unwrap_or_default();
+    Ok(p)
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// A write body decoded to a JSON object, from JSON, multipart or urlencoded input.
+pub struct WriteBody(pub Map<String, Value>);
+
+impl FromRequest<AppState> for WriteBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
+        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let multipart = Multipart::from_request(req, state).await.map_err(|_| ApiError::bad_request())?;
+            return read_multipart(multipart).await.map(WriteBody);
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|_| ApiError::too_large())?;
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|_| ApiError::bad_request())?;
+            return Ok(WriteBody(collect_form(pairs.into_iter().map(|(k, v)| (k, infer_scalar(&v))))));
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(WriteBody(Map::new()));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(WriteBody(map)),
+            Ok(Value::Null) => Ok(WriteBody(Map::new())),
+            _ => Err(ApiError::bad_request()),
+        }
+    }
+}
+
+async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiError> {
+    let mut pairs = Vec::new();
+    let mut payload = None;
+    while let Some(field) = mp.next_field().await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { ApiError::too_large() } else { ApiError::bad_request() }
+    })? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            // TODO(#2-files): uploads are stored by the files issue; parts are skipped for now.
+            continue;
+        }
+        let text = field.text().await.map_err(|_| ApiError::bad_request())?;
+        if name == "@jsonPayload" {
+            payload = Some(serde_json::from_str::<Value>(&text).map_err(|_| ApiError::bad_request())?);
+        } else {
+            pairs.push((name, infer_scalar(&text)));
+        }
+    }
+    let mut map = collect_form(pairs);
+    if let Some(Value::Object(extra)) = payload {
+        map.extend(extra);
+    }
+    Ok(map)
+}
+
+/// A key given once is a scalar; given N times, an array (PocketBase form semantics).
+fn collect_form(pairs: impl IntoIterator<Item = (String, Value)>) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (k, v) in pairs {
+        match map.get_mut(&k) {
+            None => {
+                map.insert(k, v);
+            }
+            Some(Value::Array(items)) => items.push(v),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, v]);
+            }
+        }
+    }
+    map
+}
+
+/// PB compat: `"true"`/`"false"` become bools, and a string whose shortest number
+/// formatting is itself (`3`, `-1.5`, not `1.50` or `007`) becomes a number.
+pub fn infer_scalar(s: &str) -> Value {
+    match s {
+        "true" => return Value::Bool(true),
+        "false" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(f) = s.parse::<f64>()
+        && f.is_finite()
+    {
+        let n = kulisse_schema::value::number(f);
+        if n.to_string() == s {
+            return n;
+        }
+    }
+    Value::String(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn form_values_are_inferred_like_pocketbase() {
+        assert_eq!(infer_scalar("3"), json!(3));
+        assert_eq!(infer_scalar("-1.5"), json!(-1.5));
+        assert_eq!(infer_scalar("1.50"), json!("1.50"));
+        assert_eq!(infer_scalar("007"), json!("007"));
+        assert_eq!(infer_scalar("true"), json!(true));
+        assert_eq!(infer_scalar(""), json!(""));
+        let map = collect_form([("a".into(), json!(1)), ("b".into(), json!("x")), ("a".into(), json!(2))]);
+        assert_eq!(Value::Object(map), json!({"a":[1,2],"b":"x"}));
+    }
+
+    #[test]
+    fn list_params_follow_pocketbase() {
+        let q = |s: &str| list_params(&query_map(s));
+        let p = q("page=0&perPage=5000&skipTotal=1").unwrap();
+        assert_eq!((p.page, p.per_page, p.skip_total), (1, 5000, true));
+        assert!(q("perPage=1.5").is_err());
+        assert!(q("page=abc").is_err());
+        assert!(q("skipTotal=yes").is_err());
+        assert_eq!(q("perPage=-1").unwrap().per_page, 30);
+    }
+}

@@ -1,0 +1,46 @@
+//! The HTTP API: PocketBase's routes on axum.
+//!
+//! Request flow: CORS → `finalize` middleware (security headers, `fields`, status fix-ups)
+//! → route → extractors ([`extract::Req`] resolves the token into the requester, list
+//! params and bodies are decoded with PocketBase's rules) → one service call → JSON.
+//! Handlers contain no SQL, rules or validation; errors become [`error::ApiError`].
+
+pub mod error;
+pub mod extract;
+pub mod fields;
+mod middleware;
+mod routes;
+
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use kulisse_core::Services;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The services.
+    pub services: Services,
+}
+
+/// Server options that shape the router.
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Directory served at `/` (the team's frontend), if it exists.
+    pub public_dir: Option<PathBuf>,
+    /// Allowed CORS origins; empty means `*`.
+    pub origins: Vec<String>,
+}
+
+/// Builds the whole application router (used by `serve` and the tests alike).
+pub fn router(services: Services, opts: &HttpOptions) -> Router {
+    let state = AppState { services };
+    let api = routes::api().with_state(state);
+    Router::new()
+        .merge(api)
+        .fallback_service(middleware::static_files(opts.public_dir.as_deref()))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(middleware::finalize))
+        .layer(middleware::cors(&opts.origins))
+}

@@ -1,0 +1,16 @@
+//! `GET/HEAD /api/health`.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+use crate::http::extract::Req;
+
+/// PocketBase's health answer; superusers also get a few diagnostics.
+pub async fn health(Req(req): Req) -> Json<Value> {
+    let data = if req.auth.is_superuser() {
+        json!({"canBackup": false, "realIP": "", "possibleProxyHeader": ""})
+    } else {
+        json!({})
+    };
+    Json(json!({"message": "API is healthy.", "code": 200, "data": data}))
+}
