@@ -10,6 +10,9 @@ pub enum CoreError {
     /// The collection in the path does not exist (PocketBase: "Missing collection context.").
     #[error("unknown collection")]
     UnknownCollection,
+    /// A missing context with PocketBase's specific message (404).
+    #[error("missing: {0}")]
+    Missing(&'static str),
     /// The addressed resource does not exist or is hidden by a rule.
     #[error("not found")]
     NotFound,

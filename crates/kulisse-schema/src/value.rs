@@ -176,7 +176,7 @@ fn validate_text(v: &Value, min: u64, max: u64, pattern: &str) -> Result<(), Fie
     }
     let max = if max == 0 { DEFAULT_TEXT_MAX } else { max };
     if len > max {
-        return Err(FieldError::new("validation_max_text_constraint", format!("Must be less than {max} character(s).")).with_param("max", max));
+        return Err(FieldError::new("validation_max_text_constraint", format!("Must be no more than {max} character(s).")).with_param("max", max));
     }
     if !pattern.is_empty() {
         let matches = regex::Regex::new(pattern).map(|re| re.is_match(s)).unwrap_or(false);

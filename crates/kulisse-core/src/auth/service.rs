@@ -68,8 +68,8 @@ impl AuthService {
     fn auth_collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
         self.registry
             .get(id_or_name)
-            .filter(|c| c.is_auth())
-            .ok_or_else(|| CoreError::Forbidden("Missing or invalid auth collection context.".into()))
+            .ok_or(CoreError::Missing("Missing or invalid collection context."))
+            .and_then(|c| if c.is_auth() { Ok(c) } else { Err(CoreError::Missing("Missing or invalid auth collection context.")) })
     }
 
     /// Signs a fresh auth token for `record`.

@@ -71,8 +71,18 @@ impl CollectionsService {
     pub async fn create(&self, auth: &Auth, input: &Value) -> Result<Arc<Collection>, CoreError> {
         require_superuser(auth)?;
         const MSG: &str = "Failed to create collection.";
-        let c = Collection::from_create_input(input).map_err(|e| input_error(MSG, e))?;
+        let mut c = Collection::from_create_input(input).map_err(|e| input_error(MSG, e))?;
         let snapshot = self.registry.snapshot();
+        let explicit_id = input.get("id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        if !explicit_id {
+            // PB compat: a generated id that clashes gets a numeric suffix.
+            let base = c.id.clone();
+            let mut n = 2;
+            while snapshot.all().iter().any(|o| o.id == c.id) && n < 1000 {
+                c.id = format!("{base}{n}");
+                n += 1;
+            }
+        }
         validate(&c, None, &snapshot).map_err(|errs| CoreError::invalid(MSG, errs))?;
         let id = c.id.clone();
         let snap = Arc::clone(&snapshot);

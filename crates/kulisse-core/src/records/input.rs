@@ -110,9 +110,13 @@ pub(crate) fn password_form(
         Some(FieldKind::Password { min, max, .. }) => (*min, if *max == 0 { 71 } else { *max }),
         _ => (8, 71),
     };
+    let confirm = text("passwordConfirm");
     if password.is_empty() {
         if creating {
             errs.add("password", FieldError::required());
+            if confirm.is_empty() {
+                errs.add("passwordConfirm", FieldError::required());
+            }
         }
         return errs.into_result().map(|()| None);
     }
@@ -122,7 +126,6 @@ pub(crate) fn password_form(
     } else if len > max {
         errs.add("password", FieldError::new("validation_max_text_constraint", format!("Must be less than {max} character(s).")));
     }
-    let confirm = text("passwordConfirm");
     if confirm.is_empty() {
         errs.add("passwordConfirm", FieldError::required());
     } else if confirm != password {

@@ -23,10 +23,7 @@ impl RecordsService {
     /// # Errors
     /// 403 for a `null` rule, 400 for validation or a failed rule.
     pub async fn create(&self, req: &RequestInfo, collection: &str, body: Map<String, Value>) -> Result<Row, CoreError> {
-        let c = self.collection(collection)?;
-        if c.kind == CollectionKind::View {
-            return Err(CoreError::BadRequest("Unsupported collection type.".into()));
-        }
+        let c = self.collection_for_write(collection)?;
         let superuser = req.auth.is_superuser();
         let mut req = req.clone();
         req.body = body;
@@ -99,10 +96,7 @@ impl RecordsService {
     /// # Errors
     /// 403 for a `null` rule, 404 for a missing/hidden record, 400 for validation.
     pub async fn update(&self, req: &RequestInfo, collection: &str, id: &str, body: Map<String, Value>) -> Result<Row, CoreError> {
-        let c = self.collection(collection)?;
-        if c.kind == CollectionKind::View {
-            return Err(CoreError::BadRequest("Unsupported collection type.".into()));
-        }
+        let c = self.collection_for_write(collection)?;
         let superuser = req.auth.is_superuser();
         let mut req = req.clone();
         req.body = body;
@@ -160,6 +154,17 @@ impl RecordsService {
         .await?;
         let updated = self.fetch(&c, id, None).await?.ok_or(CoreError::NotFound)?;
         Ok(super::visible(&c, updated, &req.auth))
+    }
+}
+
+impl RecordsService {
+    /// PB compat: writes name a missing collection differently from reads.
+    fn collection_for_write(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
+        let c = self.registry.get(id_or_name).ok_or(CoreError::Missing("Missing or invalid collection context."))?;
+        if c.kind == CollectionKind::View {
+            return Err(CoreError::BadRequest("Unsupported collection type.".into()));
+        }
+        Ok(c)
     }
 }
 

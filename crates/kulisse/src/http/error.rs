@@ -61,6 +61,7 @@ impl From<CoreError> for ApiError {
         match e {
             CoreError::UnknownCollection => ApiError::new(StatusCode::NOT_FOUND, "Missing collection context."),
             CoreError::NotFound => ApiError::not_found(),
+            CoreError::Missing(msg) => ApiError::new(StatusCode::NOT_FOUND, msg),
             CoreError::SuperusersOnly => ApiError::new(StatusCode::FORBIDDEN, "Only superusers can perform this action."),
             CoreError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, msg),
             CoreError::AuthRequired(msg) => ApiError::new(StatusCode::UNAUTHORIZED, msg),
@@ -88,6 +89,7 @@ mod tests {
         let cases = [
             (CoreError::UnknownCollection, 404),
             (CoreError::NotFound, 404),
+            (CoreError::Missing("Missing or invalid collection context."), 404),
             (CoreError::SuperusersOnly, 403),
             (CoreError::Forbidden("x".into()), 403),
             (CoreError::AuthRequired("x".into()), 401),

@@ -8,7 +8,7 @@ use crate::http::extract::Req;
 /// PocketBase's health answer; superusers also get a few diagnostics.
 pub async fn health(Req(req): Req) -> Json<Value> {
     let data = if req.auth.is_superuser() {
-        json!({"canBackup": false, "realIP": "", "possibleProxyHeader": ""})
+        json!({"canBackup": true, "realIP": "", "possibleProxyHeader": ""})
     } else {
         json!({})
     };

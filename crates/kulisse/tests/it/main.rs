@@ -1,0 +1,8 @@
+//! Integration tests: the real router on a real socket over a fresh SQLite data dir, and the
+//! real binary for CLI and lifecycle behaviour. One test binary keeps link times down.
+#![allow(clippy::unwrap_used)]
+
+mod binary;
+mod compat;
+mod server;
+mod http_api;
