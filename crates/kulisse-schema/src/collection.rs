@@ -260,7 +260,7 @@ impl Collection {
             let mut fe = f.validate();
             let lower = f.name.to_ascii_lowercase();
             if self.fields[..i].iter().any(|o| o.name.to_ascii_lowercase() == lower) {
-                fe.add("name", FieldError::new("validation_duplicated_name", "Duplicated or invalid field name."));
+                fe.add("name", FieldError::new("validation_duplicated_field_name", format!("Duplicated or invalid field name {}.", f.name)).with_param("fieldName", f.name.clone()));
             }
             if self.fields[..i].iter().any(|o| o.id == f.id) {
                 fe.add("id", FieldError::new("validation_duplicated_id", "Duplicated or invalid field id."));
@@ -271,8 +271,8 @@ impl Collection {
             field_errs.add_nested(i.to_string(), fe);
         }
         errs.add_nested("fields", field_errs);
-        if self.kind != CollectionKind::View && self.fields.iter().filter(|f| f.is_primary_key()).count() != 1 {
-            errs.add("fields", FieldError::new("validation_missing_primary_key", "The collection must have exactly one primary key field."));
+        if self.kind != CollectionKind::View && self.fields.iter().filter(|f| f.is_primary_key() && f.name == "id").count() != 1 {
+            errs.add("fields", FieldError::new("validation_missing_primary_key", "Missing or invalid \"id\" PK field."));
         }
         let mut idx_errs = FieldErrors::new();
         for (i, sql) in self.indexes.iter().enumerate() {
@@ -317,7 +317,7 @@ fn validate_collection_name(name: &str, errs: &mut FieldErrors) {
     } else if !is_word(name) {
         errs.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
     } else if name.to_ascii_lowercase().contains("_via_") {
-        errs.add("name", FieldError::new("validation_invalid_name", "The name shouldn't match with \"_via_\"."));
+        errs.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
     } else if name.to_ascii_lowercase().starts_with("sqlite_") || name.starts_with("_kulisse") {
         errs.add("name", FieldError::new("validation_collection_name_invalid", "The name is reserved for internal tables."));
     }
@@ -417,6 +417,10 @@ pub fn users() -> Collection {
 }
 
 fn add_autodates(c: &mut Collection) {
-    c.fields.push(Field::new("created", FieldKind::Autodate { on_create: true, on_update: false }).system());
-    c.fields.push(Field::new("updated", FieldKind::Autodate { on_create: true, on_update: true }).system());
+    let created = Field::new("created", FieldKind::Autodate { on_create: true, on_update: false });
+    let updated = Field::new("updated", FieldKind::Autodate { on_create: true, on_update: true });
+    // PB compat: `_superusers`' autodates are system fields, `users`' are not.
+    let (created, updated) = if c.system { (created.system(), updated.system()) } else { (created, updated) };
+    c.fields.push(created);
+    c.fields.push(updated);
 }

@@ -107,15 +107,15 @@ impl FieldKind {
             "url" => FieldKind::Url { only_domains: vec![], except_domains: vec![] },
             "date" => FieldKind::Date { min: String::new(), max: String::new() },
             "autodate" => FieldKind::Autodate { on_create: false, on_update: false },
-            "select" => FieldKind::Select { values: vec![], max_select: 1 },
+            "select" => FieldKind::Select { values: vec![], max_select: 0 },
             "relation" => FieldKind::Relation {
                 collection_id: String::new(),
                 cascade_delete: false,
                 min_select: 0,
-                max_select: 1,
+                max_select: 0,
             },
             "file" => FieldKind::File {
-                max_select: 1,
+                max_select: 0,
                 max_size: 0,
                 mime_types: vec![],
                 thumbs: vec![],
@@ -310,8 +310,16 @@ impl Field {
                     errs.add("autogeneratePattern", FieldError::new("validation_invalid_regex", "Unsupported autogenerate pattern (use e.g. [a-z0-9]{15})."));
                 }
             }
-            FieldKind::Number { min: Some(min), max: Some(max), .. } if min > max => {
-                errs.add("max", FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {min}.")).with_param("threshold", *min));
+            FieldKind::Number { min, max, only_int } => {
+                if let (Some(min), Some(max)) = (min, max)
+                    && min > max
+                {
+                    let n = crate::value::number(*min);
+                    errs.add("max", FieldError::new("validation_min_number_constraint", format!("Must be greater or equal than {n}.")).with_param("min", n));
+                }
+                if *only_int && [min, max].into_iter().flatten().any(|v| v.fract() != 0.0) {
+                    errs.add("max", FieldError::new("validation_only_int_constraint", "Decimal numbers are not allowed."));
+                }
             }
             FieldKind::Email { only_domains, except_domains } | FieldKind::Url { only_domains, except_domains } => {
                 if !only_domains.is_empty() && !except_domains.is_empty() {
@@ -326,13 +334,16 @@ impl Field {
                 }
             }
             FieldKind::Autodate { on_create, on_update } if !on_create && !on_update => {
-                errs.add("onCreate", FieldError::new("validation_required", "At least one of onCreate or onUpdate must be set."));
+                for key in ["onCreate", "onUpdate"] {
+                    errs.add(key, FieldError::new("validation_required", "Either onCreate or onUpdate must be enabled."));
+                }
             }
-            FieldKind::Select { values, .. } => {
+            FieldKind::Select { values, max_select } => {
                 if values.is_empty() {
                     errs.add("values", FieldError::required());
-                } else if values.iter().enumerate().any(|(i, v)| values[..i].contains(v)) {
-                    errs.add("values", FieldError::new("validation_duplicated_values", "The values must be unique."));
+                } else if *max_select > values.len() as u64 {
+                    let n = values.len();
+                    errs.add("maxSelect", FieldError::new("validation_max_less_equal_than_required", format!("Must be no greater than {n}.")).with_param("threshold", n));
                 }
             }
             FieldKind::Relation { collection_id, min_select, max_select, .. } => {
@@ -344,17 +355,21 @@ impl Field {
                 }
             }
             FieldKind::File { thumbs, .. } => {
+                let mut nested = FieldErrors::new();
                 for (i, t) in thumbs.iter().enumerate() {
-                    if !is_valid_thumb(t) {
-                        let mut nested = FieldErrors::new();
-                        nested.add(i.to_string(), FieldError::new("validation_invalid_thumb_size", "Invalid thumb size."));
-                        errs.add_nested("thumbs", nested);
+                    if t.starts_with("0x0") {
+                        nested.add(i.to_string(), FieldError::new("validation_not_in_invalid", "Must not be in list."));
+                    } else if !is_valid_thumb(t) {
+                        nested.add(i.to_string(), FieldError::new("validation_match_invalid", "Must be in a valid format."));
                     }
                 }
+                errs.add_nested("thumbs", nested);
             }
             FieldKind::Password { min, max, pattern, cost } => {
-                if *min > 71 || *max > 71 {
-                    errs.add("max", FieldError::new("validation_max_less_equal_than_required", "Must be no greater than 71.").with_param("threshold", 71));
+                for (key, v) in [("min", min), ("max", max)] {
+                    if *v > 71 {
+                        errs.add(key, FieldError::new("validation_max_less_equal_than_required", "Must be no greater than 71.").with_param("threshold", 71));
+                    }
                 }
                 if *cost != 0 && !(4..=31).contains(cost) {
                     errs.add("cost", FieldError::new("validation_out_of_range", "Must be between 4 and 31."));
@@ -376,9 +391,9 @@ fn validate_name(name: &str, errs: &mut FieldErrors) {
     } else if !is_word(name) {
         errs.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
     } else if RESERVED_FIELD_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
-        errs.add("name", FieldError::new("validation_not_in_invalid", "Must be a valid value."));
+        errs.add("name", FieldError::new("validation_not_in_invalid", "Must not be in list."));
     } else if name.to_ascii_lowercase().contains("_via_") {
-        errs.add("name", FieldError::new("validation_invalid_name", "The name must not contain '_via_'."));
+        errs.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
     }
 }
 
@@ -434,16 +449,16 @@ fn parse_kind(default: FieldKind, o: &Map<String, Value>) -> FieldKind {
             FieldKind::Autodate { on_create: bool_opt(o, "onCreate"), on_update: bool_opt(o, "onUpdate") }
         }
         FieldKind::Select { .. } => {
-            FieldKind::Select { values: strs_opt(o, "values"), max_select: uint_opt(o, "maxSelect").max(1) }
+            FieldKind::Select { values: strs_opt(o, "values"), max_select: uint_opt(o, "maxSelect") }
         }
         FieldKind::Relation { .. } => FieldKind::Relation {
             collection_id: str_opt(o, "collectionId"),
             cascade_delete: bool_opt(o, "cascadeDelete"),
             min_select: uint_opt(o, "minSelect"),
-            max_select: uint_opt(o, "maxSelect").max(1),
+            max_select: uint_opt(o, "maxSelect"),
         },
         FieldKind::File { .. } => FieldKind::File {
-            max_select: uint_opt(o, "maxSelect").max(1),
+            max_select: uint_opt(o, "maxSelect"),
             max_size: uint_opt(o, "maxSize"),
             mime_types: strs_opt(o, "mimeTypes"),
             thumbs: strs_opt(o, "thumbs"),

@@ -113,7 +113,7 @@ pub fn validate(field: &Field, v: &Value) -> Result<(), FieldError> {
         }
         FieldKind::File { max_select, .. } => {
             let n = as_list(v).len() as u64;
-            if n > *max_select {
+            if n > (*max_select).max(1) {
                 return Err(FieldError::new("validation_too_many_files", format!("The maximum allowed files is {max_select}.")).with_param("maxSelect", *max_select));
             }
             Ok(())

@@ -199,11 +199,20 @@ pub(crate) fn like_pattern(s: &str) -> String {
     }
     let mut out = String::with_capacity(s.len() + 2);
     out.push('%');
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // `\%` and `\_` are the user's own escapes of a literal wildcard.
+            '\\' if matches!(chars.peek(), Some('%' | '_')) => {
+                out.push('\\');
+                out.extend(chars.next());
+            }
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
         }
-        out.push(c);
     }
     out.push('%');
     out
@@ -284,7 +293,8 @@ mod tests {
     fn like_patterns_follow_pocketbase() {
         assert_eq!(like_pattern("abc"), "%abc%");
         assert_eq!(like_pattern("W%ld"), "W%ld");
-        assert_eq!(like_pattern("a\\%b"), "%a\\\\\\%b%");
+        assert_eq!(like_pattern("a\\%b"), "%a\\%b%");
+        assert_eq!(like_pattern("a\\b"), "%a\\\\b%");
         assert_eq!(like_pattern("50_"), "%50\\_%");
     }
 

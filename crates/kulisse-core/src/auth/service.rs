@@ -161,10 +161,10 @@ impl AuthService {
     /// # Errors
     /// 401 for guests, 403 for a record of another collection.
     pub async fn refresh(&self, auth: &Auth, collection: &str) -> Result<(Arc<Collection>, Row, String), CoreError> {
-        let c = self.auth_collection(collection)?;
         let Auth::Record { collection: own, record } = auth else {
             return Err(CoreError::AuthRequired("The request requires valid record authorization token.".into()));
         };
+        let c = self.auth_collection(collection)?;
         if own.id != c.id {
             return Err(CoreError::Forbidden(format!("The request requires auth record from {} collection.", own.name)));
         }

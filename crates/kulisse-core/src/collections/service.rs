@@ -31,7 +31,12 @@ pub fn require_superuser(auth: &Auth) -> Result<(), CoreError> {
 
 fn input_error(message: &str, e: CollectionInputError) -> CoreError {
     match e {
-        CollectionInputError::NotAnObject => CoreError::generic_bad_request(),
+        CollectionInputError::NotAnObject => {
+            CoreError::BadRequest("Failed to load the collection type data due to invalid formatting.".into())
+        }
+        CollectionInputError::Malformed => {
+            CoreError::BadRequest("Failed to load the submitted data due to invalid formatting.".into())
+        }
         CollectionInputError::Invalid(errs) => CoreError::invalid(message, errs),
     }
 }
@@ -129,17 +134,16 @@ impl CollectionsService {
     pub async fn delete(&self, auth: &Auth, id_or_name: &str) -> Result<(), CoreError> {
         require_superuser(auth)?;
         let c = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
+        const FAILED: &str = "Failed to delete collection.";
         if c.system {
-            return Err(CoreError::BadRequest("System collections cannot be deleted.".into()));
+            return Err(CoreError::BadRequest(FAILED.into()));
         }
-        let referrers: Vec<String> = self
-            .registry
-            .snapshot()
-            .all()
-            .iter()
-            .filter(|o| o.id != c.id && references(o, &c))
-            .map(|o| o.name.clone())
-            .collect();
+        let snapshot = self.registry.snapshot();
+        let others = || snapshot.all().iter().filter(|o| o.id != c.id);
+        if others().any(|o| o.view_query.as_deref().is_some_and(|q| q.to_ascii_lowercase().contains(&c.name.to_ascii_lowercase()))) {
+            return Err(CoreError::BadRequest(FAILED.into()));
+        }
+        let referrers: Vec<String> = others().filter(|o| references(o, &c)).map(|o| o.name.clone()).collect();
         if !referrers.is_empty() {
             return Err(CoreError::BadRequest(format!(
                 "Failed to delete collection probably due to existing reference in {}.",
@@ -254,7 +258,6 @@ fn ddl_error(msg: &str, e: StoreError) -> CoreError {
 /// Whether `c` has a relation field pointing at `target`.
 fn references(c: &Collection, target: &Collection) -> bool {
     c.fields.iter().any(|f| matches!(&f.kind, FieldKind::Relation { collection_id, .. } if *collection_id == target.id))
-        || c.view_query.as_deref().is_some_and(|q| q.to_ascii_lowercase().contains(&target.name.to_ascii_lowercase()))
 }
 
 /// Index strings name their table; keep them pointing at the renamed table.
@@ -290,11 +293,11 @@ fn validate(c: &Collection, old: Option<&Collection>, snapshot: &Snapshot) -> Re
     for (i, f) in c.fields.iter().enumerate() {
         if let FieldKind::Relation { collection_id, .. } = &f.kind
             && !collection_id.is_empty()
-            && snapshot.get(collection_id).is_none()
+            && !snapshot.all().iter().any(|o| o.id == *collection_id)
             && *collection_id != c.id
         {
             let mut fe = FieldErrors::new();
-            fe.add("collectionId", FieldError::new("validation_missing_collection", "The specified collection doesn't exist."));
+            fe.add("collectionId", FieldError::new("validation_field_relation_missing_collection", "The relation collection doesn't exist."));
             field_errs.add_nested(i.to_string(), fe);
         }
     }

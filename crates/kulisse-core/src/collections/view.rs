@@ -12,6 +12,7 @@ use super::registry::Snapshot;
 pub(crate) fn infer_fields(columns: &[ViewColumn], snapshot: &Snapshot) -> Result<Vec<Field>, FieldErrors> {
     if !columns.iter().any(|c| c.name == "id") {
         let mut errs = FieldErrors::new();
+        errs.add("fields", FieldError::new("validation_missing_primary_key", "Missing or invalid \"id\" PK field."));
         errs.add("viewQuery", FieldError::new("validation_invalid_view_query", "Invalid query - missing required id column (you can use `(ROW_NUMBER() OVER()) as id` if you don't have one)."));
         return Err(errs);
     }
@@ -29,16 +30,27 @@ pub(crate) fn infer_fields(columns: &[ViewColumn], snapshot: &Snapshot) -> Resul
                 }
                 f
             }
-            _ if col.name == "id" => Field::primary_id(),
+            _ if col.name == "id" => view_id_field(),
             _ if col.is_count => Field::new(&col.name, FieldKind::Number { min: None, max: None, only_int: true }),
             _ => Field::new(&col.name, FieldKind::Json { max_size: 1 }),
         };
         if col.name == "id" {
-            field.id = Field::primary_id().id;
+            field = view_id_field();
         }
         fields.push(field);
     }
     Ok(fields)
+}
+
+/// A view's `id`: PocketBase keeps the pattern but drops length and autogeneration.
+fn view_id_field() -> Field {
+    let mut f = Field::primary_id();
+    if let FieldKind::Text { min, max, autogenerate_pattern, .. } = &mut f.kind {
+        *min = 0;
+        *max = 0;
+        autogenerate_pattern.clear();
+    }
+    f
 }
 
 fn crc_suffix(name: &str, source_id: &str) -> String {

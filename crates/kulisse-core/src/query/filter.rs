@@ -61,14 +61,25 @@ fn resolve_comparison(c: &Comparison, r: &Resolver<'_>) -> Result<Cond, CoreErro
     };
     let left = resolve_operand(&c.left, r)?;
     let right = resolve_operand(&c.right, r)?;
-    Ok(match (left, right) {
+    let cond = match (left, right) {
         (Resolved::Single(left), Resolved::Single(right)) => Cond::Compare { left, op, right },
         (Resolved::Each(column), Resolved::Single(right)) => Cond::Each { column, op, right, any: c.op.any },
         (Resolved::Single(left), Resolved::Each(column)) => {
             Cond::Each { column, op: flip(op).ok_or_else(CoreError::generic_bad_request)?, right: left, any: c.op.any }
         }
         (Resolved::Each(_), Resolved::Each(_)) => return Err(CoreError::generic_bad_request()),
-    })
+    };
+    // PB compat: clients only match emails their owners made visible (§3.11), owners included.
+    let names_email = |o: &Operand| matches!(o, Operand::Ident { name, .. } if name == "email" || name.starts_with("email:"));
+    if !r.allow_hidden && r.collection.is_auth() && (names_email(&c.left) || names_email(&c.right)) {
+        let visible = Cond::Compare {
+            left: Term::Column("emailVisibility".into()),
+            op: CmpOp::Eq,
+            right: Term::Value(Literal::Bool(true)),
+        };
+        return Ok(Cond::All(vec![cond, visible]));
+    }
+    Ok(cond)
 }
 
 /// `a op b` ≡ `b flip(op) a`; LIKE has no mirror image.

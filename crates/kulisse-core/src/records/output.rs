@@ -11,9 +11,12 @@ use crate::auth::Auth;
 pub fn visible(c: &Collection, mut row: Row, auth: &Auth) -> Row {
     let superuser = auth.is_superuser();
     for f in &c.fields {
-        let secret = matches!(f.kind, FieldKind::Password { .. }) || (c.is_auth() && f.name == "tokenKey");
-        if secret || (f.hidden && !superuser) {
+        let auth_secret = c.is_auth() && f.system && matches!(f.name.as_str(), "password" | "tokenKey");
+        if auth_secret || (f.hidden && !superuser) {
             row.remove(&f.name);
+        } else if matches!(f.kind, FieldKind::Password { .. }) {
+            // PB compat: other password fields show their key with an empty value.
+            row.insert(f.name.clone(), Value::String(String::new()));
         }
     }
     if c.is_auth() && !superuser {

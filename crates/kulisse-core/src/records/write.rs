@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kulisse_schema::value::{self, validate};
 use kulisse_schema::{Collection, CollectionKind, FieldError, FieldErrors, FieldKind, datetime, ids};
-use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term, transact};
+use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, Term, transact};
 use serde_json::{Map, Value};
 
 use super::input::{apply_body, password_form};
@@ -69,15 +69,14 @@ impl RecordsService {
             }
         }
         validate_row(&c, &row, &mut errs);
+        self.check_relations(&c, &row, &mut errs).await?;
         if !errs.is_empty() {
             return Err(CoreError::invalid(CREATE_FAILED, errs));
         }
-        let snapshot = self.registry.snapshot().all().to_vec();
         let id = row["id"].as_str().unwrap_or_default().to_owned();
         let new_id = id.clone();
         let stored = Arc::clone(&c);
         transact::<_, CoreError, _>(&*self.store, move |tx| {
-            check_relations(tx, &snapshot, &stored, &row, CREATE_FAILED)?;
             tx.insert(&stored, &row).map_err(|e| write_error(CREATE_FAILED, e))?;
             if let Some(rule) = rule
                 && tx.select(&Select::by_id(Arc::clone(&stored), &new_id).and(rule))?.is_empty()
@@ -141,14 +140,13 @@ impl RecordsService {
             }
         }
         validate_row(&c, &row, &mut errs);
+        let changes: Row = row.into_iter().filter(|(k, v)| stored.get(k) != Some(v)).collect();
+        self.check_relations(&c, &changes, &mut errs).await?;
         if !errs.is_empty() {
             return Err(CoreError::invalid(UPDATE_FAILED, errs));
         }
-        let changes: Row = row.into_iter().filter(|(k, v)| stored.get(k) != Some(v)).collect();
-        let snapshot = self.registry.snapshot().all().to_vec();
         let (target, record_id) = (Arc::clone(&c), id.to_owned());
         transact::<_, CoreError, _>(&*self.store, move |tx| {
-            check_relations(tx, &snapshot, &target, &changes, UPDATE_FAILED)?;
             tx.update(&target, &record_id, &changes).map_err(|e| write_error(UPDATE_FAILED, e))
         })
         .await?;
@@ -158,6 +156,29 @@ impl RecordsService {
 }
 
 impl RecordsService {
+    /// Relation values must name existing records of the target collection; failures are
+    /// reported together with the other field errors.
+    async fn check_relations(&self, c: &Collection, row: &Row, errs: &mut FieldErrors) -> Result<(), CoreError> {
+        for f in &c.fields {
+            let FieldKind::Relation { collection_id, .. } = &f.kind else { continue };
+            let ids = row.get(&f.name).map(value::as_list).unwrap_or_default();
+            if ids.is_empty() || errs.contains(&f.name) {
+                continue;
+            }
+            let Some(target) = self.registry.get(collection_id) else { continue };
+            let any_of = Cond::Any(
+                ids.iter()
+                    .map(|id| Cond::Compare { left: Term::Column("id".into()), op: CmpOp::Eq, right: Term::Value(Literal::Text(id.clone())) })
+                    .collect(),
+            );
+            let found = self.store.select(Select::all(target).and(any_of)).await?.rows.len();
+            if found != ids.len() {
+                errs.add(f.name.clone(), FieldError::new("validation_missing_rel_records", "Failed to find all relation records with the provided ids."));
+            }
+        }
+        Ok(())
+    }
+
     /// PB compat: writes name a missing collection differently from reads.
     fn collection_for_write(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
         let c = self.registry.get(id_or_name).ok_or(CoreError::Missing("Missing or invalid collection context."))?;
@@ -186,30 +207,6 @@ fn validate_row(c: &Collection, row: &Row, errs: &mut FieldErrors) {
             errs.add(f.name.clone(), e);
         }
     }
-}
-
-/// Relation values must name existing records of the target collection.
-fn check_relations(tx: &mut dyn StoreTx, all: &[Arc<Collection>], c: &Collection, row: &Row, msg: &str) -> Result<(), CoreError> {
-    let mut errs = FieldErrors::new();
-    for f in &c.fields {
-        let FieldKind::Relation { collection_id, .. } = &f.kind else { continue };
-        let Some(v) = row.get(&f.name) else { continue };
-        let ids = value::as_list(v);
-        if ids.is_empty() {
-            continue;
-        }
-        let Some(target) = all.iter().find(|o| o.id == *collection_id) else { continue };
-        let any_of = Cond::Any(
-            ids.iter()
-                .map(|id| Cond::Compare { left: Term::Column("id".into()), op: CmpOp::Eq, right: Term::Value(Literal::Text(id.clone())) })
-                .collect(),
-        );
-        let found = tx.select(&Select::all(Arc::clone(target)).and(any_of))?.len();
-        if found != ids.len() {
-            errs.add(f.name.clone(), FieldError::new("validation_missing_rel_records", "Failed to find all relation records with the provided ids."));
-        }
-    }
-    if errs.is_empty() { Ok(()) } else { Err(CoreError::invalid(msg, errs)) }
 }
 
 /// Unique violations become `validation_not_unique` on the field, as PocketBase reports.

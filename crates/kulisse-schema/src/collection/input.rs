@@ -15,6 +15,8 @@ use crate::field::Field;
 pub enum CollectionInputError {
     /// The body is not a JSON object.
     NotAnObject,
+    /// A field definition cannot be loaded (not an object, unknown type).
+    Malformed,
     /// Field-level problems, in PocketBase's nested shape.
     Invalid(FieldErrors),
 }
@@ -88,7 +90,8 @@ impl Collection {
         if let Some(fields) = obj.get("fields") {
             match self.replace_fields(fields) {
                 Ok(()) => {}
-                Err(fe) => errs.add_nested("fields", fe),
+                Err(CollectionInputError::Invalid(fe)) => errs.0.extend(fe.0),
+                Err(other) => return Err(other),
             }
         }
         if let Some(auth) = &mut self.auth {
@@ -104,40 +107,28 @@ impl Collection {
         if errs.is_empty() { Ok(()) } else { Err(CollectionInputError::Invalid(errs)) }
     }
 
-    /// Replaces the field list; fields are matched by id, then by name, so renames keep data.
-    fn replace_fields(&mut self, v: &Value) -> Result<(), FieldErrors> {
-        let Value::Array(items) = v else {
-            let mut errs = FieldErrors::new();
-            errs.add("0", FieldError::new("validation_invalid_value", "Must be a list of fields."));
-            return Err(errs);
-        };
-        let mut errs = FieldErrors::new();
-        let mut fields = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+    /// Replaces the field list. A field sent with an `id` keeps that field's data (so renames
+    /// keep values); PB compat: a field sent without one is identified by `type+crc32(name)`,
+    /// and a repeated name without ids replaces the earlier entry but keeps its id.
+    fn replace_fields(&mut self, v: &Value) -> Result<(), CollectionInputError> {
+        let Value::Array(items) = v else { return Err(CollectionInputError::Malformed) };
+        let mut fields: Vec<Field> = Vec::with_capacity(items.len());
+        let mut type_changes = Vec::new();
+        for item in items {
             let has_id = item.get("id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-            match Field::from_json(item) {
-                Ok(mut f) => {
-                    let existing = if has_id {
-                        self.fields.iter().find(|e| e.id == f.id)
-                    } else {
-                        self.fields.iter().find(|e| e.name == f.name)
-                    };
-                    if let Some(e) = existing {
-                        f.id = e.id.clone();
-                        f.system = e.system;
-                        if e.kind.type_name() != f.kind.type_name() {
-                            let mut fe = FieldErrors::new();
-                            fe.add("type", FieldError::new("validation_field_type_change", "The type of an existing field cannot be changed."));
-                            errs.add_nested(i.to_string(), fe);
-                        }
-                    }
-                    fields.push(f);
-                }
-                Err(fe) => errs.add_nested(i.to_string(), fe),
+            let Ok(mut f) = Field::from_json(item) else { return Err(CollectionInputError::Malformed) };
+            if !has_id && let Some(pos) = fields.iter().position(|e| e.name == f.name) {
+                f.id = fields[pos].id.clone();
+                fields[pos] = f;
+                continue;
             }
-        }
-        if !errs.is_empty() {
-            return Err(errs);
+            if let Some(e) = self.fields.iter().find(|e| e.id == f.id) {
+                f.system = e.system;
+                if e.kind.type_name() != f.kind.type_name() {
+                    type_changes.push(f.id.clone());
+                }
+            }
+            fields.push(f);
         }
         // System fields the input left out come back (PocketBase re-adds them too).
         for sys in self.fields.iter().filter(|f| f.system) {
@@ -149,9 +140,21 @@ impl Collection {
                 }
             }
         }
+        let mut errs = FieldErrors::new();
+        for (i, f) in fields.iter().enumerate() {
+            if type_changes.contains(&f.id) {
+                errs.add(i.to_string(), FieldError::new("validation_field_type_change", "Field type cannot be changed."));
+            }
+        }
         self.fields = fields;
-        Ok(())
+        if errs.is_empty() { Ok(()) } else { Err(CollectionInputError::Invalid(wrap_fields(errs))) }
     }
+}
+
+fn wrap_fields(errs: FieldErrors) -> FieldErrors {
+    let mut outer = FieldErrors::new();
+    outer.add_nested("fields", errs);
+    outer
 }
 
 fn apply_auth(auth: &mut AuthOptions, obj: &Map<String, Value>) {
@@ -233,7 +236,7 @@ mod tests {
         c.apply_input(&json!({"fields":[{"id": title_id, "name":"headline","type":"text"}]})).unwrap();
         assert_eq!(c.fields.len(), 2, "id field re-added");
         assert_eq!(c.field("headline").unwrap().id, title_id);
-        let err = c.apply_input(&json!({"fields":[{"name":"headline","type":"number"}]})).unwrap_err();
+        let err = c.apply_input(&json!({"fields":[{"id": title_id, "name":"headline","type":"number"}]})).unwrap_err();
         assert!(matches!(err, CollectionInputError::Invalid(_)));
     }
 

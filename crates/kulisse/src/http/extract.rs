@@ -2,9 +2,12 @@
 //! three encodings PocketBase accepts. Every rejection is a PocketBase-shaped [`ApiError`].
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use kulisse_core::query::{RequestInfo, normalize_header_name};
@@ -78,31 +81,75 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// A write body decoded to a JSON object, from JSON, multipart or urlencoded input.
-pub struct WriteBody(pub Map<String, Value>);
+/// Which endpoint family a body belongs to; PocketBase words load failures differently.
+pub trait BodyKind {
+    /// Message of the 400 for an unreadable body.
+    const MALFORMED: &'static str;
+}
 
-impl FromRequest<AppState> for WriteBody {
+/// Record create/update bodies.
+pub struct RecordBody;
+impl BodyKind for RecordBody {
+    const MALFORMED: &'static str = kulisse_core::error::GENERIC_BAD_REQUEST;
+}
+
+/// Collection definitions.
+pub struct CollectionBody;
+impl BodyKind for CollectionBody {
+    const MALFORMED: &'static str = "Failed to load the collection type data due to invalid formatting.";
+}
+
+/// Fixed forms (auth endpoints).
+pub struct FormBody;
+impl BodyKind for FormBody {
+    const MALFORMED: &'static str = "An error occurred while loading the submitted data.";
+}
+
+/// A write body decoded to a JSON object, from JSON, multipart or urlencoded input.
+pub struct WriteBody<K: BodyKind = RecordBody>(pub Map<String, Value>, pub PhantomData<K>);
+
+impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
+        let malformed = || ApiError::new(StatusCode::BAD_REQUEST, K::MALFORMED);
         let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        let body = |map| Ok(WriteBody(map, PhantomData));
         if content_type.starts_with("multipart/form-data") {
-            let multipart = Multipart::from_request(req, state).await.map_err(|_| ApiError::bad_request())?;
-            return read_multipart(multipart).await.map(WriteBody);
+            let multipart = Multipart::from_request(req, state).await.map_err(|_| malformed())?;
+            return body(read_multipart(multipart).await?);
         }
+        let known = content_type.is_empty()
+            || content_type.starts_with("application/json")
+            || content_type.starts_with("application/x-www-form-urlencoded");
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|_| ApiError::too_large())?;
-        if content_type.starts_with("application/x-www-form-urlencoded") {
-            let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|_| ApiError::bad_request())?;
-            return Ok(WriteBody(collect_form(pairs.into_iter().map(|(k, v)| (k, infer_scalar(&v))))));
-        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(WriteBody(Map::new()));
+            return body(Map::new());
+        }
+        if !known {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "Unsupported Content-Type."));
+        }
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|_| malformed())?;
+            return body(collect_form(pairs.into_iter().map(|(k, v)| (k, infer_scalar(&v)))));
         }
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(WriteBody(map)),
-            Ok(Value::Null) => Ok(WriteBody(Map::new())),
-            _ => Err(ApiError::bad_request()),
+            Ok(Value::Object(map)) => body(map),
+            Ok(Value::Null) => body(Map::new()),
+            _ => Err(malformed()),
         }
+    }
+}
+
+/// The client's address as the socket saw it.
+pub struct RemoteIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RemoteIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+        Ok(RemoteIp(ip))
     }
 }
 

@@ -45,12 +45,17 @@ pub fn static_files(dir: Option<&Path>) -> axum::routing::MethodRouter {
                 axum::routing::get_service(serve)
             }
         }
-        None => axum::routing::any(|| async { ApiError::new(StatusCode::NOT_FOUND, "File not found.") }),
+        None => axum::routing::any(|method: Method| async move {
+            if method == Method::GET { ApiError::new(StatusCode::NOT_FOUND, "File not found.") } else { ApiError::not_found() }
+        }),
     }
 }
 
 /// Security headers on every response, status fix-ups, and the `fields` parameter.
 pub async fn finalize(req: Request, next: Next) -> Response {
+    if req.uri().path().contains("//") {
+        return redirect_to_clean_path(req.uri());
+    }
     let is_preflight = req.method() == Method::OPTIONS;
     let is_api = req.uri().path().starts_with("/api/");
     let fields = req
@@ -86,6 +91,22 @@ pub async fn finalize(req: Request, next: Next) -> Response {
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
     res
+}
+
+/// PocketBase redirects `//` paths to their cleaned form.
+fn redirect_to_clean_path(uri: &axum::http::Uri) -> Response {
+    let mut clean = String::with_capacity(uri.path().len());
+    for c in uri.path().chars() {
+        if !(c == '/' && clean.ends_with('/')) {
+            clean.push(c);
+        }
+    }
+    if let Some(q) = uri.query() {
+        clean.push('?');
+        clean.push_str(q);
+    }
+    let location = HeaderValue::from_str(&clean).unwrap_or(HeaderValue::from_static("/"));
+    (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, location)]).into_response()
 }
 
 fn is_json(res: &Response) -> bool {

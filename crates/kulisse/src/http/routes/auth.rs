@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{Req, WriteBody};
+use crate::http::extract::{FormBody, Req, WriteBody};
 
 /// `{"record", "token"}` with the record shown as its owner sees it.
 fn auth_response(s: &AppState, c: &Collection, record: Row, token: String) -> Value {
@@ -26,7 +26,7 @@ fn form_str<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
 pub async fn auth_with_password(
     State(s): State<AppState>,
     Path(c): Path<String>,
-    WriteBody(body): WriteBody,
+    WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Json<Value>, ApiError> {
     let identity_field = Some(form_str(&body, "identityField")).filter(|f| !f.is_empty());
     let (c, record, token) =

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{Req, WriteBody, list_params};
+use crate::http::extract::{CollectionBody, Req, WriteBody, list_params};
 
 fn to_json(c: &Collection) -> Value {
     serde_json::to_value(c.json(false)).unwrap_or(Value::Null)
@@ -53,7 +53,7 @@ fn filter_collections(items: Vec<Value>, filter: &str) -> Result<Vec<Value>, Api
 }
 
 /// `POST /api/collections`
-pub async fn create_collection(State(s): State<AppState>, Req(req): Req, WriteBody(body): WriteBody) -> Result<Json<Value>, ApiError> {
+pub async fn create_collection(State(s): State<AppState>, Req(req): Req, WriteBody(body, _): WriteBody<CollectionBody>) -> Result<Json<Value>, ApiError> {
     let c = s.services.collections.create(&req.auth, &Value::Object(body)).await?;
     Ok(Json(to_json(&c)))
 }
@@ -69,7 +69,7 @@ pub async fn update_collection(
     State(s): State<AppState>,
     Req(req): Req,
     Path(c): Path<String>,
-    WriteBody(body): WriteBody,
+    WriteBody(body, _): WriteBody<CollectionBody>,
 ) -> Result<Json<Value>, ApiError> {
     let c = s.services.collections.update(&req.auth, &c, &Value::Object(body)).await?;
     Ok(Json(to_json(&c)))
@@ -88,7 +88,7 @@ pub async fn truncate_collection(State(s): State<AppState>, Req(req): Req, Path(
 }
 
 /// `PUT /api/collections/import`
-pub async fn import_collections(State(s): State<AppState>, Req(req): Req, WriteBody(body): WriteBody) -> Result<StatusCode, ApiError> {
+pub async fn import_collections(State(s): State<AppState>, Req(req): Req, WriteBody(body, _): WriteBody<CollectionBody>) -> Result<StatusCode, ApiError> {
     let items = match body.get("collections") {
         Some(Value::Array(items)) => items.clone(),
         _ => {

@@ -3,12 +3,12 @@
 use axum::Json;
 use serde_json::{Value, json};
 
-use crate::http::extract::Req;
+use crate::http::extract::{RemoteIp, Req};
 
 /// PocketBase's health answer; superusers also get a few diagnostics.
-pub async fn health(Req(req): Req) -> Json<Value> {
+pub async fn health(Req(req): Req, RemoteIp(ip): RemoteIp) -> Json<Value> {
     let data = if req.auth.is_superuser() {
-        json!({"canBackup": true, "realIP": "", "possibleProxyHeader": ""})
+        json!({"canBackup": true, "realIP": ip, "possibleProxyHeader": ""})
     } else {
         json!({})
     };

@@ -6,7 +6,12 @@ mod health;
 mod records;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::body::Body;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get, post, put};
+
+use super::error::ApiError;
 
 use super::AppState;
 
@@ -30,4 +35,15 @@ pub fn api() -> Router<AppState> {
         .route("/api/collections/{collection}/auth-methods", get(auth::auth_methods))
         .route("/api/collections/{collection}/auth-with-password", post(auth::auth_with_password))
         .route("/api/collections/{collection}/auth-refresh", post(auth::auth_refresh))
+        .route("/api/{*rest}", any(api_not_found))
+}
+
+/// PB compat: unknown API paths answer like PocketBase's static fallback for GET, an empty
+/// 404 for HEAD, and the router's 404 otherwise.
+async fn api_not_found(method: Method) -> Response {
+    match method {
+        Method::GET => ApiError::new(StatusCode::NOT_FOUND, "File not found.").into_response(),
+        Method::HEAD => (StatusCode::NOT_FOUND, Body::empty()).into_response(),
+        _ => ApiError::not_found().into_response(),
+    }
 }

@@ -48,7 +48,7 @@ pub async fn create_record(
     State(s): State<AppState>,
     Req(req): Req,
     Path(c): Path<String>,
-    WriteBody(body): WriteBody,
+    WriteBody(body, _): WriteBody,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
     Ok(Json(s.services.records.create(&req, &c, body).await?))
 }
@@ -58,7 +58,7 @@ pub async fn update_record(
     State(s): State<AppState>,
     Req(req): Req,
     Path((c, id)): Path<(String, String)>,
-    WriteBody(body): WriteBody,
+    WriteBody(body, _): WriteBody,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
     Ok(Json(s.services.records.update(&req, &c, &id, body).await?))
 }
