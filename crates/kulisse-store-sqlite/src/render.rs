@@ -99,7 +99,7 @@ fn render_cond(c: &Cond, sql: &mut Sql) {
             // An empty array is iterated as one NULL element (PocketBase's LEFT JOIN shape).
             let source = format!(
                 "(SELECT value AS v FROM json_each(CASE WHEN json_array_length({c}) > 0 THEN {c} ELSE '[null]' END))",
-                c = quote(column)
+                c = json_input(column)
             );
             let element = Term::Column("v".into());
             if *any {
@@ -222,11 +222,11 @@ fn render_term(t: &Term, sql: &mut Sql) {
     match t {
         Term::Column(name) => sql.push(&quote(name)),
         Term::JsonPath { column, path } => {
-            sql.push(&format!("JSON_EXTRACT({}, ", quote(column)));
+            sql.push(&format!("JSON_EXTRACT({}, ", json_input(column)));
             sql.bind(SqlValue::Text(json_path(path)));
             sql.push(")");
         }
-        Term::JsonLength(column) => sql.push(&format!("json_array_length({})", quote(column))),
+        Term::JsonLength(column) => sql.push(&format!("json_array_length({})", json_input(column))),
         Term::Lower(inner) => {
             sql.push("LOWER(");
             render_term(inner, sql);
@@ -260,6 +260,14 @@ fn render_term(t: &Term, sql: &mut Sql) {
         }
         Term::Value(lit) => sql.bind(literal(lit)),
     }
+}
+
+/// A JSON column as input to a JSON function. NOTE: SQLite's constant propagation can
+/// substitute a compared literal (`tags = 'x' && tags:length > 0`) for the column, and the
+/// JSON functions raise on non-JSON text; invalid input therefore reads as NULL.
+fn json_input(column: &str) -> String {
+    let c = quote(column);
+    format!("(CASE WHEN json_valid({c}) THEN {c} ELSE NULL END)")
 }
 
 fn literal(l: &Literal) -> SqlValue {

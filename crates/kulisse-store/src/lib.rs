@@ -14,6 +14,7 @@
 //! Must not depend on: kulisse-core, HTTP types, SQL drivers.
 
 mod error;
+pub mod geo;
 mod query;
 
 use std::sync::Arc;

@@ -55,9 +55,40 @@ impl CollectionsService {
     ///
     /// # Errors
     /// Unless the requester is a superuser.
-    pub fn list(&self, auth: &Auth) -> Result<Vec<Arc<Collection>>, CoreError> {
+    pub fn all(&self, auth: &Auth) -> Result<Vec<Arc<Collection>>, CoreError> {
         require_superuser(auth)?;
         Ok(self.registry.snapshot().all().to_vec())
+    }
+
+    /// `GET /api/collections`: the records list semantics (filter, sort, paging) over
+    /// collection properties, evaluated in memory.
+    ///
+    /// # Errors
+    /// Unless superuser; 400 for bad filter/sort.
+    pub fn list(&self, auth: &Auth, p: &crate::records::ListParams) -> Result<(Vec<Value>, Option<u64>), CoreError> {
+        require_superuser(auth)?;
+        let meta = properties_schema();
+        let req = RequestInfo::for_auth(auth.clone(), "GET");
+        let resolver = Resolver { collection: &meta, request: &req, allow_hidden: true };
+        let filter = compile_filter(&p.filter, &resolver)?;
+        let order = crate::query::parse_sort(&p.sort, &resolver)?;
+        let mut items: Vec<kulisse_store::Row> = self
+            .registry
+            .snapshot()
+            .all()
+            .iter()
+            .filter_map(|c| match serde_json::to_value(c.json(false)) {
+                Ok(Value::Object(m)) => Some(m),
+                _ => None,
+            })
+            .filter(|row| filter.as_ref().is_none_or(|f| crate::query::eval::matches(&meta, f, row)))
+            .collect();
+        items.sort_by(|a, b| crate::query::eval::compare_rows(&order, a, b));
+        let total = items.len() as u64;
+        let per_page = p.per_page.clamp(1, crate::records::MAX_PER_PAGE);
+        let skip = usize::try_from((p.page.max(1) - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+        let page = items.into_iter().skip(skip).take(usize::try_from(per_page).unwrap_or(usize::MAX)).map(Value::Object).collect();
+        Ok((page, (!p.skip_total).then_some(total)))
     }
 
     /// One collection by id or name.
@@ -225,6 +256,20 @@ impl CollectionsService {
         .await?;
         self.registry.reload().await
     }
+}
+
+/// The filterable properties of a collection, described as a collection so the filter
+/// language resolves them like record fields.
+fn properties_schema() -> Collection {
+    let text = |n: &str| serde_json::json!({"name": n, "type": "text"});
+    let fields: Vec<Value> = ["name", "type", "listRule", "viewRule", "createRule", "updateRule", "deleteRule", "created", "updated", "viewQuery"]
+        .iter()
+        .map(|n| text(n))
+        .chain([serde_json::json!({"name": "system", "type": "bool"}), serde_json::json!({"name": "fields", "type": "json"}), serde_json::json!({"name": "indexes", "type": "json"})])
+        .collect();
+    let mut c = Collection::new("collections", CollectionKind::Base);
+    let _ = c.apply_input(&serde_json::json!({ "fields": fields }));
+    c
 }
 
 /// For view collections, describes the query and infers the fields.

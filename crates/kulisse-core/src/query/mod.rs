@@ -5,6 +5,7 @@
 //! client may reference, and yields [`kulisse_store::Cond`] / [`kulisse_store::Order`] for
 //! any engine to render.
 
+pub mod eval;
 mod filter;
 mod request;
 mod sort;

@@ -9,4 +9,4 @@ mod service;
 mod write;
 
 pub use output::visible;
-pub use service::{ListParams, ListResult, RecordsService};
+pub use service::{ListParams, ListResult, MAX_PER_PAGE, RecordsService};

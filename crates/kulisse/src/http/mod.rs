@@ -1,6 +1,6 @@
 //! The HTTP API: PocketBase's routes on axum.
 //!
-//! Request flow: CORS → `finalize` middleware (security headers, `fields`, status fix-ups)
+//! Request flow: `finalize` middleware (security headers, `fields`, status fix-ups) → CORS
 //! → route → extractors ([`extract::Req`] resolves the token into the requester, list
 //! params and bodies are decoded with PocketBase's rules) → one service call → JSON.
 //! Handlers contain no SQL, rules or validation; errors become [`error::ApiError`].
@@ -41,6 +41,6 @@ pub fn router(services: Services, opts: &HttpOptions) -> Router {
         .merge(api)
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(middleware::finalize))
         .layer(middleware::cors(&opts.origins))
+        .layer(axum::middleware::from_fn(middleware::finalize))
 }

@@ -14,42 +14,16 @@ fn to_json(c: &Collection) -> Value {
     serde_json::to_value(c.json(false)).unwrap_or(Value::Null)
 }
 
-/// `GET /api/collections`: paged like records; the filter applies to `name` and `type`
-/// equality only for now.
+/// `GET /api/collections`: paged, filtered and sorted like records.
 pub async fn list_collections(State(s): State<AppState>, Req(req): Req) -> Result<Json<Value>, ApiError> {
-    let all = s.services.collections.list(&req.auth)?;
     let p = list_params(&req.query)?;
+    let (items, total) = s.services.collections.list(&req.auth, &p)?;
     let per_page = p.per_page.clamp(1, 1000);
-    let offset = usize::try_from((p.page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let items: Vec<Value> = all.iter().map(|c| to_json(c)).collect();
-    let items = filter_collections(items, &p.filter)?;
-    let total = items.len() as u64;
-    let page_items: Vec<Value> = items.into_iter().skip(offset).take(usize::try_from(per_page).unwrap_or(usize::MAX)).collect();
-    let (total_items, total_pages) = if p.skip_total { (-1, -1) } else { (total as i64, total.div_ceil(per_page) as i64) };
-    Ok(Json(json!({"items": page_items, "page": p.page, "perPage": per_page, "totalItems": total_items, "totalPages": total_pages})))
-}
-
-/// Supports the `name = '…'` / `type = '…'` / `system = …` filters clients send; anything
-/// else is refused rather than silently ignored.
-fn filter_collections(items: Vec<Value>, filter: &str) -> Result<Vec<Value>, ApiError> {
-    let filter = filter.trim();
-    if filter.is_empty() {
-        return Ok(items);
-    }
-    let (key, raw) = filter.split_once('=').ok_or_else(ApiError::bad_request)?;
-    let key = key.trim();
-    let raw = raw.trim().trim_matches(|c| c == '\'' || c == '"');
-    if !["name", "type", "id", "system"].contains(&key) {
-        return Err(ApiError::bad_request());
-    }
-    Ok(items
-        .into_iter()
-        .filter(|c| match &c[key] {
-            Value::String(s) => s == raw,
-            Value::Bool(b) => b.to_string() == raw,
-            _ => false,
-        })
-        .collect())
+    let (total_items, total_pages) = match total {
+        Some(t) => (t as i64, t.div_ceil(per_page) as i64),
+        None => (-1, -1),
+    };
+    Ok(Json(json!({"items": items, "page": p.page.max(1), "perPage": per_page, "totalItems": total_items, "totalPages": total_pages})))
 }
 
 /// `POST /api/collections`
@@ -104,7 +78,7 @@ pub async fn import_collections(State(s): State<AppState>, Req(req): Req, WriteB
 
 /// `GET /api/collections/meta/scaffolds`: blank definitions per type.
 pub async fn scaffolds(State(s): State<AppState>, Req(req): Req) -> Result<Json<Map<String, Value>>, ApiError> {
-    s.services.collections.list(&req.auth)?;
+    s.services.collections.all(&req.auth)?;
     let mut out = Map::new();
     for kind in [CollectionKind::Auth, CollectionKind::Base, CollectionKind::View] {
         let mut c = Collection::new("", kind);

@@ -1,0 +1,320 @@
+//! In-memory evaluation of the storage IR against a record in hand.
+//!
+//! It gives the same answer as the SQL the engines render from the same [`Cond`], so that
+//! callers holding a record (realtime fan-out, the collections list, create-rule checks
+//! without a round trip) need no query. The semantics mirror SQLite's: values carry SQL
+//! types (NULL, number, text), comparisons with NULL are unknown (false) except the
+//! NULL-safe `IS NOT` of `!=`, LIKE is ASCII case-insensitive, and a numeric column
+//! compared with numeric-looking text compares as numbers (column affinity).
+
+use std::cmp::Ordering;
+
+use kulisse_schema::{Collection, FieldKind};
+use kulisse_store::{CmpOp, Cond, Literal, Row, Term};
+use serde_json::Value;
+
+/// An SQL value.
+#[derive(Debug, Clone, PartialEq)]
+enum Sql {
+    Null,
+    Num(f64),
+    Text(String),
+}
+
+/// Column affinity, as SQLite derives it from the declared column types the engine uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Affinity {
+    Numeric,
+    Text,
+    None,
+}
+
+/// A record of a collection, as the evaluator sees it.
+struct Ctx<'a> {
+    collection: &'a Collection,
+    row: &'a Row,
+}
+
+impl Ctx<'_> {
+    fn affinity(&self, t: &Term) -> Affinity {
+        match t {
+            Term::Column(name) => match self.collection.field(name).map(|f| &f.kind) {
+                Some(FieldKind::Number { .. } | FieldKind::Bool) => Affinity::Numeric,
+                Some(k) if k.is_json_stored() => Affinity::Numeric,
+                Some(_) => Affinity::Text,
+                None => Affinity::None,
+            },
+            _ => Affinity::None,
+        }
+    }
+}
+
+/// Whether `row` (a record of `collection`) satisfies `cond`.
+pub fn matches(collection: &Collection, cond: &Cond, row: &Row) -> bool {
+    truth(cond, &Ctx { collection, row }) == Some(true)
+}
+
+/// Orders two records the way the engines' ORDER BY does (NULLs first); random and rowid
+/// terms keep the given order.
+pub fn compare_rows(orders: &[kulisse_store::Order], a: &Row, b: &Row) -> Ordering {
+    for o in orders {
+        let kulisse_store::Order::By { term, desc } = o else { continue };
+        let (va, vb) = (value(term, a, None), value(term, b, None));
+        let ord = match (&va, &vb) {
+            (Sql::Null, Sql::Null) => Ordering::Equal,
+            (Sql::Null, _) => Ordering::Less,
+            (_, Sql::Null) => Ordering::Greater,
+            _ => order(&va, &vb).unwrap_or(Ordering::Equal),
+        };
+        let ord = if *desc { ord.reverse() } else { ord };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// Three-valued logic, like SQL: `None` is unknown.
+fn truth(cond: &Cond, row: &Ctx<'_>) -> Option<bool> {
+    match cond {
+        Cond::True => Some(true),
+        Cond::False => Some(false),
+        Cond::All(items) => items.iter().try_fold(Some(true), |acc, c| match truth(c, row) {
+            Some(false) => Err(()),
+            None => Ok(None),
+            Some(true) => Ok(acc),
+        }).unwrap_or(Some(false)),
+        Cond::Any(items) => items.iter().try_fold(Some(false), |acc, c| match truth(c, row) {
+            Some(true) => Err(()),
+            None => Ok(None),
+            Some(false) => Ok(acc),
+        }).map_or(Some(true), |v| v),
+        Cond::Compare { left, op, right } => compare(left, *op, right, row, None),
+        Cond::Each { column, op, right, any } => {
+            let mut elements: Vec<Value> = match row.row.get(column) {
+                Some(Value::Array(items)) => items.clone(),
+                _ => vec![],
+            };
+            if elements.is_empty() {
+                elements.push(Value::Null);
+            }
+            let element = Term::Column("\u{0}each".into());
+            let hit = |e: &Value| compare(&element, *op, right, row, Some(e)).unwrap_or(false);
+            Some(if *any { elements.iter().any(hit) } else { elements.iter().all(hit) })
+        }
+    }
+}
+
+fn is_empty_literal(t: &Term) -> bool {
+    matches!(t, Term::Value(Literal::Null)) || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
+}
+
+fn compare(left: &Term, op: CmpOp, right: &Term, ctx: &Ctx<'_>, each: Option<&Value>) -> Option<bool> {
+    let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
+    let (l, r) = (value(left, ctx.row, each), value(right, ctx.row, each));
+    let (la, ra) = (ctx.affinity(left), ctx.affinity(right));
+    match op {
+        CmpOp::Eq | CmpOp::Neq if json_side => Some(is(&l, &r) == (op == CmpOp::Eq)),
+        CmpOp::Eq | CmpOp::Neq if is_empty_literal(left) || is_empty_literal(right) => {
+            let field = if is_empty_literal(right) { &l } else { &r };
+            let empty = matches!(field, Sql::Null) || *field == Sql::Text(String::new());
+            Some(empty == (op == CmpOp::Eq))
+        }
+        CmpOp::Eq | CmpOp::Neq if !matches!(left, Term::Value(_)) && !matches!(right, Term::Value(_)) => {
+            let coalesce = |v: Sql| if v == Sql::Null { Sql::Text(String::new()) } else { v };
+            // COALESCE(…) results carry no affinity.
+            let (l, r) = (coalesce(l), coalesce(r));
+            Some((order(&l, &r)? == Ordering::Equal) == (op == CmpOp::Eq))
+        }
+        CmpOp::Neq => {
+            let (l, r) = apply_affinity(l, la, r, ra);
+            Some(!is(&l, &r))
+        }
+        CmpOp::Like | CmpOp::NotLike => {
+            let pattern = match right {
+                Term::Value(Literal::Text(s)) => like_pattern(s),
+                _ => format!("%{}%", text_of(&r)?),
+            };
+            let hit = like(&text_of(&l)?, &pattern);
+            Some(hit == (op == CmpOp::Like))
+        }
+        _ => {
+            let (l, r) = apply_affinity(l, la, r, ra);
+            let ord = order(&l, &r)?;
+            Some(match op {
+                CmpOp::Eq => ord == Ordering::Equal,
+                CmpOp::Gt => ord == Ordering::Greater,
+                CmpOp::Gte => ord != Ordering::Less,
+                CmpOp::Lt => ord == Ordering::Less,
+                _ => ord != Ordering::Greater,
+            })
+        }
+    }
+}
+
+/// SQLite's comparison affinity rules: a numeric operand converts the other side's
+/// number-looking text; otherwise a text operand turns the other (affinity-less) side's
+/// numbers into text.
+fn apply_affinity(l: Sql, la: Affinity, r: Sql, ra: Affinity) -> (Sql, Sql) {
+    let to_num = |v: Sql| match v {
+        Sql::Text(t) => t.trim().parse::<f64>().ok().filter(|_| !t.trim().is_empty() && t.trim() == t).map_or(Sql::Text(t), Sql::Num),
+        other => other,
+    };
+    let to_text = |v: Sql| match v {
+        Sql::Num(n) => Sql::Text(text_of(&Sql::Num(n)).unwrap_or_default()),
+        other => other,
+    };
+    match (la, ra) {
+        (Affinity::Numeric, Affinity::Text | Affinity::None) => (l, to_num(r)),
+        (Affinity::Text | Affinity::None, Affinity::Numeric) => (to_num(l), r),
+        (Affinity::Text, Affinity::None) => (l, to_text(r)),
+        (Affinity::None, Affinity::Text) => (to_text(l), r),
+        _ => (l, r),
+    }
+}
+
+/// `IS`: NULL-safe equality.
+fn is(l: &Sql, r: &Sql) -> bool {
+    match (l, r) {
+        (Sql::Null, Sql::Null) => true,
+        (Sql::Null, _) | (_, Sql::Null) => false,
+        _ => order(l, r) == Some(Ordering::Equal),
+    }
+}
+
+/// SQLite ordering: NULL is unknown; numbers sort before text.
+fn order(l: &Sql, r: &Sql) -> Option<Ordering> {
+    match (l, r) {
+        (Sql::Null, _) | (_, Sql::Null) => None,
+        (Sql::Num(a), Sql::Num(b)) => a.partial_cmp(b),
+        (Sql::Num(_), Sql::Text(_)) => Some(Ordering::Less),
+        (Sql::Text(_), Sql::Num(_)) => Some(Ordering::Greater),
+        (Sql::Text(a), Sql::Text(b)) => Some(a.cmp(b)),
+    }
+}
+
+fn text_of(v: &Sql) -> Option<String> {
+    match v {
+        Sql::Null => None,
+        Sql::Num(n) => Some(kulisse_schema::value::number(*n).to_string()),
+        Sql::Text(t) => Some(t.clone()),
+    }
+}
+
+fn from_json(v: &Value) -> Sql {
+    match v {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Num(f64::from(u8::from(*b))),
+        Value::Number(n) => Sql::Num(n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => Sql::Text(s.clone()),
+        other => Sql::Text(other.to_string()),
+    }
+}
+
+fn value(t: &Term, row: &Row, each: Option<&Value>) -> Sql {
+    match t {
+        Term::Column(name) if name == "\u{0}each" => each.map_or(Sql::Null, from_json),
+        Term::Column(name) => row.get(name).map_or(Sql::Null, from_json),
+        Term::JsonPath { column, path } => {
+            let mut cur = row.get(column);
+            for seg in path {
+                cur = match cur {
+                    Some(Value::Object(m)) => m.get(seg),
+                    Some(Value::Array(items)) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+                    _ => None,
+                };
+            }
+            cur.map_or(Sql::Null, from_json)
+        }
+        Term::JsonLength(column) => match row.get(column) {
+            Some(Value::Array(items)) => Sql::Num(items.len() as f64),
+            Some(Value::Null) | None => Sql::Null,
+            Some(_) => Sql::Num(0.0),
+        },
+        Term::Lower(inner) => match value(inner, row, each) {
+            Sql::Text(s) => Sql::Text(s.to_ascii_lowercase()),
+            other => other,
+        },
+        // NOTE: strftime needs SQLite's date engine; records in hand compare it as unknown.
+        Term::Strftime { .. } => Sql::Null,
+        Term::GeoDistance(args) => {
+            let n = |t: &Term| match value(t, row, each) {
+                Sql::Num(n) => n,
+                Sql::Text(s) => s.parse().unwrap_or(0.0),
+                Sql::Null => 0.0,
+            };
+            Sql::Num(kulisse_store::geo::haversine_km(n(&args[0]), n(&args[1]), n(&args[2]), n(&args[3])))
+        }
+        Term::Value(Literal::Null) => Sql::Null,
+        Term::Value(Literal::Bool(b)) => Sql::Num(f64::from(u8::from(*b))),
+        Term::Value(Literal::Number(n)) => Sql::Num(*n),
+        Term::Value(Literal::Text(s)) => Sql::Text(s.clone()),
+    }
+}
+
+/// The same pattern rules as the engines: a literal with an unescaped `%` is used as is,
+/// anything else becomes a "contains" pattern with its wildcards escaped.
+fn like_pattern(s: &str) -> String {
+    let mut prev_backslash = false;
+    let raw = s.chars().any(|c| {
+        let hit = c == '%' && !prev_backslash;
+        prev_backslash = c == '\\' && !prev_backslash;
+        hit
+    });
+    if raw {
+        return s.to_owned();
+    }
+    let mut out = String::from("%");
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some('%' | '_')) => {
+                out.push('\\');
+                out.extend(chars.next());
+            }
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push('%');
+    out
+}
+
+/// SQLite LIKE with `ESCAPE '\'`: `%` any run, `_` one char, ASCII case-insensitive.
+fn like(text: &str, pattern: &str) -> bool {
+    let t: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let mut p: Vec<(char, bool)> = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    p.push((n.to_ascii_lowercase(), true));
+                }
+            }
+            c => p.push((c.to_ascii_lowercase(), false)),
+        }
+    }
+    // Dynamic programming over (text position, pattern position).
+    let mut dp = vec![vec![false; p.len() + 1]; t.len() + 1];
+    dp[0][0] = true;
+    for j in 1..=p.len() {
+        dp[0][j] = dp[0][j - 1] && p[j - 1] == ('%', false);
+    }
+    for i in 1..=t.len() {
+        for j in 1..=p.len() {
+            dp[i][j] = match p[j - 1] {
+                ('%', false) => dp[i][j - 1] || dp[i - 1][j],
+                ('_', false) => dp[i - 1][j - 1],
+                (c, _) => dp[i - 1][j - 1] && t[i - 1] == c,
+            };
+        }
+    }
+    dp[t.len()][p.len()]
+}
+
+#[cfg(test)]
+mod tests;
