@@ -47,7 +47,10 @@ pub const GENERIC_BAD_REQUEST: &str = "Something went wrong while processing you
 impl CoreError {
     /// A validation failure with field errors.
     pub fn invalid(message: &str, errors: FieldErrors) -> Self {
-        CoreError::Invalid { message: message.to_owned(), errors }
+        CoreError::Invalid {
+            message: message.to_owned(),
+            errors,
+        }
     }
 
     /// The generic 400 PocketBase uses for unparseable parameters.

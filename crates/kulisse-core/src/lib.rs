@@ -46,6 +46,10 @@ impl Services {
         let collections = CollectionsService::new(Arc::clone(&store), registry.clone());
         let auth = AuthService::new(Arc::clone(&store), registry.clone());
         let records = RecordsService::new(store, registry);
-        Ok(Services { collections, records, auth })
+        Ok(Services {
+            collections,
+            records,
+            auth,
+        })
     }
 }

@@ -69,7 +69,10 @@ pub struct TokenConfig {
 
 impl TokenConfig {
     fn new(duration: u64) -> Self {
-        Self { duration, secret: ids::random_string(ids::TOKEN_KEY_ALPHABET, 50) }
+        Self {
+            duration,
+            secret: ids::random_string(ids::TOKEN_KEY_ALPHABET, 50),
+        }
     }
 }
 
@@ -108,7 +111,10 @@ impl AuthOptions {
         let mut extra = Map::new();
         extra.insert("authAlert".into(), json!({"enabled": true, "emailTemplate": template("Login from a new location", "<p>Hello,</p>\n<p>We noticed a login to your {APP_NAME} account from a new location:</p>\n<p><em>{ALERT_INFO}</em></p>\n<p>If this wasn't you, change your password right away.</p>\n<p>Thanks,<br/>\n{APP_NAME} team</p>")}));
         extra.insert("oauth2".into(), json!({"providers": [], "mappedFields": {"id": "", "name": "", "username": "", "avatarURL": ""}, "enabled": false}));
-        extra.insert("mfa".into(), json!({"enabled": false, "duration": 600, "rule": ""}));
+        extra.insert(
+            "mfa".into(),
+            json!({"enabled": false, "duration": 600, "rule": ""}),
+        );
         extra.insert("otp".into(), json!({"enabled": false, "duration": 180, "length": 8, "emailTemplate": template("OTP for {APP_NAME}", "<p>Hello,</p>\n<p>Your one-time password is: <strong>{OTP}</strong></p>\n<p>Thanks,<br/>\n{APP_NAME} team</p>")}));
         extra.insert("verificationTemplate".into(), template("Verify your {APP_NAME} email", "<p>Hello,</p>\n<p>Thank you for joining us at {APP_NAME}.</p>\n<p>Click the link below to verify your email address.</p>\n<p><a href=\"{APP_URL}/_/#/auth/confirm-verification/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Verify</a></p>\n<p>Thanks,<br/>\n{APP_NAME} team</p>"));
         extra.insert("resetPasswordTemplate".into(), template("Reset your {APP_NAME} password", "<p>Hello,</p>\n<p>Click the link below to reset your password.</p>\n<p><a href=\"{APP_URL}/_/#/auth/confirm-password-reset/{TOKEN}\" target=\"_blank\" rel=\"noopener\">Reset password</a></p>\n<p>If you didn't ask to reset your password, you can ignore this email.</p>\n<p>Thanks,<br/>\n{APP_NAME} team</p>"));
@@ -194,7 +200,10 @@ impl Collection {
 
     /// Parsed index definitions (unparseable ones are skipped; validation reports them).
     pub fn index_defs(&self) -> Vec<IndexDef> {
-        self.indexes.iter().filter_map(|s| IndexDef::parse(s)).collect()
+        self.indexes
+            .iter()
+            .filter_map(|s| IndexDef::parse(s))
+            .collect()
     }
 
     /// Whether `column` has a single-column unique index.
@@ -224,12 +233,28 @@ impl Collection {
         .hidden()
         .required();
         let defaults = [
-            Field::new("password", FieldKind::Password { min: 8, max: 0, pattern: String::new(), cost: 0 })
-                .system()
-                .hidden()
-                .required(),
+            Field::new(
+                "password",
+                FieldKind::Password {
+                    min: 8,
+                    max: 0,
+                    pattern: String::new(),
+                    cost: 0,
+                },
+            )
+            .system()
+            .hidden()
+            .required(),
             token_key,
-            Field::new("email", FieldKind::Email { only_domains: vec![], except_domains: vec![] }).system().required(),
+            Field::new(
+                "email",
+                FieldKind::Email {
+                    only_domains: vec![],
+                    except_domains: vec![],
+                },
+            )
+            .system()
+            .required(),
             Field::new("emailVisibility", FieldKind::Bool).system(),
             Field::new("verified", FieldKind::Bool).system(),
         ];
@@ -253,37 +278,87 @@ impl Collection {
         let mut errs = FieldErrors::new();
         validate_collection_name(&self.name, &mut errs);
         if self.id.is_empty() || self.id.len() > 100 || !is_word(&self.id) {
-            errs.add("id", FieldError::new("validation_invalid_format", "Must be in a valid format."));
+            errs.add(
+                "id",
+                FieldError::new("validation_invalid_format", "Must be in a valid format."),
+            );
         }
         let mut field_errs = FieldErrors::new();
         for (i, f) in self.fields.iter().enumerate() {
             let mut fe = f.validate();
             let lower = f.name.to_ascii_lowercase();
-            if self.fields[..i].iter().any(|o| o.name.to_ascii_lowercase() == lower) {
-                fe.add("name", FieldError::new("validation_duplicated_field_name", format!("Duplicated or invalid field name {}.", f.name)).with_param("fieldName", f.name.clone()));
+            if self.fields[..i]
+                .iter()
+                .any(|o| o.name.to_ascii_lowercase() == lower)
+            {
+                fe.add(
+                    "name",
+                    FieldError::new(
+                        "validation_duplicated_field_name",
+                        format!("Duplicated or invalid field name {}.", f.name),
+                    )
+                    .with_param("fieldName", f.name.clone()),
+                );
             }
             if self.fields[..i].iter().any(|o| o.id == f.id) {
-                fe.add("id", FieldError::new("validation_duplicated_id", "Duplicated or invalid field id."));
+                fe.add(
+                    "id",
+                    FieldError::new(
+                        "validation_duplicated_id",
+                        "Duplicated or invalid field id.",
+                    ),
+                );
             }
             if self.is_auth() && matches!(f.name.as_str(), "passwordConfirm" | "oldPassword") {
-                fe.add("name", FieldError::new("validation_not_in_invalid", "Must be a valid value."));
+                fe.add(
+                    "name",
+                    FieldError::new("validation_not_in_invalid", "Must be a valid value."),
+                );
             }
             field_errs.add_nested(i.to_string(), fe);
         }
         errs.add_nested("fields", field_errs);
-        if self.kind != CollectionKind::View && self.fields.iter().filter(|f| f.is_primary_key() && f.name == "id").count() != 1 {
-            errs.add("fields", FieldError::new("validation_missing_primary_key", "Missing or invalid \"id\" PK field."));
+        if self.kind != CollectionKind::View
+            && self
+                .fields
+                .iter()
+                .filter(|f| f.is_primary_key() && f.name == "id")
+                .count()
+                != 1
+        {
+            errs.add(
+                "fields",
+                FieldError::new(
+                    "validation_missing_primary_key",
+                    "Missing or invalid \"id\" PK field.",
+                ),
+            );
         }
         let mut idx_errs = FieldErrors::new();
         for (i, sql) in self.indexes.iter().enumerate() {
             match IndexDef::parse(sql) {
                 Some(def) if def.columns.iter().all(|c| self.field(&c.name).is_some()) => {
-                    let dup = self.indexes[..i].iter().filter_map(|s| IndexDef::parse(s)).any(|o| o.name.eq_ignore_ascii_case(&def.name));
+                    let dup = self.indexes[..i]
+                        .iter()
+                        .filter_map(|s| IndexDef::parse(s))
+                        .any(|o| o.name.eq_ignore_ascii_case(&def.name));
                     if dup {
-                        idx_errs.add(i.to_string(), FieldError::new("validation_duplicated_index_name", "The index name must be unique."));
+                        idx_errs.add(
+                            i.to_string(),
+                            FieldError::new(
+                                "validation_duplicated_index_name",
+                                "The index name must be unique.",
+                            ),
+                        );
                     }
                 }
-                _ => idx_errs.add(i.to_string(), FieldError::new("validation_invalid_index_expression", "Invalid CREATE INDEX expression.")),
+                _ => idx_errs.add(
+                    i.to_string(),
+                    FieldError::new(
+                        "validation_invalid_index_expression",
+                        "Invalid CREATE INDEX expression.",
+                    ),
+                ),
             }
         }
         errs.add_nested("indexes", idx_errs);
@@ -291,12 +366,23 @@ impl Collection {
             for f in &auth.identity_fields {
                 if !self.has_unique_index_on(f) {
                     let mut pa = FieldErrors::new();
-                    pa.add("identityFields", FieldError::new("validation_missing_unique_constraint", format!("The identity field {f} must have a UNIQUE index.")));
+                    pa.add(
+                        "identityFields",
+                        FieldError::new(
+                            "validation_missing_unique_constraint",
+                            format!("The identity field {f} must have a UNIQUE index."),
+                        ),
+                    );
                     errs.add_nested("passwordAuth", pa);
                 }
             }
         }
-        if self.kind == CollectionKind::View && self.view_query.as_deref().is_none_or(|q| q.trim().is_empty()) {
+        if self.kind == CollectionKind::View
+            && self
+                .view_query
+                .as_deref()
+                .is_none_or(|q| q.trim().is_empty())
+        {
             errs.add("viewQuery", FieldError::required());
         }
         errs
@@ -304,7 +390,10 @@ impl Collection {
 
     /// Serialisable form: `with_secrets` is for the metadata table only, never for output.
     pub fn json(&self, with_secrets: bool) -> CollectionJson<'_> {
-        CollectionJson { c: self, with_secrets }
+        CollectionJson {
+            c: self,
+            with_secrets,
+        }
     }
 }
 
@@ -313,13 +402,36 @@ fn validate_collection_name(name: &str, errs: &mut FieldErrors) {
     if name.is_empty() {
         errs.add("name", FieldError::required());
     } else if name.len() > 255 {
-        errs.add("name", FieldError::new("validation_length_out_of_range", "The length must be between 1 and 255.").with_param("max", 255).with_param("min", 1));
+        errs.add(
+            "name",
+            FieldError::new(
+                "validation_length_out_of_range",
+                "The length must be between 1 and 255.",
+            )
+            .with_param("max", 255)
+            .with_param("min", 1),
+        );
     } else if !is_word(name) {
-        errs.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
+        errs.add(
+            "name",
+            FieldError::new("validation_match_invalid", "Must be in a valid format."),
+        );
     } else if name.to_ascii_lowercase().contains("_via_") {
-        errs.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
+        errs.add(
+            "name",
+            FieldError::new(
+                "validation_found_via",
+                "The value cannot contain \"_via_\".",
+            ),
+        );
     } else if name.to_ascii_lowercase().starts_with("sqlite_") || name.starts_with("_kulisse") {
-        errs.add("name", FieldError::new("validation_collection_name_invalid", "The name is reserved for internal tables."));
+        errs.add(
+            "name",
+            FieldError::new(
+                "validation_collection_name_invalid",
+                "The name is reserved for internal tables.",
+            ),
+        );
     }
 }
 
@@ -357,19 +469,30 @@ impl Serialize for CollectionJson<'_> {
             for key in ["authAlert", "oauth2"] {
                 m.serialize_entry(key, a.extra.get(key).unwrap_or(&Value::Null))?;
             }
-            m.serialize_entry("passwordAuth", &json!({"enabled": a.password_auth_enabled, "identityFields": a.identity_fields}))?;
+            m.serialize_entry(
+                "passwordAuth",
+                &json!({"enabled": a.password_auth_enabled, "identityFields": a.identity_fields}),
+            )?;
             for key in ["mfa", "otp"] {
                 m.serialize_entry(key, a.extra.get(key).unwrap_or(&Value::Null))?;
             }
             let token = |t: &TokenConfig| {
-                if self.with_secrets { json!({"duration": t.duration, "secret": t.secret}) } else { json!({"duration": t.duration}) }
+                if self.with_secrets {
+                    json!({"duration": t.duration, "secret": t.secret})
+                } else {
+                    json!({"duration": t.duration})
+                }
             };
             m.serialize_entry("authToken", &token(&a.auth_token))?;
             m.serialize_entry("passwordResetToken", &token(&a.password_reset_token))?;
             m.serialize_entry("emailChangeToken", &token(&a.email_change_token))?;
             m.serialize_entry("verificationToken", &token(&a.verification_token))?;
             m.serialize_entry("fileToken", &token(&a.file_token))?;
-            for key in ["verificationTemplate", "resetPasswordTemplate", "confirmEmailChangeTemplate"] {
+            for key in [
+                "verificationTemplate",
+                "resetPasswordTemplate",
+                "confirmEmailChangeTemplate",
+            ] {
                 m.serialize_entry(key, a.extra.get(key).unwrap_or(&Value::Null))?;
             }
         }
@@ -401,12 +524,51 @@ pub fn users() -> Collection {
     c.id = USERS_ID.into();
     c.indexes.clear();
     let own = Some("id = @request.auth.id".to_owned());
-    c.rules = Rules { list: own.clone(), view: own.clone(), create: Some(String::new()), update: own.clone(), delete: own };
-    let pos = c.fields.iter().position(|f| f.name == "verified").map_or(c.fields.len(), |p| p + 1);
-    c.fields.insert(pos, Field::new("name", FieldKind::Text { min: 0, max: 255, pattern: String::new(), autogenerate_pattern: String::new(), primary_key: false }));
+    c.rules = Rules {
+        list: own.clone(),
+        view: own.clone(),
+        create: Some(String::new()),
+        update: own.clone(),
+        delete: own,
+    };
+    let pos = c
+        .fields
+        .iter()
+        .position(|f| f.name == "verified")
+        .map_or(c.fields.len(), |p| p + 1);
+    c.fields.insert(
+        pos,
+        Field::new(
+            "name",
+            FieldKind::Text {
+                min: 0,
+                max: 255,
+                pattern: String::new(),
+                autogenerate_pattern: String::new(),
+                primary_key: false,
+            },
+        ),
+    );
     c.fields.insert(
         pos + 1,
-        Field::new("avatar", FieldKind::File { max_select: 1, max_size: 0, mime_types: ["image/jpeg", "image/png", "image/svg+xml", "image/gif", "image/webp"].map(String::from).to_vec(), thumbs: vec![], protected: false }),
+        Field::new(
+            "avatar",
+            FieldKind::File {
+                max_select: 1,
+                max_size: 0,
+                mime_types: [
+                    "image/jpeg",
+                    "image/png",
+                    "image/svg+xml",
+                    "image/gif",
+                    "image/webp",
+                ]
+                .map(String::from)
+                .to_vec(),
+                thumbs: vec![],
+                protected: false,
+            },
+        ),
     );
     if let Some(a) = &mut c.auth {
         a.extra.insert("oauth2".into(), json!({"providers": [], "mappedFields": {"id": "", "name": "name", "username": "", "avatarURL": "avatar"}, "enabled": false}));
@@ -417,10 +579,26 @@ pub fn users() -> Collection {
 }
 
 fn add_autodates(c: &mut Collection) {
-    let created = Field::new("created", FieldKind::Autodate { on_create: true, on_update: false });
-    let updated = Field::new("updated", FieldKind::Autodate { on_create: true, on_update: true });
+    let created = Field::new(
+        "created",
+        FieldKind::Autodate {
+            on_create: true,
+            on_update: false,
+        },
+    );
+    let updated = Field::new(
+        "updated",
+        FieldKind::Autodate {
+            on_create: true,
+            on_update: true,
+        },
+    );
     // PB compat: `_superusers`' autodates are system fields, `users`' are not.
-    let (created, updated) = if c.system { (created.system(), updated.system()) } else { (created, updated) };
+    let (created, updated) = if c.system {
+        (created.system(), updated.system())
+    } else {
+        (created, updated)
+    };
     c.fields.push(created);
     c.fields.push(updated);
 }

@@ -25,10 +25,12 @@ pub fn parse(input: &str) -> Option<String> {
     // PB's own format ends in a literal Z but uses a space; jiff's Timestamp parser accepts
     // the space separator, so what remains are the zone-less civil forms.
     let civil = s.strip_suffix('Z').unwrap_or(s);
-    let dt = civil
-        .parse::<DateTime>()
-        .ok()
-        .or_else(|| civil.parse::<jiff::civil::Date>().ok().map(|d| d.to_datetime(jiff::civil::Time::midnight())))?;
+    let dt = civil.parse::<DateTime>().ok().or_else(|| {
+        civil
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+    })?;
     let ts = dt.to_zoned(TimeZone::UTC).ok()?.timestamp();
     Some(format(truncate_ms(ts)))
 }
@@ -44,10 +46,22 @@ mod tests {
 
     #[test]
     fn accepts_pocketbase_input_forms() {
-        assert_eq!(parse("2024-01-02T03:04:05.123456+02:00").as_deref(), Some("2024-01-02 01:04:05.123Z"));
-        assert_eq!(parse("2024-05-05").as_deref(), Some("2024-05-05 00:00:00.000Z"));
-        assert_eq!(parse("2024-05-05 10:11:12").as_deref(), Some("2024-05-05 10:11:12.000Z"));
-        assert_eq!(parse("2026-11-23 05:02:20.795Z").as_deref(), Some("2026-11-23 05:02:20.795Z"));
+        assert_eq!(
+            parse("2024-01-02T03:04:05.123456+02:00").as_deref(),
+            Some("2024-01-02 01:04:05.123Z")
+        );
+        assert_eq!(
+            parse("2024-05-05").as_deref(),
+            Some("2024-05-05 00:00:00.000Z")
+        );
+        assert_eq!(
+            parse("2024-05-05 10:11:12").as_deref(),
+            Some("2024-05-05 10:11:12.000Z")
+        );
+        assert_eq!(
+            parse("2026-11-23 05:02:20.795Z").as_deref(),
+            Some("2026-11-23 05:02:20.795Z")
+        );
         assert_eq!(parse("garbage"), None);
         assert_eq!(parse("01/02/2024"), None);
     }

@@ -16,12 +16,18 @@ pub struct FieldError {
 impl FieldError {
     /// An error without params.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), params: None }
+        Self {
+            code,
+            message: message.into(),
+            params: None,
+        }
     }
 
     /// Adds one param (PocketBase only emits `params` when a validator has them).
     pub fn with_param(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.params.get_or_insert_with(Map::new).insert(key.to_owned(), value.into());
+        self.params
+            .get_or_insert_with(Map::new)
+            .insert(key.to_owned(), value.into());
         self
     }
 
@@ -75,7 +81,9 @@ impl FieldErrors {
         if nested.is_empty() {
             return;
         }
-        if let Some((_, FieldErrorNode::Nested(existing))) = self.0.iter_mut().find(|(k, _)| *k == key) {
+        if let Some((_, FieldErrorNode::Nested(existing))) =
+            self.0.iter_mut().find(|(k, _)| *k == key)
+        {
             existing.0.extend(nested.0);
         } else if !self.0.iter().any(|(k, _)| *k == key) {
             self.0.push((key, FieldErrorNode::Nested(nested)));
@@ -118,7 +126,10 @@ pub fn sentenize(msg: &str) -> String {
         return String::new();
     }
     let mut chars = trimmed.chars();
-    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
     out.push_str(chars.as_str());
     if !out.ends_with(['.', '!', '?']) {
         out.push('.');
@@ -132,15 +143,25 @@ mod tests {
 
     #[test]
     fn sentenize_capitalises_and_adds_period() {
-        assert_eq!(sentenize("failed to create record"), "Failed to create record.");
+        assert_eq!(
+            sentenize("failed to create record"),
+            "Failed to create record."
+        );
         assert_eq!(sentenize("Done."), "Done.");
         assert_eq!(sentenize(""), "");
     }
 
     #[test]
     fn params_only_when_present() {
-        assert_eq!(FieldError::required().to_json(), json!({"code":"validation_required","message":"Cannot be blank."}));
-        let e = FieldError::new("validation_min_text_constraint", "Must be at least 3 character(s).").with_param("min", 3);
+        assert_eq!(
+            FieldError::required().to_json(),
+            json!({"code":"validation_required","message":"Cannot be blank."})
+        );
+        let e = FieldError::new(
+            "validation_min_text_constraint",
+            "Must be at least 3 character(s).",
+        )
+        .with_param("min", 3);
         assert_eq!(e.to_json()["params"], json!({"min": 3}));
     }
 

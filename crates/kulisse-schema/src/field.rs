@@ -10,8 +10,15 @@ use crate::errors::{FieldError, FieldErrors};
 use crate::ids;
 
 /// Field names that PocketBase reserves in record JSON or the filter language.
-pub const RESERVED_FIELD_NAMES: &[&str] =
-    &["null", "true", "false", "_rowid_", "collectionid", "collectionname", "expand"];
+pub const RESERVED_FIELD_NAMES: &[&str] = &[
+    "null",
+    "true",
+    "false",
+    "_rowid_",
+    "collectionid",
+    "collectionname",
+    "expand",
+];
 
 /// One field of a collection.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,19 +45,65 @@ pub struct Field {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)]
 pub enum FieldKind {
-    Text { min: u64, max: u64, pattern: String, autogenerate_pattern: String, primary_key: bool },
-    Editor { max_size: u64, convert_urls: bool },
-    Number { min: Option<f64>, max: Option<f64>, only_int: bool },
+    Text {
+        min: u64,
+        max: u64,
+        pattern: String,
+        autogenerate_pattern: String,
+        primary_key: bool,
+    },
+    Editor {
+        max_size: u64,
+        convert_urls: bool,
+    },
+    Number {
+        min: Option<f64>,
+        max: Option<f64>,
+        only_int: bool,
+    },
     Bool,
-    Email { only_domains: Vec<String>, except_domains: Vec<String> },
-    Url { only_domains: Vec<String>, except_domains: Vec<String> },
-    Date { min: String, max: String },
-    Autodate { on_create: bool, on_update: bool },
-    Select { values: Vec<String>, max_select: u64 },
-    Relation { collection_id: String, cascade_delete: bool, min_select: u64, max_select: u64 },
-    File { max_select: u64, max_size: u64, mime_types: Vec<String>, thumbs: Vec<String>, protected: bool },
-    Json { max_size: u64 },
-    Password { min: u64, max: u64, pattern: String, cost: u64 },
+    Email {
+        only_domains: Vec<String>,
+        except_domains: Vec<String>,
+    },
+    Url {
+        only_domains: Vec<String>,
+        except_domains: Vec<String>,
+    },
+    Date {
+        min: String,
+        max: String,
+    },
+    Autodate {
+        on_create: bool,
+        on_update: bool,
+    },
+    Select {
+        values: Vec<String>,
+        max_select: u64,
+    },
+    Relation {
+        collection_id: String,
+        cascade_delete: bool,
+        min_select: u64,
+        max_select: u64,
+    },
+    File {
+        max_select: u64,
+        max_size: u64,
+        mime_types: Vec<String>,
+        thumbs: Vec<String>,
+        protected: bool,
+    },
+    Json {
+        max_size: u64,
+    },
+    Password {
+        min: u64,
+        max: u64,
+        pattern: String,
+        cost: u64,
+    },
     GeoPoint,
 }
 
@@ -100,14 +153,36 @@ impl FieldKind {
                 autogenerate_pattern: String::new(),
                 primary_key: false,
             },
-            "editor" => FieldKind::Editor { max_size: 0, convert_urls: false },
-            "number" => FieldKind::Number { min: None, max: None, only_int: false },
+            "editor" => FieldKind::Editor {
+                max_size: 0,
+                convert_urls: false,
+            },
+            "number" => FieldKind::Number {
+                min: None,
+                max: None,
+                only_int: false,
+            },
             "bool" => FieldKind::Bool,
-            "email" => FieldKind::Email { only_domains: vec![], except_domains: vec![] },
-            "url" => FieldKind::Url { only_domains: vec![], except_domains: vec![] },
-            "date" => FieldKind::Date { min: String::new(), max: String::new() },
-            "autodate" => FieldKind::Autodate { on_create: false, on_update: false },
-            "select" => FieldKind::Select { values: vec![], max_select: 0 },
+            "email" => FieldKind::Email {
+                only_domains: vec![],
+                except_domains: vec![],
+            },
+            "url" => FieldKind::Url {
+                only_domains: vec![],
+                except_domains: vec![],
+            },
+            "date" => FieldKind::Date {
+                min: String::new(),
+                max: String::new(),
+            },
+            "autodate" => FieldKind::Autodate {
+                on_create: false,
+                on_update: false,
+            },
+            "select" => FieldKind::Select {
+                values: vec![],
+                max_select: 0,
+            },
             "relation" => FieldKind::Relation {
                 collection_id: String::new(),
                 cascade_delete: false,
@@ -122,7 +197,12 @@ impl FieldKind {
                 protected: false,
             },
             "json" => FieldKind::Json { max_size: 0 },
-            "password" => FieldKind::Password { min: 0, max: 0, pattern: String::new(), cost: 0 },
+            "password" => FieldKind::Password {
+                min: 0,
+                max: 0,
+                pattern: String::new(),
+                cost: 0,
+            },
             "geoPoint" => FieldKind::GeoPoint,
             _ => return None,
         })
@@ -182,7 +262,13 @@ impl Field {
 
     /// Whether this is the primary key field.
     pub fn is_primary_key(&self) -> bool {
-        matches!(self.kind, FieldKind::Text { primary_key: true, .. })
+        matches!(
+            self.kind,
+            FieldKind::Text {
+                primary_key: true,
+                ..
+            }
+        )
     }
 
     /// Decodes a field from its JSON definition. Structural problems (not an object, unknown
@@ -190,12 +276,18 @@ impl Field {
     pub fn from_json(v: &Value) -> Result<Field, FieldErrors> {
         let mut errs = FieldErrors::new();
         let Some(obj) = v.as_object() else {
-            errs.add("type", FieldError::new("validation_invalid_value", "Invalid field definition."));
+            errs.add(
+                "type",
+                FieldError::new("validation_invalid_value", "Invalid field definition."),
+            );
             return Err(errs);
         };
         let type_name = obj.get("type").and_then(Value::as_str).unwrap_or("");
         let Some(default) = FieldKind::default_for(type_name) else {
-            errs.add("type", FieldError::new("validation_invalid_value", "Must be a valid value."));
+            errs.add(
+                "type",
+                FieldError::new("validation_invalid_value", "Must be a valid value."),
+            );
             return Err(errs);
         };
         let kind = parse_kind(default, obj);
@@ -230,14 +322,23 @@ impl Field {
             o.insert("required".into(), json!(self.required));
         }
         match &self.kind {
-            FieldKind::Text { min, max, pattern, autogenerate_pattern, primary_key } => {
+            FieldKind::Text {
+                min,
+                max,
+                pattern,
+                autogenerate_pattern,
+                primary_key,
+            } => {
                 o.insert("min".into(), json!(min));
                 o.insert("max".into(), json!(max));
                 o.insert("pattern".into(), json!(pattern));
                 o.insert("autogeneratePattern".into(), json!(autogenerate_pattern));
                 o.insert("primaryKey".into(), json!(primary_key));
             }
-            FieldKind::Editor { max_size, convert_urls } => {
+            FieldKind::Editor {
+                max_size,
+                convert_urls,
+            } => {
                 o.insert("maxSize".into(), json!(max_size));
                 o.insert("convertURLs".into(), json!(convert_urls));
             }
@@ -247,8 +348,14 @@ impl Field {
                 o.insert("onlyInt".into(), json!(only_int));
             }
             FieldKind::Bool | FieldKind::GeoPoint => {}
-            FieldKind::Email { only_domains, except_domains }
-            | FieldKind::Url { only_domains, except_domains } => {
+            FieldKind::Email {
+                only_domains,
+                except_domains,
+            }
+            | FieldKind::Url {
+                only_domains,
+                except_domains,
+            } => {
                 o.insert("onlyDomains".into(), json!(only_domains));
                 o.insert("exceptDomains".into(), json!(except_domains));
             }
@@ -256,7 +363,10 @@ impl Field {
                 o.insert("min".into(), json!(min));
                 o.insert("max".into(), json!(max));
             }
-            FieldKind::Autodate { on_create, on_update } => {
+            FieldKind::Autodate {
+                on_create,
+                on_update,
+            } => {
                 o.insert("onCreate".into(), json!(on_create));
                 o.insert("onUpdate".into(), json!(on_update));
             }
@@ -264,13 +374,24 @@ impl Field {
                 o.insert("values".into(), json!(values));
                 o.insert("maxSelect".into(), json!(max_select));
             }
-            FieldKind::Relation { collection_id, cascade_delete, min_select, max_select } => {
+            FieldKind::Relation {
+                collection_id,
+                cascade_delete,
+                min_select,
+                max_select,
+            } => {
                 o.insert("collectionId".into(), json!(collection_id));
                 o.insert("cascadeDelete".into(), json!(cascade_delete));
                 o.insert("minSelect".into(), json!(min_select));
                 o.insert("maxSelect".into(), json!(max_select));
             }
-            FieldKind::File { max_select, max_size, mime_types, thumbs, protected } => {
+            FieldKind::File {
+                max_select,
+                max_size,
+                mime_types,
+                thumbs,
+                protected,
+            } => {
                 o.insert("maxSelect".into(), json!(max_select));
                 o.insert("maxSize".into(), json!(max_size));
                 o.insert("mimeTypes".into(), json!(mime_types));
@@ -280,7 +401,12 @@ impl Field {
             FieldKind::Json { max_size } => {
                 o.insert("maxSize".into(), json!(max_size));
             }
-            FieldKind::Password { min, max, pattern, cost } => {
+            FieldKind::Password {
+                min,
+                max,
+                pattern,
+                cost,
+            } => {
                 o.insert("min".into(), json!(min));
                 o.insert("max".into(), json!(max));
                 o.insert("pattern".into(), json!(pattern));
@@ -295,19 +421,53 @@ impl Field {
         let mut errs = FieldErrors::new();
         validate_name(&self.name, &mut errs);
         if self.id.is_empty() || self.id.len() > 100 {
-            errs.add("id", FieldError::new("validation_length_out_of_range", "The length must be between 1 and 100."));
+            errs.add(
+                "id",
+                FieldError::new(
+                    "validation_length_out_of_range",
+                    "The length must be between 1 and 100.",
+                ),
+            );
         }
         if self.help.chars().count() > 300 {
-            errs.add("help", FieldError::new("validation_length_too_long", "The length must be no more than 300.").with_param("max", 300));
+            errs.add(
+                "help",
+                FieldError::new(
+                    "validation_length_too_long",
+                    "The length must be no more than 300.",
+                )
+                .with_param("max", 300),
+            );
         }
         match &self.kind {
-            FieldKind::Text { min, max, pattern, autogenerate_pattern, .. } => {
+            FieldKind::Text {
+                min,
+                max,
+                pattern,
+                autogenerate_pattern,
+                ..
+            } => {
                 if *max > 0 && min > max {
-                    errs.add("max", FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {min}.")).with_param("threshold", *min));
+                    errs.add(
+                        "max",
+                        FieldError::new(
+                            "validation_min_greater_equal_than_required",
+                            format!("Must be no less than {min}."),
+                        )
+                        .with_param("threshold", *min),
+                    );
                 }
                 check_regex(pattern, "pattern", &mut errs);
-                if !autogenerate_pattern.is_empty() && ids::generate_from_pattern(autogenerate_pattern).is_none() {
-                    errs.add("autogeneratePattern", FieldError::new("validation_invalid_regex", "Unsupported autogenerate pattern (use e.g. [a-z0-9]{15})."));
+                if !autogenerate_pattern.is_empty()
+                    && ids::generate_from_pattern(autogenerate_pattern).is_none()
+                {
+                    errs.add(
+                        "autogeneratePattern",
+                        FieldError::new(
+                            "validation_invalid_regex",
+                            "Unsupported autogenerate pattern (use e.g. [a-z0-9]{15}).",
+                        ),
+                    );
                 }
             }
             FieldKind::Number { min, max, only_int } => {
@@ -315,27 +475,63 @@ impl Field {
                     && min > max
                 {
                     let n = crate::value::number(*min);
-                    errs.add("max", FieldError::new("validation_min_number_constraint", format!("Must be greater or equal than {n}.")).with_param("min", n));
+                    errs.add(
+                        "max",
+                        FieldError::new(
+                            "validation_min_number_constraint",
+                            format!("Must be greater or equal than {n}."),
+                        )
+                        .with_param("min", n),
+                    );
                 }
                 if *only_int && [min, max].into_iter().flatten().any(|v| v.fract() != 0.0) {
-                    errs.add("max", FieldError::new("validation_only_int_constraint", "Decimal numbers are not allowed."));
+                    errs.add(
+                        "max",
+                        FieldError::new(
+                            "validation_only_int_constraint",
+                            "Decimal numbers are not allowed.",
+                        ),
+                    );
                 }
             }
-            FieldKind::Email { only_domains, except_domains } | FieldKind::Url { only_domains, except_domains } => {
-                if !only_domains.is_empty() && !except_domains.is_empty() {
-                    errs.add("onlyDomains", FieldError::new("validation_only_domains_conflict", "Only one of onlyDomains and exceptDomains may be set."));
-                }
+            FieldKind::Email {
+                only_domains,
+                except_domains,
+            }
+            | FieldKind::Url {
+                only_domains,
+                except_domains,
+            } if !only_domains.is_empty() && !except_domains.is_empty() => {
+                errs.add(
+                    "onlyDomains",
+                    FieldError::new(
+                        "validation_only_domains_conflict",
+                        "Only one of onlyDomains and exceptDomains may be set.",
+                    ),
+                );
             }
             FieldKind::Date { min, max } => {
                 for (key, v) in [("min", min), ("max", max)] {
                     if !v.is_empty() && crate::datetime::parse(v).is_none() {
-                        errs.add(key, FieldError::new("validation_invalid_date", "Must be a valid date."));
+                        errs.add(
+                            key,
+                            FieldError::new("validation_invalid_date", "Must be a valid date."),
+                        );
                     }
                 }
             }
-            FieldKind::Autodate { on_create, on_update } if !on_create && !on_update => {
+            FieldKind::Autodate {
+                on_create,
+                on_update,
+            } if !on_create && !on_update => {
                 for key in ["onCreate", "onUpdate"] {
-                    errs.add(key, FieldError::new("validation_required", "Either onCreate or onUpdate must be enabled."));
+                    errs.add(
+                        key,
+                        FieldError::new(
+                            "validation_required",
+                            "Either onCreate or onUpdate must be enabled.",
+                        ),
+                    );
                 }
             }
             FieldKind::Select { values, max_select } => {
@@ -343,36 +539,79 @@ impl Field {
                     errs.add("values", FieldError::required());
                 } else if *max_select > values.len() as u64 {
                     let n = values.len();
-                    errs.add("maxSelect", FieldError::new("validation_max_less_equal_than_required", format!("Must be no greater than {n}.")).with_param("threshold", n));
+                    errs.add(
+                        "maxSelect",
+                        FieldError::new(
+                            "validation_max_less_equal_than_required",
+                            format!("Must be no greater than {n}."),
+                        )
+                        .with_param("threshold", n),
+                    );
                 }
             }
-            FieldKind::Relation { collection_id, min_select, max_select, .. } => {
+            FieldKind::Relation {
+                collection_id,
+                min_select,
+                max_select,
+                ..
+            } => {
                 if collection_id.is_empty() {
                     errs.add("collectionId", FieldError::required());
                 }
                 if *max_select > 0 && min_select > max_select {
-                    errs.add("maxSelect", FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {min_select}.")).with_param("threshold", *min_select));
+                    errs.add(
+                        "maxSelect",
+                        FieldError::new(
+                            "validation_min_greater_equal_than_required",
+                            format!("Must be no less than {min_select}."),
+                        )
+                        .with_param("threshold", *min_select),
+                    );
                 }
             }
             FieldKind::File { thumbs, .. } => {
                 let mut nested = FieldErrors::new();
                 for (i, t) in thumbs.iter().enumerate() {
                     if t.starts_with("0x0") {
-                        nested.add(i.to_string(), FieldError::new("validation_not_in_invalid", "Must not be in list."));
+                        nested.add(
+                            i.to_string(),
+                            FieldError::new("validation_not_in_invalid", "Must not be in list."),
+                        );
                     } else if !is_valid_thumb(t) {
-                        nested.add(i.to_string(), FieldError::new("validation_match_invalid", "Must be in a valid format."));
+                        nested.add(
+                            i.to_string(),
+                            FieldError::new(
+                                "validation_match_invalid",
+                                "Must be in a valid format.",
+                            ),
+                        );
                     }
                 }
                 errs.add_nested("thumbs", nested);
             }
-            FieldKind::Password { min, max, pattern, cost } => {
+            FieldKind::Password {
+                min,
+                max,
+                pattern,
+                cost,
+            } => {
                 for (key, v) in [("min", min), ("max", max)] {
                     if *v > 71 {
-                        errs.add(key, FieldError::new("validation_max_less_equal_than_required", "Must be no greater than 71.").with_param("threshold", 71));
+                        errs.add(
+                            key,
+                            FieldError::new(
+                                "validation_max_less_equal_than_required",
+                                "Must be no greater than 71.",
+                            )
+                            .with_param("threshold", 71),
+                        );
                     }
                 }
                 if *cost != 0 && !(4..=31).contains(cost) {
-                    errs.add("cost", FieldError::new("validation_out_of_range", "Must be between 4 and 31."));
+                    errs.add(
+                        "cost",
+                        FieldError::new("validation_out_of_range", "Must be between 4 and 31."),
+                    );
                 }
                 check_regex(pattern, "pattern", &mut errs);
             }
@@ -387,13 +626,33 @@ fn validate_name(name: &str, errs: &mut FieldErrors) {
     if name.is_empty() {
         errs.add("name", FieldError::required());
     } else if name.chars().count() > 100 {
-        errs.add("name", FieldError::new("validation_length_out_of_range", "The length must be between 1 and 100.").with_param("max", 100).with_param("min", 1));
+        errs.add(
+            "name",
+            FieldError::new(
+                "validation_length_out_of_range",
+                "The length must be between 1 and 100.",
+            )
+            .with_param("max", 100)
+            .with_param("min", 1),
+        );
     } else if !is_word(name) {
-        errs.add("name", FieldError::new("validation_match_invalid", "Must be in a valid format."));
+        errs.add(
+            "name",
+            FieldError::new("validation_match_invalid", "Must be in a valid format."),
+        );
     } else if RESERVED_FIELD_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
-        errs.add("name", FieldError::new("validation_not_in_invalid", "Must not be in list."));
+        errs.add(
+            "name",
+            FieldError::new("validation_not_in_invalid", "Must not be in list."),
+        );
     } else if name.to_ascii_lowercase().contains("_via_") {
-        errs.add("name", FieldError::new("validation_found_via", "The value cannot contain \"_via_\"."));
+        errs.add(
+            "name",
+            FieldError::new(
+                "validation_found_via",
+                "The value cannot contain \"_via_\".",
+            ),
+        );
     }
 }
 
@@ -406,7 +665,9 @@ fn is_valid_thumb(t: &str) -> bool {
     let body = t.strip_suffix(['t', 'b', 'f']).unwrap_or(t);
     match body.split_once('x') {
         Some((w, h)) => {
-            let (Ok(w), Ok(h)) = (w.parse::<u32>(), h.parse::<u32>()) else { return false };
+            let (Ok(w), Ok(h)) = (w.parse::<u32>(), h.parse::<u32>()) else {
+                return false;
+            };
             !(w == 0 && h == 0)
         }
         None => false,
@@ -415,7 +676,10 @@ fn is_valid_thumb(t: &str) -> bool {
 
 fn check_regex(pattern: &str, key: &str, errs: &mut FieldErrors) {
     if !pattern.is_empty() && regex::Regex::new(pattern).is_err() {
-        errs.add(key, FieldError::new("validation_invalid_regex", "Invalid regular expression."));
+        errs.add(
+            key,
+            FieldError::new("validation_invalid_regex", "Invalid regular expression."),
+        );
     }
 }
 
@@ -428,9 +692,10 @@ fn parse_kind(default: FieldKind, o: &Map<String, Value>) -> FieldKind {
             autogenerate_pattern: str_opt(o, "autogeneratePattern"),
             primary_key: bool_opt(o, "primaryKey"),
         },
-        FieldKind::Editor { .. } => {
-            FieldKind::Editor { max_size: uint_opt(o, "maxSize"), convert_urls: bool_opt(o, "convertURLs") }
-        }
+        FieldKind::Editor { .. } => FieldKind::Editor {
+            max_size: uint_opt(o, "maxSize"),
+            convert_urls: bool_opt(o, "convertURLs"),
+        },
         FieldKind::Number { .. } => FieldKind::Number {
             min: o.get("min").and_then(Value::as_f64),
             max: o.get("max").and_then(Value::as_f64),
@@ -444,13 +709,18 @@ fn parse_kind(default: FieldKind, o: &Map<String, Value>) -> FieldKind {
             only_domains: strs_opt(o, "onlyDomains"),
             except_domains: strs_opt(o, "exceptDomains"),
         },
-        FieldKind::Date { .. } => FieldKind::Date { min: str_opt(o, "min"), max: str_opt(o, "max") },
-        FieldKind::Autodate { .. } => {
-            FieldKind::Autodate { on_create: bool_opt(o, "onCreate"), on_update: bool_opt(o, "onUpdate") }
-        }
-        FieldKind::Select { .. } => {
-            FieldKind::Select { values: strs_opt(o, "values"), max_select: uint_opt(o, "maxSelect") }
-        }
+        FieldKind::Date { .. } => FieldKind::Date {
+            min: str_opt(o, "min"),
+            max: str_opt(o, "max"),
+        },
+        FieldKind::Autodate { .. } => FieldKind::Autodate {
+            on_create: bool_opt(o, "onCreate"),
+            on_update: bool_opt(o, "onUpdate"),
+        },
+        FieldKind::Select { .. } => FieldKind::Select {
+            values: strs_opt(o, "values"),
+            max_select: uint_opt(o, "maxSelect"),
+        },
         FieldKind::Relation { .. } => FieldKind::Relation {
             collection_id: str_opt(o, "collectionId"),
             cascade_delete: bool_opt(o, "cascadeDelete"),
@@ -464,7 +734,9 @@ fn parse_kind(default: FieldKind, o: &Map<String, Value>) -> FieldKind {
             thumbs: strs_opt(o, "thumbs"),
             protected: bool_opt(o, "protected"),
         },
-        FieldKind::Json { .. } => FieldKind::Json { max_size: uint_opt(o, "maxSize") },
+        FieldKind::Json { .. } => FieldKind::Json {
+            max_size: uint_opt(o, "maxSize"),
+        },
         FieldKind::Password { .. } => FieldKind::Password {
             min: uint_opt(o, "min"),
             max: uint_opt(o, "max"),
@@ -476,7 +748,10 @@ fn parse_kind(default: FieldKind, o: &Map<String, Value>) -> FieldKind {
 }
 
 fn str_opt(o: &Map<String, Value>, key: &str) -> String {
-    o.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    o.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn bool_opt(o: &Map<String, Value>, key: &str) -> bool {
@@ -484,12 +759,19 @@ fn bool_opt(o: &Map<String, Value>, key: &str) -> bool {
 }
 
 fn uint_opt(o: &Map<String, Value>, key: &str) -> u64 {
-    o.get(key).and_then(Value::as_f64).filter(|f| *f > 0.0).map(|f| f as u64).unwrap_or(0)
+    o.get(key)
+        .and_then(Value::as_f64)
+        .filter(|f| *f > 0.0)
+        .map(|f| f as u64)
+        .unwrap_or(0)
 }
 
 fn strs_opt(o: &Map<String, Value>, key: &str) -> Vec<String> {
     match o.get(key) {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => vec![],
     }
 }

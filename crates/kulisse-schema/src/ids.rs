@@ -6,7 +6,8 @@ use rand::RngExt;
 pub const RECORD_ID_ALPHABET: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Alphabet of auth `tokenKey`s (`[a-zA-Z0-9]{50}`) and token secrets.
-pub const TOKEN_KEY_ALPHABET: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+pub const TOKEN_KEY_ALPHABET: &str =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// A fresh 15-char record id.
 pub fn new_record_id() -> String {
@@ -20,7 +21,9 @@ pub fn random_string(alphabet: &str, n: usize) -> String {
         return String::new();
     }
     let mut rng = rand::rng();
-    (0..n).map(|_| chars[rng.random_range(0..chars.len())]).collect()
+    (0..n)
+        .map(|_| chars[rng.random_range(0..chars.len())])
+        .collect()
 }
 
 /// Generates a string from an `autogeneratePattern`.
@@ -90,7 +93,10 @@ fn parse_count(rest: &str) -> Option<(usize, &str)> {
 
 /// `pbc_<crc32(type+name)>`: PocketBase's id for a new collection.
 pub fn collection_id(kind: &str, name: &str) -> String {
-    format!("pbc_{}", crc32fast::hash(format!("{kind}{name}").as_bytes()))
+    format!(
+        "pbc_{}",
+        crc32fast::hash(format!("{kind}{name}").as_bytes())
+    )
 }
 
 /// `<type><crc32(name)>`: PocketBase's id for a new field, stable across collections.
@@ -112,9 +118,16 @@ mod tests {
     fn patterns_generate_matching_strings() {
         let s = generate_from_pattern("[a-z0-9]{15}").unwrap();
         assert_eq!(s.len(), 15);
-        assert!(s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(
+            s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
         assert_eq!(generate_from_pattern("[a-zA-Z0-9]{50}").unwrap().len(), 50);
-        assert!(generate_from_pattern("post_[0-9]{3}").unwrap().starts_with("post_"));
+        assert!(
+            generate_from_pattern("post_[0-9]{3}")
+                .unwrap()
+                .starts_with("post_")
+        );
         assert_eq!(generate_from_pattern("(a|b)+"), None);
     }
 }

@@ -52,13 +52,15 @@ static CREATE_RE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("invariant: static regex")
 });
 static COLUMN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)^\s*[`"\[]?(\w+)[`"\]]?(\s+COLLATE\s+NOCASE)?(\s+(ASC|DESC))?\s*$"#).expect("invariant: static regex")
+    Regex::new(r#"(?i)^\s*[`"\[]?(\w+)[`"\]]?(\s+COLLATE\s+NOCASE)?(\s+(ASC|DESC))?\s*$"#)
+        .expect("invariant: static regex")
 });
 static TERM_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)^\s*[`"\[]?(\w+)[`"\]]?\s*(!=|<>|>=|<=|=|>|<|IS\s+NOT|IS)\s*('(?:[^']|'')*'|-?\d+(?:\.\d+)?|NULL)\s*$"#)
         .expect("invariant: static regex")
 });
-static AND_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\s+AND\s+").expect("invariant: static regex"));
+static AND_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\s+AND\s+").expect("invariant: static regex"));
 
 impl IndexDef {
     /// Parses one index string; `None` when it is not a supported `CREATE INDEX` form.
@@ -71,15 +73,25 @@ impl IndexDef {
                 Some(IndexColumn {
                     name: cc[1].to_owned(),
                     nocase: cc.get(2).is_some(),
-                    desc: cc.get(4).is_some_and(|d| d.as_str().eq_ignore_ascii_case("desc")),
+                    desc: cc
+                        .get(4)
+                        .is_some_and(|d| d.as_str().eq_ignore_ascii_case("desc")),
                 })
             })
             .collect::<Option<Vec<_>>>()?;
         let predicate = match caps.get(5) {
             None => vec![],
-            Some(w) => AND_RE.split(w.as_str()).map(parse_term).collect::<Option<Vec<_>>>()?,
+            Some(w) => AND_RE
+                .split(w.as_str())
+                .map(parse_term)
+                .collect::<Option<Vec<_>>>()?,
         };
-        Some(IndexDef { name: caps[2].to_owned(), unique: caps.get(1).is_some(), columns, predicate })
+        Some(IndexDef {
+            name: caps[2].to_owned(),
+            unique: caps.get(1).is_some(),
+            columns,
+            predicate,
+        })
     }
 
     /// The table name written in an index string (to detect and rewrite on rename).
@@ -136,7 +148,13 @@ impl IndexDef {
 
 fn parse_term(t: &str) -> Option<IndexPredicate> {
     let caps = TERM_RE.captures(t)?;
-    let op = match caps[2].to_ascii_uppercase().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+    let op = match caps[2]
+        .to_ascii_uppercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .as_str()
+    {
         "=" => "=",
         "!=" | "<>" => "!=",
         ">" => ">",
@@ -155,7 +173,11 @@ fn parse_term(t: &str) -> Option<IndexPredicate> {
     } else {
         json!(lit.parse::<f64>().ok()?)
     };
-    Some(IndexPredicate { column: caps[1].to_owned(), op, value })
+    Some(IndexPredicate {
+        column: caps[1].to_owned(),
+        op,
+        value,
+    })
 }
 
 #[cfg(test)]
@@ -164,11 +186,23 @@ mod tests {
 
     #[test]
     fn parses_pocketbase_auth_indexes() {
-        let d = IndexDef::parse("CREATE UNIQUE INDEX `idx_email_x` ON `users` (`email`) WHERE `email` != ''").unwrap();
+        let d = IndexDef::parse(
+            "CREATE UNIQUE INDEX `idx_email_x` ON `users` (`email`) WHERE `email` != ''",
+        )
+        .unwrap();
         assert!(d.unique && d.is_unique_on("email"));
-        assert_eq!(d.predicate, vec![IndexPredicate { column: "email".into(), op: "!=", value: json!("") }]);
+        assert_eq!(
+            d.predicate,
+            vec![IndexPredicate {
+                column: "email".into(),
+                op: "!=",
+                value: json!("")
+            }]
+        );
         assert_eq!(IndexDef::parse(&d.to_definition("users")).unwrap(), d);
-        let multi = IndexDef::parse("create index idx_a on posts (title COLLATE NOCASE, views DESC)").unwrap();
+        let multi =
+            IndexDef::parse("create index idx_a on posts (title COLLATE NOCASE, views DESC)")
+                .unwrap();
         assert!(!multi.unique && multi.columns[0].nocase && multi.columns[1].desc);
     }
 

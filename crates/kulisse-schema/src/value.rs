@@ -27,7 +27,9 @@ pub fn number(f: f64) -> Value {
             return json!(f as i64);
         }
     }
-    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(json!(0))
+    serde_json::Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(json!(0))
 }
 
 /// The zero value of a field (what a new record or a `null` reset holds).
@@ -55,7 +57,11 @@ pub fn normalize(kind: &FieldKind, raw: &Value) -> Value {
         | FieldKind::Relation { max_select, .. }
         | FieldKind::File { max_select, .. } => {
             let list = to_string_list(raw);
-            if *max_select > 1 { json!(list) } else { json!(list.last().cloned().unwrap_or_default()) }
+            if *max_select > 1 {
+                json!(list)
+            } else {
+                json!(list.last().cloned().unwrap_or_default())
+            }
         }
         FieldKind::Json { .. } => normalize_json(raw),
         FieldKind::GeoPoint => normalize_geo(raw),
@@ -68,61 +74,123 @@ pub fn normalize(kind: &FieldKind, raw: &Value) -> Value {
 /// Relation existence and uniqueness need the store and are checked by the caller.
 pub fn validate(field: &Field, v: &Value) -> Result<(), FieldError> {
     if is_empty(&field.kind, v) {
-        return if field.required { Err(FieldError::required()) } else { Ok(()) };
+        return if field.required {
+            Err(FieldError::required())
+        } else {
+            Ok(())
+        };
     }
     match &field.kind {
-        FieldKind::Text { min, max, pattern, .. } => validate_text(v, *min, *max, pattern),
+        FieldKind::Text {
+            min, max, pattern, ..
+        } => validate_text(v, *min, *max, pattern),
         FieldKind::Editor { max_size, .. } => {
-            let limit = if *max_size == 0 { DEFAULT_EDITOR_MAX_SIZE } else { *max_size };
+            let limit = if *max_size == 0 {
+                DEFAULT_EDITOR_MAX_SIZE
+            } else {
+                *max_size
+            };
             let len = v.as_str().map_or(0, str::len) as u64;
             if len > limit {
-                return Err(FieldError::new("validation_content_size_limit", format!("The maximum allowed content size is {limit} bytes.")).with_param("maxSize", limit));
+                return Err(FieldError::new(
+                    "validation_content_size_limit",
+                    format!("The maximum allowed content size is {limit} bytes."),
+                )
+                .with_param("maxSize", limit));
             }
             Ok(())
         }
         FieldKind::Number { min, max, only_int } => validate_number(v, *min, *max, *only_int),
-        FieldKind::Email { only_domains, except_domains } => {
+        FieldKind::Email {
+            only_domains,
+            except_domains,
+        } => {
             let s = v.as_str().unwrap_or_default();
             if !is_email(s) {
-                return Err(FieldError::new("validation_is_email", "Must be a valid email address."));
+                return Err(FieldError::new(
+                    "validation_is_email",
+                    "Must be a valid email address.",
+                ));
             }
             let domain = s.rsplit('@').next().unwrap_or_default();
-            check_domain(domain, only_domains, except_domains, "validation_email_domain_not_allowed", "Email domain is not allowed.")
+            check_domain(
+                domain,
+                only_domains,
+                except_domains,
+                "validation_email_domain_not_allowed",
+                "Email domain is not allowed.",
+            )
         }
-        FieldKind::Url { only_domains, except_domains } => {
+        FieldKind::Url {
+            only_domains,
+            except_domains,
+        } => {
             let s = v.as_str().unwrap_or_default();
             let Some(host) = url_host(s) else {
-                return Err(FieldError::new("validation_invalid_url", "Must be a valid url."));
+                return Err(FieldError::new(
+                    "validation_invalid_url",
+                    "Must be a valid url.",
+                ));
             };
-            check_domain(&host, only_domains, except_domains, "validation_url_domain_not_allowed", "Url domain is not allowed.")
+            check_domain(
+                &host,
+                only_domains,
+                except_domains,
+                "validation_url_domain_not_allowed",
+                "Url domain is not allowed.",
+            )
         }
         FieldKind::Date { min, max } => validate_date(v, min, max),
         FieldKind::Select { values, max_select } => {
             let items = as_list(v);
             if let Some(bad) = items.iter().find(|i| !values.contains(i)) {
-                return Err(FieldError::new("validation_invalid_value", format!("Invalid value {bad}.")).with_param("value", bad.clone()));
+                return Err(FieldError::new(
+                    "validation_invalid_value",
+                    format!("Invalid value {bad}."),
+                )
+                .with_param("value", bad.clone()));
             }
             check_max_select(items.len() as u64, *max_select)
         }
-        FieldKind::Relation { min_select, max_select, .. } => {
+        FieldKind::Relation {
+            min_select,
+            max_select,
+            ..
+        } => {
             let n = as_list(v).len() as u64;
             if n < *min_select {
-                return Err(FieldError::new("validation_not_enough_values", format!("Select at least {min_select}.")).with_param("minSelect", *min_select));
+                return Err(FieldError::new(
+                    "validation_not_enough_values",
+                    format!("Select at least {min_select}."),
+                )
+                .with_param("minSelect", *min_select));
             }
             check_max_select(n, *max_select)
         }
         FieldKind::File { max_select, .. } => {
             let n = as_list(v).len() as u64;
             if n > (*max_select).max(1) {
-                return Err(FieldError::new("validation_too_many_files", format!("The maximum allowed files is {max_select}.")).with_param("maxSelect", *max_select));
+                return Err(FieldError::new(
+                    "validation_too_many_files",
+                    format!("The maximum allowed files is {max_select}."),
+                )
+                .with_param("maxSelect", *max_select));
             }
             Ok(())
         }
         FieldKind::Json { max_size } => {
-            let limit = if *max_size == 0 { DEFAULT_JSON_MAX_SIZE } else { *max_size };
+            let limit = if *max_size == 0 {
+                DEFAULT_JSON_MAX_SIZE
+            } else {
+                *max_size
+            };
             let len = serde_json::to_string(v).map_or(0, |s| s.len()) as u64;
             if len > limit {
-                return Err(FieldError::new("validation_json_size_limit", format!("The maximum allowed JSON size is {limit} bytes.")).with_param("maxSize", limit));
+                return Err(FieldError::new(
+                    "validation_json_size_limit",
+                    format!("The maximum allowed JSON size is {limit} bytes."),
+                )
+                .with_param("maxSize", limit));
             }
             Ok(())
         }
@@ -130,10 +198,16 @@ pub fn validate(field: &Field, v: &Value) -> Result<(), FieldError> {
             let lon = v.get("lon").and_then(Value::as_f64).unwrap_or(0.0);
             let lat = v.get("lat").and_then(Value::as_f64).unwrap_or(0.0);
             if !(-90.0..=90.0).contains(&lat) {
-                return Err(FieldError::new("validation_invalid_latitude", "Latitude must be between -90 and 90 degrees."));
+                return Err(FieldError::new(
+                    "validation_invalid_latitude",
+                    "Latitude must be between -90 and 90 degrees.",
+                ));
             }
             if !(-180.0..=180.0).contains(&lon) {
-                return Err(FieldError::new("validation_invalid_longitude", "Longitude must be between -180 and 180 degrees."));
+                return Err(FieldError::new(
+                    "validation_invalid_longitude",
+                    "Longitude must be between -180 and 180 degrees.",
+                ));
             }
             Ok(())
         }
@@ -162,7 +236,10 @@ pub fn is_empty(kind: &FieldKind, v: &Value) -> bool {
 /// The string items of a canonical select/relation/file value (single or multiple).
 pub fn as_list(v: &Value) -> Vec<String> {
     match v {
-        Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
         Value::String(s) if !s.is_empty() => vec![s.clone()],
         _ => vec![],
     }
@@ -172,34 +249,66 @@ fn validate_text(v: &Value, min: u64, max: u64, pattern: &str) -> Result<(), Fie
     let s = v.as_str().unwrap_or_default();
     let len = s.chars().count() as u64;
     if min > 0 && len < min {
-        return Err(FieldError::new("validation_min_text_constraint", format!("Must be at least {min} character(s).")).with_param("min", min));
+        return Err(FieldError::new(
+            "validation_min_text_constraint",
+            format!("Must be at least {min} character(s)."),
+        )
+        .with_param("min", min));
     }
     let max = if max == 0 { DEFAULT_TEXT_MAX } else { max };
     if len > max {
-        return Err(FieldError::new("validation_max_text_constraint", format!("Must be no more than {max} character(s).")).with_param("max", max));
+        return Err(FieldError::new(
+            "validation_max_text_constraint",
+            format!("Must be no more than {max} character(s)."),
+        )
+        .with_param("max", max));
     }
     if !pattern.is_empty() {
-        let matches = regex::Regex::new(pattern).map(|re| re.is_match(s)).unwrap_or(false);
+        let matches = regex::Regex::new(pattern)
+            .map(|re| re.is_match(s))
+            .unwrap_or(false);
         if !matches {
-            return Err(FieldError::new("validation_invalid_format", "Invalid value format."));
+            return Err(FieldError::new(
+                "validation_invalid_format",
+                "Invalid value format.",
+            ));
         }
     }
     Ok(())
 }
 
-fn validate_number(v: &Value, min: Option<f64>, max: Option<f64>, only_int: bool) -> Result<(), FieldError> {
+fn validate_number(
+    v: &Value,
+    min: Option<f64>,
+    max: Option<f64>,
+    only_int: bool,
+) -> Result<(), FieldError> {
     let n = v.as_f64().unwrap_or(0.0);
     if !n.is_finite() {
-        return Err(FieldError::new("validation_not_a_number", "The submitted number is not properly formatted."));
+        return Err(FieldError::new(
+            "validation_not_a_number",
+            "The submitted number is not properly formatted.",
+        ));
     }
     if only_int && n.fract() != 0.0 {
-        return Err(FieldError::new("validation_only_int_constraint", "Decimal numbers are not allowed."));
+        return Err(FieldError::new(
+            "validation_only_int_constraint",
+            "Decimal numbers are not allowed.",
+        ));
     }
     if let Some(min) = min.filter(|m| n < *m) {
-        return Err(FieldError::new("validation_min_number_constraint", format!("Must be greater or equal than {}.", fmt_num(min))).with_param("min", number(min)));
+        return Err(FieldError::new(
+            "validation_min_number_constraint",
+            format!("Must be greater or equal than {}.", fmt_num(min)),
+        )
+        .with_param("min", number(min)));
     }
     if let Some(max) = max.filter(|m| n > *m) {
-        return Err(FieldError::new("validation_max_number_constraint", format!("Must be less or equal than {}.", fmt_num(max))).with_param("max", number(max)));
+        return Err(FieldError::new(
+            "validation_max_number_constraint",
+            format!("Must be less or equal than {}.", fmt_num(max)),
+        )
+        .with_param("max", number(max)));
     }
     Ok(())
 }
@@ -207,22 +316,40 @@ fn validate_number(v: &Value, min: Option<f64>, max: Option<f64>, only_int: bool
 fn validate_date(v: &Value, min: &str, max: &str) -> Result<(), FieldError> {
     let s = v.as_str().unwrap_or_default();
     if let Some(min) = crate::datetime::parse(min).filter(|m| s < m.as_str()) {
-        return Err(FieldError::new("validation_min_greater_equal_than_required", format!("Must be no less than {min}.")).with_param("threshold", min));
+        return Err(FieldError::new(
+            "validation_min_greater_equal_than_required",
+            format!("Must be no less than {min}."),
+        )
+        .with_param("threshold", min));
     }
     if let Some(max) = crate::datetime::parse(max).filter(|m| s > m.as_str()) {
-        return Err(FieldError::new("validation_max_less_equal_than_required", format!("Must be no greater than {max}.")).with_param("threshold", max));
+        return Err(FieldError::new(
+            "validation_max_less_equal_than_required",
+            format!("Must be no greater than {max}."),
+        )
+        .with_param("threshold", max));
     }
     Ok(())
 }
 
 fn check_max_select(n: u64, max_select: u64) -> Result<(), FieldError> {
     if n > max_select.max(1) {
-        return Err(FieldError::new("validation_too_many_values", format!("Select no more than {max_select}.")).with_param("maxSelect", max_select));
+        return Err(FieldError::new(
+            "validation_too_many_values",
+            format!("Select no more than {max_select}."),
+        )
+        .with_param("maxSelect", max_select));
     }
     Ok(())
 }
 
-fn check_domain(domain: &str, only: &[String], except: &[String], code: &'static str, msg: &str) -> Result<(), FieldError> {
+fn check_domain(
+    domain: &str,
+    only: &[String],
+    except: &[String],
+    code: &'static str,
+    msg: &str,
+) -> Result<(), FieldError> {
     let domain = domain.to_ascii_lowercase();
     let listed = |list: &[String]| list.iter().any(|d| d.eq_ignore_ascii_case(&domain));
     if (!only.is_empty() && !listed(only)) || listed(except) {
@@ -234,8 +361,15 @@ fn check_domain(domain: &str, only: &[String], except: &[String], code: &'static
 /// A pragmatic email check in the spirit of Go's `is.EmailFormat`: one `@`, a non-empty
 /// local part without spaces, and a dotted domain of label characters.
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
-    if local.is_empty() || local.len() > 64 || s.len() > 254 || local.contains(char::is_whitespace) || local.contains('@') {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    if local.is_empty()
+        || local.len() > 64
+        || s.len() > 254
+        || local.contains(char::is_whitespace)
+        || local.contains('@')
+    {
         return false;
     }
     is_hostname(domain) && domain.contains('.')
@@ -246,7 +380,9 @@ fn is_hostname(d: &str) -> bool {
         && d.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -255,7 +391,12 @@ fn is_hostname(d: &str) -> bool {
 /// Host of an absolute http(s)-like URL, or `None` when it is not a valid URL.
 fn url_host(s: &str) -> Option<String> {
     let (scheme, rest) = s.split_once("://")?;
-    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) || s.contains(char::is_whitespace) {
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        || s.contains(char::is_whitespace)
+    {
         return None;
     }
     let authority = rest.split(['/', '?', '#']).next()?;
@@ -271,7 +412,12 @@ fn fmt_num(f: f64) -> String {
 fn to_f64(v: &Value) -> f64 {
     match v {
         Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).unwrap_or(0.0),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .unwrap_or(0.0),
         Value::Bool(b) => f64::from(u8::from(*b)),
         _ => 0.0,
     }
@@ -300,10 +446,12 @@ fn to_text(v: &Value) -> String {
 fn to_string_list(v: &Value) -> Vec<String> {
     let items: Vec<String> = match v {
         Value::Array(items) => items.iter().map(to_text).collect(),
-        Value::String(s) if s.trim_start().starts_with('[') => match serde_json::from_str::<Vec<Value>>(s) {
-            Ok(items) => items.iter().map(to_text).collect(),
-            Err(_) => vec![s.clone()],
-        },
+        Value::String(s) if s.trim_start().starts_with('[') => {
+            match serde_json::from_str::<Vec<Value>>(s) {
+                Ok(items) => items.iter().map(to_text).collect(),
+                Err(_) => vec![s.clone()],
+            }
+        }
         Value::String(s) => vec![s.clone()],
         Value::Number(_) | Value::Bool(_) => vec![to_text(v)],
         _ => vec![],
@@ -336,7 +484,11 @@ fn canonical_numbers(v: Value) -> Value {
     match v {
         Value::Number(n) if n.is_f64() => number(n.as_f64().unwrap_or(0.0)),
         Value::Array(items) => Value::Array(items.into_iter().map(canonical_numbers).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, canonical_numbers(v))).collect::<Map<_, _>>()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, canonical_numbers(v)))
+                .collect::<Map<_, _>>(),
+        ),
         other => other,
     }
 }

@@ -18,7 +18,9 @@ pub(crate) fn classify(e: rusqlite::Error) -> StoreError {
                     None => StoreError::Constraint(msg),
                 }
             }
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen => StoreError::Unavailable,
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen => {
+                StoreError::Unavailable
+            }
             _ => StoreError::Other(e.to_string()),
         },
         _ => StoreError::Other(e.to_string()),
@@ -32,8 +34,13 @@ mod tests {
     #[test]
     fn unique_violations_name_the_first_column() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (a TEXT UNIQUE, b TEXT); INSERT INTO t VALUES ('x', 'y');").unwrap();
-        let err = conn.execute("INSERT INTO t VALUES ('x', 'z')", []).unwrap_err();
+        conn.execute_batch(
+            "CREATE TABLE t (a TEXT UNIQUE, b TEXT); INSERT INTO t VALUES ('x', 'y');",
+        )
+        .unwrap();
+        let err = conn
+            .execute("INSERT INTO t VALUES ('x', 'z')", [])
+            .unwrap_err();
         assert!(matches!(classify(err), StoreError::Unique(c) if c == "a"));
     }
 }

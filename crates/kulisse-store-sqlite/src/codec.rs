@@ -28,7 +28,10 @@ pub(crate) fn decode(field: &Field, v: ValueRef<'_>) -> Value {
         FieldKind::Number { .. } => number(match v {
             ValueRef::Integer(i) => i as f64,
             ValueRef::Real(f) => f,
-            ValueRef::Text(t) => std::str::from_utf8(t).ok().and_then(|s| s.parse().ok()).unwrap_or(0.0),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0.0),
             _ => 0.0,
         }),
         FieldKind::Bool => Value::Bool(match v {
@@ -38,13 +41,17 @@ pub(crate) fn decode(field: &Field, v: ValueRef<'_>) -> Value {
             _ => false,
         }),
         k if k.is_json_stored() => match v {
-            ValueRef::Text(t) | ValueRef::Blob(t) => serde_json::from_slice(t).unwrap_or(Value::Null),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                serde_json::from_slice(t).unwrap_or(Value::Null)
+            }
             ValueRef::Null => kulisse_schema::value::zero(k),
             ValueRef::Integer(i) => Value::from(i),
             ValueRef::Real(f) => number(f),
         },
         _ => match v {
-            ValueRef::Text(t) | ValueRef::Blob(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                Value::String(String::from_utf8_lossy(t).into_owned())
+            }
             ValueRef::Integer(i) => Value::String(i.to_string()),
             ValueRef::Real(f) => Value::String(number(f).to_string()),
             ValueRef::Null => Value::String(String::new()),

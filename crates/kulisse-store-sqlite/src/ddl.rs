@@ -50,7 +50,14 @@ fn create_index_sql(table: &str, d: &IndexDef) -> String {
     let cols: Vec<String> = d
         .columns
         .iter()
-        .map(|c| format!("{}{}{}", quote(&c.name), if c.nocase { " COLLATE NOCASE" } else { "" }, if c.desc { " DESC" } else { "" }))
+        .map(|c| {
+            format!(
+                "{}{}{}",
+                quote(&c.name),
+                if c.nocase { " COLLATE NOCASE" } else { "" },
+                if c.desc { " DESC" } else { "" }
+            )
+        })
         .collect();
     let mut sql = format!(
         "CREATE {}INDEX {} ON {} ({})",
@@ -116,14 +123,22 @@ pub(crate) fn create_collection(conn: &Connection, c: &Collection) -> rusqlite::
 
 /// Drops the table or view and the metadata row.
 pub(crate) fn drop_collection(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
-    let what = if c.kind == CollectionKind::View { "VIEW" } else { "TABLE" };
+    let what = if c.kind == CollectionKind::View {
+        "VIEW"
+    } else {
+        "TABLE"
+    };
     conn.execute_batch(&format!("DROP {what} IF EXISTS {}", quote(&c.name)))?;
     conn.execute("DELETE FROM _collections WHERE id = ?1", [&c.id])?;
     Ok(())
 }
 
 /// Rebuilds the table to `new`'s shape, keeping the values of surviving fields.
-pub(crate) fn alter_collection(conn: &Connection, old: &Collection, new: &Collection) -> rusqlite::Result<()> {
+pub(crate) fn alter_collection(
+    conn: &Connection,
+    old: &Collection,
+    new: &Collection,
+) -> rusqlite::Result<()> {
     if new.kind == CollectionKind::View {
         drop_collection(conn, old)?;
         return create_collection(conn, new);
@@ -152,7 +167,11 @@ pub(crate) fn alter_collection(conn: &Connection, old: &Collection, new: &Collec
     // NOTE: legacy mode keeps SQLite from rewriting (and failing on) views that name the
     // dropped table; they resolve again once the rebuilt table takes the name.
     conn.execute_batch("PRAGMA legacy_alter_table = ON")?;
-    let renamed = conn.execute_batch(&format!("ALTER TABLE {} RENAME TO {}", quote(&tmp), quote(&new.name)));
+    let renamed = conn.execute_batch(&format!(
+        "ALTER TABLE {} RENAME TO {}",
+        quote(&tmp),
+        quote(&new.name)
+    ));
     conn.execute_batch("PRAGMA legacy_alter_table = OFF")?;
     renamed?;
     create_indexes(conn, new)?;
@@ -163,7 +182,9 @@ pub(crate) fn alter_collection(conn: &Connection, old: &Collection, new: &Collec
 fn convert_expr(prev: &Field, next: &Field) -> String {
     let col = quote(&prev.name);
     match (prev.kind.is_multiple(), next.kind.is_multiple()) {
-        (false, true) => format!("CASE WHEN {col} = '' OR {col} IS NULL THEN '[]' ELSE json_array({col}) END"),
+        (false, true) => {
+            format!("CASE WHEN {col} = '' OR {col} IS NULL THEN '[]' ELSE json_array({col}) END")
+        }
         (true, false) => format!("COALESCE(json_extract({col}, '$[#-1]'), '')"),
         _ => col,
     }
@@ -180,6 +201,9 @@ pub(crate) fn same_table_shape(old: &Collection, new: &Collection) -> bool {
         && old.indexes == new.indexes
         && old.fields.len() == new.fields.len()
         && old.fields.iter().zip(&new.fields).all(|(a, b)| {
-            a.id == b.id && a.name == b.name && a.kind.type_name() == b.kind.type_name() && a.kind.is_multiple() == b.kind.is_multiple()
+            a.id == b.id
+                && a.name == b.name
+                && a.kind.type_name() == b.kind.type_name()
+                && a.kind.is_multiple() == b.kind.is_multiple()
         })
 }

@@ -38,9 +38,14 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let writer = pool::open(path, false).map_err(classify)?;
         writer.execute_batch(ddl::MIGRATIONS).map_err(classify)?;
-        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        let readers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8);
         let pool = Pool::start(path, writer, readers).map_err(classify)?;
-        Ok(SqliteStore { pool, path: path.to_owned() })
+        Ok(SqliteStore {
+            pool,
+            path: path.to_owned(),
+        })
     }
 
     /// The database file.
@@ -58,12 +63,19 @@ impl Store for SqliteStore {
     async fn load_collections(&self) -> Result<Vec<Value>, StoreError> {
         self.pool
             .read(|conn| {
-                let mut stmt = conn.prepare("SELECT data FROM _collections ORDER BY rowid").map_err(classify)?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(classify)?;
+                let mut stmt = conn
+                    .prepare("SELECT data FROM _collections ORDER BY rowid")
+                    .map_err(classify)?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(classify)?;
                 let mut out = Vec::new();
                 for data in rows {
                     let data = data.map_err(classify)?;
-                    out.push(serde_json::from_str(&data).map_err(|e| StoreError::Other(e.to_string()))?);
+                    out.push(
+                        serde_json::from_str(&data)
+                            .map_err(|e| StoreError::Other(e.to_string()))?,
+                    );
                 }
                 Ok(out)
             })
@@ -74,7 +86,11 @@ impl Store for SqliteStore {
         self.pool
             .read(move |conn| {
                 let rows = tx::select_rows(conn, &query)?;
-                let total = if query.count_total { Some(tx::count_rows(conn, &query)?) } else { None };
+                let total = if query.count_total {
+                    Some(tx::count_rows(conn, &query)?)
+                } else {
+                    None
+                };
                 Ok(Page { rows, total })
             })
             .await
@@ -88,7 +104,9 @@ impl Store for SqliteStore {
         let key = key.to_owned();
         self.pool
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached("SELECT value FROM _params WHERE key = ?1").map_err(classify)?;
+                let mut stmt = conn
+                    .prepare_cached("SELECT value FROM _params WHERE key = ?1")
+                    .map_err(classify)?;
                 let mut rows = stmt.query([&key]).map_err(classify)?;
                 match rows.next().map_err(classify)? {
                     Some(r) => {

@@ -33,7 +33,9 @@ pub(crate) struct Pool {
 /// Opens a connection with the pragmas every kulisse connection uses.
 pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -80,7 +82,11 @@ impl Pool {
             .spawn(move || writer_loop(writer, write_rx))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         threads.push(handle);
-        Ok(Pool { reads: Mutex::new(Some(read_tx)), writes: Mutex::new(Some(write_tx)), threads: Mutex::new(threads) })
+        Ok(Pool {
+            reads: Mutex::new(Some(read_tx)),
+            writes: Mutex::new(Some(write_tx)),
+            threads: Mutex::new(threads),
+        })
     }
 
     /// Runs `f` on a reader connection.
@@ -90,7 +96,12 @@ impl Pool {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let sender = self.reads.lock().map_err(|_| StoreError::Unavailable)?.clone().ok_or(StoreError::Unavailable)?;
+        let sender = self
+            .reads
+            .lock()
+            .map_err(|_| StoreError::Unavailable)?
+            .clone()
+            .ok_or(StoreError::Unavailable)?;
         sender
             .send(Box::new(move |conn| {
                 let _ = tx.send(f(conn));
@@ -102,8 +113,15 @@ impl Pool {
     /// Queues a write job and waits for its commit.
     pub(crate) async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        let sender = self.writes.lock().map_err(|_| StoreError::Unavailable)?.clone().ok_or(StoreError::Unavailable)?;
-        sender.send((job, tx)).map_err(|_| StoreError::Unavailable)?;
+        let sender = self
+            .writes
+            .lock()
+            .map_err(|_| StoreError::Unavailable)?
+            .clone()
+            .ok_or(StoreError::Unavailable)?;
+        sender
+            .send((job, tx))
+            .map_err(|_| StoreError::Unavailable)?;
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
 
@@ -115,7 +133,11 @@ impl Pool {
         if let Ok(mut w) = self.writes.lock() {
             w.take();
         }
-        let threads = self.threads.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default();
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
         for t in threads {
             let _ = t.join();
         }
@@ -174,7 +196,11 @@ fn run_job(conn: &Connection, job: WriteJob) -> Result<(), StoreError> {
     let mut tx = SqliteTx::new(conn);
     let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
         .unwrap_or_else(|_| Err(StoreError::Other("write job panicked".into())));
-    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+    let end = if result.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
     match conn.execute_batch(end) {
         Ok(()) => result,
         Err(e) => Err(classify(e)),

@@ -32,7 +32,11 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
     let c = &q.collection;
     let mut sql = Sql::default();
     let cols: Vec<String> = c.fields.iter().map(|f| quote(&f.name)).collect();
-    sql.push(&format!("SELECT {} FROM {}", cols.join(", "), quote(&c.name)));
+    sql.push(&format!(
+        "SELECT {} FROM {}",
+        cols.join(", "),
+        quote(&c.name)
+    ));
     where_clause(q, &mut sql);
     if !q.order.is_empty() {
         sql.push(" ORDER BY ");
@@ -45,7 +49,9 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
                     render_term(term, &mut sql);
                     sql.push(if *desc { " DESC" } else { " ASC" });
                 }
-                Order::RowId { desc } => sql.push(if *desc { "_rowid_ DESC" } else { "_rowid_ ASC" }),
+                Order::RowId { desc } => {
+                    sql.push(if *desc { "_rowid_ DESC" } else { "_rowid_ ASC" })
+                }
                 Order::Random => sql.push("RANDOM()"),
             }
         }
@@ -55,7 +61,9 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
         sql.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         if q.offset > 0 {
             sql.push(" OFFSET ");
-            sql.bind(SqlValue::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)));
+            sql.bind(SqlValue::Integer(
+                i64::try_from(q.offset).unwrap_or(i64::MAX),
+            ));
         }
     }
     sql
@@ -64,7 +72,10 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
 /// `SELECT COUNT(*) FROM <table> WHERE …`.
 pub(crate) fn count_rows(q: &Select) -> Sql {
     let mut sql = Sql::default();
-    sql.push(&format!("SELECT COUNT(*) FROM {}", quote(&q.collection.name)));
+    sql.push(&format!(
+        "SELECT COUNT(*) FROM {}",
+        quote(&q.collection.name)
+    ));
     where_clause(q, &mut sql);
     sql
 }
@@ -84,7 +95,11 @@ fn render_cond(c: &Cond, sql: &mut Sql) {
             sql.push(if matches!(c, Cond::All(_)) { "1" } else { "0" })
         }
         Cond::All(items) | Cond::Any(items) => {
-            let join = if matches!(c, Cond::All(_)) { " AND " } else { " OR " };
+            let join = if matches!(c, Cond::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             sql.push("(");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -95,7 +110,12 @@ fn render_cond(c: &Cond, sql: &mut Sql) {
             sql.push(")");
         }
         Cond::Compare { left, op, right } => render_compare(left, *op, right, sql),
-        Cond::Each { column, op, right, any } => {
+        Cond::Each {
+            column,
+            op,
+            right,
+            any,
+        } => {
             // An empty array is iterated as one NULL element (PocketBase's LEFT JOIN shape).
             let source = format!(
                 "(SELECT value AS v FROM json_each(CASE WHEN json_array_length({c}) > 0 THEN {c} ELSE '[null]' END))",
@@ -107,7 +127,9 @@ fn render_cond(c: &Cond, sql: &mut Sql) {
                 render_compare(&element, *op, right, sql);
                 sql.push(")");
             } else {
-                sql.push(&format!("NOT EXISTS (SELECT 1 FROM {source} WHERE NOT COALESCE("));
+                sql.push(&format!(
+                    "NOT EXISTS (SELECT 1 FROM {source} WHERE NOT COALESCE("
+                ));
                 render_compare(&element, *op, right, sql);
                 sql.push(", 0))");
             }
@@ -116,7 +138,8 @@ fn render_cond(c: &Cond, sql: &mut Sql) {
 }
 
 fn is_empty_literal(t: &Term) -> bool {
-    matches!(t, Term::Value(Literal::Null)) || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
+    matches!(t, Term::Value(Literal::Null))
+        || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
 }
 
 fn render_compare(left: &Term, op: CmpOp, right: &Term, sql: &mut Sql) {
@@ -141,7 +164,9 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, sql: &mut Sql) {
                 sql.push(" IS NOT NULL)");
             }
         }
-        CmpOp::Eq | CmpOp::Neq if !matches!(left, Term::Value(_)) && !matches!(right, Term::Value(_)) => {
+        CmpOp::Eq | CmpOp::Neq
+            if !matches!(left, Term::Value(_)) && !matches!(right, Term::Value(_)) =>
+        {
             sql.push("COALESCE(");
             render_term(left, sql);
             sql.push(", '')");
@@ -152,7 +177,11 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, sql: &mut Sql) {
         }
         CmpOp::Like | CmpOp::NotLike => {
             render_term(left, sql);
-            sql.push(if op == CmpOp::Like { " LIKE " } else { " NOT LIKE " });
+            sql.push(if op == CmpOp::Like {
+                " LIKE "
+            } else {
+                " NOT LIKE "
+            });
             match right {
                 Term::Value(Literal::Text(s)) => sql.bind(SqlValue::Text(like_pattern(s))),
                 other => {
@@ -232,7 +261,11 @@ fn render_term(t: &Term, sql: &mut Sql) {
             render_term(inner, sql);
             sql.push(")");
         }
-        Term::Strftime { format, value, modifiers } => {
+        Term::Strftime {
+            format,
+            value,
+            modifiers,
+        } => {
             sql.push("strftime(");
             sql.bind(SqlValue::Text(format.clone()));
             match value {
@@ -308,6 +341,9 @@ mod tests {
 
     #[test]
     fn json_paths_quote_keys() {
-        assert_eq!(json_path(&["a".into(), "0".into(), "x\"y".into()]), "$.\"a\"[0].\"x\\\"y\"");
+        assert_eq!(
+            json_path(&["a".into(), "0".into(), "x\"y".into()]),
+            "$.\"a\"[0].\"x\\\"y\""
+        );
     }
 }

@@ -47,18 +47,31 @@ async fn seeded() -> (tempfile::TempDir, SqliteStore, Arc<Collection>) {
 }
 
 fn cmp(left: Term, op: CmpOp, right: Literal) -> Cond {
-    Cond::Compare { left, op, right: Term::Value(right) }
+    Cond::Compare {
+        left,
+        op,
+        right: Term::Value(right),
+    }
 }
 
 async fn ids(store: &SqliteStore, c: &Arc<Collection>, cond: Cond) -> Vec<String> {
-    let page = store.select(Select::all(Arc::clone(c)).and(cond)).await.unwrap();
-    page.rows.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    let page = store
+        .select(Select::all(Arc::clone(c)).and(cond))
+        .await
+        .unwrap();
+    page.rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
 async fn rows_round_trip_with_canonical_values() {
     let (_dir, store, c) = seeded().await;
-    let page = store.select(Select::by_id(Arc::clone(&c), "p1")).await.unwrap();
+    let page = store
+        .select(Select::by_id(Arc::clone(&c), "p1"))
+        .await
+        .unwrap();
     assert_eq!(
         Value::Object(page.rows[0].clone()),
         json!({"id":"p1","title":"Hello","views":10,"published":true,"tags":["a","b"],"meta":{"k":10}})
@@ -69,36 +82,118 @@ async fn rows_round_trip_with_canonical_values() {
 async fn filters_follow_pocketbase_semantics() {
     let (_dir, store, c) = seeded().await;
     let col = |n: &str| Term::Column(n.into());
-    assert_eq!(ids(&store, &c, cmp(col("views"), CmpOp::Gt, Literal::Number(5.0))).await, ["p1", "p2"]);
-    assert_eq!(ids(&store, &c, cmp(col("title"), CmpOp::Eq, Literal::Null)).await, ["p3"]);
-    assert_eq!(ids(&store, &c, cmp(col("title"), CmpOp::Neq, Literal::Text("Hello".into()))).await, ["p2", "p3"]);
-    assert_eq!(ids(&store, &c, cmp(col("title"), CmpOp::Like, Literal::Text("ORL".into()))).await, ["p2"]);
-    assert_eq!(ids(&store, &c, cmp(col("views"), CmpOp::Eq, Literal::Text("10".into()))).await, ["p1"]);
-    let json_path = Term::JsonPath { column: "meta".into(), path: vec!["k".into()] };
-    assert_eq!(ids(&store, &c, cmp(json_path, CmpOp::Eq, Literal::Number(600.0))).await, ["p2"]);
-    let each = |op, any, v: &str| Cond::Each { column: "tags".into(), op, right: Term::Value(Literal::Text(v.into())), any };
+    assert_eq!(
+        ids(
+            &store,
+            &c,
+            cmp(col("views"), CmpOp::Gt, Literal::Number(5.0))
+        )
+        .await,
+        ["p1", "p2"]
+    );
+    assert_eq!(
+        ids(&store, &c, cmp(col("title"), CmpOp::Eq, Literal::Null)).await,
+        ["p3"]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &c,
+            cmp(col("title"), CmpOp::Neq, Literal::Text("Hello".into()))
+        )
+        .await,
+        ["p2", "p3"]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &c,
+            cmp(col("title"), CmpOp::Like, Literal::Text("ORL".into()))
+        )
+        .await,
+        ["p2"]
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &c,
+            cmp(col("views"), CmpOp::Eq, Literal::Text("10".into()))
+        )
+        .await,
+        ["p1"]
+    );
+    let json_path = Term::JsonPath {
+        column: "meta".into(),
+        path: vec!["k".into()],
+    };
+    assert_eq!(
+        ids(
+            &store,
+            &c,
+            cmp(json_path, CmpOp::Eq, Literal::Number(600.0))
+        )
+        .await,
+        ["p2"]
+    );
+    let each = |op, any, v: &str| Cond::Each {
+        column: "tags".into(),
+        op,
+        right: Term::Value(Literal::Text(v.into())),
+        any,
+    };
     assert_eq!(ids(&store, &c, each(CmpOp::Eq, true, "a")).await, ["p1"]);
     assert_eq!(ids(&store, &c, each(CmpOp::Eq, false, "c")).await, ["p2"]);
-    assert_eq!(ids(&store, &c, each(CmpOp::Neq, false, "a")).await, ["p2", "p3"], "an empty set matches !=");
-    assert_eq!(ids(&store, &c, cmp(Term::JsonLength("tags".into()), CmpOp::Eq, Literal::Number(0.0))).await, ["p3"]);
+    assert_eq!(
+        ids(&store, &c, each(CmpOp::Neq, false, "a")).await,
+        ["p2", "p3"],
+        "an empty set matches !="
+    );
+    assert_eq!(
+        ids(
+            &store,
+            &c,
+            cmp(
+                Term::JsonLength("tags".into()),
+                CmpOp::Eq,
+                Literal::Number(0.0)
+            )
+        )
+        .await,
+        ["p3"]
+    );
 }
 
 #[tokio::test]
 async fn literals_never_reach_sql_text() {
     let (_dir, store, c) = seeded().await;
     let evil = "x'); DROP TABLE posts; --";
-    let cond = cmp(Term::Column("title".into()), CmpOp::Eq, Literal::Text(evil.into()));
+    let cond = cmp(
+        Term::Column("title".into()),
+        CmpOp::Eq,
+        Literal::Text(evil.into()),
+    );
     let sql = crate::render::select_rows(&Select::all(Arc::clone(&c)).and(cond.clone()));
     assert!(!sql.text.contains("DROP"), "{}", sql.text);
     assert!(ids(&store, &c, cond).await.is_empty());
-    assert_eq!(store.select(Select::all(Arc::clone(&c))).await.unwrap().rows.len(), 3);
+    assert_eq!(
+        store
+            .select(Select::all(Arc::clone(&c)))
+            .await
+            .unwrap()
+            .rows
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
 async fn paging_order_and_totals() {
     let (_dir, store, c) = seeded().await;
     let q = Select {
-        order: vec![Order::By { term: Term::Column("views".into()), desc: true }],
+        order: vec![Order::By {
+            term: Term::Column("views".into()),
+            desc: true,
+        }],
         limit: Some(2),
         offset: 1,
         count_total: true,
@@ -106,7 +201,11 @@ async fn paging_order_and_totals() {
     };
     let page = store.select(q).await.unwrap();
     assert_eq!(page.total, Some(3));
-    let got: Vec<&str> = page.rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let got: Vec<&str> = page
+        .rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert_eq!(got, ["p1", "p3"]);
 }
 
@@ -114,10 +213,15 @@ async fn paging_order_and_totals() {
 async fn unique_index_violation_names_the_field() {
     let (_dir, store, c) = seeded().await;
     let cc = Arc::clone(&c);
-    let err = transact::<(), StoreError, _>(&store, move |tx| tx.insert(&cc, &row(json!({"id": "p9", "title": "Hello"}))))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::Unique(ref col) if col == "title"), "{err:?}");
+    let err = transact::<(), StoreError, _>(&store, move |tx| {
+        tx.insert(&cc, &row(json!({"id": "p9", "title": "Hello"})))
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Unique(ref col) if col == "title"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -137,8 +241,13 @@ async fn schema_changes_keep_data() {
     }))
     .unwrap();
     let (old, new) = ((*c).clone(), next.clone());
-    transact::<_, StoreError, _>(&store, move |tx| tx.alter_collection(&old, &new)).await.unwrap();
-    let page = store.select(Select::by_id(Arc::new(next), "p1")).await.unwrap();
+    transact::<_, StoreError, _>(&store, move |tx| tx.alter_collection(&old, &new))
+        .await
+        .unwrap();
+    let page = store
+        .select(Select::by_id(Arc::new(next), "p1"))
+        .await
+        .unwrap();
     assert_eq!(
         Value::Object(page.rows[0].clone()),
         json!({"id":"p1","headline":"Hello","views":10,"tags":"b","extra":false})
@@ -155,16 +264,34 @@ async fn concurrent_writes_are_group_committed_and_all_land() {
     for i in 0..200 {
         let (store, c) = (Arc::clone(&store), Arc::clone(&c));
         tasks.push(tokio::spawn(async move {
-            transact::<_, StoreError, _>(&*store, move |tx| tx.insert(&c, &row(json!({"id": format!("n{i}"), "title": format!("t{i}")}))))
-                .await
+            transact::<_, StoreError, _>(&*store, move |tx| {
+                tx.insert(
+                    &c,
+                    &row(json!({"id": format!("n{i}"), "title": format!("t{i}")})),
+                )
+            })
+            .await
         }));
     }
     for t in tasks {
         t.await.unwrap().unwrap();
     }
     let failing = Arc::clone(&c);
-    assert!(transact::<(), StoreError, _>(&*store, move |tx| tx.insert(&failing, &row(json!({"id": "n1"})))).await.is_err());
-    let total = store.select(Select { count_total: true, limit: Some(1), ..Select::all(Arc::clone(&c)) }).await.unwrap().total;
+    assert!(
+        transact::<(), StoreError, _>(&*store, move |tx| tx
+            .insert(&failing, &row(json!({"id": "n1"}))))
+        .await
+        .is_err()
+    );
+    let total = store
+        .select(Select {
+            count_total: true,
+            limit: Some(1),
+            ..Select::all(Arc::clone(&c))
+        })
+        .await
+        .unwrap()
+        .total;
     assert_eq!(total, Some(203));
 }
 
@@ -172,7 +299,9 @@ async fn concurrent_writes_are_group_committed_and_all_land() {
 async fn view_columns_are_described() {
     let (_dir, store, _c) = seeded().await;
     let cols = transact::<_, StoreError, _>(&store, |tx| {
-        tx.describe_view("SELECT id, title AS name, (SELECT 1) AS one, count(*) AS total FROM posts GROUP BY id")
+        tx.describe_view(
+            "SELECT id, title AS name, (SELECT 1) AS one, count(*) AS total FROM posts GROUP BY id",
+        )
     })
     .await
     .unwrap();
@@ -180,6 +309,8 @@ async fn view_columns_are_described() {
     assert_eq!(cols[1].source, Some(("posts".into(), "title".into())));
     assert!(cols[2].source.is_none() && !cols[2].is_count);
     assert!(cols[3].is_count);
-    let err = transact::<_, StoreError, _>(&store, |tx| tx.describe_view("DELETE FROM posts")).await.unwrap_err();
+    let err = transact::<_, StoreError, _>(&store, |tx| tx.describe_view("DELETE FROM posts"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::InvalidQuery(_)));
 }

@@ -27,7 +27,9 @@ pub(crate) fn select_rows(conn: &Connection, q: &Select) -> Result<Vec<Row>, Sto
     let mut stmt = conn.prepare_cached(&sql.text).map_err(classify)?;
     let fields = &q.collection.fields;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| codec::decode_row(fields, r))
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            codec::decode_row(fields, r)
+        })
         .map_err(classify)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(classify)
 }
@@ -36,7 +38,9 @@ pub(crate) fn select_rows(conn: &Connection, q: &Select) -> Result<Vec<Row>, Sto
 pub(crate) fn count_rows(conn: &Connection, q: &Select) -> Result<u64, StoreError> {
     let sql = render::count_rows(q);
     let mut stmt = conn.prepare_cached(&sql.text).map_err(classify)?;
-    let n: i64 = stmt.query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0)).map_err(classify)?;
+    let n: i64 = stmt
+        .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))
+        .map_err(classify)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -60,9 +64,14 @@ impl StoreTx for SqliteTx<'_> {
     fn insert(&mut self, c: &Collection, row: &Row) -> Result<(), StoreError> {
         let (cols, vals) = encoded(c, row);
         let marks = vec!["?"; cols.len()].join(", ");
-        let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", quote(&c.name), cols.join(", "));
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({marks})",
+            quote(&c.name),
+            cols.join(", ")
+        );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
-        stmt.execute(rusqlite::params_from_iter(vals.iter())).map_err(classify)?;
+        stmt.execute(rusqlite::params_from_iter(vals.iter()))
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -72,10 +81,17 @@ impl StoreTx for SqliteTx<'_> {
             return Ok(());
         }
         let sets: Vec<String> = cols.iter().map(|c| format!("{c} = ?")).collect();
-        let sql = format!("UPDATE {} SET {} WHERE \"id\" = ?", quote(&c.name), sets.join(", "));
+        let sql = format!(
+            "UPDATE {} SET {} WHERE \"id\" = ?",
+            quote(&c.name),
+            sets.join(", ")
+        );
         vals.push(SqlValue::Text(id.to_owned()));
         let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
-        match stmt.execute(rusqlite::params_from_iter(vals.iter())).map_err(classify)? {
+        match stmt
+            .execute(rusqlite::params_from_iter(vals.iter()))
+            .map_err(classify)?
+        {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
@@ -91,7 +107,9 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn truncate(&mut self, c: &Collection) -> Result<(), StoreError> {
-        self.conn.execute_batch(&format!("DELETE FROM {}", quote(&c.name))).map_err(classify)
+        self.conn
+            .execute_batch(&format!("DELETE FROM {}", quote(&c.name)))
+            .map_err(classify)
     }
 
     fn create_collection(&mut self, c: &Collection) -> Result<(), StoreError> {
@@ -99,7 +117,10 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn alter_collection(&mut self, old: &Collection, new: &Collection) -> Result<(), StoreError> {
-        if ddl::same_table_shape(old, new) && old.kind == new.kind && old.view_query == new.view_query {
+        if ddl::same_table_shape(old, new)
+            && old.kind == new.kind
+            && old.view_query == new.view_query
+        {
             return ddl::update_meta(self.conn, new).map_err(classify);
         }
         ddl::alter_collection(self.conn, old, new).map_err(ddl_error)
@@ -110,9 +131,14 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn describe_view(&mut self, query: &str) -> Result<Vec<ViewColumn>, StoreError> {
-        let stmt = self.conn.prepare(query).map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+        let stmt = self
+            .conn
+            .prepare(query)
+            .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
         if !stmt.readonly() {
-            return Err(StoreError::InvalidQuery("the view query must be a single SELECT statement".into()));
+            return Err(StoreError::InvalidQuery(
+                "the view query must be a single SELECT statement".into(),
+            ));
         }
         let mut out = Vec::new();
         for col in stmt.columns_with_metadata() {
@@ -120,7 +146,11 @@ impl StoreTx for SqliteTx<'_> {
                 (Some(t), Some(c)) => Some((t.to_owned(), c.to_owned())),
                 _ => None,
             };
-            out.push(ViewColumn { name: col.name().to_owned(), source, is_count: false });
+            out.push(ViewColumn {
+                name: col.name().to_owned(),
+                source,
+                is_count: false,
+            });
         }
         mark_count_columns(query, &mut out);
         Ok(out)
@@ -152,7 +182,11 @@ fn mark_count_columns(query: &str, cols: &mut [ViewColumn]) {
         let alias = format!("as {}", c.name.to_ascii_lowercase());
         if let Some(pos) = lower.find(&alias) {
             let before = lower[..pos].trim_end();
-            if before.ends_with(')') && before.rfind("count(").is_some_and(|p| !before[p..].contains(',')) {
+            if before.ends_with(')')
+                && before
+                    .rfind("count(")
+                    .is_some_and(|p| !before[p..].contains(','))
+            {
                 c.is_count = true;
             }
         }

@@ -102,7 +102,12 @@ pub trait StoreTx {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when no such row exists; constraint violations.
-    fn update(&mut self, collection: &Collection, id: &str, changes: &Row) -> Result<(), StoreError>;
+    fn update(
+        &mut self,
+        collection: &Collection,
+        id: &str,
+        changes: &Row,
+    ) -> Result<(), StoreError>;
     /// Deletes the row with `id`.
     ///
     /// # Errors
@@ -160,7 +165,11 @@ where
             if let Ok(mut guard) = inner.lock() {
                 *guard = Some(result);
             }
-            if failed { Err(StoreError::RolledBack) } else { Ok(()) }
+            if failed {
+                Err(StoreError::RolledBack)
+            } else {
+                Ok(())
+            }
         }))
         .await;
     let produced = slot.lock().ok().and_then(|mut g| g.take());
@@ -168,6 +177,8 @@ where
         (Ok(()), Some(result)) => result,
         (Err(StoreError::RolledBack), Some(Err(e))) => Err(e),
         (Err(e), _) => Err(E::from(e)),
-        (Ok(()), None) => Err(E::from(StoreError::Other("write job produced no result".into()))),
+        (Ok(()), None) => Err(E::from(StoreError::Other(
+            "write job produced no result".into(),
+        ))),
     }
 }

@@ -28,7 +28,14 @@ pub struct Select {
 impl Select {
     /// All rows of `collection`, natural order, no total.
     pub fn all(collection: Arc<Collection>) -> Self {
-        Self { collection, filter: None, order: vec![], limit: None, offset: 0, count_total: false }
+        Self {
+            collection,
+            filter: None,
+            order: vec![],
+            limit: None,
+            offset: 0,
+            count_total: false,
+        }
     }
 
     /// The row with primary key `id`.
@@ -38,7 +45,11 @@ impl Select {
             op: CmpOp::Eq,
             right: Term::Value(Literal::Text(id.into())),
         };
-        Self { filter: Some(filter), limit: Some(1), ..Self::all(collection) }
+        Self {
+            filter: Some(filter),
+            limit: Some(1),
+            ..Self::all(collection)
+        }
     }
 
     /// Builder: adds a condition (ANDed with an existing one).

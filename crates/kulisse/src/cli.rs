@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "kulisse", version, about, propagate_version = true)]
 pub struct Cli {
     /// Data directory (database and, later, uploaded files).
-    #[arg(long, global = true, default_value = "./kulisse_data", env = "KULISSE_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "./kulisse_data",
+        env = "KULISSE_DIR"
+    )]
     pub dir: PathBuf,
 
     /// What to do.

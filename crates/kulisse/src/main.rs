@@ -14,7 +14,11 @@ use crate::cli::{Cli, Command, ServeArgs, SuperuserAction};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"))).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(&cli.dir, args).await,
@@ -24,14 +28,25 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(dir: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
     let (store, services) = compose::open(dir).await?;
-    let opts = HttpOptions { public_dir: Some(args.public_dir), origins: args.origins };
+    let opts = HttpOptions {
+        public_dir: Some(args.public_dir),
+        origins: args.origins,
+    };
     let app = router(services, &opts);
-    let listener = tokio::net::TcpListener::bind(&args.http).await.with_context(|| format!("cannot listen on {}", args.http))?;
+    let listener = tokio::net::TcpListener::bind(&args.http)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http))?;
     let addr = listener.local_addr()?;
-    println!("Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Data dir:  {}", dir.display());
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    println!(
+        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Data dir:  {}",
+        dir.display()
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     store.close().await;
     println!("Server stopped; database closed.");
     Ok(())
@@ -44,7 +59,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -59,13 +75,19 @@ async fn shutdown_signal() {
 async fn superuser(dir: &std::path::Path, action: SuperuserAction) -> anyhow::Result<()> {
     let (store, services) = compose::open(dir).await?;
     let result = match &action {
-        SuperuserAction::Upsert { email, password } => services.auth.upsert_superuser(email, password, false).await,
-        SuperuserAction::Create { email, password } => services.auth.upsert_superuser(email, password, true).await,
+        SuperuserAction::Upsert { email, password } => {
+            services.auth.upsert_superuser(email, password, false).await
+        }
+        SuperuserAction::Create { email, password } => {
+            services.auth.upsert_superuser(email, password, true).await
+        }
         SuperuserAction::Delete { email } => services.auth.delete_superuser(email).await,
     };
     store.close().await;
     match (result, action) {
-        (Ok(()), SuperuserAction::Delete { email }) => println!("Successfully deleted superuser {email}."),
+        (Ok(()), SuperuserAction::Delete { email }) => {
+            println!("Successfully deleted superuser {email}.")
+        }
         (Ok(()), SuperuserAction::Upsert { email, .. } | SuperuserAction::Create { email, .. }) => {
             println!("Successfully saved superuser {email}.")
         }

@@ -23,7 +23,12 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// that "no such user" and "wrong password" take the same time.
 pub(crate) fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hash_password(&kulisse_schema::ids::random_string("abcdefghijklmnopqrstuvwxyz", 32), DEFAULT_COST))
+    HASH.get_or_init(|| {
+        hash_password(
+            &kulisse_schema::ids::random_string("abcdefghijklmnopqrstuvwxyz", 32),
+            DEFAULT_COST,
+        )
+    })
 }
 
 #[cfg(test)]

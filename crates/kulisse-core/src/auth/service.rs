@@ -8,9 +8,9 @@ use kulisse_schema::{Collection, FieldError, FieldErrors, datetime, ids, value::
 use kulisse_store::{CmpOp, Cond, Literal, Row, Select, Store, StoreError, Term, transact};
 use serde_json::{Value, json};
 
+use super::Auth;
 use super::password::{dummy_hash, hash_password, verify_password};
 use super::tokens::{self, TokenKind};
-use super::Auth;
 use crate::collections::Registry;
 use crate::error::CoreError;
 
@@ -39,12 +39,16 @@ impl AuthService {
 
     /// Resolves an `Authorization` header value; anything invalid is a guest (§1.4).
     pub async fn authenticate(&self, header: Option<&str>) -> Auth {
-        let Some(raw) = header.map(str::trim).filter(|h| !h.is_empty()) else { return Auth::Guest };
+        let Some(raw) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+            return Auth::Guest;
+        };
         let token = match raw.get(..7) {
             Some(p) if p.eq_ignore_ascii_case("bearer ") => raw[7..].trim(),
             _ => raw,
         };
-        self.resolve_token(token, TokenKind::Auth).await.unwrap_or_default()
+        self.resolve_token(token, TokenKind::Auth)
+            .await
+            .unwrap_or_default()
     }
 
     async fn resolve_token(&self, token: &str, kind: TokenKind) -> Option<Auth> {
@@ -58,26 +62,59 @@ impl AuthService {
         };
         let key = format!("{}{secret}", record.get("tokenKey")?.as_str()?);
         tokens::verify(token, &key, kind)?;
-        Some(Auth::Record { collection, record: Arc::new(record) })
+        Some(Auth::Record {
+            collection,
+            record: Arc::new(record),
+        })
     }
 
     async fn load(&self, c: &Arc<Collection>, id: &str) -> Result<Option<Row>, CoreError> {
-        Ok(self.store.select(Select::by_id(Arc::clone(c), id)).await?.rows.into_iter().next())
+        Ok(self
+            .store
+            .select(Select::by_id(Arc::clone(c), id))
+            .await?
+            .rows
+            .into_iter()
+            .next())
     }
 
     fn auth_collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
         self.registry
             .get(id_or_name)
             .ok_or(CoreError::Missing("Missing or invalid collection context."))
-            .and_then(|c| if c.is_auth() { Ok(c) } else { Err(CoreError::Missing("Missing or invalid auth collection context.")) })
+            .and_then(|c| {
+                if c.is_auth() {
+                    Ok(c)
+                } else {
+                    Err(CoreError::Missing(
+                        "Missing or invalid auth collection context.",
+                    ))
+                }
+            })
     }
 
     /// Signs a fresh auth token for `record`.
     pub fn token_for(&self, c: &Collection, record: &Row) -> String {
-        let Some(auth) = &c.auth else { return String::new() };
+        let Some(auth) = &c.auth else {
+            return String::new();
+        };
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
-        let key = format!("{}{}", record.get("tokenKey").and_then(Value::as_str).unwrap_or_default(), auth.auth_token.secret);
-        tokens::sign(TokenKind::Auth, &c.id, id, auth.auth_token.duration, &key, true)
+        let key = format!(
+            "{}{}",
+            record
+                .get("tokenKey")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            auth.auth_token.secret
+        );
+        tokens::sign(
+            TokenKind::Auth,
+            &c.id,
+            id,
+            auth.auth_token.duration,
+            &key,
+            true,
+        )
     }
 
     /// `auth-with-password`: identity fields are tried in order (email first, and only for
@@ -94,9 +131,13 @@ impl AuthService {
         identity_field: Option<&str>,
     ) -> Result<(Arc<Collection>, Row, String), CoreError> {
         let c = self.auth_collection(collection)?;
-        let Some(opts) = c.auth.clone() else { return Err(CoreError::NotFound) };
+        let Some(opts) = c.auth.clone() else {
+            return Err(CoreError::NotFound);
+        };
         if !opts.password_auth_enabled {
-            return Err(CoreError::Forbidden("The collection is not configured to allow password authentication.".into()));
+            return Err(CoreError::Forbidden(
+                "The collection is not configured to allow password authentication.".into(),
+            ));
         }
         let mut errs = FieldErrors::new();
         if identity.is_empty() {
@@ -105,12 +146,20 @@ impl AuthService {
         if password.is_empty() {
             errs.add("password", FieldError::required());
         }
-        if let Some(f) = identity_field.filter(|f| !f.is_empty() && !opts.identity_fields.iter().any(|i| i == f)) {
+        if let Some(f) =
+            identity_field.filter(|f| !f.is_empty() && !opts.identity_fields.iter().any(|i| i == f))
+        {
             let _ = f;
-            errs.add("identityField", FieldError::new("validation_in_invalid", "Must be a valid value."));
+            errs.add(
+                "identityField",
+                FieldError::new("validation_in_invalid", "Must be a valid value."),
+            );
         }
         if !errs.is_empty() {
-            return Err(CoreError::invalid("An error occurred while validating the submitted data.", errs));
+            return Err(CoreError::invalid(
+                "An error occurred while validating the submitted data.",
+                errs,
+            ));
         }
         let fields: Vec<String> = match identity_field.filter(|f| !f.is_empty()) {
             Some(f) => vec![f.to_owned()],
@@ -121,16 +170,31 @@ impl AuthService {
             if field == "email" && !is_email(identity) {
                 continue;
             }
-            let cond = Cond::Compare { left: Term::Column(field), op: CmpOp::Eq, right: Term::Value(Literal::Text(identity.into())) };
-            let q = Select { limit: Some(1), ..Select::all(Arc::clone(&c)) }.and(cond);
+            let cond = Cond::Compare {
+                left: Term::Column(field),
+                op: CmpOp::Eq,
+                right: Term::Value(Literal::Text(identity.into())),
+            };
+            let q = Select {
+                limit: Some(1),
+                ..Select::all(Arc::clone(&c))
+            }
+            .and(cond);
             if let Some(row) = self.store.select(q).await?.rows.into_iter().next() {
                 found = Some(row);
                 break;
             }
         }
-        let hash = found.as_ref().and_then(|r| r.get("password")).and_then(Value::as_str).unwrap_or(dummy_hash()).to_owned();
+        let hash = found
+            .as_ref()
+            .and_then(|r| r.get("password"))
+            .and_then(Value::as_str)
+            .unwrap_or(dummy_hash())
+            .to_owned();
         let pw = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await.unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+            .await
+            .unwrap_or(false);
         let record = match (found, ok) {
             (Some(r), true) => r,
             _ => return Err(CoreError::BadRequest("Failed to authenticate.".into())),
@@ -141,16 +205,32 @@ impl AuthService {
     }
 
     async fn check_auth_rule(&self, c: &Arc<Collection>, record: &Row) -> Result<(), CoreError> {
-        let denied = || CoreError::Forbidden("The request doesn't satisfy the collection requirements to authenticate.".into());
-        let Some(rule) = c.auth.as_ref().and_then(|a| a.auth_rule.clone()) else { return Err(denied()) };
+        let denied = || {
+            CoreError::Forbidden(
+                "The request doesn't satisfy the collection requirements to authenticate.".into(),
+            )
+        };
+        let Some(rule) = c.auth.as_ref().and_then(|a| a.auth_rule.clone()) else {
+            return Err(denied());
+        };
         if rule.trim().is_empty() {
             return Ok(());
         }
         let req = crate::query::RequestInfo::for_auth(Auth::Guest, "POST");
-        let resolver = crate::query::Resolver { collection: c, request: &req, allow_hidden: true };
+        let resolver = crate::query::Resolver {
+            collection: c,
+            request: &req,
+            allow_hidden: true,
+        };
         let cond = crate::query::compile_filter(&rule, &resolver)?.unwrap_or(Cond::True);
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
-        if self.store.select(Select::by_id(Arc::clone(c), id).and(cond)).await?.rows.is_empty() {
+        if self
+            .store
+            .select(Select::by_id(Arc::clone(c), id).and(cond))
+            .await?
+            .rows
+            .is_empty()
+        {
             return Err(denied());
         }
         Ok(())
@@ -160,13 +240,26 @@ impl AuthService {
     ///
     /// # Errors
     /// 401 for guests, 403 for a record of another collection.
-    pub async fn refresh(&self, auth: &Auth, collection: &str) -> Result<(Arc<Collection>, Row, String), CoreError> {
-        let Auth::Record { collection: own, record } = auth else {
-            return Err(CoreError::AuthRequired("The request requires valid record authorization token.".into()));
+    pub async fn refresh(
+        &self,
+        auth: &Auth,
+        collection: &str,
+    ) -> Result<(Arc<Collection>, Row, String), CoreError> {
+        let Auth::Record {
+            collection: own,
+            record,
+        } = auth
+        else {
+            return Err(CoreError::AuthRequired(
+                "The request requires valid record authorization token.".into(),
+            ));
         };
         let c = self.auth_collection(collection)?;
         if own.id != c.id {
-            return Err(CoreError::Forbidden(format!("The request requires auth record from {} collection.", own.name)));
+            return Err(CoreError::Forbidden(format!(
+                "The request requires auth record from {} collection.",
+                own.name
+            )));
         }
         let token = self.token_for(&c, record);
         Ok((c, (**record).clone(), token))
@@ -178,10 +271,16 @@ impl AuthService {
     /// When the collection is not an auth collection.
     pub fn methods(&self, collection: &str) -> Result<AuthMethods, CoreError> {
         let c = self.auth_collection(collection)?;
-        let Some(a) = &c.auth else { return Err(CoreError::NotFound) };
+        let Some(a) = &c.auth else {
+            return Err(CoreError::NotFound);
+        };
         Ok(AuthMethods {
             password_enabled: a.password_auth_enabled,
-            identity_fields: if a.password_auth_enabled { a.identity_fields.clone() } else { vec![] },
+            identity_fields: if a.password_auth_enabled {
+                a.identity_fields.clone()
+            } else {
+                vec![]
+            },
             extra: a.extra.clone(),
         })
     }
@@ -190,18 +289,30 @@ impl AuthService {
     ///
     /// # Errors
     /// Invalid email or password, or storage failures.
-    pub async fn upsert_superuser(&self, email: &str, password: &str, create_only: bool) -> Result<(), CoreError> {
-        let c = self.registry.get(SUPERUSERS).ok_or(CoreError::UnknownCollection)?;
+    pub async fn upsert_superuser(
+        &self,
+        email: &str,
+        password: &str,
+        create_only: bool,
+    ) -> Result<(), CoreError> {
+        let c = self
+            .registry
+            .get(SUPERUSERS)
+            .ok_or(CoreError::UnknownCollection)?;
         if !is_email(email) {
             return Err(CoreError::BadRequest(format!("invalid email {email:?}")));
         }
         if password.chars().count() < 8 {
-            return Err(CoreError::BadRequest("the password must be at least 8 characters".into()));
+            return Err(CoreError::BadRequest(
+                "the password must be at least 8 characters".into(),
+            ));
         }
         let hash = hash_password(password, 0);
         let existing = self.find_by_email(&c, email).await?;
         if existing.is_some() && create_only {
-            return Err(CoreError::BadRequest(format!("superuser {email} already exists")));
+            return Err(CoreError::BadRequest(format!(
+                "superuser {email} already exists"
+            )));
         }
         let now = datetime::now();
         let email = email.to_owned();
@@ -229,14 +340,41 @@ impl AuthService {
     /// # Errors
     /// `NotFound` for unknown emails.
     pub async fn delete_superuser(&self, email: &str) -> Result<(), CoreError> {
-        let c = self.registry.get(SUPERUSERS).ok_or(CoreError::UnknownCollection)?;
-        let row = self.find_by_email(&c, email).await?.ok_or(CoreError::NotFound)?;
-        let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-        transact::<_, CoreError, _>(&*self.store, move |tx| tx.delete(&c, &id).map_err(|e: StoreError| e.into())).await
+        let c = self
+            .registry
+            .get(SUPERUSERS)
+            .ok_or(CoreError::UnknownCollection)?;
+        let row = self
+            .find_by_email(&c, email)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let id = row
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        transact::<_, CoreError, _>(&*self.store, move |tx| {
+            tx.delete(&c, &id).map_err(|e: StoreError| e.into())
+        })
+        .await
     }
 
-    async fn find_by_email(&self, c: &Arc<Collection>, email: &str) -> Result<Option<Row>, CoreError> {
-        let cond = Cond::Compare { left: Term::Column("email".into()), op: CmpOp::Eq, right: Term::Value(Literal::Text(email.into())) };
-        Ok(self.store.select(Select::all(Arc::clone(c)).and(cond)).await?.rows.into_iter().next())
+    async fn find_by_email(
+        &self,
+        c: &Arc<Collection>,
+        email: &str,
+    ) -> Result<Option<Row>, CoreError> {
+        let cond = Cond::Compare {
+            left: Term::Column("email".into()),
+            op: CmpOp::Eq,
+            right: Term::Value(Literal::Text(email.into())),
+        };
+        Ok(self
+            .store
+            .select(Select::all(Arc::clone(c)).and(cond))
+            .await?
+            .rows
+            .into_iter()
+            .next())
     }
 }

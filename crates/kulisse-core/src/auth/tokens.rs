@@ -40,8 +40,16 @@ pub struct Claims {
 }
 
 /// Signs claims for a record.
-pub(crate) fn sign(kind: TokenKind, collection_id: &str, id: &str, duration_secs: u64, key: &str, refreshable: bool) -> String {
-    let exp = jiff::Timestamp::now().as_second() + i64::try_from(duration_secs).unwrap_or(i64::MAX / 2);
+pub(crate) fn sign(
+    kind: TokenKind,
+    collection_id: &str,
+    id: &str,
+    duration_secs: u64,
+    key: &str,
+    refreshable: bool,
+) -> String {
+    let exp =
+        jiff::Timestamp::now().as_second() + i64::try_from(duration_secs).unwrap_or(i64::MAX / 2);
     let claims = Claims {
         collection_id: collection_id.to_owned(),
         exp,
@@ -49,7 +57,12 @@ pub(crate) fn sign(kind: TokenKind, collection_id: &str, id: &str, duration_secs
         refreshable: (kind == TokenKind::Auth).then_some(refreshable),
         kind: kind.as_str().to_owned(),
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key.as_bytes())).unwrap_or_default()
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap_or_default()
 }
 
 /// Reads the claims without verifying, to find the record whose key verifies the token.
@@ -62,7 +75,12 @@ pub(crate) fn verify(token: &str, key: &str, kind: TokenKind) -> Option<Claims> 
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     validation.required_spec_claims = ["exp".to_owned()].into_iter().collect();
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(key.as_bytes()), &validation).ok()?;
+    let data = jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(key.as_bytes()),
+        &validation,
+    )
+    .ok()?;
     (data.claims.kind == kind.as_str()).then_some(data.claims)
 }
 
@@ -74,7 +92,10 @@ mod tests {
     fn tokens_verify_only_with_their_key() {
         let t = sign(TokenKind::Auth, "pbc_1", "abc", 60, "key1", true);
         let peeked = peek(&t).unwrap();
-        assert_eq!((peeked.id.as_str(), peeked.kind.as_str(), peeked.refreshable), ("abc", "auth", Some(true)));
+        assert_eq!(
+            (peeked.id.as_str(), peeked.kind.as_str(), peeked.refreshable),
+            ("abc", "auth", Some(true))
+        );
         assert!(verify(&t, "key1", TokenKind::Auth).is_some());
         assert!(verify(&t, "key2", TokenKind::Auth).is_none());
         assert!(verify(&t, "key1", TokenKind::File).is_none());

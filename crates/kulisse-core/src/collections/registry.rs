@@ -23,9 +23,21 @@ pub struct Snapshot {
 impl Snapshot {
     fn new(list: Vec<Collection>) -> Self {
         let list: Vec<Arc<Collection>> = list.into_iter().map(Arc::new).collect();
-        let by_id = list.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
-        let by_name = list.iter().enumerate().map(|(i, c)| (c.name.to_ascii_lowercase(), i)).collect();
-        Self { list, by_id, by_name }
+        let by_id = list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        let by_name = list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.to_ascii_lowercase(), i))
+            .collect();
+        Self {
+            list,
+            by_id,
+            by_name,
+        }
     }
 
     /// Looks a collection up by id or (case-insensitive) name, as every route allows.
@@ -55,7 +67,10 @@ impl Registry {
     /// # Errors
     /// When the store cannot be read or written.
     pub async fn load(store: Arc<dyn Store>) -> Result<Registry, CoreError> {
-        let registry = Registry { store: Arc::clone(&store), current: Arc::new(RwLock::new(Arc::default())) };
+        let registry = Registry {
+            store: Arc::clone(&store),
+            current: Arc::new(RwLock::new(Arc::default())),
+        };
         if store.load_collections().await?.is_empty() {
             transact::<_, StoreError, _>(&*store, |tx| {
                 tx.create_collection(&collection::superusers())?;
@@ -78,7 +93,11 @@ impl Registry {
         for doc in &docs {
             match Collection::from_stored(doc) {
                 Ok(c) => list.push(c),
-                Err(e) => return Err(CoreError::Store(StoreError::Other(format!("unreadable collection definition: {e:?}")))),
+                Err(e) => {
+                    return Err(CoreError::Store(StoreError::Other(format!(
+                        "unreadable collection definition: {e:?}"
+                    ))));
+                }
             }
         }
         let snapshot = Arc::new(Snapshot::new(list));
@@ -90,7 +109,10 @@ impl Registry {
 
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.read().map(|s| Arc::clone(&s)).unwrap_or_default()
+        self.current
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default()
     }
 
     /// Shortcut: one collection by id or name.

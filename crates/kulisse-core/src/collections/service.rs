@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use kulisse_schema::collection::CollectionInputError;
-use kulisse_schema::{Collection, CollectionKind, FieldError, FieldErrors, FieldKind, IndexDef, datetime};
+use kulisse_schema::{
+    Collection, CollectionKind, FieldError, FieldErrors, FieldKind, IndexDef, datetime,
+};
 use kulisse_store::{Store, StoreError, StoreTx, transact};
 use serde_json::Value;
 
@@ -23,20 +25,24 @@ pub struct CollectionsService {
 /// Only superusers manage collections: guests get 401, other records 403.
 pub fn require_superuser(auth: &Auth) -> Result<(), CoreError> {
     match auth {
-        Auth::Guest => Err(CoreError::AuthRequired("The request requires valid record authorization token.".into())),
+        Auth::Guest => Err(CoreError::AuthRequired(
+            "The request requires valid record authorization token.".into(),
+        )),
         a if a.is_superuser() => Ok(()),
-        _ => Err(CoreError::Forbidden("The authorized record is not allowed to perform this action.".into())),
+        _ => Err(CoreError::Forbidden(
+            "The authorized record is not allowed to perform this action.".into(),
+        )),
     }
 }
 
 fn input_error(message: &str, e: CollectionInputError) -> CoreError {
     match e {
-        CollectionInputError::NotAnObject => {
-            CoreError::BadRequest("Failed to load the collection type data due to invalid formatting.".into())
-        }
-        CollectionInputError::Malformed => {
-            CoreError::BadRequest("Failed to load the submitted data due to invalid formatting.".into())
-        }
+        CollectionInputError::NotAnObject => CoreError::BadRequest(
+            "Failed to load the collection type data due to invalid formatting.".into(),
+        ),
+        CollectionInputError::Malformed => CoreError::BadRequest(
+            "Failed to load the submitted data due to invalid formatting.".into(),
+        ),
         CollectionInputError::Invalid(errs) => CoreError::invalid(message, errs),
     }
 }
@@ -65,11 +71,19 @@ impl CollectionsService {
     ///
     /// # Errors
     /// Unless superuser; 400 for bad filter/sort.
-    pub fn list(&self, auth: &Auth, p: &crate::records::ListParams) -> Result<(Vec<Value>, Option<u64>), CoreError> {
+    pub fn list(
+        &self,
+        auth: &Auth,
+        p: &crate::records::ListParams,
+    ) -> Result<(Vec<Value>, Option<u64>), CoreError> {
         require_superuser(auth)?;
         let meta = properties_schema();
         let req = RequestInfo::for_auth(auth.clone(), "GET");
-        let resolver = Resolver { collection: &meta, request: &req, allow_hidden: true };
+        let resolver = Resolver {
+            collection: &meta,
+            request: &req,
+            allow_hidden: true,
+        };
         let filter = compile_filter(&p.filter, &resolver)?;
         let order = crate::query::parse_sort(&p.sort, &resolver)?;
         let mut items: Vec<kulisse_store::Row> = self
@@ -81,13 +95,23 @@ impl CollectionsService {
                 Ok(Value::Object(m)) => Some(m),
                 _ => None,
             })
-            .filter(|row| filter.as_ref().is_none_or(|f| crate::query::eval::matches(&meta, f, row)))
+            .filter(|row| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| crate::query::eval::matches(&meta, f, row))
+            })
             .collect();
         items.sort_by(|a, b| crate::query::eval::compare_rows(&order, a, b));
         let total = items.len() as u64;
         let per_page = p.per_page.clamp(1, crate::records::MAX_PER_PAGE);
-        let skip = usize::try_from((p.page.max(1) - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-        let page = items.into_iter().skip(skip).take(usize::try_from(per_page).unwrap_or(usize::MAX)).map(Value::Object).collect();
+        let skip =
+            usize::try_from((p.page.max(1) - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+        let page = items
+            .into_iter()
+            .skip(skip)
+            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+            .map(Value::Object)
+            .collect();
         Ok((page, (!p.skip_total).then_some(total)))
     }
 
@@ -109,7 +133,10 @@ impl CollectionsService {
         const MSG: &str = "Failed to create collection.";
         let mut c = Collection::from_create_input(input).map_err(|e| input_error(MSG, e))?;
         let snapshot = self.registry.snapshot();
-        let explicit_id = input.get("id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        let explicit_id = input
+            .get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty());
         if !explicit_id {
             // PB compat: a generated id that clashes gets a numeric suffix.
             let base = c.id.clone();
@@ -135,7 +162,12 @@ impl CollectionsService {
     ///
     /// # Errors
     /// `NotFound`, or validation failures as `Invalid("Failed to update collection.")`.
-    pub async fn update(&self, auth: &Auth, id_or_name: &str, input: &Value) -> Result<Arc<Collection>, CoreError> {
+    pub async fn update(
+        &self,
+        auth: &Auth,
+        id_or_name: &str,
+        input: &Value,
+    ) -> Result<Arc<Collection>, CoreError> {
         require_superuser(auth)?;
         const MSG: &str = "Failed to update collection.";
         let old = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
@@ -151,7 +183,8 @@ impl CollectionsService {
         let id = next.id.clone();
         transact::<_, CoreError, _>(&*self.store, move |tx| {
             let next = with_view_fields(tx, next, &snapshot, MSG)?;
-            tx.alter_collection(&old, &next).map_err(|e| ddl_error(MSG, e))
+            tx.alter_collection(&old, &next)
+                .map_err(|e| ddl_error(MSG, e))
         })
         .await?;
         self.registry.reload().await?;
@@ -171,10 +204,18 @@ impl CollectionsService {
         }
         let snapshot = self.registry.snapshot();
         let others = || snapshot.all().iter().filter(|o| o.id != c.id);
-        if others().any(|o| o.view_query.as_deref().is_some_and(|q| q.to_ascii_lowercase().contains(&c.name.to_ascii_lowercase()))) {
+        if others().any(|o| {
+            o.view_query.as_deref().is_some_and(|q| {
+                q.to_ascii_lowercase()
+                    .contains(&c.name.to_ascii_lowercase())
+            })
+        }) {
             return Err(CoreError::BadRequest(FAILED.into()));
         }
-        let referrers: Vec<String> = others().filter(|o| references(o, &c)).map(|o| o.name.clone()).collect();
+        let referrers: Vec<String> = others()
+            .filter(|o| references(o, &c))
+            .map(|o| o.name.clone())
+            .collect();
         if !referrers.is_empty() {
             return Err(CoreError::BadRequest(format!(
                 "Failed to delete collection probably due to existing reference in {}.",
@@ -194,7 +235,8 @@ impl CollectionsService {
         let c = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
         if c.kind == CollectionKind::View {
             return Err(CoreError::BadRequest(
-                "View collections cannot be truncated since they don't store their own records.".into(),
+                "View collections cannot be truncated since they don't store their own records."
+                    .into(),
             ));
         }
         transact::<_, CoreError, _>(&*self.store, move |tx| Ok(tx.truncate(&c)?)).await
@@ -206,36 +248,62 @@ impl CollectionsService {
     ///
     /// # Errors
     /// `Invalid("Failed to import collections.")` when any definition is invalid.
-    pub async fn import(&self, auth: &Auth, items: &[Value], delete_missing: bool) -> Result<(), CoreError> {
+    pub async fn import(
+        &self,
+        auth: &Auth,
+        items: &[Value],
+        delete_missing: bool,
+    ) -> Result<(), CoreError> {
         require_superuser(auth)?;
         const MSG: &str = "Failed to import collections.";
         let snapshot = self.registry.snapshot();
         let mut plan: Vec<(Option<Arc<Collection>>, Collection)> = Vec::new();
         let import_error = |detail: String| {
             let mut errs = FieldErrors::new();
-            errs.add("collections", FieldError::new("validation_collections_import_failure", detail));
+            errs.add(
+                "collections",
+                FieldError::new("validation_collections_import_failure", detail),
+            );
             CoreError::invalid(MSG, errs)
         };
         for item in items {
-            let by_id = item.get("id").and_then(Value::as_str).and_then(|id| snapshot.get(id).cloned());
-            let existing = by_id.or_else(|| item.get("name").and_then(Value::as_str).and_then(|n| snapshot.get(n).cloned()));
+            let by_id = item
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| snapshot.get(id).cloned());
+            let existing = by_id.or_else(|| {
+                item.get("name")
+                    .and_then(Value::as_str)
+                    .and_then(|n| snapshot.get(n).cloned())
+            });
             let next = match &existing {
                 Some(old) => {
                     let mut next = (**old).clone();
-                    next.apply_input(item).map_err(|e| import_error(format!("{e:?}")))?;
+                    next.apply_input(item)
+                        .map_err(|e| import_error(format!("{e:?}")))?;
                     next.id = old.id.clone();
                     next
                 }
-                None => Collection::from_create_input(item).map_err(|e| import_error(format!("{e:?}")))?,
+                None => Collection::from_create_input(item)
+                    .map_err(|e| import_error(format!("{e:?}")))?,
             };
             let errs = next.validate();
             if !errs.is_empty() {
-                return Err(import_error(format!("Invalid collection {}: {}", next.name, errs.to_json())));
+                return Err(import_error(format!(
+                    "Invalid collection {}: {}",
+                    next.name,
+                    errs.to_json()
+                )));
             }
             plan.push((existing, next));
         }
         let doomed: Vec<Arc<Collection>> = if delete_missing {
-            snapshot.all().iter().filter(|c| !c.system && !plan.iter().any(|(_, n)| n.id == c.id)).cloned().collect()
+            snapshot
+                .all()
+                .iter()
+                .filter(|c| !c.system && !plan.iter().any(|(_, n)| n.id == c.id))
+                .cloned()
+                .collect()
         } else {
             vec![]
         };
@@ -262,24 +330,45 @@ impl CollectionsService {
 /// language resolves them like record fields.
 fn properties_schema() -> Collection {
     let text = |n: &str| serde_json::json!({"name": n, "type": "text"});
-    let fields: Vec<Value> = ["name", "type", "listRule", "viewRule", "createRule", "updateRule", "deleteRule", "created", "updated", "viewQuery"]
-        .iter()
-        .map(|n| text(n))
-        .chain([serde_json::json!({"name": "system", "type": "bool"}), serde_json::json!({"name": "fields", "type": "json"}), serde_json::json!({"name": "indexes", "type": "json"})])
-        .collect();
+    let fields: Vec<Value> = [
+        "name",
+        "type",
+        "listRule",
+        "viewRule",
+        "createRule",
+        "updateRule",
+        "deleteRule",
+        "created",
+        "updated",
+        "viewQuery",
+    ]
+    .iter()
+    .map(|n| text(n))
+    .chain([
+        serde_json::json!({"name": "system", "type": "bool"}),
+        serde_json::json!({"name": "fields", "type": "json"}),
+        serde_json::json!({"name": "indexes", "type": "json"}),
+    ])
+    .collect();
     let mut c = Collection::new("collections", CollectionKind::Base);
     let _ = c.apply_input(&serde_json::json!({ "fields": fields }));
     c
 }
 
 /// For view collections, describes the query and infers the fields.
-fn with_view_fields(tx: &mut dyn StoreTx, mut c: Collection, snapshot: &Snapshot, msg: &str) -> Result<Collection, CoreError> {
+fn with_view_fields(
+    tx: &mut dyn StoreTx,
+    mut c: Collection,
+    snapshot: &Snapshot,
+    msg: &str,
+) -> Result<Collection, CoreError> {
     if c.kind != CollectionKind::View {
         return Ok(c);
     }
     let query = c.view_query.clone().unwrap_or_default();
     let columns = tx.describe_view(&query).map_err(|e| ddl_error(msg, e))?;
-    let fields = view::infer_fields(&columns, snapshot).map_err(|errs| CoreError::invalid(msg, errs))?;
+    let fields =
+        view::infer_fields(&columns, snapshot).map_err(|errs| CoreError::invalid(msg, errs))?;
     view::apply(&mut c, fields);
     Ok(c)
 }
@@ -288,12 +377,24 @@ fn ddl_error(msg: &str, e: StoreError) -> CoreError {
     match e {
         StoreError::InvalidQuery(detail) => {
             let mut errs = FieldErrors::new();
-            errs.add("viewQuery", FieldError::new("validation_invalid_view_query", format!("Invalid query - {detail}")));
+            errs.add(
+                "viewQuery",
+                FieldError::new(
+                    "validation_invalid_view_query",
+                    format!("Invalid query - {detail}"),
+                ),
+            );
             CoreError::invalid(msg, errs)
         }
         StoreError::Unique(_) => {
             let mut errs = FieldErrors::new();
-            errs.add("indexes", FieldError::new("validation_invalid_index_expression", "Failed to create index: duplicated values or name."));
+            errs.add(
+                "indexes",
+                FieldError::new(
+                    "validation_invalid_index_expression",
+                    "Failed to create index: duplicated values or name.",
+                ),
+            );
             CoreError::invalid(msg, errs)
         }
         other => CoreError::Store(other),
@@ -317,22 +418,44 @@ fn rename_index_tables(c: &mut Collection, old_name: &str) {
 }
 
 /// Checks that need the other collections: unique name and id, relation targets, rules.
-fn validate(c: &Collection, old: Option<&Collection>, snapshot: &Snapshot) -> Result<(), FieldErrors> {
+fn validate(
+    c: &Collection,
+    old: Option<&Collection>,
+    snapshot: &Snapshot,
+) -> Result<(), FieldErrors> {
     let mut errs = c.validate();
     let own_id = old.map(|o| o.id.as_str());
     if let Some(other) = snapshot.get(&c.name)
         && Some(other.id.as_str()) != own_id
     {
-        errs.add("name", FieldError::new("validation_collection_name_exists", "Collection name must be unique (case insensitive)."));
+        errs.add(
+            "name",
+            FieldError::new(
+                "validation_collection_name_exists",
+                "Collection name must be unique (case insensitive).",
+            ),
+        );
     }
     if old.is_none() && snapshot.all().iter().any(|o| o.id == c.id) {
-        errs.add("id", FieldError::new("validation_collection_id_exists", "Collection id must be unique."));
+        errs.add(
+            "id",
+            FieldError::new(
+                "validation_collection_id_exists",
+                "Collection id must be unique.",
+            ),
+        );
     }
     if let Some(old) = old
         && old.system
         && old.name != c.name
     {
-        errs.add("name", FieldError::new("validation_collection_system_name_change", "System collection name cannot be changed."));
+        errs.add(
+            "name",
+            FieldError::new(
+                "validation_collection_system_name_change",
+                "System collection name cannot be changed.",
+            ),
+        );
     }
     let mut field_errs = FieldErrors::new();
     for (i, f) in c.fields.iter().enumerate() {
@@ -342,7 +465,13 @@ fn validate(c: &Collection, old: Option<&Collection>, snapshot: &Snapshot) -> Re
             && *collection_id != c.id
         {
             let mut fe = FieldErrors::new();
-            fe.add("collectionId", FieldError::new("validation_field_relation_missing_collection", "The relation collection doesn't exist."));
+            fe.add(
+                "collectionId",
+                FieldError::new(
+                    "validation_field_relation_missing_collection",
+                    "The relation collection doesn't exist.",
+                ),
+            );
             field_errs.add_nested(i.to_string(), fe);
         }
     }
@@ -355,7 +484,11 @@ fn validate(c: &Collection, old: Option<&Collection>, snapshot: &Snapshot) -> Re
 
 fn validate_rules(c: &Collection, errs: &mut FieldErrors) {
     let request = RequestInfo::default();
-    let resolver = Resolver { collection: c, request: &request, allow_hidden: true };
+    let resolver = Resolver {
+        collection: c,
+        request: &request,
+        allow_hidden: true,
+    };
     let mut rules = vec![
         ("listRule", &c.rules.list),
         ("viewRule", &c.rules.view),
@@ -371,7 +504,13 @@ fn validate_rules(c: &Collection, errs: &mut FieldErrors) {
         if let Some(text) = rule.as_deref().filter(|t| !t.trim().is_empty())
             && let Err(e) = compile_filter(text, &resolver)
         {
-            errs.add(key, FieldError::new("validation_invalid_rule", format!("Invalid rule. Raw error: {e}")));
+            errs.add(
+                key,
+                FieldError::new(
+                    "validation_invalid_rule",
+                    format!("Invalid rule. Raw error: {e}"),
+                ),
+            );
         }
     }
 }

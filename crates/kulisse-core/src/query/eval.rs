@@ -58,7 +58,9 @@ pub fn matches(collection: &Collection, cond: &Cond, row: &Row) -> bool {
 /// terms keep the given order.
 pub fn compare_rows(orders: &[kulisse_store::Order], a: &Row, b: &Row) -> Ordering {
     for o in orders {
-        let kulisse_store::Order::By { term, desc } = o else { continue };
+        let kulisse_store::Order::By { term, desc } = o else {
+            continue;
+        };
         let (va, vb) = (value(term, a, None), value(term, b, None));
         let ord = match (&va, &vb) {
             (Sql::Null, Sql::Null) => Ordering::Equal,
@@ -79,18 +81,29 @@ fn truth(cond: &Cond, row: &Ctx<'_>) -> Option<bool> {
     match cond {
         Cond::True => Some(true),
         Cond::False => Some(false),
-        Cond::All(items) => items.iter().try_fold(Some(true), |acc, c| match truth(c, row) {
-            Some(false) => Err(()),
-            None => Ok(None),
-            Some(true) => Ok(acc),
-        }).unwrap_or(Some(false)),
-        Cond::Any(items) => items.iter().try_fold(Some(false), |acc, c| match truth(c, row) {
-            Some(true) => Err(()),
-            None => Ok(None),
-            Some(false) => Ok(acc),
-        }).map_or(Some(true), |v| v),
+        Cond::All(items) => items
+            .iter()
+            .try_fold(Some(true), |acc, c| match truth(c, row) {
+                Some(false) => Err(()),
+                None => Ok(None),
+                Some(true) => Ok(acc),
+            })
+            .unwrap_or(Some(false)),
+        Cond::Any(items) => items
+            .iter()
+            .try_fold(Some(false), |acc, c| match truth(c, row) {
+                Some(true) => Err(()),
+                None => Ok(None),
+                Some(false) => Ok(acc),
+            })
+            .map_or(Some(true), |v| v),
         Cond::Compare { left, op, right } => compare(left, *op, right, row, None),
-        Cond::Each { column, op, right, any } => {
+        Cond::Each {
+            column,
+            op,
+            right,
+            any,
+        } => {
             let mut elements: Vec<Value> = match row.row.get(column) {
                 Some(Value::Array(items)) => items.clone(),
                 _ => vec![],
@@ -100,16 +113,27 @@ fn truth(cond: &Cond, row: &Ctx<'_>) -> Option<bool> {
             }
             let element = Term::Column("\u{0}each".into());
             let hit = |e: &Value| compare(&element, *op, right, row, Some(e)).unwrap_or(false);
-            Some(if *any { elements.iter().any(hit) } else { elements.iter().all(hit) })
+            Some(if *any {
+                elements.iter().any(hit)
+            } else {
+                elements.iter().all(hit)
+            })
         }
     }
 }
 
 fn is_empty_literal(t: &Term) -> bool {
-    matches!(t, Term::Value(Literal::Null)) || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
+    matches!(t, Term::Value(Literal::Null))
+        || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
 }
 
-fn compare(left: &Term, op: CmpOp, right: &Term, ctx: &Ctx<'_>, each: Option<&Value>) -> Option<bool> {
+fn compare(
+    left: &Term,
+    op: CmpOp,
+    right: &Term,
+    ctx: &Ctx<'_>,
+    each: Option<&Value>,
+) -> Option<bool> {
     let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
     let (l, r) = (value(left, ctx.row, each), value(right, ctx.row, each));
     let (la, ra) = (ctx.affinity(left), ctx.affinity(right));
@@ -120,8 +144,16 @@ fn compare(left: &Term, op: CmpOp, right: &Term, ctx: &Ctx<'_>, each: Option<&Va
             let empty = matches!(field, Sql::Null) || *field == Sql::Text(String::new());
             Some(empty == (op == CmpOp::Eq))
         }
-        CmpOp::Eq | CmpOp::Neq if !matches!(left, Term::Value(_)) && !matches!(right, Term::Value(_)) => {
-            let coalesce = |v: Sql| if v == Sql::Null { Sql::Text(String::new()) } else { v };
+        CmpOp::Eq | CmpOp::Neq
+            if !matches!(left, Term::Value(_)) && !matches!(right, Term::Value(_)) =>
+        {
+            let coalesce = |v: Sql| {
+                if v == Sql::Null {
+                    Sql::Text(String::new())
+                } else {
+                    v
+                }
+            };
             // COALESCE(…) results carry no affinity.
             let (l, r) = (coalesce(l), coalesce(r));
             Some((order(&l, &r)? == Ordering::Equal) == (op == CmpOp::Eq))
@@ -157,7 +189,12 @@ fn compare(left: &Term, op: CmpOp, right: &Term, ctx: &Ctx<'_>, each: Option<&Va
 /// numbers into text.
 fn apply_affinity(l: Sql, la: Affinity, r: Sql, ra: Affinity) -> (Sql, Sql) {
     let to_num = |v: Sql| match v {
-        Sql::Text(t) => t.trim().parse::<f64>().ok().filter(|_| !t.trim().is_empty() && t.trim() == t).map_or(Sql::Text(t), Sql::Num),
+        Sql::Text(t) => t
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|_| !t.trim().is_empty() && t.trim() == t)
+            .map_or(Sql::Text(t), Sql::Num),
         other => other,
     };
     let to_text = |v: Sql| match v {
@@ -220,7 +257,9 @@ fn value(t: &Term, row: &Row, each: Option<&Value>) -> Sql {
             for seg in path {
                 cur = match cur {
                     Some(Value::Object(m)) => m.get(seg),
-                    Some(Value::Array(items)) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+                    Some(Value::Array(items)) => {
+                        seg.parse::<usize>().ok().and_then(|i| items.get(i))
+                    }
                     _ => None,
                 };
             }
@@ -243,7 +282,12 @@ fn value(t: &Term, row: &Row, each: Option<&Value>) -> Sql {
                 Sql::Text(s) => s.parse().unwrap_or(0.0),
                 Sql::Null => 0.0,
             };
-            Sql::Num(kulisse_store::geo::haversine_km(n(&args[0]), n(&args[1]), n(&args[2]), n(&args[3])))
+            Sql::Num(kulisse_store::geo::haversine_km(
+                n(&args[0]),
+                n(&args[1]),
+                n(&args[2]),
+                n(&args[3]),
+            ))
         }
         Term::Value(Literal::Null) => Sql::Null,
         Term::Value(Literal::Bool(b)) => Sql::Num(f64::from(u8::from(*b))),

@@ -37,8 +37,18 @@ pub fn compile_filter(text: &str, r: &Resolver<'_>) -> Result<Option<Cond>, Core
 fn resolve_expr(e: &Expr, r: &Resolver<'_>) -> Result<Cond, CoreError> {
     Ok(match e {
         Expr::Cmp(c) => resolve_comparison(c, r)?,
-        Expr::And(items) => Cond::All(items.iter().map(|i| resolve_expr(i, r)).collect::<Result<_, _>>()?),
-        Expr::Or(items) => Cond::Any(items.iter().map(|i| resolve_expr(i, r)).collect::<Result<_, _>>()?),
+        Expr::And(items) => Cond::All(
+            items
+                .iter()
+                .map(|i| resolve_expr(i, r))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Or(items) => Cond::Any(
+            items
+                .iter()
+                .map(|i| resolve_expr(i, r))
+                .collect::<Result<_, _>>()?,
+        ),
     })
 }
 
@@ -63,15 +73,24 @@ fn resolve_comparison(c: &Comparison, r: &Resolver<'_>) -> Result<Cond, CoreErro
     let right = resolve_operand(&c.right, r)?;
     let cond = match (left, right) {
         (Resolved::Single(left), Resolved::Single(right)) => Cond::Compare { left, op, right },
-        (Resolved::Each(column), Resolved::Single(right)) => Cond::Each { column, op, right, any: c.op.any },
-        (Resolved::Single(left), Resolved::Each(column)) => {
-            Cond::Each { column, op: flip(op).ok_or_else(CoreError::generic_bad_request)?, right: left, any: c.op.any }
-        }
+        (Resolved::Each(column), Resolved::Single(right)) => Cond::Each {
+            column,
+            op,
+            right,
+            any: c.op.any,
+        },
+        (Resolved::Single(left), Resolved::Each(column)) => Cond::Each {
+            column,
+            op: flip(op).ok_or_else(CoreError::generic_bad_request)?,
+            right: left,
+            any: c.op.any,
+        },
         (Resolved::Each(_), Resolved::Each(_)) => return Err(CoreError::generic_bad_request()),
     };
     // PB compat: clients only match emails their owners made visible (§3.11), owners included.
     let names_email = |o: &Operand| matches!(o, Operand::Ident { name, .. } if name == "email" || name.starts_with("email:"));
-    if !r.allow_hidden && r.collection.is_auth() && (names_email(&c.left) || names_email(&c.right)) {
+    if !r.allow_hidden && r.collection.is_auth() && (names_email(&c.left) || names_email(&c.right))
+    {
         let visible = Cond::Compare {
             left: Term::Column("emailVisibility".into()),
             op: CmpOp::Eq,
@@ -109,9 +128,16 @@ fn resolve_call(name: &str, args: &[Operand], r: &Resolver<'_>) -> Result<Term, 
         Resolved::Each(_) => Err(CoreError::generic_bad_request()),
     };
     match name {
-        "geoDistance" if args.len() == 4 && args.iter().all(|a| matches!(a, Operand::Ident { .. } | Operand::Number { .. })) => {
+        "geoDistance"
+            if args.len() == 4
+                && args
+                    .iter()
+                    .all(|a| matches!(a, Operand::Ident { .. } | Operand::Number { .. })) =>
+        {
             let terms: Vec<Term> = args.iter().map(single).collect::<Result<_, _>>()?;
-            let arr: [Term; 4] = terms.try_into().map_err(|_| CoreError::generic_bad_request())?;
+            let arr: [Term; 4] = terms
+                .try_into()
+                .map_err(|_| CoreError::generic_bad_request())?;
             Ok(Term::GeoDistance(Box::new(arr)))
         }
         "strftime" if (1..=10).contains(&args.len()) => {
@@ -122,7 +148,11 @@ fn resolve_call(name: &str, args: &[Operand], r: &Resolver<'_>) -> Result<Term, 
             let format = text(&args[0])?;
             let value = args.get(1).map(single).transpose()?.map(Box::new);
             let modifiers = args.iter().skip(2).map(text).collect::<Result<_, _>>()?;
-            Ok(Term::Strftime { format, value, modifiers })
+            Ok(Term::Strftime {
+                format,
+                value,
+                modifiers,
+            })
         }
         _ => Err(CoreError::generic_bad_request()),
     }
@@ -170,7 +200,10 @@ fn resolve_field_path(name: &str, r: &Resolver<'_>) -> Result<Resolved, CoreErro
         Term::Column(column.clone())
     } else {
         match field.kind {
-            FieldKind::Json { .. } | FieldKind::GeoPoint => Term::JsonPath { column: column.clone(), path: rest },
+            FieldKind::Json { .. } | FieldKind::GeoPoint => Term::JsonPath {
+                column: column.clone(),
+                path: rest,
+            },
             // TODO(#3): relation paths (`author.name`) need joins, which the rules issue adds.
             _ => return Err(bad()),
         }
@@ -178,7 +211,9 @@ fn resolve_field_path(name: &str, r: &Resolver<'_>) -> Result<Resolved, CoreErro
     Ok(match modifier {
         None => Resolved::Single(term),
         Some("lower") => Resolved::Single(Term::Lower(Box::new(term))),
-        Some("each") if field.kind.is_multiple() && matches!(term, Term::Column(_)) => Resolved::Each(column),
+        Some("each") if field.kind.is_multiple() && matches!(term, Term::Column(_)) => {
+            Resolved::Each(column)
+        }
         Some("length") if field.kind.is_multiple() && matches!(term, Term::Column(_)) => {
             Resolved::Single(Term::JsonLength(column))
         }
@@ -239,7 +274,11 @@ fn to_literal(v: Option<Value>) -> Literal {
 /// Datetime macros (§3.8), evaluated in UTC per request.
 fn macro_value(name: &str) -> Option<Literal> {
     let now = Zoned::new(Timestamp::now(), TimeZone::UTC);
-    let date = |z: Zoned| Some(Literal::Text(kulisse_schema::datetime::format(z.timestamp())));
+    let date = |z: Zoned| {
+        Some(Literal::Text(kulisse_schema::datetime::format(
+            z.timestamp(),
+        )))
+    };
     let start_of_day = now.start_of_day().ok()?;
     let end_of = |z: Zoned| z.checked_sub(1.millisecond()).ok();
     let num = |n: i64| Some(Literal::Number(n as f64));
@@ -250,9 +289,23 @@ fn macro_value(name: &str) -> Option<Literal> {
         "@todayStart" => date(start_of_day),
         "@todayEnd" => date(end_of(now.tomorrow().ok()?.start_of_day().ok()?)?),
         "@monthStart" => date(now.first_of_month().ok()?.start_of_day().ok()?),
-        "@monthEnd" => date(end_of(now.last_of_month().ok()?.tomorrow().ok()?.start_of_day().ok()?)?),
+        "@monthEnd" => date(end_of(
+            now.last_of_month()
+                .ok()?
+                .tomorrow()
+                .ok()?
+                .start_of_day()
+                .ok()?,
+        )?),
         "@yearStart" => date(now.first_of_year().ok()?.start_of_day().ok()?),
-        "@yearEnd" => date(end_of(now.last_of_year().ok()?.tomorrow().ok()?.start_of_day().ok()?)?),
+        "@yearEnd" => date(end_of(
+            now.last_of_year()
+                .ok()?
+                .tomorrow()
+                .ok()?
+                .start_of_day()
+                .ok()?,
+        )?),
         "@second" => num(i64::from(now.second())),
         "@minute" => num(i64::from(now.minute())),
         "@hour" => num(i64::from(now.hour())),

@@ -26,7 +26,12 @@ pub struct RequestInfo {
 impl RequestInfo {
     /// A request by `auth` with everything else empty (`default` context).
     pub fn for_auth(auth: Auth, method: &str) -> Self {
-        Self { auth, method: method.to_owned(), context: "default", ..Self::default() }
+        Self {
+            auth,
+            method: method.to_owned(),
+            context: "default",
+            ..Self::default()
+        }
     }
 }
 

@@ -30,7 +30,10 @@ pub fn parse_sort(text: &str, r: &Resolver<'_>) -> Result<Vec<Order>, CoreError>
         let order = match name {
             "@random" => Order::Random,
             "@rowid" => Order::RowId { desc },
-            _ => Order::By { term: sort_term(name, r)?, desc },
+            _ => Order::By {
+                term: sort_term(name, r)?,
+                desc,
+            },
         };
         out.push(order);
     }

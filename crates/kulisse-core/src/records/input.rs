@@ -38,20 +38,32 @@ fn split_key<'k>(c: &Collection, key: &'k str) -> Option<(&'k str, Modifier)> {
 ///
 /// Keys are applied shortest first, as PocketBase does, so `{"n": 1, "n+": 2}` is 3.
 /// System-managed fields (autodate, password, tokenKey) are skipped here.
-pub(crate) fn apply_body(c: &Collection, row: &mut Row, body: &Map<String, Value>, allow_hidden: bool) -> Vec<String> {
+pub(crate) fn apply_body(
+    c: &Collection,
+    row: &mut Row,
+    body: &Map<String, Value>,
+    allow_hidden: bool,
+) -> Vec<String> {
     let mut keys: Vec<&String> = body.keys().collect();
     keys.sort_by_key(|k| k.len());
     let mut touched = Vec::new();
     for key in keys {
-        let Some((name, modifier)) = split_key(c, key) else { continue };
+        let Some((name, modifier)) = split_key(c, key) else {
+            continue;
+        };
         let Some(field) = c.field(name) else { continue };
-        if matches!(field.kind, FieldKind::Autodate { .. } | FieldKind::Password { .. })
-            || (c.is_auth() && field.name == "tokenKey")
+        if matches!(
+            field.kind,
+            FieldKind::Autodate { .. } | FieldKind::Password { .. }
+        ) || (c.is_auth() && field.name == "tokenKey")
             || (field.hidden && !allow_hidden)
         {
             continue;
         }
-        let current = row.get(name).cloned().unwrap_or_else(|| value::zero(&field.kind));
+        let current = row
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| value::zero(&field.kind));
         let next = modified(field, &current, &body[key.as_str()], modifier);
         row.insert(name.to_owned(), next);
         if !touched.iter().any(|t| t == name) {
@@ -68,22 +80,50 @@ fn modified(field: &Field, current: &Value, input: &Value, m: Modifier) -> Value
         (Modifier::Append | Modifier::Subtract, FieldKind::Number { .. }) => {
             let delta = normalize(kind, input).as_f64().unwrap_or(0.0);
             let base = current.as_f64().unwrap_or(0.0);
-            number(if matches!(m, Modifier::Append) { base + delta } else { base - delta })
+            number(if matches!(m, Modifier::Append) {
+                base + delta
+            } else {
+                base - delta
+            })
         }
-        (Modifier::Append | Modifier::Prepend, FieldKind::Select { .. } | FieldKind::Relation { .. } | FieldKind::File { .. }) => {
+        (
+            Modifier::Append | Modifier::Prepend,
+            FieldKind::Select { .. } | FieldKind::Relation { .. } | FieldKind::File { .. },
+        ) => {
             let existing = as_list(current);
             let added = as_list(&normalize_multi(input));
-            let combined = if matches!(m, Modifier::Append) { [existing, added].concat() } else { [added, existing].concat() };
+            let combined = if matches!(m, Modifier::Append) {
+                [existing, added].concat()
+            } else {
+                [added, existing].concat()
+            };
             normalize(kind, &Value::from(combined))
         }
-        (Modifier::Subtract, FieldKind::Select { .. } | FieldKind::Relation { .. } | FieldKind::File { .. }) => {
+        (
+            Modifier::Subtract,
+            FieldKind::Select { .. } | FieldKind::Relation { .. } | FieldKind::File { .. },
+        ) => {
             let removed = as_list(&normalize_multi(input));
-            let kept: Vec<String> = as_list(current).into_iter().filter(|v| !removed.contains(v)).collect();
+            let kept: Vec<String> = as_list(current)
+                .into_iter()
+                .filter(|v| !removed.contains(v))
+                .collect();
             normalize(kind, &Value::from(kept))
         }
-        (Modifier::Autogenerate, FieldKind::Text { autogenerate_pattern, .. }) => {
-            let base = normalize(kind, input).as_str().unwrap_or_default().to_owned();
-            Value::String(base + &ids::generate_from_pattern(autogenerate_pattern).unwrap_or_default())
+        (
+            Modifier::Autogenerate,
+            FieldKind::Text {
+                autogenerate_pattern,
+                ..
+            },
+        ) => {
+            let base = normalize(kind, input)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            Value::String(
+                base + &ids::generate_from_pattern(autogenerate_pattern).unwrap_or_default(),
+            )
         }
         _ => current.clone(),
     }
@@ -91,7 +131,13 @@ fn modified(field: &Field, current: &Value, input: &Value, m: Modifier) -> Value
 
 /// Interprets a modifier operand as a list whatever the field's own cardinality.
 fn normalize_multi(input: &Value) -> Value {
-    normalize(&FieldKind::Select { values: vec![], max_select: u64::MAX }, input)
+    normalize(
+        &FieldKind::Select {
+            values: vec![],
+            max_select: u64::MAX,
+        },
+        input,
+    )
 }
 
 /// The password-form checks of auth collections; PocketBase reports only these when any
@@ -104,7 +150,12 @@ pub(crate) fn password_form(
     needs_old_password: bool,
 ) -> Result<Option<String>, FieldErrors> {
     let mut errs = FieldErrors::new();
-    let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let password = text("password");
     let (min, max) = match c.field("password").map(|f| &f.kind) {
         Some(FieldKind::Password { min, max, .. }) => (*min, if *max == 0 { 71 } else { *max }),
@@ -122,21 +173,42 @@ pub(crate) fn password_form(
     }
     let len = password.chars().count() as u64;
     if len < min.max(1) {
-        errs.add("password", FieldError::new("validation_min_text_constraint", format!("Must be at least {} character(s).", min.max(1))));
+        errs.add(
+            "password",
+            FieldError::new(
+                "validation_min_text_constraint",
+                format!("Must be at least {} character(s).", min.max(1)),
+            ),
+        );
     } else if len > max {
-        errs.add("password", FieldError::new("validation_max_text_constraint", format!("Must be less than {max} character(s).")));
+        errs.add(
+            "password",
+            FieldError::new(
+                "validation_max_text_constraint",
+                format!("Must be less than {max} character(s)."),
+            ),
+        );
     }
     if confirm.is_empty() {
         errs.add("passwordConfirm", FieldError::required());
     } else if confirm != password {
-        errs.add("passwordConfirm", FieldError::new("validation_values_mismatch", "Values don't match."));
+        errs.add(
+            "passwordConfirm",
+            FieldError::new("validation_values_mismatch", "Values don't match."),
+        );
     }
     if needs_old_password {
         let old = text("oldPassword");
         if old.is_empty() {
             errs.add("oldPassword", FieldError::required());
         } else if !old_hash.is_some_and(|h| crate::auth::verify_password(&old, h)) {
-            errs.add("oldPassword", FieldError::new("validation_invalid_old_password", "Missing or invalid old password."));
+            errs.add(
+                "oldPassword",
+                FieldError::new(
+                    "validation_invalid_old_password",
+                    "Missing or invalid old password.",
+                ),
+            );
         }
     }
     errs.into_result().map(|()| Some(password))

@@ -11,7 +11,8 @@ use crate::auth::Auth;
 pub fn visible(c: &Collection, mut row: Row, auth: &Auth) -> Row {
     let superuser = auth.is_superuser();
     for f in &c.fields {
-        let auth_secret = c.is_auth() && f.system && matches!(f.name.as_str(), "password" | "tokenKey");
+        let auth_secret =
+            c.is_auth() && f.system && matches!(f.name.as_str(), "password" | "tokenKey");
         if auth_secret || (f.hidden && !superuser) {
             row.remove(&f.name);
         } else if matches!(f.kind, FieldKind::Password { .. }) {
@@ -20,8 +21,14 @@ pub fn visible(c: &Collection, mut row: Row, auth: &Auth) -> Row {
         }
     }
     if c.is_auth() && !superuser {
-        let shown = row.get("emailVisibility").and_then(Value::as_bool).unwrap_or(false);
-        let own = row.get("id").and_then(Value::as_str).is_some_and(|id| auth.is_record(&c.id, id));
+        let shown = row
+            .get("emailVisibility")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let own = row
+            .get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| auth.is_record(&c.id, id));
         if !shown && !own {
             row.remove("email");
         }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use kulisse_schema::{Collection, CollectionKind, FieldKind};
-use kulisse_store::{CmpOp, Cond, Literal, Row, Select, Store, StoreError, StoreTx, Term, transact};
+use kulisse_store::{
+    CmpOp, Cond, Literal, Row, Select, Store, StoreError, StoreTx, Term, transact,
+};
 
 use crate::collections::Registry;
 use crate::error::CoreError;
@@ -38,7 +40,13 @@ pub struct ListParams {
 
 impl Default for ListParams {
     fn default() -> Self {
-        Self { page: 1, per_page: 30, sort: String::new(), filter: String::new(), skip_total: false }
+        Self {
+            page: 1,
+            per_page: 30,
+            sort: String::new(),
+            filter: String::new(),
+            skip_total: false,
+        }
     }
 }
 
@@ -73,12 +81,18 @@ impl RecordsService {
     }
 
     pub(crate) fn collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
-        self.registry.get(id_or_name).ok_or(CoreError::UnknownCollection)
+        self.registry
+            .get(id_or_name)
+            .ok_or(CoreError::UnknownCollection)
     }
 
     /// The rule condition for `action`, or `None` when the requester bypasses rules.
     /// A `null` rule is refused here for non-superusers.
-    pub(crate) fn rule_cond(c: &Collection, action: Action, req: &RequestInfo) -> Result<Option<Cond>, CoreError> {
+    pub(crate) fn rule_cond(
+        c: &Collection,
+        action: Action,
+        req: &RequestInfo,
+    ) -> Result<Option<Cond>, CoreError> {
         if req.auth.is_superuser() {
             return Ok(None);
         }
@@ -89,8 +103,14 @@ impl RecordsService {
             Action::Update => &c.rules.update,
             Action::Delete => &c.rules.delete,
         };
-        let Some(rule) = rule else { return Err(CoreError::SuperusersOnly) };
-        let resolver = Resolver { collection: c, request: req, allow_hidden: true };
+        let Some(rule) = rule else {
+            return Err(CoreError::SuperusersOnly);
+        };
+        let resolver = Resolver {
+            collection: c,
+            request: req,
+            allow_hidden: true,
+        };
         Ok(Some(compile_filter(rule, &resolver)?.unwrap_or(Cond::True)))
     }
 
@@ -98,22 +118,35 @@ impl RecordsService {
     ///
     /// # Errors
     /// Unknown collection, `null` rule (403), bad parameters (400).
-    pub async fn list(&self, req: &RequestInfo, collection: &str, p: &ListParams) -> Result<ListResult, CoreError> {
+    pub async fn list(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        p: &ListParams,
+    ) -> Result<ListResult, CoreError> {
         let c = self.collection(collection)?;
         let rule = Self::rule_cond(&c, Action::List, req)?;
         let superuser = req.auth.is_superuser();
         for text in [&p.filter, &p.sort] {
             if !superuser && text.contains("@request.") {
-                return Err(CoreError::Forbidden("Only superusers can filter by @request.".into()));
+                return Err(CoreError::Forbidden(
+                    "Only superusers can filter by @request.".into(),
+                ));
             }
             if !superuser && text.contains("@collection.") {
-                return Err(CoreError::Forbidden("Only superusers can filter by @collection.".into()));
+                return Err(CoreError::Forbidden(
+                    "Only superusers can filter by @collection.".into(),
+                ));
             }
         }
         if !p.filter.is_empty() && p.filter.trim().is_empty() {
             return Err(CoreError::generic_bad_request());
         }
-        let resolver = Resolver { collection: &c, request: req, allow_hidden: superuser };
+        let resolver = Resolver {
+            collection: &c,
+            request: req,
+            allow_hidden: superuser,
+        };
         let filter = compile_filter(&p.filter, &resolver)?;
         let order = parse_sort(&p.sort, &resolver)?;
         let per_page = p.per_page.clamp(1, MAX_PER_PAGE);
@@ -129,19 +162,37 @@ impl RecordsService {
             query = query.and(cond);
         }
         let result = self.store.select(query).await?;
-        let items = result.rows.into_iter().map(|r| super::visible(&c, r, &req.auth)).collect();
+        let items = result
+            .rows
+            .into_iter()
+            .map(|r| super::visible(&c, r, &req.auth))
+            .collect();
         let (total_items, total_pages) = match result.total {
-            Some(t) => (i64::try_from(t).unwrap_or(i64::MAX), i64::try_from(t.div_ceil(per_page)).unwrap_or(i64::MAX)),
+            Some(t) => (
+                i64::try_from(t).unwrap_or(i64::MAX),
+                i64::try_from(t.div_ceil(per_page)).unwrap_or(i64::MAX),
+            ),
             None => (-1, -1),
         };
-        Ok(ListResult { items, page, per_page, total_items, total_pages })
+        Ok(ListResult {
+            items,
+            page,
+            per_page,
+            total_items,
+            total_pages,
+        })
     }
 
     /// `GET /records/{id}`: hidden and missing records are both 404.
     ///
     /// # Errors
     /// Unknown collection, `null` rule (403), not found (404).
-    pub async fn view(&self, req: &RequestInfo, collection: &str, id: &str) -> Result<Row, CoreError> {
+    pub async fn view(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
+    ) -> Result<Row, CoreError> {
         let c = self.collection(collection)?;
         let rule = Self::rule_cond(&c, Action::View, req)?;
         let row = self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
@@ -149,7 +200,12 @@ impl RecordsService {
     }
 
     /// The stored row `id` if it also satisfies `cond`.
-    pub(crate) async fn fetch(&self, c: &Arc<Collection>, id: &str, cond: Option<Cond>) -> Result<Option<Row>, CoreError> {
+    pub(crate) async fn fetch(
+        &self,
+        c: &Arc<Collection>,
+        id: &str,
+        cond: Option<Cond>,
+    ) -> Result<Option<Row>, CoreError> {
         let mut q = Select::by_id(Arc::clone(c), id);
         if let Some(cond) = cond {
             q = q.and(cond);
@@ -162,7 +218,12 @@ impl RecordsService {
     ///
     /// # Errors
     /// Unknown collection, 403/404 per the rule, 400 for required references.
-    pub async fn delete(&self, req: &RequestInfo, collection: &str, id: &str) -> Result<(), CoreError> {
+    pub async fn delete(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
+    ) -> Result<(), CoreError> {
         let c = self.collection(collection)?;
         if c.kind == CollectionKind::View {
             return Err(CoreError::BadRequest("Unsupported collection type.".into()));
@@ -171,28 +232,57 @@ impl RecordsService {
         self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
         let all: Vec<Arc<Collection>> = self.registry.snapshot().all().to_vec();
         let id = id.to_owned();
-        transact::<_, CoreError, _>(&*self.store, move |tx| delete_with_references(tx, &all, &c, &id, 0)).await
+        transact::<_, CoreError, _>(&*self.store, move |tx| {
+            delete_with_references(tx, &all, &c, &id, 0)
+        })
+        .await
     }
 }
 
-fn delete_with_references(tx: &mut dyn StoreTx, all: &[Arc<Collection>], c: &Arc<Collection>, id: &str, depth: usize) -> Result<(), CoreError> {
+fn delete_with_references(
+    tx: &mut dyn StoreTx,
+    all: &[Arc<Collection>],
+    c: &Arc<Collection>,
+    id: &str,
+    depth: usize,
+) -> Result<(), CoreError> {
     if depth > MAX_CASCADE_DEPTH {
-        return Err(CoreError::BadRequest("Failed to delete record: the cascade is too deep.".into()));
+        return Err(CoreError::BadRequest(
+            "Failed to delete record: the cascade is too deep.".into(),
+        ));
     }
     for other in all.iter().filter(|o| o.kind != CollectionKind::View) {
         for f in &other.fields {
-            let FieldKind::Relation { collection_id, cascade_delete, .. } = &f.kind else { continue };
+            let FieldKind::Relation {
+                collection_id,
+                cascade_delete,
+                ..
+            } = &f.kind
+            else {
+                continue;
+            };
             if *collection_id != c.id {
                 continue;
             }
             let refers = if f.kind.is_multiple() {
-                Cond::Each { column: f.name.clone(), op: CmpOp::Eq, right: Term::Value(Literal::Text(id.into())), any: true }
+                Cond::Each {
+                    column: f.name.clone(),
+                    op: CmpOp::Eq,
+                    right: Term::Value(Literal::Text(id.into())),
+                    any: true,
+                }
             } else {
-                Cond::Compare { left: Term::Column(f.name.clone()), op: CmpOp::Eq, right: Term::Value(Literal::Text(id.into())) }
+                Cond::Compare {
+                    left: Term::Column(f.name.clone()),
+                    op: CmpOp::Eq,
+                    right: Term::Value(Literal::Text(id.into())),
+                }
             };
             let rows = tx.select(&Select::all(Arc::clone(other)).and(refers))?;
             for row in rows {
-                let Some(ref_id) = row.get("id").and_then(|v| v.as_str()) else { continue };
+                let Some(ref_id) = row.get("id").and_then(|v| v.as_str()) else {
+                    continue;
+                };
                 if other.id == c.id && ref_id == id {
                     continue;
                 }
@@ -203,9 +293,15 @@ fn delete_with_references(tx: &mut dyn StoreTx, all: &[Arc<Collection>], c: &Arc
                         "Failed to delete record. Make sure that the record is not part of a required relation reference.".into(),
                     ));
                 } else {
-                    let remaining: Vec<String> = kulisse_schema::value::as_list(&row[&f.name]).into_iter().filter(|v| v != id).collect();
+                    let remaining: Vec<String> = kulisse_schema::value::as_list(&row[&f.name])
+                        .into_iter()
+                        .filter(|v| v != id)
+                        .collect();
                     let mut changes = Row::new();
-                    changes.insert(f.name.clone(), kulisse_schema::value::normalize(&f.kind, &remaining.into()));
+                    changes.insert(
+                        f.name.clone(),
+                        kulisse_schema::value::normalize(&f.kind, &remaining.into()),
+                    );
                     tx.update(other, ref_id, &changes)?;
                 }
             }

@@ -28,7 +28,10 @@ impl Collection {
         let kind_str = obj.get("type").and_then(Value::as_str).unwrap_or("base");
         let Some(kind) = CollectionKind::parse(kind_str) else {
             let mut errs = FieldErrors::new();
-            errs.add("type", FieldError::new("validation_in_invalid", "Must be a valid value."));
+            errs.add(
+                "type",
+                FieldError::new("validation_in_invalid", "Must be a valid value."),
+            );
             return Err(CollectionInputError::Invalid(errs));
         };
         let name = obj.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -57,9 +60,19 @@ impl Collection {
         if let Some(t) = obj.get("type").and_then(Value::as_str)
             && t != self.kind.as_str()
         {
-            errs.add("type", FieldError::new("validation_collection_type_change", "Collection type cannot be changed."));
+            errs.add(
+                "type",
+                FieldError::new(
+                    "validation_collection_type_change",
+                    "Collection type cannot be changed.",
+                ),
+            );
         }
-        if let Some(id) = obj.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        if let Some(id) = obj
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
             self.id = id.to_owned();
         }
         if let Some(name) = obj.get("name") {
@@ -78,7 +91,10 @@ impl Collection {
         }
         if let Some(indexes) = obj.get("indexes") {
             self.indexes = match indexes {
-                Value::Array(items) => items.iter().map(|i| i.as_str().unwrap_or_default().to_owned()).collect(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().unwrap_or_default().to_owned())
+                    .collect(),
                 _ => vec![],
             };
         }
@@ -104,19 +120,30 @@ impl Collection {
             self.rules.delete = None;
         }
         self.ensure_system_fields();
-        if errs.is_empty() { Ok(()) } else { Err(CollectionInputError::Invalid(errs)) }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(CollectionInputError::Invalid(errs))
+        }
     }
 
     /// Replaces the field list. A field sent with an `id` keeps that field's data (so renames
     /// keep values); PB compat: a field sent without one is identified by `type+crc32(name)`,
     /// and a repeated name without ids replaces the earlier entry but keeps its id.
     fn replace_fields(&mut self, v: &Value) -> Result<(), CollectionInputError> {
-        let Value::Array(items) = v else { return Err(CollectionInputError::Malformed) };
+        let Value::Array(items) = v else {
+            return Err(CollectionInputError::Malformed);
+        };
         let mut fields: Vec<Field> = Vec::with_capacity(items.len());
         let mut type_changes = Vec::new();
         for item in items {
-            let has_id = item.get("id").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
-            let Ok(mut f) = Field::from_json(item) else { return Err(CollectionInputError::Malformed) };
+            let has_id = item
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty());
+            let Ok(mut f) = Field::from_json(item) else {
+                return Err(CollectionInputError::Malformed);
+            };
             if !has_id && let Some(pos) = fields.iter().position(|e| e.name == f.name) {
                 f.id = fields[pos].id.clone();
                 fields[pos] = f;
@@ -143,11 +170,21 @@ impl Collection {
         let mut errs = FieldErrors::new();
         for (i, f) in fields.iter().enumerate() {
             if type_changes.contains(&f.id) {
-                errs.add(i.to_string(), FieldError::new("validation_field_type_change", "Field type cannot be changed."));
+                errs.add(
+                    i.to_string(),
+                    FieldError::new(
+                        "validation_field_type_change",
+                        "Field type cannot be changed.",
+                    ),
+                );
             }
         }
         self.fields = fields;
-        if errs.is_empty() { Ok(()) } else { Err(CollectionInputError::Invalid(wrap_fields(errs))) }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(CollectionInputError::Invalid(wrap_fields(errs)))
+        }
     }
 }
 
@@ -169,7 +206,10 @@ fn apply_auth(auth: &mut AuthOptions, obj: &Map<String, Value>) {
             auth.password_auth_enabled = enabled;
         }
         if let Some(Value::Array(fields)) = pa.get("identityFields") {
-            auth.identity_fields = fields.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect();
+            auth.identity_fields = fields
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect();
         }
     }
     for (key, token) in [
@@ -196,7 +236,11 @@ fn apply_token(token: &mut TokenConfig, t: &Map<String, Value>) {
     if let Some(d) = t.get("duration").and_then(Value::as_u64) {
         token.duration = d;
     }
-    if let Some(s) = t.get("secret").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    if let Some(s) = t
+        .get("secret")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         token.secret = s.to_owned();
     }
 }
@@ -221,7 +265,10 @@ mod tests {
 
     #[test]
     fn create_input_gets_defaults_and_id_field() {
-        let c = Collection::from_create_input(&json!({"name":"authors","fields":[{"name":"name","type":"text"}]})).unwrap();
+        let c = Collection::from_create_input(
+            &json!({"name":"authors","fields":[{"name":"name","type":"text"}]}),
+        )
+        .unwrap();
         assert_eq!(c.id, "pbc_526341563");
         assert_eq!(c.fields[0].name, "id");
         assert_eq!(c.fields[1].name, "name");
@@ -231,12 +278,18 @@ mod tests {
 
     #[test]
     fn update_matches_fields_by_id_then_name() {
-        let mut c = Collection::from_create_input(&json!({"name":"p","fields":[{"name":"title","type":"text"}]})).unwrap();
+        let mut c = Collection::from_create_input(
+            &json!({"name":"p","fields":[{"name":"title","type":"text"}]}),
+        )
+        .unwrap();
         let title_id = c.field("title").unwrap().id.clone();
-        c.apply_input(&json!({"fields":[{"id": title_id, "name":"headline","type":"text"}]})).unwrap();
+        c.apply_input(&json!({"fields":[{"id": title_id, "name":"headline","type":"text"}]}))
+            .unwrap();
         assert_eq!(c.fields.len(), 2, "id field re-added");
         assert_eq!(c.field("headline").unwrap().id, title_id);
-        let err = c.apply_input(&json!({"fields":[{"id": title_id, "name":"headline","type":"number"}]})).unwrap_err();
+        let err = c
+            .apply_input(&json!({"fields":[{"id": title_id, "name":"headline","type":"number"}]}))
+            .unwrap_err();
         assert!(matches!(err, CollectionInputError::Invalid(_)));
     }
 
@@ -244,7 +297,17 @@ mod tests {
     fn auth_collections_get_system_fields_and_indexes() {
         let c = Collection::from_create_input(&json!({"name":"members","type":"auth"})).unwrap();
         let names: Vec<&str> = c.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["id", "password", "tokenKey", "email", "emailVisibility", "verified"]);
+        assert_eq!(
+            names,
+            [
+                "id",
+                "password",
+                "tokenKey",
+                "email",
+                "emailVisibility",
+                "verified"
+            ]
+        );
         assert!(c.has_unique_index_on("email") && c.has_unique_index_on("tokenKey"));
         assert!(c.validate().is_empty(), "{:?}", c.validate());
         let out = serde_json::to_value(c.json(false)).unwrap();

@@ -19,17 +19,27 @@ pub struct ApiError {
 impl ApiError {
     /// Any status and message, empty `data`.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), data: json!({}) }
+        Self {
+            status,
+            message: message.into(),
+            data: json!({}),
+        }
     }
 
     /// 404 "The requested resource wasn't found."
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "The requested resource wasn't found.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "The requested resource wasn't found.",
+        )
     }
 
     /// 400 with PocketBase's generic message.
     pub fn bad_request() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, kulisse_core::error::GENERIC_BAD_REQUEST)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            kulisse_core::error::GENERIC_BAD_REQUEST,
+        )
     }
 
     /// 413 "Request entity too large."
@@ -59,20 +69,31 @@ impl IntoResponse for ApiError {
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         match e {
-            CoreError::UnknownCollection => ApiError::new(StatusCode::NOT_FOUND, "Missing collection context."),
+            CoreError::UnknownCollection => {
+                ApiError::new(StatusCode::NOT_FOUND, "Missing collection context.")
+            }
             CoreError::NotFound => ApiError::not_found(),
             CoreError::Missing(msg) => ApiError::new(StatusCode::NOT_FOUND, msg),
-            CoreError::SuperusersOnly => ApiError::new(StatusCode::FORBIDDEN, "Only superusers can perform this action."),
+            CoreError::SuperusersOnly => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Only superusers can perform this action.",
+            ),
             CoreError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, msg),
             CoreError::AuthRequired(msg) => ApiError::new(StatusCode::UNAUTHORIZED, msg),
-            CoreError::Invalid { message, errors } => ApiError::new(StatusCode::BAD_REQUEST, message).with_data(errors.to_json()),
-            CoreError::BadRequest(msg) => ApiError::new(StatusCode::BAD_REQUEST, msg),
-            CoreError::Store(StoreError::Unavailable) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable.")
+            CoreError::Invalid { message, errors } => {
+                ApiError::new(StatusCode::BAD_REQUEST, message).with_data(errors.to_json())
             }
+            CoreError::BadRequest(msg) => ApiError::new(StatusCode::BAD_REQUEST, msg),
+            CoreError::Store(StoreError::Unavailable) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable.",
+            ),
             CoreError::Store(cause) => {
                 tracing::error!(error = %cause, "storage failure");
-                ApiError::new(StatusCode::BAD_REQUEST, kulisse_core::error::GENERIC_BAD_REQUEST)
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    kulisse_core::error::GENERIC_BAD_REQUEST,
+                )
             }
         }
     }
@@ -89,19 +110,28 @@ mod tests {
         let cases = [
             (CoreError::UnknownCollection, 404),
             (CoreError::NotFound, 404),
-            (CoreError::Missing("Missing or invalid collection context."), 404),
+            (
+                CoreError::Missing("Missing or invalid collection context."),
+                404,
+            ),
             (CoreError::SuperusersOnly, 403),
             (CoreError::Forbidden("x".into()), 403),
             (CoreError::AuthRequired("x".into()), 401),
             (CoreError::invalid("x", FieldErrors::new()), 400),
             (CoreError::BadRequest("x".into()), 400),
             (CoreError::Store(StoreError::Unavailable), 503),
-            (CoreError::Store(StoreError::Other("secret detail".into())), 400),
+            (
+                CoreError::Store(StoreError::Other("secret detail".into())),
+                400,
+            ),
         ];
         for (err, status) in cases {
             let api = ApiError::from(err);
             assert_eq!(api.status().as_u16(), status);
-            assert!(!api.message.contains("secret"), "internal causes never reach the body");
+            assert!(
+                !api.message.contains("secret"),
+                "internal causes never reach the body"
+            );
         }
     }
 }

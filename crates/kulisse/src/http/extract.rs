@@ -26,15 +26,26 @@ pub struct Req(pub RequestInfo);
 impl FromRequestParts<AppState> for Req {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
         let auth = state.services.auth.authenticate(header).await;
         let mut info = RequestInfo::for_auth(auth, parts.method.as_str());
         info.query = query_map(parts.uri.query().unwrap_or_default());
         info.headers = parts
             .headers
             .iter()
-            .filter_map(|(k, v)| Some((normalize_header_name(k.as_str()), v.to_str().ok()?.to_owned())))
+            .filter_map(|(k, v)| {
+                Some((
+                    normalize_header_name(k.as_str()),
+                    v.to_str().ok()?.to_owned(),
+                ))
+            })
             .collect();
         Ok(Req(info))
     }
@@ -96,7 +107,8 @@ impl BodyKind for RecordBody {
 /// Collection definitions.
 pub struct CollectionBody;
 impl BodyKind for CollectionBody {
-    const MALFORMED: &'static str = "Failed to load the collection type data due to invalid formatting.";
+    const MALFORMED: &'static str =
+        "Failed to load the collection type data due to invalid formatting.";
 }
 
 /// Fixed forms (auth endpoints).
@@ -113,25 +125,40 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
         let malformed = || ApiError::new(StatusCode::BAD_REQUEST, K::MALFORMED);
-        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let body = |map| Ok(WriteBody(map, PhantomData));
         if content_type.starts_with("multipart/form-data") {
-            let multipart = Multipart::from_request(req, state).await.map_err(|_| malformed())?;
+            let multipart = Multipart::from_request(req, state)
+                .await
+                .map_err(|_| malformed())?;
             return body(read_multipart(multipart).await?);
         }
         let known = content_type.is_empty()
             || content_type.starts_with("application/json")
             || content_type.starts_with("application/x-www-form-urlencoded");
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|_| ApiError::too_large())?;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::too_large())?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return body(Map::new());
         }
         if !known {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "Unsupported Content-Type."));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Unsupported Content-Type.",
+            ));
         }
         if content_type.starts_with("application/x-www-form-urlencoded") {
-            let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|_| malformed())?;
-            return body(collect_form(pairs.into_iter().map(|(k, v)| (k, infer_scalar(&v)))));
+            let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .map_err(|_| malformed())?;
+            return body(collect_form(
+                pairs.into_iter().map(|(k, v)| (k, infer_scalar(&v))),
+            ));
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => body(map),
@@ -148,7 +175,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RemoteIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
         Ok(RemoteIp(ip))
     }
 }
@@ -157,7 +188,11 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
     let mut pairs = Vec::new();
     let mut payload = None;
     while let Some(field) = mp.next_field().await.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { ApiError::too_large() } else { ApiError::bad_request() }
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large()
+        } else {
+            ApiError::bad_request()
+        }
     })? {
         let name = field.name().unwrap_or_default().to_owned();
         if field.file_name().is_some() {
@@ -166,7 +201,8 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
         }
         let text = field.text().await.map_err(|_| ApiError::bad_request())?;
         if name == "@jsonPayload" {
-            payload = Some(serde_json::from_str::<Value>(&text).map_err(|_| ApiError::bad_request())?);
+            payload =
+                Some(serde_json::from_str::<Value>(&text).map_err(|_| ApiError::bad_request())?);
         } else {
             pairs.push((name, infer_scalar(&text)));
         }
@@ -208,7 +244,8 @@ pub fn infer_scalar(s: &str) -> Value {
         && f.is_finite()
     {
         let n = kulisse_schema::value::number(f);
-        if n.to_string() == s {
+        let canonical = n.to_string();
+        if canonical == s {
             return n;
         }
     }
@@ -229,7 +266,11 @@ mod tests {
         assert_eq!(infer_scalar("007"), json!("007"));
         assert_eq!(infer_scalar("true"), json!(true));
         assert_eq!(infer_scalar(""), json!(""));
-        let map = collect_form([("a".into(), json!(1)), ("b".into(), json!("x")), ("a".into(), json!(2))]);
+        let map = collect_form([
+            ("a".into(), json!(1)),
+            ("b".into(), json!("x")),
+            ("a".into(), json!(2)),
+        ]);
         assert_eq!(Value::Object(map), json!({"a":[1,2],"b":"x"}));
     }
 

@@ -5,11 +5,16 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 
+/// `:excerpt(max, withEllipsis)` options.
+type Excerpt = Option<(usize, bool)>;
+/// A path as segments plus its excerpt, borrowed while picking.
+type PathRef<'a> = (&'a [String], Excerpt);
+
 /// One requested path, e.g. `expand.author.name` or `body:excerpt(20,true)`.
 #[derive(Debug, Clone, PartialEq)]
 struct FieldPath {
     segments: Vec<String>,
-    excerpt: Option<(usize, bool)>,
+    excerpt: Excerpt,
 }
 
 /// A parsed `fields` list.
@@ -32,16 +37,28 @@ impl FieldsFilter {
                 Some((path, args)) => {
                     let args = args.strip_suffix(')').ok_or_else(ApiError::bad_request)?;
                     let mut parts = args.split(',');
-                    let max: i64 = parts.next().unwrap_or_default().parse().map_err(|_| ApiError::bad_request())?;
+                    let max: i64 = parts
+                        .next()
+                        .unwrap_or_default()
+                        .parse()
+                        .map_err(|_| ApiError::bad_request())?;
                     if max <= 0 {
                         return Err(ApiError::bad_request());
                     }
-                    let ellipsis = parts.next().is_some_and(|b| super::extract::parse_go_bool(b).unwrap_or(false));
-                    (path.to_owned(), Some((usize::try_from(max).unwrap_or(usize::MAX), ellipsis)))
+                    let ellipsis = parts
+                        .next()
+                        .is_some_and(|b| super::extract::parse_go_bool(b).unwrap_or(false));
+                    (
+                        path.to_owned(),
+                        Some((usize::try_from(max).unwrap_or(usize::MAX), ellipsis)),
+                    )
                 }
                 None => (item, None),
             };
-            out.push(FieldPath { segments: path.split('.').map(str::to_owned).collect(), excerpt });
+            out.push(FieldPath {
+                segments: path.split('.').map(str::to_owned).collect(),
+                excerpt,
+            });
         }
         Ok((!out.is_empty()).then_some(FieldsFilter(out)))
     }
@@ -52,7 +69,10 @@ impl FieldsFilter {
         match body {
             Value::Object(mut map) if is_list_envelope(&map) => {
                 if let Some(Value::Array(items)) = map.remove("items") {
-                    map.insert("items".into(), Value::Array(items.into_iter().map(|i| self.pick(i)).collect()));
+                    map.insert(
+                        "items".into(),
+                        Value::Array(items.into_iter().map(|i| self.pick(i)).collect()),
+                    );
                 }
                 Value::Object(map)
             }
@@ -62,25 +82,35 @@ impl FieldsFilter {
     }
 
     fn pick(&self, v: Value) -> Value {
-        let paths: Vec<(&[String], Option<(usize, bool)>)> = self.0.iter().map(|p| (p.segments.as_slice(), p.excerpt)).collect();
+        let paths: Vec<PathRef<'_>> = self
+            .0
+            .iter()
+            .map(|p| (p.segments.as_slice(), p.excerpt))
+            .collect();
         pick_paths(v, &paths)
     }
 }
 
 fn is_list_envelope(map: &Map<String, Value>) -> bool {
-    ["items", "page", "perPage", "totalItems", "totalPages"].iter().all(|k| map.contains_key(*k))
+    ["items", "page", "perPage", "totalItems", "totalPages"]
+        .iter()
+        .all(|k| map.contains_key(*k))
 }
 
-fn pick_paths(v: Value, paths: &[(&[String], Option<(usize, bool)>)]) -> Value {
+fn pick_paths(v: Value, paths: &[PathRef<'_>]) -> Value {
     match v {
-        Value::Array(items) => Value::Array(items.into_iter().map(|i| pick_paths(i, paths)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|i| pick_paths(i, paths)).collect())
+        }
         Value::Object(map) => {
             let mut out = Map::new();
             for (key, value) in map {
-                let mut nested: Vec<(&[String], Option<(usize, bool)>)> = Vec::new();
+                let mut nested: Vec<PathRef<'_>> = Vec::new();
                 let mut whole = None;
                 for (segments, excerpt) in paths {
-                    let Some(first) = segments.first() else { continue };
+                    let Some(first) = segments.first() else {
+                        continue;
+                    };
                     if first != "*" && *first != key {
                         continue;
                     }
@@ -105,7 +135,7 @@ fn pick_paths(v: Value, paths: &[(&[String], Option<(usize, bool)>)]) -> Value {
     }
 }
 
-fn apply_excerpt(v: Value, excerpt: Option<(usize, bool)>) -> Value {
+fn apply_excerpt(v: Value, excerpt: Excerpt) -> Value {
     match (v, excerpt) {
         (Value::String(s), Some((max, ellipsis))) => Value::String(excerpt_text(&s, max, ellipsis)),
         (v, _) => v,
@@ -130,7 +160,9 @@ pub fn excerpt_text(html: &str, max: usize, ellipsis: bool) -> String {
 /// Drops tags (and the content of script/style and similar non-text elements); tags
 /// become spaces so block boundaries separate words.
 fn strip_html(html: &str) -> String {
-    const SKIP_CONTENT: &[&str] = &["script", "style", "svg", "noscript", "iframe", "select", "textarea", "button", "object"];
+    const SKIP_CONTENT: &[&str] = &[
+        "script", "style", "svg", "noscript", "iframe", "select", "textarea", "button", "object",
+    ];
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     let mut skipping: Option<String> = None;
@@ -143,10 +175,17 @@ fn strip_html(html: &str) -> String {
             break;
         };
         let tag = rest[start + 1..start + end].trim().to_ascii_lowercase();
-        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         match &skipping {
             Some(open) if tag.starts_with('/') && name == *open => skipping = None,
-            None if !tag.starts_with('/') && SKIP_CONTENT.contains(&name.as_str()) && !tag.ends_with('/') => {
+            None if !tag.starts_with('/')
+                && SKIP_CONTENT.contains(&name.as_str())
+                && !tag.ends_with('/') =>
+            {
                 skipping = Some(name);
             }
             _ => {}
@@ -157,7 +196,11 @@ fn strip_html(html: &str) -> String {
     if skipping.is_none() {
         out.push_str(rest);
     }
-    out.replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"")
+    out.replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
 }
 
 /// Splits on commas outside parentheses (`a,b:excerpt(5,true)` → two items).
@@ -187,21 +230,38 @@ mod tests {
 
     #[test]
     fn picks_paths_and_keeps_list_envelope() {
-        let f = FieldsFilter::parse("id, expand.author.name").unwrap().unwrap();
+        let f = FieldsFilter::parse("id, expand.author.name")
+            .unwrap()
+            .unwrap();
         let body = json!({"items":[{"id":"a","title":"t","expand":{"author":{"name":"n","x":1}}}],"page":1,"perPage":30,"totalItems":1,"totalPages":1});
         assert_eq!(
             f.apply(body),
             json!({"items":[{"id":"a","expand":{"author":{"name":"n"}}}],"page":1,"perPage":30,"totalItems":1,"totalPages":1})
         );
-        let star = FieldsFilter::parse("*,body:excerpt(9,true)").unwrap().unwrap();
-        assert_eq!(star.apply(json!({"id":"a","body":"<p>Some <b>bold</b> body text</p>"})), json!({"id":"a","body":"Some bold..."}));
+        let star = FieldsFilter::parse("*,body:excerpt(9,true)")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            star.apply(json!({"id":"a","body":"<p>Some <b>bold</b> body text</p>"})),
+            json!({"id":"a","body":"Some bold..."})
+        );
         assert!(FieldsFilter::parse("body:excerpt(0)").is_err());
         assert_eq!(FieldsFilter::parse(" , ").unwrap(), None);
     }
 
     #[test]
     fn excerpts_strip_markup() {
-        assert_eq!(excerpt_text("<p>Hi</p><script>alert(1)</script><div>there</div>", 100, false), "Hi there");
-        assert_eq!(excerpt_text("Some bold body text here", 20, true), "Some bold body text...");
+        assert_eq!(
+            excerpt_text(
+                "<p>Hi</p><script>alert(1)</script><div>there</div>",
+                100,
+                false
+            ),
+            "Hi there"
+        );
+        assert_eq!(
+            excerpt_text("Some bold body text here", 20, true),
+            "Some bold body text..."
+        );
     }
 }

@@ -28,7 +28,14 @@ pub fn cors(origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::PATCH, Method::POST, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::POST,
+            Method::DELETE,
+        ])
         .allow_headers(AllowHeaders::mirror_request())
 }
 
@@ -46,7 +53,11 @@ pub fn static_files(dir: Option<&Path>) -> axum::routing::MethodRouter {
             }
         }
         None => axum::routing::any(|method: Method| async move {
-            if method == Method::GET { ApiError::new(StatusCode::NOT_FOUND, "File not found.") } else { ApiError::not_found() }
+            if method == Method::GET {
+                ApiError::new(StatusCode::NOT_FOUND, "File not found.")
+            } else {
+                ApiError::not_found()
+            }
         }),
     }
 }
@@ -76,8 +87,12 @@ pub async fn finalize(req: Request, next: Next) -> Response {
     };
     match res.status() {
         StatusCode::METHOD_NOT_ALLOWED => res = ApiError::not_found().into_response(),
-        StatusCode::PAYLOAD_TOO_LARGE if !is_json(&res) => res = ApiError::too_large().into_response(),
-        StatusCode::NOT_FOUND if is_api && !is_json(&res) => res = ApiError::not_found().into_response(),
+        StatusCode::PAYLOAD_TOO_LARGE if !is_json(&res) => {
+            res = ApiError::too_large().into_response()
+        }
+        StatusCode::NOT_FOUND if is_api && !is_json(&res) => {
+            res = ApiError::not_found().into_response()
+        }
         StatusCode::OK if is_preflight => *res.status_mut() = StatusCode::NO_CONTENT,
         _ => {}
     }
@@ -88,7 +103,10 @@ pub async fn finalize(req: Request, next: Next) -> Response {
         ("x-frame-options", "SAMEORIGIN"),
         ("cross-origin-opener-policy", "same-origin"),
     ] {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
     }
     res
 }
@@ -106,11 +124,17 @@ fn redirect_to_clean_path(uri: &axum::http::Uri) -> Response {
         clean.push_str(q);
     }
     let location = HeaderValue::from_str(&clean).unwrap_or(HeaderValue::from_static("/"));
-    (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, location)]).into_response()
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(axum::http::header::LOCATION, location)],
+    )
+        .into_response()
 }
 
 fn is_json(res: &Response) -> bool {
-    res.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    res.headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
 async fn pick_fields(res: Response, filter: &FieldsFilter) -> Response {

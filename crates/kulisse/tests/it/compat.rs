@@ -9,7 +9,10 @@ use serde_json::Value;
 use crate::server::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestServer};
 
 async fn run_file(name: &str) {
-    let path = format!("{}/../../tests/compat/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/compat/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let steps: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let srv = TestServer::start().await;
     let mut tokens: HashMap<String, String> = HashMap::new();
@@ -21,11 +24,15 @@ async fn run_file(name: &str) {
             "guest" => None,
             "superuser" => Some(match tokens.get(auth) {
                 Some(t) => t.clone(),
-                None => srv.login("_superusers", SUPERUSER_EMAIL, SUPERUSER_PASSWORD).await,
+                None => {
+                    srv.login("_superusers", SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
+                        .await
+                }
             }),
             user => {
                 let mut parts = user.splitn(3, ':');
-                let (_, email, password) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+                let (_, email, password) =
+                    (parts.next(), parts.next().unwrap(), parts.next().unwrap());
                 Some(srv.login("users", email, password).await)
             }
         };
@@ -35,7 +42,10 @@ async fn run_file(name: &str) {
             tokens.insert(auth.to_owned(), t.clone());
         }
         let method = step["method"].as_str().unwrap();
-        let mut req = srv.client.request(method.parse().unwrap(), srv.url(step["path"].as_str().unwrap()));
+        let mut req = srv.client.request(
+            method.parse().unwrap(),
+            srv.url(step["path"].as_str().unwrap()),
+        );
         if let Some(t) = &token {
             req = req.header("Authorization", t);
         }
@@ -72,10 +82,19 @@ async fn run_file(name: &str) {
             }
         }
         if !problems.is_empty() {
-            failures.push(format!("step {i} `{name}`: {}\n    actual: {actual}", problems.join("; ")));
+            failures.push(format!(
+                "step {i} `{name}`: {}\n    actual: {actual}",
+                problems.join("; ")
+            ));
         }
     }
-    assert!(failures.is_empty(), "{name}: {} of {} steps failed:\n{}", failures.len(), steps.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{name}: {} of {} steps failed:\n{}",
+        failures.len(),
+        steps.len(),
+        failures.join("\n")
+    );
 }
 
 fn matches(expected: &Value, actual: &Value, at: &str, problems: &mut Vec<String>) {
@@ -89,7 +108,11 @@ fn matches(expected: &Value, actual: &Value, at: &str, problems: &mut Vec<String
             }
         }
         (Value::String(s), Value::String(a)) if s == "*id" => {
-            if a.len() != 15 || !a.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            if a.len() != 15
+                || !a
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
                 problems.push(format!("{at}: {a:?} is not an id"));
             }
         }
@@ -171,4 +194,11 @@ macro_rules! scenario_files {
     };
 }
 
-scenario_files!(health_and_errors, collections, records_crud, records_list, records_filter, auth);
+scenario_files!(
+    health_and_errors,
+    collections,
+    records_crud,
+    records_list,
+    records_filter,
+    auth
+);

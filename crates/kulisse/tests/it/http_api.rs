@@ -7,7 +7,13 @@ use crate::server::TestServer;
 #[tokio::test]
 async fn responses_carry_security_and_cors_headers() {
     let srv = TestServer::start().await;
-    let res = srv.client.get(srv.url("/api/health")).header("Origin", "http://example.com").send().await.unwrap();
+    let res = srv
+        .client
+        .get(srv.url("/api/health"))
+        .header("Origin", "http://example.com")
+        .send()
+        .await
+        .unwrap();
     let h = res.headers();
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "SAMEORIGIN");
@@ -16,15 +22,24 @@ async fn responses_carry_security_and_cors_headers() {
     assert_eq!(h["access-control-allow-origin"], "*");
     let pre = srv
         .client
-        .request(reqwest::Method::OPTIONS, srv.url("/api/collections/posts/records"))
+        .request(
+            reqwest::Method::OPTIONS,
+            srv.url("/api/collections/posts/records"),
+        )
         .header("Origin", "http://example.com")
         .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "authorization,content-type")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(pre.status(), 204);
-    assert_eq!(pre.headers()["access-control-allow-headers"], "authorization,content-type");
+    assert_eq!(
+        pre.headers()["access-control-allow-headers"],
+        "authorization,content-type"
+    );
 }
 
 #[tokio::test]
@@ -40,7 +55,10 @@ async fn oversized_bodies_get_413_in_pocketbase_shape() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"data":{},"message":"Request entity too large.","status":413}));
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"data":{},"message":"Request entity too large.","status":413})
+    );
 }
 
 #[tokio::test]
@@ -57,21 +75,68 @@ async fn malformed_input_never_yields_a_server_error() {
         ("application/json", nested),
         ("application/json", "\"just a string\"".into()),
         ("application/json", "[1,2,3]".into()),
-        ("application/x-www-form-urlencoded", "title=%FF%FE&n=1e999".into()),
+        (
+            "application/x-www-form-urlencoded",
+            "title=%FF%FE&n=1e999".into(),
+        ),
         ("multipart/form-data; boundary=x", "garbage".into()),
     ];
     for (ct, body) in bodies {
-        let res = srv.client.post(srv.url("/api/collections/posts/records")).header("Content-Type", ct).body(body.clone()).send().await.unwrap();
-        assert!(res.status().is_client_error() || res.status() == 200, "{ct} {}: {}", &body[..body.len().min(40)], res.status());
+        let res = srv
+            .client
+            .post(srv.url("/api/collections/posts/records"))
+            .header("Content-Type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_client_error() || res.status() == 200,
+            "{ct} {}: {}",
+            &body[..body.len().min(40)],
+            res.status()
+        );
     }
-    let invalid_utf8 = srv.client.post(srv.url("/api/collections/posts/records")).header("Content-Type", "application/json").body(vec![0xff, 0xfe, b'{']).send().await.unwrap();
+    let invalid_utf8 = srv
+        .client
+        .post(srv.url("/api/collections/posts/records"))
+        .header("Content-Type", "application/json")
+        .body(vec![0xff, 0xfe, b'{'])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(invalid_utf8.status(), 400);
-    for query in ["page=-5", "perPage=99999999999999999999", "page=1e3", "filter=((((((((((", "sort=%00", "filter=title%20~%20%27%F0%9F%98%80%27"] {
-        let res = srv.client.get(srv.url(&format!("/api/collections/posts/records?{query}"))).send().await.unwrap();
-        assert!(res.status() == 200 || res.status() == 400, "{query}: {}", res.status());
+    for query in [
+        "page=-5",
+        "perPage=99999999999999999999",
+        "page=1e3",
+        "filter=((((((((((",
+        "sort=%00",
+        "filter=title%20~%20%27%F0%9F%98%80%27",
+    ] {
+        let res = srv
+            .client
+            .get(srv.url(&format!("/api/collections/posts/records?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status() == 200 || res.status() == 400,
+            "{query}: {}",
+            res.status()
+        );
     }
-    let (_, list) = srv.send("GET", "/api/collections/posts/records", None, None).await;
-    assert!(list["items"].as_array().unwrap().iter().all(|i| i["title"].is_string()), "stored data stays well-formed");
+    let (_, list) = srv
+        .send("GET", "/api/collections/posts/records", None, None)
+        .await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["title"].is_string()),
+        "stored data stays well-formed"
+    );
 }
 
 #[tokio::test]
@@ -79,28 +144,67 @@ async fn static_files_are_served_with_index_fallback() {
     let public = tempfile::tempdir().unwrap();
     std::fs::write(public.path().join("index.html"), "<h1>app</h1>").unwrap();
     std::fs::write(public.path().join("app.js"), "console.log(1)").unwrap();
-    let srv = TestServer::start_with(kulisse::http::HttpOptions { public_dir: Some(public.path().to_owned()), origins: vec![] }).await;
+    let srv = TestServer::start_with(kulisse::http::HttpOptions {
+        public_dir: Some(public.path().to_owned()),
+        origins: vec![],
+    })
+    .await;
     let get = |p: &str| srv.client.get(srv.url(p)).send();
-    assert_eq!(get("/app.js").await.unwrap().text().await.unwrap(), "console.log(1)");
-    assert_eq!(get("/").await.unwrap().text().await.unwrap(), "<h1>app</h1>");
-    assert_eq!(get("/some/client/route").await.unwrap().text().await.unwrap(), "<h1>app</h1>");
+    assert_eq!(
+        get("/app.js").await.unwrap().text().await.unwrap(),
+        "console.log(1)"
+    );
+    assert_eq!(
+        get("/").await.unwrap().text().await.unwrap(),
+        "<h1>app</h1>"
+    );
+    assert_eq!(
+        get("/some/client/route")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "<h1>app</h1>"
+    );
 }
 
 #[tokio::test]
 async fn password_change_revokes_earlier_tokens() {
     let srv = TestServer::start().await;
     let (status, _) = srv
-        .send("POST", "/api/collections/users/records", None, Some(json!({"email":"u@example.com","password":"12345678","passwordConfirm":"12345678"})))
+        .send(
+            "POST",
+            "/api/collections/users/records",
+            None,
+            Some(
+                json!({"email":"u@example.com","password":"12345678","passwordConfirm":"12345678"}),
+            ),
+        )
         .await;
     assert_eq!(status, 200);
     let token = srv.login("users", "u@example.com", "12345678").await;
-    let (_, me) = srv.send("POST", "/api/collections/users/auth-refresh", Some(&token), None).await;
+    let (_, me) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-refresh",
+            Some(&token),
+            None,
+        )
+        .await;
     let id = me["record"]["id"].as_str().unwrap().to_owned();
     let (status, _) = srv
         .send("PATCH", &format!("/api/collections/users/records/{id}"), Some(&token), Some(json!({"oldPassword":"12345678","password":"abcdefgh","passwordConfirm":"abcdefgh"})))
         .await;
     assert_eq!(status, 200);
-    let (status, _) = srv.send("POST", "/api/collections/users/auth-refresh", Some(&token), None).await;
+    let (status, _) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-refresh",
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(status, 401, "the old token now authenticates nobody");
     srv.login("users", "u@example.com", "abcdefgh").await;
 }
@@ -108,9 +212,26 @@ async fn password_change_revokes_earlier_tokens() {
 #[tokio::test]
 async fn wrong_password_and_unknown_identity_answer_the_same() {
     let srv = TestServer::start().await;
-    let a = srv.send("POST", "/api/collections/_superusers/auth-with-password", None, Some(json!({"identity":"admin@example.com","password":"nope"}))).await;
-    let b = srv.send("POST", "/api/collections/_superusers/auth-with-password", None, Some(json!({"identity":"ghost@example.com","password":"nope"}))).await;
+    let a = srv
+        .send(
+            "POST",
+            "/api/collections/_superusers/auth-with-password",
+            None,
+            Some(json!({"identity":"admin@example.com","password":"nope"})),
+        )
+        .await;
+    let b = srv
+        .send(
+            "POST",
+            "/api/collections/_superusers/auth-with-password",
+            None,
+            Some(json!({"identity":"ghost@example.com","password":"nope"})),
+        )
+        .await;
     assert_eq!(a, b);
     assert_eq!(a.0, 400);
-    assert_eq!(a.1, json!({"data":{},"message":"Failed to authenticate.","status":400}));
+    assert_eq!(
+        a.1,
+        json!({"data":{},"message":"Failed to authenticate.","status":400})
+    );
 }

@@ -4,5 +4,5 @@
 
 mod binary;
 mod compat;
-mod server;
 mod http_api;
+mod server;

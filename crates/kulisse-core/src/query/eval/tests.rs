@@ -38,14 +38,36 @@ fn row_strategy() -> impl Strategy<Value = Value> {
 }
 
 fn comparison_strategy() -> impl Strategy<Value = String> {
-    let left = prop::sample::select(vec!["title", "views", "published", "tags", "meta.k", "title:lower", "tags:length", "tags:each", "id"]);
-    let op = prop::sample::select(vec!["=", "!=", ">", ">=", "<", "<=", "~", "!~", "?=", "?!=", "?~"]);
-    let right = prop::sample::select(vec!["''", "null", "true", "false", "0", "10", "-3.5", "'hello'", "'Hello'", "'50%'", "'\\%'", "'a'", "'_'", "'10'", "views", "title"]);
+    let left = prop::sample::select(vec![
+        "title",
+        "views",
+        "published",
+        "tags",
+        "meta.k",
+        "title:lower",
+        "tags:length",
+        "tags:each",
+        "id",
+    ]);
+    let op = prop::sample::select(vec![
+        "=", "!=", ">", ">=", "<", "<=", "~", "!~", "?=", "?!=", "?~",
+    ]);
+    let right = prop::sample::select(vec![
+        "''", "null", "true", "false", "0", "10", "-3.5", "'hello'", "'Hello'", "'50%'", "'\\%'",
+        "'a'", "'_'", "'10'", "views", "title",
+    ]);
     (left, op, right).prop_map(|(l, o, r)| format!("{l} {o} {r}"))
 }
 
 fn filter_strategy() -> impl Strategy<Value = String> {
-    prop::collection::vec((comparison_strategy(), prop::sample::select(vec!["&&", "||"])), 1..4).prop_map(|parts| {
+    prop::collection::vec(
+        (
+            comparison_strategy(),
+            prop::sample::select(vec!["&&", "||"]),
+        ),
+        1..4,
+    )
+    .prop_map(|parts| {
         let mut out = String::new();
         for (i, (cmp, join)) in parts.iter().enumerate() {
             if i > 0 {
@@ -59,16 +81,28 @@ fn filter_strategy() -> impl Strategy<Value = String> {
 
 #[test]
 fn evaluator_agrees_with_sqlite() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
     let c = Arc::new(collection());
     let cc = Arc::clone(&c);
-    rt.block_on(transact::<_, StoreError, _>(&*store, move |tx| tx.create_collection(&cc))).unwrap();
+    rt.block_on(transact::<_, StoreError, _>(&*store, move |tx| {
+        tx.create_collection(&cc)
+    }))
+    .unwrap();
 
     let compared = std::cell::Cell::new(0usize);
-    let mut runner = TestRunner::new(Config { cases: 256, ..Config::default() });
-    let case = (prop::collection::vec(row_strategy(), 1..12), prop::collection::vec(filter_strategy(), 8));
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        ..Config::default()
+    });
+    let case = (
+        prop::collection::vec(row_strategy(), 1..12),
+        prop::collection::vec(filter_strategy(), 8),
+    );
     runner
         .run(&case, |(rows, filters)| {
             let (c2, rows2) = (Arc::clone(&c), rows.clone());
@@ -82,11 +116,20 @@ fn evaluator_agrees_with_sqlite() {
                 Ok(())
             }))
             .unwrap();
-            let stored = rt.block_on(store.select(Select::all(Arc::clone(&c)))).unwrap().rows;
+            let stored = rt
+                .block_on(store.select(Select::all(Arc::clone(&c))))
+                .unwrap()
+                .rows;
             let req = RequestInfo::default();
-            let resolver = Resolver { collection: &c, request: &req, allow_hidden: true };
+            let resolver = Resolver {
+                collection: &c,
+                request: &req,
+                allow_hidden: true,
+            };
             for filter in &filters {
-                let Ok(Some(cond)) = compile_filter(filter, &resolver) else { continue };
+                let Ok(Some(cond)) = compile_filter(filter, &resolver) else {
+                    continue;
+                };
                 compared.set(compared.get() + 1);
                 let mut by_sql: Vec<Value> = rt
                     .block_on(store.select(Select::all(Arc::clone(&c)).and(cond.clone())))
@@ -97,11 +140,19 @@ fn evaluator_agrees_with_sqlite() {
                     .collect();
                 // Without ORDER BY the engine may return rows in index order; compare sets.
                 by_sql.sort_by_key(|v| v.to_string());
-                let in_memory: Vec<Value> = stored.iter().filter(|r| matches(&c, &cond, r)).map(|r| r["id"].clone()).collect();
+                let in_memory: Vec<Value> = stored
+                    .iter()
+                    .filter(|r| matches(&c, &cond, r))
+                    .map(|r| r["id"].clone())
+                    .collect();
                 prop_assert_eq!(&by_sql, &in_memory, "filter `{}` over {:?}", filter, stored);
             }
             Ok(())
         })
         .unwrap();
-    assert!(compared.get() > 1000, "only {} filters compiled; the generator drifted", compared.get());
+    assert!(
+        compared.get() > 1000,
+        "only {} filters compiled; the generator drifted",
+        compared.get()
+    );
 }

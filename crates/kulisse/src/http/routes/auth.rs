@@ -12,14 +12,20 @@ use crate::http::extract::{FormBody, Req, WriteBody};
 
 /// `{"record", "token"}` with the record shown as its owner sees it.
 fn auth_response(s: &AppState, c: &Collection, record: Row, token: String) -> Value {
-    let auth = kulisse_core::Auth::Record { collection: std::sync::Arc::new(c.clone()), record: std::sync::Arc::new(record.clone()) };
+    let auth = kulisse_core::Auth::Record {
+        collection: std::sync::Arc::new(c.clone()),
+        record: std::sync::Arc::new(record.clone()),
+    };
     let _ = s;
     json!({"record": kulisse_core::records::visible(c, record, &auth), "token": token})
 }
 
 /// Fixed-form bodies match keys case-insensitively, as PocketBase's form binding does.
 fn form_str<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
-    body.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| v.as_str()).unwrap_or_default()
+    body.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or_default()
 }
 
 /// `POST …/auth-with-password`
@@ -29,23 +35,52 @@ pub async fn auth_with_password(
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Json<Value>, ApiError> {
     let identity_field = Some(form_str(&body, "identityField")).filter(|f| !f.is_empty());
-    let (c, record, token) =
-        s.services.auth.auth_with_password(&c, form_str(&body, "identity"), form_str(&body, "password"), identity_field).await?;
+    let (c, record, token) = s
+        .services
+        .auth
+        .auth_with_password(
+            &c,
+            form_str(&body, "identity"),
+            form_str(&body, "password"),
+            identity_field,
+        )
+        .await?;
     Ok(Json(auth_response(&s, &c, record, token)))
 }
 
 /// `POST …/auth-refresh`
-pub async fn auth_refresh(State(s): State<AppState>, Req(req): Req, Path(c): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn auth_refresh(
+    State(s): State<AppState>,
+    Req(req): Req,
+    Path(c): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let (c, record, token) = s.services.auth.refresh(&req.auth, &c).await?;
     Ok(Json(auth_response(&s, &c, record, token)))
 }
 
 /// `GET …/auth-methods`
-pub async fn auth_methods(State(s): State<AppState>, Path(c): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn auth_methods(
+    State(s): State<AppState>,
+    Path(c): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let m = s.services.auth.methods(&c)?;
-    let enabled = |key: &str| m.extra.get(key).and_then(|v| v.get("enabled")).and_then(Value::as_bool).unwrap_or(false);
+    let enabled = |key: &str| {
+        m.extra
+            .get(key)
+            .and_then(|v| v.get("enabled"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
     let duration = |key: &str| {
-        if enabled(key) { m.extra.get(key).and_then(|v| v.get("duration")).cloned().unwrap_or(json!(0)) } else { json!(0) }
+        if enabled(key) {
+            m.extra
+                .get(key)
+                .and_then(|v| v.get("duration"))
+                .cloned()
+                .unwrap_or(json!(0))
+        } else {
+            json!(0)
+        }
     };
     let has = |f: &str| m.password_enabled && m.identity_fields.iter().any(|i| i == f);
     Ok(Json(json!({

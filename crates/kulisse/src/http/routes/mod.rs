@@ -19,22 +19,50 @@ use super::AppState;
 pub fn api() -> Router<AppState> {
     Router::new()
         .route("/api/health", get(health::health).head(health::health))
-        .route("/api/collections", get(collections::list_collections).post(collections::create_collection))
-        .route("/api/collections/import", put(collections::import_collections))
-        .route("/api/collections/meta/scaffolds", get(collections::scaffolds))
+        .route(
+            "/api/collections",
+            get(collections::list_collections).post(collections::create_collection),
+        )
+        .route(
+            "/api/collections/import",
+            put(collections::import_collections),
+        )
+        .route(
+            "/api/collections/meta/scaffolds",
+            get(collections::scaffolds),
+        )
         .route(
             "/api/collections/{collection}",
-            get(collections::view_collection).patch(collections::update_collection).delete(collections::delete_collection),
+            get(collections::view_collection)
+                .patch(collections::update_collection)
+                .delete(collections::delete_collection),
         )
-        .route("/api/collections/{collection}/truncate", delete(collections::truncate_collection))
-        .route("/api/collections/{collection}/records", get(records::list_records).post(records::create_record))
+        .route(
+            "/api/collections/{collection}/truncate",
+            delete(collections::truncate_collection),
+        )
+        .route(
+            "/api/collections/{collection}/records",
+            get(records::list_records).post(records::create_record),
+        )
         .route(
             "/api/collections/{collection}/records/{id}",
-            get(records::view_record).patch(records::update_record).delete(records::delete_record),
+            get(records::view_record)
+                .patch(records::update_record)
+                .delete(records::delete_record),
         )
-        .route("/api/collections/{collection}/auth-methods", get(auth::auth_methods))
-        .route("/api/collections/{collection}/auth-with-password", post(auth::auth_with_password))
-        .route("/api/collections/{collection}/auth-refresh", post(auth::auth_refresh))
+        .route(
+            "/api/collections/{collection}/auth-methods",
+            get(auth::auth_methods),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-password",
+            post(auth::auth_with_password),
+        )
+        .route(
+            "/api/collections/{collection}/auth-refresh",
+            post(auth::auth_refresh),
+        )
         .route("/api/{*rest}", any(api_not_found))
 }
 

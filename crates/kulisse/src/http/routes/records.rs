@@ -24,14 +24,26 @@ pub struct ListEnvelope {
 
 impl From<ListResult> for ListEnvelope {
     fn from(r: ListResult) -> Self {
-        Self { items: r.items, page: r.page, per_page: r.per_page, total_items: r.total_items, total_pages: r.total_pages }
+        Self {
+            items: r.items,
+            page: r.page,
+            per_page: r.per_page,
+            total_items: r.total_items,
+            total_pages: r.total_pages,
+        }
     }
 }
 
 /// `GET …/records`
-pub async fn list_records(State(s): State<AppState>, Req(req): Req, Path(c): Path<String>) -> Result<Json<ListEnvelope>, ApiError> {
+pub async fn list_records(
+    State(s): State<AppState>,
+    Req(req): Req,
+    Path(c): Path<String>,
+) -> Result<Json<ListEnvelope>, ApiError> {
     let params = list_params(&req.query)?;
-    Ok(Json(s.services.records.list(&req, &c, &params).await?.into()))
+    Ok(Json(
+        s.services.records.list(&req, &c, &params).await?.into(),
+    ))
 }
 
 /// `GET …/records/{id}`
@@ -64,7 +76,11 @@ pub async fn update_record(
 }
 
 /// `DELETE …/records/{id}` (204, empty body).
-pub async fn delete_record(State(s): State<AppState>, Req(req): Req, Path((c, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn delete_record(
+    State(s): State<AppState>,
+    Req(req): Req,
+    Path((c, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     s.services.records.delete(&req, &c, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
