@@ -1,7 +1,7 @@
 //! Renders the query IR as SQLite SQL. Values become `?` parameters; identifiers pass
 //! through [`quote`]. This file and `ddl.rs` are the only places that write SQLite SQL.
 
-use kulisse_store::{CmpOp, Cond, Literal, Order, Select, Term};
+use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, Term};
 use rusqlite::types::Value as SqlValue;
 
 /// SQL text plus its parameters, in order.
@@ -30,14 +30,15 @@ pub(crate) fn quote(ident: &str) -> String {
 /// `SELECT <columns> FROM <table> WHERE … ORDER BY … LIMIT … OFFSET …`.
 pub(crate) fn select_rows(q: &Select) -> Sql {
     let c = &q.collection;
+    let table = quote(&c.name);
     let mut sql = Sql::default();
-    let cols: Vec<String> = c.fields.iter().map(|f| quote(&f.name)).collect();
-    sql.push(&format!(
-        "SELECT {} FROM {}",
-        cols.join(", "),
-        quote(&c.name)
-    ));
-    where_clause(q, &mut sql);
+    let cols: Vec<String> = c
+        .fields
+        .iter()
+        .map(|f| format!("{table}.{}", quote(&f.name)))
+        .collect();
+    sql.push(&format!("SELECT {} FROM {table}", cols.join(", ")));
+    where_clause(q, &table, &mut sql);
     if !q.order.is_empty() {
         sql.push(" ORDER BY ");
         for (i, o) in q.order.iter().enumerate() {
@@ -46,12 +47,13 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
             }
             match o {
                 Order::By { term, desc } => {
-                    render_term(term, &mut sql);
+                    render_term(term, &table, &mut sql);
                     sql.push(if *desc { " DESC" } else { " ASC" });
                 }
-                Order::RowId { desc } => {
-                    sql.push(if *desc { "_rowid_ DESC" } else { "_rowid_ ASC" })
-                }
+                Order::RowId { desc } => sql.push(&format!(
+                    "{table}._rowid_{}",
+                    if *desc { " DESC" } else { " ASC" }
+                )),
                 Order::Random => sql.push("RANDOM()"),
             }
         }
@@ -71,23 +73,22 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
 
 /// `SELECT COUNT(*) FROM <table> WHERE …`.
 pub(crate) fn count_rows(q: &Select) -> Sql {
+    let table = quote(&q.collection.name);
     let mut sql = Sql::default();
-    sql.push(&format!(
-        "SELECT COUNT(*) FROM {}",
-        quote(&q.collection.name)
-    ));
-    where_clause(q, &mut sql);
+    sql.push(&format!("SELECT COUNT(*) FROM {table}"));
+    where_clause(q, &table, &mut sql);
     sql
 }
 
-fn where_clause(q: &Select, sql: &mut Sql) {
+fn where_clause(q: &Select, table: &str, sql: &mut Sql) {
     if let Some(cond) = &q.filter {
         sql.push(" WHERE ");
-        render_cond(cond, sql);
+        render_cond(cond, table, sql);
     }
 }
 
-fn render_cond(c: &Cond, sql: &mut Sql) {
+/// Renders `cond`; `table` is the quoted name of the current row's table.
+fn render_cond(c: &Cond, table: &str, sql: &mut Sql) {
     match c {
         Cond::True => sql.push("1"),
         Cond::False => sql.push("0"),
@@ -105,35 +106,93 @@ fn render_cond(c: &Cond, sql: &mut Sql) {
                 if i > 0 {
                     sql.push(join);
                 }
-                render_cond(item, sql);
+                render_cond(item, table, sql);
             }
             sql.push(")");
         }
-        Cond::Compare { left, op, right } => render_compare(left, *op, right, sql),
-        Cond::Each {
-            column,
-            op,
-            right,
-            any,
-        } => {
-            // An empty array is iterated as one NULL element (PocketBase's LEFT JOIN shape).
-            let source = format!(
-                "(SELECT value AS v FROM json_each(CASE WHEN json_array_length({c}) > 0 THEN {c} ELSE '[null]' END))",
-                c = json_input(column)
-            );
-            let element = Term::Column("v".into());
-            if *any {
-                sql.push(&format!("EXISTS (SELECT 1 FROM {source} WHERE "));
-                render_compare(&element, *op, right, sql);
-                sql.push(")");
-            } else {
+        Cond::Compare { left, op, right } => render_compare(left, *op, right, table, sql),
+        Cond::Exists { joins, cond } => {
+            sql.push("EXISTS (SELECT 1 FROM (SELECT 1)");
+            render_joins(joins, table, sql);
+            sql.push(" WHERE ");
+            render_cond(cond, table, sql);
+            sql.push(")");
+        }
+        Cond::Every { joins, cond } => {
+            sql.push("NOT EXISTS (SELECT 1 FROM (SELECT 1)");
+            render_joins(joins, table, sql);
+            sql.push(" WHERE NOT COALESCE(");
+            render_cond(cond, table, sql);
+            sql.push(", 0))");
+        }
+    }
+}
+
+/// LEFT JOINs from a one-row seed, so a relation without rows yields one NULL row.
+fn render_joins(joins: &[Join], table: &str, sql: &mut Sql) {
+    for j in joins {
+        let alias = quote(&j.alias);
+        match &j.source {
+            JoinSource::Record {
+                collection,
+                key,
+                filter,
+            } => {
                 sql.push(&format!(
-                    "NOT EXISTS (SELECT 1 FROM {source} WHERE NOT COALESCE("
+                    " LEFT JOIN {} AS {alias} ON {alias}.\"id\" = ",
+                    quote(&collection.name)
                 ));
-                render_compare(&element, *op, right, sql);
-                sql.push(", 0))");
+                render_term(key, table, sql);
+                join_filter(filter, &alias, sql);
+            }
+            JoinSource::Referencing {
+                collection,
+                field,
+                multiple,
+                key,
+                filter,
+            } => {
+                let col = format!("{alias}.{}", quote(field));
+                sql.push(&format!(
+                    " LEFT JOIN {} AS {alias} ON ",
+                    quote(&collection.name)
+                ));
+                if *multiple {
+                    sql.push("EXISTS (SELECT 1 FROM json_each(");
+                    sql.push(&format!(
+                        "CASE WHEN json_valid({col}) THEN {col} ELSE '[]' END) WHERE value = "
+                    ));
+                    render_term(key, table, sql);
+                    sql.push(")");
+                } else {
+                    sql.push(&format!("{col} = "));
+                    render_term(key, table, sql);
+                }
+                join_filter(filter, &alias, sql);
+            }
+            JoinSource::Every { collection, filter } => {
+                sql.push(&format!(
+                    " LEFT JOIN {} AS {alias} ON 1",
+                    quote(&collection.name)
+                ));
+                join_filter(filter, &alias, sql);
+            }
+            JoinSource::Elements { array } => {
+                sql.push(" LEFT JOIN json_each(CASE WHEN json_valid(");
+                render_term(array, table, sql);
+                sql.push(") THEN ");
+                render_term(array, table, sql);
+                sql.push(&format!(" ELSE NULL END) AS {alias}"));
             }
         }
+    }
+}
+
+/// A joined collection's own condition (its list rule) is written over its alias.
+fn join_filter(filter: &Option<Box<Cond>>, alias: &str, sql: &mut Sql) {
+    if let Some(f) = filter {
+        sql.push(" AND ");
+        render_cond(f, alias, sql);
     }
 }
 
@@ -142,25 +201,25 @@ fn is_empty_literal(t: &Term) -> bool {
         || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
 }
 
-fn render_compare(left: &Term, op: CmpOp, right: &Term, sql: &mut Sql) {
+fn render_compare(left: &Term, op: CmpOp, right: &Term, table: &str, sql: &mut Sql) {
     let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
     match op {
         CmpOp::Eq | CmpOp::Neq if json_side => {
-            render_term(left, sql);
+            render_term(left, table, sql);
             sql.push(if op == CmpOp::Eq { " IS " } else { " IS NOT " });
-            render_term(right, sql);
+            render_term(right, table, sql);
         }
         CmpOp::Eq | CmpOp::Neq if is_empty_literal(right) || is_empty_literal(left) => {
             let field = if is_empty_literal(right) { left } else { right };
             sql.push("(");
-            render_term(field, sql);
+            render_term(field, table, sql);
             if op == CmpOp::Eq {
                 sql.push(" = '' OR ");
-                render_term(field, sql);
+                render_term(field, table, sql);
                 sql.push(" IS NULL)");
             } else {
                 sql.push(" IS NOT '' AND ");
-                render_term(field, sql);
+                render_term(field, table, sql);
                 sql.push(" IS NOT NULL)");
             }
         }
@@ -168,15 +227,15 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, sql: &mut Sql) {
             if !matches!(left, Term::Value(_)) && !matches!(right, Term::Value(_)) =>
         {
             sql.push("COALESCE(");
-            render_term(left, sql);
+            render_term(left, table, sql);
             sql.push(", '')");
             sql.push(if op == CmpOp::Eq { " = " } else { " IS NOT " });
             sql.push("COALESCE(");
-            render_term(right, sql);
+            render_term(right, table, sql);
             sql.push(", '')");
         }
         CmpOp::Like | CmpOp::NotLike => {
-            render_term(left, sql);
+            render_term(left, table, sql);
             sql.push(if op == CmpOp::Like {
                 " LIKE "
             } else {
@@ -186,16 +245,16 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, sql: &mut Sql) {
                 Term::Value(Literal::Text(s)) => sql.bind(SqlValue::Text(like_pattern(s))),
                 other => {
                     sql.push("('%' || ");
-                    render_term(other, sql);
+                    render_term(other, table, sql);
                     sql.push(" || '%')");
                 }
             }
             sql.push(" ESCAPE '\\'");
         }
         _ => {
-            render_term(left, sql);
+            render_term(left, table, sql);
             sql.push(plain_operator(op));
-            render_term(right, sql);
+            render_term(right, table, sql);
         }
     }
 }
@@ -247,18 +306,25 @@ pub(crate) fn like_pattern(s: &str) -> String {
     out
 }
 
-fn render_term(t: &Term, sql: &mut Sql) {
+fn render_term(t: &Term, table: &str, sql: &mut Sql) {
     match t {
-        Term::Column(name) => sql.push(&quote(name)),
-        Term::JsonPath { column, path } => {
-            sql.push(&format!("JSON_EXTRACT({}, ", json_input(column)));
+        Term::Column(name) => sql.push(&format!("{table}.{}", quote(name))),
+        Term::Field { alias, column } => sql.push(&format!("{}.{}", quote(alias), quote(column))),
+        Term::JsonPath { source, path } => {
+            sql.push("JSON_EXTRACT(");
+            json_input(source, table, sql);
+            sql.push(", ");
             sql.bind(SqlValue::Text(json_path(path)));
             sql.push(")");
         }
-        Term::JsonLength(column) => sql.push(&format!("json_array_length({})", json_input(column))),
+        Term::JsonLength(source) => {
+            sql.push("json_array_length(");
+            json_input(source, table, sql);
+            sql.push(")");
+        }
         Term::Lower(inner) => {
             sql.push("LOWER(");
-            render_term(inner, sql);
+            render_term(inner, table, sql);
             sql.push(")");
         }
         Term::Strftime {
@@ -271,7 +337,7 @@ fn render_term(t: &Term, sql: &mut Sql) {
             match value {
                 Some(v) => {
                     sql.push(", ");
-                    render_term(v, sql);
+                    render_term(v, table, sql);
                 }
                 None => sql.push(", 'now'"),
             }
@@ -287,20 +353,30 @@ fn render_term(t: &Term, sql: &mut Sql) {
                 if i > 0 {
                     sql.push(", ");
                 }
-                render_term(a, sql);
+                render_term(a, table, sql);
             }
             sql.push(")");
+        }
+        Term::Lookup { joins, term } => {
+            sql.push("(SELECT ");
+            render_term(term, table, sql);
+            sql.push(" FROM (SELECT 1)");
+            render_joins(joins, table, sql);
+            sql.push(" LIMIT 1)");
         }
         Term::Value(lit) => sql.bind(literal(lit)),
     }
 }
 
-/// A JSON column as input to a JSON function. NOTE: SQLite's constant propagation can
+/// A JSON value as input to a JSON function. NOTE: SQLite's constant propagation can
 /// substitute a compared literal (`tags = 'x' && tags:length > 0`) for the column, and the
 /// JSON functions raise on non-JSON text; invalid input therefore reads as NULL.
-fn json_input(column: &str) -> String {
-    let c = quote(column);
-    format!("(CASE WHEN json_valid({c}) THEN {c} ELSE NULL END)")
+fn json_input(source: &Term, table: &str, sql: &mut Sql) {
+    sql.push("(CASE WHEN json_valid(");
+    render_term(source, table, sql);
+    sql.push(") THEN ");
+    render_term(source, table, sql);
+    sql.push(" ELSE NULL END)");
 }
 
 fn literal(l: &Literal) -> SqlValue {

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use kulisse_schema::Collection;
-use kulisse_store::{CmpOp, Cond, Literal, Order, Row, Select, Store, StoreError, Term, transact};
+use kulisse_store::{
+    CmpOp, Cond, Join, JoinSource, Literal, Order, Row, Select, Store, StoreError, Term, transact,
+};
 use serde_json::{Value, json};
 
 use super::SqliteStore;
@@ -123,7 +125,7 @@ async fn filters_follow_pocketbase_semantics() {
         ["p1"]
     );
     let json_path = Term::JsonPath {
-        column: "meta".into(),
+        source: Box::new(Term::Column("meta".into())),
         path: vec!["k".into()],
     };
     assert_eq!(
@@ -135,11 +137,26 @@ async fn filters_follow_pocketbase_semantics() {
         .await,
         ["p2"]
     );
-    let each = |op, any, v: &str| Cond::Each {
-        column: "tags".into(),
-        op,
-        right: Term::Value(Literal::Text(v.into())),
-        any,
+    let each = |op, any: bool, v: &str| {
+        let joins = vec![Join {
+            alias: "t".into(),
+            source: JoinSource::Elements {
+                array: Term::Column("tags".into()),
+            },
+        }];
+        let cond = Box::new(Cond::Compare {
+            left: Term::Field {
+                alias: "t".into(),
+                column: "value".into(),
+            },
+            op,
+            right: Term::Value(Literal::Text(v.into())),
+        });
+        if any {
+            Cond::Exists { joins, cond }
+        } else {
+            Cond::Every { joins, cond }
+        }
     };
     assert_eq!(ids(&store, &c, each(CmpOp::Eq, true, "a")).await, ["p1"]);
     assert_eq!(ids(&store, &c, each(CmpOp::Eq, false, "c")).await, ["p2"]);
@@ -153,7 +170,7 @@ async fn filters_follow_pocketbase_semantics() {
             &store,
             &c,
             cmp(
-                Term::JsonLength("tags".into()),
+                Term::JsonLength(Box::new(Term::Column("tags".into()))),
                 CmpOp::Eq,
                 Literal::Number(0.0)
             )

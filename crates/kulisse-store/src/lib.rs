@@ -24,7 +24,7 @@ use kulisse_schema::Collection;
 use serde_json::Value;
 
 pub use error::StoreError;
-pub use query::{CmpOp, Cond, Literal, Order, Page, Select, Term};
+pub use query::{CmpOp, Cond, Join, JoinSource, Literal, Order, Page, Select, Term};
 
 /// One record as stored: column name → canonical JSON value.
 pub type Row = serde_json::Map<String, Value>;

@@ -91,23 +91,79 @@ pub enum Cond {
         /// Right operand.
         right: Term,
     },
-    /// A comparison against each element of a JSON array column (`field:each`). With
-    /// `any`, one element must satisfy it; otherwise all must. An empty array behaves as
-    /// one NULL element, which is how PocketBase's SQL behaves (`!=` then matches).
-    Each {
-        /// The multi-valued column.
-        column: String,
-        /// Operator.
-        op: CmpOp,
-        /// The other operand (compared as element `op` right).
-        right: Term,
-        /// Any-of instead of all-of.
-        any: bool,
+    /// "Some combination of joined rows satisfies `cond`": the joins are LEFT joins from
+    /// the current row, so a relation without rows still contributes one all-NULL row.
+    /// This is how paths that fan out (multiple relations, back-relations,
+    /// `@collection`, `:each`) get PocketBase's any-of semantics, and why two conditions
+    /// on the same path inside one scope must hold for the same joined row.
+    Exists {
+        /// Joins, in dependency order.
+        joins: Vec<Join>,
+        /// Condition over the current row and the joined aliases.
+        cond: Box<Cond>,
+    },
+    /// "Every combination of joined rows satisfies `cond`" (NULL counts as not
+    /// satisfied): PocketBase's all-of semantics of plain operators on fan-out paths. An
+    /// empty relation is one all-NULL row, so `!=` holds for it and `=` does not.
+    Every {
+        /// Joins, in dependency order.
+        joins: Vec<Join>,
+        /// Condition every joined row must satisfy.
+        cond: Box<Cond>,
     },
     /// Constant truth (e.g. an empty rule).
     True,
     /// Constant falsehood.
     False,
+}
+
+/// One LEFT JOIN inside an [`Cond::Exists`] / [`Cond::Every`] / [`Term::Lookup`] scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    /// Alias the joined rows are referenced by ([`Term::Field`]); unique in its scope.
+    pub alias: String,
+    /// What is joined.
+    pub source: JoinSource,
+}
+
+/// Sources of joined rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JoinSource {
+    /// Rows of `collection` whose `id` equals `key`.
+    Record {
+        /// Table of the joined collection.
+        collection: Arc<Collection>,
+        /// The id to match (a column of an earlier alias, or a literal).
+        key: Term,
+        /// Extra condition on the joined row (e.g. its list rule), over `alias`.
+        filter: Option<Box<Cond>>,
+    },
+    /// Rows of `collection` whose relation field `field` contains `key` (back-relation).
+    Referencing {
+        /// The referencing collection.
+        collection: Arc<Collection>,
+        /// Its relation field pointing at the current collection.
+        field: String,
+        /// Whether that field holds several ids (JSON array).
+        multiple: bool,
+        /// The id referenced (usually the current row's `id`).
+        key: Term,
+        /// Extra condition on the joined row, over `alias`.
+        filter: Option<Box<Cond>>,
+    },
+    /// Every row of `collection` (`@collection.name`).
+    Every {
+        /// The joined collection.
+        collection: Arc<Collection>,
+        /// Extra condition on the joined row, over `alias`.
+        filter: Option<Box<Cond>>,
+    },
+    /// Elements of a JSON array (`:each`, multiple relations); the element is the
+    /// `value` column of the alias.
+    Elements {
+        /// The JSON array.
+        array: Term,
+    },
 }
 
 /// PocketBase comparison operators.
@@ -132,17 +188,24 @@ pub enum CmpOp {
 /// An operand.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Term {
-    /// A column of the queried collection.
+    /// A column of the queried collection's current row.
     Column(String),
-    /// A path inside a JSON column (`meta.a.0`, `loc.lat`); missing paths are NULL.
-    JsonPath {
-        /// The JSON column.
+    /// A column of a joined alias (`value` for [`JoinSource::Elements`]).
+    Field {
+        /// The join alias.
+        alias: String,
+        /// The column.
         column: String,
+    },
+    /// A path inside a JSON value (`meta.a.0`, `loc.lat`); missing paths are NULL.
+    JsonPath {
+        /// The JSON value.
+        source: Box<Term>,
         /// Keys; all-digit segments index arrays.
         path: Vec<String>,
     },
-    /// Number of elements of a JSON array column.
-    JsonLength(String),
+    /// Number of elements of a JSON array.
+    JsonLength(Box<Term>),
     /// Lower-cased value.
     Lower(Box<Term>),
     /// SQLite-style `strftime(format, value, modifiers…)`; text result.
@@ -156,6 +219,13 @@ pub enum Term {
     },
     /// Great-circle distance in km between two lon/lat pairs.
     GeoDistance(Box<[Term; 4]>),
+    /// The first value of `term` over a join scope (single-valued paths in sort terms).
+    Lookup {
+        /// Joins, in dependency order.
+        joins: Vec<Join>,
+        /// The value read from the joined rows.
+        term: Box<Term>,
+    },
     /// A bound value.
     Value(Literal),
 }

@@ -217,8 +217,10 @@ impl AuthService {
             return Ok(());
         }
         let req = crate::query::RequestInfo::for_auth(Auth::Guest, "POST");
+        let schema = self.registry.snapshot();
         let resolver = crate::query::Resolver {
             collection: c,
+            schema: &schema,
             request: &req,
             allow_hidden: true,
         };

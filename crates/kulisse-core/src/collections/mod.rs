@@ -4,5 +4,5 @@ mod registry;
 mod service;
 mod view;
 
-pub use registry::Registry;
+pub use registry::{Registry, Snapshot};
 pub use service::CollectionsService;

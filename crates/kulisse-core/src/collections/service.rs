@@ -79,8 +79,10 @@ impl CollectionsService {
         require_superuser(auth)?;
         let meta = properties_schema();
         let req = RequestInfo::for_auth(auth.clone(), "GET");
+        let none = Snapshot::default();
         let resolver = Resolver {
             collection: &meta,
+            schema: &none,
             request: &req,
             allow_hidden: true,
         };
@@ -101,7 +103,7 @@ impl CollectionsService {
                     .is_none_or(|f| crate::query::eval::matches(&meta, f, row))
             })
             .collect();
-        items.sort_by(|a, b| crate::query::eval::compare_rows(&order, a, b));
+        items.sort_by(|a, b| crate::query::eval::compare_rows(&meta, &order, a, b));
         let total = items.len() as u64;
         let per_page = p.per_page.clamp(1, crate::records::MAX_PER_PAGE);
         let skip =
@@ -477,15 +479,16 @@ fn validate(
     }
     errs.add_nested("fields", field_errs);
     if c.kind != CollectionKind::View {
-        validate_rules(c, &mut errs);
+        validate_rules(c, snapshot, &mut errs);
     }
     errs.into_result()
 }
 
-fn validate_rules(c: &Collection, errs: &mut FieldErrors) {
+fn validate_rules(c: &Collection, snapshot: &Snapshot, errs: &mut FieldErrors) {
     let request = RequestInfo::default();
     let resolver = Resolver {
         collection: c,
+        schema: snapshot,
         request: &request,
         allow_hidden: true,
     };

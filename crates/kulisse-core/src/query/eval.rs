@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 
 use kulisse_schema::{Collection, FieldKind};
-use kulisse_store::{CmpOp, Cond, Literal, Row, Term};
+use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Row, Term};
 use serde_json::Value;
 
 /// An SQL value.
@@ -29,10 +29,11 @@ enum Affinity {
     None,
 }
 
-/// A record of a collection, as the evaluator sees it.
+/// A record of a collection, as the evaluator sees it, plus the joined elements in scope.
 struct Ctx<'a> {
     collection: &'a Collection,
     row: &'a Row,
+    joined: Vec<(String, Value)>,
 }
 
 impl Ctx<'_> {
@@ -50,18 +51,39 @@ impl Ctx<'_> {
 }
 
 /// Whether `row` (a record of `collection`) satisfies `cond`.
+///
+/// Joins over JSON arrays (`:each`) are evaluated from the record itself; joins to other
+/// records need their data, which a record in hand does not carry, so such conditions
+/// are unknown (false) here.
 pub fn matches(collection: &Collection, cond: &Cond, row: &Row) -> bool {
-    truth(cond, &Ctx { collection, row }) == Some(true)
+    truth(
+        cond,
+        &Ctx {
+            collection,
+            row,
+            joined: vec![],
+        },
+    ) == Some(true)
 }
 
 /// Orders two records the way the engines' ORDER BY does (NULLs first); random and rowid
 /// terms keep the given order.
-pub fn compare_rows(orders: &[kulisse_store::Order], a: &Row, b: &Row) -> Ordering {
+pub fn compare_rows(
+    collection: &Collection,
+    orders: &[kulisse_store::Order],
+    a: &Row,
+    b: &Row,
+) -> Ordering {
+    let ctx = |row| Ctx {
+        collection,
+        row,
+        joined: vec![],
+    };
     for o in orders {
         let kulisse_store::Order::By { term, desc } = o else {
             continue;
         };
-        let (va, vb) = (value(term, a, None), value(term, b, None));
+        let (va, vb) = (value(term, &ctx(a)), value(term, &ctx(b)));
         let ord = match (&va, &vb) {
             (Sql::Null, Sql::Null) => Ordering::Equal,
             (Sql::Null, _) => Ordering::Less,
@@ -77,13 +99,13 @@ pub fn compare_rows(orders: &[kulisse_store::Order], a: &Row, b: &Row) -> Orderi
 }
 
 /// Three-valued logic, like SQL: `None` is unknown.
-fn truth(cond: &Cond, row: &Ctx<'_>) -> Option<bool> {
+fn truth(cond: &Cond, ctx: &Ctx<'_>) -> Option<bool> {
     match cond {
         Cond::True => Some(true),
         Cond::False => Some(false),
         Cond::All(items) => items
             .iter()
-            .try_fold(Some(true), |acc, c| match truth(c, row) {
+            .try_fold(Some(true), |acc, c| match truth(c, ctx) {
                 Some(false) => Err(()),
                 None => Ok(None),
                 Some(true) => Ok(acc),
@@ -91,34 +113,67 @@ fn truth(cond: &Cond, row: &Ctx<'_>) -> Option<bool> {
             .unwrap_or(Some(false)),
         Cond::Any(items) => items
             .iter()
-            .try_fold(Some(false), |acc, c| match truth(c, row) {
+            .try_fold(Some(false), |acc, c| match truth(c, ctx) {
                 Some(true) => Err(()),
                 None => Ok(None),
                 Some(false) => Ok(acc),
             })
             .map_or(Some(true), |v| v),
-        Cond::Compare { left, op, right } => compare(left, *op, right, row, None),
-        Cond::Each {
-            column,
-            op,
-            right,
-            any,
-        } => {
-            let mut elements: Vec<Value> = match row.row.get(column) {
-                Some(Value::Array(items)) => items.clone(),
-                _ => vec![],
-            };
-            if elements.is_empty() {
-                elements.push(Value::Null);
-            }
-            let element = Term::Column("\u{0}each".into());
-            let hit = |e: &Value| compare(&element, *op, right, row, Some(e)).unwrap_or(false);
-            Some(if *any {
-                elements.iter().any(hit)
-            } else {
-                elements.iter().all(hit)
-            })
+        Cond::Compare { left, op, right } => compare(left, *op, right, ctx),
+        Cond::Exists { joins, cond } => {
+            let combos = expand_joins(joins, ctx)?;
+            Some(combos.iter().any(|c| truth(cond, c) == Some(true)))
         }
+        Cond::Every { joins, cond } => {
+            let combos = expand_joins(joins, ctx)?;
+            Some(combos.iter().all(|c| truth(cond, c) == Some(true)))
+        }
+    }
+}
+
+/// Every combination of joined rows (LEFT JOIN: an empty source contributes one NULL).
+fn expand_joins<'a>(joins: &[Join], ctx: &Ctx<'a>) -> Option<Vec<Ctx<'a>>> {
+    let mut combos = vec![Ctx {
+        collection: ctx.collection,
+        row: ctx.row,
+        joined: ctx.joined.clone(),
+    }];
+    for j in joins {
+        let JoinSource::Elements { array } = &j.source else {
+            return None;
+        };
+        let mut next = Vec::new();
+        for c in &combos {
+            let elements = match json_of(array, c) {
+                Some(Value::Array(items)) if !items.is_empty() => items,
+                _ => vec![Value::Null],
+            };
+            for e in elements {
+                let mut joined = c.joined.clone();
+                joined.push((j.alias.clone(), e));
+                next.push(Ctx {
+                    collection: c.collection,
+                    row: c.row,
+                    joined,
+                });
+            }
+        }
+        combos = next;
+    }
+    Some(combos)
+}
+
+/// The JSON value of a term that names a column or joined element.
+fn json_of(t: &Term, ctx: &Ctx<'_>) -> Option<Value> {
+    match t {
+        Term::Column(name) => ctx.row.get(name).cloned(),
+        Term::Field { alias, .. } => ctx
+            .joined
+            .iter()
+            .rev()
+            .find(|(a, _)| a == alias)
+            .map(|(_, v)| v.clone()),
+        _ => None,
     }
 }
 
@@ -127,15 +182,9 @@ fn is_empty_literal(t: &Term) -> bool {
         || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
 }
 
-fn compare(
-    left: &Term,
-    op: CmpOp,
-    right: &Term,
-    ctx: &Ctx<'_>,
-    each: Option<&Value>,
-) -> Option<bool> {
+fn compare(left: &Term, op: CmpOp, right: &Term, ctx: &Ctx<'_>) -> Option<bool> {
     let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
-    let (l, r) = (value(left, ctx.row, each), value(right, ctx.row, each));
+    let (l, r) = (value(left, ctx), value(right, ctx));
     let (la, ra) = (ctx.affinity(left), ctx.affinity(right));
     match op {
         CmpOp::Eq | CmpOp::Neq if json_side => Some(is(&l, &r) == (op == CmpOp::Eq)),
@@ -248,12 +297,17 @@ fn from_json(v: &Value) -> Sql {
     }
 }
 
-fn value(t: &Term, row: &Row, each: Option<&Value>) -> Sql {
+fn value(t: &Term, ctx: &Ctx<'_>) -> Sql {
     match t {
-        Term::Column(name) if name == "\u{0}each" => each.map_or(Sql::Null, from_json),
-        Term::Column(name) => row.get(name).map_or(Sql::Null, from_json),
-        Term::JsonPath { column, path } => {
-            let mut cur = row.get(column);
+        Term::Column(_) | Term::Field { .. } => {
+            json_of(t, ctx).as_ref().map_or(Sql::Null, from_json)
+        }
+        Term::JsonPath { source, path } => {
+            let root = match source.as_ref() {
+                Term::Column(_) | Term::Field { .. } => json_of(source, ctx),
+                _ => None,
+            };
+            let mut cur = root.as_ref();
             for seg in path {
                 cur = match cur {
                     Some(Value::Object(m)) => m.get(seg),
@@ -265,19 +319,20 @@ fn value(t: &Term, row: &Row, each: Option<&Value>) -> Sql {
             }
             cur.map_or(Sql::Null, from_json)
         }
-        Term::JsonLength(column) => match row.get(column) {
+        Term::JsonLength(source) => match json_of(source, ctx) {
             Some(Value::Array(items)) => Sql::Num(items.len() as f64),
             Some(Value::Null) | None => Sql::Null,
             Some(_) => Sql::Num(0.0),
         },
-        Term::Lower(inner) => match value(inner, row, each) {
+        Term::Lower(inner) => match value(inner, ctx) {
             Sql::Text(s) => Sql::Text(s.to_ascii_lowercase()),
             other => other,
         },
-        // NOTE: strftime needs SQLite's date engine; records in hand compare it as unknown.
-        Term::Strftime { .. } => Sql::Null,
+        // NOTE: strftime needs SQLite's date engine and lookups need other records; a record
+        // in hand compares them as unknown.
+        Term::Strftime { .. } | Term::Lookup { .. } => Sql::Null,
         Term::GeoDistance(args) => {
-            let n = |t: &Term| match value(t, row, each) {
+            let n = |t: &Term| match value(t, ctx) {
                 Sql::Num(n) => n,
                 Sql::Text(s) => s.parse().unwrap_or(0.0),
                 Sql::Null => 0.0,

@@ -1,22 +1,51 @@
-//! Resolving a parsed filter against a collection and a request (spec §3.3–§3.10).
+//! Resolving a parsed filter against a collection and a request (spec §3.3–§3.12).
+//!
+//! Identifiers become storage IR: own columns, JSON paths, request values (bound
+//! literals), macros, and paths through relations, back-relations and `@collection`, which
+//! become joins (see [`super::paths`]). Fan-out paths follow PocketBase: `?`-operators need
+//! one joined row to match, plain operators need every joined row to match, and an empty
+//! relation is one NULL row.
 
-use jiff::{Timestamp, ToSpan, Zoned, tz::TimeZone};
 use kulisse_filter::{CmpOp as Syn, Comparison, Expr, Operand};
-use kulisse_schema::{Collection, FieldKind};
-use kulisse_store::{CmpOp, Cond, Literal, Term};
-use serde_json::Value;
+use kulisse_schema::Collection;
+use kulisse_store::{CmpOp, Cond, Join, Literal, Term};
 
 use super::RequestInfo;
+use super::paths::{PathCtx, Resolved, resolve_path};
+use super::request::{macro_value, resolve_request};
+use crate::collections::Snapshot;
 use crate::error::CoreError;
 
 /// Resolution settings for one filter or rule.
 pub struct Resolver<'a> {
     /// The collection whose records are filtered.
     pub collection: &'a Collection,
+    /// All collections (relation targets, back-relations, `@collection`).
+    pub schema: &'a Snapshot,
     /// The request `@request.*` reads.
     pub request: &'a RequestInfo,
-    /// Hidden fields may be referenced (rules and superusers), or not (client filters).
+    /// Rules and superusers may reference anything. Client filters of other requesters may
+    /// not reference hidden fields, only match visible emails, and only reach related
+    /// records their list rule shows (§3.11).
     pub allow_hidden: bool,
+}
+
+/// Joins registered while resolving one expression, plus a counter for fresh aliases.
+#[derive(Default)]
+pub(crate) struct Scope {
+    pub joins: Vec<Join>,
+    pub fresh: usize,
+}
+
+impl Scope {
+    /// Adds joins not yet present (same alias = same path = same joined row).
+    pub(crate) fn register(&mut self, joins: Vec<Join>) {
+        for j in joins {
+            if !self.joins.iter().any(|e| e.alias == j.alias) {
+                self.joins.push(j);
+            }
+        }
+    }
 }
 
 /// Parses and resolves `text`; an empty filter is `None`.
@@ -24,42 +53,63 @@ pub struct Resolver<'a> {
 /// # Errors
 /// [`CoreError::BadRequest`] for syntax errors and unknown or forbidden identifiers.
 pub fn compile_filter(text: &str, r: &Resolver<'_>) -> Result<Option<Cond>, CoreError> {
+    compile_at(text, r, None, 0)
+}
+
+/// Compiles `text` with the current row reached through `base` (a join alias) when given;
+/// related list rules are compiled this way, nested at most a few levels.
+pub(crate) fn compile_at(
+    text: &str,
+    r: &Resolver<'_>,
+    base: Option<&str>,
+    depth: usize,
+) -> Result<Option<Cond>, CoreError> {
     if text.is_empty() {
         return Ok(None);
+    }
+    if depth > MAX_RULE_NESTING {
+        return Err(CoreError::generic_bad_request());
     }
     let expr = kulisse_filter::parse(text).map_err(|e| {
         tracing::debug!(error = %e, "filter rejected");
         CoreError::generic_bad_request()
     })?;
-    resolve_expr(&expr, r).map(Some)
+    let mut scope = Scope::default();
+    let ctx = PathCtx { r, base, depth };
+    let cond = resolve_expr(&expr, &ctx, &mut scope)?;
+    Ok(Some(if scope.joins.is_empty() {
+        cond
+    } else {
+        Cond::Exists {
+            joins: scope.joins,
+            cond: Box::new(cond),
+        }
+    }))
 }
 
-fn resolve_expr(e: &Expr, r: &Resolver<'_>) -> Result<Cond, CoreError> {
+/// Related list rules can reference further relations; this bounds the recursion.
+const MAX_RULE_NESTING: usize = 4;
+
+fn resolve_expr(e: &Expr, ctx: &PathCtx<'_, '_>, scope: &mut Scope) -> Result<Cond, CoreError> {
     Ok(match e {
-        Expr::Cmp(c) => resolve_comparison(c, r)?,
+        Expr::Cmp(c) => resolve_comparison(c, ctx, scope)?,
         Expr::And(items) => Cond::All(
             items
                 .iter()
-                .map(|i| resolve_expr(i, r))
+                .map(|i| resolve_expr(i, ctx, scope))
                 .collect::<Result<_, _>>()?,
         ),
         Expr::Or(items) => Cond::Any(
             items
                 .iter()
-                .map(|i| resolve_expr(i, r))
+                .map(|i| resolve_expr(i, ctx, scope))
                 .collect::<Result<_, _>>()?,
         ),
     })
 }
 
-/// A resolved operand: a single value, or each element of a multi-valued column.
-enum Resolved {
-    Single(Term),
-    Each(String),
-}
-
-fn resolve_comparison(c: &Comparison, r: &Resolver<'_>) -> Result<Cond, CoreError> {
-    let op = match c.op.cmp {
+fn syn_op(op: Syn) -> CmpOp {
+    match op {
         Syn::Eq => CmpOp::Eq,
         Syn::Neq => CmpOp::Neq,
         Syn::Gt => CmpOp::Gt,
@@ -68,31 +118,49 @@ fn resolve_comparison(c: &Comparison, r: &Resolver<'_>) -> Result<Cond, CoreErro
         Syn::Lte => CmpOp::Lte,
         Syn::Like => CmpOp::Like,
         Syn::NotLike => CmpOp::NotLike,
-    };
-    let left = resolve_operand(&c.left, r)?;
-    let right = resolve_operand(&c.right, r)?;
-    let cond = match (left, right) {
-        (Resolved::Single(left), Resolved::Single(right)) => Cond::Compare { left, op, right },
-        (Resolved::Each(column), Resolved::Single(right)) => Cond::Each {
-            column,
+    }
+}
+
+fn resolve_comparison(
+    c: &Comparison,
+    ctx: &PathCtx<'_, '_>,
+    scope: &mut Scope,
+) -> Result<Cond, CoreError> {
+    let op = syn_op(c.op.cmp);
+    let shared = "j";
+    let left = resolve_operand(&c.left, ctx, shared)?;
+    let right = resolve_operand(&c.right, ctx, shared)?;
+    let cond = if (left.fan_out || right.fan_out) && !c.op.any {
+        // All-of: re-resolve with fresh aliases so this comparison ranges over its own rows.
+        scope.fresh += 1;
+        let prefix = format!("e{}_{}", ctx.depth, scope.fresh);
+        let left = resolve_operand(&c.left, ctx, &prefix)?;
+        let right = resolve_operand(&c.right, ctx, &prefix)?;
+        let joins = [left.joins, right.joins].concat();
+        Cond::Every {
+            joins,
+            cond: Box::new(Cond::Compare {
+                left: left.term,
+                op,
+                right: right.term,
+            }),
+        }
+    } else {
+        scope.register(left.joins);
+        scope.register(right.joins);
+        Cond::Compare {
+            left: left.term,
             op,
-            right,
-            any: c.op.any,
-        },
-        (Resolved::Single(left), Resolved::Each(column)) => Cond::Each {
-            column,
-            op: flip(op).ok_or_else(CoreError::generic_bad_request)?,
-            right: left,
-            any: c.op.any,
-        },
-        (Resolved::Each(_), Resolved::Each(_)) => return Err(CoreError::generic_bad_request()),
+            right: right.term,
+        }
     };
     // PB compat: clients only match emails their owners made visible (§3.11), owners included.
+    let r = ctx.r;
     let names_email = |o: &Operand| matches!(o, Operand::Ident { name, .. } if name == "email" || name.starts_with("email:"));
     if !r.allow_hidden && r.collection.is_auth() && (names_email(&c.left) || names_email(&c.right))
     {
         let visible = Cond::Compare {
-            left: Term::Column("emailVisibility".into()),
+            left: ctx.column("emailVisibility"),
             op: CmpOp::Eq,
             right: Term::Value(Literal::Bool(true)),
         };
@@ -101,218 +169,93 @@ fn resolve_comparison(c: &Comparison, r: &Resolver<'_>) -> Result<Cond, CoreErro
     Ok(cond)
 }
 
-/// `a op b` ≡ `b flip(op) a`; LIKE has no mirror image.
-fn flip(op: CmpOp) -> Option<CmpOp> {
-    Some(match op {
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Gte => CmpOp::Lte,
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Lte => CmpOp::Gte,
-        CmpOp::Like | CmpOp::NotLike => return None,
-        same => same,
-    })
-}
-
-fn resolve_operand(o: &Operand, r: &Resolver<'_>) -> Result<Resolved, CoreError> {
+fn resolve_operand(
+    o: &Operand,
+    ctx: &PathCtx<'_, '_>,
+    prefix: &str,
+) -> Result<Resolved, CoreError> {
     Ok(match o {
-        Operand::Number { value, .. } => Resolved::Single(Term::Value(Literal::Number(*value))),
-        Operand::Text { value, .. } => Resolved::Single(Term::Value(Literal::Text(value.clone()))),
-        Operand::Call { name, args, .. } => Resolved::Single(resolve_call(name, args, r)?),
-        Operand::Ident { name, .. } => resolve_ident(name, r)?,
+        Operand::Number { value, .. } => Resolved::value(Literal::Number(*value)),
+        Operand::Text { value, .. } => Resolved::value(Literal::Text(value.clone())),
+        Operand::Call { name, args, .. } => resolve_call(name, args, ctx, prefix)?,
+        Operand::Ident { name, .. } => resolve_ident(name, ctx, prefix)?,
     })
 }
 
-fn resolve_call(name: &str, args: &[Operand], r: &Resolver<'_>) -> Result<Term, CoreError> {
-    let single = |o: &Operand| match resolve_operand(o, r)? {
-        Resolved::Single(t) => Ok(t),
-        Resolved::Each(_) => Err(CoreError::generic_bad_request()),
+fn resolve_call(
+    name: &str,
+    args: &[Operand],
+    ctx: &PathCtx<'_, '_>,
+    prefix: &str,
+) -> Result<Resolved, CoreError> {
+    let bad = CoreError::generic_bad_request;
+    let mut joins = Vec::new();
+    let mut fan_out = false;
+    let mut single = |o: &Operand| -> Result<Term, CoreError> {
+        let r = resolve_operand(o, ctx, prefix)?;
+        fan_out |= r.fan_out;
+        joins.extend(r.joins);
+        Ok(r.term)
     };
-    match name {
+    let term = match name {
         "geoDistance"
             if args.len() == 4
                 && args
                     .iter()
                     .all(|a| matches!(a, Operand::Ident { .. } | Operand::Number { .. })) =>
         {
-            let terms: Vec<Term> = args.iter().map(single).collect::<Result<_, _>>()?;
-            let arr: [Term; 4] = terms
-                .try_into()
-                .map_err(|_| CoreError::generic_bad_request())?;
-            Ok(Term::GeoDistance(Box::new(arr)))
+            let terms: Vec<Term> = args.iter().map(&mut single).collect::<Result<_, _>>()?;
+            let arr: [Term; 4] = terms.try_into().map_err(|_| bad())?;
+            Term::GeoDistance(Box::new(arr))
         }
         "strftime" if (1..=10).contains(&args.len()) => {
             let text = |o: &Operand| match o {
                 Operand::Text { value, .. } => Ok(value.clone()),
-                _ => Err(CoreError::generic_bad_request()),
+                _ => Err(bad()),
             };
             let format = text(&args[0])?;
-            let value = args.get(1).map(single).transpose()?.map(Box::new);
             let modifiers = args.iter().skip(2).map(text).collect::<Result<_, _>>()?;
-            Ok(Term::Strftime {
+            let value = args.get(1).map(&mut single).transpose()?.map(Box::new);
+            Term::Strftime {
                 format,
                 value,
                 modifiers,
-            })
-        }
-        _ => Err(CoreError::generic_bad_request()),
-    }
-}
-
-fn resolve_ident(name: &str, r: &Resolver<'_>) -> Result<Resolved, CoreError> {
-    let lit = |l: Literal| Ok(Resolved::Single(Term::Value(l)));
-    if r.collection.field(name).is_none() {
-        match name.to_ascii_lowercase().as_str() {
-            "null" => return lit(Literal::Null),
-            "true" => return lit(Literal::Bool(true)),
-            "false" => return lit(Literal::Bool(false)),
-            _ => {}
-        }
-    }
-    if let Some(rest) = name.strip_prefix("@request.") {
-        return lit(resolve_request(rest, r.request));
-    }
-    if name.starts_with("@collection.") {
-        // TODO(#3): cross-collection joins arrive with the rules issue.
-        return Err(CoreError::generic_bad_request());
-    }
-    if name.starts_with('@') {
-        return macro_value(name).map_or_else(|| Err(CoreError::generic_bad_request()), lit);
-    }
-    resolve_field_path(name, r)
-}
-
-fn resolve_field_path(name: &str, r: &Resolver<'_>) -> Result<Resolved, CoreError> {
-    let bad = CoreError::generic_bad_request;
-    let (path, modifier) = match name.rsplit_once(':') {
-        Some((p, m)) => (p, Some(m)),
-        None => (name, None),
-    };
-    let mut segments = path.split('.');
-    let head = segments.next().ok_or_else(bad)?;
-    let field = r.collection.field(head).ok_or_else(bad)?;
-    let secret = matches!(field.kind, FieldKind::Password { .. }) || field.name == "tokenKey";
-    if (field.hidden || secret) && !r.allow_hidden {
-        return Err(bad());
-    }
-    let rest: Vec<String> = segments.map(str::to_owned).collect();
-    let column = field.name.clone();
-    let term = if rest.is_empty() {
-        Term::Column(column.clone())
-    } else {
-        match field.kind {
-            FieldKind::Json { .. } | FieldKind::GeoPoint => Term::JsonPath {
-                column: column.clone(),
-                path: rest,
-            },
-            // TODO(#3): relation paths (`author.name`) need joins, which the rules issue adds.
-            _ => return Err(bad()),
-        }
-    };
-    Ok(match modifier {
-        None => Resolved::Single(term),
-        Some("lower") => Resolved::Single(Term::Lower(Box::new(term))),
-        Some("each") if field.kind.is_multiple() && matches!(term, Term::Column(_)) => {
-            Resolved::Each(column)
-        }
-        Some("length") if field.kind.is_multiple() && matches!(term, Term::Column(_)) => {
-            Resolved::Single(Term::JsonLength(column))
+            }
         }
         _ => return Err(bad()),
+    };
+    Ok(Resolved {
+        term,
+        joins,
+        fan_out,
     })
 }
 
-/// `@request.*` values are known before the query runs, so they become bound literals.
-fn resolve_request(path: &str, req: &RequestInfo) -> Literal {
-    let (path, modifier) = match path.rsplit_once(':') {
-        Some((p, m)) => (p, Some(m)),
-        None => (path, None),
-    };
-    let value: Option<Value> = match path.split_once('.') {
-        None => match path {
-            "method" => Some(Value::String(req.method.clone())),
-            "context" => Some(Value::String(req.context.to_owned())),
-            _ => None,
-        },
-        Some(("auth", key)) => match &req.auth {
-            crate::auth::Auth::Guest => None,
-            crate::auth::Auth::Record { collection, record } => match key {
-                "collectionId" => Some(Value::String(collection.id.clone())),
-                "collectionName" => Some(Value::String(collection.name.clone())),
-                _ => record.get(key).cloned(),
-            },
-        },
-        Some(("query", key)) => req.query.get(key).map(|v| Value::String(v.clone())),
-        Some(("headers", key)) => req.headers.get(key).map(|v| Value::String(v.clone())),
-        Some(("body", key)) => req.body.get(key).cloned(),
-        Some(_) => None,
-    };
-    match modifier {
-        Some("isset") => Literal::Bool(value.is_some()),
-        Some("lower") => match value {
-            Some(Value::String(s)) => Literal::Text(s.to_lowercase()),
-            other => to_literal(other),
-        },
-        Some("length") => Literal::Number(match value {
-            Some(Value::Array(a)) => a.len() as f64,
-            Some(Value::Null) | None => 0.0,
-            Some(_) => 1.0,
-        }),
-        _ => to_literal(value),
+fn resolve_ident(name: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Result<Resolved, CoreError> {
+    let r = ctx.r;
+    if r.collection.field(name).is_none() {
+        match name.to_ascii_lowercase().as_str() {
+            "null" => return Ok(Resolved::value(Literal::Null)),
+            "true" => return Ok(Resolved::value(Literal::Bool(true))),
+            "false" => return Ok(Resolved::value(Literal::Bool(false))),
+            _ => {}
+        }
     }
-}
-
-fn to_literal(v: Option<Value>) -> Literal {
-    match v {
-        None | Some(Value::Null) => Literal::Null,
-        Some(Value::Bool(b)) => Literal::Bool(b),
-        Some(Value::Number(n)) => Literal::Number(n.as_f64().unwrap_or(0.0)),
-        Some(Value::String(s)) => Literal::Text(s),
-        Some(other) => Literal::Text(other.to_string()),
+    if let Some(rest) = name.strip_prefix("@request.auth.")
+        && let Some(resolved) = super::paths::resolve_auth_path(rest, ctx, prefix)?
+    {
+        return Ok(resolved);
     }
-}
-
-/// Datetime macros (§3.8), evaluated in UTC per request.
-fn macro_value(name: &str) -> Option<Literal> {
-    let now = Zoned::new(Timestamp::now(), TimeZone::UTC);
-    let date = |z: Zoned| {
-        Some(Literal::Text(kulisse_schema::datetime::format(
-            z.timestamp(),
-        )))
-    };
-    let start_of_day = now.start_of_day().ok()?;
-    let end_of = |z: Zoned| z.checked_sub(1.millisecond()).ok();
-    let num = |n: i64| Some(Literal::Number(n as f64));
-    match name {
-        "@now" => date(now),
-        "@yesterday" => date(now.checked_sub(1.day()).ok()?),
-        "@tomorrow" => date(now.checked_add(1.day()).ok()?),
-        "@todayStart" => date(start_of_day),
-        "@todayEnd" => date(end_of(now.tomorrow().ok()?.start_of_day().ok()?)?),
-        "@monthStart" => date(now.first_of_month().ok()?.start_of_day().ok()?),
-        "@monthEnd" => date(end_of(
-            now.last_of_month()
-                .ok()?
-                .tomorrow()
-                .ok()?
-                .start_of_day()
-                .ok()?,
-        )?),
-        "@yearStart" => date(now.first_of_year().ok()?.start_of_day().ok()?),
-        "@yearEnd" => date(end_of(
-            now.last_of_year()
-                .ok()?
-                .tomorrow()
-                .ok()?
-                .start_of_day()
-                .ok()?,
-        )?),
-        "@second" => num(i64::from(now.second())),
-        "@minute" => num(i64::from(now.minute())),
-        "@hour" => num(i64::from(now.hour())),
-        "@day" => num(i64::from(now.day())),
-        "@month" => num(i64::from(now.month())),
-        "@weekday" => num(i64::from(now.weekday().to_sunday_zero_offset())),
-        "@year" => num(i64::from(now.year())),
-        _ => None,
+    if let Some(rest) = name.strip_prefix("@request.") {
+        return Ok(Resolved::value(resolve_request(rest, r.request)));
     }
+    if let Some(rest) = name.strip_prefix("@collection.") {
+        return super::paths::resolve_collection_path(rest, ctx, prefix);
+    }
+    if name.starts_with('@') {
+        return macro_value(name)
+            .map(Resolved::value)
+            .ok_or_else(CoreError::generic_bad_request);
+    }
+    resolve_path(name, ctx, prefix)
 }

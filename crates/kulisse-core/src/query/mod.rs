@@ -7,6 +7,7 @@
 
 pub mod eval;
 mod filter;
+mod paths;
 mod request;
 mod sort;
 

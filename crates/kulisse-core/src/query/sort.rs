@@ -49,6 +49,14 @@ fn sort_term(name: &str, r: &Resolver<'_>) -> Result<Term, CoreError> {
     let cond = super::compile_filter(&format!("{name} = ''"), r)?;
     match cond {
         Some(kulisse_store::Cond::Compare { left, .. }) => Ok(left),
+        // A single-valued path through relations sorts by the related value.
+        Some(kulisse_store::Cond::Exists { joins, cond }) => match *cond {
+            kulisse_store::Cond::Compare { left, .. } => Ok(Term::Lookup {
+                joins,
+                term: Box::new(left),
+            }),
+            _ => Err(CoreError::generic_bad_request()),
+        },
         _ => Err(CoreError::generic_bad_request()),
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kulisse_schema::{Collection, CollectionKind, FieldKind};
 use kulisse_store::{
-    CmpOp, Cond, Literal, Row, Select, Store, StoreError, StoreTx, Term, transact,
+    CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term, transact,
 };
 
 use crate::collections::Registry;
@@ -89,6 +89,7 @@ impl RecordsService {
     /// The rule condition for `action`, or `None` when the requester bypasses rules.
     /// A `null` rule is refused here for non-superusers.
     pub(crate) fn rule_cond(
+        &self,
         c: &Collection,
         action: Action,
         req: &RequestInfo,
@@ -106,8 +107,10 @@ impl RecordsService {
         let Some(rule) = rule else {
             return Err(CoreError::SuperusersOnly);
         };
+        let schema = self.registry.snapshot();
         let resolver = Resolver {
             collection: c,
+            schema: &schema,
             request: req,
             allow_hidden: true,
         };
@@ -125,7 +128,7 @@ impl RecordsService {
         p: &ListParams,
     ) -> Result<ListResult, CoreError> {
         let c = self.collection(collection)?;
-        let rule = Self::rule_cond(&c, Action::List, req)?;
+        let rule = self.rule_cond(&c, Action::List, req)?;
         let superuser = req.auth.is_superuser();
         for text in [&p.filter, &p.sort] {
             if !superuser && text.contains("@request.") {
@@ -142,8 +145,10 @@ impl RecordsService {
         if !p.filter.is_empty() && p.filter.trim().is_empty() {
             return Err(CoreError::generic_bad_request());
         }
+        let schema = self.registry.snapshot();
         let resolver = Resolver {
             collection: &c,
+            schema: &schema,
             request: req,
             allow_hidden: superuser,
         };
@@ -194,7 +199,7 @@ impl RecordsService {
         id: &str,
     ) -> Result<Row, CoreError> {
         let c = self.collection(collection)?;
-        let rule = Self::rule_cond(&c, Action::View, req)?;
+        let rule = self.rule_cond(&c, Action::View, req)?;
         let row = self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
         Ok(super::visible(&c, row, &req.auth))
     }
@@ -228,7 +233,7 @@ impl RecordsService {
         if c.kind == CollectionKind::View {
             return Err(CoreError::BadRequest("Unsupported collection type.".into()));
         }
-        let rule = Self::rule_cond(&c, Action::Delete, req)?;
+        let rule = self.rule_cond(&c, Action::Delete, req)?;
         self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
         let all: Vec<Arc<Collection>> = self.registry.snapshot().all().to_vec();
         let id = id.to_owned();
@@ -265,11 +270,21 @@ fn delete_with_references(
                 continue;
             }
             let refers = if f.kind.is_multiple() {
-                Cond::Each {
-                    column: f.name.clone(),
-                    op: CmpOp::Eq,
-                    right: Term::Value(Literal::Text(id.into())),
-                    any: true,
+                Cond::Exists {
+                    joins: vec![Join {
+                        alias: "ref".into(),
+                        source: JoinSource::Elements {
+                            array: Term::Column(f.name.clone()),
+                        },
+                    }],
+                    cond: Box::new(Cond::Compare {
+                        left: Term::Field {
+                            alias: "ref".into(),
+                            column: "value".into(),
+                        },
+                        op: CmpOp::Eq,
+                        right: Term::Value(Literal::Text(id.into())),
+                    }),
                 }
             } else {
                 Cond::Compare {

@@ -34,7 +34,7 @@ impl RecordsService {
         let superuser = req.auth.is_superuser();
         let mut req = req.clone();
         req.body = body;
-        let rule = Self::rule_cond(&c, Action::Create, &req)?;
+        let rule = self.rule_cond(&c, Action::Create, &req)?;
         let body = &req.body;
 
         let mut row: Row = c
@@ -146,7 +146,7 @@ impl RecordsService {
         let superuser = req.auth.is_superuser();
         let mut req = req.clone();
         req.body = body;
-        let rule = Self::rule_cond(&c, Action::Update, &req)?;
+        let rule = self.rule_cond(&c, Action::Update, &req)?;
         let stored = self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
         let body = &req.body;
         let mut row = stored.clone();

@@ -121,8 +121,10 @@ fn evaluator_agrees_with_sqlite() {
                 .unwrap()
                 .rows;
             let req = RequestInfo::default();
+            let schema = crate::collections::Snapshot::default();
             let resolver = Resolver {
                 collection: &c,
+                schema: &schema,
                 request: &req,
                 allow_hidden: true,
             };

@@ -1,0 +1,445 @@
+//! bench-driver: a closed-loop HTTP/1.1 keep-alive load driver.
+//!
+//! N connections each send request → wait for the response → send the next, for a fixed
+//! duration (after an optional warm-up) or until a fixed total count is done. Paths, header
+//! values and bodies are templates: `{0}`..`{9}` = columns (tab-separated) of a random line
+//! of `--vars FILE`, `{n}` = global sequence number, `{r:N}` = random integer in [0, N),
+//! `{b}` = random bool. With `--pid`, it also samples the server process: CPU seconds
+//! (utime+stime from /proc/PID/stat) over the measured window and max VmRSS.
+//! Prints one JSON object on stdout.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+#[derive(Clone, Debug)]
+enum Part {
+    Lit(String),
+    Var(usize),
+    Seq,
+    Rand(u64),
+    Bool,
+}
+
+#[derive(Clone, Debug)]
+struct Template(Vec<Part>);
+
+impl Template {
+    fn parse(s: &str) -> Template {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find('{') {
+            lit.push_str(&rest[..i]);
+            rest = &rest[i..];
+            let tok = rest[1..].find('}').map(|j| &rest[1..1 + j]);
+            let part = match tok {
+                Some("n") => Some(Part::Seq),
+                Some("b") => Some(Part::Bool),
+                Some(t) if t.len() == 1 && t.as_bytes()[0].is_ascii_digit() => {
+                    Some(Part::Var((t.as_bytes()[0] - b'0') as usize))
+                }
+                Some(t) if t.starts_with("r:") => t[2..].parse().ok().map(Part::Rand),
+                _ => None,
+            };
+            match (part, tok) {
+                (Some(p), Some(t)) => {
+                    if !lit.is_empty() {
+                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                    }
+                    parts.push(p);
+                    rest = &rest[t.len() + 2..];
+                }
+                _ => {
+                    lit.push('{');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        Template(parts)
+    }
+
+    fn render(&self, vars: &[&str], seq: u64, rng: &mut Rng) -> String {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                Part::Lit(s) => out.push_str(s),
+                Part::Var(i) => out.push_str(vars.get(*i).copied().unwrap_or("")),
+                Part::Seq => out.push_str(&seq.to_string()),
+                Part::Rand(n) => out.push_str(&(rng.next() % (*n).max(1)).to_string()),
+                Part::Bool => out.push_str(if rng.next() & 1 == 1 { "true" } else { "false" }),
+            }
+        }
+        out
+    }
+}
+
+/// xorshift64*: enough randomness for picking ids, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+struct Config {
+    addr: String,
+    method: hyper::Method,
+    path: Template,
+    headers: Vec<(String, Template)>,
+    body: Option<Template>,
+    vars: Vec<String>,
+    conns: usize,
+    duration: Option<f64>,
+    count: Option<u64>,
+    warmup: f64,
+    pid: Option<u32>,
+    clk_tck: f64,
+    save: Option<String>,
+    expect: Option<String>,
+    threads: usize,
+}
+
+#[derive(Default)]
+struct ConnStats {
+    lat_us: Vec<u32>,
+    status: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    unexpected: u64,
+    first_error: Option<String>,
+    saved: Vec<String>,
+}
+
+struct Shared {
+    cfg: Config,
+    seq: AtomicU64,
+    start: Instant,
+    measure_from: Instant,
+    end: Option<Instant>,
+    stop: AtomicBool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench-driver --url http://HOST:PORT --path TPL [--method M] [--header 'K: TPL']... \
+         [--body TPL] [--vars FILE] [--conns N] (--duration S [--warmup S] | --count N) \
+         [--pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Config {
+    let mut a = std::env::args().skip(1);
+    let mut cfg = Config {
+        addr: String::new(),
+        method: hyper::Method::GET,
+        path: Template::parse("/"),
+        headers: Vec::new(),
+        body: None,
+        vars: Vec::new(),
+        conns: 1,
+        duration: None,
+        count: None,
+        warmup: 0.0,
+        pid: None,
+        clk_tck: 100.0,
+        save: None,
+        expect: None,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    while let Some(k) = a.next() {
+        let v = a.next().unwrap_or_else(|| usage());
+        let num = |v: &str| v.parse::<f64>().unwrap_or_else(|_| usage());
+        match k.as_str() {
+            "--url" => {
+                cfg.addr = v.trim_start_matches("http://").trim_end_matches('/').to_string()
+            }
+            "--method" => cfg.method = v.parse().unwrap_or_else(|_| usage()),
+            "--path" => cfg.path = Template::parse(&v),
+            "--header" => {
+                let (hk, hv) = v.split_once(':').unwrap_or_else(|| usage());
+                cfg.headers.push((hk.trim().to_string(), Template::parse(hv.trim())));
+            }
+            "--body" => cfg.body = Some(Template::parse(&v)),
+            "--vars" => {
+                let text = std::fs::read_to_string(&v).unwrap_or_else(|e| {
+                    eprintln!("--vars {v}: {e}");
+                    std::process::exit(2)
+                });
+                cfg.vars = text.lines().filter(|l| !l.is_empty()).map(String::from).collect();
+            }
+            "--conns" => cfg.conns = num(&v) as usize,
+            "--duration" => cfg.duration = Some(num(&v)),
+            "--count" => cfg.count = Some(num(&v) as u64),
+            "--warmup" => cfg.warmup = num(&v),
+            "--pid" => cfg.pid = Some(num(&v) as u32),
+            "--clk-tck" => cfg.clk_tck = num(&v),
+            "--save" => cfg.save = Some(v),
+            "--expect" => cfg.expect = Some(v),
+            "--threads" => cfg.threads = num(&v) as usize,
+            _ => usage(),
+        }
+    }
+    if cfg.addr.is_empty() || cfg.duration.is_none() == cfg.count.is_none() {
+        usage()
+    }
+    cfg
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = s[s.rfind(')')? + 2..].split(' ').collect();
+    // Fields after the command: state is field 3, utime 14, stime 15 (1-based).
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> Option<Sender> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+    tokio::spawn(conn);
+    Some(sender)
+}
+
+fn extract_id(body: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(body).ok()?;
+    let i = s.find("\"id\":\"")? + 6;
+    let j = s[i..].find('"')?;
+    Some(s[i..i + j].to_string())
+}
+
+async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
+    let cfg = &sh.cfg;
+    let mut st = ConnStats::default();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x1000_0000_01B3));
+    let mut sender: Option<Sender> = None;
+    let expect = cfg.expect.as_deref().map(str::as_bytes);
+    loop {
+        let seq = sh.seq.fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = cfg.count
+            && seq >= n
+        {
+            break;
+        }
+        let t0 = Instant::now();
+        if sh.stop.load(Ordering::Relaxed) || sh.end.is_some_and(|e| t0 >= e) {
+            break;
+        }
+        let line = if cfg.vars.is_empty() {
+            ""
+        } else {
+            &cfg.vars[(rng.next() % cfg.vars.len() as u64) as usize]
+        };
+        let vars: Vec<&str> = line.split('\t').collect();
+        let mut req = Request::builder()
+            .method(cfg.method.clone())
+            .uri(cfg.path.render(&vars, seq, &mut rng))
+            .header("host", &cfg.addr);
+        for (k, v) in &cfg.headers {
+            req = req.header(k.as_str(), v.render(&vars, seq, &mut rng));
+        }
+        let body = match &cfg.body {
+            Some(t) => {
+                req = req.header("content-type", "application/json");
+                Bytes::from(t.render(&vars, seq, &mut rng))
+            }
+            None => Bytes::new(),
+        };
+        let req = req.body(Full::new(body)).expect("valid request");
+        if sender.is_none() {
+            sender = connect(&cfg.addr).await;
+        }
+        let t0 = Instant::now();
+        let result = match sender.as_mut() {
+            Some(s) => match s.send_request(req).await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    resp.into_body().collect().await.ok().map(|b| (status, b.to_bytes()))
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let done = Instant::now();
+        let measured = t0 >= sh.measure_from && sh.end.is_none_or(|e| done <= e);
+        match result {
+            None => {
+                sender = None;
+                st.transport_errors += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Some((status, body)) => {
+                let ok = (200..300).contains(&status);
+                if measured {
+                    *st.status.entry(status).or_default() += 1;
+                    st.lat_us.push(done.duration_since(t0).as_micros().min(u32::MAX as u128) as u32);
+                }
+                if !ok && st.first_error.is_none() {
+                    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+                    st.first_error = Some(format!("{status} {text}"));
+                }
+                if ok && measured && expect.is_some_and(|e| !body.windows(e.len()).any(|w| w == e)) {
+                    st.unexpected += 1;
+                    if st.first_error.is_none() {
+                        let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+                        st.first_error = Some(format!("{status} (unexpected body) {text}"));
+                    }
+                }
+                if ok && cfg.save.is_some() {
+                    if let Some(id) = extract_id(&body) {
+                        st.saved.push(if line.is_empty() { id } else { format!("{line}\t{id}") });
+                    }
+                }
+            }
+        }
+    }
+    st
+}
+
+fn main() {
+    let cfg = parse_args();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads.max(1))
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(run(cfg));
+}
+
+async fn run(cfg: Config) {
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(cfg.warmup);
+    let end = cfg.duration.map(|d| measure_from + Duration::from_secs_f64(d));
+    let pid = cfg.pid;
+    let clk = cfg.clk_tck;
+    let conns = cfg.conns;
+    let sh = Arc::new(Shared {
+        cfg,
+        seq: AtomicU64::new(0),
+        start,
+        measure_from,
+        end,
+        stop: AtomicBool::new(false),
+    });
+    let rss_start = pid.and_then(rss_kb);
+    // RSS sampler: every 50 ms while the phase runs.
+    let rss_max = Arc::new(AtomicU64::new(rss_start.unwrap_or(0)));
+    let sampling = Arc::new(AtomicBool::new(true));
+    if let Some(pid) = pid {
+        let (m, on) = (rss_max.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while on.load(Ordering::Relaxed) {
+                if let Some(kb) = rss_kb(pid) {
+                    m.fetch_max(kb, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+    let tasks: Vec<_> = (0..conns).map(|i| tokio::spawn(conn_loop(sh.clone(), i))).collect();
+    // CPU of the server over the measured window.
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu0 = pid.and_then(cpu_ticks);
+    let t_measure = Instant::now();
+    let mut stats = Vec::new();
+    for t in tasks {
+        stats.push(t.await.expect("connection task"));
+    }
+    let t_done = Instant::now();
+    let cpu1 = pid.and_then(cpu_ticks);
+    sampling.store(false, Ordering::Relaxed);
+    let rss_end = pid.and_then(rss_kb);
+    if let Some(kb) = rss_end {
+        rss_max.fetch_max(kb, Ordering::Relaxed);
+    }
+    let _ = sh.start;
+
+    let mut lat: Vec<u32> = Vec::new();
+    let mut status: BTreeMap<u16, u64> = BTreeMap::new();
+    let (mut transport, mut unexpected, mut first_error) = (0u64, 0u64, None);
+    let mut saved = Vec::new();
+    for s in stats {
+        lat.extend_from_slice(&s.lat_us);
+        for (k, v) in s.status {
+            *status.entry(k).or_default() += v;
+        }
+        transport += s.transport_errors;
+        unexpected += s.unexpected;
+        first_error = first_error.or(s.first_error);
+        saved.extend(s.saved);
+    }
+    lat.sort_unstable();
+    let count = lat.len() as u64;
+    let ok: u64 = status.iter().filter(|(k, _)| (200..300).contains(*k)).map(|(_, v)| v).sum();
+    let elapsed = match sh.cfg.duration {
+        Some(d) => d,
+        None => t_done.duration_since(t_measure).as_secs_f64(),
+    };
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() {
+            return 0.0;
+        }
+        let i = ((p / 100.0) * lat.len() as f64).ceil() as usize;
+        lat[i.clamp(1, lat.len()) - 1] as f64 / 1000.0
+    };
+    let mean = if lat.is_empty() {
+        0.0
+    } else {
+        lat.iter().map(|&x| x as f64).sum::<f64>() / lat.len() as f64 / 1000.0
+    };
+    let cpu_s = match (cpu0, cpu1) {
+        (Some(a), Some(b)) => Some((b - a) as f64 / clk),
+        _ => None,
+    };
+    if let Some(path) = &sh.cfg.save {
+        let mut text = saved.join("\n");
+        text.push('\n');
+        std::fs::write(path, text).expect("write --save file");
+    }
+    let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    let out = serde_json::json!({
+        "count": count,
+        "ok": ok,
+        "errors": count - ok + transport,
+        "transport_errors": transport,
+        "unexpected": unexpected,
+        "status": status.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+        "seconds": r3(elapsed),
+        "rps": r3(ok as f64 / elapsed.max(1e-9)),
+        "mean_ms": r3(mean),
+        "p50_ms": pct(50.0),
+        "p90_ms": pct(90.0),
+        "p99_ms": pct(99.0),
+        "max_ms": pct(100.0),
+        "conns": sh.cfg.conns,
+        "server_cpu_s": cpu_s.map(r3),
+        "server_cpu_ms_per_req": cpu_s.map(|c| (c * 1e3 / (count.max(1) as f64) * 1e4).round() / 1e4),
+        "rss_start_kb": rss_start,
+        "rss_max_kb": pid.map(|_| rss_max.load(Ordering::Relaxed)),
+        "first_error": first_error,
+    });
+    println!("{out}");
+}
