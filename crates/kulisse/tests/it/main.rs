@@ -4,5 +4,6 @@
 
 mod binary;
 mod compat;
+mod filters;
 mod http_api;
 mod server;
