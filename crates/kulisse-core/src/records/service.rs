@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kulisse_schema::{Collection, CollectionKind, FieldKind};
 use kulisse_store::{
-    CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term, transact,
+    CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term,
 };
 
 use crate::collections::Registry;
@@ -217,34 +217,9 @@ impl RecordsService {
         }
         Ok(self.store.select(q).await?.rows.into_iter().next())
     }
-
-    /// `DELETE /records/{id}` with PocketBase's reference handling: cascade, unlink, or
-    /// refuse when a required relation still points at the record.
-    ///
-    /// # Errors
-    /// Unknown collection, 403/404 per the rule, 400 for required references.
-    pub async fn delete(
-        &self,
-        req: &RequestInfo,
-        collection: &str,
-        id: &str,
-    ) -> Result<(), CoreError> {
-        let c = self.collection(collection)?;
-        if c.kind == CollectionKind::View {
-            return Err(CoreError::BadRequest("Unsupported collection type.".into()));
-        }
-        let rule = self.rule_cond(&c, Action::Delete, req)?;
-        self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
-        let all: Vec<Arc<Collection>> = self.registry.snapshot().all().to_vec();
-        let id = id.to_owned();
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
-            delete_with_references(tx, &all, &c, &id, 0)
-        })
-        .await
-    }
 }
 
-fn delete_with_references(
+pub(crate) fn delete_with_references(
     tx: &mut dyn StoreTx,
     all: &[Arc<Collection>],
     c: &Arc<Collection>,

@@ -1,4 +1,10 @@
-//! Creating and updating records (spec §2.6, §2.7, §2.10).
+//! Creating, updating and deleting records (spec §2.6–§2.8, §2.10).
+//!
+//! Every write has two halves. [`RecordsService::prepare`] does what needs no database
+//! state and may be slow: compiling the rule, and bcrypt work, which must never run on the
+//! writer thread. [`apply`] runs inside the write transaction and does everything that
+//! reads or writes records, so a batch can run many writes in one transaction, each seeing
+//! the ones before it.
 
 use std::sync::Arc;
 
@@ -6,132 +12,77 @@ use kulisse_schema::value::{self, validate};
 use kulisse_schema::{
     Collection, CollectionKind, FieldError, FieldErrors, FieldKind, datetime, ids,
 };
-use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, Term, transact};
+use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term, transact};
 use serde_json::{Map, Value};
 
 use super::input::{apply_body, password_form};
-use super::service::{Action, RecordsService};
+use super::service::{Action, RecordsService, delete_with_references};
 use crate::auth::hash_password;
+use crate::collections::Snapshot;
 use crate::error::CoreError;
 use crate::query::RequestInfo;
 
 const CREATE_FAILED: &str = "Failed to create record.";
 const UPDATE_FAILED: &str = "Failed to update record.";
 
+/// A requested write.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Create from a body.
+    Create(Map<String, Value>),
+    /// Update `id` with a partial body.
+    Update(String, Map<String, Value>),
+    /// Update when `body.id` exists, else create (batch `PUT`).
+    Upsert(Map<String, Value>),
+    /// Delete `id`.
+    Delete(String),
+}
+
+/// A write checked and prepared outside the transaction.
+pub struct PreparedWrite {
+    collection: Arc<Collection>,
+    req: RequestInfo,
+    rule: Option<Cond>,
+    step: Step,
+}
+
+enum Step {
+    Create {
+        password_hash: Option<String>,
+    },
+    Update {
+        id: String,
+        password_hash: Option<String>,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+impl PreparedWrite {
+    /// The collection written to.
+    pub fn collection(&self) -> &Arc<Collection> {
+        &self.collection
+    }
+}
+
 impl RecordsService {
-    /// `POST /records`: validates everything, inserts, then checks the create rule against
-    /// the stored row inside the same transaction (so the rule sees exactly what was saved).
+    /// `POST /records`. 200 with the record; 403 for a `null` rule; 400 for validation or
+    /// a failed create rule.
     ///
     /// # Errors
-    /// 403 for a `null` rule, 400 for validation or a failed rule.
+    /// As described, plus 404 for an unknown collection.
     pub async fn create(
         &self,
         req: &RequestInfo,
         collection: &str,
         body: Map<String, Value>,
     ) -> Result<Row, CoreError> {
-        let c = self.collection_for_write(collection)?;
-        let superuser = req.auth.is_superuser();
-        let mut req = req.clone();
-        req.body = body;
-        let rule = self.rule_cond(&c, Action::Create, &req)?;
-        let body = &req.body;
-
-        let mut row: Row = c
-            .fields
-            .iter()
-            .map(|f| (f.name.clone(), value::zero(&f.kind)))
-            .collect();
-        if c.is_auth() {
-            let password = password_form(&c, body, true, None, false)
-                .map_err(|e| CoreError::invalid(CREATE_FAILED, e))?;
-            let cost = password_cost(&c);
-            row.insert(
-                "password".into(),
-                Value::String(hash_password(&password.unwrap_or_default(), cost)),
-            );
-        }
-        apply_body(&c, &mut row, body, superuser);
-        let mut errs = FieldErrors::new();
-        match body
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        {
-            Some(id) => {
-                row.insert("id".into(), Value::String(id.to_owned()));
-            }
-            None => {
-                row.insert("id".into(), Value::String(ids::new_record_id()));
-            }
-        }
-        let now = datetime::now();
-        for f in &c.fields {
-            match &f.kind {
-                FieldKind::Autodate {
-                    on_create: true, ..
-                } => {
-                    row.insert(f.name.clone(), Value::String(now.clone()));
-                }
-                FieldKind::Text {
-                    autogenerate_pattern,
-                    ..
-                } if !autogenerate_pattern.is_empty()
-                    && row
-                        .get(&f.name)
-                        .and_then(Value::as_str)
-                        .is_none_or(str::is_empty) =>
-                {
-                    row.insert(
-                        f.name.clone(),
-                        Value::String(
-                            ids::generate_from_pattern(autogenerate_pattern).unwrap_or_default(),
-                        ),
-                    );
-                }
-                _ => {}
-            }
-        }
-        if c.is_auth() {
-            if !superuser && value::to_bool(body.get("verified").unwrap_or(&Value::Null)) {
-                errs.add(
-                    "verified",
-                    FieldError::new("validation_values_mismatch", "Values don't match."),
-                );
-            }
-            if c.is_superusers() {
-                row.insert("verified".into(), Value::Bool(true));
-            }
-        }
-        validate_row(&c, &row, &mut errs);
-        self.check_relations(&c, &row, &mut errs).await?;
-        if !errs.is_empty() {
-            return Err(CoreError::invalid(CREATE_FAILED, errs));
-        }
-        let id = row["id"].as_str().unwrap_or_default().to_owned();
-        let new_id = id.clone();
-        let stored = Arc::clone(&c);
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
-            tx.insert(&stored, &row)
-                .map_err(|e| write_error(CREATE_FAILED, e))?;
-            if let Some(rule) = rule
-                && tx
-                    .select(&Select::by_id(Arc::clone(&stored), &new_id).and(rule))?
-                    .is_empty()
-            {
-                return Err(CoreError::invalid(CREATE_FAILED, FieldErrors::new()));
-            }
-            Ok(())
-        })
-        .await?;
-        let created = self
-            .fetch(&c, &id, None)
-            .await?
-            .ok_or(CoreError::NotFound)?;
-        Ok(super::visible(&c, created, &req.auth))
+        let prepared = self.prepare(req, collection, WriteOp::Create(body)).await?;
+        self.commit_one(prepared).await
     }
 
-    /// `PATCH /records/{id}`: rule on the stored record, partial body with modifiers.
+    /// `PATCH /records/{id}`: the update rule is checked on the stored record.
     ///
     /// # Errors
     /// 403 for a `null` rule, 404 for a missing/hidden record, 400 for validation.
@@ -142,138 +93,136 @@ impl RecordsService {
         id: &str,
         body: Map<String, Value>,
     ) -> Result<Row, CoreError> {
-        let c = self.collection_for_write(collection)?;
-        let superuser = req.auth.is_superuser();
-        let mut req = req.clone();
-        req.body = body;
-        let rule = self.rule_cond(&c, Action::Update, &req)?;
-        let stored = self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
-        let body = &req.body;
-        let mut row = stored.clone();
-        let mut errs = FieldErrors::new();
-        if let Some(new_id) = body.get("id").and_then(Value::as_str)
-            && new_id != id
-        {
-            errs.add(
-                "id",
-                FieldError::new(
-                    "validation_pk_change",
-                    "The record primary key cannot be changed.",
-                ),
-            );
-        }
-        let mut rotate_token_key = false;
-        if c.is_auth() {
-            let old_hash = stored.get("password").and_then(Value::as_str);
-            let password = password_form(&c, body, false, old_hash, !superuser)
-                .map_err(|e| CoreError::invalid(UPDATE_FAILED, e))?;
-            if let Some(password) = password {
-                row.insert(
-                    "password".into(),
-                    Value::String(hash_password(&password, password_cost(&c))),
-                );
-                rotate_token_key = true;
-            }
-        }
-        apply_body(&c, &mut row, body, superuser);
-        if c.is_auth() {
-            if !superuser && row.get("verified") != stored.get("verified") {
-                errs.add(
-                    "verified",
-                    FieldError::new("validation_values_mismatch", "Values don't match."),
-                );
-            }
-            if row.get("email") != stored.get("email") {
-                if !superuser {
-                    errs.add(
-                        "email",
-                        FieldError::new("validation_values_mismatch", "Values don't match."),
-                    );
-                }
-                rotate_token_key = true;
-            }
-            if rotate_token_key {
-                row.insert(
-                    "tokenKey".into(),
-                    Value::String(ids::random_string(ids::TOKEN_KEY_ALPHABET, 50)),
-                );
-            }
-        }
-        let now = datetime::now();
-        for f in &c.fields {
-            if let FieldKind::Autodate {
-                on_update: true, ..
-            } = f.kind
-            {
-                row.insert(f.name.clone(), Value::String(now.clone()));
-            }
-        }
-        validate_row(&c, &row, &mut errs);
-        let changes: Row = row
-            .into_iter()
-            .filter(|(k, v)| stored.get(k) != Some(v))
-            .collect();
-        self.check_relations(&c, &changes, &mut errs).await?;
-        if !errs.is_empty() {
-            return Err(CoreError::invalid(UPDATE_FAILED, errs));
-        }
-        let (target, record_id) = (Arc::clone(&c), id.to_owned());
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
-            tx.update(&target, &record_id, &changes)
-                .map_err(|e| write_error(UPDATE_FAILED, e))
-        })
-        .await?;
-        let updated = self.fetch(&c, id, None).await?.ok_or(CoreError::NotFound)?;
-        Ok(super::visible(&c, updated, &req.auth))
+        let prepared = self
+            .prepare(req, collection, WriteOp::Update(id.to_owned(), body))
+            .await?;
+        self.commit_one(prepared).await
     }
-}
 
-impl RecordsService {
-    /// Relation values must name existing records of the target collection; failures are
-    /// reported together with the other field errors.
-    async fn check_relations(
+    /// `DELETE /records/{id}` with PocketBase's reference handling: cascade, unlink, or
+    /// refuse when a required relation still points at the record.
+    ///
+    /// # Errors
+    /// Unknown collection, 403/404 per the rule, 400 for required references.
+    pub async fn delete(
         &self,
-        c: &Collection,
-        row: &Row,
-        errs: &mut FieldErrors,
+        req: &RequestInfo,
+        collection: &str,
+        id: &str,
     ) -> Result<(), CoreError> {
-        for f in &c.fields {
-            let FieldKind::Relation { collection_id, .. } = &f.kind else {
-                continue;
-            };
-            let ids = row.get(&f.name).map(value::as_list).unwrap_or_default();
-            if ids.is_empty() || errs.contains(&f.name) {
-                continue;
+        let prepared = self
+            .prepare(req, collection, WriteOp::Delete(id.to_owned()))
+            .await?;
+        self.commit_one(prepared).await.map(|_| ())
+    }
+
+    async fn commit_one(&self, prepared: PreparedWrite) -> Result<Row, CoreError> {
+        let snapshot = self.registry.snapshot();
+        let (c, auth) = (Arc::clone(&prepared.collection), prepared.req.auth.clone());
+        let row =
+            transact::<_, CoreError, _>(&*self.store, move |tx| apply(tx, &snapshot, prepared))
+                .await?;
+        Ok(super::visible(&c, row, &auth))
+    }
+
+    /// Checks the request against the collection and the rule's `null`-ness, and does the
+    /// password work (hashing, old password verification) off the writer thread.
+    ///
+    /// # Errors
+    /// Unknown collection, view collections, `null` rules, password form failures.
+    pub async fn prepare(
+        &self,
+        req: &RequestInfo,
+        collection: &str,
+        op: WriteOp,
+    ) -> Result<PreparedWrite, CoreError> {
+        // PB compat: deletes name a missing collection like reads do.
+        let c = match op {
+            WriteOp::Delete(_) => self.collection(collection).and_then(|c| {
+                if c.kind == CollectionKind::View {
+                    Err(CoreError::BadRequest("Unsupported collection type.".into()))
+                } else {
+                    Ok(c)
+                }
+            })?,
+            _ => self.collection_for_write(collection)?,
+        };
+        let op = match op {
+            WriteOp::Create(body) => Resolved::Create(body),
+            WriteOp::Update(id, body) => Resolved::Update(id, body),
+            WriteOp::Delete(id) => Resolved::Delete(id),
+            WriteOp::Upsert(body) => {
+                let id = body
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let exists = !id.is_empty() && self.fetch(&c, &id, None).await?.is_some();
+                if exists {
+                    Resolved::Update(id, body)
+                } else {
+                    Resolved::Create(body)
+                }
             }
-            let Some(target) = self.registry.get(collection_id) else {
-                continue;
-            };
-            let any_of = Cond::Any(
-                ids.iter()
-                    .map(|id| Cond::Compare {
-                        left: Term::Column("id".into()),
-                        op: CmpOp::Eq,
-                        right: Term::Value(Literal::Text(id.clone())),
+        };
+        let mut req = req.clone();
+        let superuser = req.auth.is_superuser();
+        let step = match op {
+            Resolved::Create(body) => {
+                req.body = body;
+                let password_hash = if c.is_auth() {
+                    let password = password_form(&c, &req.body, true, None, false)
+                        .map_err(|e| CoreError::invalid(CREATE_FAILED, e))?;
+                    Some(hash_blocking(password.unwrap_or_default(), password_cost(&c)).await)
+                } else {
+                    None
+                };
+                Step::Create { password_hash }
+            }
+            Resolved::Update(id, body) => {
+                req.body = body;
+                let mut password_hash = None;
+                if c.is_auth() && req.body.contains_key("password") {
+                    let rule = self.rule_cond(&c, Action::Update, &req)?;
+                    let stored = self
+                        .fetch(&c, &id, rule)
+                        .await?
+                        .ok_or(CoreError::NotFound)?;
+                    let old_hash = stored
+                        .get("password")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    let body = req.body.clone();
+                    let coll = Arc::clone(&c);
+                    let password = tokio::task::spawn_blocking(move || {
+                        password_form(&coll, &body, false, Some(&old_hash), !superuser)
                     })
-                    .collect(),
-            );
-            let found = self
-                .store
-                .select(Select::all(target).and(any_of))
-                .await?
-                .rows
-                .len();
-            if found != ids.len() {
-                errs.add(
-                    f.name.clone(),
-                    FieldError::new(
-                        "validation_missing_rel_records",
-                        "Failed to find all relation records with the provided ids.",
-                    ),
-                );
+                    .await
+                    .map_err(|_| {
+                        CoreError::Store(StoreError::Other("password check failed".into()))
+                    })?
+                    .map_err(|e| CoreError::invalid(UPDATE_FAILED, e))?;
+                    if let Some(p) = password {
+                        password_hash = Some(hash_blocking(p, password_cost(&c)).await);
+                    }
+                }
+                Step::Update { id, password_hash }
             }
-        }
-        Ok(())
+            Resolved::Delete(id) => Step::Delete { id },
+        };
+        let action = match step {
+            Step::Create { .. } => Action::Create,
+            Step::Update { .. } => Action::Update,
+            Step::Delete { .. } => Action::Delete,
+        };
+        let rule = self.rule_cond(&c, action, &req)?;
+        Ok(PreparedWrite {
+            collection: c,
+            req,
+            rule,
+            step,
+        })
     }
 
     /// PB compat: writes name a missing collection differently from reads.
@@ -287,6 +236,259 @@ impl RecordsService {
         }
         Ok(c)
     }
+}
+
+/// A write op with upserts decided.
+enum Resolved {
+    Create(Map<String, Value>),
+    Update(String, Map<String, Value>),
+    Delete(String),
+}
+
+async fn hash_blocking(password: String, cost: u32) -> String {
+    tokio::task::spawn_blocking(move || hash_password(&password, cost))
+        .await
+        .unwrap_or_default()
+}
+
+/// Runs a prepared write inside a transaction; returns the stored row (empty for deletes).
+///
+/// # Errors
+/// Validation failures, rule failures (400 on create, 404 otherwise), storage errors.
+pub fn apply(tx: &mut dyn StoreTx, schema: &Snapshot, w: PreparedWrite) -> Result<Row, CoreError> {
+    let PreparedWrite {
+        collection: c,
+        req,
+        rule,
+        step,
+    } = w;
+    match step {
+        Step::Create { password_hash } => apply_create(tx, schema, &c, &req, rule, password_hash),
+        Step::Update { id, password_hash } => {
+            apply_update(tx, schema, &c, &req, rule, &id, password_hash)
+        }
+        Step::Delete { id } => {
+            fetch(tx, &c, &id, rule)?.ok_or(CoreError::NotFound)?;
+            delete_with_references(tx, schema.all(), &c, &id, 0)?;
+            Ok(Row::new())
+        }
+    }
+}
+
+fn fetch(
+    tx: &mut dyn StoreTx,
+    c: &Arc<Collection>,
+    id: &str,
+    rule: Option<Cond>,
+) -> Result<Option<Row>, CoreError> {
+    let mut q = Select::by_id(Arc::clone(c), id);
+    if let Some(rule) = rule {
+        q = q.and(rule);
+    }
+    Ok(tx.select(&q)?.into_iter().next())
+}
+
+fn apply_create(
+    tx: &mut dyn StoreTx,
+    schema: &Snapshot,
+    c: &Arc<Collection>,
+    req: &RequestInfo,
+    rule: Option<Cond>,
+    password_hash: Option<String>,
+) -> Result<Row, CoreError> {
+    let superuser = req.auth.is_superuser();
+    let body = &req.body;
+    let mut row: Row = c
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), value::zero(&f.kind)))
+        .collect();
+    if let Some(hash) = password_hash {
+        row.insert("password".into(), Value::String(hash));
+    }
+    apply_body(c, &mut row, body, superuser);
+    let id = match body
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        Some(id) => id.to_owned(),
+        None => ids::new_record_id(),
+    };
+    row.insert("id".into(), Value::String(id.clone()));
+    let now = datetime::now();
+    for f in &c.fields {
+        match &f.kind {
+            FieldKind::Autodate {
+                on_create: true, ..
+            } => {
+                row.insert(f.name.clone(), Value::String(now.clone()));
+            }
+            FieldKind::Text {
+                autogenerate_pattern,
+                ..
+            } if !autogenerate_pattern.is_empty()
+                && row
+                    .get(&f.name)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty) =>
+            {
+                row.insert(
+                    f.name.clone(),
+                    Value::String(
+                        ids::generate_from_pattern(autogenerate_pattern).unwrap_or_default(),
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+    let mut errs = FieldErrors::new();
+    if c.is_auth() {
+        if !superuser && value::to_bool(body.get("verified").unwrap_or(&Value::Null)) {
+            errs.add(
+                "verified",
+                FieldError::new("validation_values_mismatch", "Values don't match."),
+            );
+        }
+        if c.is_superusers() {
+            row.insert("verified".into(), Value::Bool(true));
+        }
+    }
+    validate_row(c, &row, &mut errs);
+    check_relations(tx, schema, c, &row, &mut errs)?;
+    if !errs.is_empty() {
+        return Err(CoreError::invalid(CREATE_FAILED, errs));
+    }
+    tx.insert(c, &row)
+        .map_err(|e| write_error(CREATE_FAILED, e))?;
+    // The create rule sees exactly what was stored; failing it rolls the insert back.
+    let stored = fetch(tx, c, &id, rule)?
+        .ok_or_else(|| CoreError::invalid(CREATE_FAILED, FieldErrors::new()))?;
+    Ok(stored)
+}
+
+fn apply_update(
+    tx: &mut dyn StoreTx,
+    schema: &Snapshot,
+    c: &Arc<Collection>,
+    req: &RequestInfo,
+    rule: Option<Cond>,
+    id: &str,
+    password_hash: Option<String>,
+) -> Result<Row, CoreError> {
+    let superuser = req.auth.is_superuser();
+    let body = &req.body;
+    let stored = fetch(tx, c, id, rule)?.ok_or(CoreError::NotFound)?;
+    let mut row = stored.clone();
+    let mut errs = FieldErrors::new();
+    if let Some(new_id) = body.get("id").and_then(Value::as_str)
+        && new_id != id
+    {
+        errs.add(
+            "id",
+            FieldError::new(
+                "validation_pk_change",
+                "The record primary key cannot be changed.",
+            ),
+        );
+    }
+    apply_body(c, &mut row, body, superuser);
+    if c.is_auth() {
+        let mut rotate_token_key = false;
+        if let Some(hash) = password_hash {
+            row.insert("password".into(), Value::String(hash));
+            rotate_token_key = true;
+        }
+        if !superuser && row.get("verified") != stored.get("verified") {
+            errs.add(
+                "verified",
+                FieldError::new("validation_values_mismatch", "Values don't match."),
+            );
+        }
+        if row.get("email") != stored.get("email") {
+            if !superuser {
+                errs.add(
+                    "email",
+                    FieldError::new("validation_values_mismatch", "Values don't match."),
+                );
+            }
+            rotate_token_key = true;
+        }
+        if rotate_token_key {
+            // Rotating the key revokes every token signed with the old one.
+            row.insert(
+                "tokenKey".into(),
+                Value::String(ids::random_string(ids::TOKEN_KEY_ALPHABET, 50)),
+            );
+        }
+    }
+    let now = datetime::now();
+    for f in &c.fields {
+        if let FieldKind::Autodate {
+            on_update: true, ..
+        } = f.kind
+        {
+            row.insert(f.name.clone(), Value::String(now.clone()));
+        }
+    }
+    validate_row(c, &row, &mut errs);
+    let changes: Row = row
+        .into_iter()
+        .filter(|(k, v)| stored.get(k) != Some(v))
+        .collect();
+    check_relations(tx, schema, c, &changes, &mut errs)?;
+    if !errs.is_empty() {
+        return Err(CoreError::invalid(UPDATE_FAILED, errs));
+    }
+    tx.update(c, id, &changes)
+        .map_err(|e| write_error(UPDATE_FAILED, e))?;
+    fetch(tx, c, id, None)?.ok_or(CoreError::NotFound)
+}
+
+/// Relation values must name existing records of the target collection; failures are
+/// reported together with the other field errors.
+fn check_relations(
+    tx: &mut dyn StoreTx,
+    schema: &Snapshot,
+    c: &Collection,
+    row: &Row,
+    errs: &mut FieldErrors,
+) -> Result<(), CoreError> {
+    for f in &c.fields {
+        let FieldKind::Relation { collection_id, .. } = &f.kind else {
+            continue;
+        };
+        let ids = row.get(&f.name).map(value::as_list).unwrap_or_default();
+        if ids.is_empty() || errs.contains(&f.name) {
+            continue;
+        }
+        let Some(target) = schema.get(collection_id) else {
+            continue;
+        };
+        let any_of = Cond::Any(
+            ids.iter()
+                .map(|id| Cond::Compare {
+                    left: Term::Column("id".into()),
+                    op: CmpOp::Eq,
+                    right: Term::Value(Literal::Text(id.clone())),
+                })
+                .collect(),
+        );
+        let found = tx
+            .select(&Select::all(Arc::clone(target)).and(any_of))?
+            .len();
+        if found != ids.len() {
+            errs.add(
+                f.name.clone(),
+                FieldError::new(
+                    "validation_missing_rel_records",
+                    "Failed to find all relation records with the provided ids.",
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn password_cost(c: &Collection) -> u32 {

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Assembles a bench/run work dir into one results JSON and prints the table.
+
+    report.py WORK_DIR OUT.json ELAPSED_S   (called by bench/run)
+    report.py --markdown RESULTS.json       markdown tables, for docs/benchmarks.md
+    report.py --table RESULTS.json          the terminal table again
+"""
+import json
+import os
+import sys
+
+SERVERS = ["kulisse", "pocketbase", "ceiling"]
+PHASES = [
+    ("create", "bulk create (16 clients)"),
+    ("view", "view by id (64)"),
+    ("list", "filtered list + total (16)"),
+    ("list_skiptotal", "filtered list, skipTotal (16)"),
+    ("list_relation", "relation filter list (16)"),
+    ("list_expand", "filtered list + expand (16)"),
+    ("auth_view", "view, token + owner rule (64)"),
+    ("auth_list", "list, token + owner rule (16)"),
+    ("auth_password", "auth-with-password (16)"),
+    ("health", "GET /api/health (64)"),
+]
+LIST_PHASES = ["list", "list_skiptotal", "list_relation", "list_expand", "auth_list"]
+# The ceiling server's counterpart of a phase.
+CEILING_OF = {"view": "view", "auth_view": "view", "health": "health"}
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def classify(r):
+    """ok / partial / failed / skipped, from the driver's counts."""
+    if r is None:
+        return "missing"
+    if r.get("skipped"):
+        return "skipped"
+    if r.get("crashed"):
+        return "failed"
+    count, ok, unexpected = r.get("count", 0), r.get("ok", 0), r.get("unexpected", 0)
+    good = ok - unexpected
+    if count == 0 or good <= 0 or good < 0.5 * count:
+        return "failed"
+    if good < count or r.get("transport_errors", 0):
+        return "partial"
+    return "ok"
+
+
+def assemble(work, elapsed):
+    res = load(os.path.join(work, "meta.json")) or {}
+    res["elapsed_s"] = elapsed
+    res["servers"] = {}
+    for s in SERVERS:
+        d = os.path.join(work, s)
+        if not os.path.isdir(d):
+            continue
+        srv = {"phases": {}}
+        srv.update(load(os.path.join(d, "idle.json")) or {})
+        srv.update(load(os.path.join(d, "disk.json")) or {})
+        for p, _ in PHASES:
+            r = load(os.path.join(d, p + ".json"))
+            if r is None:
+                continue
+            r["state"] = classify(r)
+            srv["phases"][p] = r
+        res["servers"][s] = srv
+    res["ratios"] = ratios(res)
+    res["targets"] = targets(res)
+    return res
+
+
+def rps(res, server, phase):
+    r = res["servers"].get(server, {}).get("phases", {}).get(phase)
+    if r and r["state"] in ("ok", "partial"):
+        return r["rps"]
+    return None
+
+
+def ratios(res):
+    out = {}
+    for p, _ in PHASES:
+        k, pb = rps(res, "kulisse", p), rps(res, "pocketbase", p)
+        c = rps(res, "ceiling", CEILING_OF[p]) if p in CEILING_OF else None
+        out[p] = {
+            "kulisse_vs_pocketbase": round(k / pb, 3) if k and pb else None,
+            "kulisse_vs_ceiling": round(k / c, 3) if k and c else None,
+            "pocketbase_vs_ceiling": round(pb / c, 3) if pb and c else None,
+        }
+    return out
+
+
+def targets(res):
+    ks = res["servers"].get("kulisse", {})
+    kp = ks.get("phases", {})
+    rt = res["ratios"]
+    t = []
+
+    def add(name, want, value, met, unit=""):
+        t.append({"target": name, "want": want, "value": value, "unit": unit, "met": met})
+
+    def ratio_target(phase, key, want, label):
+        v = rt.get(phase, {}).get(key)
+        state = kp.get(phase, {}).get("state", "missing")
+        add(label, f">= {want}", v, None if v is None and state == "missing" else (v is not None and v >= want), "x")
+
+    ratio_target("view", "kulisse_vs_pocketbase", 4.5, "view by id vs PocketBase")
+    ratio_target("view", "kulisse_vs_ceiling", 0.75, "view by id vs bare hyper+SQLite")
+    v = kp.get("view")
+    add("view p99 at 64 clients", "< 3 ms", v.get("p99_ms") if v and v["state"] != "failed" else None,
+        bool(v and v["state"] in ("ok", "partial") and v["p99_ms"] < 3), "ms")
+    a, b = rps(res, "kulisse", "auth_view"), rps(res, "kulisse", "view")
+    add("view with token + owner rule vs anonymous view", ">= 0.85",
+        round(a / b, 3) if a and b else None, bool(a and b and a / b >= 0.85), "x")
+    ratio_target("list", "kulisse_vs_pocketbase", 9, "filtered list with total vs PocketBase")
+    ratio_target("list_skiptotal", "kulisse_vs_pocketbase", 9, "filtered list skipTotal vs PocketBase")
+    ratio_target("list_expand", "kulisse_vs_pocketbase", 9, "filtered list expand=author vs PocketBase")
+    ratio_target("create", "kulisse_vs_pocketbase", 4, "bulk create vs PocketBase")
+    ratio_target("health", "kulisse_vs_ceiling", 0.70, "/api/health vs bare fixed JSON")
+    idle = ks.get("rss_idle_kb")
+    add("idle RSS", "<= 15 MB", round(idle / 1024, 1) if idle else None, bool(idle and idle <= 15 * 1024), "MB")
+    for label, phases, limit in (("RSS during view and create", ["view", "create", "auth_view"], 64),
+                                 ("RSS during list phases", LIST_PHASES, 128)):
+        vals = [kp[p]["rss_max_kb"] for p in phases if p in kp and kp[p].get("rss_max_kb")]
+        m = max(vals) / 1024 if vals else None
+        add(label, f"<= {limit} MB", round(m, 1) if m else None, bool(m and m <= limit), "MB")
+    return t
+
+
+def fmt_rps(r):
+    if r is None:
+        return "-"
+    if r["state"] in ("failed", "skipped", "missing"):
+        return r["state"].upper()
+    s = f"{r['rps']:,.0f}"
+    return s + ("*" if r["state"] == "partial" else "")
+
+
+def fmt_lat(r):
+    if r is None or r["state"] not in ("ok", "partial"):
+        return "-"
+    return f"{r['p50_ms']:.2f}/{r['p99_ms']:.2f}"
+
+
+def fmt_x(v):
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def rows(res):
+    """Main table rows: phase, kulisse req/s, p50/p99, PB req/s, p50/p99, k/PB, ceiling, k/ceiling."""
+    out = []
+    for p, label in PHASES:
+        k = res["servers"].get("kulisse", {}).get("phases", {}).get(p)
+        pb = res["servers"].get("pocketbase", {}).get("phases", {}).get(p)
+        c = res["servers"].get("ceiling", {}).get("phases", {}).get(CEILING_OF.get(p, ""))
+        r = res["ratios"][p]
+        out.append([label, fmt_rps(k), fmt_lat(k), fmt_rps(pb), fmt_lat(pb),
+                    fmt_x(r["kulisse_vs_pocketbase"]),
+                    fmt_rps(c) if c else "", fmt_x(r["kulisse_vs_ceiling"]) if c else ""])
+    return out
+
+
+HEAD = ["phase (clients)", "kulisse req/s", "p50/p99 ms", "PocketBase req/s", "p50/p99 ms",
+        "kulisse/PB", "ceiling req/s", "kulisse/ceiling"]
+
+
+def res_rows(res):
+    """Resources: server CPU ms per request and max RSS per phase."""
+    out = []
+
+    def cpu(s, p):
+        r = res["servers"].get(s, {}).get("phases", {}).get(p)
+        v = r.get("server_cpu_ms_per_req") if r and r.get("state") in ("ok", "partial") else None
+        return "-" if v is None else f"{v:.4f}"
+
+    def rss(s, p):
+        r = res["servers"].get(s, {}).get("phases", {}).get(p)
+        v = r.get("rss_max_kb") if r else None
+        return "-" if not v else f"{v / 1024:.0f}"
+
+    for p, label in PHASES:
+        c = CEILING_OF.get(p) if p in ("view", "health") else None
+        out.append([label, cpu("kulisse", p), cpu("pocketbase", p), cpu("ceiling", c) if c else "",
+                    rss("kulisse", p), rss("pocketbase", p), rss("ceiling", c) if c else ""])
+    idle = [res["servers"].get(s, {}).get("rss_idle_kb") for s in ("kulisse", "pocketbase", "ceiling")]
+    after = [res["servers"].get(s, {}).get("rss_idle_after_kb") for s in ("kulisse", "pocketbase", "ceiling")]
+    out.append(["idle, fresh start", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in idle])
+    out.append(["idle, after the run", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in after])
+    return out
+
+
+RES_HEAD = ["phase", "kulisse CPU ms/req", "PB CPU ms/req", "ceiling CPU ms/req",
+            "kulisse RSS MB", "PB RSS MB", "ceiling RSS MB"]
+
+
+def text_table(head, body):
+    w = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
+    line = lambda r: "  ".join(str(c).ljust(w[i]) if i == 0 else str(c).rjust(w[i]) for i, c in enumerate(r))
+    return "\n".join([line(head), "  ".join("-" * x for x in w)] + [line(r) for r in body])
+
+
+def md_table(head, body):
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in body]
+    return "\n".join(out)
+
+
+def target_rows(res):
+    out = []
+    for t in res["targets"]:
+        v = t["value"]
+        val = "-" if v is None else f"{v}{'x' if t['unit'] == 'x' else ' ' + t['unit']}"
+        met = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
+        out.append([t["target"], t["want"], val, met])
+    return out
+
+
+def failures(res):
+    out = []
+    for s, srv in res["servers"].items():
+        for p, r in srv["phases"].items():
+            if r["state"] != "ok":
+                err = (r.get("first_error") or "").replace("\n", " ")[:200]
+                out.append(f"{s}/{p}: {r['state']} (status {r.get('status', {})}, "
+                           f"unexpected {r.get('unexpected', 0)}): {err}")
+    return out
+
+
+def print_text(res):
+    print(f"\nbench/run {res.get('mode')} {res.get('stamp')}: {res.get('nproc')} cores {res.get('cpu')}, "
+          f"kernel {res.get('kernel')}, PocketBase {res.get('pocketbase_version')}, "
+          f"kulisse {res.get('kulisse_commit')}, {res.get('elapsed_s')} s\n")
+    print(text_table(HEAD, rows(res)))
+    print("\n" + text_table(RES_HEAD, res_rows(res)))
+    print("\n" + text_table(["issue #5 target", "want", "kulisse", ""], target_rows(res)))
+    f = failures(res)
+    if f:
+        print("\nphases not fully ok (* = partial):")
+        for line in f:
+            print("  " + line)
+    print()
+
+
+def print_md(res):
+    print(md_table(HEAD, rows(res)))
+    print()
+    print(md_table(RES_HEAD, res_rows(res)))
+    print()
+    print(md_table(["issue #5 target", "want", "kulisse", "result"], target_rows(res)))
+    f = failures(res)
+    if f:
+        print()
+        for line in f:
+            print("- `" + line.replace("`", "'") + "`")
+
+
+def main():
+    a = sys.argv[1:]
+    if len(a) == 2 and a[0] in ("--markdown", "--table"):
+        res = load(a[1])
+        (print_md if a[0] == "--markdown" else print_text)(res)
+        return
+    if len(a) != 3:
+        sys.exit(__doc__)
+    res = assemble(a[0], int(a[2]))
+    with open(a[1], "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    print_text(res)
+
+
+if __name__ == "__main__":
+    main()
