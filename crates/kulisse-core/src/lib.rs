@@ -15,6 +15,7 @@ pub mod collections;
 pub mod error;
 pub mod query;
 pub mod records;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -34,6 +35,8 @@ pub struct Services {
     pub records: RecordsService,
     /// Login, tokens, identities.
     pub auth: AuthService,
+    /// Application settings.
+    pub settings: settings::SettingsService,
 }
 
 impl Services {
@@ -45,11 +48,13 @@ impl Services {
         let registry = Registry::load(Arc::clone(&store)).await?;
         let collections = CollectionsService::new(Arc::clone(&store), registry.clone());
         let auth = AuthService::new(Arc::clone(&store), registry.clone());
+        let settings = settings::SettingsService::load(Arc::clone(&store)).await?;
         let records = RecordsService::new(store, registry);
         Ok(Services {
             collections,
             records,
             auth,
+            settings,
         })
     }
 }

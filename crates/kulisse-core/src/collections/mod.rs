@@ -1,7 +1,7 @@
 //! Collection definitions: the in-memory registry and the schema-changing service.
 
 mod registry;
-mod service;
+pub(crate) mod service;
 mod view;
 
 pub use registry::{Registry, Snapshot};

@@ -3,10 +3,15 @@
 //! Rule checks, input modifiers, validation and output visibility all happen here, so HTTP
 //! and later callers (batch, realtime, admin UI) behave the same.
 
+mod batch;
+mod expand;
 mod input;
 mod output;
 mod service;
 mod write;
 
+pub use batch::{BatchFailure, BatchItem, BatchOutcome};
+pub use expand::ExpandTree;
 pub use output::visible;
 pub use service::{ListParams, ListResult, MAX_PER_PAGE, RecordsService};
+pub use write::{PreparedWrite, WriteOp};

@@ -36,6 +36,8 @@ pub struct ListParams {
     pub filter: String,
     /// Skip the COUNT query (totals become -1).
     pub skip_total: bool,
+    /// `expand` as sent.
+    pub expand: String,
 }
 
 impl Default for ListParams {
@@ -46,6 +48,7 @@ impl Default for ListParams {
             sort: String::new(),
             filter: String::new(),
             skip_total: false,
+            expand: String::new(),
         }
     }
 }
@@ -167,11 +170,13 @@ impl RecordsService {
             query = query.and(cond);
         }
         let result = self.store.select(query).await?;
-        let items = result
+        let mut items: Vec<Row> = result
             .rows
             .into_iter()
             .map(|r| super::visible(&c, r, &req.auth))
             .collect();
+        self.expand(req, &c, &mut items, &super::ExpandTree::parse(&p.expand))
+            .await?;
         let (total_items, total_pages) = match result.total {
             Some(t) => (
                 i64::try_from(t).unwrap_or(i64::MAX),
@@ -197,11 +202,15 @@ impl RecordsService {
         req: &RequestInfo,
         collection: &str,
         id: &str,
+        expand: &super::ExpandTree,
     ) -> Result<Row, CoreError> {
         let c = self.collection(collection)?;
         let rule = self.rule_cond(&c, Action::View, req)?;
         let row = self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
-        Ok(super::visible(&c, row, &req.auth))
+        let mut rows = [super::visible(&c, row, &req.auth)];
+        self.expand(req, &c, &mut rows, expand).await?;
+        let [row] = rows;
+        Ok(row)
     }
 
     /// The stored row `id` if it also satisfies `cond`.

@@ -15,6 +15,7 @@ use kulisse_schema::{
 use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term, transact};
 use serde_json::{Map, Value};
 
+use super::ExpandTree;
 use super::input::{apply_body, password_form};
 use super::service::{Action, RecordsService, delete_with_references};
 use crate::auth::hash_password;
@@ -77,9 +78,10 @@ impl RecordsService {
         req: &RequestInfo,
         collection: &str,
         body: Map<String, Value>,
+        expand: &ExpandTree,
     ) -> Result<Row, CoreError> {
         let prepared = self.prepare(req, collection, WriteOp::Create(body)).await?;
-        self.commit_one(prepared).await
+        self.commit_one(prepared, expand).await
     }
 
     /// `PATCH /records/{id}`: the update rule is checked on the stored record.
@@ -92,11 +94,12 @@ impl RecordsService {
         collection: &str,
         id: &str,
         body: Map<String, Value>,
+        expand: &ExpandTree,
     ) -> Result<Row, CoreError> {
         let prepared = self
             .prepare(req, collection, WriteOp::Update(id.to_owned(), body))
             .await?;
-        self.commit_one(prepared).await
+        self.commit_one(prepared, expand).await
     }
 
     /// `DELETE /records/{id}` with PocketBase's reference handling: cascade, unlink, or
@@ -113,16 +116,25 @@ impl RecordsService {
         let prepared = self
             .prepare(req, collection, WriteOp::Delete(id.to_owned()))
             .await?;
-        self.commit_one(prepared).await.map(|_| ())
+        self.commit_one(prepared, &ExpandTree::default())
+            .await
+            .map(|_| ())
     }
 
-    async fn commit_one(&self, prepared: PreparedWrite) -> Result<Row, CoreError> {
+    async fn commit_one(
+        &self,
+        prepared: PreparedWrite,
+        expand: &ExpandTree,
+    ) -> Result<Row, CoreError> {
         let snapshot = self.registry.snapshot();
-        let (c, auth) = (Arc::clone(&prepared.collection), prepared.req.auth.clone());
+        let (c, req) = (Arc::clone(&prepared.collection), prepared.req.clone());
         let row =
             transact::<_, CoreError, _>(&*self.store, move |tx| apply(tx, &snapshot, prepared))
                 .await?;
-        Ok(super::visible(&c, row, &auth))
+        let mut rows = [super::visible(&c, row, &req.auth)];
+        self.expand(&req, &c, &mut rows, expand).await?;
+        let [row] = rows;
+        Ok(row)
     }
 
     /// Checks the request against the collection and the rule's `null`-ness, and does the

@@ -52,17 +52,20 @@ impl ApiError {
         self.data = data;
         self
     }
-
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The JSON body (also embedded in batch failures).
+    pub fn body(&self) -> Value {
+        json!({"data": self.data, "message": sentenize(&self.message), "status": self.status.as_u16()})
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"data": self.data, "message": sentenize(&self.message), "status": self.status.as_u16()});
-        (self.status, axum::Json(body)).into_response()
+        (self.status, axum::Json(self.body())).into_response()
     }
 }
 

@@ -80,6 +80,7 @@ pub fn list_params(query: &BTreeMap<String, String>) -> Result<ListParams, ApiEr
     }
     p.sort = query.get("sort").cloned().unwrap_or_default();
     p.filter = query.get("filter").cloned().unwrap_or_default();
+    p.expand = query.get("expand").cloned().unwrap_or_default();
     Ok(p)
 }
 

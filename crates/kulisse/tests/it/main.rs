@@ -2,6 +2,7 @@
 //! real binary for CLI and lifecycle behaviour. One test binary keeps link times down.
 #![allow(clippy::unwrap_used)]
 
+mod batch_expand;
 mod binary;
 mod compat;
 mod filters;

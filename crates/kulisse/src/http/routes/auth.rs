@@ -2,22 +2,38 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use std::sync::Arc;
+
+use kulisse_core::query::RequestInfo;
 use kulisse_schema::Collection;
 use kulisse_store::Row;
 use serde_json::{Map, Value, json};
 
+use super::records::expand_of;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{FormBody, Req, WriteBody};
 
-/// `{"record", "token"}` with the record shown as its owner sees it.
-fn auth_response(s: &AppState, c: &Collection, record: Row, token: String) -> Value {
-    let auth = kulisse_core::Auth::Record {
-        collection: std::sync::Arc::new(c.clone()),
-        record: std::sync::Arc::new(record.clone()),
+/// `{"record", "token"}` with the record shown (and expanded) as its owner sees it.
+async fn auth_response(
+    s: &AppState,
+    req: &RequestInfo,
+    c: &Arc<Collection>,
+    record: Row,
+    token: String,
+) -> Result<Value, ApiError> {
+    let mut as_owner = req.clone();
+    as_owner.auth = kulisse_core::Auth::Record {
+        collection: Arc::clone(c),
+        record: Arc::new(record.clone()),
     };
-    let _ = s;
-    json!({"record": kulisse_core::records::visible(c, record, &auth), "token": token})
+    let mut rows = [kulisse_core::records::visible(c, record, &as_owner.auth)];
+    s.services
+        .records
+        .expand(&as_owner, c, &mut rows, &expand_of(req))
+        .await?;
+    let [record] = rows;
+    Ok(json!({"record": record, "token": token}))
 }
 
 /// Fixed-form bodies match keys case-insensitively, as PocketBase's form binding does.
@@ -31,6 +47,7 @@ fn form_str<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
 /// `POST …/auth-with-password`
 pub async fn auth_with_password(
     State(s): State<AppState>,
+    Req(req): Req,
     Path(c): Path<String>,
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -45,7 +62,7 @@ pub async fn auth_with_password(
             identity_field,
         )
         .await?;
-    Ok(Json(auth_response(&s, &c, record, token)))
+    Ok(Json(auth_response(&s, &req, &c, record, token).await?))
 }
 
 /// `POST …/auth-refresh`
@@ -55,7 +72,7 @@ pub async fn auth_refresh(
     Path(c): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (c, record, token) = s.services.auth.refresh(&req.auth, &c).await?;
-    Ok(Json(auth_response(&s, &c, record, token)))
+    Ok(Json(auth_response(&s, &req, &c, record, token).await?))
 }
 
 /// `GET …/auth-methods`

@@ -1,9 +1,11 @@
 //! Route table. Handler names follow PocketBase's action words.
 
 mod auth;
+mod batch;
 mod collections;
 mod health;
 mod records;
+mod settings;
 
 use axum::Router;
 use axum::body::Body;
@@ -19,6 +21,11 @@ use super::AppState;
 pub fn api() -> Router<AppState> {
     Router::new()
         .route("/api/health", get(health::health).head(health::health))
+        .route(
+            "/api/settings",
+            get(settings::view_settings).patch(settings::update_settings),
+        )
+        .route("/api/batch", post(batch::batch))
         .route(
             "/api/collections",
             get(collections::list_collections).post(collections::create_collection),

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use kulisse_core::records::ListResult;
+use kulisse_core::query::RequestInfo;
+use kulisse_core::records::{ExpandTree, ListResult};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -34,6 +35,11 @@ impl From<ListResult> for ListEnvelope {
     }
 }
 
+/// The `expand` query parameter.
+pub fn expand_of(req: &RequestInfo) -> ExpandTree {
+    ExpandTree::parse(req.query.get("expand").map_or("", String::as_str))
+}
+
 /// `GET …/records`
 pub async fn list_records(
     State(s): State<AppState>,
@@ -52,7 +58,8 @@ pub async fn view_record(
     Req(req): Req,
     Path((c, id)): Path<(String, String)>,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    Ok(Json(s.services.records.view(&req, &c, &id).await?))
+    let expand = expand_of(&req);
+    Ok(Json(s.services.records.view(&req, &c, &id, &expand).await?))
 }
 
 /// `POST …/records` (200, as PocketBase answers creates).
@@ -62,7 +69,10 @@ pub async fn create_record(
     Path(c): Path<String>,
     WriteBody(body, _): WriteBody,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    Ok(Json(s.services.records.create(&req, &c, body).await?))
+    let expand = expand_of(&req);
+    Ok(Json(
+        s.services.records.create(&req, &c, body, &expand).await?,
+    ))
 }
 
 /// `PATCH …/records/{id}`
@@ -72,7 +82,13 @@ pub async fn update_record(
     Path((c, id)): Path<(String, String)>,
     WriteBody(body, _): WriteBody,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    Ok(Json(s.services.records.update(&req, &c, &id, body).await?))
+    let expand = expand_of(&req);
+    Ok(Json(
+        s.services
+            .records
+            .update(&req, &c, &id, body, &expand)
+            .await?,
+    ))
 }
 
 /// `DELETE …/records/{id}` (204, empty body).

@@ -1,0 +1,87 @@
+//! `/api/batch` (spec §2.9): several writes in one transaction, each with its own rules.
+
+use std::time::{Duration, Instant};
+
+use kulisse_store::{Row, StoreError, transact};
+
+use super::service::RecordsService;
+use super::write::{PreparedWrite, WriteOp, apply};
+use crate::error::CoreError;
+use crate::query::RequestInfo;
+
+/// One sub-request: its collection and write.
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// Collection id or name from the sub-request URL.
+    pub collection: String,
+    /// The write.
+    pub op: WriteOp,
+}
+
+/// Which sub-request failed, and why; the whole batch was rolled back.
+#[derive(Debug)]
+pub struct BatchFailure {
+    /// Index of the failed sub-request.
+    pub index: usize,
+    /// Its error.
+    pub error: CoreError,
+}
+
+/// Result of a sub-request: the stored row (`None` for deletes) and its collection.
+pub type BatchOutcome = (Option<Row>, std::sync::Arc<kulisse_schema::Collection>);
+
+impl RecordsService {
+    /// Runs every item in one transaction, in order; any failure rolls all back. The time
+    /// budget is checked between sub-requests inside the transaction, so an expired batch
+    /// never commits.
+    ///
+    /// # Errors
+    /// The first failing sub-request, with its index.
+    pub async fn batch(
+        &self,
+        req: &RequestInfo,
+        items: Vec<BatchItem>,
+        budget: Duration,
+    ) -> Result<Vec<BatchOutcome>, BatchFailure> {
+        let started = Instant::now();
+        let mut req = req.clone();
+        req.context = "batch";
+        let mut prepared: Vec<(PreparedWrite, bool)> = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let is_delete = matches!(item.op, WriteOp::Delete(_));
+            let p = self
+                .prepare(&req, &item.collection, item.op)
+                .await
+                .map_err(|error| BatchFailure { index, error })?;
+            prepared.push((p, is_delete));
+        }
+        let snapshot = self.registry.snapshot();
+        let auth = req.auth.clone();
+        let outcome = transact::<_, BatchFailure, _>(&*self.store, move |tx| {
+            let mut out = Vec::with_capacity(prepared.len());
+            for (index, (p, is_delete)) in prepared.into_iter().enumerate() {
+                if started.elapsed() > budget {
+                    return Err(BatchFailure {
+                        index,
+                        error: CoreError::BadRequest("Batch transaction timeout.".into()),
+                    });
+                }
+                let c = std::sync::Arc::clone(p.collection());
+                let row = apply(tx, &snapshot, p).map_err(|error| BatchFailure { index, error })?;
+                out.push(((!is_delete).then(|| super::visible(&c, row, &auth)), c));
+            }
+            Ok(out)
+        })
+        .await?;
+        Ok(outcome)
+    }
+}
+
+impl From<StoreError> for BatchFailure {
+    fn from(e: StoreError) -> Self {
+        BatchFailure {
+            index: 0,
+            error: e.into(),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `POST /api/batch` (spec §2.9).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use kulisse_core::records::{BatchFailure, BatchItem, ExpandTree, WriteOp};
+use kulisse_schema::{FieldError, FieldErrors};
+use serde_json::{Map, Value, json};
+
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{Req, WriteBody, query_map};
+use crate::http::fields::FieldsFilter;
+
+/// One parsed sub-request.
+struct SubRequest {
+    item: BatchItem,
+    query: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /api/batch`
+pub async fn batch(
+    State(s): State<AppState>,
+    Req(req): Req,
+    WriteBody(body, _): WriteBody,
+) -> Result<Json<Value>, ApiError> {
+    let limits = s.services.settings.batch();
+    if !limits.enabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Batch requests are not allowed.",
+        ));
+    }
+    let requests = body
+        .get("requests")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if requests.is_empty() || requests.len() > limits.max_requests {
+        let err = if requests.is_empty() {
+            FieldError::required()
+        } else {
+            FieldError::new(
+                "validation_length_too_long",
+                format!("The length must be no more than {}.", limits.max_requests),
+            )
+            .with_param("max", limits.max_requests)
+            .with_param("min", 0)
+        };
+        let mut errs = FieldErrors::new();
+        errs.add("requests", err);
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "An error occurred while validating the submitted data.",
+        )
+        .with_data(errs.to_json()));
+    }
+    let mut subs = Vec::with_capacity(requests.len());
+    for (index, r) in requests.iter().enumerate() {
+        subs.push(parse_sub_request(r).ok_or_else(|| failed(index, ApiError::not_found()))?);
+    }
+    let queries: Vec<_> = subs.iter().map(|s| s.query.clone()).collect();
+    let items = subs.into_iter().map(|s| s.item).collect();
+    let budget = Duration::from_secs(limits.timeout_secs.max(1));
+    let outcomes = s
+        .services
+        .records
+        .batch(&req, items, budget)
+        .await
+        .map_err(|BatchFailure { index, error }| failed(index, error.into()))?;
+    let mut out = Vec::with_capacity(outcomes.len());
+    for ((row, c), query) in outcomes.into_iter().zip(queries) {
+        let Some(row) = row else {
+            out.push(json!({"body": null, "status": 204}));
+            continue;
+        };
+        let mut rows = [row];
+        let expand = ExpandTree::parse(query.get("expand").map_or("", String::as_str));
+        s.services
+            .records
+            .expand(&req, &c, &mut rows, &expand)
+            .await?;
+        let [row] = rows;
+        let mut body = Value::Object(row);
+        if let Some(filter) = FieldsFilter::parse(query.get("fields").map_or("", String::as_str))? {
+            body = filter.apply(body);
+        }
+        out.push(json!({"body": body, "status": 200}));
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// The whole batch failed because of sub-request `index`.
+fn failed(index: usize, response: ApiError) -> ApiError {
+    let mut requests = Map::new();
+    requests.insert(
+        index.to_string(),
+        json!({"code": "batch_request_failed", "message": "Batch request failed.", "response": response.body()}),
+    );
+    ApiError::new(StatusCode::BAD_REQUEST, "Batch transaction failed.")
+        .with_data(json!({"requests": requests}))
+}
+
+/// `{method, url, body}` → a write; only record create/update/upsert/delete are allowed.
+fn parse_sub_request(r: &Value) -> Option<SubRequest> {
+    let method = r.get("method")?.as_str()?.to_ascii_uppercase();
+    let uri: Uri = r.get("url")?.as_str()?.parse().ok()?;
+    let segments: Vec<&str> = uri.path().trim_start_matches('/').split('/').collect();
+    let body = r
+        .get("body")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let (collection, id) = match segments.as_slice() {
+        ["api", "collections", c, "records"] => (*c, None),
+        ["api", "collections", c, "records", id] => (*c, Some((*id).to_owned())),
+        _ => return None,
+    };
+    let op = match (method.as_str(), id) {
+        ("POST", None) => WriteOp::Create(body),
+        ("PUT", None) => WriteOp::Upsert(body),
+        ("PATCH", Some(id)) => WriteOp::Update(id, body),
+        ("DELETE", Some(id)) => WriteOp::Delete(id),
+        _ => return None,
+    };
+    Some(SubRequest {
+        item: BatchItem {
+            collection: collection.to_owned(),
+            op,
+        },
+        query: query_map(uri.query().unwrap_or_default()),
+    })
+}
