@@ -47,7 +47,8 @@ def classify(r):
     good = ok - unexpected
     if count == 0 or good <= 0 or good < 0.5 * count:
         return "failed"
-    if good < count or r.get("transport_errors", 0):
+    bad = count - good + r.get("transport_errors", 0)
+    if bad > 0.001 * (count + r.get("transport_errors", 0)):
         return "partial"
     return "ok"
 
@@ -186,19 +187,27 @@ def res_rows(res):
         v = r.get("rss_max_kb") if r else None
         return "-" if not v else f"{v / 1024:.0f}"
 
+    def other(s, p):
+        r = res["servers"].get(s, {}).get("phases", {}).get(p)
+        if not r or r.get("other_cpu_s") is None or not r.get("seconds"):
+            return "-"
+        return f"{(r['other_cpu_s'] + r.get('steal_s', 0)) / r['seconds']:.2f}"
+
     for p, label in PHASES:
         c = CEILING_OF.get(p) if p in ("view", "health") else None
         out.append([label, cpu("kulisse", p), cpu("pocketbase", p), cpu("ceiling", c) if c else "",
-                    rss("kulisse", p), rss("pocketbase", p), rss("ceiling", c) if c else ""])
+                    rss("kulisse", p), rss("pocketbase", p), rss("ceiling", c) if c else "",
+                    other("kulisse", p), other("pocketbase", p), other("ceiling", c) if c else ""])
     idle = [res["servers"].get(s, {}).get("rss_idle_kb") for s in ("kulisse", "pocketbase", "ceiling")]
     after = [res["servers"].get(s, {}).get("rss_idle_after_kb") for s in ("kulisse", "pocketbase", "ceiling")]
-    out.append(["idle, fresh start", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in idle])
-    out.append(["idle, after the run", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in after])
+    out.append(["idle, fresh start", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in idle] + [""] * 3)
+    out.append(["idle, after the run", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in after] + [""] * 3)
     return out
 
 
 RES_HEAD = ["phase", "kulisse CPU ms/req", "PB CPU ms/req", "ceiling CPU ms/req",
-            "kulisse RSS MB", "PB RSS MB", "ceiling RSS MB"]
+            "kulisse RSS MB", "PB RSS MB", "ceiling RSS MB",
+            "other load k", "other load PB", "other load ceil"]
 
 
 def text_table(head, body):
@@ -227,10 +236,21 @@ def failures(res):
     out = []
     for s, srv in res["servers"].items():
         for p, r in srv["phases"].items():
-            if r["state"] != "ok":
+            if r["state"] != "ok" or r.get("errors"):
                 err = (r.get("first_error") or "").replace("\n", " ")[:200]
                 out.append(f"{s}/{p}: {r['state']} (status {r.get('status', {})}, "
                            f"unexpected {r.get('unexpected', 0)}): {err}")
+    return out
+
+
+def noise(res, limit=0.25):
+    out = []
+    for s, srv in res["servers"].items():
+        for p, r in srv["phases"].items():
+            if r.get("other_cpu_s") is not None and r.get("seconds"):
+                load = (r["other_cpu_s"] + r.get("steal_s", 0)) / r["seconds"]
+                if load > limit:
+                    out.append(f"{s}/{p} {load:.2f}")
     return out
 
 
@@ -241,6 +261,10 @@ def print_text(res):
     print(text_table(HEAD, rows(res)))
     print("\n" + text_table(RES_HEAD, res_rows(res)))
     print("\n" + text_table(["issue #5 target", "want", "kulisse", ""], target_rows(res)))
+    noisy = noise(res)
+    if noisy:
+        print("\nother load on the machine (cores busy with neither server nor driver, incl. steal) > 0.25:")
+        print("  " + ", ".join(noisy))
     f = failures(res)
     if f:
         print("\nphases not fully ok (* = partial):")

@@ -168,7 +168,9 @@ async fn main() {
     let listener = TcpListener::bind(&listen).await.expect("bind");
     eprintln!("bench-ceiling listening on {listen}");
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let _ = hyper::server::conn::http1::Builder::new()

@@ -127,10 +127,8 @@ struct ConnStats {
 struct Shared {
     cfg: Config,
     seq: AtomicU64,
-    start: Instant,
     measure_from: Instant,
     end: Option<Instant>,
-    stop: AtomicBool,
 }
 
 fn usage() -> ! {
@@ -165,9 +163,7 @@ fn parse_args() -> Config {
         let v = a.next().unwrap_or_else(|| usage());
         let num = |v: &str| v.parse::<f64>().unwrap_or_else(|_| usage());
         match k.as_str() {
-            "--url" => {
-                cfg.addr = v.trim_start_matches("http://").trim_end_matches('/').to_string()
-            }
+            "--url" => cfg.addr = v.trim_start_matches("http://").trim_end_matches('/').to_string(),
             "--method" => cfg.method = v.parse().unwrap_or_else(|_| usage()),
             "--path" => cfg.path = Template::parse(&v),
             "--header" => {
@@ -208,6 +204,15 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// Whole-machine CPU from /proc/stat, in clock ticks: (busy incl. steal, steal).
+fn machine_ticks() -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = s.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7)?;
+    Some((busy, *f.get(7)?))
+}
+
 fn rss_kb(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -245,14 +250,11 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
             break;
         }
         let t0 = Instant::now();
-        if sh.stop.load(Ordering::Relaxed) || sh.end.is_some_and(|e| t0 >= e) {
+        if sh.end.is_some_and(|e| t0 >= e) {
             break;
         }
-        let line = if cfg.vars.is_empty() {
-            ""
-        } else {
-            &cfg.vars[(rng.next() % cfg.vars.len() as u64) as usize]
-        };
+        let line =
+            if cfg.vars.is_empty() { "" } else { &cfg.vars[(rng.next() % cfg.vars.len() as u64) as usize] };
         let vars: Vec<&str> = line.split('\t').collect();
         let mut req = Request::builder()
             .method(cfg.method.clone())
@@ -269,12 +271,17 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
             None => Bytes::new(),
         };
         let req = req.body(Full::new(body)).expect("valid request");
-        if sender.is_none() {
-            sender = connect(&cfg.addr).await;
+        if sender.as_ref().is_none_or(|s| s.is_closed()) {
+            sender = connect(&cfg.addr).await; // first request, or the server closed it
         }
         let t0 = Instant::now();
         let result = match sender.as_mut() {
-            Some(s) => match s.send_request(req).await {
+            Some(s) => match async {
+                s.ready().await?;
+                s.send_request(req).await
+            }
+            .await
+            {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     resp.into_body().collect().await.ok().map(|b| (status, b.to_bytes()))
@@ -284,7 +291,7 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
             None => None,
         };
         let done = Instant::now();
-        let measured = t0 >= sh.measure_from && sh.end.is_none_or(|e| done <= e);
+        let measured = done >= sh.measure_from && sh.end.is_none_or(|e| done <= e);
         match result {
             None => {
                 sender = None;
@@ -308,10 +315,11 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
                         st.first_error = Some(format!("{status} (unexpected body) {text}"));
                     }
                 }
-                if ok && cfg.save.is_some() {
-                    if let Some(id) = extract_id(&body) {
-                        st.saved.push(if line.is_empty() { id } else { format!("{line}\t{id}") });
-                    }
+                if ok
+                    && cfg.save.is_some()
+                    && let Some(id) = extract_id(&body)
+                {
+                    st.saved.push(if line.is_empty() { id } else { format!("{line}\t{id}") });
                 }
             }
         }
@@ -329,21 +337,16 @@ fn main() {
     rt.block_on(run(cfg));
 }
 
+/// CPU clock ticks at one instant: (server, this driver, machine busy incl. steal, steal).
+fn cpu_snapshot(pid: Option<u32>) -> (Option<u64>, Option<u64>, Option<(u64, u64)>) {
+    (pid.and_then(cpu_ticks), cpu_ticks(std::process::id()), machine_ticks())
+}
+
 async fn run(cfg: Config) {
-    let start = Instant::now();
-    let measure_from = start + Duration::from_secs_f64(cfg.warmup);
+    let measure_from = Instant::now() + Duration::from_secs_f64(cfg.warmup);
     let end = cfg.duration.map(|d| measure_from + Duration::from_secs_f64(d));
-    let pid = cfg.pid;
-    let clk = cfg.clk_tck;
-    let conns = cfg.conns;
-    let sh = Arc::new(Shared {
-        cfg,
-        seq: AtomicU64::new(0),
-        start,
-        measure_from,
-        end,
-        stop: AtomicBool::new(false),
-    });
+    let (pid, clk, conns) = (cfg.pid, cfg.clk_tck, cfg.conns);
+    let sh = Arc::new(Shared { cfg, seq: AtomicU64::new(0), measure_from, end });
     let rss_start = pid.and_then(rss_kb);
     // RSS sampler: every 50 ms while the phase runs.
     let rss_max = Arc::new(AtomicU64::new(rss_start.unwrap_or(0)));
@@ -352,81 +355,69 @@ async fn run(cfg: Config) {
         let (m, on) = (rss_max.clone(), sampling.clone());
         tokio::spawn(async move {
             while on.load(Ordering::Relaxed) {
-                if let Some(kb) = rss_kb(pid) {
-                    m.fetch_max(kb, Ordering::Relaxed);
-                }
+                m.fetch_max(rss_kb(pid).unwrap_or(0), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         });
     }
     let tasks: Vec<_> = (0..conns).map(|i| tokio::spawn(conn_loop(sh.clone(), i))).collect();
-    // CPU of the server over the measured window.
+    // CPU over the measured window: [end of warm-up, end] or, for a fixed count, until done.
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu0 = pid.and_then(cpu_ticks);
-    let t_measure = Instant::now();
+    let (t_measure, cpu0) = (Instant::now(), cpu_snapshot(pid));
+    let mut cpu1 = None;
+    if let Some(e) = end {
+        tokio::time::sleep_until(e.into()).await;
+        cpu1 = Some(cpu_snapshot(pid));
+    }
     let mut stats = Vec::new();
     for t in tasks {
         stats.push(t.await.expect("connection task"));
     }
-    let t_done = Instant::now();
-    let cpu1 = pid.and_then(cpu_ticks);
+    let elapsed = sh.cfg.duration.unwrap_or_else(|| t_measure.elapsed().as_secs_f64());
+    let cpu1 = cpu1.unwrap_or_else(|| cpu_snapshot(pid));
     sampling.store(false, Ordering::Relaxed);
-    let rss_end = pid.and_then(rss_kb);
-    if let Some(kb) = rss_end {
-        rss_max.fetch_max(kb, Ordering::Relaxed);
-    }
-    let _ = sh.start;
+    rss_max.fetch_max(pid.and_then(rss_kb).unwrap_or(0), Ordering::Relaxed);
 
-    let mut lat: Vec<u32> = Vec::new();
-    let mut status: BTreeMap<u16, u64> = BTreeMap::new();
-    let (mut transport, mut unexpected, mut first_error) = (0u64, 0u64, None);
-    let mut saved = Vec::new();
+    let mut all = ConnStats::default();
     for s in stats {
-        lat.extend_from_slice(&s.lat_us);
-        for (k, v) in s.status {
-            *status.entry(k).or_default() += v;
-        }
-        transport += s.transport_errors;
-        unexpected += s.unexpected;
-        first_error = first_error.or(s.first_error);
-        saved.extend(s.saved);
+        all.lat_us.extend_from_slice(&s.lat_us);
+        s.status.iter().for_each(|(k, v)| *all.status.entry(*k).or_default() += v);
+        all.transport_errors += s.transport_errors;
+        all.unexpected += s.unexpected;
+        all.first_error = all.first_error.or(s.first_error);
+        all.saved.extend(s.saved);
     }
+    let lat = &mut all.lat_us;
     lat.sort_unstable();
     let count = lat.len() as u64;
-    let ok: u64 = status.iter().filter(|(k, _)| (200..300).contains(*k)).map(|(_, v)| v).sum();
-    let elapsed = match sh.cfg.duration {
-        Some(d) => d,
-        None => t_done.duration_since(t_measure).as_secs_f64(),
+    let ok: u64 = all.status.iter().filter(|(k, _)| (200..300).contains(*k)).map(|(_, v)| v).sum();
+    let pct = |p: f64| match lat.len() {
+        0 => 0.0,
+        n => lat[((p / 100.0 * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0,
     };
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            return 0.0;
-        }
-        let i = ((p / 100.0) * lat.len() as f64).ceil() as usize;
-        lat[i.clamp(1, lat.len()) - 1] as f64 / 1000.0
-    };
-    let mean = if lat.is_empty() {
-        0.0
-    } else {
-        lat.iter().map(|&x| x as f64).sum::<f64>() / lat.len() as f64 / 1000.0
-    };
-    let cpu_s = match (cpu0, cpu1) {
-        (Some(a), Some(b)) => Some((b - a) as f64 / clk),
+    let mean = lat.iter().map(|&x| x as f64).sum::<f64>() / (lat.len().max(1) as f64) / 1000.0;
+    let secs = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a) as f64 / clk);
+    let cpu_s = secs(cpu0.0, cpu1.0);
+    let driver_cpu_s = secs(cpu0.1, cpu1.1);
+    let busy_s = secs(cpu0.2.map(|m| m.0), cpu1.2.map(|m| m.0));
+    let steal_s = secs(cpu0.2.map(|m| m.1), cpu1.2.map(|m| m.1));
+    // CPU used on the machine by neither the server nor the driver: other processes here
+    // (`other`) and other tenants of the host (`steal`).
+    let other_s = match (busy_s, steal_s, cpu_s, driver_cpu_s) {
+        (Some(b), Some(st), Some(c), Some(d)) => Some((b - st - c - d).max(0.0)),
         _ => None,
     };
     if let Some(path) = &sh.cfg.save {
-        let mut text = saved.join("\n");
-        text.push('\n');
-        std::fs::write(path, text).expect("write --save file");
+        std::fs::write(path, all.saved.join("\n") + "\n").expect("write --save file");
     }
     let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
     let out = serde_json::json!({
         "count": count,
         "ok": ok,
-        "errors": count - ok + transport,
-        "transport_errors": transport,
-        "unexpected": unexpected,
-        "status": status.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
+        "errors": count - ok + all.transport_errors,
+        "transport_errors": all.transport_errors,
+        "unexpected": all.unexpected,
+        "status": all.status.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>(),
         "seconds": r3(elapsed),
         "rps": r3(ok as f64 / elapsed.max(1e-9)),
         "mean_ms": r3(mean),
@@ -434,12 +425,16 @@ async fn run(cfg: Config) {
         "p90_ms": pct(90.0),
         "p99_ms": pct(99.0),
         "max_ms": pct(100.0),
-        "conns": sh.cfg.conns,
+        "conns": conns,
         "server_cpu_s": cpu_s.map(r3),
         "server_cpu_ms_per_req": cpu_s.map(|c| (c * 1e3 / (count.max(1) as f64) * 1e4).round() / 1e4),
+        "driver_cpu_s": driver_cpu_s.map(r3),
+        "machine_busy_s": busy_s.map(r3),
+        "steal_s": steal_s.map(r3),
+        "other_cpu_s": other_s.map(r3),
         "rss_start_kb": rss_start,
         "rss_max_kb": pid.map(|_| rss_max.load(Ordering::Relaxed)),
-        "first_error": first_error,
+        "first_error": all.first_error,
     });
     println!("{out}");
 }

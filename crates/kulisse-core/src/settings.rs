@@ -180,6 +180,13 @@ fn validate(s: &Value) -> Result<(), FieldErrors> {
             );
         }
     }
+    if s["batch"]["enabled"].as_bool() == Some(true) {
+        for key in ["maxRequests", "timeout"] {
+            if s["batch"][key].as_f64() == Some(0.0) {
+                batch.add(key, FieldError::required());
+            }
+        }
+    }
     errs.add_nested("batch", batch);
     let mut meta = FieldErrors::new();
     let app_name = s["meta"]["appName"].as_str().unwrap_or_default();

@@ -1,6 +1,7 @@
 //! Renders the query IR as SQLite SQL. Values become `?` parameters; identifiers pass
 //! through [`quote`]. This file and `ddl.rs` are the only places that write SQLite SQL.
 
+use kulisse_schema::FieldKind;
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, Term};
 use rusqlite::types::Value as SqlValue;
 
@@ -37,7 +38,8 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
         .iter()
         .map(|f| format!("{table}.{}", quote(&f.name)))
         .collect();
-    sql.push(&format!("SELECT {} FROM {table}", cols.join(", ")));
+    sql.push(&format!("SELECT {} FROM ", cols.join(", ")));
+    from_source(q, &table, &mut sql);
     where_clause(q, &table, &mut sql);
     if !q.order.is_empty() {
         sql.push(" ORDER BY ");
@@ -75,9 +77,39 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
 pub(crate) fn count_rows(q: &Select) -> Sql {
     let table = quote(&q.collection.name);
     let mut sql = Sql::default();
-    sql.push(&format!("SELECT COUNT(*) FROM {table}"));
+    sql.push("SELECT COUNT(*) FROM ");
+    from_source(q, &table, &mut sql);
     where_clause(q, &table, &mut sql);
     sql
+}
+
+/// The table, or the virtual row standing in for it. The CASTs give the virtual columns
+/// the affinity the real columns have, so comparisons behave the same.
+fn from_source(q: &Select, table: &str, sql: &mut Sql) {
+    let Some(row) = &q.virtual_row else {
+        sql.push(table);
+        return;
+    };
+    sql.push("(SELECT ");
+    for (i, f) in q.collection.fields.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        let affinity = if matches!(f.kind, FieldKind::Number { .. } | FieldKind::Bool)
+            || f.kind.is_json_stored()
+        {
+            "NUMERIC"
+        } else {
+            "TEXT"
+        };
+        sql.push("CAST(");
+        let value = row
+            .get(&f.name)
+            .map_or(SqlValue::Null, |v| crate::codec::encode(f, v));
+        sql.bind(value);
+        sql.push(&format!(" AS {affinity}) AS {}", quote(&f.name)));
+    }
+    sql.push(&format!(") AS {table}"));
 }
 
 fn where_clause(q: &Select, table: &str, sql: &mut Sql) {
@@ -133,24 +165,18 @@ fn render_joins(joins: &[Join], table: &str, sql: &mut Sql) {
     for j in joins {
         let alias = quote(&j.alias);
         match &j.source {
-            JoinSource::Record {
-                collection,
-                key,
-                filter,
-            } => {
+            JoinSource::Record { collection, key } => {
                 sql.push(&format!(
                     " LEFT JOIN {} AS {alias} ON {alias}.\"id\" = ",
                     quote(&collection.name)
                 ));
                 render_term(key, table, sql);
-                join_filter(filter, &alias, sql);
             }
             JoinSource::Referencing {
                 collection,
                 field,
                 multiple,
                 key,
-                filter,
             } => {
                 let col = format!("{alias}.{}", quote(field));
                 sql.push(&format!(
@@ -168,14 +194,12 @@ fn render_joins(joins: &[Join], table: &str, sql: &mut Sql) {
                     sql.push(&format!("{col} = "));
                     render_term(key, table, sql);
                 }
-                join_filter(filter, &alias, sql);
             }
-            JoinSource::Every { collection, filter } => {
+            JoinSource::Every { collection } => {
                 sql.push(&format!(
                     " LEFT JOIN {} AS {alias} ON 1",
                     quote(&collection.name)
                 ));
-                join_filter(filter, &alias, sql);
             }
             JoinSource::Elements { array } => {
                 sql.push(" LEFT JOIN json_each(CASE WHEN json_valid(");
@@ -185,14 +209,6 @@ fn render_joins(joins: &[Join], table: &str, sql: &mut Sql) {
                 sql.push(&format!(" ELSE NULL END) AS {alias}"));
             }
         }
-    }
-}
-
-/// A joined collection's own condition (its list rule) is written over its alias.
-fn join_filter(filter: &Option<Box<Cond>>, alias: &str, sql: &mut Sql) {
-    if let Some(f) = filter {
-        sql.push(" AND ");
-        render_cond(f, alias, sql);
     }
 }
 
@@ -363,6 +379,11 @@ fn render_term(t: &Term, table: &str, sql: &mut Sql) {
             sql.push(" FROM (SELECT 1)");
             render_joins(joins, table, sql);
             sql.push(" LIMIT 1)");
+        }
+        Term::Condition(cond) => {
+            sql.push("(CASE WHEN ");
+            render_cond(cond, table, sql);
+            sql.push(" THEN 1 ELSE 0 END)");
         }
         Term::Value(lit) => sql.bind(literal(lit)),
     }

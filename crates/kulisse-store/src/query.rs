@@ -23,6 +23,9 @@ pub struct Select {
     pub offset: u64,
     /// Whether to compute the total number of matching rows.
     pub count_total: bool,
+    /// Read this row instead of the table: a record not stored yet, so a create rule can
+    /// be checked against it before anything is written.
+    pub virtual_row: Option<Row>,
 }
 
 impl Select {
@@ -35,6 +38,7 @@ impl Select {
             limit: None,
             offset: 0,
             count_total: false,
+            virtual_row: None,
         }
     }
 
@@ -135,8 +139,6 @@ pub enum JoinSource {
         collection: Arc<Collection>,
         /// The id to match (a column of an earlier alias, or a literal).
         key: Term,
-        /// Extra condition on the joined row (e.g. its list rule), over `alias`.
-        filter: Option<Box<Cond>>,
     },
     /// Rows of `collection` whose relation field `field` contains `key` (back-relation).
     Referencing {
@@ -148,15 +150,11 @@ pub enum JoinSource {
         multiple: bool,
         /// The id referenced (usually the current row's `id`).
         key: Term,
-        /// Extra condition on the joined row, over `alias`.
-        filter: Option<Box<Cond>>,
     },
     /// Every row of `collection` (`@collection.name`).
     Every {
         /// The joined collection.
         collection: Arc<Collection>,
-        /// Extra condition on the joined row, over `alias`.
-        filter: Option<Box<Cond>>,
     },
     /// Elements of a JSON array (`:each`, multiple relations); the element is the
     /// `value` column of the alias.
@@ -226,6 +224,8 @@ pub enum Term {
         /// The value read from the joined rows.
         term: Box<Term>,
     },
+    /// 1 when the condition holds, else 0 (`@request.body.x:changed`).
+    Condition(Box<Cond>),
     /// A bound value.
     Value(Literal),
 }

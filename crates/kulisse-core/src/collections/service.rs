@@ -87,7 +87,7 @@ impl CollectionsService {
             allow_hidden: true,
         };
         let filter = compile_filter(&p.filter, &resolver)?;
-        let order = crate::query::parse_sort(&p.sort, &resolver)?;
+        let order = crate::query::parse_sort(&p.sort, &resolver)?.order;
         let mut items: Vec<kulisse_store::Row> = self
             .registry
             .snapshot()

@@ -344,6 +344,10 @@ fn value(t: &Term, ctx: &Ctx<'_>) -> Sql {
                 n(&args[3]),
             ))
         }
+        Term::Condition(cond) => match truth(cond, ctx) {
+            Some(true) => Sql::Num(1.0),
+            _ => Sql::Num(0.0),
+        },
         Term::Value(Literal::Null) => Sql::Null,
         Term::Value(Literal::Bool(b)) => Sql::Num(f64::from(u8::from(*b))),
         Term::Value(Literal::Number(n)) => Sql::Num(*n),

@@ -35,6 +35,8 @@ pub struct Resolver<'a> {
 pub(crate) struct Scope {
     pub joins: Vec<Join>,
     pub fresh: usize,
+    /// Related list rules of client filters, ANDed with the whole expression.
+    pub rules: Vec<Cond>,
 }
 
 impl Scope {
@@ -76,7 +78,10 @@ pub(crate) fn compile_at(
     })?;
     let mut scope = Scope::default();
     let ctx = PathCtx { r, base, depth };
-    let cond = resolve_expr(&expr, &ctx, &mut scope)?;
+    let mut cond = resolve_expr(&expr, &ctx, &mut scope)?;
+    if !scope.rules.is_empty() {
+        cond = Cond::All(std::iter::once(cond).chain(scope.rules).collect());
+    }
     Ok(Some(if scope.joins.is_empty() {
         cond
     } else {
@@ -130,7 +135,12 @@ fn resolve_comparison(
     let shared = "j";
     let left = resolve_operand(&c.left, ctx, shared)?;
     let right = resolve_operand(&c.right, ctx, shared)?;
-    let cond = if (left.fan_out || right.fan_out) && !c.op.any {
+    let fan_out = left.fan_out || right.fan_out;
+    scope.register(left.joins);
+    scope.register(right.joins);
+    scope.rules.extend(left.rules);
+    scope.rules.extend(right.rules);
+    let cond = if fan_out && !c.op.any {
         // All-of: re-resolve with fresh aliases so this comparison ranges over its own rows.
         scope.fresh += 1;
         let prefix = format!("e{}_{}", ctx.depth, scope.fresh);
@@ -146,8 +156,6 @@ fn resolve_comparison(
             }),
         }
     } else {
-        scope.register(left.joins);
-        scope.register(right.joins);
         Cond::Compare {
             left: left.term,
             op,
@@ -190,11 +198,13 @@ fn resolve_call(
 ) -> Result<Resolved, CoreError> {
     let bad = CoreError::generic_bad_request;
     let mut joins = Vec::new();
+    let mut rules = Vec::new();
     let mut fan_out = false;
     let mut single = |o: &Operand| -> Result<Term, CoreError> {
         let r = resolve_operand(o, ctx, prefix)?;
         fan_out |= r.fan_out;
         joins.extend(r.joins);
+        rules.extend(r.rules);
         Ok(r.term)
     };
     let term = match name {
@@ -228,6 +238,7 @@ fn resolve_call(
         term,
         joins,
         fan_out,
+        rules,
     })
 }
 
@@ -246,6 +257,11 @@ fn resolve_ident(name: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Result<Reso
     {
         return Ok(resolved);
     }
+    if let Some(rest) = name.strip_prefix("@request.body.")
+        && let Some(resolved) = resolve_body_modifier(rest, ctx, prefix)
+    {
+        return Ok(resolved);
+    }
     if let Some(rest) = name.strip_prefix("@request.") {
         return Ok(Resolved::value(resolve_request(rest, r.request)));
     }
@@ -258,4 +274,48 @@ fn resolve_ident(name: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Result<Reso
             .ok_or_else(CoreError::generic_bad_request);
     }
     resolve_path(name, ctx, prefix)
+}
+
+/// `@request.body.<field>:changed` and `:each` need the schema: `:changed` compares the
+/// submitted value with the stored column, `:each` ranges over the submitted items.
+fn resolve_body_modifier(rest: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Option<Resolved> {
+    let (key, modifier) = rest.rsplit_once(':')?;
+    let submitted = ctx.r.request.body.get(key);
+    match modifier {
+        "changed" => {
+            let Some(value) = submitted else {
+                return Some(Resolved::value(Literal::Bool(false)));
+            };
+            let literal = super::request::to_literal(Some(value.clone()));
+            let differs = Cond::Compare {
+                left: ctx.column(key),
+                op: CmpOp::Neq,
+                right: Term::Value(literal),
+            };
+            Some(Resolved::term(Term::Condition(Box::new(differs))))
+        }
+        "each" => {
+            let items = match submitted {
+                Some(serde_json::Value::Array(items)) => serde_json::Value::Array(items.clone()),
+                Some(serde_json::Value::Null) | None => serde_json::Value::Array(vec![]),
+                Some(other) => serde_json::Value::Array(vec![other.clone()]),
+            };
+            let alias = format!("{prefix}__body__{key}");
+            let array = Term::Value(Literal::Text(items.to_string()));
+            let join = Join {
+                alias: alias.clone(),
+                source: kulisse_store::JoinSource::Elements { array },
+            };
+            Some(Resolved {
+                term: Term::Field {
+                    alias,
+                    column: "value".into(),
+                },
+                joins: vec![join],
+                fan_out: true,
+                rules: vec![],
+            })
+        }
+        _ => None,
+    }
 }

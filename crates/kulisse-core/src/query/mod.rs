@@ -13,4 +13,4 @@ mod sort;
 
 pub use filter::{Resolver, compile_filter};
 pub use request::{RequestInfo, normalize_header_name};
-pub use sort::parse_sort;
+pub use sort::{Sort, parse_sort};

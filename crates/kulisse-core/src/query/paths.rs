@@ -44,14 +44,21 @@ pub(crate) struct Resolved {
     pub joins: Vec<Join>,
     /// Whether the path can yield several values per row.
     pub fan_out: bool,
+    /// List rules of collections a client filter reached, over their join aliases.
+    pub rules: Vec<Cond>,
 }
 
 impl Resolved {
     pub(crate) fn value(l: Literal) -> Self {
+        Self::term(Term::Value(l))
+    }
+
+    pub(crate) fn term(term: Term) -> Self {
         Resolved {
-            term: Term::Value(l),
+            term,
             joins: vec![],
             fan_out: false,
+            rules: vec![],
         }
     }
 }
@@ -64,6 +71,7 @@ struct Walk<'c> {
     joins: Vec<Join>,
     fan_out: bool,
     hops: usize,
+    rules: Vec<Cond>,
 }
 
 fn bad() -> CoreError {
@@ -83,6 +91,7 @@ pub(crate) fn resolve_path<'a>(
         joins: vec![],
         fan_out: false,
         hops: 0,
+        rules: vec![],
     };
     walk_path(name, walk, ctx)
 }
@@ -117,7 +126,6 @@ pub(crate) fn resolve_auth_path<'a>(
         source: JoinSource::Record {
             collection: Arc::clone(collection),
             key: Term::Value(Literal::Text(id)),
-            filter: None,
         },
     };
     let walk = Walk {
@@ -127,6 +135,7 @@ pub(crate) fn resolve_auth_path<'a>(
         joins: vec![join],
         fan_out: false,
         hops: 0,
+        rules: vec![],
     };
     walk_path(
         rest,
@@ -150,12 +159,11 @@ pub(crate) fn resolve_collection_path<'a>(
     let (name, alias_name) = head.split_once(':').unwrap_or((head, ""));
     let target = ctx.r.schema.get(name).ok_or_else(bad)?;
     let alias = format!("{prefix}__c__{}__{alias_name}", target.name);
-    let filter = related_filter(target, &alias, ctx)?;
+    let rules = related_rule(target, &alias, ctx)?.into_iter().collect();
     let join = Join {
         alias: alias.clone(),
         source: JoinSource::Every {
             collection: Arc::clone(target),
-            filter,
         },
     };
     let walk = Walk {
@@ -165,6 +173,7 @@ pub(crate) fn resolve_collection_path<'a>(
         joins: vec![join],
         fan_out: true,
         hops: 0,
+        rules,
     };
     walk_path(path, walk, ctx)
 }
@@ -236,13 +245,12 @@ fn walk_path<'a>(
                     } else {
                         col
                     };
-                    let filter = related_filter(target, &alias, ctx)?;
+                    w.rules.extend(related_rule(target, &alias, ctx)?);
                     w.joins.push(Join {
                         alias: alias.clone(),
                         source: JoinSource::Record {
                             collection: Arc::clone(target),
                             key,
-                            filter,
                         },
                     });
                     w.alias = Some(alias);
@@ -262,7 +270,7 @@ fn walk_path<'a>(
             let key = column_of(w.alias.as_deref(), "id");
             w = hop(w, seg)?;
             let alias = w.alias_path.clone();
-            let filter = related_filter(target, &alias, ctx)?;
+            w.rules.extend(related_rule(target, &alias, ctx)?);
             w.joins.push(Join {
                 alias: alias.clone(),
                 source: JoinSource::Referencing {
@@ -270,7 +278,6 @@ fn walk_path<'a>(
                     field: fname.to_owned(),
                     multiple: rel.kind.is_multiple(),
                     key,
-                    filter,
                 },
             });
             w.fan_out = true;
@@ -317,12 +324,14 @@ fn leaf(
                 },
                 joins: w.joins,
                 fan_out: true,
+                rules: w.rules,
             })
         }
         Some("length") if kind.is_multiple() => Ok(Resolved {
             term: Term::JsonLength(Box::new(col)),
             joins: w.joins,
             fan_out: w.fan_out,
+            rules: w.rules,
         }),
         Some("each" | "length") => Err(bad()),
         _ => with_modifier(col, modifier, w),
@@ -339,16 +348,19 @@ fn with_modifier(term: Term, modifier: Option<&str>, w: Walk<'_>) -> Result<Reso
         term,
         joins: w.joins,
         fan_out: w.fan_out,
+        rules: w.rules,
     })
 }
 
-/// PB compat: a client filter reaching another collection only sees rows that
-/// collection's list rule shows, and a `null` list rule refuses the filter (§3.11).
-fn related_filter(
+/// PB compat: a client filter reaching another collection only matches rows that
+/// collection's list rule shows, ANDed into the filter like a WHERE condition (so a
+/// related row failing it removes the record, while a missing related row passes through
+/// NULL folding), and a `null` list rule refuses the filter (§3.11).
+fn related_rule(
     target: &Arc<Collection>,
     alias: &str,
     ctx: &PathCtx<'_, '_>,
-) -> Result<Option<Box<Cond>>, CoreError> {
+) -> Result<Option<Cond>, CoreError> {
     if ctx.r.allow_hidden {
         return Ok(None);
     }
@@ -361,5 +373,5 @@ fn related_filter(
         request: ctx.r.request,
         allow_hidden: true,
     };
-    Ok(compile_at(rule, &sub, Some(alias), ctx.depth + 1)?.map(Box::new))
+    compile_at(rule, &sub, Some(alias), ctx.depth + 1)
 }

@@ -16,6 +16,10 @@ pub struct BatchItem {
     pub collection: String,
     /// The write.
     pub op: WriteOp,
+    /// Query parameters of the sub-request URL (its `@request.query`).
+    pub query: std::collections::BTreeMap<String, String>,
+    /// Sub-request headers, merged over the outer request's (snake_case names).
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// Which sub-request failed, and why; the whole batch was rolled back.
@@ -49,10 +53,16 @@ impl RecordsService {
         let mut prepared: Vec<(PreparedWrite, bool)> = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             let is_delete = matches!(item.op, WriteOp::Delete(_));
+            let mut sub = req.clone();
+            sub.query = item.query;
+            sub.headers.extend(item.headers);
             let p = self
-                .prepare(&req, &item.collection, item.op)
+                .prepare(&sub, &item.collection, item.op)
                 .await
-                .map_err(|error| BatchFailure { index, error })?;
+                .map_err(|error| BatchFailure {
+                    index,
+                    error: unknown_collection(error),
+                })?;
             prepared.push((p, is_delete));
         }
         let snapshot = self.registry.snapshot();
@@ -67,7 +77,10 @@ impl RecordsService {
                     });
                 }
                 let c = std::sync::Arc::clone(p.collection());
-                let row = apply(tx, &snapshot, p).map_err(|error| BatchFailure { index, error })?;
+                let row = apply(tx, &snapshot, p).map_err(|error| BatchFailure {
+                    index,
+                    error: unknown_collection(error),
+                })?;
                 out.push(((!is_delete).then(|| super::visible(&c, row, &auth)), c));
             }
             Ok(out)
@@ -83,5 +96,13 @@ impl From<StoreError> for BatchFailure {
             index: 0,
             error: e.into(),
         }
+    }
+}
+
+/// PB compat: inside a batch every write names a missing collection like a read does.
+fn unknown_collection(e: CoreError) -> CoreError {
+    match e {
+        CoreError::Missing(_) => CoreError::UnknownCollection,
+        other => other,
     }
 }

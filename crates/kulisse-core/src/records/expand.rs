@@ -19,7 +19,11 @@ const MAX_BACK_RELATIONS: usize = 1000;
 
 /// A parsed `expand` list as a tree of path segments.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct ExpandTree(BTreeMap<String, ExpandTree>);
+pub struct ExpandTree {
+    children: BTreeMap<String, ExpandTree>,
+    /// A requested path ends here (`a` in `a,a.b`).
+    leaf: bool,
+}
 
 impl ExpandTree {
     /// Parses `a,a.b, c` (spaces stripped, duplicates and prefixes merged).
@@ -32,15 +36,16 @@ impl ExpandTree {
             }
             let mut node = &mut tree;
             for seg in path.split('.').take(MAX_DEPTH) {
-                node = node.0.entry(seg.to_owned()).or_default();
+                node = node.children.entry(seg.to_owned()).or_default();
             }
+            node.leaf = true;
         }
         tree
     }
 
     /// Whether nothing was requested.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.children.is_empty()
     }
 }
 
@@ -61,20 +66,23 @@ impl RecordsService {
         }
         let mut req = req.clone();
         req.context = "expand";
-        Box::pin(self.expand_level(&req, c, rows, tree)).await
+        Box::pin(self.expand_level(&req, c, rows, tree))
+            .await
+            .map(|_| ())
     }
 
+    /// Expands one level; returns whether any requested path was valid here.
     async fn expand_level(
         &self,
         req: &RequestInfo,
         c: &Arc<Collection>,
         rows: &mut [Row],
         tree: &ExpandTree,
-    ) -> Result<(), CoreError> {
+    ) -> Result<bool, CoreError> {
         let mut any_valid = false;
         let mut expansions: Vec<Map<String, Value>> = vec![Map::new(); rows.len()];
-        for (seg, children) in &tree.0 {
-            let Some(found) = self.expand_segment(req, c, rows, seg, children).await? else {
+        for (seg, node) in &tree.children {
+            let Some(found) = self.expand_segment(req, c, rows, seg, node).await? else {
                 continue;
             };
             any_valid = true;
@@ -94,17 +102,19 @@ impl RecordsService {
                 }
             }
         }
-        Ok(())
+        Ok(any_valid)
     }
 
-    /// One segment for every row: `None` when the segment is not a valid path.
+    /// One segment for every row, or `None` when the path is invalid: an unknown segment, a
+    /// target whose view rule is `null` for the requester, or (PB compat) nested paths of
+    /// which none is valid once there are related records to check them on.
     async fn expand_segment(
         &self,
         req: &RequestInfo,
         c: &Arc<Collection>,
         rows: &[Row],
         seg: &str,
-        children: &ExpandTree,
+        node: &ExpandTree,
     ) -> Result<Option<Vec<Option<Value>>>, CoreError> {
         if let Some(field) = c.field(seg)
             && let FieldKind::Relation { collection_id, .. } = &field.kind
@@ -119,9 +129,12 @@ impl RecordsService {
             let mut ids: Vec<String> = per_row.iter().flatten().cloned().collect();
             ids.sort();
             ids.dedup();
-            let related = self
-                .visible_related(req, &target, id_in(&ids), children)
-                .await?;
+            let Some(related) = self
+                .visible_related(req, &target, id_in(&ids), node)
+                .await?
+            else {
+                return Ok(None);
+            };
             let by_id: BTreeMap<&str, &Row> = related
                 .iter()
                 .filter_map(|r| Some((r.get("id")?.as_str()?, r)))
@@ -144,7 +157,9 @@ impl RecordsService {
                 .collect();
             return Ok(Some(out));
         }
-        let Some((coll, fname)) = seg.split_once("_via_") else {
+        // `comments_via_post`, or the legacy `comments(post)` (whose key stays as written).
+        let legacy = seg.strip_suffix(')').and_then(|s| s.split_once('('));
+        let Some((coll, fname)) = seg.split_once("_via_").or(legacy) else {
             return Ok(None);
         };
         let Some(target) = self.registry.get(coll) else {
@@ -183,7 +198,9 @@ impl RecordsService {
         } else {
             any_eq(Term::Column(fname.to_owned()), &ids)
         };
-        let related = self.visible_related(req, &target, refers, children).await?;
+        let Some(related) = self.visible_related(req, &target, refers, node).await? else {
+            return Ok(None);
+        };
         // PB compat: a back-relation through a field with a unique index is one record.
         let single = target.has_unique_index_on(fname);
         let out = ids
@@ -212,17 +229,17 @@ impl RecordsService {
     }
 
     /// Related records matching `cond` that the requester may view, shaped for output and
-    /// expanded further.
+    /// expanded further; `None` when the path is invalid (see [`Self::expand_segment`]).
     async fn visible_related(
         &self,
         req: &RequestInfo,
         target: &Arc<Collection>,
         cond: Cond,
-        children: &ExpandTree,
-    ) -> Result<Vec<Row>, CoreError> {
+        node: &ExpandTree,
+    ) -> Result<Option<Vec<Row>>, CoreError> {
         let rule = match self.rule_cond(target, Action::View, req) {
             Ok(rule) => rule,
-            Err(CoreError::SuperusersOnly) => return Ok(vec![]),
+            Err(CoreError::SuperusersOnly) => return Ok(None),
             Err(e) => return Err(e),
         };
         let mut q = Select::all(Arc::clone(target)).and(cond);
@@ -234,10 +251,13 @@ impl RecordsService {
             .into_iter()
             .map(|r| super::visible(target, r, &req.auth))
             .collect();
-        if !children.is_empty() {
-            Box::pin(self.expand_level(req, target, &mut out, children)).await?;
+        if !node.is_empty() && !out.is_empty() {
+            let children_valid = Box::pin(self.expand_level(req, target, &mut out, node)).await?;
+            if !children_valid && !node.leaf {
+                return Ok(None);
+            }
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }
 
@@ -265,11 +285,11 @@ mod tests {
     fn expand_lists_merge_into_a_tree() {
         let t =
             ExpandTree::parse(" author , comments_via_post.author,author.team,,a.b.c.d.e.f.g.h");
-        assert_eq!(t.0.len(), 3);
-        assert!(t.0["author"].0.contains_key("team"));
+        assert_eq!(t.children.len(), 3);
+        assert!(t.children["author"].leaf && t.children["author"].children.contains_key("team"));
         let mut depth = 0;
-        let mut node = &t.0["a"];
-        while let Some((_, next)) = node.0.iter().next() {
+        let mut node = &t.children["a"];
+        while let Some((_, next)) = node.children.iter().next() {
             depth += 1;
             node = next;
         }

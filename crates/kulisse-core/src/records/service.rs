@@ -7,7 +7,7 @@ use kulisse_store::{
     CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term,
 };
 
-use crate::collections::Registry;
+use crate::collections::{Registry, Snapshot};
 use crate::error::CoreError;
 use crate::query::{RequestInfo, Resolver, compile_filter, parse_sort};
 
@@ -89,14 +89,13 @@ impl RecordsService {
             .ok_or(CoreError::UnknownCollection)
     }
 
-    /// The rule condition for `action`, or `None` when the requester bypasses rules.
+    /// The rule text for `action`, or `None` when the requester bypasses rules.
     /// A `null` rule is refused here for non-superusers.
-    pub(crate) fn rule_cond(
-        &self,
+    pub(crate) fn rule_text(
         c: &Collection,
         action: Action,
         req: &RequestInfo,
-    ) -> Result<Option<Cond>, CoreError> {
+    ) -> Result<Option<String>, CoreError> {
         if req.auth.is_superuser() {
             return Ok(None);
         }
@@ -107,17 +106,20 @@ impl RecordsService {
             Action::Update => &c.rules.update,
             Action::Delete => &c.rules.delete,
         };
-        let Some(rule) = rule else {
-            return Err(CoreError::SuperusersOnly);
+        rule.clone().map(Some).ok_or(CoreError::SuperusersOnly)
+    }
+
+    /// The compiled rule condition for `action`, or `None` when the requester bypasses it.
+    pub(crate) fn rule_cond(
+        &self,
+        c: &Collection,
+        action: Action,
+        req: &RequestInfo,
+    ) -> Result<Option<Cond>, CoreError> {
+        let Some(rule) = Self::rule_text(c, action, req)? else {
+            return Ok(None);
         };
-        let schema = self.registry.snapshot();
-        let resolver = Resolver {
-            collection: c,
-            schema: &schema,
-            request: req,
-            allow_hidden: true,
-        };
-        Ok(Some(compile_filter(rule, &resolver)?.unwrap_or(Cond::True)))
+        compile_rule(&rule, c, &self.registry.snapshot(), req).map(Some)
     }
 
     /// `GET /records`: rule ANDed with the client filter, paging, sorting, totals.
@@ -156,17 +158,17 @@ impl RecordsService {
             allow_hidden: superuser,
         };
         let filter = compile_filter(&p.filter, &resolver)?;
-        let order = parse_sort(&p.sort, &resolver)?;
+        let sort = parse_sort(&p.sort, &resolver)?;
         let per_page = p.per_page.clamp(1, MAX_PER_PAGE);
         let page = p.page.max(1);
         let mut query = Select {
-            order,
+            order: sort.order,
             limit: Some(per_page),
             offset: (page - 1).saturating_mul(per_page),
             count_total: !p.skip_total,
             ..Select::all(Arc::clone(&c))
         };
-        for cond in [rule, filter].into_iter().flatten() {
+        for cond in [rule, filter].into_iter().flatten().chain(sort.conditions) {
             query = query.and(cond);
         }
         let result = self.store.select(query).await?;
@@ -226,6 +228,22 @@ impl RecordsService {
         }
         Ok(self.store.select(q).await?.rows.into_iter().next())
     }
+}
+
+/// Compiles a rule (rules may reference anything, hidden fields included).
+pub(crate) fn compile_rule(
+    rule: &str,
+    c: &Collection,
+    schema: &Snapshot,
+    req: &RequestInfo,
+) -> Result<Cond, CoreError> {
+    let resolver = Resolver {
+        collection: c,
+        schema,
+        request: req,
+        allow_hidden: true,
+    };
+    Ok(compile_filter(rule, &resolver)?.unwrap_or(Cond::True))
 }
 
 pub(crate) fn delete_with_references(

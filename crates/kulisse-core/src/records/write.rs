@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::ExpandTree;
 use super::input::{apply_body, password_form};
-use super::service::{Action, RecordsService, delete_with_references};
+use super::service::{Action, RecordsService, compile_rule, delete_with_references};
 use crate::auth::hash_password;
 use crate::collections::Snapshot;
 use crate::error::CoreError;
@@ -43,7 +43,9 @@ pub enum WriteOp {
 pub struct PreparedWrite {
     collection: Arc<Collection>,
     req: RequestInfo,
-    rule: Option<Cond>,
+    /// The rule; create and update rules are compiled inside the transaction, where
+    /// `@request.body` is known after modifiers.
+    rule: Rule,
     step: Step,
 }
 
@@ -58,6 +60,41 @@ enum Step {
     Delete {
         id: String,
     },
+    /// Batch `PUT` on a non-auth collection: update when `id` exists, else create.
+    Upsert {
+        id: String,
+        /// The update rule (the create rule is the write's own).
+        update_rule: Rule,
+    },
+}
+
+/// A rule as it applies to the requester.
+#[derive(Debug, Clone)]
+enum Rule {
+    /// Superusers skip rules.
+    Bypass,
+    /// A filter the record must match (compiled inside the transaction).
+    Check(String),
+    /// `null`: superusers only. Upserts carry it until they know which rule applies.
+    Refused,
+}
+
+impl Rule {
+    fn of(text: Result<Option<String>, CoreError>) -> Rule {
+        match text {
+            Ok(None) => Rule::Bypass,
+            Ok(Some(t)) => Rule::Check(t),
+            Err(_) => Rule::Refused,
+        }
+    }
+
+    fn text(&self) -> Result<Option<&str>, CoreError> {
+        match self {
+            Rule::Bypass => Ok(None),
+            Rule::Check(t) => Ok(Some(t)),
+            Rule::Refused => Err(CoreError::SuperusersOnly),
+        }
+    }
 }
 
 impl PreparedWrite {
@@ -169,8 +206,13 @@ impl RecordsService {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                let exists = !id.is_empty() && self.fetch(&c, &id, None).await?.is_some();
-                if exists {
+                if id.is_empty() {
+                    Resolved::Create(body)
+                } else if !c.is_auth() {
+                    Resolved::Upsert(id, body)
+                } else if self.fetch(&c, &id, None).await?.is_some() {
+                    // Auth records need their password work decided here, outside the
+                    // transaction, so existence is checked up front for them.
                     Resolved::Update(id, body)
                 } else {
                     Resolved::Create(body)
@@ -222,13 +264,23 @@ impl RecordsService {
                 Step::Update { id, password_hash }
             }
             Resolved::Delete(id) => Step::Delete { id },
+            Resolved::Upsert(id, body) => {
+                req.body = body;
+                // Whether it creates or updates is only known inside the transaction.
+                let update_rule = Rule::of(Self::rule_text(&c, Action::Update, &req));
+                Step::Upsert { id, update_rule }
+            }
         };
         let action = match step {
-            Step::Create { .. } => Action::Create,
+            Step::Create { .. } | Step::Upsert { .. } => Action::Create,
             Step::Update { .. } => Action::Update,
             Step::Delete { .. } => Action::Delete,
         };
-        let rule = self.rule_cond(&c, action, &req)?;
+        let rule = match (&step, Self::rule_text(&c, action, &req)) {
+            (Step::Upsert { .. }, text) => Rule::of(text),
+            // Anything else refuses a `null` rule right away (403).
+            (_, text) => Rule::of(Ok(text?)),
+        };
         Ok(PreparedWrite {
             collection: c,
             req,
@@ -250,11 +302,12 @@ impl RecordsService {
     }
 }
 
-/// A write op with upserts decided.
+/// A write op with upserts decided where they can be.
 enum Resolved {
     Create(Map<String, Value>),
     Update(String, Map<String, Value>),
     Delete(String),
+    Upsert(String, Map<String, Value>),
 }
 
 async fn hash_blocking(password: String, cost: u32) -> String {
@@ -275,11 +328,24 @@ pub fn apply(tx: &mut dyn StoreTx, schema: &Snapshot, w: PreparedWrite) -> Resul
         step,
     } = w;
     match step {
-        Step::Create { password_hash } => apply_create(tx, schema, &c, &req, rule, password_hash),
+        Step::Create { password_hash } => {
+            apply_create(tx, schema, &c, &req, rule.text()?, password_hash)
+        }
         Step::Update { id, password_hash } => {
-            apply_update(tx, schema, &c, &req, rule, &id, password_hash)
+            apply_update(tx, schema, &c, &req, rule.text()?, &id, password_hash)
+        }
+        Step::Upsert { id, update_rule } => {
+            if fetch(tx, &c, &id, None)?.is_some() {
+                apply_update(tx, schema, &c, &req, update_rule.text()?, &id, None)
+            } else {
+                apply_create(tx, schema, &c, &req, rule.text()?, None)
+            }
         }
         Step::Delete { id } => {
+            let rule = rule
+                .text()?
+                .map(|r| compile_rule(r, &c, schema, &req))
+                .transpose()?;
             fetch(tx, &c, &id, rule)?.ok_or(CoreError::NotFound)?;
             delete_with_references(tx, schema.all(), &c, &id, 0)?;
             Ok(Row::new())
@@ -305,7 +371,7 @@ fn apply_create(
     schema: &Snapshot,
     c: &Arc<Collection>,
     req: &RequestInfo,
-    rule: Option<Cond>,
+    rule: Option<&str>,
     password_hash: Option<String>,
 ) -> Result<Row, CoreError> {
     let superuser = req.auth.is_superuser();
@@ -318,7 +384,7 @@ fn apply_create(
     if let Some(hash) = password_hash {
         row.insert("password".into(), Value::String(hash));
     }
-    apply_body(c, &mut row, body, superuser);
+    let touched = apply_body(c, &mut row, body, superuser);
     let id = match body
         .get("id")
         .and_then(Value::as_str)
@@ -355,6 +421,20 @@ fn apply_create(
             _ => {}
         }
     }
+    if let Some(rule) = rule {
+        // PB compat: the create rule is checked on the would-be record before any field
+        // validation, and a failure says nothing about why.
+        let cond = compile_rule(rule, c, schema, &request_for_rule(req, c, &row, &touched))?;
+        let q = Select {
+            virtual_row: Some(row.clone()),
+            limit: Some(1),
+            ..Select::all(Arc::clone(c))
+        }
+        .and(cond);
+        if tx.select(&q)?.is_empty() {
+            return Err(CoreError::invalid(CREATE_FAILED, FieldErrors::new()));
+        }
+    }
     let mut errs = FieldErrors::new();
     if c.is_auth() {
         if !superuser && value::to_bool(body.get("verified").unwrap_or(&Value::Null)) {
@@ -374,10 +454,7 @@ fn apply_create(
     }
     tx.insert(c, &row)
         .map_err(|e| write_error(CREATE_FAILED, e))?;
-    // The create rule sees exactly what was stored; failing it rolls the insert back.
-    let stored = fetch(tx, c, &id, rule)?
-        .ok_or_else(|| CoreError::invalid(CREATE_FAILED, FieldErrors::new()))?;
-    Ok(stored)
+    fetch(tx, c, &id, None)?.ok_or(CoreError::NotFound)
 }
 
 fn apply_update(
@@ -385,13 +462,13 @@ fn apply_update(
     schema: &Snapshot,
     c: &Arc<Collection>,
     req: &RequestInfo,
-    rule: Option<Cond>,
+    rule: Option<&str>,
     id: &str,
     password_hash: Option<String>,
 ) -> Result<Row, CoreError> {
     let superuser = req.auth.is_superuser();
     let body = &req.body;
-    let stored = fetch(tx, c, id, rule)?.ok_or(CoreError::NotFound)?;
+    let stored = fetch(tx, c, id, None)?.ok_or(CoreError::NotFound)?;
     let mut row = stored.clone();
     let mut errs = FieldErrors::new();
     if let Some(new_id) = body.get("id").and_then(Value::as_str)
@@ -405,7 +482,12 @@ fn apply_update(
             ),
         );
     }
-    apply_body(c, &mut row, body, superuser);
+    let touched = apply_body(c, &mut row, body, superuser);
+    if let Some(rule) = rule {
+        // The update rule sees stored values as fields and the post-modifier body.
+        let cond = compile_rule(rule, c, schema, &request_for_rule(req, c, &row, &touched))?;
+        fetch(tx, c, id, Some(cond))?.ok_or(CoreError::NotFound)?;
+    }
     if c.is_auth() {
         let mut rotate_token_key = false;
         if let Some(hash) = password_hash {
@@ -456,6 +538,28 @@ fn apply_update(
     tx.update(c, id, &changes)
         .map_err(|e| write_error(UPDATE_FAILED, e))?;
     fetch(tx, c, id, None)?.ok_or(CoreError::NotFound)
+}
+
+/// `@request.body` as rules see it: submitted keys, with every modified field replaced by
+/// its value after the modifiers (`tags+` folded into `tags`).
+fn request_for_rule(
+    req: &RequestInfo,
+    c: &Collection,
+    row: &Row,
+    touched: &[String],
+) -> RequestInfo {
+    let mut rule_req = req.clone();
+    rule_req.body.retain(|k, _| {
+        let base = k.trim_start_matches('+').trim_end_matches(['+', '-']);
+        let base = base.strip_suffix(":autogenerate").unwrap_or(base);
+        !(touched.iter().any(|t| t == base) && k != base) && c.field(base).is_none_or(|_| k == base)
+    });
+    for name in touched {
+        if let Some(v) = row.get(name) {
+            rule_req.body.insert(name.clone(), v.clone());
+        }
+    }
+    rule_req
 }
 
 /// Relation values must name existing records of the target collection; failures are

@@ -200,5 +200,10 @@ scenario_files!(
     records_crud,
     records_list,
     records_filter,
-    auth
+    auth,
+    rules_matrix,
+    filter_relations,
+    filter_request,
+    expand,
+    batch
 );

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
+use kulisse_core::query::normalize_header_name;
 use kulisse_core::records::{BatchFailure, BatchItem, ExpandTree, WriteOp};
 use kulisse_schema::{FieldError, FieldErrors};
 use serde_json::{Map, Value, json};
@@ -17,8 +18,12 @@ use crate::http::fields::FieldsFilter;
 /// One parsed sub-request.
 struct SubRequest {
     item: BatchItem,
-    query: std::collections::BTreeMap<String, String>,
 }
+
+/// Message of the form errors of a batch body.
+const INVALID_BATCH: &str = "Invalid batch request data.";
+/// Methods a sub-request may name (GET passes this check and fails when run, as in PB).
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// `POST /api/batch`
 pub async fn batch(
@@ -38,6 +43,9 @@ pub async fn batch(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    let invalid = |errs: FieldErrors| {
+        ApiError::new(StatusCode::BAD_REQUEST, INVALID_BATCH).with_data(errs.to_json())
+    };
     if requests.is_empty() || requests.len() > limits.max_requests {
         let err = if requests.is_empty() {
             FieldError::required()
@@ -51,17 +59,39 @@ pub async fn batch(
         };
         let mut errs = FieldErrors::new();
         errs.add("requests", err);
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "An error occurred while validating the submitted data.",
-        )
-        .with_data(errs.to_json()));
+        return Err(invalid(errs));
+    }
+    let mut form_errs = FieldErrors::new();
+    for (i, r) in requests.iter().enumerate() {
+        let mut e = FieldErrors::new();
+        if !r
+            .get("method")
+            .and_then(Value::as_str)
+            .is_some_and(|m| METHODS.contains(&m))
+        {
+            e.add(
+                "method",
+                FieldError::new("validation_in_invalid", "Must be a valid value."),
+            );
+        }
+        if r.get("url")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            e.add("url", FieldError::required());
+        }
+        form_errs.add_nested(i.to_string(), e);
+    }
+    if !form_errs.is_empty() {
+        let mut errs = FieldErrors::new();
+        errs.add_nested("requests", form_errs);
+        return Err(invalid(errs));
     }
     let mut subs = Vec::with_capacity(requests.len());
     for (index, r) in requests.iter().enumerate() {
-        subs.push(parse_sub_request(r).ok_or_else(|| failed(index, ApiError::not_found()))?);
+        subs.push(parse_sub_request(r).ok_or_else(|| failed(index, ApiError::bad_request()))?);
     }
-    let queries: Vec<_> = subs.iter().map(|s| s.query.clone()).collect();
+    let queries: Vec<_> = subs.iter().map(|s| s.item.query.clone()).collect();
     let items = subs.into_iter().map(|s| s.item).collect();
     let budget = Duration::from_secs(limits.timeout_secs.max(1));
     let outcomes = s
@@ -125,11 +155,22 @@ fn parse_sub_request(r: &Value) -> Option<SubRequest> {
         ("DELETE", Some(id)) => WriteOp::Delete(id),
         _ => return None,
     };
+    let headers = r
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| {
+            h.iter()
+                .filter_map(|(k, v)| Some((normalize_header_name(k), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let query = query_map(uri.query().unwrap_or_default());
     Some(SubRequest {
         item: BatchItem {
             collection: collection.to_owned(),
             op,
+            query,
+            headers,
         },
-        query: query_map(uri.query().unwrap_or_default()),
     })
 }
