@@ -63,6 +63,7 @@ def assemble(work, elapsed):
             continue
         srv = {"phases": {}}
         srv.update(load(os.path.join(d, "idle.json")) or {})
+        srv.update(load(os.path.join(d, "idle_after.json")) or {})
         srv.update(load(os.path.join(d, "disk.json")) or {})
         for p, _ in PHASES:
             r = load(os.path.join(d, p + ".json"))

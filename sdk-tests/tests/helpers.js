@@ -98,3 +98,35 @@ export async function cleanupCollections(pb, names) {
     }
   }
 }
+
+/**
+ * Create a user in the default `users` collection through the superuser client
+ * (already `verified`), log it in with its own client and return
+ * `{ pb, record, email, password }`.
+ */
+export async function createVerifiedUser(su, extra = {}) {
+  const email = uniqueEmail("u");
+  const password = "pass-" + Math.random().toString(36).slice(2, 12);
+  const created = await su.collection("users").create({
+    email,
+    password,
+    passwordConfirm: password,
+    verified: true,
+    ...extra,
+  });
+  const pb = newClient();
+  const auth = await pb.collection("users").authWithPassword(email, password);
+  assert.equal(auth.record.id, created.id);
+  return { pb, record: auth.record, email, password };
+}
+
+/** Best-effort deletion of records of one collection. */
+export async function cleanupRecords(pb, collection, ids) {
+  for (const id of ids) {
+    try {
+      await pb.collection(collection).delete(id);
+    } catch {
+      // best effort
+    }
+  }
+}

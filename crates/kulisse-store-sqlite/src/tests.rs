@@ -331,3 +331,114 @@ async fn view_columns_are_described() {
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidQuery(_)));
 }
+
+mod no_literals_in_sql {
+    //! Whatever a filter says, its values travel as parameters: no literal text may appear
+    //! in the rendered SQL.
+
+    use std::sync::Arc;
+
+    use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, Term};
+    use proptest::prelude::*;
+
+    use super::posts;
+
+    fn literal() -> impl Strategy<Value = String> {
+        // A marker around arbitrary text so a hit cannot be a coincidence with SQL syntax.
+        "[ -~\\u{80}-\\u{10FFFF}]{0,12}".prop_map(|s| format!("zqx{s}xqz"))
+    }
+
+    fn term() -> impl Strategy<Value = Term> {
+        let leaf = prop_oneof![
+            prop::sample::select(vec!["title", "views", "published", "tags", "meta"])
+                .prop_map(|c| Term::Column(c.into())),
+            literal().prop_map(|s| Term::Value(Literal::Text(s))),
+            literal().prop_map(|k| Term::JsonPath {
+                source: Box::new(Term::Column("meta".into())),
+                path: vec![k]
+            }),
+            any::<f64>().prop_map(|n| Term::Value(Literal::Number(n))),
+        ];
+        leaf.prop_recursive(2, 8, 2, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|t| Term::Lower(Box::new(t))),
+                (literal(), inner).prop_map(|(f, t)| Term::Strftime {
+                    format: f,
+                    value: Some(Box::new(t)),
+                    modifiers: vec![]
+                }),
+            ]
+        })
+    }
+
+    fn cond() -> impl Strategy<Value = Cond> {
+        let op = prop::sample::select(vec![
+            CmpOp::Eq,
+            CmpOp::Neq,
+            CmpOp::Gt,
+            CmpOp::Like,
+            CmpOp::NotLike,
+        ]);
+        let leaf =
+            (term(), op, term()).prop_map(|(left, op, right)| Cond::Compare { left, op, right });
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..3).prop_map(Cond::All),
+                prop::collection::vec(inner.clone(), 1..3).prop_map(Cond::Any),
+                inner.prop_map(|c| Cond::Every {
+                    joins: vec![Join {
+                        alias: "e".into(),
+                        source: JoinSource::Elements {
+                            array: Term::Column("tags".into())
+                        }
+                    }],
+                    cond: Box::new(c),
+                }),
+            ]
+        })
+    }
+
+    fn literals_of_cond(c: &Cond, out: &mut Vec<String>) {
+        match c {
+            Cond::All(v) | Cond::Any(v) => v.iter().for_each(|c| literals_of_cond(c, out)),
+            Cond::Compare { left, right, .. } => {
+                literals_of_term(left, out);
+                literals_of_term(right, out);
+            }
+            Cond::Exists { cond, .. } | Cond::Every { cond, .. } => literals_of_cond(cond, out),
+            Cond::True | Cond::False => {}
+        }
+    }
+
+    fn literals_of_term(t: &Term, out: &mut Vec<String>) {
+        match t {
+            Term::Value(Literal::Text(s)) => out.push(s.clone()),
+            Term::JsonPath { path, source } => {
+                out.extend(path.iter().cloned());
+                literals_of_term(source, out);
+            }
+            Term::Lower(t) => literals_of_term(t, out),
+            Term::Strftime { format, value, .. } => {
+                out.push(format.clone());
+                if let Some(v) = value {
+                    literals_of_term(v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn rendered_sql_never_contains_a_literal(cond in cond()) {
+            let q = Select { order: vec![Order::Random], ..Select::all(Arc::new(posts())) }.and(cond.clone());
+            let mut literals = Vec::new();
+            literals_of_cond(&cond, &mut literals);
+            for sql in [crate::render::select_rows(&q), crate::render::count_rows(&q)] {
+                for lit in &literals {
+                    prop_assert!(!sql.text.contains(lit.as_str()), "literal {lit:?} in {}", sql.text);
+                }
+            }
+        }
+    }
+}

@@ -21,6 +21,29 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// This snapshot with `c` in place of the collection of the same id (or added).
+    pub(crate) fn with(&self, c: &Collection) -> Snapshot {
+        let mut list: Vec<Collection> = self
+            .list
+            .iter()
+            .map(|o| (**o).clone())
+            .filter(|o| o.id != c.id)
+            .collect();
+        list.push(c.clone());
+        Snapshot::new(list)
+    }
+
+    /// This snapshot without the collection `id`.
+    pub(crate) fn without(&self, id: &str) -> Snapshot {
+        Snapshot::new(
+            self.list
+                .iter()
+                .filter(|o| o.id != id)
+                .map(|o| (**o).clone())
+                .collect(),
+        )
+    }
+
     fn new(list: Vec<Collection>) -> Self {
         let list: Vec<Arc<Collection>> = list.into_iter().map(Arc::new).collect();
         let by_id = list

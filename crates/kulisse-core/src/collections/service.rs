@@ -182,6 +182,8 @@ impl CollectionsService {
         }
         let snapshot = self.registry.snapshot();
         validate(&next, Some(&old), &snapshot).map_err(|errs| CoreError::invalid(MSG, errs))?;
+        dependent_rules_still_compile(&next, &snapshot)
+            .map_err(|errs| CoreError::invalid(MSG, errs))?;
         let id = next.id.clone();
         transact::<_, CoreError, _>(&*self.store, move |tx| {
             let next = with_view_fields(tx, next, &snapshot, MSG)?;
@@ -223,6 +225,21 @@ impl CollectionsService {
                 "Failed to delete collection probably due to existing reference in {}.",
                 referrers.join(", ")
             )));
+        }
+        let after = snapshot.without(&c.id);
+        for other in after
+            .all()
+            .iter()
+            .filter(|o| o.kind != CollectionKind::View)
+        {
+            let mut errs = FieldErrors::new();
+            validate_rules(other, &after, &mut errs);
+            if !errs.is_empty() {
+                return Err(CoreError::BadRequest(format!(
+                    "Failed to delete collection because the API rules of {} reference it.",
+                    other.name
+                )));
+            }
         }
         transact::<_, CoreError, _>(&*self.store, move |tx| Ok(tx.drop_collection(&c)?)).await?;
         self.registry.reload().await
@@ -482,6 +499,39 @@ fn validate(
         validate_rules(c, snapshot, &mut errs);
     }
     errs.into_result()
+}
+
+/// A change must not break the rules of other collections that reach into this one (a
+/// renamed or removed field would otherwise silently change what those rules allow).
+fn dependent_rules_still_compile(
+    next: &Collection,
+    snapshot: &Snapshot,
+) -> Result<(), FieldErrors> {
+    let after = snapshot.with(next);
+    for other in after
+        .all()
+        .iter()
+        .filter(|o| o.id != next.id && o.kind != CollectionKind::View)
+    {
+        let mut errs = FieldErrors::new();
+        validate_rules(other, &after, &mut errs);
+        if !errs.is_empty() {
+            let mut out = FieldErrors::new();
+            out.add(
+                "fields",
+                FieldError::new(
+                    "validation_rule_dependency",
+                    format!(
+                        "The change breaks the API rules of collection {}: {}",
+                        other.name,
+                        errs.to_json()
+                    ),
+                ),
+            );
+            return Err(out);
+        }
+    }
+    Ok(())
 }
 
 fn validate_rules(c: &Collection, snapshot: &Snapshot, errs: &mut FieldErrors) {

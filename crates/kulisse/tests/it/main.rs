@@ -7,4 +7,5 @@ mod binary;
 mod compat;
 mod filters;
 mod http_api;
+mod security;
 mod server;

@@ -158,3 +158,26 @@ fn evaluator_agrees_with_sqlite() {
         compared.get()
     );
 }
+
+proptest! {
+    /// Resolution never panics, whatever the text and whatever the identifiers name.
+    #[test]
+    fn compiling_arbitrary_filters_never_panics(
+        parts in prop::collection::vec(prop::sample::select(vec![
+            "title", "views", "tags:each", "tags:length", "meta.k.0", "id", "@request.auth.id", "@request.body.x:changed",
+            "@collection.things.title", "things_via_id.title", "@now", "nope", "title:upper", "strftime('%Y', title)",
+            "geoDistance(1,2,3,4)", "lower(x)", "=", "!=", "?=", "~", "&&", "||", "(", ")", "'x'", "1", "-2.5", "null", "true",
+        ]), 0..12),
+        noise in "\\PC{0,40}",
+    ) {
+        let c = collection();
+        let schema = crate::collections::Snapshot::default();
+        let req = RequestInfo::default();
+        for allow_hidden in [true, false] {
+            let resolver = Resolver { collection: &c, schema: &schema, request: &req, allow_hidden };
+            let _ = compile_filter(&parts.join(" "), &resolver);
+            let _ = compile_filter(&noise, &resolver);
+            let _ = crate::query::parse_sort(&parts.join(","), &resolver);
+        }
+    }
+}
