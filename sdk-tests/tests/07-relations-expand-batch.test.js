@@ -226,7 +226,7 @@ test("expand: single and multiple relations, back-relation, nested, fields, on c
   assert.deepEqual(two.expand.coauthors.map((a) => a.id), [A.Bob.id, A.Alice.id]);
   assert.deepEqual(two.expand.coauthors.map((a) => a.name), ["Bob", "Alice"]);
 
-  // an empty multiple relation is simply not present in `expand`
+  // an empty multiple relation is left out of `expand`
   const three = await su.collection(posts.name).getOne(P.three.id, { expand: "author,coauthors" });
   assert.equal(three.expand.author.name, "Carol");
   assert.equal("coauthors" in three.expand, false);
@@ -244,7 +244,15 @@ test("expand: single and multiple relations, back-relation, nested, fields, on c
   assert.deepEqual(msgs(byTitle.two), ["nothing here"]);
   assert.deepEqual(msgs(byTitle.four), ["nope", "xylophone"]);
   assert.equal(byTitle.one.expand[via][0].collectionName, comments.name);
-  console.log("DEBUG", JSON.stringify(byTitle.three));
+  // a requested expand that resolves to nothing still yields an empty `expand` object
+  assert.deepEqual(byTitle.three.expand, {});
+  const threeCo = await su.collection(posts.name).getOne(P.three.id, { expand: "coauthors" });
+  assert.deepEqual(threeCo.expand, {});
+  const threeVia = await su.collection(posts.name).getOne(P.three.id, { expand: via });
+  assert.deepEqual(threeVia.expand, {});
+  // an unknown expand path is silently ignored (no error, no `expand` key)
+  const unknown = await su.collection(posts.name).getOne(P.three.id, { expand: "nosuchfield" });
+  assert.equal("expand" in unknown, false);
 
   // nested expand from the comments side
   const cs = await su.collection(comments.name).getFullList({ expand: "post.author", sort: "message" });
@@ -359,6 +367,24 @@ test("batch: create/update/upsert/delete in one transaction; a failure rolls bac
     all = await col().getFullList({ sort: "title" });
     assert.deepEqual(all.map((r) => r.title), ["a2", "b2", "new", "upserted"]);
 
+    // maxRequests is enforced before anything runs; an empty batch is invalid too
+    const tooMany = su.createBatch();
+    for (let i = 0; i < 21; i++) tooMany.collection(items.name).create({ title: `many${i}` });
+    await expectError(tooMany.send(), 400, {
+      message: "Invalid batch request data.",
+      data: {
+        requests: {
+          code: "validation_length_too_long",
+          message: "The length must be no more than 20.",
+          params: { max: 20, min: 0 },
+        },
+      },
+    });
+    await expectError(su.createBatch().send(), 400, {
+      message: "Invalid batch request data.",
+      data: { requests: { code: "validation_required", message: "Cannot be blank." } },
+    });
+
     // a failing first request: nothing afterwards runs either
     const failFirst = su.createBatch();
     failFirst.collection(items.name).update(uniqueRecordId(), { title: "x" });
@@ -377,6 +403,6 @@ test("batch: create/update/upsert/delete in one transaction; a failure rolls bac
   // with batch disabled the endpoint refuses
   const off = su.createBatch();
   off.collection(items.name).create({ title: "off" });
-  await expectError(off.send(), 403);
+  await expectError(off.send(), 403, { message: "Batch requests are not allowed.", data: {} });
   assert.equal((await col().getList(1, 1)).totalItems, 4);
 });
