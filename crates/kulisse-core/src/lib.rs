@@ -49,6 +49,9 @@ impl Services {
         let collections = CollectionsService::new(Arc::clone(&store), registry.clone());
         let auth = AuthService::new(Arc::clone(&store), registry.clone());
         let settings = settings::SettingsService::load(Arc::clone(&store)).await?;
+        if let Some(changes) = store.changes() {
+            tokio::spawn(follow_changes(changes, registry.clone(), settings.clone()));
+        }
         let records = RecordsService::new(store, registry);
         Ok(Services {
             collections,
@@ -56,5 +59,28 @@ impl Services {
             auth,
             settings,
         })
+    }
+}
+
+/// Keeps this node's schema and settings snapshots in step with other nodes sharing the
+/// database: every announced change reloads both.
+async fn follow_changes(
+    mut changes: tokio::sync::broadcast::Receiver<()>,
+    registry: Registry,
+    settings: settings::SettingsService,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(()) | Err(RecvError::Lagged(_)) => {
+                if let Err(e) = registry.reload().await {
+                    tracing::warn!(error = %e, "schema reload after a change failed");
+                }
+                if let Err(e) = settings.reload().await {
+                    tracing::warn!(error = %e, "settings reload after a change failed");
+                }
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }

@@ -70,6 +70,20 @@ impl SettingsService {
             current: Arc::new(RwLock::new(Arc::new(settings))),
         })
     }
+    /// Re-reads the stored settings (another node changed them).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn reload(&self) -> Result<(), CoreError> {
+        let mut settings = defaults();
+        if let Some(stored) = self.store.param(PARAM_KEY).await? {
+            merge(&mut settings, &stored);
+        }
+        if let Ok(mut cur) = self.current.write() {
+            *cur = Arc::new(settings);
+        }
+        Ok(())
+    }
 
     /// The current settings, secrets included (for internal use).
     pub fn snapshot(&self) -> Arc<Value> {

@@ -152,7 +152,7 @@ impl StoreTx for SqliteTx<'_> {
                 is_count: false,
             });
         }
-        mark_count_columns(query, &mut out);
+        kulisse_store::mark_count_columns(query, &mut out);
         Ok(out)
     }
 
@@ -172,23 +172,5 @@ fn ddl_error(e: rusqlite::Error) -> StoreError {
     match classify(e) {
         StoreError::Other(msg) => StoreError::InvalidQuery(msg),
         other => other,
-    }
-}
-
-/// Marks `count(…) AS name` output columns, which PocketBase types as integer numbers.
-fn mark_count_columns(query: &str, cols: &mut [ViewColumn]) {
-    let lower = query.to_ascii_lowercase();
-    for c in cols.iter_mut().filter(|c| c.source.is_none()) {
-        let alias = format!("as {}", c.name.to_ascii_lowercase());
-        if let Some(pos) = lower.find(&alias) {
-            let before = lower[..pos].trim_end();
-            if before.ends_with(')')
-                && before
-                    .rfind("count(")
-                    .is_some_and(|p| !before[p..].contains(','))
-            {
-                c.is_count = true;
-            }
-        }
     }
 }

@@ -52,6 +52,26 @@ pub struct ViewColumn {
     pub is_count: bool,
 }
 
+/// Marks `count(…) AS name` output columns of a view query, which PocketBase types as
+/// integer numbers. Engines describe columns; this reads the query text the same way for
+/// every engine.
+pub fn mark_count_columns(query: &str, cols: &mut [ViewColumn]) {
+    let lower = query.to_ascii_lowercase();
+    for c in cols.iter_mut().filter(|c| c.source.is_none()) {
+        let alias = format!("as {}", c.name.to_ascii_lowercase());
+        if let Some(pos) = lower.find(&alias) {
+            let before = lower[..pos].trim_end();
+            if before.ends_with(')')
+                && before
+                    .rfind("count(")
+                    .is_some_and(|p| !before[p..].contains(','))
+            {
+                c.is_count = true;
+            }
+        }
+    }
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -84,6 +104,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);
+
+    /// Announcements that another node changed the schema or settings (multi-node
+    /// engines); `None` when the engine has a single process.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
+        None
+    }
 }
 
 /// Operations available inside a write transaction.

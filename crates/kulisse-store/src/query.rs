@@ -26,6 +26,10 @@ pub struct Select {
     /// Read this row instead of the table: a record not stored yet, so a create rule can
     /// be checked against it before anything is written.
     pub virtual_row: Option<Row>,
+    /// Inside a write: lock the rows read until the transaction ends, so a
+    /// read-modify-write (`views+`) cannot lose a concurrent update on engines with
+    /// concurrent writers.
+    pub for_update: bool,
 }
 
 impl Select {
@@ -39,6 +43,7 @@ impl Select {
             offset: 0,
             count_total: false,
             virtual_row: None,
+            for_update: false,
         }
     }
 

@@ -17,6 +17,11 @@ pub struct Cli {
     )]
     pub dir: PathBuf,
 
+    /// PostgreSQL URL (`postgres://user@host/db`) to serve from instead of the embedded
+    /// SQLite database; several nodes can share one.
+    #[arg(long, global = true, env = "KULISSE_DB")]
+    pub db: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -6,15 +6,28 @@ use std::sync::Arc;
 use anyhow::Context;
 use kulisse_core::Services;
 use kulisse_store::Store;
+use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
 
-/// Opens the data dir's database and starts the services on it.
-pub async fn open(dir: &Path) -> anyhow::Result<(Arc<dyn Store>, Services)> {
+/// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir) and starts
+/// the services on it.
+pub async fn open(dir: &Path, db: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, Services)> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
-    let db = dir.join("data.db");
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
+    let store: Arc<dyn Store> = match db {
+        Some(url) => Arc::new(
+            PostgresStore::connect(url)
+                .await
+                .with_context(|| "cannot connect to PostgreSQL (--db)".to_owned())?,
+        ),
+        None => {
+            let path = dir.join("data.db");
+            Arc::new(
+                SqliteStore::open(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            )
+        }
+    };
     let services = Services::start(Arc::clone(&store))
         .await
         .context("cannot load the schema")?;

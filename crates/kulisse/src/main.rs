@@ -21,13 +21,13 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(&cli.dir, args).await,
-        Command::Superuser { action } => superuser(&cli.dir, action).await,
+        Command::Serve(args) => serve(&cli.dir, cli.db.as_deref(), args).await,
+        Command::Superuser { action } => superuser(&cli.dir, cli.db.as_deref(), action).await,
     }
 }
 
-async fn serve(dir: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
-    let (store, services) = compose::open(dir).await?;
+async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyhow::Result<()> {
+    let (store, services) = compose::open(dir, db).await?;
     let opts = HttpOptions {
         public_dir: Some(args.public_dir),
         origins: args.origins,
@@ -37,9 +37,12 @@ async fn serve(dir: &std::path::Path, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.http))?;
     let addr = listener.local_addr()?;
+    let storage = match db {
+        Some(_) => "PostgreSQL (--db)".to_owned(),
+        None => dir.join("data.db").display().to_string(),
+    };
     println!(
-        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Data dir:  {}",
-        dir.display()
+        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Database:  {storage}"
     );
     axum::serve(
         listener,
@@ -72,8 +75,12 @@ async fn shutdown_signal() {
     }
 }
 
-async fn superuser(dir: &std::path::Path, action: SuperuserAction) -> anyhow::Result<()> {
-    let (store, services) = compose::open(dir).await?;
+async fn superuser(
+    dir: &std::path::Path,
+    db: Option<&str>,
+    action: SuperuserAction,
+) -> anyhow::Result<()> {
+    let (store, services) = compose::open(dir, db).await?;
     let result = match &action {
         SuperuserAction::Upsert { email, password } => {
             services.auth.upsert_superuser(email, password, false).await

@@ -468,7 +468,15 @@ fn apply_update(
 ) -> Result<Row, CoreError> {
     let superuser = req.auth.is_superuser();
     let body = &req.body;
-    let stored = fetch(tx, c, id, None)?.ok_or(CoreError::NotFound)?;
+    let locked = Select {
+        for_update: true,
+        ..Select::by_id(Arc::clone(c), id)
+    };
+    let stored = tx
+        .select(&locked)?
+        .into_iter()
+        .next()
+        .ok_or(CoreError::NotFound)?;
     let mut row = stored.clone();
     let mut errs = FieldErrors::new();
     if let Some(new_id) = body.get("id").and_then(Value::as_str)

@@ -1,0 +1,286 @@
+//! Schema changes on PostgreSQL: tables, views and indexes for collections, the metadata
+//! tables and the helper functions the renderer relies on. Everything runs inside the
+//! caller's transaction (PostgreSQL DDL is transactional), under an advisory lock so that
+//! nodes starting or migrating at once take turns.
+
+use kulisse_schema::index::IndexPredicate;
+use kulisse_schema::{Collection, CollectionKind, Field, FieldKind, IndexDef};
+use serde_json::Value;
+
+use crate::render::quote;
+
+/// Key of the advisory lock every schema change holds.
+pub(crate) const SCHEMA_LOCK: i64 = 0x006b_756c_6973_7365; // "kulisse"
+
+/// NOTIFY channel announcing schema and settings changes to the other nodes.
+pub(crate) const CHANGES_CHANNEL: &str = "kulisse_changes";
+
+/// System tables and functions (idempotent).
+pub(crate) const MIGRATIONS: &str = r#"
+CREATE TABLE IF NOT EXISTS _collections (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created TEXT NOT NULL,
+    _rowid BIGINT GENERATED ALWAYS AS IDENTITY
+);
+CREATE UNIQUE INDEX IF NOT EXISTS _collections_name ON _collections (lower(name));
+CREATE TABLE IF NOT EXISTS _params (
+    key TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE OR REPLACE FUNCTION kulisse_to_num(t text) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN t ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$' THEN t::float8 END
+$$;
+CREATE OR REPLACE FUNCTION kulisse_num_text(n float8) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN n = trunc(n) AND abs(n) < 9e15 THEN trunc(n)::bigint::text ELSE n::text END
+$$;
+CREATE OR REPLACE FUNCTION kulisse_json(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN t::jsonb;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION kulisse_json_array(t text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(kulisse_json(t)) = 'array' THEN kulisse_json(t) END
+$$;
+CREATE OR REPLACE FUNCTION kulisse_json_length(t text) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE jsonb_typeof(kulisse_json(t)) WHEN 'array' THEN jsonb_array_length(kulisse_json(t)) WHEN NULL THEN NULL ELSE 0 END
+$$;
+CREATE OR REPLACE FUNCTION kulisse_json_num(v jsonb) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE jsonb_typeof(v) WHEN 'number' THEN (v #>> '{}')::float8 WHEN 'boolean' THEN CASE WHEN v = 'true'::jsonb THEN 1 ELSE 0 END END
+$$;
+CREATE OR REPLACE FUNCTION kulisse_json_text(v jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' WHEN 'object' THEN v::text WHEN 'array' THEN v::text END
+$$;
+CREATE OR REPLACE FUNCTION kulisse_geo_distance(lon_a float8, lat_a float8, lon_b float8, lat_b float8) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+    SELECT 2 * 6371 * asin(sqrt(
+        power(sin(radians(lat_b - lat_a) / 2), 2)
+        + cos(radians(lat_a)) * cos(radians(lat_b)) * power(sin(radians(lon_b - lon_a) / 2), 2)))
+$$;
+CREATE OR REPLACE FUNCTION kulisse_strftime(fmt text, value text, modifiers text[]) RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    ts timestamptz;
+    out text := '';
+    i int := 1;
+    c text;
+BEGIN
+    IF array_length(modifiers, 1) > 0 THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        ts := CASE WHEN value = 'now' THEN now() ELSE value::timestamptz END;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END;
+    IF ts IS NULL THEN
+        RETURN NULL;
+    END IF;
+    ts := ts AT TIME ZONE 'UTC';
+    WHILE i <= length(fmt) LOOP
+        c := substr(fmt, i, 1);
+        IF c = '%' AND i < length(fmt) THEN
+            i := i + 1;
+            c := substr(fmt, i, 1);
+            out := out || CASE c
+                WHEN 'Y' THEN to_char(ts, 'YYYY') WHEN 'm' THEN to_char(ts, 'MM') WHEN 'd' THEN to_char(ts, 'DD')
+                WHEN 'H' THEN to_char(ts, 'HH24') WHEN 'M' THEN to_char(ts, 'MI') WHEN 'S' THEN to_char(ts, 'SS')
+                WHEN 'f' THEN to_char(ts, 'SS.MS') WHEN 'j' THEN to_char(ts, 'DDD') WHEN 'w' THEN (extract(dow FROM ts))::int::text
+                WHEN 's' THEN (extract(epoch FROM ts))::bigint::text WHEN '%' THEN '%'
+                ELSE NULL END;
+        ELSE
+            out := out || c;
+        END IF;
+        i := i + 1;
+    END LOOP;
+    RETURN out;
+END
+$$;
+"#;
+
+/// The PostgreSQL column type of a field (the virtual row casts to it too).
+pub(crate) fn column_type(f: &Field) -> &'static str {
+    match &f.kind {
+        FieldKind::Number { .. } => "float8",
+        FieldKind::Bool => "integer",
+        _ => "text",
+    }
+}
+
+fn column_def(f: &Field) -> String {
+    let def = match &f.kind {
+        _ if f.is_primary_key() => "TEXT COLLATE \"C\" PRIMARY KEY",
+        FieldKind::Number { .. } => "DOUBLE PRECISION NOT NULL DEFAULT 0",
+        FieldKind::Bool => "INTEGER NOT NULL DEFAULT 0",
+        FieldKind::Json { .. } => "TEXT COLLATE \"C\" DEFAULT NULL",
+        FieldKind::GeoPoint => "TEXT COLLATE \"C\" NOT NULL DEFAULT '{\"lon\":0,\"lat\":0}'",
+        k if k.is_multiple() => "TEXT COLLATE \"C\" NOT NULL DEFAULT '[]'",
+        _ => "TEXT COLLATE \"C\" NOT NULL DEFAULT ''",
+    };
+    format!("{} {def}", quote(&f.name))
+}
+
+fn create_table_sql(table: &str, c: &Collection) -> String {
+    let mut cols: Vec<String> = c.fields.iter().map(column_def).collect();
+    cols.push("\"_rowid\" BIGINT GENERATED ALWAYS AS IDENTITY".into());
+    format!("CREATE TABLE {} ({})", quote(table), cols.join(", "))
+}
+
+/// Index DDL. Partial-index literals are inlined because DDL takes no parameters; they come
+/// from [`IndexDef::parse`], which only admits quoted strings, numbers and NULL.
+fn create_index_sql(table: &str, d: &IndexDef) -> String {
+    let cols: Vec<String> = d
+        .columns
+        .iter()
+        .map(|c| {
+            let col = quote(&c.name);
+            let expr = if c.nocase {
+                format!("lower({col})")
+            } else {
+                col
+            };
+            format!("{expr}{}", if c.desc { " DESC" } else { "" })
+        })
+        .collect();
+    let mut sql = format!(
+        "CREATE {}INDEX {} ON {} ({})",
+        if d.unique { "UNIQUE " } else { "" },
+        quote(&d.name),
+        quote(table),
+        cols.join(", ")
+    );
+    if !d.predicate.is_empty() {
+        let terms: Vec<String> = d.predicate.iter().map(predicate_sql).collect();
+        sql.push_str(&format!(" WHERE {}", terms.join(" AND ")));
+    }
+    sql
+}
+
+fn predicate_sql(p: &IndexPredicate) -> String {
+    let lit = match &p.value {
+        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+        Value::Number(n) => n.to_string(),
+        _ => "NULL".into(),
+    };
+    let op = match p.op {
+        "IS" => "IS NOT DISTINCT FROM",
+        "IS NOT" => "IS DISTINCT FROM",
+        "!=" => "<>",
+        other => other,
+    };
+    format!("{} {op} {lit}", quote(&p.column))
+}
+
+/// Statements creating a collection's table (or view) and indexes.
+pub(crate) fn create_collection(c: &Collection) -> Vec<String> {
+    match c.kind {
+        CollectionKind::View => vec![format!(
+            "CREATE VIEW {} AS {}",
+            quote(&c.name),
+            c.view_query.as_deref().unwrap_or_default()
+        )],
+        _ => {
+            let mut out = vec![create_table_sql(&c.name, c)];
+            out.push(format!(
+                "CREATE INDEX {} ON {} (\"_rowid\")",
+                quote(&format!("_rowid_{}", c.id)),
+                quote(&c.name)
+            ));
+            out.extend(c.index_defs().iter().map(|d| create_index_sql(&c.name, d)));
+            out
+        }
+    }
+}
+
+/// Statements dropping a collection's table or view.
+pub(crate) fn drop_collection(c: &Collection) -> Vec<String> {
+    let what = if c.kind == CollectionKind::View {
+        "VIEW"
+    } else {
+        "TABLE"
+    };
+    vec![format!("DROP {what} IF EXISTS {} CASCADE", quote(&c.name))]
+}
+
+/// Statements rebuilding `old` into `new`, keeping the values of fields matched by id.
+pub(crate) fn alter_collection(old: &Collection, new: &Collection) -> Vec<String> {
+    if new.kind == CollectionKind::View {
+        let mut out = drop_collection(old);
+        out.extend(create_collection(new));
+        return out;
+    }
+    let tmp = format!("_kulisse_rebuild_{}", new.id);
+    let mut out: Vec<String> = old
+        .index_defs()
+        .iter()
+        .map(|d| format!("DROP INDEX IF EXISTS {}", quote(&d.name)))
+        .collect();
+    out.push(format!(
+        "DROP INDEX IF EXISTS {}",
+        quote(&format!("_rowid_{}", old.id))
+    ));
+    out.push(create_table_sql(&tmp, new));
+    let mut targets = Vec::new();
+    let mut sources = Vec::new();
+    for f in &new.fields {
+        if let Some(prev) = old.fields.iter().find(|o| o.id == f.id) {
+            targets.push(quote(&f.name));
+            sources.push(convert_expr(prev, f));
+        }
+    }
+    if !targets.is_empty() {
+        out.push(format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY \"_rowid\"",
+            quote(&tmp),
+            targets.join(", "),
+            sources.join(", "),
+            quote(&old.name)
+        ));
+    }
+    out.push(format!("DROP TABLE {} CASCADE", quote(&old.name)));
+    out.push(format!(
+        "ALTER TABLE {} RENAME TO {}",
+        quote(&tmp),
+        quote(&new.name)
+    ));
+    out.push(format!(
+        "CREATE INDEX {} ON {} (\"_rowid\")",
+        quote(&format!("_rowid_{}", new.id)),
+        quote(&new.name)
+    ));
+    out.extend(
+        new.index_defs()
+            .iter()
+            .map(|d| create_index_sql(&new.name, d)),
+    );
+    out
+}
+
+/// The SELECT expression that carries `prev`'s stored value into `next`'s column.
+fn convert_expr(prev: &Field, next: &Field) -> String {
+    let col = quote(&prev.name);
+    match (prev.kind.is_multiple(), next.kind.is_multiple()) {
+        (false, true) => {
+            format!("CASE WHEN {col} = '' THEN '[]' ELSE jsonb_build_array({col})::text END")
+        }
+        (true, false) => format!("COALESCE(kulisse_json_array({col}) ->> -1, '')"),
+        _ => col,
+    }
+}
+
+/// Whether two definitions need the same table shape (then only metadata changes).
+pub(crate) fn same_table_shape(old: &Collection, new: &Collection) -> bool {
+    old.name == new.name
+        && old.indexes == new.indexes
+        && old.kind == new.kind
+        && old.view_query == new.view_query
+        && old.fields.len() == new.fields.len()
+        && old.fields.iter().zip(&new.fields).all(|(a, b)| {
+            a.id == b.id
+                && a.name == b.name
+                && a.kind.type_name() == b.kind.type_name()
+                && a.kind.is_multiple() == b.kind.is_multiple()
+        })
+}

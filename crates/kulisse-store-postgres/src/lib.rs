@@ -1,0 +1,165 @@
+//! The PostgreSQL engine: [`PostgresStore`] implements the storage port on a PostgreSQL
+//! server, so several stateless kulisse nodes can share one database.
+//!
+//! Layout: `render` (query IR → SQL with SQLite's comparison semantics), `ddl` (tables,
+//! indexes, metadata, helper functions), `codec` (values ⇄ parameters and columns), `tx`
+//! (write transactions), `classify` (driver errors → `StoreError`), `listen` (the change
+//! feed between nodes). Same logical schema as the SQLite engine: every collection is a
+//! table with typed columns, plus `_collections` and `_params`.
+//!
+//! Must not depend on: kulisse-core, HTTP types, other engines.
+
+mod classify;
+mod codec;
+mod ddl;
+mod listen;
+mod render;
+mod tx;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use kulisse_store::{Engine, Page, Select, Store, StoreError, WriteJob};
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio_postgres::NoTls;
+
+use crate::classify::{classify, pool_error};
+use crate::tx::PgTx;
+
+/// How long a request waits for a connection before it fails with 503.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: Pool,
+    changes: broadcast::Sender<()>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl PostgresStore {
+    /// Connects, runs the system migrations (under an advisory lock, so nodes starting
+    /// together take turns) and starts listening for other nodes' changes.
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Other(format!("invalid database url: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let size = std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 4)
+            .clamp(4, 32);
+        let pool = Pool::builder(manager)
+            .max_size(size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let client = pool.get().await.map_err(|e| pool_error(&e))?;
+        let migrate = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;",
+            ddl::SCHEMA_LOCK,
+            ddl::MIGRATIONS
+        );
+        client
+            .batch_execute(&migrate)
+            .await
+            .map_err(|e| classify(&e, None))?;
+        drop(client);
+        let (changes, _) = broadcast::channel(16);
+        let listener = tokio::spawn(listen::run(url.to_owned(), changes.clone()));
+        Ok(PostgresStore {
+            pool,
+            changes,
+            listener,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    async fn load_collections(&self) -> Result<Vec<Value>, StoreError> {
+        let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
+        let rows = client
+            .query("SELECT data FROM _collections ORDER BY _rowid", &[])
+            .await
+            .map_err(|e| classify(&e, None))?;
+        rows.iter()
+            .map(|r| {
+                serde_json::from_str(&r.get::<_, String>(0))
+                    .map_err(|e| StoreError::Other(e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn select(&self, query: Select) -> Result<Page, StoreError> {
+        let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
+        let rows = tx::select_rows(&client, &query).await?;
+        let total = if query.count_total {
+            Some(tx::count_rows(&client, &query).await?)
+        } else {
+            None
+        };
+        Ok(Page { rows, total })
+    }
+
+    async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            handle
+                .block_on(client.batch_execute("BEGIN"))
+                .map_err(|e| classify(&e, None))?;
+            let mut tx = PgTx {
+                client: &client,
+                handle: handle.clone(),
+            };
+            let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
+                .unwrap_or_else(|_| Err(StoreError::Other("write job panicked".into())));
+            let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            match handle.block_on(client.batch_execute(end)) {
+                Ok(()) => result,
+                Err(e) => Err(classify(&e, None)),
+            }
+        })
+        .await
+        .map_err(|_| StoreError::Other("write task failed".into()))?
+    }
+
+    async fn param(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
+        let rows = client
+            .query("SELECT value FROM _params WHERE key = $1", &[&key])
+            .await
+            .map_err(|e| classify(&e, None))?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get::<_, Option<String>>(0))
+            .and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    async fn close(&self) {
+        self.listener.abort();
+        self.pool.close();
+    }
+
+    fn changes(&self) -> Option<broadcast::Receiver<()>> {
+        Some(self.changes.subscribe())
+    }
+}
