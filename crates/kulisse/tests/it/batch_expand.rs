@@ -19,7 +19,6 @@ async fn authors_and_books(srv: &TestServer, su: &str) {
     assert_eq!(s, 200, "{books}");
 }
 
-#[tokio::test]
 async fn batch_runs_in_one_transaction() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
@@ -99,7 +98,6 @@ async fn batch_runs_in_one_transaction() {
     );
 }
 
-#[tokio::test]
 async fn expand_embeds_visible_related_records() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
@@ -188,3 +186,8 @@ async fn expand_embeds_visible_related_records() {
         .await;
     assert_eq!(shown["expand"]["author"]["name"], "Bo");
 }
+
+crate::engine_tests!(
+    batch_runs_in_one_transaction,
+    expand_embeds_visible_related_records
+);

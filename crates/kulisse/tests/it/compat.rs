@@ -186,11 +186,11 @@ fn is_date(s: &str) -> bool {
 macro_rules! scenario_files {
     ($($file:ident),* $(,)?) => {
         $(
-            #[tokio::test]
             async fn $file() {
                 run_file(stringify!($file)).await;
             }
         )*
+        crate::engine_tests!($($file),*);
     };
 }
 

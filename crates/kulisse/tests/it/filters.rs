@@ -107,7 +107,6 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
 async fn all_and_any_semantics_match_pocketbase() {
     let (srv, su) = fixture().await;
     let cases: &[(&str, &[&str])] = &[
@@ -152,7 +151,6 @@ async fn all_and_any_semantics_match_pocketbase() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-#[tokio::test]
 async fn client_filters_respect_related_list_rules() {
     let (srv, su) = fixture().await;
     let (s, _) = srv
@@ -198,7 +196,6 @@ async fn client_filters_respect_related_list_rules() {
     );
 }
 
-#[tokio::test]
 async fn sorting_through_a_single_relation() {
     let (srv, su) = fixture().await;
     let url = "/api/collections/comments/records?sort=-post.title,message&fields=message";
@@ -212,3 +209,9 @@ async fn sorting_through_a_single_relation() {
         .collect();
     assert_eq!(got, ["c on 3", "c on one", "second"]);
 }
+
+crate::engine_tests!(
+    all_and_any_semantics_match_pocketbase,
+    client_filters_respect_related_list_rules,
+    sorting_through_a_single_relation
+);

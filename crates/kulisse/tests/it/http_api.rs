@@ -61,7 +61,6 @@ async fn oversized_bodies_get_413_in_pocketbase_shape() {
     );
 }
 
-#[tokio::test]
 async fn malformed_input_never_yields_a_server_error() {
     let srv = TestServer::start().await;
     let token = srv.superuser_token().await;
@@ -169,7 +168,6 @@ async fn static_files_are_served_with_index_fallback() {
     );
 }
 
-#[tokio::test]
 async fn password_change_revokes_earlier_tokens() {
     let srv = TestServer::start().await;
     let (status, _) = srv
@@ -209,7 +207,6 @@ async fn password_change_revokes_earlier_tokens() {
     srv.login("users", "u@example.com", "abcdefgh").await;
 }
 
-#[tokio::test]
 async fn wrong_password_and_unknown_identity_answer_the_same() {
     let srv = TestServer::start().await;
     let a = srv
@@ -235,3 +232,9 @@ async fn wrong_password_and_unknown_identity_answer_the_same() {
         json!({"data":{},"message":"Failed to authenticate.","status":400})
     );
 }
+
+crate::engine_tests!(
+    malformed_input_never_yields_a_server_error,
+    password_change_revokes_earlier_tokens,
+    wrong_password_and_unknown_identity_answer_the_same
+);

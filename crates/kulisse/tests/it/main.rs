@@ -2,6 +2,32 @@
 //! real binary for CLI and lifecycle behaviour. One test binary keeps link times down.
 #![allow(clippy::unwrap_used)]
 
+/// Runs each named async test body on every engine: `name::sqlite` always, and
+/// `name::postgres` against a fresh database when `KULISSE_TEST_PG_URL` names a server
+/// (the test script starts one; without it the PostgreSQL variant reports a skip).
+#[macro_export]
+macro_rules! engine_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    $crate::server::ENGINE.scope($crate::server::TestEngine::Sqlite, super::$name()).await
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if $crate::server::pg_admin_url().is_none() {
+                        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+                        return;
+                    }
+                    $crate::server::ENGINE.scope($crate::server::TestEngine::Postgres, super::$name()).await
+                }
+            }
+        )*
+    };
+}
+
 mod batch_expand;
 mod binary;
 mod compat;

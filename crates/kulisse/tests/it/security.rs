@@ -97,7 +97,6 @@ fn ids_of(list: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn no_channel_reveals_what_the_rules_hide() {
     let f = fixture().await;
     // The oracle: posts 1 and 3 are public; u1 owns 0, 1, 4; u2 owns 2, 3.
@@ -201,7 +200,6 @@ async fn no_channel_reveals_what_the_rules_hide() {
     assert_eq!(p0["owner"], f.owner_id.as_str());
 }
 
-#[tokio::test]
 async fn hostile_parameters_are_refused_or_matched_literally() {
     let f = fixture().await;
     let evil_title = "x'); DROP TABLE posts; --";
@@ -269,7 +267,6 @@ async fn hostile_parameters_are_refused_or_matched_literally() {
     assert_eq!(s, 200);
 }
 
-#[tokio::test]
 async fn schema_changes_that_break_rules_are_refused() {
     let f = fixture().await;
     // posts' own rules reference `owner` and `public`.
@@ -343,3 +340,9 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+crate::engine_tests!(
+    no_channel_reveals_what_the_rules_hide,
+    hostile_parameters_are_refused_or_matched_literally,
+    schema_changes_that_break_rules_are_refused
+);

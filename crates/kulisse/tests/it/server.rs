@@ -5,8 +5,46 @@ use std::sync::Arc;
 use kulisse::http::{HttpOptions, router};
 use kulisse_core::Services;
 use kulisse_store::Store;
+use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
+
+/// Which engine the current test runs on (set by `engine_tests!`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TestEngine {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    pub static ENGINE: TestEngine;
+}
+
+/// Admin URL of the test PostgreSQL server, if one was started.
+pub fn pg_admin_url() -> Option<String> {
+    std::env::var("KULISSE_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh, empty database on the test server; returns its URL.
+pub async fn fresh_pg_database() -> String {
+    let admin = pg_admin_url().expect("KULISSE_TEST_PG_URL");
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let name = format!(
+        "kt_{}",
+        kulisse_schema::ids::random_string("abcdefghijklmnopqrstuvwxyz0123456789", 16)
+    );
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
 
 pub const SUPERUSER_EMAIL: &str = "admin@example.com";
 pub const SUPERUSER_PASSWORD: &str = "1234567890";
@@ -25,8 +63,14 @@ impl TestServer {
 
     pub async fn start_with(opts: HttpOptions) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
+        let store: Arc<dyn Store> = match ENGINE.try_with(|e| *e).unwrap_or(TestEngine::Sqlite) {
+            TestEngine::Sqlite => Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap()),
+            TestEngine::Postgres => Arc::new(
+                PostgresStore::connect(&fresh_pg_database().await)
+                    .await
+                    .unwrap(),
+            ),
+        };
         let services = Services::start(store).await.unwrap();
         services
             .auth
