@@ -79,20 +79,54 @@ fn filter_strategy() -> impl Strategy<Value = String> {
     })
 }
 
+/// A fresh PostgreSQL store when the test server is available (`KULISSE_TEST_PG_URL`).
+fn postgres_store(rt: &tokio::runtime::Runtime) -> Option<Arc<dyn Store>> {
+    let admin = std::env::var("KULISSE_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let url = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let name = format!(
+            "kt_eval_{}",
+            kulisse_schema::ids::random_string("abcdefghijklmnopqrstuvwxyz", 12)
+        );
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+    });
+    Some(Arc::new(
+        rt.block_on(kulisse_store_postgres::PostgresStore::connect(&url))
+            .unwrap(),
+    ))
+}
+
+/// Random records and accepted filters select the same rows on SQLite, on PostgreSQL
+/// (when available) and in the in-memory evaluator.
 #[test]
-fn evaluator_agrees_with_sqlite() {
+fn evaluator_sqlite_and_postgres_agree() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
+    let pg = postgres_store(&rt);
+    if pg.is_none() {
+        eprintln!("PostgreSQL arm skipped: KULISSE_TEST_PG_URL is not set");
+    }
     let c = Arc::new(collection());
-    let cc = Arc::clone(&c);
-    rt.block_on(transact::<_, StoreError, _>(&*store, move |tx| {
-        tx.create_collection(&cc)
-    }))
-    .unwrap();
+    for s in std::iter::once(&store).chain(pg.as_ref()) {
+        let cc = Arc::clone(&c);
+        rt.block_on(transact::<_, StoreError, _>(&**s, move |tx| {
+            tx.create_collection(&cc)
+        }))
+        .unwrap();
+    }
 
     let compared = std::cell::Cell::new(0usize);
     let mut runner = TestRunner::new(Config {
@@ -105,17 +139,19 @@ fn evaluator_agrees_with_sqlite() {
     );
     runner
         .run(&case, |(rows, filters)| {
-            let (c2, rows2) = (Arc::clone(&c), rows.clone());
-            rt.block_on(transact::<_, StoreError, _>(&*store, move |tx| {
-                tx.truncate(&c2)?;
-                for (i, r) in rows2.iter().enumerate() {
-                    let mut row = r.as_object().unwrap().clone();
-                    row.insert("id".into(), json!(format!("r{i:014}")));
-                    tx.insert(&c2, &row)?;
-                }
-                Ok(())
-            }))
-            .unwrap();
+            for s in std::iter::once(&store).chain(pg.as_ref()) {
+                let (c2, rows2) = (Arc::clone(&c), rows.clone());
+                rt.block_on(transact::<_, StoreError, _>(&**s, move |tx| {
+                    tx.truncate(&c2)?;
+                    for (i, r) in rows2.iter().enumerate() {
+                        let mut row = r.as_object().unwrap().clone();
+                        row.insert("id".into(), json!(format!("r{i:014}")));
+                        tx.insert(&c2, &row)?;
+                    }
+                    Ok(())
+                }))
+                .unwrap();
+            }
             let stored = rt
                 .block_on(store.select(Select::all(Arc::clone(&c))))
                 .unwrap()
@@ -148,6 +184,23 @@ fn evaluator_agrees_with_sqlite() {
                     .map(|r| r["id"].clone())
                     .collect();
                 prop_assert_eq!(&by_sql, &in_memory, "filter `{}` over {:?}", filter, stored);
+                if let Some(pg) = &pg {
+                    let mut by_pg: Vec<Value> = rt
+                        .block_on(pg.select(Select::all(Arc::clone(&c)).and(cond.clone())))
+                        .unwrap_or_else(|e| panic!("filter `{filter}` failed on PostgreSQL: {e}"))
+                        .rows
+                        .into_iter()
+                        .map(|r| r["id"].clone())
+                        .collect();
+                    by_pg.sort_by_key(|v| v.to_string());
+                    prop_assert_eq!(
+                        &by_pg,
+                        &in_memory,
+                        "PostgreSQL: filter `{}` over {:?}",
+                        filter,
+                        stored
+                    );
+                }
             }
             Ok(())
         })
