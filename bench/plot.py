@@ -38,16 +38,23 @@ def main():
         r = res["ratios"].get(p, {})
         k = r.get("kulisse_vs_pocketbase")
         state = res["servers"].get("kulisse", {}).get("phases", {}).get(p, {}).get("state", "missing")
+        h = 0.26
         if k is not None:
-            ax.barh(y + 0.18, k, height=0.36, color=COLORS["kulisse"], label="kulisse / PocketBase" if y == ys[0] else None)
-            ax.text(k, y + 0.18, f" {k:.2f}x", va="center", fontsize=8)
+            ax.barh(y + h, k, height=h, color=COLORS["kulisse"],
+                    label="kulisse / PocketBase, req/s" if y == ys[0] else None)
+            ax.text(k, y + h, f" {k:.2f}x", va="center", fontsize=7)
         else:
-            ax.text(1.02, y + 0.18, f"kulisse: {state}", va="center", fontsize=8, color=COLORS["kulisse"])
+            ax.text(1.02, y + h, f"kulisse: {state}", va="center", fontsize=8, color=COLORS["kulisse"])
+        cr = r.get("cpu_pocketbase_vs_kulisse")
+        if cr is not None:
+            ax.barh(y, cr, height=h, color=COLORS["kulisse"], alpha=0.35,
+                    label="PocketBase / kulisse, server CPU per request" if y == ys[0] else None)
+            ax.text(cr, y, f" {cr:.2f}x", va="center", fontsize=7, color="#a33")
         c = r.get("pocketbase_vs_ceiling")
         if p in ("view", "health") and c:
-            ax.barh(y - 0.18, 1 / c, height=0.36, color=COLORS["ceiling"], hatch="//", alpha=0.6,
-                    label="bare hyper+SQLite / PocketBase" if p == "view" else None)
-            ax.text(1 / c, y - 0.18, f" {1 / c:.2f}x", va="center", fontsize=8, color="#555")
+            ax.barh(y - h, 1 / c, height=h, color=COLORS["ceiling"], hatch="//", alpha=0.6,
+                    label="bare hyper+SQLite / PocketBase, req/s" if p == "view" else None)
+            ax.text(1 / c, y - h, f" {1 / c:.2f}x", va="center", fontsize=7, color="#555")
         if p in TARGET:
             ax.plot([TARGET[p]] * 2, [y - 0.42, y + 0.42], color="black", lw=2,
                     label="issue #5 target" if p == "view" else None)
@@ -55,7 +62,7 @@ def main():
     ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("throughput relative to PocketBase (log)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
     ax.set_title("kulisse vs PocketBase, same run", fontsize=11)
 
     servers = [s for s in ("kulisse", "pocketbase", "ceiling") if s in res["servers"]]

@@ -4,6 +4,7 @@
     report.py WORK_DIR OUT.json ELAPSED_S   (called by bench/run)
     report.py --markdown RESULTS.json       markdown tables, for docs/benchmarks.md
     report.py --table RESULTS.json          the terminal table again
+    report.py --rebuild RESULTS.json        recompute ratios and targets in place
 """
 import json
 import os
@@ -84,13 +85,24 @@ def rps(res, server, phase):
     return None
 
 
+def cpu_per_req(res, server, phase):
+    r = res["servers"].get(server, {}).get("phases", {}).get(phase)
+    if r and r["state"] in ("ok", "partial"):
+        return r.get("server_cpu_ms_per_req")
+    return None
+
+
 def ratios(res):
     out = {}
     for p, _ in PHASES:
         k, pb = rps(res, "kulisse", p), rps(res, "pocketbase", p)
         c = rps(res, "ceiling", CEILING_OF[p]) if p in CEILING_OF else None
+        kc, pc = cpu_per_req(res, "kulisse", p), cpu_per_req(res, "pocketbase", p)
         out[p] = {
             "kulisse_vs_pocketbase": round(k / pb, 3) if k and pb else None,
+            # server CPU per request, PocketBase's over kulisse's: less sensitive to other load
+            # on the machine than throughput
+            "cpu_pocketbase_vs_kulisse": round(pc / kc, 3) if kc and pc else None,
             "kulisse_vs_ceiling": round(k / c, 3) if k and c else None,
             "pocketbase_vs_ceiling": round(pb / c, 3) if pb and c else None,
         }
@@ -165,13 +177,13 @@ def rows(res):
         c = res["servers"].get("ceiling", {}).get("phases", {}).get(CEILING_OF.get(p, ""))
         r = res["ratios"][p]
         out.append([label, fmt_rps(k), fmt_lat(k), fmt_rps(pb), fmt_lat(pb),
-                    fmt_x(r["kulisse_vs_pocketbase"]),
+                    fmt_x(r["kulisse_vs_pocketbase"]), fmt_x(r.get("cpu_pocketbase_vs_kulisse")),
                     fmt_rps(c) if c else "", fmt_x(r["kulisse_vs_ceiling"]) if c else ""])
     return out
 
 
 HEAD = ["phase (clients)", "kulisse req/s", "p50/p99 ms", "PocketBase req/s", "p50/p99 ms",
-        "kulisse/PB", "ceiling req/s", "kulisse/ceiling"]
+        "kulisse/PB", "PB/kulisse CPU per req", "ceiling req/s", "kulisse/ceiling"]
 
 
 def res_rows(res):
@@ -289,6 +301,14 @@ def print_md(res):
 
 def main():
     a = sys.argv[1:]
+    if len(a) == 2 and a[0] == "--rebuild":  # recompute the derived parts of a results file
+        res = load(a[1])
+        res["ratios"] = ratios(res)
+        res["targets"] = targets(res)
+        with open(a[1], "w") as f:
+            json.dump(res, f, indent=1)
+            f.write("\n")
+        return
     if len(a) == 2 and a[0] in ("--markdown", "--table"):
         res = load(a[1])
         (print_md if a[0] == "--markdown" else print_text)(res)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every kulisse test on a fresh machine: formatting and lints, the Rust unit and
-# integration tests (real HTTP server, real SQLite files), then the official PocketBase JS
-# SDK suite against a freshly started `kulisse serve`. Installs what the tests need.
+# integration tests (real HTTP server, real SQLite files, a real PostgreSQL server started
+# here), then the official PocketBase JS SDK suite against a freshly started
+# `kulisse serve` on each engine. Installs what the tests need (Node.js, PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,29 @@ fi
 node --version
 cargo --version
 
+step "PostgreSQL server for the engine matrix"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_dir=$(mktemp -d)
+as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else sh -c "$*"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pg_opts="-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1"
+as_pg "$pg_bin/initdb -A trust -U kulisse --locale=C -E UTF8 -D $pg_dir/data" >/dev/null
+as_pg "$pg_bin/pg_ctl -D $pg_dir/data -l $pg_dir/log -o '$pg_opts' -w start" >/dev/null
+cleanup_pg() { as_pg "$pg_bin/pg_ctl -D $pg_dir/data -m immediate stop" >/dev/null 2>&1 || true; rm -rf "$pg_dir"; }
+trap cleanup_pg EXIT
+export KULISSE_TEST_PG_URL="postgres://kulisse@127.0.0.1:$pg_port/postgres"
+# The restart test crashes and restarts the server under a write burst.
+restart_cmd="$pg_bin/pg_ctl -D $pg_dir/data -l $pg_dir/log -o '$pg_opts' -m immediate -w restart"
+if [ "$(id -u)" = 0 ]; then restart_cmd="su postgres -c \"$restart_cmd\""; fi
+printf '#!/bin/sh\n%s\n' "$restart_cmd" >"$pg_dir/restart.sh"
+chmod +x "$pg_dir/restart.sh"
+export KULISSE_TEST_PG_RESTART="$pg_dir/restart.sh"
+echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port"
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -24,24 +48,33 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust tests"
 cargo test --workspace --locked
 
-step "JS SDK suite (official pocketbase npm package) against kulisse serve"
 (cd sdk-tests && npm ci --no-audit --no-fund --loglevel=error)
-data=$(mktemp -d)
-log="$data/serve.log"
-bin=target/debug/kulisse
-"$bin" superuser upsert admin@example.com 1234567890 --dir "$data/pb" >/dev/null
-"$bin" serve --http 127.0.0.1:0 --dir "$data/pb" --publicDir "$data/public" >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
-    grep -q '^Server started at ' "$log" 2>/dev/null && break
-    sleep 0.1
-done
-url=$(sed -n 's/^Server started at //p' "$log" | head -n 1)
-[ -n "$url" ] || { cat "$log"; echo "kulisse did not start" >&2; exit 1; }
-(cd sdk-tests && KULISSE_URL="$url" npm test)
-kill -TERM "$server"
-wait "$server"
-grep -q 'database closed' "$log" || { cat "$log"; echo "kulisse did not shut down cleanly" >&2; exit 1; }
+# Runs the SDK suite against a fresh `kulisse serve`; extra arguments pick the engine.
+sdk_suite() {
+    local data log server url
+    data=$(mktemp -d)
+    log="$data/serve.log"
+    target/debug/kulisse superuser upsert admin@example.com 1234567890 --dir "$data/pb" "$@" >/dev/null
+    target/debug/kulisse serve --http 127.0.0.1:0 --dir "$data/pb" --publicDir "$data/public" "$@" >"$log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 100); do
+        grep -q '^Server started at ' "$log" 2>/dev/null && break
+        sleep 0.1
+    done
+    url=$(sed -n 's/^Server started at //p' "$log" | head -n 1)
+    [ -n "$url" ] || { cat "$log"; kill "$server"; echo "kulisse did not start" >&2; return 1; }
+    (cd sdk-tests && KULISSE_URL="$url" npm test) || { kill "$server"; return 1; }
+    kill -TERM "$server"
+    wait "$server"
+    grep -q 'database closed' "$log" || { cat "$log"; echo "kulisse did not shut down cleanly" >&2; return 1; }
+    rm -rf "$data"
+}
+
+step "JS SDK suite (official pocketbase npm package) against kulisse serve on SQLite"
+sdk_suite
+
+step "JS SDK suite against kulisse serve on PostgreSQL"
+"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse sdk
+sdk_suite --db "postgres://kulisse@127.0.0.1:$pg_port/sdk"
 
 step "all tests passed"

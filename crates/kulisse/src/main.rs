@@ -41,9 +41,9 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         Some(_) => "PostgreSQL (--db)".to_owned(),
         None => dir.join("data.db").display().to_string(),
     };
-    println!(
+    say(&format!(
         "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Database:  {storage}"
-    );
+    ));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -51,8 +51,17 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     store.close().await;
-    println!("Server stopped; database closed.");
+    say("Server stopped; database closed.");
     Ok(())
+}
+
+/// Prints a status line; a closed stdout (a supervisor that stopped reading) must not
+/// take the server down, so write errors are ignored.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight requests then finish before `serve` returns.
@@ -93,10 +102,10 @@ async fn superuser(
     store.close().await;
     match (result, action) {
         (Ok(()), SuperuserAction::Delete { email }) => {
-            println!("Successfully deleted superuser {email}.")
+            say(&format!("Successfully deleted superuser {email}."))
         }
         (Ok(()), SuperuserAction::Upsert { email, .. } | SuperuserAction::Create { email, .. }) => {
-            println!("Successfully saved superuser {email}.")
+            say(&format!("Successfully saved superuser {email}."))
         }
         (Err(e), _) => anyhow::bail!("{e}"),
     }

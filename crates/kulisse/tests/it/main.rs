@@ -33,5 +33,6 @@ mod binary;
 mod compat;
 mod filters;
 mod http_api;
+mod multinode;
 mod security;
 mod server;
