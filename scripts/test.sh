@@ -38,15 +38,18 @@ restart_cmd="$pg_bin/pg_ctl -D $pg_dir/data -l $pg_dir/log -o '$pg_opts' -m imme
 if [ "$(id -u)" = 0 ]; then restart_cmd="su postgres -c \"$restart_cmd\""; fi
 printf '#!/bin/sh\n%s\n' "$restart_cmd" >"$pg_dir/restart.sh"
 chmod +x "$pg_dir/restart.sh"
-export KULISSE_TEST_PG_RESTART="$pg_dir/restart.sh"
+restart_script="$pg_dir/restart.sh"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port"
 
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "Rust tests"
+step "Rust tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked
+
+step "PostgreSQL crash under a write burst (alone: it restarts the shared test server)"
+KULISSE_TEST_PG_RESTART="$restart_script" cargo test --locked -p kulisse --test it -- --exact multinode::acknowledged_writes_survive_a_postgres_restart
 
 (cd sdk-tests && npm ci --no-audit --no-fund --loglevel=error)
 # Runs the SDK suite against a fresh `kulisse serve`; extra arguments pick the engine.

@@ -62,17 +62,22 @@ impl Services {
     }
 }
 
-/// Keeps this node's schema and settings snapshots in step with other nodes sharing the
-/// database: every announced change reloads both.
+/// Keeps this node's schema, settings and auth-record cache in step with other nodes
+/// sharing the database: schema changes reload both snapshots (a lagging feed counts as
+/// one), auth record changes drop that record from the cache.
 async fn follow_changes(
-    mut changes: tokio::sync::broadcast::Receiver<()>,
+    mut changes: tokio::sync::broadcast::Receiver<kulisse_store::Change>,
     registry: Registry,
     settings: settings::SettingsService,
 ) {
+    use kulisse_store::Change;
     use tokio::sync::broadcast::error::RecvError;
     loop {
         match changes.recv().await {
-            Ok(()) | Err(RecvError::Lagged(_)) => {
+            Ok(Change::Record { collection, id }) => {
+                registry.auth_cache().invalidate(&collection, &id)
+            }
+            Ok(Change::Schema) | Err(RecvError::Lagged(_)) => {
                 if let Err(e) = registry.reload().await {
                     tracing::warn!(error = %e, "schema reload after a change failed");
                 }

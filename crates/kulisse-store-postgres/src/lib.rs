@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kulisse_store::{Engine, Page, Select, Store, StoreError, WriteJob};
+use kulisse_store::{Change, Engine, Page, Select, Store, StoreError, WriteJob};
 use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_postgres::NoTls;
@@ -36,7 +36,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The PostgreSQL store.
 pub struct PostgresStore {
     pool: Pool,
-    changes: broadcast::Sender<()>,
+    changes: broadcast::Sender<Change>,
     listener: tokio::task::JoinHandle<()>,
 }
 
@@ -158,8 +158,7 @@ impl Store for PostgresStore {
         self.listener.abort();
         self.pool.close();
     }
-
-    fn changes(&self) -> Option<broadcast::Receiver<()>> {
+    fn changes(&self) -> Option<broadcast::Receiver<Change>> {
         Some(self.changes.subscribe())
     }
 }

@@ -5,20 +5,23 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use kulisse_store::Change;
 use tokio::sync::broadcast;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::ddl::CHANGES_CHANNEL;
 
 /// Runs until aborted.
-pub(crate) async fn run(url: String, changes: broadcast::Sender<()>) {
+pub(crate) async fn run(url: String, changes: broadcast::Sender<Change>) {
     loop {
         if let Ok((client, mut connection)) = tokio_postgres::connect(&url, NoTls).await {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             let driver = tokio::spawn(async move {
                 let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
                 while let Some(Ok(message)) = messages.next().await {
-                    if matches!(message, AsyncMessage::Notification(_)) && tx.send(()).is_err() {
+                    if let AsyncMessage::Notification(n) = message
+                        && tx.send(Change::from_payload(n.payload())).is_err()
+                    {
                         break;
                     }
                 }
@@ -28,9 +31,9 @@ pub(crate) async fn run(url: String, changes: broadcast::Sender<()>) {
                 .await
                 .is_ok()
             {
-                let _ = changes.send(());
-                while rx.recv().await.is_some() {
-                    let _ = changes.send(());
+                let _ = changes.send(Change::Schema);
+                while let Some(change) = rx.recv().await {
+                    let _ = changes.send(change);
                 }
             }
             driver.abort();

@@ -111,6 +111,36 @@ impl PgTx<'_> {
                 .map_err(|e| classify(&e, None))
         })
     }
+    /// Other nodes cache auth records for token checks; tell them when one changes.
+    fn announce_record(&self, c: &Collection, id: &str) -> Result<(), StoreError> {
+        if !c.is_auth() {
+            return Ok(());
+        }
+        let payload = kulisse_store::Change::Record {
+            collection: c.id.clone(),
+            id: id.to_owned(),
+        }
+        .to_payload();
+        let sql = Sql {
+            text: format!("SELECT pg_notify('{}', $1)", ddl::CHANGES_CHANNEL),
+            params: vec![Param::Text(payload)],
+        };
+        self.handle.block_on(async {
+            let types: Vec<Type> = sql.params.iter().map(Param::pg_type).collect();
+            let stmt = self
+                .client
+                .prepare_typed_cached(&sql.text, &types)
+                .await
+                .map_err(|e| classify(&e, None))?;
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                sql.params.iter().map(Param::as_sql).collect();
+            self.client
+                .query(&stmt, &params)
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(&e, None))
+        })
+    }
 
     fn save_meta(&self, c: &Collection) -> Result<(), StoreError> {
         let data = serde_json::to_string(&c.json(true)).unwrap_or_default();
@@ -158,8 +188,8 @@ impl StoreTx for PgTx<'_> {
         );
         self.run(&Sql { text, params }, Some(c)).map(|_| ())
     }
-
     fn update(&mut self, c: &Collection, id: &str, changes: &Row) -> Result<(), StoreError> {
+        self.announce_record(c, id)?;
         let (cols, mut params) = encoded(c, changes);
         if cols.is_empty() {
             return Ok(());
@@ -181,8 +211,8 @@ impl StoreTx for PgTx<'_> {
             _ => Ok(()),
         }
     }
-
     fn delete(&mut self, c: &Collection, id: &str) -> Result<(), StoreError> {
+        self.announce_record(c, id)?;
         let text = format!("DELETE FROM {} WHERE \"id\" = $1", quote(&c.name));
         match self.run(
             &Sql {

@@ -8,6 +8,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use kulisse_store::{StoreError, WriteJob};
@@ -17,7 +18,8 @@ use tokio::sync::oneshot;
 use crate::classify::classify;
 use crate::tx::SqliteTx;
 
-type ReadTask = Box<dyn FnOnce(&Connection) + Send>;
+/// A read job; `None` tells one reader thread to stop.
+type ReadTask = Option<Box<dyn FnOnce(&Connection) + Send>>;
 type WriteTask = (WriteJob, oneshot::Sender<Result<(), StoreError>>);
 
 /// Most jobs folded into one commit; bounds the latency one slow batch can add.
@@ -25,7 +27,11 @@ const MAX_BATCH: usize = 256;
 
 /// The running threads and the channels that feed them.
 pub(crate) struct Pool {
-    reads: Mutex<Option<flume::Sender<ReadTask>>>,
+    /// Shared by every request without a lock (the hot path); closing is signalled by
+    /// `closed` and one stop message per reader.
+    reads: flume::Sender<ReadTask>,
+    readers: usize,
+    closed: AtomicBool,
     writes: Mutex<Option<flume::Sender<WriteTask>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -52,7 +58,7 @@ pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     // is written before the commit returns); only an OS crash or power loss can drop the most
     // recent commits. This is PocketBase's durability mode too.
     conn.execute_batch(
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000;",
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;",
     )?;
     crate::functions::register(&conn)?;
     Ok(conn)
@@ -70,7 +76,7 @@ impl Pool {
             let handle = std::thread::Builder::new()
                 .name(format!("sqlite-read-{i}"))
                 .spawn(move || {
-                    while let Ok(task) = rx.recv() {
+                    while let Ok(Some(task)) = rx.recv() {
                         task(&conn);
                     }
                 })
@@ -83,7 +89,9 @@ impl Pool {
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         threads.push(handle);
         Ok(Pool {
-            reads: Mutex::new(Some(read_tx)),
+            reads: read_tx,
+            readers: readers.max(1),
+            closed: AtomicBool::new(false),
             writes: Mutex::new(Some(write_tx)),
             threads: Mutex::new(threads),
         })
@@ -95,17 +103,14 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Unavailable);
+        }
         let (tx, rx) = oneshot::channel();
-        let sender = self
-            .reads
-            .lock()
-            .map_err(|_| StoreError::Unavailable)?
-            .clone()
-            .ok_or(StoreError::Unavailable)?;
-        sender
-            .send(Box::new(move |conn| {
+        self.reads
+            .send(Some(Box::new(move |conn| {
                 let _ = tx.send(f(conn));
-            }))
+            })))
             .map_err(|_| StoreError::Unavailable)?;
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
@@ -127,8 +132,11 @@ impl Pool {
 
     /// Stops accepting work, lets queued jobs finish, checkpoints and joins the threads.
     pub(crate) fn shutdown(&self) {
-        if let Ok(mut r) = self.reads.lock() {
-            r.take();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        for _ in 0..self.readers {
+            let _ = self.reads.send(None);
         }
         if let Ok(mut w) = self.writes.lock() {
             w.take();

@@ -32,6 +32,41 @@ pub type Row = serde_json::Map<String, Value>;
 /// A transaction body. Returning `Err` rolls the whole job back.
 pub type WriteJob = Box<dyn FnOnce(&mut dyn StoreTx) -> Result<(), StoreError> + Send>;
 
+/// A change other nodes must hear about to keep their caches true.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Collections or settings changed (or the feed reconnected and may have missed some).
+    Schema,
+    /// A record of an auth collection changed or was deleted (its tokens may be revoked).
+    Record {
+        /// Collection id.
+        collection: String,
+        /// Record id.
+        id: String,
+    },
+}
+
+impl Change {
+    /// The NOTIFY payload form.
+    pub fn to_payload(&self) -> String {
+        match self {
+            Change::Schema => String::new(),
+            Change::Record { collection, id } => format!("record:{collection}:{id}"),
+        }
+    }
+
+    /// Parses a payload; anything unknown is treated as a schema change (safe: reload).
+    pub fn from_payload(payload: &str) -> Change {
+        payload
+            .strip_prefix("record:")
+            .and_then(|rest| rest.split_once(':'))
+            .map_or(Change::Schema, |(c, id)| Change::Record {
+                collection: c.to_owned(),
+                id: id.to_owned(),
+            })
+    }
+}
+
 /// Which database engine serves a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -104,10 +139,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);
-
-    /// Announcements that another node changed the schema or settings (multi-node
+    /// Announcements of changes made by any node sharing the database (multi-node
     /// engines); `None` when the engine has a single process.
-    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
         None
     }
 }

@@ -1,5 +1,6 @@
 //! Who is asking: tokens, passwords and the auth endpoints' logic.
 
+mod cache;
 mod password;
 mod service;
 mod tokens;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use kulisse_schema::Collection;
 use kulisse_store::Row;
 
+pub use cache::AuthCache;
 pub use password::{hash_password, verify_password};
 pub use service::{AuthMethods, AuthService};
 pub use tokens::{Claims, TokenKind};

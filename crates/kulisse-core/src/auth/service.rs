@@ -55,17 +55,23 @@ impl AuthService {
         let claims = tokens::peek(token)?;
         let collection = self.registry.get(&claims.collection_id)?;
         let auth = collection.auth.as_ref()?;
-        let record = self.load(&collection, &claims.id).await.ok()??;
+        let cache = self.registry.auth_cache();
+        let record = match cache.get(&collection.id, &claims.id) {
+            Some(record) => record,
+            None => {
+                let generation = cache.generation();
+                let record = Arc::new(self.load(&collection, &claims.id).await.ok()??);
+                cache.put(&collection.id, &claims.id, Arc::clone(&record), generation);
+                record
+            }
+        };
         let secret = match kind {
             TokenKind::Auth => &auth.auth_token.secret,
             TokenKind::File => &auth.file_token.secret,
         };
         let key = format!("{}{secret}", record.get("tokenKey")?.as_str()?);
         tokens::verify(token, &key, kind)?;
-        Some(Auth::Record {
-            collection,
-            record: Arc::new(record),
-        })
+        Some(Auth::Record { collection, record })
     }
 
     async fn load(&self, c: &Arc<Collection>, id: &str) -> Result<Option<Row>, CoreError> {
@@ -318,7 +324,7 @@ impl AuthService {
         }
         let now = datetime::now();
         let email = email.to_owned();
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
+        let saved = transact::<_, CoreError, _>(&*self.store, move |tx| {
             let token_key = ids::random_string(ids::TOKEN_KEY_ALPHABET, 50);
             match existing {
                 Some(row) => {
@@ -334,7 +340,9 @@ impl AuthService {
             }
             Ok(())
         })
-        .await
+        .await;
+        self.registry.auth_cache().clear();
+        saved
     }
 
     /// Deletes a superuser by email (CLI `superuser delete`).
@@ -355,10 +363,12 @@ impl AuthService {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
+        let deleted = transact::<_, CoreError, _>(&*self.store, move |tx| {
             tx.delete(&c, &id).map_err(|e: StoreError| e.into())
         })
-        .await
+        .await;
+        self.registry.auth_cache().clear();
+        deleted
     }
 
     async fn find_by_email(

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use kulisse_schema::{Collection, collection};
 use kulisse_store::{Store, StoreError, transact};
 
+use crate::auth::AuthCache;
 use crate::error::CoreError;
 
 /// One consistent view of all collections.
@@ -82,6 +83,7 @@ impl Snapshot {
 pub struct Registry {
     store: Arc<dyn Store>,
     current: Arc<RwLock<Arc<Snapshot>>>,
+    auth_cache: Arc<AuthCache>,
 }
 
 impl Registry {
@@ -93,6 +95,7 @@ impl Registry {
         let registry = Registry {
             store: Arc::clone(&store),
             current: Arc::new(RwLock::new(Arc::default())),
+            auth_cache: Arc::default(),
         };
         if store.load_collections().await?.is_empty() {
             transact::<_, StoreError, _>(&*store, |tx| {
@@ -127,7 +130,13 @@ impl Registry {
         if let Ok(mut cur) = self.current.write() {
             *cur = snapshot;
         }
+        self.auth_cache.clear();
         Ok(())
+    }
+
+    /// Auth records cached for token checks (emptied on every reload).
+    pub fn auth_cache(&self) -> &AuthCache {
+        &self.auth_cache
     }
 
     /// The current snapshot.

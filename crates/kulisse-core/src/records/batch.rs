@@ -67,6 +67,7 @@ impl RecordsService {
         }
         let snapshot = self.registry.snapshot();
         let auth = req.auth.clone();
+        let effects: Vec<_> = prepared.iter().map(|(p, _)| p.cache_effect()).collect();
         let outcome = transact::<_, BatchFailure, _>(&*self.store, move |tx| {
             let mut out = Vec::with_capacity(prepared.len());
             for (index, (p, is_delete)) in prepared.into_iter().enumerate() {
@@ -85,8 +86,9 @@ impl RecordsService {
             }
             Ok(out)
         })
-        .await?;
-        Ok(outcome)
+        .await;
+        effects.iter().for_each(|e| self.forget(e));
+        outcome
     }
 }
 

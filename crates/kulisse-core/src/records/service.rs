@@ -116,10 +116,12 @@ impl RecordsService {
         action: Action,
         req: &RequestInfo,
     ) -> Result<Option<Cond>, CoreError> {
-        let Some(rule) = Self::rule_text(c, action, req)? else {
-            return Ok(None);
-        };
-        compile_rule(&rule, c, &self.registry.snapshot(), req).map(Some)
+        match Self::rule_text(c, action, req)? {
+            Some(rule) if !rule.trim().is_empty() => {
+                compile_rule(&rule, c, &self.registry.snapshot(), req).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// `GET /records`: rule ANDed with the client filter, paging, sorting, totals.
@@ -237,6 +239,9 @@ pub(crate) fn compile_rule(
     schema: &Snapshot,
     req: &RequestInfo,
 ) -> Result<Cond, CoreError> {
+    if rule.trim().is_empty() {
+        return Ok(Cond::True);
+    }
     let resolver = Resolver {
         collection: c,
         schema,

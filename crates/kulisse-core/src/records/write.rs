@@ -102,6 +102,39 @@ impl PreparedWrite {
     pub fn collection(&self) -> &Arc<Collection> {
         &self.collection
     }
+
+    /// What this write makes stale in the auth record cache.
+    pub(crate) fn cache_effect(&self) -> CacheEffect {
+        match &self.step {
+            // Deletes may cascade into, or unlink ids from, any auth record.
+            Step::Delete { .. } => CacheEffect::All,
+            Step::Update { id, .. } | Step::Upsert { id, .. } if self.collection.is_auth() => {
+                CacheEffect::Record(self.collection.id.clone(), id.clone())
+            }
+            _ => CacheEffect::Nothing,
+        }
+    }
+}
+
+/// Auth-cache entries a write invalidates.
+#[derive(Debug, Clone)]
+pub(crate) enum CacheEffect {
+    Nothing,
+    Record(String, String),
+    All,
+}
+
+impl RecordsService {
+    /// Drops auth-cache entries a write made stale (also when it failed: it may have
+    /// committed partly before the error reached us, and forgetting is always safe).
+    pub(crate) fn forget(&self, effect: &CacheEffect) {
+        let cache = self.registry.auth_cache();
+        match effect {
+            CacheEffect::Nothing => {}
+            CacheEffect::Record(c, id) => cache.invalidate(c, id),
+            CacheEffect::All => cache.clear(),
+        }
+    }
 }
 
 impl RecordsService {
@@ -165,9 +198,12 @@ impl RecordsService {
     ) -> Result<Row, CoreError> {
         let snapshot = self.registry.snapshot();
         let (c, req) = (Arc::clone(&prepared.collection), prepared.req.clone());
-        let row =
+        let effect = prepared.cache_effect();
+        let outcome =
             transact::<_, CoreError, _>(&*self.store, move |tx| apply(tx, &snapshot, prepared))
-                .await?;
+                .await;
+        self.forget(&effect);
+        let row = outcome?;
         let mut rows = [super::visible(&c, row, &req.auth)];
         self.expand(&req, &c, &mut rows, expand).await?;
         let [row] = rows;
@@ -421,7 +457,7 @@ fn apply_create(
             _ => {}
         }
     }
-    if let Some(rule) = rule {
+    if let Some(rule) = rule.filter(|r| !r.trim().is_empty()) {
         // PB compat: the create rule is checked on the would-be record before any field
         // validation, and a failure says nothing about why.
         let cond = compile_rule(rule, c, schema, &request_for_rule(req, c, &row, &touched))?;
@@ -453,8 +489,8 @@ fn apply_create(
         return Err(CoreError::invalid(CREATE_FAILED, errs));
     }
     tx.insert(c, &row)
-        .map_err(|e| write_error(CREATE_FAILED, e))?;
-    fetch(tx, c, &id, None)?.ok_or(CoreError::NotFound)
+        .map_err(|e| write_error(CREATE_FAILED, e))?; // The stored row is exactly the canonical row (no defaults or triggers apply).
+    Ok(row)
 }
 
 fn apply_update(
@@ -491,7 +527,7 @@ fn apply_update(
         );
     }
     let touched = apply_body(c, &mut row, body, superuser);
-    if let Some(rule) = rule {
+    if let Some(rule) = rule.filter(|r| !r.trim().is_empty()) {
         // The update rule sees stored values as fields and the post-modifier body.
         let cond = compile_rule(rule, c, schema, &request_for_rule(req, c, &row, &touched))?;
         fetch(tx, c, id, Some(cond))?.ok_or(CoreError::NotFound)?;
@@ -545,7 +581,9 @@ fn apply_update(
     }
     tx.update(c, id, &changes)
         .map_err(|e| write_error(UPDATE_FAILED, e))?;
-    fetch(tx, c, id, None)?.ok_or(CoreError::NotFound)
+    let mut updated = stored;
+    updated.extend(changes);
+    Ok(updated)
 }
 
 /// `@request.body` as rules see it: submitted keys, with every modified field replaced by

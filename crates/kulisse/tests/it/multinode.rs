@@ -197,6 +197,59 @@ async fn two_nodes_share_schema_records_and_settings() {
     })
     .await;
 
+    // A token revoked through one node stops working on the other, whose cache had it.
+    let user =
+        json!({"email": "u@example.com", "password": "12345678", "passwordConfirm": "12345678"});
+    let (s, u) = a
+        .send("POST", "/api/collections/users/records", None, Some(user))
+        .await;
+    assert_eq!(s, 200, "{u}");
+    let login = json!({"identity": "u@example.com", "password": "12345678"});
+    let (_, auth) = a
+        .send(
+            "POST",
+            "/api/collections/users/auth-with-password",
+            None,
+            Some(login),
+        )
+        .await;
+    let token = auth["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        a.send(
+            "POST",
+            "/api/collections/users/auth-refresh",
+            Some(&token),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let change = json!({"password": "abcdefgh", "passwordConfirm": "abcdefgh"});
+    let (s, _) = b
+        .send(
+            "PATCH",
+            &format!(
+                "/api/collections/users/records/{}",
+                u["id"].as_str().unwrap()
+            ),
+            Some(&tb),
+            Some(change),
+        )
+        .await;
+    assert_eq!(s, 200);
+    eventually(|| async {
+        a.send(
+            "POST",
+            "/api/collections/users/auth-refresh",
+            Some(&token),
+            None,
+        )
+        .await
+        .0 == 401
+    })
+    .await;
+
     // Round-robin: every record is visible on both nodes.
     let (_, la) = a
         .send("GET", "/api/collections/notes/records", None, None)
