@@ -11,6 +11,7 @@ mod classify;
 mod codec;
 mod ddl;
 mod functions;
+mod inline;
 mod pool;
 mod render;
 mod tx;
@@ -28,7 +29,12 @@ use crate::pool::Pool;
 pub struct SqliteStore {
     pool: Pool,
     path: PathBuf,
+    /// Identifies this store's per-thread connections (see `inline`).
+    id: u64,
 }
+
+/// Source of store ids for per-thread connections.
+static NEXT_STORE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and starts its threads.
@@ -42,10 +48,8 @@ impl SqliteStore {
             .map_or(2, |n| n.get())
             .clamp(2, 8);
         let pool = Pool::start(path, writer, readers).map_err(classify)?;
-        Ok(SqliteStore {
-            pool,
-            path: path.to_owned(),
-        })
+        let id = NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(SqliteStore { pool, path: path.to_owned(), id })
     }
 
     /// The database file.
@@ -83,6 +87,10 @@ impl Store for SqliteStore {
     }
 
     async fn select(&self, query: Select) -> Result<Page, StoreError> {
+        if inline::is_point_read(&query) && !self.pool.is_closed() {
+            let rows = inline::with_connection(self.id, &self.path, |conn| tx::select_rows(conn, &query))?;
+            return Ok(Page { rows, total: None });
+        }
         self.pool
             .read(move |conn| {
                 let rows = tx::select_rows(conn, &query)?;
@@ -120,6 +128,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        inline::forget(self.id);
         self.pool.shutdown();
     }
 }

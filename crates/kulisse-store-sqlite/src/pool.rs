@@ -97,6 +97,11 @@ impl Pool {
         })
     }
 
+    /// Whether `shutdown` was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// Runs `f` on a reader connection.
     pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where

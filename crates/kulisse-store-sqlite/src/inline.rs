@@ -1,0 +1,73 @@
+//! Point reads on the calling thread.
+//!
+//! A read by primary key takes about as long as handing a job to a reader thread and
+//! waking the caller again, so it runs right here on a per-thread read-only connection
+//! (opened on first use with the same pragmas). Everything else — filtered lists, counts,
+//! anything that can scan — goes to the reader pool so it never holds up a runtime thread.
+//! NOTE: this is the one place a runtime worker touches SQLite; keep it to O(log n) work.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+
+use kulisse_store::{CmpOp, Cond, Select, StoreError, Term};
+use rusqlite::Connection;
+
+use crate::classify::classify;
+
+thread_local! {
+    /// Read-only connections of this thread, by store.
+    static CONNECTIONS: RefCell<HashMap<u64, Connection>> = RefCell::new(HashMap::new());
+}
+
+/// Whether `q` is a lookup by primary key that cannot scan: `id = value`, possibly ANDed
+/// with conditions on that one row that need no joins (an owner rule, say).
+pub(crate) fn is_point_read(q: &Select) -> bool {
+    let by_id = |c: &Cond| matches!(c, Cond::Compare { left: Term::Column(col), op: CmpOp::Eq, right: Term::Value(_) } if col == "id");
+    let filter_ok = match &q.filter {
+        Some(c) if by_id(c) => true,
+        Some(Cond::All(items)) => items.iter().any(by_id) && items.iter().all(row_local),
+        _ => false,
+    };
+    filter_ok && q.limit == Some(1) && !q.count_total && q.order.is_empty() && q.virtual_row.is_none()
+}
+
+/// A condition evaluated on the row alone: no joins, no subqueries.
+fn row_local(c: &Cond) -> bool {
+    match c {
+        Cond::All(items) | Cond::Any(items) => items.iter().all(row_local),
+        Cond::Compare { left, right, .. } => term_local(left) && term_local(right),
+        Cond::True | Cond::False => true,
+        Cond::Exists { .. } | Cond::Every { .. } => false,
+    }
+}
+
+fn term_local(t: &Term) -> bool {
+    match t {
+        Term::Column(_) | Term::Value(_) => true,
+        Term::JsonPath { source, .. } | Term::JsonLength(source) | Term::Lower(source) => term_local(source),
+        Term::Condition(c) => row_local(c),
+        _ => false,
+    }
+}
+
+/// Runs `f` on this thread's connection for store `id` at `path`.
+pub(crate) fn with_connection<T>(id: u64, path: &Path, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    CONNECTIONS.with(|cell| {
+        let mut conns = cell.borrow_mut();
+        if !conns.contains_key(&id) {
+            conns.insert(id, crate::pool::open(path, true).map_err(classify)?);
+        }
+        match conns.get(&id) {
+            Some(conn) => f(conn),
+            None => Err(StoreError::Unavailable),
+        }
+    })
+}
+
+/// Drops this thread's connection for a closed store (other threads' go when they exit).
+pub(crate) fn forget(id: u64) {
+    CONNECTIONS.with(|cell| {
+        cell.borrow_mut().remove(&id);
+    });
+}
