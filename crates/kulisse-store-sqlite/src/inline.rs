@@ -29,7 +29,11 @@ pub(crate) fn is_point_read(q: &Select) -> bool {
         Some(Cond::All(items)) => items.iter().any(by_id) && items.iter().all(row_local),
         _ => false,
     };
-    filter_ok && q.limit == Some(1) && !q.count_total && q.order.is_empty() && q.virtual_row.is_none()
+    filter_ok
+        && q.limit == Some(1)
+        && !q.count_total
+        && q.order.is_empty()
+        && q.virtual_row.is_none()
 }
 
 /// A condition evaluated on the row alone: no joins, no subqueries.
@@ -45,14 +49,20 @@ fn row_local(c: &Cond) -> bool {
 fn term_local(t: &Term) -> bool {
     match t {
         Term::Column(_) | Term::Value(_) => true,
-        Term::JsonPath { source, .. } | Term::JsonLength(source) | Term::Lower(source) => term_local(source),
+        Term::JsonPath { source, .. } | Term::JsonLength(source) | Term::Lower(source) => {
+            term_local(source)
+        }
         Term::Condition(c) => row_local(c),
         _ => false,
     }
 }
 
 /// Runs `f` on this thread's connection for store `id` at `path`.
-pub(crate) fn with_connection<T>(id: u64, path: &Path, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+pub(crate) fn with_connection<T>(
+    id: u64,
+    path: &Path,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     CONNECTIONS.with(|cell| {
         let mut conns = cell.borrow_mut();
         if !conns.contains_key(&id) {

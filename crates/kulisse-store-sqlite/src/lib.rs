@@ -49,7 +49,11 @@ impl SqliteStore {
             .clamp(2, 8);
         let pool = Pool::start(path, writer, readers).map_err(classify)?;
         let id = NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(SqliteStore { pool, path: path.to_owned(), id })
+        Ok(SqliteStore {
+            pool,
+            path: path.to_owned(),
+            id,
+        })
     }
 
     /// The database file.
@@ -88,7 +92,8 @@ impl Store for SqliteStore {
 
     async fn select(&self, query: Select) -> Result<Page, StoreError> {
         if inline::is_point_read(&query) && !self.pool.is_closed() {
-            let rows = inline::with_connection(self.id, &self.path, |conn| tx::select_rows(conn, &query))?;
+            let rows =
+                inline::with_connection(self.id, &self.path, |conn| tx::select_rows(conn, &query))?;
             return Ok(Page { rows, total: None });
         }
         self.pool

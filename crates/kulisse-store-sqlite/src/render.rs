@@ -85,14 +85,20 @@ fn order_by(q: &Select, table: &str, sql: &mut Sql) {
     }
 }
 
+/// NOTE: LIMIT and OFFSET are written as integer literals, the one exception to "values
+/// are parameters": SQLite re-prepares (parses and plans again) a statement whose LIMIT is
+/// a bound parameter on every execution, which cost more than the query itself. They are
+/// integers computed here, never client text.
 fn limit_offset(q: &Select, sql: &mut Sql) {
     if let Some(limit) = q.limit {
-        sql.push(" LIMIT ");
-        sql.bind(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        sql.push(&format!(
+            " LIMIT {}",
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ));
         if q.offset > 0 {
-            sql.push(" OFFSET ");
-            sql.bind(SqlValue::Integer(
-                i64::try_from(q.offset).unwrap_or(i64::MAX),
+            sql.push(&format!(
+                " OFFSET {}",
+                i64::try_from(q.offset).unwrap_or(i64::MAX)
             ));
         }
     }

@@ -442,3 +442,34 @@ mod no_literals_in_sql {
         }
     }
 }
+
+#[tokio::test]
+async fn cached_reads_are_not_prepared_again() {
+    let (dir, store, c) = seeded().await;
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    for q in [
+        Select::by_id(Arc::clone(&c), "p1"),
+        Select {
+            limit: Some(20),
+            offset: 20,
+            order: vec![Order::RowId { desc: true }],
+            ..Select::all(Arc::clone(&c))
+        },
+    ] {
+        let sql = crate::render::select_rows(&q);
+        for _ in 0..3 {
+            let mut stmt = conn.prepare_cached(&sql.text).unwrap();
+            let _ = stmt
+                .query_map(rusqlite::params_from_iter(sql.params.iter()), |_| Ok(()))
+                .unwrap()
+                .count();
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "{}",
+                sql.text
+            );
+        }
+    }
+}
