@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use kulisse_store::{CmpOp, Cond, Select, StoreError, Term};
@@ -65,13 +66,11 @@ pub(crate) fn with_connection<T>(
 ) -> Result<T, StoreError> {
     CONNECTIONS.with(|cell| {
         let mut conns = cell.borrow_mut();
-        if !conns.contains_key(&id) {
-            conns.insert(id, crate::pool::open(path, true).map_err(classify)?);
-        }
-        match conns.get(&id) {
-            Some(conn) => f(conn),
-            None => Err(StoreError::Unavailable),
-        }
+        let conn = match conns.entry(id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => v.insert(crate::pool::open(path, true).map_err(classify)?),
+        };
+        f(conn)
     })
 }
 
