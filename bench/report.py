@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-SERVERS = ["kulisse", "pocketbase", "ceiling"]
+SERVERS = ["kulisse", "kulisse-pg", "pocketbase", "ceiling"]
 PHASES = [
     ("create", "bulk create (16 clients)"),
     ("view", "view by id (64)"),
@@ -26,6 +26,8 @@ PHASES = [
 LIST_PHASES = ["list", "list_skiptotal", "list_relation", "list_expand", "auth_list"]
 # The ceiling server's counterpart of a phase.
 CEILING_OF = {"view": "view", "auth_view": "view", "health": "health"}
+# 1 vs 2 kulisse nodes on one PostgreSQL database (bench/run's last part).
+NODE_PHASES = [("view", "view by id (64)"), ("create", "create (16)")]
 
 
 def load(path):
@@ -73,6 +75,18 @@ def assemble(work, elapsed):
             r["state"] = classify(r)
             srv["phases"][p] = r
         res["servers"][s] = srv
+    pg = load(os.path.join(work, "kulisse-pg", "postgres.json"))
+    if pg:
+        res["postgres"] = pg
+    nodes = {}
+    for p, _ in NODE_PHASES:
+        for n in ("1", "2"):
+            r = load(os.path.join(work, "nodes", f"{p}_{n}.json"))
+            if r is not None:
+                r["state"] = classify(r)
+                nodes.setdefault(p, {})[n] = r
+    if nodes:
+        res["nodes"] = nodes
     res["ratios"] = ratios(res)
     res["targets"] = targets(res)
     return res
@@ -85,19 +99,24 @@ def rps(res, server, phase):
     return None
 
 
-def cpu_per_req(res, server, phase):
+def cpu_per_req(res, server, phase, aux=False):
+    """Server CPU ms per request; with aux, plus its database's (kulisse-pg: PostgreSQL's)."""
     r = res["servers"].get(server, {}).get("phases", {}).get(phase)
     if r and r["state"] in ("ok", "partial"):
-        return r.get("server_cpu_ms_per_req")
+        c = r.get("server_cpu_ms_per_req")
+        if aux and c is not None and r.get("aux_cpu_ms_per_req") is not None:
+            c += r["aux_cpu_ms_per_req"]
+        return c
     return None
 
 
 def ratios(res):
     out = {}
     for p, _ in PHASES:
-        k, pb = rps(res, "kulisse", p), rps(res, "pocketbase", p)
+        k, pb, kp = rps(res, "kulisse", p), rps(res, "pocketbase", p), rps(res, "kulisse-pg", p)
         c = rps(res, "ceiling", CEILING_OF[p]) if p in CEILING_OF else None
         kc, pc = cpu_per_req(res, "kulisse", p), cpu_per_req(res, "pocketbase", p)
+        kpc = cpu_per_req(res, "kulisse-pg", p, aux=True)
         out[p] = {
             "kulisse_vs_pocketbase": round(k / pb, 3) if k and pb else None,
             # server CPU per request, PocketBase's over kulisse's: less sensitive to other load
@@ -105,6 +124,10 @@ def ratios(res):
             "cpu_pocketbase_vs_kulisse": round(pc / kc, 3) if kc and pc else None,
             "kulisse_vs_ceiling": round(k / c, 3) if k and c else None,
             "pocketbase_vs_ceiling": round(pb / c, 3) if pb and c else None,
+            "kulisse_pg_vs_pocketbase": round(kp / pb, 3) if kp and pb else None,
+            "kulisse_pg_vs_kulisse": round(kp / k, 3) if kp and k else None,
+            # kulisse-pg's CPU includes PostgreSQL's (postmaster and backends)
+            "cpu_pocketbase_vs_kulisse_pg": round(pc / kpc, 3) if kpc and pc else None,
         }
     return out
 
@@ -168,31 +191,42 @@ def fmt_x(v):
     return "-" if v is None else f"{v:.2f}x"
 
 
+def has_pg(res):
+    return "kulisse-pg" in res["servers"]
+
+
 def rows(res):
-    """Main table rows: phase, kulisse req/s, p50/p99, PB req/s, p50/p99, k/PB, ceiling, k/ceiling."""
+    """Main table rows: phase, kulisse req/s, p50/p99, [kulisse-pg req/s, p50/p99], PB req/s,
+    p50/p99, k/PB, PB/k CPU, [kulisse-pg/PB, kulisse-pg/kulisse], ceiling, k/ceiling."""
     out = []
     for p, label in PHASES:
         k = res["servers"].get("kulisse", {}).get("phases", {}).get(p)
+        kp = res["servers"].get("kulisse-pg", {}).get("phases", {}).get(p)
         pb = res["servers"].get("pocketbase", {}).get("phases", {}).get(p)
         c = res["servers"].get("ceiling", {}).get("phases", {}).get(CEILING_OF.get(p, ""))
         r = res["ratios"][p]
-        out.append([label, fmt_rps(k), fmt_lat(k), fmt_rps(pb), fmt_lat(pb),
-                    fmt_x(r["kulisse_vs_pocketbase"]), fmt_x(r.get("cpu_pocketbase_vs_kulisse")),
-                    fmt_rps(c) if c else "", fmt_x(r["kulisse_vs_ceiling"]) if c else ""])
+        pg = [fmt_rps(kp), fmt_lat(kp)] if has_pg(res) else []
+        pg_x = [fmt_x(r.get("kulisse_pg_vs_pocketbase")), fmt_x(r.get("kulisse_pg_vs_kulisse"))] if has_pg(res) else []
+        out.append([label, fmt_rps(k), fmt_lat(k)] + pg + [fmt_rps(pb), fmt_lat(pb),
+                    fmt_x(r["kulisse_vs_pocketbase"]), fmt_x(r.get("cpu_pocketbase_vs_kulisse"))] + pg_x +
+                   [fmt_rps(c) if c else "", fmt_x(r["kulisse_vs_ceiling"]) if c else ""])
     return out
 
 
-HEAD = ["phase (clients)", "kulisse req/s", "p50/p99 ms", "PocketBase req/s", "p50/p99 ms",
-        "kulisse/PB", "PB/kulisse CPU per req", "ceiling req/s", "kulisse/ceiling"]
+def head(res):
+    pg = ["kulisse-pg req/s", "p50/p99 ms"] if has_pg(res) else []
+    pg_x = ["kulisse-pg/PB", "kulisse-pg/kulisse"] if has_pg(res) else []
+    return (["phase (clients)", "kulisse req/s", "p50/p99 ms"] + pg + ["PocketBase req/s", "p50/p99 ms",
+            "kulisse/PB", "PB/kulisse CPU per req"] + pg_x + ["ceiling req/s", "kulisse/ceiling"])
 
 
 def res_rows(res):
     """Resources: server CPU ms per request and max RSS per phase."""
     out = []
 
-    def cpu(s, p):
+    def cpu(s, p, key="server_cpu_ms_per_req"):
         r = res["servers"].get(s, {}).get("phases", {}).get(p)
-        v = r.get("server_cpu_ms_per_req") if r and r.get("state") in ("ok", "partial") else None
+        v = r.get(key) if r and r.get("state") in ("ok", "partial") else None
         return "-" if v is None else f"{v:.4f}"
 
     def rss(s, p):
@@ -206,21 +240,63 @@ def res_rows(res):
             return "-"
         return f"{(r['other_cpu_s'] + r.get('steal_s', 0)) / r['seconds']:.2f}"
 
+    pg = has_pg(res)
     for p, label in PHASES:
         c = CEILING_OF.get(p) if p in ("view", "health") else None
-        out.append([label, cpu("kulisse", p), cpu("pocketbase", p), cpu("ceiling", c) if c else "",
-                    rss("kulisse", p), rss("pocketbase", p), rss("ceiling", c) if c else "",
-                    other("kulisse", p), other("pocketbase", p), other("ceiling", c) if c else ""])
-    idle = [res["servers"].get(s, {}).get("rss_idle_kb") for s in ("kulisse", "pocketbase", "ceiling")]
-    after = [res["servers"].get(s, {}).get("rss_idle_after_kb") for s in ("kulisse", "pocketbase", "ceiling")]
-    out.append(["idle, fresh start", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in idle] + [""] * 3)
-    out.append(["idle, after the run", "", "", ""] + ["-" if not v else f"{v / 1024:.0f}" for v in after] + [""] * 3)
+        out.append([label, cpu("kulisse", p)]
+                   + ([cpu("kulisse-pg", p), cpu("kulisse-pg", p, "aux_cpu_ms_per_req")] if pg else [])
+                   + [cpu("pocketbase", p), cpu("ceiling", c) if c else "", rss("kulisse", p)]
+                   + ([rss("kulisse-pg", p)] if pg else [])
+                   + [rss("pocketbase", p), rss("ceiling", c) if c else "", other("kulisse", p)]
+                   + ([other("kulisse-pg", p)] if pg else [])
+                   + [other("pocketbase", p), other("ceiling", c) if c else ""])
+    mb = lambda v: "-" if not v else f"{v / 1024:.0f}"
+    srv = ["kulisse"] + (["kulisse-pg"] if pg else []) + ["pocketbase", "ceiling"]
+    blank = [""] * (4 + (2 if pg else 0))
+    for label, key in (("idle, fresh start", "rss_idle_kb"), ("idle, after the run", "rss_idle_after_kb")):
+        out.append([label] + blank[1:] + [mb(res["servers"].get(s, {}).get(key)) for s in srv]
+                   + [""] * len(srv))
+    disk = [res["servers"].get(s, {}).get("data_dir_kb") for s in srv]
+    out.append(["data on disk (MB)"] + blank[1:] + [mb(v) for v in disk] + [""] * len(srv))
     return out
 
 
-RES_HEAD = ["phase", "kulisse CPU ms/req", "PB CPU ms/req", "ceiling CPU ms/req",
-            "kulisse RSS MB", "PB RSS MB", "ceiling RSS MB",
-            "other load k", "other load PB", "other load ceil"]
+def res_head(res):
+    pg = has_pg(res)
+    return (["phase", "kulisse CPU ms/req"] + (["kulisse-pg CPU ms/req", "its PostgreSQL CPU ms/req"] if pg else [])
+            + ["PB CPU ms/req", "ceiling CPU ms/req", "kulisse RSS MB"] + (["kulisse-pg RSS MB"] if pg else [])
+            + ["PB RSS MB", "ceiling RSS MB", "other load k"] + (["other load k-pg"] if pg else [])
+            + ["other load PB", "other load ceil"])
+
+
+def node_rows(res):
+    """1 vs 2 kulisse nodes on one PostgreSQL: total req/s, latency, CPU per request."""
+    out = []
+    for p, label in NODE_PHASES:
+        d = res.get("nodes", {}).get(p, {})
+        one, two = d.get("1"), d.get("2")
+        a = one["rps"] if one and one["state"] in ("ok", "partial") else None
+        b = two["rps"] if two and two["state"] in ("ok", "partial") else None
+
+        def cpu(r, key):
+            v = r.get(key) if r and r["state"] in ("ok", "partial") else None
+            return "-" if v is None else f"{v:.4f}"
+
+        def other(r):
+            if not r or r.get("other_cpu_s") is None or not r.get("seconds"):
+                return "-"
+            return f"{(r['other_cpu_s'] + r.get('steal_s', 0)) / r['seconds']:.2f}"
+
+        out.append([label, fmt_rps(one), fmt_lat(one), fmt_rps(two), fmt_lat(two),
+                    fmt_x(round(b / a, 3) if a and b else None),
+                    cpu(one, "server_cpu_ms_per_req") + " / " + cpu(two, "server_cpu_ms_per_req"),
+                    cpu(one, "aux_cpu_ms_per_req") + " / " + cpu(two, "aux_cpu_ms_per_req"),
+                    other(one) + " / " + other(two)])
+    return out
+
+
+NODE_HEAD = ["PostgreSQL, one database", "1 node req/s", "p50/p99 ms", "2 nodes req/s", "p50/p99 ms",
+             "2 nodes/1 node", "kulisse CPU ms/req 1/2", "PostgreSQL CPU ms/req 1/2", "other load 1/2"]
 
 
 def text_table(head, body):
@@ -245,25 +321,31 @@ def target_rows(res):
     return out
 
 
+def all_runs(res):
+    """(server, phase, driver result) of every measured phase, the 1/2-node ones included."""
+    runs = [(s, p, r) for s, srv in res["servers"].items() for p, r in srv["phases"].items()]
+    runs += [(f"{n}-node{'s' if n == '2' else ''}", p, r)
+             for p, d in res.get("nodes", {}).items() for n, r in d.items()]
+    return runs
+
+
 def failures(res):
     out = []
-    for s, srv in res["servers"].items():
-        for p, r in srv["phases"].items():
-            if r["state"] != "ok" or r.get("errors"):
-                err = (r.get("first_error") or "").replace("\n", " ")[:200]
-                out.append(f"{s}/{p}: {r['state']} (status {r.get('status', {})}, "
-                           f"unexpected {r.get('unexpected', 0)}): {err}")
+    for s, p, r in all_runs(res):
+        if r["state"] != "ok" or r.get("errors"):
+            err = (r.get("first_error") or "").replace("\n", " ")[:200]
+            out.append(f"{s}/{p}: {r['state']} (status {r.get('status', {})}, "
+                       f"unexpected {r.get('unexpected', 0)}): {err}")
     return out
 
 
 def noise(res, limit=0.25):
     out = []
-    for s, srv in res["servers"].items():
-        for p, r in srv["phases"].items():
-            if r.get("other_cpu_s") is not None and r.get("seconds"):
-                load = (r["other_cpu_s"] + r.get("steal_s", 0)) / r["seconds"]
-                if load > limit:
-                    out.append(f"{s}/{p} {load:.2f}")
+    for s, p, r in all_runs(res):
+        if r.get("other_cpu_s") is not None and r.get("seconds"):
+            load = (r["other_cpu_s"] + r.get("steal_s", 0)) / r["seconds"]
+            if load > limit:
+                out.append(f"{s}/{p} {load:.2f}")
     return out
 
 
@@ -271,8 +353,12 @@ def print_text(res):
     print(f"\nbench/run {res.get('mode')} {res.get('stamp')}: {res.get('nproc')} cores {res.get('cpu')}, "
           f"kernel {res.get('kernel')}, PocketBase {res.get('pocketbase_version')}, "
           f"kulisse {res.get('kulisse_commit')}, {res.get('elapsed_s')} s\n")
-    print(text_table(HEAD, rows(res)))
-    print("\n" + text_table(RES_HEAD, res_rows(res)))
+    print(text_table(head(res), rows(res)))
+    print("\n" + text_table(res_head(res), res_rows(res)))
+    if res.get("nodes"):
+        print("\n" + text_table(NODE_HEAD, node_rows(res)))
+    if res.get("postgres"):
+        print("\nPostgreSQL: " + ", ".join(f"{k}={v}" for k, v in sorted(res["postgres"].items())))
     print("\n" + text_table(["issue #5 target", "want", "kulisse", ""], target_rows(res)))
     noisy = noise(res)
     if noisy:
@@ -287,10 +373,13 @@ def print_text(res):
 
 
 def print_md(res):
-    print(md_table(HEAD, rows(res)))
+    print(md_table(head(res), rows(res)))
     print()
-    print(md_table(RES_HEAD, res_rows(res)))
+    print(md_table(res_head(res), res_rows(res)))
     print()
+    if res.get("nodes"):
+        print(md_table(NODE_HEAD, node_rows(res)))
+        print()
     print(md_table(["issue #5 target", "want", "kulisse", "result"], target_rows(res)))
     f = failures(res)
     if f:

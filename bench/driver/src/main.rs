@@ -6,6 +6,10 @@
 //! of `--vars FILE`, `{n}` = global sequence number, `{r:N}` = random integer in [0, N),
 //! `{b}` = random bool. With `--pid`, it also samples the server process: CPU seconds
 //! (utime+stime from /proc/PID/stat) over the measured window and max VmRSS.
+//! `--url` and `--pid` can be repeated (several nodes of one service): connection i goes to
+//! the i-th URL modulo their number, and CPU and RSS are the sums over the PIDs.
+//! `--aux-pid PID` reports the CPU of a process tree next to the server's, e.g. the
+//! PostgreSQL postmaster and its backends (`aux_cpu_s`).
 //! Prints one JSON object on stdout.
 
 use std::collections::BTreeMap;
@@ -97,7 +101,7 @@ impl Rng {
 }
 
 struct Config {
-    addr: String,
+    addrs: Vec<String>,
     method: hyper::Method,
     path: Template,
     headers: Vec<(String, Template)>,
@@ -107,7 +111,8 @@ struct Config {
     duration: Option<f64>,
     count: Option<u64>,
     warmup: f64,
-    pid: Option<u32>,
+    pids: Vec<u32>,
+    aux_pid: Option<u32>,
     clk_tck: f64,
     save: Option<String>,
     expect: Option<String>,
@@ -133,9 +138,9 @@ struct Shared {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-driver --url http://HOST:PORT --path TPL [--method M] [--header 'K: TPL']... \
+        "usage: bench-driver --url http://HOST:PORT... --path TPL [--method M] [--header 'K: TPL']... \
          [--body TPL] [--vars FILE] [--conns N] (--duration S [--warmup S] | --count N) \
-         [--pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N]"
+         [--pid PID]... [--aux-pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N]"
     );
     std::process::exit(2)
 }
@@ -143,7 +148,7 @@ fn usage() -> ! {
 fn parse_args() -> Config {
     let mut a = std::env::args().skip(1);
     let mut cfg = Config {
-        addr: String::new(),
+        addrs: Vec::new(),
         method: hyper::Method::GET,
         path: Template::parse("/"),
         headers: Vec::new(),
@@ -153,7 +158,8 @@ fn parse_args() -> Config {
         duration: None,
         count: None,
         warmup: 0.0,
-        pid: None,
+        pids: Vec::new(),
+        aux_pid: None,
         clk_tck: 100.0,
         save: None,
         expect: None,
@@ -163,7 +169,7 @@ fn parse_args() -> Config {
         let v = a.next().unwrap_or_else(|| usage());
         let num = |v: &str| v.parse::<f64>().unwrap_or_else(|_| usage());
         match k.as_str() {
-            "--url" => cfg.addr = v.trim_start_matches("http://").trim_end_matches('/').to_string(),
+            "--url" => cfg.addrs.push(v.trim_start_matches("http://").trim_end_matches('/').to_string()),
             "--method" => cfg.method = v.parse().unwrap_or_else(|_| usage()),
             "--path" => cfg.path = Template::parse(&v),
             "--header" => {
@@ -182,7 +188,8 @@ fn parse_args() -> Config {
             "--duration" => cfg.duration = Some(num(&v)),
             "--count" => cfg.count = Some(num(&v) as u64),
             "--warmup" => cfg.warmup = num(&v),
-            "--pid" => cfg.pid = Some(num(&v) as u32),
+            "--pid" => cfg.pids.push(num(&v) as u32),
+            "--aux-pid" => cfg.aux_pid = Some(num(&v) as u32),
             "--clk-tck" => cfg.clk_tck = num(&v),
             "--save" => cfg.save = Some(v),
             "--expect" => cfg.expect = Some(v),
@@ -190,7 +197,7 @@ fn parse_args() -> Config {
             _ => usage(),
         }
     }
-    if cfg.addr.is_empty() || cfg.duration.is_none() == cfg.count.is_none() {
+    if cfg.addrs.is_empty() || cfg.duration.is_none() == cfg.count.is_none() {
         usage()
     }
     cfg
@@ -202,6 +209,30 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let f: Vec<&str> = s[s.rfind(')')? + 2..].split(' ').collect();
     // Fields after the command: state is field 3, utime 14, stime 15 (1-based).
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU of a process tree, in clock ticks: the process (with its reaped children's time,
+/// cutime + cstime) plus its living direct children (e.g. PostgreSQL's postmaster and backends).
+fn tree_ticks(pid: u32) -> Option<u64> {
+    let fields = |p: &str| -> Option<Vec<u64>> {
+        let s = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        // After the command: state, ppid, ...; utime is field 14 (1-based), cutime 16.
+        let f: Vec<&str> = s[s.rfind(')')? + 2..].split(' ').collect();
+        let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok());
+        Some(vec![n(1)?, n(11)?, n(12)?, n(13)?, n(14)?])
+    };
+    let me = fields(&pid.to_string())?;
+    let mut total = me[1] + me[2] + me[3] + me[4];
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = e.file_name();
+        let Some(p) = name.to_str().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) else { continue };
+        if let Some(f) = fields(p)
+            && f[0] == u64::from(pid)
+        {
+            total += f[1] + f[2];
+        }
+    }
+    Some(total)
 }
 
 /// Whole-machine CPU from /proc/stat, in clock ticks: (busy incl. steal, steal).
@@ -238,6 +269,7 @@ fn extract_id(body: &[u8]) -> Option<String> {
 
 async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
     let cfg = &sh.cfg;
+    let addr = &cfg.addrs[id % cfg.addrs.len()];
     let mut st = ConnStats::default();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x1000_0000_01B3));
     let mut sender: Option<Sender> = None;
@@ -259,7 +291,7 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
         let mut req = Request::builder()
             .method(cfg.method.clone())
             .uri(cfg.path.render(&vars, seq, &mut rng))
-            .header("host", &cfg.addr);
+            .header("host", addr.as_str());
         for (k, v) in &cfg.headers {
             req = req.header(k.as_str(), v.render(&vars, seq, &mut rng));
         }
@@ -272,7 +304,7 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
         };
         let req = req.body(Full::new(body)).expect("valid request");
         if sender.as_ref().is_none_or(|s| s.is_closed()) {
-            sender = connect(&cfg.addr).await; // first request, or the server closed it
+            sender = connect(addr).await; // first request, or the server closed it
         }
         let t0 = Instant::now();
         let result = match sender.as_mut() {
@@ -337,25 +369,33 @@ fn main() {
     rt.block_on(run(cfg));
 }
 
-/// CPU clock ticks at one instant: (server, this driver, machine busy incl. steal, steal).
-fn cpu_snapshot(pid: Option<u32>) -> (Option<u64>, Option<u64>, Option<(u64, u64)>) {
-    (pid.and_then(cpu_ticks), cpu_ticks(std::process::id()), machine_ticks())
+/// CPU clock ticks at one instant: server (summed over the PIDs), this driver, machine (busy
+/// incl. steal, steal), aux process tree.
+type Snapshot = (Option<u64>, Option<u64>, Option<(u64, u64)>, Option<u64>);
+fn cpu_snapshot(pids: &[u32], aux: Option<u32>) -> Snapshot {
+    let server = if pids.is_empty() { None } else { pids.iter().map(|&p| cpu_ticks(p)).sum() };
+    (server, cpu_ticks(std::process::id()), machine_ticks(), aux.and_then(tree_ticks))
+}
+
+/// Summed VmRSS of the PIDs.
+fn rss_sum(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() { None } else { pids.iter().map(|&p| rss_kb(p)).sum() }
 }
 
 async fn run(cfg: Config) {
     let measure_from = Instant::now() + Duration::from_secs_f64(cfg.warmup);
     let end = cfg.duration.map(|d| measure_from + Duration::from_secs_f64(d));
-    let (pid, clk, conns) = (cfg.pid, cfg.clk_tck, cfg.conns);
+    let (pids, aux, clk, conns) = (cfg.pids.clone(), cfg.aux_pid, cfg.clk_tck, cfg.conns);
     let sh = Arc::new(Shared { cfg, seq: AtomicU64::new(0), measure_from, end });
-    let rss_start = pid.and_then(rss_kb);
+    let rss_start = rss_sum(&pids);
     // RSS sampler: every 50 ms while the phase runs.
     let rss_max = Arc::new(AtomicU64::new(rss_start.unwrap_or(0)));
     let sampling = Arc::new(AtomicBool::new(true));
-    if let Some(pid) = pid {
-        let (m, on) = (rss_max.clone(), sampling.clone());
+    if !pids.is_empty() {
+        let (m, on, pids) = (rss_max.clone(), sampling.clone(), pids.clone());
         tokio::spawn(async move {
             while on.load(Ordering::Relaxed) {
-                m.fetch_max(rss_kb(pid).unwrap_or(0), Ordering::Relaxed);
+                m.fetch_max(rss_sum(&pids).unwrap_or(0), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         });
@@ -363,20 +403,20 @@ async fn run(cfg: Config) {
     let tasks: Vec<_> = (0..conns).map(|i| tokio::spawn(conn_loop(sh.clone(), i))).collect();
     // CPU over the measured window: [end of warm-up, end] or, for a fixed count, until done.
     tokio::time::sleep_until(measure_from.into()).await;
-    let (t_measure, cpu0) = (Instant::now(), cpu_snapshot(pid));
+    let (t_measure, cpu0) = (Instant::now(), cpu_snapshot(&pids, aux));
     let mut cpu1 = None;
     if let Some(e) = end {
         tokio::time::sleep_until(e.into()).await;
-        cpu1 = Some(cpu_snapshot(pid));
+        cpu1 = Some(cpu_snapshot(&pids, aux));
     }
     let mut stats = Vec::new();
     for t in tasks {
         stats.push(t.await.expect("connection task"));
     }
     let elapsed = sh.cfg.duration.unwrap_or_else(|| t_measure.elapsed().as_secs_f64());
-    let cpu1 = cpu1.unwrap_or_else(|| cpu_snapshot(pid));
+    let cpu1 = cpu1.unwrap_or_else(|| cpu_snapshot(&pids, aux));
     sampling.store(false, Ordering::Relaxed);
-    rss_max.fetch_max(pid.and_then(rss_kb).unwrap_or(0), Ordering::Relaxed);
+    rss_max.fetch_max(rss_sum(&pids).unwrap_or(0), Ordering::Relaxed);
 
     let mut all = ConnStats::default();
     for s in stats {
@@ -401,12 +441,14 @@ async fn run(cfg: Config) {
     let driver_cpu_s = secs(cpu0.1, cpu1.1);
     let busy_s = secs(cpu0.2.map(|m| m.0), cpu1.2.map(|m| m.0));
     let steal_s = secs(cpu0.2.map(|m| m.1), cpu1.2.map(|m| m.1));
-    // CPU used on the machine by neither the server nor the driver: other processes here
-    // (`other`) and other tenants of the host (`steal`).
+    let aux_s = secs(cpu0.3, cpu1.3);
+    // CPU used on the machine by neither the server (nor its aux tree) nor the driver: other
+    // processes here (`other`) and other tenants of the host (`steal`).
     let other_s = match (busy_s, steal_s, cpu_s, driver_cpu_s) {
-        (Some(b), Some(st), Some(c), Some(d)) => Some((b - st - c - d).max(0.0)),
+        (Some(b), Some(st), Some(c), Some(d)) => Some((b - st - c - d - aux_s.unwrap_or(0.0)).max(0.0)),
         _ => None,
     };
+    let per_req = |c: f64| (c * 1e3 / (count.max(1) as f64) * 1e4).round() / 1e4;
     if let Some(path) = &sh.cfg.save {
         std::fs::write(path, all.saved.join("\n") + "\n").expect("write --save file");
     }
@@ -427,13 +469,16 @@ async fn run(cfg: Config) {
         "max_ms": pct(100.0),
         "conns": conns,
         "server_cpu_s": cpu_s.map(r3),
-        "server_cpu_ms_per_req": cpu_s.map(|c| (c * 1e3 / (count.max(1) as f64) * 1e4).round() / 1e4),
+        "server_cpu_ms_per_req": cpu_s.map(per_req),
+        "aux_cpu_s": aux_s.map(r3),
+        "aux_cpu_ms_per_req": aux_s.map(per_req),
+        "nodes": sh.cfg.addrs.len(),
         "driver_cpu_s": driver_cpu_s.map(r3),
         "machine_busy_s": busy_s.map(r3),
         "steal_s": steal_s.map(r3),
         "other_cpu_s": other_s.map(r3),
         "rss_start_kb": rss_start,
-        "rss_max_kb": pid.map(|_| rss_max.load(Ordering::Relaxed)),
+        "rss_max_kb": rss_start.map(|_| rss_max.load(Ordering::Relaxed)),
         "first_error": all.first_error,
     });
     println!("{out}");
