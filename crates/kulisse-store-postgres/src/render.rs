@@ -391,7 +391,9 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, ctx: &mut Ctx, sql: &mut
             });
             sql.push(" translate(");
             match right {
-                Term::Value(Literal::Text(s)) => sql.bind(Param::Text(like_pattern(s))),
+                Term::Value(Literal::Text(s)) => {
+                    sql.bind(Param::Text(kulisse_store::like_pattern(s)))
+                }
                 other => {
                     sql.push("('%' || ");
                     text_of(other, ctx, sql);
@@ -834,36 +836,4 @@ fn column_sql(alias: Option<&str>, column: &str, ctx: &Ctx) -> String {
             _ => format!("{}.{}", quote(a), quote(column)),
         },
     }
-}
-
-/// PB compat: a literal with an unescaped `%` is used as the raw pattern; otherwise it is
-/// escaped and wrapped for a "contains" match (same rule as the SQLite engine).
-pub(crate) fn like_pattern(s: &str) -> String {
-    let mut prev_backslash = false;
-    let has_wildcard = s.chars().any(|c| {
-        let hit = c == '%' && !prev_backslash;
-        prev_backslash = c == '\\' && !prev_backslash;
-        hit
-    });
-    if has_wildcard {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('%');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if matches!(chars.peek(), Some('%' | '_')) => {
-                out.push('\\');
-                out.extend(chars.next());
-            }
-            '%' | '_' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out.push('%');
-    out
 }

@@ -289,7 +289,9 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, table: &str, sql: &mut S
                 " NOT LIKE "
             });
             match right {
-                Term::Value(Literal::Text(s)) => sql.bind(SqlValue::Text(like_pattern(s))),
+                Term::Value(Literal::Text(s)) => {
+                    sql.bind(SqlValue::Text(kulisse_store::like_pattern(s)))
+                }
                 other => {
                     sql.push("('%' || ");
                     render_term(other, table, sql);
@@ -318,39 +320,6 @@ fn plain_operator(op: CmpOp) -> &'static str {
         CmpOp::Like => " LIKE ",
         CmpOp::NotLike => " NOT LIKE ",
     }
-}
-
-/// PB compat: a literal with an unescaped `%` is used as the raw pattern; otherwise it is
-/// escaped and wrapped for a "contains" match.
-pub(crate) fn like_pattern(s: &str) -> String {
-    let mut prev_backslash = false;
-    let has_wildcard = s.chars().any(|c| {
-        let hit = c == '%' && !prev_backslash;
-        prev_backslash = c == '\\' && !prev_backslash;
-        hit
-    });
-    if has_wildcard {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('%');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // `\%` and `\_` are the user's own escapes of a literal wildcard.
-            '\\' if matches!(chars.peek(), Some('%' | '_')) => {
-                out.push('\\');
-                out.extend(chars.next());
-            }
-            '%' | '_' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out.push('%');
-    out
 }
 
 fn render_term(t: &Term, table: &str, sql: &mut Sql) {
@@ -457,15 +426,6 @@ fn json_path(path: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_follow_pocketbase() {
-        assert_eq!(like_pattern("abc"), "%abc%");
-        assert_eq!(like_pattern("W%ld"), "W%ld");
-        assert_eq!(like_pattern("a\\%b"), "%a\\%b%");
-        assert_eq!(like_pattern("a\\b"), "%a\\\\b%");
-        assert_eq!(like_pattern("50_"), "%50\\_%");
-    }
 
     #[test]
     fn json_paths_quote_keys() {

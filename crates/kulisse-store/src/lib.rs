@@ -87,6 +87,40 @@ pub struct ViewColumn {
     pub is_count: bool,
 }
 
+/// The LIKE pattern of PocketBase's `~` for a literal: a text with an unescaped `%` is
+/// used as given (the user wrote a pattern); anything else becomes a "contains" match with
+/// its wildcards escaped (`\\%` and `\\_` in the text stay literal). Every engine and the
+/// in-memory evaluator use this with `ESCAPE '\\'`.
+pub fn like_pattern(s: &str) -> String {
+    let mut prev_backslash = false;
+    let has_wildcard = s.chars().any(|c| {
+        let hit = c == '%' && !prev_backslash;
+        prev_backslash = c == '\\' && !prev_backslash;
+        hit
+    });
+    if has_wildcard {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some('%' | '_')) => {
+                out.push('\\');
+                out.extend(chars.next());
+            }
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push('%');
+    out
+}
+
 /// Marks `count(…) AS name` output columns of a view query, which PocketBase types as
 /// integer numbers. Engines describe columns; this reads the query text the same way for
 /// every engine.
@@ -240,5 +274,19 @@ where
         (Ok(()), None) => Err(E::from(StoreError::Other(
             "write job produced no result".into(),
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_follow_pocketbase() {
+        assert_eq!(like_pattern("abc"), "%abc%");
+        assert_eq!(like_pattern("W%ld"), "W%ld");
+        assert_eq!(like_pattern("a\\%b"), "%a\\%b%");
+        assert_eq!(like_pattern("a\\b"), "%a\\\\b%");
+        assert_eq!(like_pattern("50_"), "%50\\_%");
     }
 }

@@ -213,7 +213,7 @@ fn compare(left: &Term, op: CmpOp, right: &Term, ctx: &Ctx<'_>) -> Option<bool> 
         }
         CmpOp::Like | CmpOp::NotLike => {
             let pattern = match right {
-                Term::Value(Literal::Text(s)) => like_pattern(s),
+                Term::Value(Literal::Text(s)) => kulisse_store::like_pattern(s),
                 _ => format!("%{}%", text_of(&r)?),
             };
             let hit = like(&text_of(&l)?, &pattern);
@@ -353,37 +353,6 @@ fn value(t: &Term, ctx: &Ctx<'_>) -> Sql {
         Term::Value(Literal::Number(n)) => Sql::Num(*n),
         Term::Value(Literal::Text(s)) => Sql::Text(s.clone()),
     }
-}
-
-/// The same pattern rules as the engines: a literal with an unescaped `%` is used as is,
-/// anything else becomes a "contains" pattern with its wildcards escaped.
-fn like_pattern(s: &str) -> String {
-    let mut prev_backslash = false;
-    let raw = s.chars().any(|c| {
-        let hit = c == '%' && !prev_backslash;
-        prev_backslash = c == '\\' && !prev_backslash;
-        hit
-    });
-    if raw {
-        return s.to_owned();
-    }
-    let mut out = String::from("%");
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if matches!(chars.peek(), Some('%' | '_')) => {
-                out.push('\\');
-                out.extend(chars.next());
-            }
-            '%' | '_' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out.push('%');
-    out
 }
 
 /// SQLite LIKE with `ESCAPE '\'`: `%` any run, `_` one char, ASCII case-insensitive.
