@@ -280,6 +280,13 @@ fn render_cond(c: &Cond, ctx: &mut Ctx, sql: &mut Sql) {
             render_cond(cond, ctx, sql);
             sql.push(")");
         }
+        Cond::ExistsInner { joins, cond } => {
+            sql.push("EXISTS (SELECT 1 FROM (SELECT 1) AS \"_seed\"");
+            render_joins_as(joins, ctx, sql, " JOIN ");
+            sql.push(" WHERE ");
+            render_cond(cond, ctx, sql);
+            sql.push(")");
+        }
         Cond::Every { joins, cond } => {
             sql.push("NOT EXISTS (SELECT 1 FROM (SELECT 1) AS \"_seed\"");
             render_joins(joins, ctx, sql);
@@ -292,12 +299,17 @@ fn render_cond(c: &Cond, ctx: &mut Ctx, sql: &mut Sql) {
 
 /// LEFT JOINs from a one-row seed, so a relation without rows yields one NULL row.
 fn render_joins(joins: &[Join], ctx: &mut Ctx, sql: &mut Sql) {
+    render_joins_as(joins, ctx, sql, " LEFT JOIN ");
+}
+
+/// Joins of the given kind (` LEFT JOIN ` or ` JOIN `).
+fn render_joins_as(joins: &[Join], ctx: &mut Ctx, sql: &mut Sql, kind: &str) {
     for j in joins {
         let alias = quote(&j.alias);
         match &j.source {
             JoinSource::Record { collection, key } => {
                 sql.push(&format!(
-                    " LEFT JOIN {} AS {alias} ON {alias}.\"id\" = ",
+                    "{kind}{} AS {alias} ON {alias}.\"id\" = ",
                     quote(&collection.name)
                 ));
                 text_expr(key, ctx, sql);
@@ -311,10 +323,7 @@ fn render_joins(joins: &[Join], ctx: &mut Ctx, sql: &mut Sql) {
                 key,
             } => {
                 let col = format!("{alias}.{}", quote(field));
-                sql.push(&format!(
-                    " LEFT JOIN {} AS {alias} ON ",
-                    quote(&collection.name)
-                ));
+                sql.push(&format!("{kind}{} AS {alias} ON ", quote(&collection.name)));
                 if *multiple {
                     sql.push(&format!("EXISTS (SELECT 1 FROM jsonb_array_elements_text(kulisse_json_array({col})) AS \"_ref\"(v) WHERE \"_ref\".v = "));
                     text_expr(key, ctx, sql);
@@ -328,14 +337,16 @@ fn render_joins(joins: &[Join], ctx: &mut Ctx, sql: &mut Sql) {
             }
             JoinSource::Every { collection } => {
                 sql.push(&format!(
-                    " LEFT JOIN {} AS {alias} ON TRUE",
+                    "{kind}{} AS {alias} ON TRUE",
                     quote(&collection.name)
                 ));
                 ctx.aliases
                     .insert(j.alias.clone(), AliasKind::Table(Arc::clone(collection)));
             }
             JoinSource::Elements { array } => {
-                sql.push(" LEFT JOIN LATERAL jsonb_array_elements(kulisse_json_array(");
+                sql.push(&format!(
+                    "{kind}LATERAL jsonb_array_elements(kulisse_json_array("
+                ));
                 text_expr(array, ctx, sql);
                 sql.push(&format!(")) AS {alias}(\"value\") ON TRUE"));
                 ctx.aliases.insert(j.alias.clone(), AliasKind::Elements);

@@ -43,7 +43,7 @@ fn row_local(c: &Cond) -> bool {
         Cond::All(items) | Cond::Any(items) => items.iter().all(row_local),
         Cond::Compare { left, right, .. } => term_local(left) && term_local(right),
         Cond::True | Cond::False => true,
-        Cond::Exists { .. } | Cond::Every { .. } => false,
+        Cond::Exists { .. } | Cond::ExistsInner { .. } | Cond::Every { .. } => false,
     }
 }
 

@@ -181,6 +181,13 @@ fn render_cond(c: &Cond, table: &str, sql: &mut Sql) {
             render_cond(cond, table, sql);
             sql.push(")");
         }
+        Cond::ExistsInner { joins, cond } => {
+            sql.push("EXISTS (SELECT 1 FROM (SELECT 1)");
+            render_joins_as(joins, table, sql, " JOIN ");
+            sql.push(" WHERE ");
+            render_cond(cond, table, sql);
+            sql.push(")");
+        }
         Cond::Every { joins, cond } => {
             sql.push("NOT EXISTS (SELECT 1 FROM (SELECT 1)");
             render_joins(joins, table, sql);
@@ -193,12 +200,17 @@ fn render_cond(c: &Cond, table: &str, sql: &mut Sql) {
 
 /// LEFT JOINs from a one-row seed, so a relation without rows yields one NULL row.
 fn render_joins(joins: &[Join], table: &str, sql: &mut Sql) {
+    render_joins_as(joins, table, sql, " LEFT JOIN ");
+}
+
+/// Joins of the given kind (` LEFT JOIN ` or ` JOIN `).
+fn render_joins_as(joins: &[Join], table: &str, sql: &mut Sql, kind: &str) {
     for j in joins {
         let alias = quote(&j.alias);
         match &j.source {
             JoinSource::Record { collection, key } => {
                 sql.push(&format!(
-                    " LEFT JOIN {} AS {alias} ON {alias}.\"id\" = ",
+                    "{kind}{} AS {alias} ON {alias}.\"id\" = ",
                     quote(&collection.name)
                 ));
                 render_term(key, table, sql);
@@ -210,10 +222,7 @@ fn render_joins(joins: &[Join], table: &str, sql: &mut Sql) {
                 key,
             } => {
                 let col = format!("{alias}.{}", quote(field));
-                sql.push(&format!(
-                    " LEFT JOIN {} AS {alias} ON ",
-                    quote(&collection.name)
-                ));
+                sql.push(&format!("{kind}{} AS {alias} ON ", quote(&collection.name)));
                 if *multiple {
                     sql.push("EXISTS (SELECT 1 FROM json_each(");
                     sql.push(&format!(
@@ -228,12 +237,12 @@ fn render_joins(joins: &[Join], table: &str, sql: &mut Sql) {
             }
             JoinSource::Every { collection } => {
                 sql.push(&format!(
-                    " LEFT JOIN {} AS {alias} ON 1",
+                    "{kind}{} AS {alias} ON 1",
                     quote(&collection.name)
                 ));
             }
             JoinSource::Elements { array } => {
-                sql.push(" LEFT JOIN json_each(CASE WHEN json_valid(");
+                sql.push(&format!("{kind}json_each(CASE WHEN json_valid("));
                 render_term(array, table, sql);
                 sql.push(") THEN ");
                 render_term(array, table, sql);

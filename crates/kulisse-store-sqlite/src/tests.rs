@@ -405,7 +405,9 @@ mod no_literals_in_sql {
                 literals_of_term(left, out);
                 literals_of_term(right, out);
             }
-            Cond::Exists { cond, .. } | Cond::Every { cond, .. } => literals_of_cond(cond, out),
+            Cond::Exists { cond, .. }
+            | Cond::ExistsInner { cond, .. }
+            | Cond::Every { cond, .. } => literals_of_cond(cond, out),
             Cond::True | Cond::False => {}
         }
     }

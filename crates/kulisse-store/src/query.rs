@@ -111,6 +111,15 @@ pub enum Cond {
         /// Condition over the current row and the joined aliases.
         cond: Box<Cond>,
     },
+    /// [`Cond::Exists`] with inner joins: a missing related record contributes no row.
+    /// Equivalent when `cond` cannot hold on a missing (all-NULL) row, and much cheaper:
+    /// engines can plan it as a semi-join instead of one lookup per row.
+    ExistsInner {
+        /// Joins, in dependency order.
+        joins: Vec<Join>,
+        /// Condition over the current row and the joined aliases.
+        cond: Box<Cond>,
+    },
     /// "Every combination of joined rows satisfies `cond`" (NULL counts as not
     /// satisfied): PocketBase's all-of semantics of plain operators on fan-out paths. An
     /// empty relation is one all-NULL row, so `!=` holds for it and `=` does not.

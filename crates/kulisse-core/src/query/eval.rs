@@ -120,6 +120,17 @@ fn truth(cond: &Cond, ctx: &Ctx<'_>) -> Option<bool> {
             })
             .map_or(Some(true), |v| v),
         Cond::Compare { left, op, right } => compare(left, *op, right, ctx),
+        Cond::ExistsInner { joins, cond } => {
+            // Inner joins: combinations with a missing (NULL) element drop out.
+            let combos = expand_joins(joins, ctx)?;
+            let present = |c: &Ctx<'_>| c.joined.iter().all(|(_, v)| !v.is_null());
+            Some(
+                combos
+                    .iter()
+                    .filter(|c| present(c))
+                    .any(|c| truth(cond, c) == Some(true)),
+            )
+        }
         Cond::Exists { joins, cond } => {
             let combos = expand_joins(joins, ctx)?;
             Some(combos.iter().any(|c| truth(cond, c) == Some(true)))

@@ -8,7 +8,7 @@
 
 use kulisse_filter::{CmpOp as Syn, Comparison, Expr, Operand};
 use kulisse_schema::Collection;
-use kulisse_store::{CmpOp, Cond, Join, Literal, Term};
+use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Term};
 
 use super::RequestInfo;
 use super::paths::{PathCtx, Resolved, resolve_path};
@@ -84,12 +84,78 @@ pub(crate) fn compile_at(
     }
     Ok(Some(if scope.joins.is_empty() {
         cond
+    } else if needs_every_join(&scope.joins, &cond) {
+        Cond::ExistsInner {
+            joins: scope.joins,
+            cond: Box::new(cond),
+        }
     } else {
         Cond::Exists {
             joins: scope.joins,
             cond: Box::new(cond),
         }
     }))
+}
+
+/// Whether `cond` can only hold when every join produced a row. Then inner joins answer the
+/// same as the LEFT joins (which exist for conditions a missing relation satisfies, like
+/// `author.name = ''`) and engines can plan a semi-join instead of one lookup per row.
+///
+/// Conservative: every leaf alias needs a top-level conjunct that is NULL when that alias
+/// is NULL (a comparison of one of its columns with a non-empty literal by `=`, `<`, `>`,
+/// `<=`, `>=` or `~`).
+fn needs_every_join(joins: &[Join], cond: &Cond) -> bool {
+    let mut conjuncts = Vec::new();
+    flatten_all(cond, &mut conjuncts);
+    joins
+        .iter()
+        .filter(|j| {
+            !joins
+                .iter()
+                .any(|o| o.alias != j.alias && join_reads(o, &j.alias))
+        })
+        .all(|leaf| conjuncts.iter().any(|c| null_rejecting(c, &leaf.alias)))
+}
+
+fn flatten_all<'c>(cond: &'c Cond, out: &mut Vec<&'c Cond>) {
+    match cond {
+        Cond::All(items) => items.iter().for_each(|c| flatten_all(c, out)),
+        other => out.push(other),
+    }
+}
+
+fn join_reads(j: &Join, alias: &str) -> bool {
+    match &j.source {
+        JoinSource::Record { key, .. } | JoinSource::Referencing { key, .. } => term_on(key, alias),
+        JoinSource::Elements { array } => term_on(array, alias),
+        JoinSource::Every { .. } => false,
+    }
+}
+
+/// A term that is NULL whenever `alias`'s row is missing.
+fn term_on(t: &Term, alias: &str) -> bool {
+    match t {
+        Term::Field { alias: a, .. } => a == alias,
+        Term::Lower(inner) | Term::JsonLength(inner) => term_on(inner, alias),
+        Term::JsonPath { source, .. } => term_on(source, alias),
+        _ => false,
+    }
+}
+
+fn null_rejecting(c: &Cond, alias: &str) -> bool {
+    let Cond::Compare { left, op, right } = c else {
+        return false;
+    };
+    let strict_literal = |t: &Term| match t {
+        Term::Value(Literal::Text(s)) => !s.is_empty(),
+        Term::Value(Literal::Number(_) | Literal::Bool(_)) => true,
+        _ => false,
+    };
+    matches!(
+        op,
+        CmpOp::Eq | CmpOp::Gt | CmpOp::Gte | CmpOp::Lt | CmpOp::Lte | CmpOp::Like
+    ) && ((term_on(left, alias) && strict_literal(right))
+        || (term_on(right, alias) && strict_literal(left) && *op != CmpOp::Like))
 }
 
 /// Related list rules can reference further relations; this bounds the recursion.
