@@ -8,6 +8,7 @@
 //! compared with numeric-looking text compares as numbers (column affinity).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use kulisse_schema::{Collection, FieldKind};
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Row, Term};
@@ -29,11 +30,42 @@ enum Affinity {
     None,
 }
 
-/// A record of a collection, as the evaluator sees it, plus the joined elements in scope.
+/// Related records the evaluator needs for joins (relation paths, back-relations,
+/// `@collection`). A record in hand does not carry them; callers that hold them (a
+/// preloaded set, a fixture) provide them.
+pub trait JoinData {
+    /// The record `id` of `collection`, if it exists.
+    fn record(&self, collection: &Collection, id: &str) -> Option<Row>;
+    /// Records of `collection` whose relation `field` holds `id`.
+    fn referencing(&self, collection: &Collection, field: &str, id: &str) -> Vec<Row>;
+    /// Every record of `collection`.
+    fn all(&self, collection: &Collection) -> Vec<Row>;
+}
+
+/// One joined alias in scope: an array element, or a related record (`None` = the NULL
+/// row of a LEFT JOIN that found nothing).
+#[derive(Clone)]
+enum Joined {
+    Element(Value),
+    Record(Arc<Collection>, Option<Arc<Row>>),
+}
+
+/// A record of a collection, as the evaluator sees it, plus the joined aliases in scope.
 struct Ctx<'a> {
     collection: &'a Collection,
     row: &'a Row,
-    joined: Vec<(String, Value)>,
+    joined: Vec<(String, Joined)>,
+    data: Option<&'a dyn JoinData>,
+}
+
+impl Ctx<'_> {
+    fn joined(&self, alias: &str) -> Option<&Joined> {
+        self.joined
+            .iter()
+            .rev()
+            .find(|(a, _)| a == alias)
+            .map(|(_, j)| j)
+    }
 }
 
 impl Ctx<'_> {
@@ -45,6 +77,15 @@ impl Ctx<'_> {
                 Some(_) => Affinity::Text,
                 None => Affinity::None,
             },
+            Term::Field { alias, column } => match self.joined(alias) {
+                Some(Joined::Record(c, _)) => match c.field(column).map(|f| &f.kind) {
+                    Some(FieldKind::Number { .. } | FieldKind::Bool) => Affinity::Numeric,
+                    Some(k) if k.is_json_stored() => Affinity::Numeric,
+                    Some(_) => Affinity::Text,
+                    None => Affinity::None,
+                },
+                _ => Affinity::None,
+            },
             _ => Affinity::None,
         }
     }
@@ -53,8 +94,8 @@ impl Ctx<'_> {
 /// Whether `row` (a record of `collection`) satisfies `cond`.
 ///
 /// Joins over JSON arrays (`:each`) are evaluated from the record itself; joins to other
-/// records need their data, which a record in hand does not carry, so such conditions
-/// are unknown (false) here.
+/// records need their data (see [`matches_with`]), so without it such conditions are
+/// unknown (false) here.
 pub fn matches(collection: &Collection, cond: &Cond, row: &Row) -> bool {
     truth(
         cond,
@@ -62,6 +103,21 @@ pub fn matches(collection: &Collection, cond: &Cond, row: &Row) -> bool {
             collection,
             row,
             joined: vec![],
+            data: None,
+        },
+    ) == Some(true)
+}
+
+/// [`matches`] with related records available, so relation paths, back-relations and
+/// `@collection` evaluate as the engines' joins do.
+pub fn matches_with(collection: &Collection, cond: &Cond, row: &Row, data: &dyn JoinData) -> bool {
+    truth(
+        cond,
+        &Ctx {
+            collection,
+            row,
+            joined: vec![],
+            data: Some(data),
         },
     ) == Some(true)
 }
@@ -78,6 +134,7 @@ pub fn compare_rows(
         collection,
         row,
         joined: vec![],
+        data: None,
     };
     for o in orders {
         let kulisse_store::Order::By { term, desc } = o else {
@@ -123,7 +180,12 @@ fn truth(cond: &Cond, ctx: &Ctx<'_>) -> Option<bool> {
         Cond::ExistsInner { joins, cond } => {
             // Inner joins: combinations with a missing (NULL) element drop out.
             let combos = expand_joins(joins, ctx)?;
-            let present = |c: &Ctx<'_>| c.joined.iter().all(|(_, v)| !v.is_null());
+            let present = |c: &Ctx<'_>| {
+                c.joined.iter().all(|(_, j)| match j {
+                    Joined::Element(v) => !v.is_null(),
+                    Joined::Record(_, r) => r.is_some(),
+                })
+            };
             Some(
                 combos
                     .iter()
@@ -143,29 +205,77 @@ fn truth(cond: &Cond, ctx: &Ctx<'_>) -> Option<bool> {
 }
 
 /// Every combination of joined rows (LEFT JOIN: an empty source contributes one NULL).
+/// `None` when a join needs related records and none were provided.
 fn expand_joins<'a>(joins: &[Join], ctx: &Ctx<'a>) -> Option<Vec<Ctx<'a>>> {
     let mut combos = vec![Ctx {
         collection: ctx.collection,
         row: ctx.row,
         joined: ctx.joined.clone(),
+        data: ctx.data,
     }];
     for j in joins {
-        let JoinSource::Elements { array } = &j.source else {
-            return None;
-        };
         let mut next = Vec::new();
         for c in &combos {
-            let elements = match json_of(array, c) {
-                Some(Value::Array(items)) if !items.is_empty() => items,
-                _ => vec![Value::Null],
+            let found: Vec<Joined> = match &j.source {
+                JoinSource::Elements { array } => match json_of(array, c) {
+                    Some(Value::Array(items)) if !items.is_empty() => {
+                        items.into_iter().map(Joined::Element).collect()
+                    }
+                    _ => vec![],
+                },
+                JoinSource::Record { collection, key } => {
+                    let id = key_text(key, c);
+                    let record = id
+                        .and_then(|id| c.data.map(|d| d.record(collection, &id)))
+                        .flatten();
+                    c.data?;
+                    record
+                        .into_iter()
+                        .map(|r| Joined::Record(Arc::clone(collection), Some(Arc::new(r))))
+                        .collect()
+                }
+                JoinSource::Referencing {
+                    collection,
+                    field,
+                    key,
+                    ..
+                } => {
+                    let data = c.data?;
+                    let rows = key_text(key, c)
+                        .map(|id| data.referencing(collection, field, &id))
+                        .unwrap_or_default();
+                    rows.into_iter()
+                        .map(|r| Joined::Record(Arc::clone(collection), Some(Arc::new(r))))
+                        .collect()
+                }
+                JoinSource::Every { collection } => {
+                    let data = c.data?;
+                    data.all(collection)
+                        .into_iter()
+                        .map(|r| Joined::Record(Arc::clone(collection), Some(Arc::new(r))))
+                        .collect()
+                }
             };
-            for e in elements {
+            let found = if found.is_empty() {
+                vec![match &j.source {
+                    JoinSource::Elements { .. } => Joined::Element(Value::Null),
+                    JoinSource::Record { collection, .. }
+                    | JoinSource::Referencing { collection, .. }
+                    | JoinSource::Every { collection } => {
+                        Joined::Record(Arc::clone(collection), None)
+                    }
+                }]
+            } else {
+                found
+            };
+            for f in found {
                 let mut joined = c.joined.clone();
-                joined.push((j.alias.clone(), e));
+                joined.push((j.alias.clone(), f));
                 next.push(Ctx {
                     collection: c.collection,
                     row: c.row,
                     joined,
+                    data: c.data,
                 });
             }
         }
@@ -174,16 +284,24 @@ fn expand_joins<'a>(joins: &[Join], ctx: &Ctx<'a>) -> Option<Vec<Ctx<'a>>> {
     Some(combos)
 }
 
+/// A join key as the text an `id` column is compared with (NULL matches nothing).
+fn key_text(key: &Term, ctx: &Ctx<'_>) -> Option<String> {
+    match value(key, ctx) {
+        Sql::Text(t) => Some(t),
+        Sql::Num(n) => text_of(&Sql::Num(n)),
+        Sql::Null => None,
+    }
+}
+
 /// The JSON value of a term that names a column or joined element.
 fn json_of(t: &Term, ctx: &Ctx<'_>) -> Option<Value> {
     match t {
         Term::Column(name) => ctx.row.get(name).cloned(),
-        Term::Field { alias, .. } => ctx
-            .joined
-            .iter()
-            .rev()
-            .find(|(a, _)| a == alias)
-            .map(|(_, v)| v.clone()),
+        Term::Field { alias, column } => match ctx.joined(alias)? {
+            Joined::Element(v) => Some(v.clone()),
+            Joined::Record(_, Some(row)) => row.get(column).cloned(),
+            Joined::Record(_, None) => None,
+        },
         _ => None,
     }
 }
@@ -339,9 +457,12 @@ fn value(t: &Term, ctx: &Ctx<'_>) -> Sql {
             Sql::Text(s) => Sql::Text(s.to_ascii_lowercase()),
             other => other,
         },
-        // NOTE: strftime needs SQLite's date engine and lookups need other records; a record
-        // in hand compares them as unknown.
-        Term::Strftime { .. } | Term::Lookup { .. } => Sql::Null,
+        Term::Lookup { joins, term } => match expand_joins(joins, ctx) {
+            Some(combos) => combos.first().map_or(Sql::Null, |c| value(term, c)),
+            None => Sql::Null,
+        },
+        // NOTE: strftime needs SQLite's date engine; the evaluator treats it as unknown.
+        Term::Strftime { .. } => Sql::Null,
         Term::GeoDistance(args) => {
             let n = |t: &Term| match value(t, ctx) {
                 Sql::Num(n) => n,
