@@ -675,7 +675,7 @@ fn is_valid_thumb(t: &str) -> bool {
 }
 
 fn check_regex(pattern: &str, key: &str, errs: &mut FieldErrors) {
-    if !pattern.is_empty() && regex::Regex::new(pattern).is_err() {
+    if !pattern.is_empty() && crate::value::compiled_pattern(pattern).is_none() {
         errs.add(
             key,
             FieldError::new("validation_invalid_regex", "Invalid regular expression."),

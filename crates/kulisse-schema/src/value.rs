@@ -264,9 +264,7 @@ fn validate_text(v: &Value, min: u64, max: u64, pattern: &str) -> Result<(), Fie
         .with_param("max", max));
     }
     if !pattern.is_empty() {
-        let matches = regex::Regex::new(pattern)
-            .map(|re| re.is_match(s))
-            .unwrap_or(false);
+        let matches = compiled_pattern(pattern).is_some_and(|re| re.is_match(s));
         if !matches {
             return Err(FieldError::new(
                 "validation_invalid_format",
@@ -275,6 +273,25 @@ fn validate_text(v: &Value, min: u64, max: u64, pattern: &str) -> Result<(), Fie
         }
     }
     Ok(())
+}
+
+/// Compiled field patterns, shared: a pattern is compiled once, not on every record
+/// written (compiling was a visible part of a create's cost).
+pub fn compiled_pattern(pattern: &str) -> Option<std::sync::Arc<regex::Regex>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+    static CACHE: LazyLock<Mutex<HashMap<String, Option<Arc<regex::Regex>>>>> =
+        LazyLock::new(Mutex::default);
+    let mut cache = CACHE.lock().ok()?;
+    if let Some(hit) = cache.get(pattern) {
+        return hit.clone();
+    }
+    if cache.len() >= 1024 {
+        cache.clear();
+    }
+    let compiled = regex::Regex::new(pattern).ok().map(Arc::new);
+    cache.insert(pattern.to_owned(), compiled.clone());
+    compiled
 }
 
 fn validate_number(

@@ -58,8 +58,12 @@ pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     // is written before the commit returns); only an OS crash or power loss can drop the most
     // recent commits. This is PocketBase's durability mode too.
     conn.execute_batch(
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000; PRAGMA mmap_size = 268435456;",
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 268435456;",
     )?;
+    // Readers see the file through the memory map, so a small page cache is enough for
+    // them (and keeps RSS down with one connection per reader and per runtime thread); the
+    // writer's cache holds the pages it changes between checkpoints.
+    conn.pragma_update(None, "cache_size", if read_only { -4000 } else { -16000 })?;
     crate::functions::register(&conn)?;
     Ok(conn)
 }

@@ -20,8 +20,8 @@ use kulisse_core::Services;
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The services.
-    pub services: Services,
+    /// The services (behind one `Arc`: every extractor clones the state).
+    pub services: std::sync::Arc<Services>,
 }
 
 /// Server options that shape the router.
@@ -35,7 +35,9 @@ pub struct HttpOptions {
 
 /// Builds the whole application router (used by `serve` and the tests alike).
 pub fn router(services: Services, opts: &HttpOptions) -> Router {
-    let state = AppState { services };
+    let state = AppState {
+        services: std::sync::Arc::new(services),
+    };
     let api = routes::api().with_state(state);
     Router::new()
         .merge(api)
