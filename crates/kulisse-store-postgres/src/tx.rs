@@ -125,21 +125,7 @@ impl PgTx<'_> {
             text: format!("SELECT pg_notify('{}', $1)", ddl::CHANGES_CHANNEL),
             params: vec![Param::Text(payload)],
         };
-        self.handle.block_on(async {
-            let types: Vec<Type> = sql.params.iter().map(Param::pg_type).collect();
-            let stmt = self
-                .client
-                .prepare_typed_cached(&sql.text, &types)
-                .await
-                .map_err(|e| classify(&e, None))?;
-            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                sql.params.iter().map(Param::as_sql).collect();
-            self.client
-                .query(&stmt, &params)
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(&e, None))
-        })
+        self.run(&sql, None).map(|_| ())
     }
 
     fn save_meta(&self, c: &Collection) -> Result<(), StoreError> {
