@@ -12,6 +12,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, ServeArgs, SuperuserAction};
 
+/// mimalloc returns freed memory to the system (glibc kept the memory of large list
+/// responses for the life of the process) and is faster for our many small allocations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
