@@ -273,16 +273,14 @@ fn render_cond(c: &Cond, ctx: &mut Ctx, sql: &mut Sql) {
             sql.push(")");
         }
         Cond::Compare { left, op, right } => render_compare(left, *op, right, ctx, sql),
-        Cond::Exists { joins, cond } => {
+        Cond::Exists { joins, cond } | Cond::ExistsInner { joins, cond } => {
+            let kind = if matches!(c, Cond::ExistsInner { .. }) {
+                " JOIN "
+            } else {
+                " LEFT JOIN "
+            };
             sql.push("EXISTS (SELECT 1 FROM (SELECT 1) AS \"_seed\"");
-            render_joins(joins, ctx, sql);
-            sql.push(" WHERE ");
-            render_cond(cond, ctx, sql);
-            sql.push(")");
-        }
-        Cond::ExistsInner { joins, cond } => {
-            sql.push("EXISTS (SELECT 1 FROM (SELECT 1) AS \"_seed\"");
-            render_joins_as(joins, ctx, sql, " JOIN ");
+            render_joins_as(joins, ctx, sql, kind);
             sql.push(" WHERE ");
             render_cond(cond, ctx, sql);
             sql.push(")");
@@ -649,6 +647,15 @@ fn dynamic_compare(l: &dyn Dynamic, op: CmpOp, r: &dyn Dynamic, ctx: &mut Ctx, s
     sql.push(" END)");
 }
 
+/// The alias (`None` for the current row) and column a column term names.
+fn column_parts(t: &Term) -> (Option<&str>, &str) {
+    match t {
+        Term::Column(c) => (None, c.as_str()),
+        Term::Field { alias, column } => (Some(alias.as_str()), column.as_str()),
+        _ => (None, ""),
+    }
+}
+
 /// Whether the term's value is NULL.
 fn value_is_null(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
     sql.push("(");
@@ -671,11 +678,7 @@ fn text_of(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
 fn num_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
     match t {
         Term::Column(_) | Term::Field { .. } => {
-            let (alias, column) = match t {
-                Term::Column(c) => (None, c.as_str()),
-                Term::Field { alias, column } => (Some(alias.as_str()), column.as_str()),
-                _ => (None, ""),
-            };
+            let (alias, column) = column_parts(t);
             let col = column_sql(alias, column, ctx);
             match alias.and_then(|a| ctx.aliases.get(a).cloned()) {
                 Some(AliasKind::Elements) => sql.push(&format!("kulisse_json_num({col})")),
@@ -737,11 +740,7 @@ fn num_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
 fn text_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
     match t {
         Term::Column(_) | Term::Field { .. } => {
-            let (alias, column) = match t {
-                Term::Column(c) => (None, c.as_str()),
-                Term::Field { alias, column } => (Some(alias.as_str()), column.as_str()),
-                _ => (None, ""),
-            };
+            let (alias, column) = column_parts(t);
             let col = column_sql(alias, column, ctx);
             match alias.and_then(|a| ctx.aliases.get(a).cloned()) {
                 Some(AliasKind::Elements) => sql.push(&format!("kulisse_json_text({col})")),

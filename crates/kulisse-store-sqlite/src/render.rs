@@ -174,16 +174,14 @@ fn render_cond(c: &Cond, table: &str, sql: &mut Sql) {
             sql.push(")");
         }
         Cond::Compare { left, op, right } => render_compare(left, *op, right, table, sql),
-        Cond::Exists { joins, cond } => {
+        Cond::Exists { joins, cond } | Cond::ExistsInner { joins, cond } => {
+            let kind = if matches!(c, Cond::ExistsInner { .. }) {
+                " JOIN "
+            } else {
+                " LEFT JOIN "
+            };
             sql.push("EXISTS (SELECT 1 FROM (SELECT 1)");
-            render_joins(joins, table, sql);
-            sql.push(" WHERE ");
-            render_cond(cond, table, sql);
-            sql.push(")");
-        }
-        Cond::ExistsInner { joins, cond } => {
-            sql.push("EXISTS (SELECT 1 FROM (SELECT 1)");
-            render_joins_as(joins, table, sql, " JOIN ");
+            render_joins_as(joins, table, sql, kind);
             sql.push(" WHERE ");
             render_cond(cond, table, sql);
             sql.push(")");
