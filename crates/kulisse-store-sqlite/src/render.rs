@@ -1,6 +1,8 @@
 //! Renders the query IR as SQLite SQL. Values become `?` parameters; identifiers pass
 //! through [`quote`]. This file and `ddl.rs` are the only places that write SQLite SQL.
 
+use std::fmt::Write as _;
+
 use kulisse_schema::FieldKind;
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, Term};
 use rusqlite::types::Value as SqlValue;
@@ -21,11 +23,38 @@ impl Sql {
         self.text.push('?');
         self.params.push(v);
     }
+
+    /// A quoted identifier.
+    fn ident(&mut self, name: &str) {
+        push_quoted(&mut self.text, name);
+    }
+
+    /// `table.column`, where `table` is already quoted.
+    fn column(&mut self, table: &str, name: &str) {
+        self.text.push_str(table);
+        self.text.push('.');
+        push_quoted(&mut self.text, name);
+    }
 }
 
 /// Quotes an identifier: the only way a name enters SQL text.
 pub(crate) fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
+    let mut out = String::with_capacity(ident.len() + 2);
+    push_quoted(&mut out, ident);
+    out
+}
+
+/// Appends `ident` quoted. Rendering writes straight into the statement text: a point
+/// read's SQL is rendered on every request, and per-name allocations were most of its cost.
+fn push_quoted(out: &mut String, ident: &str) {
+    out.push('"');
+    for (i, part) in ident.split('"').enumerate() {
+        if i > 0 {
+            out.push_str("\"\"");
+        }
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 /// `SELECT <columns> FROM <table> WHERE … ORDER BY … LIMIT … OFFSET …`.
@@ -36,19 +65,25 @@ pub(crate) fn quote(ident: &str) -> String {
 pub(crate) fn select_rows(q: &Select) -> Sql {
     let c = &q.collection;
     let table = quote(&c.name);
-    let mut sql = Sql::default();
-    let cols: Vec<String> = c
-        .fields
-        .iter()
-        .map(|f| format!("{table}.{}", quote(&f.name)))
-        .collect();
-    sql.push(&format!("SELECT {} FROM ", cols.join(", ")));
+    let mut sql = Sql {
+        text: String::with_capacity(64 + 24 * c.fields.len()),
+        params: Vec::new(),
+    };
+    sql.push("SELECT ");
+    for (i, f) in c.fields.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.column(&table, &f.name);
+    }
+    sql.push(" FROM ");
     from_source(q, &table, &mut sql);
     let two_step = !q.order.is_empty() && q.limit.is_some() && q.virtual_row.is_none();
     if two_step {
-        sql.push(&format!(
+        let _ = write!(
+            sql.text,
             " WHERE {table}._rowid_ IN (SELECT {table}._rowid_ FROM {table}"
-        ));
+        );
         where_clause(q, &table, &mut sql);
         order_by(q, &table, &mut sql);
         limit_offset(q, &mut sql);
@@ -76,10 +111,14 @@ fn order_by(q: &Select, table: &str, sql: &mut Sql) {
                 render_term(term, table, sql);
                 sql.push(if *desc { " DESC" } else { " ASC" });
             }
-            Order::RowId { desc } => sql.push(&format!(
-                "{table}._rowid_{}",
-                if *desc { " DESC" } else { " ASC" }
-            )),
+            Order::RowId { desc } => {
+                sql.push(table);
+                sql.push(if *desc {
+                    "._rowid_ DESC"
+                } else {
+                    "._rowid_ ASC"
+                });
+            }
             Order::Random => sql.push("RANDOM()"),
         }
     }
@@ -91,15 +130,17 @@ fn order_by(q: &Select, table: &str, sql: &mut Sql) {
 /// integers computed here, never client text.
 fn limit_offset(q: &Select, sql: &mut Sql) {
     if let Some(limit) = q.limit {
-        sql.push(&format!(
+        let _ = write!(
+            sql.text,
             " LIMIT {}",
             i64::try_from(limit).unwrap_or(i64::MAX)
-        ));
+        );
         if q.offset > 0 {
-            sql.push(&format!(
+            let _ = write!(
+                sql.text,
                 " OFFSET {}",
                 i64::try_from(q.offset).unwrap_or(i64::MAX)
-            ));
+            );
         }
     }
 }
@@ -138,9 +179,11 @@ fn from_source(q: &Select, table: &str, sql: &mut Sql) {
             .get(&f.name)
             .map_or(SqlValue::Null, |v| crate::codec::encode(f, v));
         sql.bind(value);
-        sql.push(&format!(" AS {affinity}) AS {}", quote(&f.name)));
+        let _ = write!(sql.text, " AS {affinity}) AS ");
+        sql.ident(&f.name);
     }
-    sql.push(&format!(") AS {table}"));
+    sql.push(") AS ");
+    sql.push(table);
 }
 
 fn where_clause(q: &Select, table: &str, sql: &mut Sql) {
@@ -207,10 +250,9 @@ fn render_joins_as(joins: &[Join], table: &str, sql: &mut Sql, kind: &str) {
         let alias = quote(&j.alias);
         match &j.source {
             JoinSource::Record { collection, key } => {
-                sql.push(&format!(
-                    "{kind}{} AS {alias} ON {alias}.\"id\" = ",
-                    quote(&collection.name)
-                ));
+                sql.push(kind);
+                sql.ident(&collection.name);
+                let _ = write!(sql.text, " AS {alias} ON {alias}.\"id\" = ");
                 render_term(key, table, sql);
             }
             JoinSource::Referencing {
@@ -220,31 +262,36 @@ fn render_joins_as(joins: &[Join], table: &str, sql: &mut Sql, kind: &str) {
                 key,
             } => {
                 let col = format!("{alias}.{}", quote(field));
-                sql.push(&format!("{kind}{} AS {alias} ON ", quote(&collection.name)));
+                sql.push(kind);
+                sql.ident(&collection.name);
+                let _ = write!(sql.text, " AS {alias} ON ");
                 if *multiple {
                     sql.push("EXISTS (SELECT 1 FROM json_each(");
-                    sql.push(&format!(
+                    let _ = write!(
+                        sql.text,
                         "CASE WHEN json_valid({col}) THEN {col} ELSE '[]' END) WHERE value = "
-                    ));
+                    );
                     render_term(key, table, sql);
                     sql.push(")");
                 } else {
-                    sql.push(&format!("{col} = "));
+                    sql.push(&col);
+                    sql.push(" = ");
                     render_term(key, table, sql);
                 }
             }
             JoinSource::Every { collection } => {
-                sql.push(&format!(
-                    "{kind}{} AS {alias} ON 1",
-                    quote(&collection.name)
-                ));
+                sql.push(kind);
+                sql.ident(&collection.name);
+                let _ = write!(sql.text, " AS {alias} ON 1");
             }
             JoinSource::Elements { array } => {
-                sql.push(&format!("{kind}json_each(CASE WHEN json_valid("));
+                sql.push(kind);
+                sql.push("json_each(CASE WHEN json_valid(");
                 render_term(array, table, sql);
                 sql.push(") THEN ");
                 render_term(array, table, sql);
-                sql.push(&format!(" ELSE NULL END) AS {alias}"));
+                sql.push(" ELSE NULL END) AS ");
+                sql.push(&alias);
             }
         }
     }
@@ -331,8 +378,12 @@ fn plain_operator(op: CmpOp) -> &'static str {
 
 fn render_term(t: &Term, table: &str, sql: &mut Sql) {
     match t {
-        Term::Column(name) => sql.push(&format!("{table}.{}", quote(name))),
-        Term::Field { alias, column } => sql.push(&format!("{}.{}", quote(alias), quote(column))),
+        Term::Column(name) => sql.column(table, name),
+        Term::Field { alias, column } => {
+            sql.ident(alias);
+            sql.push(".");
+            sql.ident(column);
+        }
         Term::JsonPath { source, path } => {
             sql.push("JSON_EXTRACT(");
             json_input(source, table, sql);
@@ -422,9 +473,9 @@ fn json_path(path: &[String]) -> String {
     let mut out = String::from("$");
     for seg in path {
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{seg}]"));
+            let _ = write!(out, "[{seg}]");
         } else {
-            out.push_str(&format!(".\"{}\"", seg.replace('"', "\\\"")));
+            let _ = write!(out, ".\"{}\"", seg.replace('"', "\\\""));
         }
     }
     out
