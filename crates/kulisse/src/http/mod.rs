@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use kulisse_core::Services;
+use tower::ServiceBuilder;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -38,11 +39,16 @@ pub fn router(services: Services, opts: &HttpOptions) -> Router {
     let state = AppState {
         services: std::sync::Arc::new(services),
     };
-    let api = routes::api().with_state(state);
-    Router::new()
-        .merge(api)
-        .fallback_service(middleware::static_files(opts.public_dir.as_deref()))
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(middleware::cors(&opts.origins))
+    let routes = routes::api()
+        .with_state(state)
+        .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
+    // NOTE: the layers wrap the router once instead of going through `Router::layer`, which
+    // wraps every route in them: axum then cloned each boxed layer per request (a dozen
+    // allocations on every call).
+    let app = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(middleware::finalize))
+        .layer(middleware::cors(&opts.origins))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .service(routes);
+    Router::new().fallback_service(app)
 }
