@@ -68,7 +68,9 @@ pub(crate) fn with_connection<T>(
         let mut conns = cell.borrow_mut();
         let conn = match conns.entry(id) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(v) => v.insert(crate::pool::open(path, true).map_err(classify)?),
+            Entry::Vacant(v) => {
+                v.insert(crate::pool::open(path, crate::pool::Role::Point).map_err(classify)?)
+            }
         };
         f(conn)
     })

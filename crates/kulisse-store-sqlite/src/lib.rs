@@ -42,7 +42,7 @@ impl SqliteStore {
     /// # Errors
     /// When the file cannot be opened or the system tables cannot be created.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let writer = pool::open(path, false).map_err(classify)?;
+        let writer = pool::open(path, pool::Role::Write).map_err(classify)?;
         writer.execute_batch(ddl::MIGRATIONS).map_err(classify)?;
         let readers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
