@@ -32,6 +32,9 @@ pub struct BatchSettings {
 pub struct SettingsService {
     store: Arc<dyn Store>,
     current: Arc<RwLock<Arc<Value>>>,
+    /// Held from reading the store to installing the result, so that a reload which read
+    /// older settings cannot install them over newer ones.
+    installing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// PocketBase's defaults for a new data dir.
@@ -68,13 +71,16 @@ impl SettingsService {
         Ok(Self {
             store,
             current: Arc::new(RwLock::new(Arc::new(settings))),
+            installing: Arc::default(),
         })
     }
+
     /// Re-reads the stored settings (another node changed them).
     ///
     /// # Errors
     /// When the store cannot be read.
     pub async fn reload(&self) -> Result<(), CoreError> {
+        let _installing = self.installing.lock().await;
         let mut settings = defaults();
         if let Some(stored) = self.store.param(PARAM_KEY).await? {
             merge(&mut settings, &stored);
@@ -124,6 +130,7 @@ impl SettingsService {
         let Value::Object(patch) = patch else {
             return Err(CoreError::generic_bad_request());
         };
+        let _installing = self.installing.lock().await;
         let mut next = (*self.snapshot()).clone();
         let known: Map<String, Value> = patch
             .iter()

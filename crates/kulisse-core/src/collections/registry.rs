@@ -84,6 +84,10 @@ pub struct Registry {
     store: Arc<dyn Store>,
     current: Arc<RwLock<Arc<Snapshot>>>,
     auth_cache: Arc<AuthCache>,
+    /// Serialises reloads. Two overlapping reloads (a local change and another node's
+    /// announcement) could otherwise finish out of order and install the older schema
+    /// last.
+    reloading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Registry {
@@ -96,6 +100,7 @@ impl Registry {
             store: Arc::clone(&store),
             current: Arc::new(RwLock::new(Arc::default())),
             auth_cache: Arc::default(),
+            reloading: Arc::default(),
         };
         if store.load_collections().await?.is_empty() {
             transact::<_, StoreError, _>(&*store, |tx| {
@@ -114,6 +119,7 @@ impl Registry {
     /// # Errors
     /// When the store cannot be read or holds an unreadable definition.
     pub async fn reload(&self) -> Result<(), CoreError> {
+        let _reloading = self.reloading.lock().await;
         let docs = self.store.load_collections().await?;
         let mut list = Vec::with_capacity(docs.len());
         for doc in &docs {

@@ -233,7 +233,59 @@ async fn wrong_password_and_unknown_identity_answer_the_same() {
     );
 }
 
+/// A node reads its own schema and settings changes at once. On PostgreSQL each change
+/// also comes back as an announcement whose reload must never install an older state over
+/// a newer one (it once did, now and then, when two reloads overlapped).
+async fn each_change_is_seen_by_the_next_request() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (status, _) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(
+                json!({"name": "notes", "type": "base", "fields": [{"name": "t", "type": "text"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for i in 0..40 {
+        let rule = format!("t != 'v{i}'");
+        let (status, _) = srv
+            .send(
+                "PATCH",
+                "/api/collections/notes",
+                Some(&su),
+                Some(json!({"listRule": rule})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, c) = srv
+            .send("GET", "/api/collections/notes", Some(&su), None)
+            .await;
+        assert_eq!(c["listRule"], json!(rule), "change {i}");
+        let name = format!("app {i}");
+        let (status, _) = srv
+            .send(
+                "PATCH",
+                "/api/settings",
+                Some(&su),
+                Some(json!({"meta": {"appName": name}})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, settings) = srv.send("GET", "/api/settings", Some(&su), None).await;
+        assert_eq!(
+            settings["meta"]["appName"],
+            json!(name),
+            "settings change {i}"
+        );
+    }
+}
+
 crate::engine_tests!(
+    each_change_is_seen_by_the_next_request,
     malformed_input_never_yields_a_server_error,
     password_change_revokes_earlier_tokens,
     wrong_password_and_unknown_identity_answer_the_same
