@@ -19,8 +19,13 @@ pub struct RequestInfo {
     pub context: &'static str,
     /// First value of each query parameter.
     pub query: BTreeMap<String, String>,
-    /// Headers, names normalised to snake_case lower (`X-Custom` → `x_custom`).
-    pub headers: BTreeMap<String, String>,
+    /// The request's headers. Kept as received and looked up on demand ([`Self::header`]):
+    /// few rules read them, and copying every header into owned strings on every request
+    /// cost more than a point read.
+    pub headers: http::HeaderMap,
+    /// Headers that take precedence over `headers` (a batch sub-request's own), by
+    /// normalised name.
+    pub header_overrides: BTreeMap<String, String>,
     /// Submitted body (after modifiers) for create/update.
     pub body: Map<String, Value>,
 }
@@ -34,6 +39,28 @@ impl RequestInfo {
             context: "default",
             ..Self::default()
         }
+    }
+
+    /// The header `@request.headers.<key>` names: `key` is the normalised name
+    /// (`x_custom` for `X-Custom`); the first value wins, as in Go's `Header.Get`.
+    pub fn header(&self, key: &str) -> Option<&str> {
+        if let Some(v) = self.header_overrides.get(key) {
+            return Some(v);
+        }
+        let normalised_is = |name: &str| {
+            name.len() == key.len()
+                && name.bytes().zip(key.bytes()).all(|(n, k)| {
+                    k == if n == b'-' {
+                        b'_'
+                    } else {
+                        n.to_ascii_lowercase()
+                    }
+                })
+        };
+        self.headers
+            .iter()
+            .find(|(name, _)| normalised_is(name.as_str()))
+            .and_then(|(_, value)| value.to_str().ok())
     }
 }
 
@@ -63,7 +90,7 @@ pub(crate) fn resolve_request(path: &str, req: &RequestInfo) -> Literal {
             },
         },
         Some(("query", key)) => req.query.get(key).map(|v| Value::String(v.clone())),
-        Some(("headers", key)) => req.headers.get(key).map(|v| Value::String(v.clone())),
+        Some(("headers", key)) => req.header(key).map(|v| Value::String(v.to_owned())),
         Some(("body", key)) => req.body.get(key).cloned(),
         Some(_) => None,
     };
@@ -135,5 +162,25 @@ pub(crate) fn macro_value(name: &str) -> Option<Literal> {
         "@weekday" => num(i64::from(now.weekday().to_sunday_zero_offset())),
         "@year" => num(i64::from(now.year())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_found_by_normalised_name_first_value_and_overrides_first() {
+        let mut req = RequestInfo::default();
+        req.headers.append("x-custom-token", "a".parse().unwrap());
+        req.headers.append("x-custom-token", "b".parse().unwrap());
+        req.headers.append("accept", "text/html".parse().unwrap());
+        assert_eq!(req.header("x_custom_token"), Some("a"));
+        assert_eq!(req.header("accept"), Some("text/html"));
+        assert_eq!(req.header("x-custom-token"), None);
+        assert_eq!(req.header("x_custom"), None);
+        req.header_overrides
+            .insert("accept".into(), "application/json".into());
+        assert_eq!(req.header("accept"), Some("application/json"));
     }
 }

@@ -55,7 +55,7 @@ impl RecordsService {
             let is_delete = matches!(item.op, WriteOp::Delete(_));
             let mut sub = req.clone();
             sub.query = item.query;
-            sub.headers.extend(item.headers);
+            sub.header_overrides.extend(item.headers);
             let p = self
                 .prepare(&sub, &item.collection, item.op)
                 .await

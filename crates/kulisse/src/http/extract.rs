@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Reque
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
-use kulisse_core::query::{RequestInfo, normalize_header_name};
+use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ListParams;
 use serde_json::{Map, Value};
 
@@ -37,16 +37,7 @@ impl FromRequestParts<AppState> for Req {
         let auth = state.services.auth.authenticate(header).await;
         let mut info = RequestInfo::for_auth(auth, parts.method.as_str());
         info.query = query_map(parts.uri.query().unwrap_or_default());
-        info.headers = parts
-            .headers
-            .iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    normalize_header_name(k.as_str()),
-                    v.to_str().ok()?.to_owned(),
-                ))
-            })
-            .collect();
+        info.headers = parts.headers.clone();
         Ok(Req(info))
     }
 }
