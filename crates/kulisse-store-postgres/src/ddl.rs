@@ -188,7 +188,11 @@ pub(crate) fn create_collection(c: &Collection) -> Vec<String> {
                 quote(&format!("_rowid_{}", c.id)),
                 quote(&c.name)
             ));
-            out.extend(c.index_defs().iter().map(|d| create_index_sql(&c.name, d)));
+            out.extend(
+                c.storage_indexes()
+                    .iter()
+                    .map(|d| create_index_sql(&c.name, d)),
+            );
             out
         }
     }
@@ -213,7 +217,7 @@ pub(crate) fn alter_collection(old: &Collection, new: &Collection) -> Vec<String
     }
     let tmp = format!("_kulisse_rebuild_{}", new.id);
     let mut out: Vec<String> = old
-        .index_defs()
+        .storage_indexes()
         .iter()
         .map(|d| format!("DROP INDEX IF EXISTS {}", quote(&d.name)))
         .collect();
@@ -251,7 +255,7 @@ pub(crate) fn alter_collection(old: &Collection, new: &Collection) -> Vec<String
         quote(&new.name)
     ));
     out.extend(
-        new.index_defs()
+        new.storage_indexes()
             .iter()
             .map(|d| create_index_sql(&new.name, d)),
     );
@@ -273,7 +277,7 @@ fn convert_expr(prev: &Field, next: &Field) -> String {
 /// Whether two definitions need the same table shape (then only metadata changes).
 pub(crate) fn same_table_shape(old: &Collection, new: &Collection) -> bool {
     old.name == new.name
-        && old.indexes == new.indexes
+        && old.storage_indexes() == new.storage_indexes()
         && old.kind == new.kind
         && old.view_query == new.view_query
         && old.fields.len() == new.fields.len()

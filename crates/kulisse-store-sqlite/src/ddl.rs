@@ -93,14 +93,14 @@ fn save_meta(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
 }
 
 fn create_indexes(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
-    for d in c.index_defs() {
+    for d in c.storage_indexes() {
         conn.execute_batch(&create_index_sql(&c.name, &d))?;
     }
     Ok(())
 }
 
 fn drop_indexes(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
-    for d in c.index_defs() {
+    for d in c.storage_indexes() {
         conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", quote(&d.name)))?;
     }
     Ok(())
@@ -198,7 +198,7 @@ pub(crate) fn update_meta(conn: &Connection, c: &Collection) -> rusqlite::Result
 /// Whether two definitions need the same table shape (then only metadata changes).
 pub(crate) fn same_table_shape(old: &Collection, new: &Collection) -> bool {
     old.name == new.name
-        && old.indexes == new.indexes
+        && old.storage_indexes() == new.storage_indexes()
         && old.fields.len() == new.fields.len()
         && old.fields.iter().zip(&new.fields).all(|(a, b)| {
             a.id == b.id
