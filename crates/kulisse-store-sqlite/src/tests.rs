@@ -475,3 +475,73 @@ async fn cached_reads_are_not_prepared_again() {
         }
     }
 }
+
+/// Pages sorted by creation time read the sort index instead of sorting every match, before
+/// and after a table rebuild; the index stays out of the collection's own `indexes`.
+#[tokio::test]
+async fn pages_sorted_by_created_use_the_sort_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data.db")).unwrap();
+    let c = Collection::from_create_input(&json!({
+        "name": "notes",
+        "fields": [
+            {"name": "views", "type": "number"},
+            {"name": "created", "type": "autodate", "onCreate": true},
+            {"name": "updated", "type": "autodate", "onCreate": true, "onUpdate": true}
+        ]
+    }))
+    .unwrap();
+    assert!(c.indexes.is_empty());
+    let mut renamed = c.clone();
+    renamed.apply_input(&json!({"name": "memos"})).unwrap();
+    let (first, old, new) = (c.clone(), c.clone(), renamed.clone());
+    transact::<_, StoreError, _>(&store, move |tx| tx.create_collection(&first))
+        .await
+        .unwrap();
+    let plan = |c: &Collection, sort: &str| {
+        let q = Select {
+            filter: Some(cmp(
+                Term::Column("views".into()),
+                CmpOp::Gt,
+                Literal::Number(5.0),
+            )),
+            order: vec![Order::By {
+                term: Term::Column(sort.into()),
+                desc: true,
+            }],
+            limit: Some(20),
+            ..Select::all(Arc::new(c.clone()))
+        };
+        let sql = crate::render::select_rows(&q);
+        let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+            .unwrap();
+        stmt.query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+        .join("; ")
+    };
+    let uses_sort_index = |p: &str| p.contains("USING INDEX _kulisse_sort_");
+    assert!(
+        uses_sort_index(&plan(&c, "created")),
+        "{}",
+        plan(&c, "created")
+    );
+    assert!(
+        !uses_sort_index(&plan(&c, "updated")),
+        "{}",
+        plan(&c, "updated")
+    );
+    transact::<_, StoreError, _>(&store, move |tx| tx.alter_collection(&old, &new))
+        .await
+        .unwrap();
+    assert!(
+        uses_sort_index(&plan(&renamed, "created")),
+        "{}",
+        plan(&renamed, "created")
+    );
+}
