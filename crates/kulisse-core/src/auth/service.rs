@@ -52,10 +52,16 @@ impl AuthService {
     }
 
     async fn resolve_token(&self, token: &str, kind: TokenKind) -> Option<Auth> {
+        let cache = self.registry.auth_cache();
+        let now = jiff::Timestamp::now().as_second();
+        if let Some((collection_id, record)) = cache.verified(token, kind, now) {
+            let collection = self.registry.get(&collection_id)?;
+            collection.auth.as_ref()?;
+            return Some(Auth::Record { collection, record });
+        }
         let claims = tokens::peek(token)?;
         let collection = self.registry.get(&claims.collection_id)?;
         let auth = collection.auth.as_ref()?;
-        let cache = self.registry.auth_cache();
         let record = match cache.get(&collection.id, &claims.id) {
             Some(record) => record,
             None => {
@@ -70,7 +76,8 @@ impl AuthService {
             TokenKind::File => &auth.file_token.secret,
         };
         let key = format!("{}{secret}", record.get("tokenKey")?.as_str()?);
-        tokens::verify(token, &key, kind)?;
+        let verified = tokens::verify(token, &key, kind)?;
+        cache.remember_verified(token, kind, &verified, &record);
         Some(Auth::Record { collection, record })
     }
 
