@@ -233,7 +233,7 @@ fn idle_checkpoint(conn: &Connection) {
 /// Runs queued jobs in one transaction, each inside a savepoint so one job's failure only
 /// undoes that job. Replies go out after COMMIT, so a success is always durable.
 fn run_batch(conn: &Connection, batch: Vec<WriteTask>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         let err = classify(e);
         for (_, reply) in batch {
             let _ = reply.send(Err(clone_err(&err)));
@@ -245,7 +245,7 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>) {
         let result = run_job(conn, job);
         outcomes.push((reply, result));
     }
-    match conn.execute_batch("COMMIT") {
+    match control(conn, "COMMIT") {
         Ok(()) => {
             for (reply, result) in outcomes {
                 let _ = reply.send(result);
@@ -253,7 +253,7 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>) {
         }
         Err(e) => {
             let err = classify(e);
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = control(conn, "ROLLBACK");
             for (reply, result) in outcomes {
                 let _ = reply.send(result.and(Err(clone_err(&err))));
             }
@@ -262,19 +262,25 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>) {
 }
 
 fn run_job(conn: &Connection, job: WriteJob) -> Result<(), StoreError> {
-    conn.execute_batch("SAVEPOINT job").map_err(classify)?;
+    control(conn, "SAVEPOINT job").map_err(classify)?;
     let mut tx = SqliteTx::new(conn);
     let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
         .unwrap_or_else(|_| Err(StoreError::Other("write job panicked".into())));
     let end = if result.is_ok() {
-        "RELEASE job"
+        control(conn, "RELEASE job")
     } else {
-        "ROLLBACK TO job; RELEASE job"
+        control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job"))
     };
-    match conn.execute_batch(end) {
+    match end {
         Ok(()) => result,
         Err(e) => Err(classify(e)),
     }
+}
+
+/// Runs a transaction-control statement from the statement cache: `execute_batch` parsed
+/// these four to six statements again for every write job.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
 fn clone_err(e: &StoreError) -> StoreError {
