@@ -57,7 +57,7 @@ impl RecordsService {
             sub.query = item.query;
             sub.header_overrides.extend(item.headers);
             let p = self
-                .prepare(&sub, &item.collection, item.op)
+                .prepare(sub, &item.collection, item.op)
                 .await
                 .map_err(|error| BatchFailure {
                     index,

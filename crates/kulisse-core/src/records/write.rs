@@ -1,10 +1,11 @@
 //! Creating, updating and deleting records (spec §2.6–§2.8, §2.10).
 //!
 //! Every write has two halves. [`RecordsService::prepare`] does what needs no database
-//! state and may be slow: compiling the rule, and bcrypt work, which must never run on the
-//! writer thread. [`apply`] runs inside the write transaction and does everything that
-//! reads or writes records, so a batch can run many writes in one transaction, each seeing
-//! the ones before it.
+//! state: the rule's `null`-ness, bcrypt work (which must never run on the writer thread),
+//! and for creates the whole would-be record with its field validation ([`Draft`]).
+//! [`apply`] runs inside the write transaction and does everything that reads or writes
+//! records, so a batch can run many writes in one transaction, each seeing the ones before
+//! it; the one writer thread is what creates queue on, so it gets no other work.
 
 use std::sync::Arc;
 
@@ -42,7 +43,9 @@ pub enum WriteOp {
 /// A write checked and prepared outside the transaction.
 pub struct PreparedWrite {
     collection: Arc<Collection>,
-    req: RequestInfo,
+    /// The request with its submitted body; shared with the response side (visibility,
+    /// expand) instead of copied.
+    req: Arc<RequestInfo>,
     /// The rule; create and update rules are compiled inside the transaction, where
     /// `@request.body` is known after modifiers.
     rule: Rule,
@@ -51,7 +54,7 @@ pub struct PreparedWrite {
 
 enum Step {
     Create {
-        password_hash: Option<String>,
+        draft: Draft,
     },
     Update {
         id: String,
@@ -145,7 +148,7 @@ impl RecordsService {
     /// As described, plus 404 for an unknown collection.
     pub async fn create(
         &self,
-        req: &RequestInfo,
+        req: RequestInfo,
         collection: &str,
         body: Map<String, Value>,
         expand: &ExpandTree,
@@ -160,7 +163,7 @@ impl RecordsService {
     /// 403 for a `null` rule, 404 for a missing/hidden record, 400 for validation.
     pub async fn update(
         &self,
-        req: &RequestInfo,
+        req: RequestInfo,
         collection: &str,
         id: &str,
         body: Map<String, Value>,
@@ -179,7 +182,7 @@ impl RecordsService {
     /// Unknown collection, 403/404 per the rule, 400 for required references.
     pub async fn delete(
         &self,
-        req: &RequestInfo,
+        req: RequestInfo,
         collection: &str,
         id: &str,
     ) -> Result<(), CoreError> {
@@ -197,7 +200,7 @@ impl RecordsService {
         expand: &ExpandTree,
     ) -> Result<Row, CoreError> {
         let snapshot = self.registry.snapshot();
-        let (c, req) = (Arc::clone(&prepared.collection), prepared.req.clone());
+        let (c, req) = (Arc::clone(&prepared.collection), Arc::clone(&prepared.req));
         let effect = prepared.cache_effect();
         let outcome =
             transact::<_, CoreError, _>(&*self.store, move |tx| apply(tx, &snapshot, prepared))
@@ -217,7 +220,7 @@ impl RecordsService {
     /// Unknown collection, view collections, `null` rules, password form failures.
     pub async fn prepare(
         &self,
-        req: &RequestInfo,
+        mut req: RequestInfo,
         collection: &str,
         op: WriteOp,
     ) -> Result<PreparedWrite, CoreError> {
@@ -255,7 +258,6 @@ impl RecordsService {
                 }
             }
         };
-        let mut req = req.clone();
         let superuser = req.auth.is_superuser();
         let step = match op {
             Resolved::Create(body) => {
@@ -267,7 +269,9 @@ impl RecordsService {
                 } else {
                     None
                 };
-                Step::Create { password_hash }
+                Step::Create {
+                    draft: Draft::new(&c, &req, password_hash),
+                }
             }
             Resolved::Update(id, body) => {
                 req.body = body;
@@ -319,7 +323,7 @@ impl RecordsService {
         };
         Ok(PreparedWrite {
             collection: c,
-            req,
+            req: Arc::new(req),
             rule,
             step,
         })
@@ -364,9 +368,7 @@ pub fn apply(tx: &mut dyn StoreTx, schema: &Snapshot, w: PreparedWrite) -> Resul
         step,
     } = w;
     match step {
-        Step::Create { password_hash } => {
-            apply_create(tx, schema, &c, &req, rule.text()?, password_hash)
-        }
+        Step::Create { draft } => apply_create(tx, schema, &c, &req, rule.text()?, draft),
         Step::Update { id, password_hash } => {
             apply_update(tx, schema, &c, &req, rule.text()?, &id, password_hash)
         }
@@ -374,7 +376,8 @@ pub fn apply(tx: &mut dyn StoreTx, schema: &Snapshot, w: PreparedWrite) -> Resul
             if fetch(tx, &c, &id, None)?.is_some() {
                 apply_update(tx, schema, &c, &req, update_rule.text()?, &id, None)
             } else {
-                apply_create(tx, schema, &c, &req, rule.text()?, None)
+                let draft = Draft::new(&c, &req, None);
+                apply_create(tx, schema, &c, &req, rule.text()?, draft)
             }
         }
         Step::Delete { id } => {
@@ -402,61 +405,95 @@ fn fetch(
     Ok(tx.select(&q)?.into_iter().next())
 }
 
+/// A record to create, built from the request body alone: defaults, the body's values after
+/// modifiers, the id, autodates and autogenerated text, and the field errors that need no
+/// database.
+struct Draft {
+    row: Row,
+    /// Fields the body set (through modifiers too), for the create rule's `@request.body`.
+    touched: Vec<String>,
+    errs: FieldErrors,
+}
+
+impl Draft {
+    fn new(c: &Collection, req: &RequestInfo, password_hash: Option<String>) -> Draft {
+        let superuser = req.auth.is_superuser();
+        let body = &req.body;
+        let mut row: Row = c
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), value::zero(&f.kind)))
+            .collect();
+        if let Some(hash) = password_hash {
+            row.insert("password".into(), Value::String(hash));
+        }
+        let touched = apply_body(c, &mut row, body, superuser);
+        let id = match body
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            Some(id) => id.to_owned(),
+            None => ids::new_record_id(),
+        };
+        row.insert("id".into(), Value::String(id));
+        let now = datetime::now();
+        for f in &c.fields {
+            match &f.kind {
+                FieldKind::Autodate {
+                    on_create: true, ..
+                } => {
+                    row.insert(f.name.clone(), Value::String(now.clone()));
+                }
+                FieldKind::Text {
+                    autogenerate_pattern,
+                    ..
+                } if !autogenerate_pattern.is_empty()
+                    && row
+                        .get(&f.name)
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty) =>
+                {
+                    row.insert(
+                        f.name.clone(),
+                        Value::String(
+                            ids::generate_from_pattern(autogenerate_pattern).unwrap_or_default(),
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+        let mut errs = FieldErrors::new();
+        if c.is_auth() {
+            if !superuser && value::to_bool(body.get("verified").unwrap_or(&Value::Null)) {
+                errs.add(
+                    "verified",
+                    FieldError::new("validation_values_mismatch", "Values don't match."),
+                );
+            }
+            if c.is_superusers() {
+                row.insert("verified".into(), Value::Bool(true));
+            }
+        }
+        validate_row(c, &row, &mut errs);
+        Draft { row, touched, errs }
+    }
+}
+
 fn apply_create(
     tx: &mut dyn StoreTx,
     schema: &Snapshot,
     c: &Arc<Collection>,
     req: &RequestInfo,
     rule: Option<&str>,
-    password_hash: Option<String>,
+    draft: Draft,
 ) -> Result<Row, CoreError> {
-    let superuser = req.auth.is_superuser();
-    let body = &req.body;
-    let mut row: Row = c
-        .fields
-        .iter()
-        .map(|f| (f.name.clone(), value::zero(&f.kind)))
-        .collect();
-    if let Some(hash) = password_hash {
-        row.insert("password".into(), Value::String(hash));
-    }
-    let touched = apply_body(c, &mut row, body, superuser);
-    let id = match body
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
-        Some(id) => id.to_owned(),
-        None => ids::new_record_id(),
-    };
-    row.insert("id".into(), Value::String(id.clone()));
-    let now = datetime::now();
-    for f in &c.fields {
-        match &f.kind {
-            FieldKind::Autodate {
-                on_create: true, ..
-            } => {
-                row.insert(f.name.clone(), Value::String(now.clone()));
-            }
-            FieldKind::Text {
-                autogenerate_pattern,
-                ..
-            } if !autogenerate_pattern.is_empty()
-                && row
-                    .get(&f.name)
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty) =>
-            {
-                row.insert(
-                    f.name.clone(),
-                    Value::String(
-                        ids::generate_from_pattern(autogenerate_pattern).unwrap_or_default(),
-                    ),
-                );
-            }
-            _ => {}
-        }
-    }
+    let Draft {
+        row,
+        touched,
+        mut errs,
+    } = draft;
     if let Some(rule) = rule.filter(|r| !r.trim().is_empty()) {
         // PB compat: the create rule is checked on the would-be record before any field
         // validation, and a failure says nothing about why.
@@ -471,19 +508,6 @@ fn apply_create(
             return Err(CoreError::invalid(CREATE_FAILED, FieldErrors::new()));
         }
     }
-    let mut errs = FieldErrors::new();
-    if c.is_auth() {
-        if !superuser && value::to_bool(body.get("verified").unwrap_or(&Value::Null)) {
-            errs.add(
-                "verified",
-                FieldError::new("validation_values_mismatch", "Values don't match."),
-            );
-        }
-        if c.is_superusers() {
-            row.insert("verified".into(), Value::Bool(true));
-        }
-    }
-    validate_row(c, &row, &mut errs);
     check_relations(tx, schema, c, &row, &mut errs)?;
     if !errs.is_empty() {
         return Err(CoreError::invalid(CREATE_FAILED, errs));

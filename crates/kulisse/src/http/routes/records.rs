@@ -71,7 +71,7 @@ pub async fn create_record(
 ) -> Result<Json<Map<String, Value>>, ApiError> {
     let expand = expand_of(&req);
     Ok(Json(
-        s.services.records.create(&req, &c, body, &expand).await?,
+        s.services.records.create(req, &c, body, &expand).await?,
     ))
 }
 
@@ -86,7 +86,7 @@ pub async fn update_record(
     Ok(Json(
         s.services
             .records
-            .update(&req, &c, &id, body, &expand)
+            .update(req, &c, &id, body, &expand)
             .await?,
     ))
 }
@@ -97,6 +97,6 @@ pub async fn delete_record(
     Req(req): Req,
     Path((c, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    s.services.records.delete(&req, &c, &id).await?;
+    s.services.records.delete(req, &c, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
