@@ -6,6 +6,7 @@ mod compose;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use axum::ServiceExt;
 use clap::Parser;
 use kulisse::http::{HttpOptions, router};
 use tracing_subscriber::EnvFilter;

@@ -13,8 +13,10 @@ mod routes;
 
 use std::path::PathBuf;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use std::convert::Infallible;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::Response;
 use kulisse_core::Services;
 use tower::ServiceBuilder;
 
@@ -34,8 +36,12 @@ pub struct HttpOptions {
     pub origins: Vec<String>,
 }
 
-/// Builds the whole application router (used by `serve` and the tests alike).
-pub fn router(services: Services, opts: &HttpOptions) -> Router {
+/// The whole application as one service: PocketBase's routes under the layers every
+/// response goes through.
+pub type App = tower::util::BoxCloneService<Request, Response, Infallible>;
+
+/// Builds the whole application (used by `serve` and the tests alike).
+pub fn router(services: Services, opts: &HttpOptions) -> App {
     let state = AppState {
         services: std::sync::Arc::new(services),
     };
@@ -44,11 +50,12 @@ pub fn router(services: Services, opts: &HttpOptions) -> Router {
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
     // NOTE: the layers wrap the router once instead of going through `Router::layer`, which
     // wraps every route in them: axum then cloned each boxed layer per request (a dozen
-    // allocations on every call).
-    let app = ServiceBuilder::new()
+    // allocations on every call). Nor is the result put back into a `Router`: that took a
+    // second route lookup on every request.
+    ServiceBuilder::new()
+        .boxed_clone()
         .layer(axum::middleware::from_fn(middleware::finalize))
         .layer(middleware::cors(&opts.origins))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .service(routes);
-    Router::new().fallback_service(app)
+        .service(routes)
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::ServiceExt;
 use kulisse::http::{HttpOptions, router};
 use kulisse_core::Services;
 use kulisse_store::Store;
