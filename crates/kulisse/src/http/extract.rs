@@ -160,8 +160,8 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
     }
 }
 
-/// The client's address as the socket saw it.
-pub struct RemoteIp(pub String);
+/// The client's address as the socket saw it (formatted only where it is shown).
+pub struct RemoteIp(pub Option<std::net::IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for RemoteIp {
     type Rejection = std::convert::Infallible;
@@ -170,8 +170,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RemoteIp {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_default();
+            .map(|c| c.0.ip());
         Ok(RemoteIp(ip))
     }
 }

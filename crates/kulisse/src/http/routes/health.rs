@@ -8,6 +8,7 @@ use crate::http::extract::{RemoteIp, Req};
 /// PocketBase's health answer; superusers also get a few diagnostics.
 pub async fn health(Req(req): Req, RemoteIp(ip): RemoteIp) -> Json<Value> {
     let data = if req.auth.is_superuser() {
+        let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
         json!({"canBackup": true, "realIP": ip, "possibleProxyHeader": ""})
     } else {
         json!({})
