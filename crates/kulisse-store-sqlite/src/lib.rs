@@ -92,8 +92,9 @@ impl Store for SqliteStore {
 
     async fn select(&self, query: Select) -> Result<Page, StoreError> {
         if inline::is_point_read(&query) && !self.pool.is_closed() {
-            let rows =
-                inline::with_connection(self.id, &self.path, |conn| tx::select_rows(conn, &query))?;
+            let rows = inline::with_connection(self.id, &self.path, |conn| {
+                inline::point_read(conn, &query)
+            })?;
             return Ok(Page { rows, total: None });
         }
         self.pool

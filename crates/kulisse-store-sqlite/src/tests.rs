@@ -244,6 +244,9 @@ async fn unique_index_violation_names_the_field() {
 #[tokio::test]
 async fn schema_changes_keep_data() {
     let (_dir, store, c) = seeded().await;
+    // A read by id before the change: its SQL is now cached for the old definition.
+    let before = store.select(Select::by_id(Arc::clone(&c), "p1")).await;
+    assert_eq!(before.unwrap().rows[0]["title"], "Hello");
     let mut next = (*c).clone();
     let title_id = next.field("title").unwrap().id.clone();
     next.apply_input(&json!({

@@ -1,6 +1,6 @@
 //! [`StoreTx`] on the writer connection (inside the batch transaction and a savepoint).
 
-use kulisse_schema::Collection;
+use kulisse_schema::{Collection, Field};
 use kulisse_store::{Row, Select, StoreError, StoreTx, ViewColumn};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
@@ -24,10 +24,19 @@ impl<'c> SqliteTx<'c> {
 /// Runs a select on any connection (readers use it too).
 pub(crate) fn select_rows(conn: &Connection, q: &Select) -> Result<Vec<Row>, StoreError> {
     let sql = render::select_rows(q);
-    let mut stmt = conn.prepare_cached(&sql.text).map_err(classify)?;
-    let fields = &q.collection.fields;
+    query_rows(conn, &sql.text, &sql.params, &q.collection.fields)
+}
+
+/// Runs rendered select SQL whose columns are `fields` in order.
+pub(crate) fn query_rows(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+    fields: &[Field],
+) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(classify)?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
             codec::decode_row(fields, r)
         })
         .map_err(classify)?;
