@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use kulisse_schema::{Collection, FieldKind};
-use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, Term};
+use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, SemiJoin, Term};
 
 use crate::codec::Param;
 
@@ -274,6 +274,9 @@ fn render_cond(c: &Cond, ctx: &mut Ctx, sql: &mut Sql) {
         }
         Cond::Compare { left, op, right } => render_compare(left, *op, right, ctx, sql),
         Cond::Exists { joins, cond } | Cond::ExistsInner { joins, cond } => {
+            if let Some(semi) = c.semi_join() {
+                return render_semi_join(&semi, ctx, sql);
+            }
             let kind = if matches!(c, Cond::ExistsInner { .. }) {
                 " JOIN "
             } else {
@@ -293,6 +296,36 @@ fn render_cond(c: &Cond, ctx: &mut Ctx, sql: &mut Sql) {
             sql.push(", FALSE))");
         }
     }
+}
+
+/// `outer AND key IS NOT NULL AND key IN (SELECT alias.id … WHERE related)`: uncorrelated,
+/// so PostgreSQL plans a hashed semi-join (see [`Cond::semi_join`]); the correlated EXISTS
+/// it replaces was one index probe per row. `IS NOT NULL` keeps the result boolean where a
+/// NULL key would make `IN` unknown.
+fn render_semi_join(s: &SemiJoin<'_>, ctx: &mut Ctx, sql: &mut Sql) {
+    sql.push("(");
+    for c in &s.outer {
+        render_cond(c, ctx, sql);
+        sql.push(" AND ");
+    }
+    text_expr(s.key, ctx, sql);
+    sql.push(" IS NOT NULL AND ");
+    text_expr(s.key, ctx, sql);
+    let alias = quote(s.alias);
+    sql.push(&format!(
+        " IN (SELECT {alias}.\"id\" FROM {} AS {alias}",
+        quote(&s.collection.name)
+    ));
+    ctx.aliases.insert(
+        s.alias.to_owned(),
+        AliasKind::Table(Arc::clone(s.collection)),
+    );
+    render_joins_as(s.joins, ctx, sql, " JOIN ");
+    for (i, c) in s.related.iter().enumerate() {
+        sql.push(if i == 0 { " WHERE " } else { " AND " });
+        render_cond(c, ctx, sql);
+    }
+    sql.push("))");
 }
 
 /// LEFT JOINs from a one-row seed, so a relation without rows yields one NULL row.

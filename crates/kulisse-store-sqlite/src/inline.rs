@@ -76,7 +76,7 @@ pub(crate) fn is_point_read(q: &Select) -> bool {
     let by_id = |c: &Cond| matches!(c, Cond::Compare { left: Term::Column(col), op: CmpOp::Eq, right: Term::Value(_) } if col == "id");
     let filter_ok = match &q.filter {
         Some(c) if by_id(c) => true,
-        Some(Cond::All(items)) => items.iter().any(by_id) && items.iter().all(row_local),
+        Some(Cond::All(items)) => items.iter().any(by_id) && items.iter().all(Cond::is_row_local),
         _ => false,
     };
     filter_ok
@@ -84,27 +84,6 @@ pub(crate) fn is_point_read(q: &Select) -> bool {
         && !q.count_total
         && q.order.is_empty()
         && q.virtual_row.is_none()
-}
-
-/// A condition evaluated on the row alone: no joins, no subqueries.
-fn row_local(c: &Cond) -> bool {
-    match c {
-        Cond::All(items) | Cond::Any(items) => items.iter().all(row_local),
-        Cond::Compare { left, right, .. } => term_local(left) && term_local(right),
-        Cond::True | Cond::False => true,
-        Cond::Exists { .. } | Cond::ExistsInner { .. } | Cond::Every { .. } => false,
-    }
-}
-
-fn term_local(t: &Term) -> bool {
-    match t {
-        Term::Column(_) | Term::Value(_) => true,
-        Term::JsonPath { source, .. } | Term::JsonLength(source) | Term::Lower(source) => {
-            term_local(source)
-        }
-        Term::Condition(c) => row_local(c),
-        _ => false,
-    }
 }
 
 /// Runs `f` on this thread's connection for store `id` at `path`.

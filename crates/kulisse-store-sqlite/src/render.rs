@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use kulisse_schema::FieldKind;
-use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, Term};
+use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, SemiJoin, Term};
 use rusqlite::types::Value as SqlValue;
 
 /// SQL text plus its parameters, in order.
@@ -218,6 +218,9 @@ fn render_cond(c: &Cond, table: &str, sql: &mut Sql) {
         }
         Cond::Compare { left, op, right } => render_compare(left, *op, right, table, sql),
         Cond::Exists { joins, cond } | Cond::ExistsInner { joins, cond } => {
+            if let Some(semi) = c.semi_join() {
+                return render_semi_join(&semi, table, sql);
+            }
             let kind = if matches!(c, Cond::ExistsInner { .. }) {
                 " JOIN "
             } else {
@@ -237,6 +240,31 @@ fn render_cond(c: &Cond, table: &str, sql: &mut Sql) {
             sql.push(", 0))");
         }
     }
+}
+
+/// `outer AND key IS NOT NULL AND key IN (SELECT alias.id … WHERE related)`: an
+/// uncorrelated subquery SQLite runs once into an ephemeral index (see
+/// [`Cond::semi_join`]). `IS NOT NULL` keeps the result 0/1 where a NULL key would make
+/// `IN` unknown.
+fn render_semi_join(s: &SemiJoin<'_>, table: &str, sql: &mut Sql) {
+    sql.push("(");
+    for c in &s.outer {
+        render_cond(c, table, sql);
+        sql.push(" AND ");
+    }
+    render_term(s.key, table, sql);
+    sql.push(" IS NOT NULL AND ");
+    render_term(s.key, table, sql);
+    let alias = quote(s.alias);
+    let _ = write!(sql.text, " IN (SELECT {alias}.\"id\" FROM ");
+    sql.ident(&s.collection.name);
+    let _ = write!(sql.text, " AS {alias}");
+    render_joins_as(s.joins, table, sql, " JOIN ");
+    for (i, c) in s.related.iter().enumerate() {
+        sql.push(if i == 0 { " WHERE " } else { " AND " });
+        render_cond(c, table, sql);
+    }
+    sql.push("))");
 }
 
 /// LEFT JOINs from a one-row seed, so a relation without rows yields one NULL row.

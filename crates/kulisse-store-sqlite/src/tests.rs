@@ -548,3 +548,92 @@ async fn pages_sorted_by_created_use_the_sort_index() {
         plan(&renamed, "created")
     );
 }
+
+/// A relation filter on a to-one relation (`author.name = 'x' && views > 5`) runs its
+/// subquery once, as a list SQLite builds into an ephemeral index, not once per row; and
+/// answers as the correlated form would, NULL and empty relations included.
+#[tokio::test]
+async fn relation_filters_run_one_uncorrelated_subquery() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data.db")).unwrap();
+    let people = Arc::new(
+        Collection::from_create_input(&json!({
+            "id": "pbc_people", "name": "people", "fields": [{"name": "name", "type": "text"}]
+        }))
+        .unwrap(),
+    );
+    let notes = Arc::new(
+        Collection::from_create_input(&json!({
+            "name": "notes", "fields": [
+                {"name": "views", "type": "number"},
+                {"name": "author", "type": "relation", "collectionId": "pbc_people", "maxSelect": 1}
+            ]
+        }))
+        .unwrap(),
+    );
+    let (p, n) = (Arc::clone(&people), Arc::clone(&notes));
+    transact::<_, StoreError, _>(&store, move |tx| {
+        tx.create_collection(&p)?;
+        tx.create_collection(&n)?;
+        tx.insert(&p, &row(json!({"id": "a", "name": "Ann"})))?;
+        tx.insert(&p, &row(json!({"id": "b", "name": "Bob"})))?;
+        for (id, views, author) in [
+            ("n1", 10, "a"),
+            ("n2", 1, "a"),
+            ("n3", 10, "b"),
+            ("n4", 10, ""),
+        ] {
+            tx.insert(
+                &n,
+                &row(json!({"id": id, "views": views, "author": author})),
+            )?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let by_author = |name: &str| Cond::ExistsInner {
+        joins: vec![Join {
+            alias: "author".into(),
+            source: JoinSource::Record {
+                collection: Arc::clone(&people),
+                key: Term::Column("author".into()),
+            },
+        }],
+        cond: Box::new(Cond::All(vec![
+            cmp(
+                Term::Field {
+                    alias: "author".into(),
+                    column: "name".into(),
+                },
+                CmpOp::Eq,
+                Literal::Text(name.into()),
+            ),
+            cmp(
+                Term::Column("views".into()),
+                CmpOp::Gt,
+                Literal::Number(5.0),
+            ),
+        ])),
+    };
+    let q = Select::all(Arc::clone(&notes)).and(by_author("Ann"));
+    let sql = crate::render::select_rows(&q);
+    assert!(sql.text.contains(" IN (SELECT "), "{}", sql.text);
+    let conn = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+        .unwrap();
+    let plan = stmt
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(plan.contains("LIST SUBQUERY"), "{plan}");
+    assert!(!plan.contains("CORRELATED"), "{plan}");
+    assert_eq!(ids(&store, &notes, by_author("Ann")).await, ["n1"]);
+    assert_eq!(ids(&store, &notes, by_author("Bob")).await, ["n3"]);
+    assert!(ids(&store, &notes, by_author("")).await.is_empty());
+}

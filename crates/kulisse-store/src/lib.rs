@@ -16,6 +16,7 @@
 mod error;
 pub mod geo;
 mod query;
+mod shape;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use serde_json::Value;
 
 pub use error::StoreError;
 pub use query::{CmpOp, Cond, Join, JoinSource, Literal, Order, Page, Select, Term};
+pub use shape::SemiJoin;
 
 /// One record as stored: column name → canonical JSON value.
 pub type Row = serde_json::Map<String, Value>;
