@@ -3,10 +3,7 @@
 mod cli;
 mod compose;
 
-use std::net::SocketAddr;
-
 use anyhow::Context;
-use axum::ServiceExt;
 use clap::Parser;
 use kulisse::http::{HttpOptions, router};
 use tracing_subscriber::EnvFilter;
@@ -50,12 +47,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
     say(&format!(
         "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Database:  {storage}"
     ));
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    kulisse::http::serve(listener, app, shutdown_signal()).await?;
     store.close().await;
     say("Server stopped; database closed.");
     Ok(())

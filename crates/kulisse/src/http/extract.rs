@@ -6,7 +6,9 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Request};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request,
+};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -125,6 +127,8 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
             .to_ascii_lowercase();
         let body = |map| Ok(WriteBody(map, PhantomData));
         if content_type.starts_with("multipart/form-data") {
+            let mut req = req;
+            DefaultBodyLimit::max(MAX_BODY_BYTES).apply(&mut req);
             let multipart = Multipart::from_request(req, state)
                 .await
                 .map_err(|_| malformed())?;

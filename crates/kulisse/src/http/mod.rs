@@ -1,24 +1,23 @@
 //! The HTTP API: PocketBase's routes on axum.
 //!
-//! Request flow: `finalize` middleware (security headers, `fields`, status fix-ups) → CORS
-//! → route → extractors ([`extract::Req`] resolves the token into the requester, list
+//! Request flow: [`Finalize`] (CORS, security headers, `fields`, status fix-ups) → route → extractors ([`extract::Req`] resolves the token into the requester, list
 //! params and bodies are decoded with PocketBase's rules) → one service call → JSON.
 //! Handlers contain no SQL, rules or validation; errors become [`error::ApiError`].
 
 pub mod error;
 pub mod extract;
 pub mod fields;
+mod finalize;
 mod middleware;
 mod routes;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use std::convert::Infallible;
-
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::response::Response;
+use axum::ServiceExt as _;
 use kulisse_core::Services;
-use tower::ServiceBuilder;
+
+pub use finalize::Finalize;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -36,9 +35,8 @@ pub struct HttpOptions {
     pub origins: Vec<String>,
 }
 
-/// The whole application as one service: PocketBase's routes under the layers every
-/// response goes through.
-pub type App = tower::util::BoxCloneService<Request, Response, Infallible>;
+/// The whole application as one service: PocketBase's routes inside [`Finalize`].
+pub type App = Finalize;
 
 /// Builds the whole application (used by `serve` and the tests alike).
 pub fn router(services: Services, opts: &HttpOptions) -> App {
@@ -48,14 +46,22 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
     let routes = routes::api()
         .with_state(state)
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
-    // NOTE: the layers wrap the router once instead of going through `Router::layer`, which
-    // wraps every route in them: axum then cloned each boxed layer per request (a dozen
-    // allocations on every call). Nor is the result put back into a `Router`: that took a
-    // second route lookup on every request.
-    ServiceBuilder::new()
-        .boxed_clone()
-        .layer(axum::middleware::from_fn(middleware::finalize))
-        .layer(middleware::cors(&opts.origins))
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .service(routes)
+    Finalize::new(routes, finalize::Cors::new(&opts.origins))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests then finish.
+///
+/// # Errors
+/// When accepting connections fails for good.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

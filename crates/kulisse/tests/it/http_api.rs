@@ -4,42 +4,136 @@ use serde_json::{Value, json};
 
 use crate::server::TestServer;
 
+/// The header values of `name`, in order.
+fn values(res: &reqwest::Response, name: &str) -> Vec<String> {
+    res.headers()
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn options(srv: &TestServer, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = srv.client.request(reqwest::Method::OPTIONS, srv.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap()
+}
+
+// Recorded against PocketBase 0.40.6 (`curl -si`, with and without `--origins`).
 #[tokio::test]
 async fn responses_carry_security_and_cors_headers() {
     let srv = TestServer::start().await;
-    let res = srv
-        .client
-        .get(srv.url("/api/health"))
-        .header("Origin", "http://example.com")
-        .send()
-        .await
-        .unwrap();
+    let get = |origin: Option<&'static str>| {
+        let mut req = srv.client.get(srv.url("/api/health"));
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        req.send()
+    };
+    let res = get(Some("http://example.com")).await.unwrap();
     let h = res.headers();
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "SAMEORIGIN");
     assert_eq!(h["x-xss-protection"], "1; mode=block");
     assert_eq!(h["cross-origin-opener-policy"], "same-origin");
     assert_eq!(h["access-control-allow-origin"], "*");
-    let pre = srv
+    assert_eq!(values(&res, "vary"), ["Origin"]);
+    // Without an Origin there is nothing to allow, but caches still learn the answer varies.
+    let res = get(None).await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(values(&res, "vary"), ["Origin"]);
+    // A 404 of the API carries them too.
+    let res = srv
         .client
-        .request(
-            reqwest::Method::OPTIONS,
-            srv.url("/api/collections/posts/records"),
-        )
+        .get(srv.url("/api/nope"))
         .header("Origin", "http://example.com")
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
-            "authorization,content-type",
-        )
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert_eq!(res.headers()["x-frame-options"], "SAMEORIGIN");
+
+    let pre = options(
+        &srv,
+        "/api/collections/posts/records",
+        &[
+            ("Origin", "http://example.com"),
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization,content-type",
+            ),
+        ],
+    )
+    .await;
     assert_eq!(pre.status(), 204);
+    let h = pre.headers();
     assert_eq!(
-        pre.headers()["access-control-allow-headers"],
+        h["access-control-allow-headers"],
         "authorization,content-type"
     );
+    assert_eq!(
+        h["access-control-allow-methods"],
+        "GET,HEAD,PUT,PATCH,POST,DELETE"
+    );
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert!(
+        h.get("x-frame-options").is_none(),
+        "preflights carry no security headers"
+    );
+    assert_eq!(
+        values(&pre, "vary"),
+        [
+            "Origin",
+            "Access-Control-Request-Method",
+            "Access-Control-Request-Headers"
+        ]
+    );
+    // Every OPTIONS request is a preflight, answered without the route table.
+    let bare = options(&srv, "/", &[]).await;
+    assert_eq!(bare.status(), 204);
+    assert_eq!(values(&bare, "vary"), ["Origin"]);
+    assert!(bare.headers().get("access-control-allow-methods").is_none());
+    assert!(bare.text().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn only_listed_origins_are_allowed() {
+    let srv = TestServer::start_with(kulisse::http::HttpOptions {
+        public_dir: None,
+        origins: vec!["http://a.example".into()],
+    })
+    .await;
+    let from = |origin: &'static str| {
+        srv.client
+            .get(srv.url("/api/health"))
+            .header("Origin", origin)
+            .send()
+    };
+    let allowed = from("http://a.example").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://a.example"
+    );
+    let other = from("http://b.example").await.unwrap();
+    assert_eq!(other.status(), 200);
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(values(&other, "vary"), ["Origin"]);
+    let pre = options(
+        &srv,
+        "/api/health",
+        &[
+            ("Origin", "http://b.example"),
+            ("Access-Control-Request-Method", "PATCH"),
+        ],
+    )
+    .await;
+    assert_eq!(pre.status(), 204);
+    assert_eq!(values(&pre, "vary"), ["Origin"]);
+    assert!(pre.headers().get("access-control-allow-methods").is_none());
 }
 
 #[tokio::test]

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::ServiceExt;
 use kulisse::http::{HttpOptions, router};
 use kulisse_core::Services;
 use kulisse_store::Store;
@@ -82,12 +81,9 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap()
+            kulisse::http::serve(listener, app, std::future::pending())
+                .await
+                .unwrap()
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

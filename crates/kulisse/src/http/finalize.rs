@@ -1,0 +1,252 @@
+//! The service every request and response passes through, around the route table:
+//! PocketBase's CORS, `//` redirects, the `fields` parameter, security headers, and
+//! axum's own statuses (405, 413, non-JSON 404) turned into PocketBase's.
+//!
+//! NOTE: this is one hand-written tower service, not `from_fn` middleware plus
+//! tower-http's CORS layer. Those cloned their inner services (and the CORS
+//! configuration's header lists) on every request, and tower-http's CORS answers differ
+//! from PocketBase's (`Vary`, preflights, requests without `Origin`). Together they were
+//! ~5k of a view's ~47k instructions.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_REQUEST_HEADERS, HeaderName, HeaderValue, ORIGIN, VARY,
+};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
+use pin_project_lite::pin_project;
+use tower::Service;
+
+use super::error::ApiError;
+use super::fields::FieldsFilter;
+use super::middleware::{is_json, pick_fields, redirect_to_clean_path};
+
+/// The headers PocketBase sets on every response but preflights.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (
+        HeaderName::from_static("x-xss-protection"),
+        HeaderValue::from_static("1; mode=block"),
+    ),
+    (
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("SAMEORIGIN"),
+    ),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    ),
+];
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+const ALLOWED_METHODS: HeaderValue = HeaderValue::from_static("GET,HEAD,PUT,PATCH,POST,DELETE");
+const VARY_ORIGIN: HeaderValue = HeaderValue::from_static("Origin");
+const VARY_PREFLIGHT: [HeaderValue; 2] = [
+    HeaderValue::from_static("Access-Control-Request-Method"),
+    HeaderValue::from_static("Access-Control-Request-Headers"),
+];
+
+/// Which origins may read responses (PocketBase's `--origins`; empty or `*` = any).
+#[derive(Debug)]
+pub struct Cors {
+    origins: Option<Vec<HeaderValue>>,
+}
+
+impl Cors {
+    /// The policy for the given origins.
+    pub fn new(origins: &[String]) -> Self {
+        let any = origins.is_empty() || origins.iter().any(|o| o == "*");
+        Self {
+            origins: (!any).then(|| {
+                origins
+                    .iter()
+                    .filter_map(|o| HeaderValue::from_str(o).ok())
+                    .collect()
+            }),
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    fn allow(&self, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
+        let origin = origin.filter(|o| !o.is_empty())?;
+        match &self.origins {
+            None => Some(ANY_ORIGIN),
+            Some(list) => list.contains(origin).then(|| origin.clone()),
+        }
+    }
+
+    /// A preflight's answer, as PocketBase gives it to every `OPTIONS` request: 204 with
+    /// the allowed methods and the requested headers echoed, or a bare 204 for an origin
+    /// that is missing or not allowed.
+    fn preflight(&self, req: &Request) -> Response {
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        let headers = res.headers_mut();
+        headers.append(VARY, VARY_ORIGIN);
+        if let Some(origin) = self.allow(req.headers().get(ORIGIN)) {
+            for v in VARY_PREFLIGHT {
+                headers.append(VARY, v);
+            }
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(ACCESS_CONTROL_ALLOW_METHODS, ALLOWED_METHODS);
+            if let Some(requested) = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS) {
+                headers.insert(ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+            }
+        }
+        res
+    }
+}
+
+/// The application: the route table inside [`Finalize`]'s handling. Cloning it (hyper
+/// does, per request) copies two reference counts.
+#[derive(Clone)]
+pub struct Finalize {
+    routes: Router,
+    cors: Arc<Cors>,
+}
+
+impl Finalize {
+    /// Wraps the route table.
+    pub fn new(routes: Router, cors: Cors) -> Self {
+        Self {
+            routes,
+            cors: Arc::new(cors),
+        }
+    }
+}
+
+/// What is done to the router's answer.
+struct After {
+    is_api: bool,
+    allow_origin: Option<HeaderValue>,
+}
+
+impl After {
+    fn apply(self, mut res: Response) -> Response {
+        match res.status() {
+            StatusCode::METHOD_NOT_ALLOWED => res = ApiError::not_found().into_response(),
+            StatusCode::PAYLOAD_TOO_LARGE if !is_json(&res) => {
+                res = ApiError::too_large().into_response()
+            }
+            StatusCode::NOT_FOUND if self.is_api && !is_json(&res) => {
+                res = ApiError::not_found().into_response()
+            }
+            _ => {}
+        }
+        let headers = res.headers_mut();
+        headers.reserve(SECURITY_HEADERS.len() + 2);
+        add_cors_and_security(headers, self.allow_origin);
+        res
+    }
+}
+
+fn add_cors_and_security(headers: &mut HeaderMap, allow_origin: Option<HeaderValue>) {
+    headers.append(VARY, VARY_ORIGIN);
+    if let Some(origin) = allow_origin {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, value);
+    }
+}
+
+impl Service<Request> for Finalize {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = FinalizeFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.routes, cx)
+    }
+
+    fn call(&mut self, req: Request) -> FinalizeFuture {
+        if req.method() == Method::OPTIONS {
+            return FinalizeFuture::ready(self.cors.preflight(&req));
+        }
+        let after = After {
+            is_api: req.uri().path().starts_with("/api/"),
+            allow_origin: self.cors.allow(req.headers().get(ORIGIN)),
+        };
+        if req.uri().path().contains("//") {
+            return FinalizeFuture::ready(after.apply(redirect_to_clean_path(req.uri())));
+        }
+        let fields = req
+            .uri()
+            .query()
+            .filter(|q| q.contains("fields"))
+            .and_then(|q| super::extract::query_map(q).remove("fields"))
+            .map(|raw| FieldsFilter::parse(&raw));
+        match fields {
+            None | Some(Ok(None)) => FinalizeFuture::Routed {
+                inner: self.routes.call(req),
+                after: Some(after),
+            },
+            Some(Err(e)) => FinalizeFuture::ready(after.apply(e.into_response())),
+            Some(Ok(Some(filter))) => {
+                let inner = self.routes.call(req);
+                FinalizeFuture::Picking {
+                    inner: Box::pin(async move {
+                        let res = match inner.await {
+                            Ok(res) => res,
+                            Err(never) => match never {},
+                        };
+                        after.apply(pick_fields(res, &filter).await)
+                    }),
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// [`Finalize`]'s answer: ready at once, the router's with the fix-ups applied, or,
+    /// when `fields` asks for picking (which reads the whole body), a boxed future.
+    #[project = FinalizeProj]
+    pub enum FinalizeFuture {
+        /// Answered without the router.
+        Ready { response: Option<Response> },
+        /// The router's answer, then [`After::apply`].
+        Routed { #[pin] inner: RouteFuture<Infallible>, after: Option<After> },
+        /// The router's answer with `fields` picked.
+        Picking { inner: Pin<Box<dyn Future<Output = Response> + Send>> },
+    }
+}
+
+impl FinalizeFuture {
+    fn ready(response: Response) -> Self {
+        Self::Ready {
+            response: Some(response),
+        }
+    }
+}
+
+impl Future for FinalizeFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            FinalizeProj::Ready { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+            FinalizeProj::Routed { inner, after } => match inner.poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(res)) => {
+                    let after = after.take().expect("polled after completion");
+                    Poll::Ready(Ok(after.apply(res)))
+                }
+                Poll::Ready(Err(never)) => match never {},
+            },
+            FinalizeProj::Picking { inner } => inner.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
