@@ -66,9 +66,18 @@ impl Snapshot {
 
     /// Looks a collection up by id or (case-insensitive) name, as every route allows.
     pub fn get(&self, id_or_name: &str) -> Option<&Arc<Collection>> {
+        // Names are matched case-insensitively; most arrive lower-case already, and then
+        // need no lower-cased copy.
+        let by_name = || {
+            if id_or_name.bytes().any(|b| b.is_ascii_uppercase()) {
+                self.by_name.get(&id_or_name.to_ascii_lowercase())
+            } else {
+                self.by_name.get(id_or_name)
+            }
+        };
         self.by_id
             .get(id_or_name)
-            .or_else(|| self.by_name.get(&id_or_name.to_ascii_lowercase()))
+            .or_else(by_name)
             .map(|&i| &self.list[i])
     }
 
