@@ -65,7 +65,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        (self.status, super::json::Json(self.body())).into_response()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod fields;
 mod finalize;
+mod json;
 mod middleware;
 mod routes;
 

@@ -1,6 +1,6 @@
 //! Auth endpoints of auth collections (password part).
 
-use axum::Json;
+use crate::http::json::Json;
 use axum::extract::{Path, State};
 use std::sync::Arc;
 

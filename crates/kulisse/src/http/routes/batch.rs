@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::Json;
+use crate::http::json::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use kulisse_core::query::normalize_header_name;

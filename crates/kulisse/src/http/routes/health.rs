@@ -1,6 +1,6 @@
 //! `GET/HEAD /api/health`.
 
-use axum::Json;
+use crate::http::json::Json;
 use serde_json::{Value, json};
 
 use crate::http::extract::{RemoteIp, Req};

@@ -1,6 +1,6 @@
 //! `/api/collections/{collection}/records[/{id}]`.
 
-use axum::Json;
+use crate::http::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use kulisse_core::query::RequestInfo;

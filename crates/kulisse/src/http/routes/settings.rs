@@ -1,6 +1,6 @@
 //! `GET/PATCH /api/settings` (superusers only).
 
-use axum::Json;
+use crate::http::json::Json;
 use axum::extract::State;
 use serde_json::Value;
 
