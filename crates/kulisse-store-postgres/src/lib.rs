@@ -16,6 +16,9 @@ mod listen;
 mod render;
 mod tx;
 
+#[cfg(test)]
+mod tests;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
 use std::time::Duration;
