@@ -1,7 +1,8 @@
 //! The HTTP API: PocketBase's routes on axum.
 //!
-//! Request flow: [`Finalize`] (CORS, security headers, `fields`, status fix-ups) → route → extractors ([`extract::Req`] resolves the token into the requester, list
-//! params and bodies are decoded with PocketBase's rules) → one service call → JSON.
+//! Request flow: [`Finalize`] (CORS, security headers, `fields`, status fix-ups) → route
+//! → extractors ([`extract::Req`] resolves the token into the requester, list params and
+//! bodies are decoded with PocketBase's rules) → one service call → JSON.
 //! Handlers contain no SQL, rules or validation; errors become [`error::ApiError`].
 
 pub mod error;

@@ -155,6 +155,32 @@ async fn oversized_bodies_get_413_in_pocketbase_shape() {
     );
 }
 
+/// Multipart bodies get the same 32 MiB limit as the others, not axum's 2 MB default.
+#[tokio::test]
+async fn multipart_bodies_past_two_megabytes_are_accepted() {
+    let srv = TestServer::start().await;
+    let token = srv.superuser_token().await;
+    let (status, _) = srv
+        .send("POST", "/api/collections", Some(&token), Some(json!({"name": "docs", "createRule": "", "fields": [{"name": "content", "type": "editor", "maxSize": 10_000_000}]})))
+        .await;
+    assert_eq!(status, 200);
+    let content = "x".repeat(3 << 20);
+    let body = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n{content}\r\n--b--\r\n"
+    );
+    let res = srv
+        .client
+        .post(srv.url("/api/collections/docs/records"))
+        .header("Content-Type", "multipart/form-data; boundary=b")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let record: Value = res.json().await.unwrap();
+    assert_eq!(record["content"].as_str().map(str::len), Some(3 << 20));
+}
+
 async fn malformed_input_never_yields_a_server_error() {
     let srv = TestServer::start().await;
     let token = srv.superuser_token().await;
