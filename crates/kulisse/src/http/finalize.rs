@@ -173,13 +173,14 @@ impl Service<Request> for Finalize {
         if req.method() == Method::OPTIONS {
             return FinalizeFuture::ready(self.cors.preflight(&req));
         }
+        if req.uri().path().contains("//") {
+            // PB compat: the redirect comes before any of PocketBase's middleware, bare.
+            return FinalizeFuture::ready(redirect_to_clean_path(req.uri()));
+        }
         let after = After {
             is_api: req.uri().path().starts_with("/api/"),
             allow_origin: self.cors.allow(req.headers().get(ORIGIN)),
         };
-        if req.uri().path().contains("//") {
-            return FinalizeFuture::ready(after.apply(redirect_to_clean_path(req.uri())));
-        }
         let fields = req
             .uri()
             .query()

@@ -92,6 +92,23 @@ async fn responses_carry_security_and_cors_headers() {
             "Access-Control-Request-Headers"
         ]
     );
+    // The `//` redirect comes before all of it, bare.
+    let redirect = srv
+        .client
+        .get(srv.url("//api//health"))
+        .header("Origin", "http://example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 307);
+    assert_eq!(redirect.headers()["location"], "/api/health");
+    assert!(
+        redirect
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(redirect.headers().get("x-frame-options").is_none());
     // Every OPTIONS request is a preflight, answered without the route table.
     let bare = options(&srv, "/", &[]).await;
     assert_eq!(bare.status(), 204);
