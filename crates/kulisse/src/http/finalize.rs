@@ -184,7 +184,6 @@ impl Service<Request> for Finalize {
         let fields = req
             .uri()
             .query()
-            .filter(|q| q.contains("fields"))
             .and_then(|q| super::extract::query_map(q).remove("fields"))
             .map(|raw| FieldsFilter::parse(&raw));
         match fields {
