@@ -23,6 +23,7 @@ use kulisse_store::{Engine, Page, Select, Store, StoreError, WriteJob};
 use serde_json::Value;
 
 use crate::classify::classify;
+pub use crate::inline::release_thread_snapshots;
 use crate::pool::Pool;
 
 /// The embedded SQLite store.
@@ -92,7 +93,7 @@ impl Store for SqliteStore {
 
     async fn select(&self, query: Select) -> Result<Page, StoreError> {
         if inline::is_point_read(&query) && !self.pool.is_closed() {
-            let rows = inline::with_connection(self.id, &self.path, |conn| {
+            let rows = inline::with_connection(self.id, &self.path, self.pool.commits(), |conn| {
                 inline::point_read(conn, &query)
             })?;
             return Ok(Page { rows, total: None });

@@ -7,8 +7,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,6 +33,10 @@ pub(crate) struct Pool {
     reads: flume::Sender<ReadTask>,
     readers: usize,
     closed: AtomicBool,
+    /// Counts the writer's transactions; bumped after each one ends and before its jobs
+    /// are answered, so a reader that sees an unchanged count holds a current snapshot
+    /// ([`crate::inline`]).
+    commits: Arc<AtomicU64>,
     writes: Mutex<Option<flume::Sender<WriteTask>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -120,18 +124,26 @@ impl Pool {
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             threads.push(handle);
         }
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer_commits = Arc::clone(&commits);
         let handle = std::thread::Builder::new()
             .name("sqlite-write".into())
-            .spawn(move || writer_loop(writer, write_rx))
+            .spawn(move || writer_loop(writer, write_rx, &writer_commits))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         threads.push(handle);
         Ok(Pool {
             reads: read_tx,
             readers: readers.max(1),
             closed: AtomicBool::new(false),
+            commits,
             writes: Mutex::new(Some(write_tx)),
             threads: Mutex::new(threads),
         })
+    }
+
+    /// The writer's transaction count (see the field).
+    pub(crate) fn commits(&self) -> &AtomicU64 {
+        &self.commits
     }
 
     /// Whether `shutdown` was called.
@@ -197,7 +209,7 @@ impl Pool {
 /// How long the writer waits without work before it checkpoints the WAL.
 const IDLE_CHECKPOINT_AFTER: Duration = Duration::from_millis(250);
 
-fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>) {
+fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>, commits: &AtomicU64) {
     let mut dirty = false;
     loop {
         let first = if dirty {
@@ -222,7 +234,7 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>) {
                 Err(_) => break,
             }
         }
-        run_batch(&conn, batch);
+        run_batch(&conn, batch, commits);
         dirty = true;
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
@@ -249,8 +261,9 @@ fn idle_checkpoint(conn: &Connection) -> bool {
 }
 
 /// Runs queued jobs in one transaction, each inside a savepoint so one job's failure only
-/// undoes that job. Replies go out after COMMIT, so a success is always durable.
-fn run_batch(conn: &Connection, batch: Vec<WriteTask>) {
+/// undoes that job. Replies go out after COMMIT, so a success is always durable, and after
+/// `commits` counts it, so whoever got a reply reads past it.
+fn run_batch(conn: &Connection, batch: Vec<WriteTask>, commits: &AtomicU64) {
     if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         let err = classify(e);
         for (_, reply) in batch {
@@ -263,7 +276,9 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>) {
         let result = run_job(conn, job);
         outcomes.push((reply, result));
     }
-    match control(conn, "COMMIT") {
+    let committed = control(conn, "COMMIT");
+    commits.fetch_add(1, Ordering::Release);
+    match committed {
         Ok(()) => {
             for (reply, result) in outcomes {
                 let _ = reply.send(result);
@@ -297,7 +312,7 @@ fn run_job(conn: &Connection, job: WriteJob) -> Result<(), StoreError> {
 
 /// Runs a transaction-control statement from the statement cache: `execute_batch` parsed
 /// these four to six statements again for every write job.
-fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+pub(crate) fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 

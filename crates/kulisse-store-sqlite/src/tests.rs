@@ -637,3 +637,85 @@ async fn relation_filters_run_one_uncorrelated_subquery() {
     assert_eq!(ids(&store, &notes, by_author("Bob")).await, ["n3"]);
     assert!(ids(&store, &notes, by_author("")).await.is_empty());
 }
+
+/// The title of `id` as a point read on this thread sees it.
+async fn title_of(store: &SqliteStore, c: &Arc<Collection>, id: &str) -> String {
+    let page = store
+        .select(Select::by_id(Arc::clone(c), id))
+        .await
+        .unwrap();
+    page.rows[0]["title"].as_str().unwrap().to_owned()
+}
+
+/// Sets the title of `id` through the store's writer.
+async fn retitle(store: &SqliteStore, c: &Arc<Collection>, id: &'static str, title: &str) {
+    let (cc, changes) = (Arc::clone(c), row(json!({ "title": title })));
+    transact::<_, StoreError, _>(store, move |tx| tx.update(&cc, id, &changes))
+        .await
+        .unwrap();
+}
+
+/// On a thread that releases its snapshots when idle, point reads share one read
+/// transaction while nothing is written, and every acknowledged write is seen by the next
+/// read all the same.
+#[tokio::test]
+async fn held_snapshots_never_hide_acknowledged_writes() {
+    let (_dir, store, c) = seeded().await;
+    crate::release_thread_snapshots(); // this test thread now holds snapshots
+    assert_eq!(title_of(&store, &c, "p1").await, "Hello");
+    assert!(
+        !crate::inline::holds_snapshot(store.id),
+        "first read: autocommit"
+    );
+    assert_eq!(title_of(&store, &c, "p1").await, "Hello");
+    assert!(
+        crate::inline::holds_snapshot(store.id),
+        "quiet: the snapshot is kept"
+    );
+
+    for n in 0..20 {
+        let title = format!("title {n}");
+        retitle(&store, &c, "p1", &title).await;
+        assert_eq!(
+            title_of(&store, &c, "p1").await,
+            title,
+            "read after write {n}"
+        );
+        // While writes keep coming, reads do not hold the WAL back.
+        assert!(!crate::inline::holds_snapshot(store.id));
+    }
+    assert_eq!(title_of(&store, &c, "p2").await, "World");
+    assert!(crate::inline::holds_snapshot(store.id));
+    crate::release_thread_snapshots();
+    assert!(
+        !crate::inline::holds_snapshot(store.id),
+        "parking ends the snapshot"
+    );
+}
+
+/// A write by another process (one the writer's count cannot see) reaches point reads on a
+/// holding thread within the snapshot age limit, and a released snapshot lets a full
+/// checkpoint through.
+#[tokio::test]
+async fn held_snapshots_age_out_for_other_writers() {
+    let (dir, store, c) = seeded().await;
+    crate::release_thread_snapshots();
+    title_of(&store, &c, "p2").await;
+    title_of(&store, &c, "p2").await;
+    assert!(crate::inline::holds_snapshot(store.id));
+
+    let other = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+    other
+        .execute("UPDATE posts SET title = 'elsewhere' WHERE id = 'p2'", [])
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    assert_eq!(title_of(&store, &c, "p2").await, "elsewhere");
+
+    crate::release_thread_snapshots();
+    let (busy, _, _): (i64, i64, i64) = other
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(busy, 0, "no reader holds the WAL");
+}

@@ -33,3 +33,10 @@ pub async fn open(dir: &Path, db: Option<&str>) -> anyhow::Result<(Arc<dyn Store
         .context("cannot load the schema")?;
     Ok((store, services))
 }
+
+/// For the runtime's `on_thread_park` hook: a worker going idle gives back what it holds
+/// between requests (SQLite's point-read snapshots, which it keeps only because it calls
+/// this).
+pub fn on_worker_park() {
+    kulisse_store_sqlite::release_thread_snapshots();
+}
