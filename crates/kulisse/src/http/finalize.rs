@@ -143,8 +143,7 @@ impl After {
             }
             _ => {}
         }
-        // NOTE: no `reserve` here: a JSON answer's map holds six headers before it grows,
-        // and without an `Origin` that is all there is.
+        // NOTE: no `reserve` here: `http::json` makes JSON answers' maps big enough.
         add_cors_and_security(res.headers_mut(), self.allow_origin);
         res
     }
