@@ -19,9 +19,10 @@
 //! - the worker parks (an idle thread never holds back checkpoints),
 //! - or a read fails.
 //!
-//! While writes keep coming (the count moved since the thread's last read), reads run in
-//! autocommit as before, so readers do not keep the WAL from being restarted under a
-//! steady write load.
+//! A transaction is begun only by the second read of a busy spell, and only when nothing
+//! was written since the read before. A worker that serves one request per wake-up, and
+//! reads under a steady write load, run in autocommit as before: the first pays no
+//! `BEGIN`/`ROLLBACK` on top, the second does not keep the WAL from being restarted.
 //!
 //! [`Pool::commits`]: crate::pool::Pool::commits
 
@@ -118,8 +119,8 @@ pub(crate) fn is_point_read(q: &Select) -> bool {
 struct PointConn {
     conn: Connection,
     held: Option<Held>,
-    /// The writer's count at this connection's last read.
-    last_commits: u64,
+    /// The writer's count at this connection's last read since the thread last parked.
+    last_commits: Option<u64>,
 }
 
 /// An open read transaction: the writer's count before it began, and when.
@@ -142,8 +143,8 @@ impl PointConn {
             }
             self.end();
         }
-        let quiet = commits == self.last_commits;
-        self.last_commits = commits;
+        let quiet = self.last_commits == Some(commits);
+        self.last_commits = Some(commits);
         if quiet && HOLDS_SNAPSHOTS.get() {
             crate::pool::control(&self.conn, "BEGIN")?;
             self.held = Some(Held {
@@ -152,6 +153,14 @@ impl PointConn {
             });
         }
         Ok(())
+    }
+
+    /// Ends the held read transaction as the thread goes idle. The next read (the first
+    /// of the next busy spell) runs in autocommit: a worker that serves one request per
+    /// wake-up would otherwise pay a `BEGIN` and a `ROLLBACK` on top of every read.
+    fn park(&mut self) {
+        self.end();
+        self.last_commits = None;
     }
 
     /// Ends the held read transaction, if any.
@@ -178,7 +187,7 @@ pub(crate) fn with_connection<T>(
             Entry::Vacant(v) => v.insert(PointConn {
                 conn: crate::pool::open(path, crate::pool::Role::Point).map_err(classify)?,
                 held: None,
-                last_commits: u64::MAX,
+                last_commits: None,
             }),
         };
         pc.prepare(commits.load(Ordering::Acquire))
@@ -200,7 +209,7 @@ pub fn release_thread_snapshots() {
     HOLDS_SNAPSHOTS.set(true);
     CONNECTIONS.with(|cell| {
         if let Ok(mut conns) = cell.try_borrow_mut() {
-            conns.values_mut().for_each(PointConn::end);
+            conns.values_mut().for_each(PointConn::park);
         }
     });
 }
