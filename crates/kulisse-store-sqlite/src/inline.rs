@@ -14,8 +14,8 @@
 //! - the writer has finished a transaction since it began (counted by [`Pool::commits`]
 //!   before any write is acknowledged, so a request that follows a write's answer always
 //!   reads past it),
-//! - it is [`MAX_SNAPSHOT_AGE`] old (a write by another process, such as the `superuser`
-//!   command, is seen within that time),
+//! - it is [`MAX_SNAPSHOT_AGE`] old (a write by another process, such as the `sqlite3`
+//!   shell, is seen within that time),
 //! - the worker parks (an idle thread never holds back checkpoints),
 //! - or a read fails.
 //!
