@@ -751,10 +751,13 @@ fn num_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
             render_cond(cond, ctx, sql);
             sql.push(" THEN 1 ELSE 0 END)::float8");
         }
-        Term::Lookup { joins, term } => {
+        Term::Lookup {
+            joins,
+            term,
+            only_if,
+        } => {
             sql.push("(SELECT ");
-            let mut inner = Sql::default();
-            render_joins(joins, ctx, &mut inner);
+            let inner = lookup_scope(joins, only_if.as_deref(), ctx);
             num_expr(term, ctx, sql);
             sql.push(" FROM (SELECT 1) AS \"_seed\"");
             append(sql, inner);
@@ -812,10 +815,13 @@ fn text_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
             sql.bind(Param::TextArray(modifiers.clone()));
             sql.push(")");
         }
-        Term::Lookup { joins, term } => {
+        Term::Lookup {
+            joins,
+            term,
+            only_if,
+        } => {
             sql.push("(SELECT ");
-            let mut inner = Sql::default();
-            render_joins(joins, ctx, &mut inner);
+            let inner = lookup_scope(joins, only_if.as_deref(), ctx);
             text_expr(term, ctx, sql);
             sql.push(" FROM (SELECT 1) AS \"_seed\"");
             append(sql, inner);
@@ -826,6 +832,18 @@ fn text_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
             sql.push("NULL::text")
         }
     }
+}
+
+/// A lookup's joins and row condition, rendered before the SELECT list that precedes them
+/// so that their aliases are known to it.
+fn lookup_scope(joins: &[Join], only_if: Option<&Cond>, ctx: &mut Ctx) -> Sql {
+    let mut inner = Sql::default();
+    render_joins(joins, ctx, &mut inner);
+    if let Some(cond) = only_if {
+        inner.push(" WHERE ");
+        render_cond(cond, ctx, &mut inner);
+    }
+    inner
 }
 
 /// Appends `inner` (a lookup's joins, rendered first so their aliases are known to the

@@ -459,11 +459,19 @@ fn render_term(t: &Term, table: &str, sql: &mut Sql) {
             }
             sql.push(")");
         }
-        Term::Lookup { joins, term } => {
+        Term::Lookup {
+            joins,
+            term,
+            only_if,
+        } => {
             sql.push("(SELECT ");
             render_term(term, table, sql);
             sql.push(" FROM (SELECT 1)");
             render_joins(joins, table, sql);
+            if let Some(cond) = only_if {
+                sql.push(" WHERE ");
+                render_cond(cond, table, sql);
+            }
             sql.push(" LIMIT 1)");
         }
         Term::Condition(cond) => {

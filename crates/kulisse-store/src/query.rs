@@ -237,6 +237,9 @@ pub enum Term {
         joins: Vec<Join>,
         /// The value read from the joined rows.
         term: Box<Term>,
+        /// Only rows where this holds give their value (NULL otherwise): a sort key the
+        /// requester may only see under a condition, such as an email its owner made visible.
+        only_if: Option<Box<Cond>>,
     },
     /// 1 when the condition holds, else 0 (`@request.body.x:changed`).
     Condition(Box<Cond>),

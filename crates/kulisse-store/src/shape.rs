@@ -128,8 +128,14 @@ impl Term {
             }
             Term::Strftime { value, .. } => value.as_ref().is_some_and(|v| v.reads_current_row()),
             Term::GeoDistance(terms) => terms.iter().any(Term::reads_current_row),
-            Term::Lookup { joins, term } => {
-                joins.iter().any(Join::reads_current_row) || term.reads_current_row()
+            Term::Lookup {
+                joins,
+                term,
+                only_if,
+            } => {
+                joins.iter().any(Join::reads_current_row)
+                    || term.reads_current_row()
+                    || only_if.as_ref().is_some_and(|c| c.reads_current_row())
             }
             Term::Condition(c) => c.reads_current_row(),
         }

@@ -457,8 +457,19 @@ fn value(t: &Term, ctx: &Ctx<'_>) -> Sql {
             Sql::Text(s) => Sql::Text(s.to_ascii_lowercase()),
             other => other,
         },
-        Term::Lookup { joins, term } => match expand_joins(joins, ctx) {
-            Some(combos) => combos.first().map_or(Sql::Null, |c| value(term, c)),
+        Term::Lookup {
+            joins,
+            term,
+            only_if,
+        } => match expand_joins(joins, ctx) {
+            Some(combos) => combos
+                .iter()
+                .find(|c| {
+                    only_if
+                        .as_ref()
+                        .is_none_or(|cond| truth(cond, c) == Some(true))
+                })
+                .map_or(Sql::Null, |c| value(term, c)),
             None => Sql::Null,
         },
         // NOTE: strftime needs SQLite's date engine; the evaluator treats it as unknown.

@@ -236,41 +236,49 @@ fn resolve_comparison(
     scope.register(right.joins);
     scope.rules.extend(left.rules);
     scope.rules.extend(right.rules);
-    let cond = if fan_out && !c.op.any {
+    if fan_out && !c.op.any {
         // All-of: re-resolve with fresh aliases so this comparison ranges over its own rows.
         scope.fresh += 1;
         let prefix = format!("e{}_{}", ctx.depth, scope.fresh);
         let left = resolve_operand(&c.left, ctx, &prefix)?;
         let right = resolve_operand(&c.right, ctx, &prefix)?;
         let joins = [left.joins, right.joins].concat();
-        Cond::Every {
+        let guards = [left.guards, right.guards].concat();
+        return Ok(Cond::Every {
             joins,
-            cond: Box::new(Cond::Compare {
-                left: left.term,
-                op,
-                right: right.term,
-            }),
-        }
-    } else {
-        Cond::Compare {
-            left: left.term,
-            op,
-            right: right.term,
-        }
-    };
-    // PB compat: clients only match emails their owners made visible (§3.11), owners included.
-    let r = ctx.r;
-    let names_email = |o: &Operand| matches!(o, Operand::Ident { name, .. } if name == "email" || name.starts_with("email:"));
-    if !r.allow_hidden && r.collection.is_auth() && (names_email(&c.left) || names_email(&c.right))
-    {
-        let visible = Cond::Compare {
-            left: ctx.column("emailVisibility"),
-            op: CmpOp::Eq,
-            right: Term::Value(Literal::Bool(true)),
-        };
-        return Ok(Cond::All(vec![cond, visible]));
+            cond: Box::new(guarded(compare(left.term, op, right.term), guards)),
+        });
     }
-    Ok(cond)
+    let guards = [left.guards, right.guards].concat();
+    Ok(guarded(compare(left.term, op, right.term), guards))
+}
+
+fn compare(left: Term, op: CmpOp, right: Term) -> Cond {
+    Cond::Compare { left, op, right }
+}
+
+/// `cond` where the values it compares may be seen only under `guards`.
+fn guarded(cond: Cond, guards: Vec<Cond>) -> Cond {
+    if guards.is_empty() {
+        cond
+    } else {
+        Cond::All(std::iter::once(cond).chain(guards).collect())
+    }
+}
+
+/// A sort key: any single-valued path the filter language accepts, resolved the way a
+/// filter operand is (same privileges, related list rules and guards).
+pub(crate) fn resolve_sort_key(name: &str, r: &Resolver<'_>) -> Result<Resolved, CoreError> {
+    let expr = parsed(&format!("{name} = ''"))?;
+    let Expr::Cmp(c) = &*expr else {
+        return Err(CoreError::generic_bad_request());
+    };
+    let ctx = PathCtx {
+        r,
+        base: None,
+        depth: 0,
+    };
+    resolve_operand(&c.left, &ctx, "j")
 }
 
 fn resolve_operand(
@@ -295,12 +303,14 @@ fn resolve_call(
     let bad = CoreError::generic_bad_request;
     let mut joins = Vec::new();
     let mut rules = Vec::new();
+    let mut guards = Vec::new();
     let mut fan_out = false;
     let mut single = |o: &Operand| -> Result<Term, CoreError> {
         let r = resolve_operand(o, ctx, prefix)?;
         fan_out |= r.fan_out;
         joins.extend(r.joins);
         rules.extend(r.rules);
+        guards.extend(r.guards);
         Ok(r.term)
     };
     let term = match name {
@@ -335,6 +345,7 @@ fn resolve_call(
         joins,
         fan_out,
         rules,
+        guards,
     })
 }
 
@@ -410,6 +421,7 @@ fn resolve_body_modifier(rest: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Opt
                 joins: vec![join],
                 fan_out: true,
                 rules: vec![],
+                guards: vec![],
             })
         }
         _ => None,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kulisse_schema::{Collection, FieldKind};
-use kulisse_store::{Cond, Join, JoinSource, Literal, Term};
+use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Term};
 
 use super::filter::{Resolver, compile_at};
 use crate::auth::Auth;
@@ -46,6 +46,10 @@ pub(crate) struct Resolved {
     pub fan_out: bool,
     /// List rules of collections a client filter reached, over their join aliases.
     pub rules: Vec<Cond>,
+    /// Conditions the value's own row must meet for the requester to see it (an email its
+    /// owner made visible): ANDed with the comparison itself, so they hold for the same
+    /// joined row, at whatever hop the value was reached.
+    pub guards: Vec<Cond>,
 }
 
 impl Resolved {
@@ -59,6 +63,7 @@ impl Resolved {
             joins: vec![],
             fan_out: false,
             rules: vec![],
+            guards: vec![],
         }
     }
 }
@@ -211,7 +216,10 @@ fn walk_path<'a>(
             }
             let col = column_of(w.alias.as_deref(), seg);
             if last {
-                return leaf(col, &field.kind, modifier, w, seg);
+                let guard = email_guard(current, seg, &w, ctx);
+                let mut resolved = leaf(col, &field.kind, modifier, w, seg)?;
+                resolved.guards.extend(guard);
+                return Ok(resolved);
             }
             match &field.kind {
                 FieldKind::Json { .. } | FieldKind::GeoPoint => {
@@ -293,6 +301,22 @@ fn walk_path<'a>(
     }
 }
 
+/// PB compat: a client only matches emails their owners made visible (§3.11), the owner
+/// included, on the queried collection and at every hop through relations and
+/// back-relations alike.
+fn email_guard(
+    current: &Collection,
+    seg: &str,
+    w: &Walk<'_>,
+    ctx: &PathCtx<'_, '_>,
+) -> Option<Cond> {
+    (!ctx.r.allow_hidden && current.is_auth() && seg == "email").then(|| Cond::Compare {
+        left: column_of(w.alias.as_deref(), "emailVisibility"),
+        op: CmpOp::Eq,
+        right: Term::Value(Literal::Bool(true)),
+    })
+}
+
 fn hop<'c>(mut w: Walk<'c>, seg: &str) -> Result<Walk<'c>, CoreError> {
     w.hops += 1;
     if w.hops > MAX_HOPS {
@@ -325,6 +349,7 @@ fn leaf(
                 joins: w.joins,
                 fan_out: true,
                 rules: w.rules,
+                guards: vec![],
             })
         }
         Some("length") if kind.is_multiple() => Ok(Resolved {
@@ -332,6 +357,7 @@ fn leaf(
             joins: w.joins,
             fan_out: w.fan_out,
             rules: w.rules,
+            guards: vec![],
         }),
         Some("each" | "length") => Err(bad()),
         _ => with_modifier(col, modifier, w),
@@ -349,6 +375,7 @@ fn with_modifier(term: Term, modifier: Option<&str>, w: Walk<'_>) -> Result<Reso
         joins: w.joins,
         fan_out: w.fan_out,
         rules: w.rules,
+        guards: vec![],
     })
 }
 

@@ -2,7 +2,7 @@
 
 use kulisse_store::{Cond, Order, Term};
 
-use super::filter::Resolver;
+use super::filter::{Resolver, resolve_sort_key};
 use crate::error::CoreError;
 
 /// Most sort terms PocketBase accepts.
@@ -50,37 +50,31 @@ pub fn parse_sort(text: &str, r: &Resolver<'_>) -> Result<Sort, CoreError> {
     Ok(out)
 }
 
+/// A sort key as a term. A key through relations reads the first joined row's value; the
+/// related collections' list rules filter the records like a client filter's do, and a
+/// value the requester may only see under a condition (a hidden email) sorts as NULL
+/// where it is not visible, so no order reveals it.
 fn sort_term(name: &str, r: &Resolver<'_>, conditions: &mut Vec<Cond>) -> Result<Term, CoreError> {
     let bad = CoreError::generic_bad_request;
     if name.is_empty() || name.starts_with('@') {
         return Err(bad());
     }
-    // A sort key is any single-valued path the filter language accepts; compile
-    // `name = ''` and take its left side so both share one resolver.
-    match super::compile_filter(&format!("{name} = ''"), r)? {
-        Some(Cond::Compare { left, .. }) => Ok(left),
-        Some(Cond::Exists { joins, cond }) => {
-            let (compare, rules) = match *cond {
-                Cond::All(mut items) if !items.is_empty() => {
-                    let first = items.remove(0);
-                    (first, items)
-                }
-                other => (other, vec![]),
-            };
-            let Cond::Compare { left, .. } = compare else {
-                return Err(bad());
-            };
-            if !rules.is_empty() {
-                conditions.push(Cond::Exists {
-                    joins: joins.clone(),
-                    cond: Box::new(Cond::All(rules)),
-                });
-            }
-            Ok(Term::Lookup {
-                joins,
-                term: Box::new(left),
-            })
-        }
-        _ => Err(bad()),
+    let key = resolve_sort_key(name, r)?;
+    if key.fan_out {
+        return Err(bad());
     }
+    if !key.rules.is_empty() {
+        conditions.push(Cond::Exists {
+            joins: key.joins.clone(),
+            cond: Box::new(Cond::All(key.rules)),
+        });
+    }
+    if key.joins.is_empty() && key.guards.is_empty() {
+        return Ok(key.term);
+    }
+    Ok(Term::Lookup {
+        joins: key.joins,
+        term: Box::new(key.term),
+        only_if: (!key.guards.is_empty()).then(|| Box::new(Cond::All(key.guards))),
+    })
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use crate::server::{TestServer, urlencode};
 
 async fn fixture() -> (TestServer, String) {
     let srv = TestServer::start().await;
@@ -93,18 +93,6 @@ async fn matching(srv: &TestServer, token: Option<&str>, filter: &str) -> Result
         .iter()
         .map(|i| i["id"].as_str().unwrap()[..2].to_owned())
         .collect())
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn all_and_any_semantics_match_pocketbase() {

@@ -32,6 +32,7 @@ mod batch_expand;
 mod binary;
 mod compat;
 mod filters;
+mod hidden_values;
 mod http_api;
 mod multinode;
 mod security;

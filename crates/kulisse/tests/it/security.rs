@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use crate::server::{TestServer, urlencode};
 
 struct Fixture {
     srv: TestServer,
@@ -327,18 +327,6 @@ async fn schema_changes_that_break_rules_are_refused() {
         .send("GET", "/api/collections/comments/records", None, None)
         .await;
     assert_eq!(list["totalItems"], 5, "the rule still works");
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 crate::engine_tests!(

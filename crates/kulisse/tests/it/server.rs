@@ -46,6 +46,19 @@ pub async fn fresh_pg_database() -> String {
     format!("{base}/{name}")
 }
 
+/// Percent-encodes every byte but ASCII letters, digits and `-_.~` (a query value).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub const SUPERUSER_EMAIL: &str = "admin@example.com";
 pub const SUPERUSER_PASSWORD: &str = "1234567890";
 
