@@ -237,7 +237,60 @@ async fn visible_emails_still_match_through_relations() {
     assert_eq!(ids_of(&list)[0], f.ids["lV"]);
 }
 
+/// PB compat: sorting through a relation applies the related collection's list rule like a
+/// filter does, for guests and users alike (it used to be a 400 for users), so the order
+/// never rests on records the requester may not list.
+async fn sorting_through_an_unlistable_relation_keeps_only_what_the_rule_shows() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, posts) = srv
+        .send("POST", "/api/collections", Some(&su), Some(json!({
+            "name": "posts", "listRule": "", "viewRule": "",
+            "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "author", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1}
+            ]})))
+        .await;
+    assert_eq!(s, 200, "{posts}");
+    let mut post_of = std::collections::BTreeMap::new();
+    for (email, name) in [("u1@x.io", "zed"), ("u2@x.io", "amy"), ("u3@x.io", "kim")] {
+        let body = json!({"email": email, "password": "12345678", "passwordConfirm": "12345678", "name": name});
+        let user = create(&srv, &su, "users", body).await;
+        let post = create(&srv, &su, "posts", json!({"title": name, "author": user})).await;
+        post_of.insert(email, post);
+    }
+    let u1 = srv.login("users", "u1@x.io", "12345678").await;
+    for sort in ["author.name", "-author.created", "author.email"] {
+        let url = format!("/api/collections/posts/records?sort={sort}");
+        let (s, guest) = srv.send("GET", &url, None, None).await;
+        assert_eq!(s, 200, "guest {sort}: {guest}");
+        assert_eq!(guest["totalItems"], 0, "guest {sort}: {guest}");
+        let (s, user) = srv.send("GET", &url, Some(&u1), None).await;
+        assert_eq!(s, 200, "user {sort}: {user}");
+        assert_eq!(
+            ids_of(&user),
+            vec![post_of["u1@x.io"].clone()],
+            "user {sort}"
+        );
+    }
+    let (s, all) = srv
+        .send(
+            "GET",
+            "/api/collections/posts/records?sort=author.name",
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{all}");
+    let order: Vec<String> = ["u2@x.io", "u3@x.io", "u1@x.io"]
+        .iter()
+        .map(|e| post_of[e].clone())
+        .collect();
+    assert_eq!(ids_of(&all), order, "superuser sorts by every author");
+}
+
 crate::engine_tests!(
     no_filter_or_sort_tells_records_apart_by_a_hidden_email,
-    visible_emails_still_match_through_relations
+    visible_emails_still_match_through_relations,
+    sorting_through_an_unlistable_relation_keeps_only_what_the_rule_shows
 );
