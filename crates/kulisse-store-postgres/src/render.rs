@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kulisse_schema::{Collection, FieldKind};
+use kulisse_schema::{Collection, CollectionKind, FieldKind};
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, SemiJoin, Term};
 
 use crate::codec::Param;
@@ -148,15 +148,14 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
         match o {
             Order::By { term, desc } => order_term(term, *desc, &mut ctx, &mut sql),
             Order::RowId { desc } => sql.push(&format!(
-                "{}.\"_rowid\"{}, ",
-                ctx.table,
+                "{}{}, ",
+                natural_order(c, &ctx.table),
                 if *desc { " DESC" } else { "" }
             )),
             Order::Random => sql.push("random(), "),
         }
     }
-    // Natural order is insertion order, as SQLite's rowid order is.
-    sql.push(&format!("{}.\"_rowid\"", ctx.table));
+    sql.push(&natural_order(c, &ctx.table));
     if let Some(limit) = q.limit {
         sql.push(" LIMIT ");
         sql.bind(Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -169,6 +168,16 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
         sql.push(&format!(" FOR UPDATE OF {}", ctx.table));
     }
     sql
+}
+
+/// Natural order is insertion order, as SQLite's rowid order is. A view has no insertion
+/// order (nor a `_rowid` column): it pages by id, so pages stay stable.
+fn natural_order(c: &Collection, table: &str) -> String {
+    if c.kind == CollectionKind::View {
+        format!("{table}.\"id\"")
+    } else {
+        format!("{table}.\"_rowid\"")
+    }
 }
 
 /// `SELECT COUNT(*) FROM <table> WHERE …`.

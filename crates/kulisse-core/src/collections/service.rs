@@ -188,7 +188,9 @@ impl CollectionsService {
         transact::<_, CoreError, _>(&*self.store, move |tx| {
             let next = with_view_fields(tx, next, &snapshot, MSG)?;
             tx.alter_collection(&old, &next)
-                .map_err(|e| ddl_error(MSG, e))
+                .map_err(|e| ddl_error(MSG, e))?;
+            view::rebuild_dependents(tx, &old, &next, &snapshot)
+                .map_err(|broken| view_dependency_error(MSG, &broken))
         })
         .await?;
         self.registry.reload().await?;
@@ -208,12 +210,7 @@ impl CollectionsService {
         }
         let snapshot = self.registry.snapshot();
         let others = || snapshot.all().iter().filter(|o| o.id != c.id);
-        if others().any(|o| {
-            o.view_query.as_deref().is_some_and(|q| {
-                q.to_ascii_lowercase()
-                    .contains(&c.name.to_ascii_lowercase())
-            })
-        }) {
+        if others().any(|o| view::reads(o, &c.name)) {
             return Err(CoreError::BadRequest(FAILED.into()));
         }
         let referrers: Vec<String> = others()
@@ -390,6 +387,22 @@ fn with_view_fields(
         view::infer_fields(&columns, snapshot).map_err(|errs| CoreError::invalid(msg, errs))?;
     view::apply(&mut c, fields);
     Ok(c)
+}
+
+/// A change refused because a view reading the collection would no longer compile.
+fn view_dependency_error(msg: &str, broken: &view::BrokenView) -> CoreError {
+    let mut errs = FieldErrors::new();
+    errs.add(
+        "fields",
+        FieldError::new(
+            "validation_view_dependency",
+            format!(
+                "The view collection \"{}\" reads this collection and would no longer work; change or delete the view first.",
+                broken.name
+            ),
+        ),
+    );
+    CoreError::invalid(msg, errs)
 }
 
 fn ddl_error(msg: &str, e: StoreError) -> CoreError {

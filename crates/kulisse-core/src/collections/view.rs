@@ -1,7 +1,7 @@
 //! View collections: fields inferred from the columns their query produces (spec §4.7).
 
-use kulisse_schema::{Collection, Field, FieldError, FieldErrors, FieldKind};
-use kulisse_store::ViewColumn;
+use kulisse_schema::{Collection, CollectionKind, Field, FieldError, FieldErrors, FieldKind};
+use kulisse_store::{StoreTx, ViewColumn};
 
 use super::registry::Snapshot;
 
@@ -86,4 +86,93 @@ fn crc_suffix(name: &str, source_id: &str) -> String {
 /// Replaces a view collection's fields with the inferred ones.
 pub(crate) fn apply(c: &mut Collection, fields: Vec<Field>) {
     c.fields = fields;
+}
+
+/// Whether `view`'s query may read the collection `name`: the name appears in it as a
+/// whole identifier, in any case. A textual check, so it errs on the side of "yes" (a
+/// mention inside a literal counts too).
+pub(crate) fn reads(view: &Collection, name: &str) -> bool {
+    let Some(query) = view.view_query.as_deref() else {
+        return false;
+    };
+    let (query, name) = (query.to_ascii_lowercase(), name.to_ascii_lowercase());
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    query.match_indices(&name).any(|(at, _)| {
+        let before = query[..at].chars().next_back();
+        let after = query[at + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// A view whose query no longer compiles after a change to a collection it reads.
+#[derive(Debug)]
+pub(crate) struct BrokenView {
+    /// The view's name.
+    pub name: String,
+}
+
+/// Re-creates, inside the transaction that rebuilt `old` into `new`, every view that reads
+/// it (and the views that read those), with fields inferred again.
+///
+/// Why: a rebuild replaces the table, which PostgreSQL's `DROP TABLE … CASCADE` takes its
+/// views with and SQLite leaves pointing at columns that may be gone. Re-creating each
+/// view is also the check that the change keeps it valid: when one no longer compiles the
+/// whole change is refused (PocketBase refuses to drop a column a view reads), so nothing
+/// stored ends up unreadable.
+///
+/// # Errors
+/// The first view whose query fails against the new shape.
+pub(crate) fn rebuild_dependents(
+    tx: &mut dyn StoreTx,
+    old: &Collection,
+    new: &Collection,
+    snapshot: &Snapshot,
+) -> Result<(), BrokenView> {
+    let snapshot = snapshot.with(new);
+    let mut changed = vec![old.name.clone(), new.name.clone()];
+    // A view is rebuilt again when a view it reads is rebuilt after it: PostgreSQL's
+    // CASCADE drops it with the one it reads. `changed` only grows, so this ends.
+    let mut i = 0;
+    while let Some(name) = changed.get(i).cloned() {
+        i += 1;
+        for view in snapshot.all() {
+            if view.kind != CollectionKind::View || view.id == new.id || !reads(view, &name) {
+                continue;
+            }
+            let broken = || BrokenView {
+                name: view.name.clone(),
+            };
+            let query = view.view_query.as_deref().unwrap_or_default();
+            let columns = tx.describe_view(query).map_err(|_| broken())?;
+            let fields = infer_fields(&columns, &snapshot).map_err(|_| broken())?;
+            let mut next = (**view).clone();
+            apply(&mut next, fields);
+            // Dropped and created, not altered: engines skip the DDL of an alter that keeps
+            // a view's definition, and this view must be built again.
+            tx.drop_collection(view).map_err(|_| broken())?;
+            tx.create_collection(&next).map_err(|_| broken())?;
+            if !changed.contains(&view.name) {
+                changed.push(view.name.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use kulisse_schema::CollectionKind;
+
+    use super::*;
+
+    #[test]
+    fn a_view_reads_a_collection_named_as_a_whole_identifier() {
+        let mut v = Collection::new("v", CollectionKind::View);
+        v.view_query = Some("SELECT p.id, \"Posts\".title FROM posts_v2 JOIN Posts p".into());
+        assert!(reads(&v, "posts"));
+        assert!(reads(&v, "posts_v2"));
+        assert!(!reads(&v, "post"));
+        assert!(!reads(&v, "v2"));
+        assert!(!reads(&v, "v"));
+    }
 }

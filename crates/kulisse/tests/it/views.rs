@@ -1,0 +1,147 @@
+//! View collections stay readable: a schema change that would break a view's query is
+//! refused, and nothing is changed by the refused attempt.
+
+use serde_json::{Value, json};
+
+use crate::server::TestServer;
+
+async fn source_and_view(srv: &TestServer, su: &str) -> Value {
+    let (s, src) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(su),
+            Some(json!({
+            "name": "src", "listRule": "", "viewRule": "", "createRule": "",
+            "fields": [{"name": "title", "type": "text"}, {"name": "extra", "type": "number"}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{src}");
+    let (s, rec) = srv
+        .send(
+            "POST",
+            "/api/collections/src/records",
+            None,
+            Some(json!({"title": "kept", "extra": 1})),
+        )
+        .await;
+    assert_eq!(s, 200, "{rec}");
+    let (s, view) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(su),
+            Some(json!({
+            "name": "v", "type": "view", "listRule": "",
+            "viewQuery": "select id, title from src"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    // A view of the view: PostgreSQL drops it along with the view it reads.
+    let (s, view) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(su),
+            Some(json!({
+            "name": "v2", "type": "view", "listRule": "",
+            "viewQuery": "select id, title from v"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view_titles(srv).await, "kept");
+    src
+}
+
+/// The title both views read (they must agree).
+async fn view_titles(srv: &TestServer) -> Value {
+    let mut titles = Vec::new();
+    for view in ["v", "v2"] {
+        let (s, list) = srv
+            .send(
+                "GET",
+                &format!("/api/collections/{view}/records"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{view} still reads: {list}");
+        titles.push(list["items"][0]["title"].clone());
+    }
+    assert_eq!(titles[0], titles[1]);
+    titles.remove(0)
+}
+
+async fn dropping_a_field_a_view_reads_is_refused() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let src = source_and_view(&srv, &su).await;
+    let without = |name: &str| -> Value {
+        src["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["name"] != name)
+            .cloned()
+            .collect()
+    };
+    // PB compat: PocketBase refuses with a 400 (SQLite's own view check).
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/src",
+            Some(&su),
+            Some(json!({"fields": without("title")})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["message"], "Failed to update collection.", "{body}");
+    assert_eq!(
+        body["data"]["fields"]["code"], "validation_view_dependency",
+        "{body}"
+    );
+    assert_eq!(view_titles(&srv).await, "kept");
+    let (_, src_now) = srv
+        .send("GET", "/api/collections/src", Some(&su), None)
+        .await;
+    assert!(
+        src_now["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "title"),
+        "the refused change left the field: {src_now}"
+    );
+    // A field the view does not read can go.
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/src",
+            Some(&su),
+            Some(json!({"fields": without("extra")})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(view_titles(&srv).await, "kept");
+}
+
+async fn renaming_a_collection_a_view_reads_is_refused() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    source_and_view(&srv, &su).await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/src",
+            Some(&su),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(view_titles(&srv).await, "kept");
+}
+
+crate::engine_tests!(
+    dropping_a_field_a_view_reads_is_refused,
+    renaming_a_collection_a_view_reads_is_refused
+);
