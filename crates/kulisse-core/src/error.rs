@@ -3,6 +3,8 @@
 use kulisse_schema::FieldErrors;
 use kulisse_store::StoreError;
 
+use crate::query::FilterError;
+
 /// What went wrong, in domain words. Messages are PocketBase's exact strings where the
 /// variant carries one.
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +35,19 @@ pub enum CoreError {
         /// Per-field errors (may be empty, e.g. a failed createRule).
         errors: FieldErrors,
     },
-    /// A malformed request (bad filter, sort, paging…) with the message to show.
+    /// A malformed request (bad paging, body…) with the message to show.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A `filter` or `sort` parameter that cannot be applied. PB compat: PocketBase's
+    /// generic 400; the reason (with its position) goes under `data.<param>` so the
+    /// developer sees what is wrong.
+    #[error("invalid {param}: {reason}")]
+    InvalidParam {
+        /// The query parameter, `filter` or `sort`.
+        param: &'static str,
+        /// What is wrong and where, e.g. `unknown or hidden field "x" at 1:1`.
+        reason: String,
+    },
     /// Storage failed; never shown to clients beyond a generic message.
     #[error(transparent)]
     Store(StoreError),
@@ -51,6 +63,22 @@ impl CoreError {
             message: message.to_owned(),
             errors,
         }
+    }
+
+    /// `param` (`filter` or `sort`) refused for `error`; `text` is the parameter as sent.
+    pub fn invalid_param(param: &'static str, error: &FilterError, text: &str) -> Self {
+        CoreError::InvalidParam {
+            param,
+            reason: error.describe(text),
+        }
+    }
+
+    /// A stored rule that no longer compiles against the schema of the moment. Rules are
+    /// checked when saved, so this means the schema changed under one; the client gets the
+    /// generic 400 (rules are not theirs to read) and the reason is logged.
+    pub fn broken_rule(error: &FilterError, rule: &str) -> Self {
+        tracing::warn!(reason = %error.describe(rule), rule, "a stored rule did not compile");
+        Self::generic_bad_request()
     }
 
     /// The generic 400 PocketBase uses for unparseable parameters.

@@ -237,7 +237,9 @@ impl AuthService {
             request: &req,
             allow_hidden: true,
         };
-        let cond = crate::query::compile_filter(&rule, &resolver)?.unwrap_or(Cond::True);
+        let cond = crate::query::compile_filter(&rule, &resolver)
+            .map_err(|e| CoreError::broken_rule(&e, &rule))?
+            .unwrap_or(Cond::True);
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
         if self
             .store

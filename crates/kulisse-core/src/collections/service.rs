@@ -86,8 +86,11 @@ impl CollectionsService {
             request: &req,
             allow_hidden: true,
         };
-        let filter = compile_filter(&p.filter, &resolver)?;
-        let order = crate::query::parse_sort(&p.sort, &resolver)?.order;
+        let filter = compile_filter(&p.filter, &resolver)
+            .map_err(|e| CoreError::invalid_param("filter", &e, &p.filter))?;
+        let order = crate::query::parse_sort(&p.sort, &resolver)
+            .map_err(|e| CoreError::invalid_param("sort", &e, &p.sort))?
+            .order;
         let mut items: Vec<kulisse_store::Row> = self
             .registry
             .snapshot()
@@ -574,7 +577,7 @@ fn validate_rules(c: &Collection, snapshot: &Snapshot, errs: &mut FieldErrors) {
                 key,
                 FieldError::new(
                     "validation_invalid_rule",
-                    format!("Invalid rule. Raw error: {e}"),
+                    format!("Invalid rule. Raw error: {}.", e.describe(text)),
                 ),
             );
         }

@@ -15,10 +15,10 @@ use kulisse_schema::Collection;
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Term};
 
 use super::RequestInfo;
+use super::error::FilterError;
 use super::paths::{PathCtx, Resolved, resolve_path};
 use super::request::{macro_value, resolve_request};
 use crate::collections::Snapshot;
-use crate::error::CoreError;
 
 /// Resolution settings for one filter or rule.
 pub struct Resolver<'a> {
@@ -57,8 +57,8 @@ impl Scope {
 /// Parses and resolves `text`; an empty filter is `None`.
 ///
 /// # Errors
-/// [`CoreError::BadRequest`] for syntax errors and unknown or forbidden identifiers.
-pub fn compile_filter(text: &str, r: &Resolver<'_>) -> Result<Option<Cond>, CoreError> {
+/// A [`FilterError`] for syntax errors and unknown or forbidden identifiers.
+pub fn compile_filter(text: &str, r: &Resolver<'_>) -> Result<Option<Cond>, FilterError> {
     compile_at(text, r, None, 0)
 }
 
@@ -69,12 +69,14 @@ pub(crate) fn compile_at(
     r: &Resolver<'_>,
     base: Option<&str>,
     depth: usize,
-) -> Result<Option<Cond>, CoreError> {
+) -> Result<Option<Cond>, FilterError> {
     if text.is_empty() {
         return Ok(None);
     }
     if depth > MAX_RULE_NESTING {
-        return Err(CoreError::generic_bad_request());
+        return Err(FilterError::new(format!(
+            "related list rules nest more than {MAX_RULE_NESTING} levels deep"
+        )));
     }
     let expr = parsed(text)?;
     let mut scope = Scope::default();
@@ -110,14 +112,11 @@ thread_local! {
 /// `text` parsed, from this thread's cache when it was parsed before: every request
 /// with a rule compiles that rule again, and parsing was ~2k of a token view's ~53k
 /// instructions. Texts that fail to parse are not kept.
-fn parsed(text: &str) -> Result<Rc<Expr>, CoreError> {
+fn parsed(text: &str) -> Result<Rc<Expr>, FilterError> {
     if let Some(expr) = PARSED.with_borrow(|cache| cache.get(text).cloned()) {
         return Ok(expr);
     }
-    let expr = Rc::new(kulisse_filter::parse(text).map_err(|e| {
-        tracing::debug!(error = %e, "filter rejected");
-        CoreError::generic_bad_request()
-    })?);
+    let expr = Rc::new(kulisse_filter::parse(text)?);
     PARSED.with_borrow_mut(|cache| {
         if cache.len() >= PARSED_PER_THREAD {
             cache.clear();
@@ -191,7 +190,7 @@ fn null_rejecting(c: &Cond, alias: &str) -> bool {
 /// Related list rules can reference further relations; this bounds the recursion.
 const MAX_RULE_NESTING: usize = 4;
 
-fn resolve_expr(e: &Expr, ctx: &PathCtx<'_, '_>, scope: &mut Scope) -> Result<Cond, CoreError> {
+fn resolve_expr(e: &Expr, ctx: &PathCtx<'_, '_>, scope: &mut Scope) -> Result<Cond, FilterError> {
     Ok(match e {
         Expr::Cmp(c) => resolve_comparison(c, ctx, scope)?,
         Expr::And(items) => Cond::All(
@@ -226,7 +225,7 @@ fn resolve_comparison(
     c: &Comparison,
     ctx: &PathCtx<'_, '_>,
     scope: &mut Scope,
-) -> Result<Cond, CoreError> {
+) -> Result<Cond, FilterError> {
     let op = syn_op(c.op.cmp);
     let shared = "j";
     let left = resolve_operand(&c.left, ctx, shared)?;
@@ -268,10 +267,11 @@ fn guarded(cond: Cond, guards: Vec<Cond>) -> Cond {
 
 /// A sort key: any single-valued path the filter language accepts, resolved the way a
 /// filter operand is (same privileges, related list rules and guards).
-pub(crate) fn resolve_sort_key(name: &str, r: &Resolver<'_>) -> Result<Resolved, CoreError> {
-    let expr = parsed(&format!("{name} = ''"))?;
+pub(crate) fn resolve_sort_key(name: &str, r: &Resolver<'_>) -> Result<Resolved, FilterError> {
+    let not_a_key = || FilterError::new(format!("\"{name}\" is not a field path"));
+    let expr = parsed(&format!("{name} = ''")).map_err(|_| not_a_key())?;
     let Expr::Cmp(c) = &*expr else {
-        return Err(CoreError::generic_bad_request());
+        return Err(not_a_key());
     };
     let ctx = PathCtx {
         r,
@@ -285,13 +285,14 @@ fn resolve_operand(
     o: &Operand,
     ctx: &PathCtx<'_, '_>,
     prefix: &str,
-) -> Result<Resolved, CoreError> {
-    Ok(match o {
-        Operand::Number { value, .. } => Resolved::value(Literal::Number(*value)),
-        Operand::Text { value, .. } => Resolved::value(Literal::Text(value.clone())),
-        Operand::Call { name, args, .. } => resolve_call(name, args, ctx, prefix)?,
-        Operand::Ident { name, .. } => resolve_ident(name, ctx, prefix)?,
-    })
+) -> Result<Resolved, FilterError> {
+    match o {
+        Operand::Number { value, .. } => Ok(Resolved::value(Literal::Number(*value))),
+        Operand::Text { value, .. } => Ok(Resolved::value(Literal::Text(value.clone()))),
+        Operand::Call { name, args, .. } => resolve_call(name, args, ctx, prefix),
+        Operand::Ident { name, .. } => resolve_ident(name, ctx, prefix),
+    }
+    .map_err(|e| e.at(o.span()))
 }
 
 fn resolve_call(
@@ -299,13 +300,13 @@ fn resolve_call(
     args: &[Operand],
     ctx: &PathCtx<'_, '_>,
     prefix: &str,
-) -> Result<Resolved, CoreError> {
-    let bad = CoreError::generic_bad_request;
+) -> Result<Resolved, FilterError> {
+    let bad = || FilterError::new(format!("invalid arguments to {name}()"));
     let mut joins = Vec::new();
     let mut rules = Vec::new();
     let mut guards = Vec::new();
     let mut fan_out = false;
-    let mut single = |o: &Operand| -> Result<Term, CoreError> {
+    let mut single = |o: &Operand| -> Result<Term, FilterError> {
         let r = resolve_operand(o, ctx, prefix)?;
         fan_out |= r.fan_out;
         joins.extend(r.joins);
@@ -338,7 +339,8 @@ fn resolve_call(
                 modifiers,
             }
         }
-        _ => return Err(bad()),
+        "geoDistance" | "strftime" => return Err(bad()),
+        _ => return Err(FilterError::new(format!("unknown function \"{name}\""))),
     };
     Ok(Resolved {
         term,
@@ -349,7 +351,7 @@ fn resolve_call(
     })
 }
 
-fn resolve_ident(name: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Result<Resolved, CoreError> {
+fn resolve_ident(name: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Result<Resolved, FilterError> {
     let r = ctx.r;
     if r.collection.field(name).is_none() {
         match name.to_ascii_lowercase().as_str() {
@@ -378,7 +380,7 @@ fn resolve_ident(name: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Result<Reso
     if name.starts_with('@') {
         return macro_value(name)
             .map(Resolved::value)
-            .ok_or_else(CoreError::generic_bad_request);
+            .ok_or_else(|| FilterError::new(format!("unknown macro \"{name}\"")));
     }
     resolve_path(name, ctx, prefix)
 }

@@ -5,12 +5,14 @@
 //! client may reference, and yields [`kulisse_store::Cond`] / [`kulisse_store::Order`] for
 //! any engine to render.
 
+mod error;
 pub mod eval;
 mod filter;
 mod paths;
 mod request;
 mod sort;
 
+pub use error::FilterError;
 pub use filter::{Resolver, compile_filter};
 pub use request::{RequestInfo, normalize_header_name};
 pub use sort::{Sort, parse_sort};

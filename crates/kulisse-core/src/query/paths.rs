@@ -6,9 +6,9 @@ use std::sync::Arc;
 use kulisse_schema::{Collection, FieldKind};
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Term};
 
+use super::error::FilterError;
 use super::filter::{Resolver, compile_at};
 use crate::auth::Auth;
-use crate::error::CoreError;
 
 /// Most relation hops in one path (PocketBase's limit).
 const MAX_HOPS: usize = 6;
@@ -79,8 +79,18 @@ struct Walk<'c> {
     rules: Vec<Cond>,
 }
 
-fn bad() -> CoreError {
-    CoreError::generic_bad_request()
+/// A field a client may not name reads the same as one that does not exist.
+fn unknown_field(name: &str, ctx: &PathCtx<'_, '_>) -> FilterError {
+    let what = if ctx.r.allow_hidden {
+        "unknown"
+    } else {
+        "unknown or hidden"
+    };
+    FilterError::new(format!("{what} field \"{name}\""))
+}
+
+fn unknown_collection(name: &str) -> FilterError {
+    FilterError::new(format!("unknown collection \"{name}\""))
 }
 
 /// Resolves `a.b.c[:modifier]` from the queried collection.
@@ -88,7 +98,7 @@ pub(crate) fn resolve_path<'a>(
     name: &str,
     ctx: &PathCtx<'_, 'a>,
     prefix: &str,
-) -> Result<Resolved, CoreError> {
+) -> Result<Resolved, FilterError> {
     let walk = Walk {
         collection: ctx.r.collection,
         alias: ctx.base.map(str::to_owned),
@@ -107,7 +117,7 @@ pub(crate) fn resolve_auth_path<'a>(
     rest: &str,
     ctx: &PathCtx<'_, 'a>,
     prefix: &str,
-) -> Result<Option<Resolved>, CoreError> {
+) -> Result<Option<Resolved>, FilterError> {
     let Some((head, _)) = rest.split_once('.') else {
         return Ok(None);
     };
@@ -159,10 +169,16 @@ pub(crate) fn resolve_collection_path<'a>(
     rest: &str,
     ctx: &PathCtx<'_, 'a>,
     prefix: &str,
-) -> Result<Resolved, CoreError> {
-    let (head, path) = rest.split_once('.').ok_or_else(bad)?;
+) -> Result<Resolved, FilterError> {
+    let (head, path) = rest
+        .split_once('.')
+        .ok_or_else(|| FilterError::new("@collection needs a field after the collection name"))?;
     let (name, alias_name) = head.split_once(':').unwrap_or((head, ""));
-    let target = ctx.r.schema.get(name).ok_or_else(bad)?;
+    let target = ctx
+        .r
+        .schema
+        .get(name)
+        .ok_or_else(|| unknown_collection(name))?;
     let alias = format!("{prefix}__c__{}__{alias_name}", target.name);
     let rules = related_rule(target, &alias, ctx)?.into_iter().collect();
     let join = Join {
@@ -197,7 +213,7 @@ fn walk_path<'a>(
     name: &str,
     mut w: Walk<'a>,
     ctx: &PathCtx<'_, 'a>,
-) -> Result<Resolved, CoreError> {
+) -> Result<Resolved, FilterError> {
     let (path, modifier) = match name.rsplit_once(':') {
         Some((p, m)) if !m.contains('.') => (p, Some(m)),
         _ => (name, None),
@@ -212,7 +228,7 @@ fn walk_path<'a>(
             let secret = matches!(field.kind, FieldKind::Password { .. })
                 || (current.is_auth() && field.name == "tokenKey");
             if (field.hidden || secret) && !ctx.r.allow_hidden {
-                return Err(bad());
+                return Err(unknown_field(seg, ctx));
             }
             let col = column_of(w.alias.as_deref(), seg);
             if last {
@@ -231,7 +247,11 @@ fn walk_path<'a>(
                     return with_modifier(term, modifier, w);
                 }
                 FieldKind::Relation { collection_id, .. } => {
-                    let target = ctx.r.schema.get(collection_id).ok_or_else(bad)?;
+                    let target = ctx.r.schema.get(collection_id).ok_or_else(|| {
+                        FilterError::new(format!(
+                            "relation \"{seg}\" points to a missing collection"
+                        ))
+                    })?;
                     let multiple = field.kind.is_multiple();
                     // PB compat: `rel.id` on a single relation is the column itself.
                     if !multiple && i + 2 == segments.len() && segments[i + 1] == "id" {
@@ -264,16 +284,30 @@ fn walk_path<'a>(
                     w.alias = Some(alias);
                     w.collection = target;
                 }
-                _ => return Err(bad()),
+                _ => {
+                    return Err(FilterError::new(format!(
+                        "field \"{seg}\" is not a relation"
+                    )));
+                }
             }
         } else if let Some((coll, fname)) = seg.split_once("_via_") {
-            let target = ctx.r.schema.get(coll).ok_or_else(bad)?;
-            let rel = target.field(fname).ok_or_else(bad)?;
+            let target = ctx
+                .r
+                .schema
+                .get(coll)
+                .ok_or_else(|| unknown_collection(coll))?;
+            let not_back_relation = || {
+                FilterError::new(format!(
+                    "\"{seg}\": \"{fname}\" is not a relation of \"{coll}\" to \"{}\"",
+                    current.name
+                ))
+            };
+            let rel = target.field(fname).ok_or_else(not_back_relation)?;
             let FieldKind::Relation { collection_id, .. } = &rel.kind else {
-                return Err(bad());
+                return Err(not_back_relation());
             };
             if *collection_id != current.id || (rel.hidden && !ctx.r.allow_hidden) {
-                return Err(bad());
+                return Err(not_back_relation());
             }
             let key = column_of(w.alias.as_deref(), "id");
             w = hop(w, seg)?;
@@ -292,10 +326,12 @@ fn walk_path<'a>(
             w.alias = Some(alias);
             w.collection = target;
             if last {
-                return Err(bad());
+                return Err(FilterError::new(format!(
+                    "\"{seg}\" needs a field after it"
+                )));
             }
         } else {
-            return Err(bad());
+            return Err(unknown_field(seg, ctx));
         }
         i += 1;
     }
@@ -317,10 +353,12 @@ fn email_guard(
     })
 }
 
-fn hop<'c>(mut w: Walk<'c>, seg: &str) -> Result<Walk<'c>, CoreError> {
+fn hop<'c>(mut w: Walk<'c>, seg: &str) -> Result<Walk<'c>, FilterError> {
     w.hops += 1;
     if w.hops > MAX_HOPS {
-        return Err(bad());
+        return Err(FilterError::new(format!(
+            "too many relation hops (at most {MAX_HOPS})"
+        )));
     }
     w.alias_path = format!("{}__{seg}", w.alias_path);
     Ok(w)
@@ -333,7 +371,7 @@ fn leaf(
     modifier: Option<&str>,
     mut w: Walk<'_>,
     seg: &str,
-) -> Result<Resolved, CoreError> {
+) -> Result<Resolved, FilterError> {
     match modifier {
         Some("each") if kind.is_multiple() => {
             let alias = format!("{}__{seg}__each", w.alias_path);
@@ -359,16 +397,18 @@ fn leaf(
             rules: w.rules,
             guards: vec![],
         }),
-        Some("each" | "length") => Err(bad()),
+        Some(m @ ("each" | "length")) => Err(FilterError::new(format!(
+            ":{m} needs a field with several values, not \"{seg}\""
+        ))),
         _ => with_modifier(col, modifier, w),
     }
 }
 
-fn with_modifier(term: Term, modifier: Option<&str>, w: Walk<'_>) -> Result<Resolved, CoreError> {
+fn with_modifier(term: Term, modifier: Option<&str>, w: Walk<'_>) -> Result<Resolved, FilterError> {
     let term = match modifier {
         None => term,
         Some("lower") => Term::Lower(Box::new(term)),
-        Some(_) => return Err(bad()),
+        Some(m) => return Err(FilterError::new(format!("unknown modifier \":{m}\""))),
     };
     Ok(Resolved {
         term,
@@ -387,12 +427,15 @@ fn related_rule(
     target: &Arc<Collection>,
     alias: &str,
     ctx: &PathCtx<'_, '_>,
-) -> Result<Option<Cond>, CoreError> {
+) -> Result<Option<Cond>, FilterError> {
     if ctx.r.allow_hidden {
         return Ok(None);
     }
     let Some(rule) = &target.rules.list else {
-        return Err(bad());
+        return Err(FilterError::new(format!(
+            "only superusers can filter by \"{}\" records",
+            target.name
+        )));
     };
     let sub = Resolver {
         collection: target,

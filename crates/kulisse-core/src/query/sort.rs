@@ -2,8 +2,8 @@
 
 use kulisse_store::{Cond, Order, Term};
 
+use super::error::FilterError;
 use super::filter::{Resolver, resolve_sort_key};
-use crate::error::CoreError;
 
 /// Most sort terms PocketBase accepts.
 pub const MAX_SORT_TERMS: usize = 8;
@@ -21,27 +21,38 @@ pub struct Sort {
 /// Parses `-a,+b,c,@random,@rowid`.
 ///
 /// # Errors
-/// The generic 400 for unknown fields, too many terms and empty terms like `-`.
-pub fn parse_sort(text: &str, r: &Resolver<'_>) -> Result<Sort, CoreError> {
+/// A [`FilterError`] for unknown fields, too many terms and empty terms like `-`.
+pub fn parse_sort(text: &str, r: &Resolver<'_>) -> Result<Sort, FilterError> {
     let mut out = Sort::default();
-    for raw in text.split(',') {
-        let raw = raw.trim();
+    let mut part_start = 0;
+    for part in text.split(',') {
+        let raw = part.trim();
+        let raw_start = part_start + (part.len() - part.trim_start().len());
+        part_start += part.len() + 1;
         if raw.is_empty() {
             continue;
         }
-        if raw.len() > 255 || out.order.len() >= MAX_SORT_TERMS {
-            return Err(CoreError::generic_bad_request());
+        if out.order.len() >= MAX_SORT_TERMS {
+            return Err(FilterError::new(format!(
+                "too many sort terms (at most {MAX_SORT_TERMS})"
+            )));
+        }
+        if raw.len() > 255 {
+            return Err(FilterError::new("a sort term is longer than 255 bytes"));
         }
         let (desc, name) = match raw.as_bytes()[0] {
             b'-' => (true, &raw[1..]),
             b'+' => (false, &raw[1..]),
             _ => (false, raw),
         };
+        // Where the name starts in `text`: errors point into the whole parameter.
+        let start = raw_start + (raw.len() - name.len());
         let order = match name {
             "@random" => Order::Random,
             "@rowid" => Order::RowId { desc },
             _ => Order::By {
-                term: sort_term(name, r, &mut out.conditions)?,
+                term: sort_term(name, r, &mut out.conditions)
+                    .map_err(|e| e.shifted(start, name.len()))?,
                 desc,
             },
         };
@@ -54,14 +65,22 @@ pub fn parse_sort(text: &str, r: &Resolver<'_>) -> Result<Sort, CoreError> {
 /// related collections' list rules filter the records like a client filter's do, and a
 /// value the requester may only see under a condition (a hidden email) sorts as NULL
 /// where it is not visible, so no order reveals it.
-fn sort_term(name: &str, r: &Resolver<'_>, conditions: &mut Vec<Cond>) -> Result<Term, CoreError> {
-    let bad = CoreError::generic_bad_request;
-    if name.is_empty() || name.starts_with('@') {
-        return Err(bad());
+fn sort_term(
+    name: &str,
+    r: &Resolver<'_>,
+    conditions: &mut Vec<Cond>,
+) -> Result<Term, FilterError> {
+    if name.is_empty() {
+        return Err(FilterError::new("empty sort term"));
+    }
+    if name.starts_with('@') {
+        return Err(FilterError::new(format!("cannot sort by \"{name}\"")));
     }
     let key = resolve_sort_key(name, r)?;
     if key.fan_out {
-        return Err(bad());
+        return Err(FilterError::new(format!(
+            "cannot sort by \"{name}\": it has several values per record"
+        )));
     }
     if !key.rules.is_empty() {
         conditions.push(Cond::Exists {

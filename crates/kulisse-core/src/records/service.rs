@@ -150,7 +150,10 @@ impl RecordsService {
             }
         }
         if !p.filter.is_empty() && p.filter.trim().is_empty() {
-            return Err(CoreError::generic_bad_request());
+            return Err(CoreError::InvalidParam {
+                param: "filter",
+                reason: "the filter is only whitespace".into(),
+            });
         }
         let schema = self.registry.snapshot();
         let resolver = Resolver {
@@ -159,8 +162,10 @@ impl RecordsService {
             request: req,
             allow_hidden: superuser,
         };
-        let filter = compile_filter(&p.filter, &resolver)?;
-        let sort = parse_sort(&p.sort, &resolver)?;
+        let filter = compile_filter(&p.filter, &resolver)
+            .map_err(|e| CoreError::invalid_param("filter", &e, &p.filter))?;
+        let sort = parse_sort(&p.sort, &resolver)
+            .map_err(|e| CoreError::invalid_param("sort", &e, &p.sort))?;
         let per_page = p.per_page.clamp(1, MAX_PER_PAGE);
         let page = p.page.max(1);
         let mut query = Select {
@@ -260,7 +265,9 @@ pub(crate) fn compile_rule(
         request: req,
         allow_hidden: true,
     };
-    Ok(compile_filter(rule, &resolver)?.unwrap_or(Cond::True))
+    Ok(compile_filter(rule, &resolver)
+        .map_err(|e| CoreError::broken_rule(&e, rule))?
+        .unwrap_or(Cond::True))
 }
 
 pub(crate) fn delete_with_references(

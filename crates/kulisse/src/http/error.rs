@@ -87,6 +87,9 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, message).with_data(errors.to_json())
             }
             CoreError::BadRequest(msg) => ApiError::new(StatusCode::BAD_REQUEST, msg),
+            CoreError::InvalidParam { param, reason } => ApiError::bad_request().with_data(
+                json!({ param: {"code": format!("validation_invalid_{param}"), "message": reason} }),
+            ),
             CoreError::Store(StoreError::Unavailable) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable.",
@@ -122,6 +125,13 @@ mod tests {
             (CoreError::AuthRequired("x".into()), 401),
             (CoreError::invalid("x", FieldErrors::new()), 400),
             (CoreError::BadRequest("x".into()), 400),
+            (
+                CoreError::InvalidParam {
+                    param: "filter",
+                    reason: "x".into(),
+                },
+                400,
+            ),
             (CoreError::Store(StoreError::Unavailable), 503),
             (
                 CoreError::Store(StoreError::Other("secret detail".into())),

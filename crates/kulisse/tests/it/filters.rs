@@ -198,7 +198,80 @@ async fn sorting_through_a_single_relation() {
     assert_eq!(got, ["c on 3", "c on one", "second"]);
 }
 
+/// PB compat: the status and message stay PocketBase's generic 400; the reason and its
+/// position go under `data.<param>`, so a developer sees what is wrong without a guess.
+async fn filter_sort_and_rule_errors_say_what_and_where() {
+    let (srv, su) = fixture().await;
+    let generic = "Something went wrong while processing your request.";
+    let cases = [
+        (
+            "filter",
+            "nofield = 1",
+            "unknown or hidden field \"nofield\" at 1:1",
+        ),
+        (
+            "filter",
+            "title = 'x' &&\n  post.nope = 1",
+            "unknown or hidden field \"post\" at 2:3",
+        ),
+        ("filter", "title == 'x'", "invalid operator `==` at 1:7"),
+        ("filter", "title = 'x' // trailing comment", ""),
+        ("filter", "title ~ 'p1' // c\r\n && tags ?= 'a'", ""),
+        (
+            "filter",
+            "coauthors.nope = 1",
+            "unknown or hidden field \"nope\" at 1:1",
+        ),
+        (
+            "filter",
+            "title:each = 1",
+            ":each needs a field with several values, not \"title\" at 1:1",
+        ),
+        (
+            "sort",
+            "title,-nofield",
+            "unknown or hidden field \"nofield\" at 1:8",
+        ),
+        (
+            "sort",
+            "coauthors.name",
+            "cannot sort by \"coauthors.name\": it has several values per record at 1:1",
+        ),
+    ];
+    for (param, text, want) in cases {
+        let url = format!("/api/collections/posts/records?{param}={}", urlencode(text));
+        let (s, body) = srv.send("GET", &url, None, None).await;
+        if want.is_empty() {
+            assert_eq!(s, 200, "{param} {text:?}: {body}");
+            continue;
+        }
+        assert_eq!(s, 400, "{param} {text:?}: {body}");
+        assert_eq!(body["message"], generic, "{body}");
+        assert_eq!(
+            body["data"][param]["code"],
+            format!("validation_invalid_{param}")
+        );
+        assert_eq!(body["data"][param]["message"], want, "{param} {text:?}");
+    }
+    // A rule error names the field, as PocketBase's do; rules may name hidden fields.
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/posts",
+            Some(&su),
+            Some(json!({"listRule": "title = 'a' || nofield = 1"})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["data"]["listRule"],
+        json!({"code": "validation_invalid_rule",
+               "message": "Invalid rule. Raw error: unknown field \"nofield\" at 1:16."}),
+    );
+}
+
 crate::engine_tests!(
+    filter_sort_and_rule_errors_say_what_and_where,
     all_and_any_semantics_match_pocketbase,
     client_filters_respect_related_list_rules,
     sorting_through_a_single_relation
