@@ -303,6 +303,38 @@ async fn static_files_are_served_with_index_fallback() {
             .unwrap(),
         "<h1>app</h1>"
     );
+    // The dashboard's path is PocketBase's, never the frontend's client-side routes.
+    assert_eq!(get("/_/").await.unwrap().status(), 404);
+}
+
+/// Areas not built yet answer PocketBase's 404 JSON for every method, never a static-file
+/// answer; and health does not claim backups that do not exist.
+async fn areas_not_built_yet_answer_pocketbase_404() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    for path in [
+        "/api/realtime",
+        "/api/files/posts/abc/photo.png",
+        "/api/logs",
+        "/api/logs/stats",
+        "/api/backups",
+        "/api/crons",
+        "/_/",
+        "/_/#/collections",
+    ] {
+        for method in ["GET", "POST", "DELETE"] {
+            let (s, body) = srv.send(method, path, Some(&su), None).await;
+            assert_eq!(s, 404, "{method} {path}");
+            assert_eq!(
+                body,
+                json!({"data": {}, "message": "The requested resource wasn't found.", "status": 404}),
+                "{method} {path}"
+            );
+        }
+    }
+    let (s, health) = srv.send("GET", "/api/health", Some(&su), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(health["data"]["canBackup"], false, "{health}");
 }
 
 async fn password_change_revokes_earlier_tokens() {
@@ -422,6 +454,7 @@ async fn each_change_is_seen_by_the_next_request() {
 }
 
 crate::engine_tests!(
+    areas_not_built_yet_answer_pocketbase_404,
     each_change_is_seen_by_the_next_request,
     malformed_input_never_yields_a_server_error,
     password_change_revokes_earlier_tokens,

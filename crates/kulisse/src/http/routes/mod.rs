@@ -71,6 +71,31 @@ pub fn api() -> Router<AppState> {
             post(auth::auth_refresh),
         )
         .route("/api/{*rest}", any(api_not_found))
+        .merge(not_built_yet())
+}
+
+/// Areas PocketBase serves that kulisse does not have yet: realtime, files, logs,
+/// backups, crons and the dashboard.
+const NOT_BUILT_YET: [&str; 11] = [
+    "/api/realtime",
+    "/api/files/{*rest}",
+    "/api/logs",
+    "/api/logs/{*rest}",
+    "/api/backups",
+    "/api/backups/{*rest}",
+    "/api/crons",
+    "/api/crons/{*rest}",
+    "/_",
+    "/_/",
+    "/_/{*rest}",
+];
+
+/// PocketBase's plain 404 for every method on [`NOT_BUILT_YET`], so that no client takes
+/// them for a missing static file (and the public directory cannot shadow them).
+fn not_built_yet() -> Router<AppState> {
+    NOT_BUILT_YET.iter().fold(Router::new(), |r, path| {
+        r.route(path, any(|| async { ApiError::not_found() }))
+    })
 }
 
 /// PB compat: unknown API paths answer like PocketBase's static fallback for GET, an empty
