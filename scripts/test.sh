@@ -12,8 +12,12 @@ export CARGO_INCREMENTAL=0
 step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+missing=""
+for tool in node:nodejs npm:npm curl:curl jq:jq; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
+done
+if [ -n "$missing" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi
 node --version
 cargo --version
@@ -79,5 +83,9 @@ sdk_suite
 step "JS SDK suite against kulisse serve on PostgreSQL"
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse sdk
 sdk_suite --db "postgres://kulisse@127.0.0.1:$pg_port/sdk"
+
+step "README: every command block exactly as written (the install is a release build)"
+"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse readme
+python3 scripts/readme_test.py --pg-url "postgres://kulisse@127.0.0.1:$pg_port/readme"
 
 step "all tests passed"
