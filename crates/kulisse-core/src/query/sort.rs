@@ -29,8 +29,12 @@ pub fn parse_sort(text: &str, r: &Resolver<'_>) -> Result<Sort, FilterError> {
         let raw = part.trim();
         let raw_start = part_start + (part.len() - part.trim_start().len());
         part_start += part.len() + 1;
+        // PB compat: an empty term (`a,,b`, `a,`) is an error; a blank parameter is no sort.
         if raw.is_empty() {
-            continue;
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Err(FilterError::new("empty sort term").shifted(raw_start, 0));
         }
         if out.order.len() >= MAX_SORT_TERMS {
             return Err(FilterError::new(format!(

@@ -198,83 +198,6 @@ async fn multipart_bodies_past_two_megabytes_are_accepted() {
     assert_eq!(record["content"].as_str().map(str::len), Some(3 << 20));
 }
 
-async fn malformed_input_never_yields_a_server_error() {
-    let srv = TestServer::start().await;
-    let token = srv.superuser_token().await;
-    let (status, _) = srv
-        .send("POST", "/api/collections", Some(&token), Some(json!({"name":"posts","listRule":"","createRule":"","fields":[{"name":"title","type":"text"},{"name":"n","type":"number"}]})))
-        .await;
-    assert_eq!(status, 200);
-    let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
-    let bodies: Vec<(&str, String)> = vec![
-        ("application/json", "{not json".into()),
-        ("application/json", nested),
-        ("application/json", "\"just a string\"".into()),
-        ("application/json", "[1,2,3]".into()),
-        (
-            "application/x-www-form-urlencoded",
-            "title=%FF%FE&n=1e999".into(),
-        ),
-        ("multipart/form-data; boundary=x", "garbage".into()),
-    ];
-    for (ct, body) in bodies {
-        let res = srv
-            .client
-            .post(srv.url("/api/collections/posts/records"))
-            .header("Content-Type", ct)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            res.status().is_client_error() || res.status() == 200,
-            "{ct} {}: {}",
-            &body[..body.len().min(40)],
-            res.status()
-        );
-    }
-    let invalid_utf8 = srv
-        .client
-        .post(srv.url("/api/collections/posts/records"))
-        .header("Content-Type", "application/json")
-        .body(vec![0xff, 0xfe, b'{'])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(invalid_utf8.status(), 400);
-    for query in [
-        "page=-5",
-        "perPage=99999999999999999999",
-        "page=1e3",
-        "filter=((((((((((",
-        "sort=%00",
-        "filter=title%20~%20%27%F0%9F%98%80%27",
-    ] {
-        let res = srv
-            .client
-            .get(srv.url(&format!("/api/collections/posts/records?{query}")))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            res.status() == 200 || res.status() == 400,
-            "{query}: {}",
-            res.status()
-        );
-    }
-    let (_, list) = srv
-        .send("GET", "/api/collections/posts/records", None, None)
-        .await;
-    assert!(
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|i| i["title"].is_string()),
-        "stored data stays well-formed"
-    );
-}
-
 #[tokio::test]
 async fn static_files_are_served_with_index_fallback() {
     let public = tempfile::tempdir().unwrap();
@@ -456,7 +379,6 @@ async fn each_change_is_seen_by_the_next_request() {
 crate::engine_tests!(
     areas_not_built_yet_answer_pocketbase_404,
     each_change_is_seen_by_the_next_request,
-    malformed_input_never_yields_a_server_error,
     password_change_revokes_earlier_tokens,
     wrong_password_and_unknown_identity_answer_the_same
 );

@@ -28,6 +28,7 @@ macro_rules! engine_tests {
     };
 }
 
+mod bad_input;
 mod batch_expand;
 mod binary;
 mod compat;
@@ -35,6 +36,7 @@ mod filters;
 mod hidden_values;
 mod http_api;
 mod multinode;
+mod process;
 mod security;
 mod server;
 mod views;

@@ -1,0 +1,379 @@
+//! The bad-input corpus: malformed requests against every endpoint, each answered with a
+//! PocketBase-shaped 4xx (never a 5xx, a hang or a crash), in bounded time and memory,
+//! and without changing what is stored. New endpoints add their rows to [`corpus`].
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::process::ServerProcess;
+use crate::server::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, urlencode};
+
+/// Longest any one malformed request may take (generous: CI machines are slow and shared).
+const TIME_BOUND: Duration = Duration::from_secs(10);
+/// Most memory the server may ever hold while answering the corpus.
+const RSS_BOUND: u64 = 256 << 20;
+
+/// What a row must get back.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    /// Any 4xx in PocketBase's `{"data","message","status"}` shape.
+    ClientError,
+    /// Exactly this status (for inputs PocketBase accepts, such as an unknown `expand`).
+    Status(u16),
+}
+
+/// One malformed request.
+struct Row {
+    method: &'static str,
+    path: String,
+    superuser: bool,
+    headers: Vec<(&'static str, String)>,
+    body: Option<(&'static str, Vec<u8>)>,
+    want: Want,
+}
+
+fn row(method: &'static str, path: impl Into<String>) -> Row {
+    Row {
+        method,
+        path: path.into(),
+        superuser: false,
+        headers: vec![],
+        body: None,
+        want: Want::ClientError,
+    }
+}
+
+impl Row {
+    fn su(mut self) -> Self {
+        self.superuser = true;
+        self
+    }
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+    fn body(mut self, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some((content_type, body.into()));
+        self
+    }
+    fn json(self, body: impl Into<Vec<u8>>) -> Self {
+        self.body("application/json", body)
+    }
+    fn want(mut self, want: Want) -> Self {
+        self.want = want;
+        self
+    }
+}
+
+const RECORDS: &str = "/api/collections/posts/records";
+const RECORD: &str = "/api/collections/posts/records/rec000000000001";
+
+fn list(query: &str, value: &str) -> String {
+    format!("{RECORDS}?{query}={}", urlencode(value))
+}
+
+fn multipart(parts: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (name, filename, content) in parts {
+        out.push_str("--XyZ\r\nContent-Disposition: form-data; name=\"");
+        out.push_str(name);
+        out.push('"');
+        if !filename.is_empty() {
+            out.push_str(&format!(
+                "; filename=\"{filename}\"\r\nContent-Type: text/plain"
+            ));
+        }
+        out.push_str("\r\n\r\n");
+        out.push_str(content);
+        out.push_str("\r\n");
+    }
+    out.push_str("--XyZ--\r\n");
+    out.into_bytes()
+}
+
+/// Every row; grouped by what is malformed.
+fn corpus() -> Vec<Row> {
+    let deep_array = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_object = format!("{}{}", "{\"a\":".repeat(3000), "}".repeat(3000));
+    let huge_filter = format!("title = '{}'", "x".repeat(5000));
+    let many_comparisons = vec!["n > 1"; 250].join(" && ");
+    let deep_groups = format!("{}n > 1{}", "(".repeat(100), ")".repeat(100));
+    let form = "multipart/form-data; boundary=XyZ";
+    vec![
+        // Bodies.
+        row("POST", RECORDS).json("{not json"),
+        row("POST", RECORDS).json(deep_array.clone()),
+        row("POST", RECORDS).json(deep_object),
+        row("POST", RECORDS).json("\"just a string\""),
+        row("POST", RECORDS).json("[1,2,3]"),
+        // PB compat: PocketBase creates an empty record from `null`.
+        row("POST", RECORDS).json("null").want(Want::Status(200)),
+        row("POST", RECORDS).json(vec![0xff, 0xfe, b'{']),
+        row("POST", RECORDS).json(r#"{"n": 1e999}"#),
+        row("POST", RECORDS).json(r#"{"n": NaN}"#),
+        row("POST", RECORDS).json(r#"{"n": "NaN"}"#),
+        row("POST", RECORDS).json(r#"{"n": "Infinity"}"#),
+        row("POST", RECORDS).json(r#"{"tags": "nope"}"#),
+        row("POST", RECORDS).json(r#"{"tags": ["a", "zzz"]}"#),
+        row("POST", RECORDS).json(r#"{"owner": "missing00000000"}"#),
+        // PB compat: values of the wrong shape are coerced to the field's zero value.
+        row("POST", RECORDS)
+            .json(r#"{"loc": {"lon": "x", "lat": []}}"#)
+            .want(Want::Status(200)),
+        row("POST", RECORDS).json(r#"{"id": "../../etc/passwd"}"#),
+        row("POST", RECORDS).json(r#"{"id": "rec000000000001"}"#),
+        row("POST", RECORDS)
+            .json(r#"{"title": {"nested": true}}"#)
+            .want(Want::Status(200)),
+        row("POST", RECORDS)
+            .body("application/x-www-form-urlencoded", "title=%FF%FE&n=1e999")
+            .want(Want::Status(200)),
+        row("POST", RECORDS).body(form, "garbage"),
+        row("POST", RECORDS).body("multipart/form-data", "no boundary"),
+        row("POST", RECORDS).body(form, multipart(&[("@jsonPayload", "", "{broken")])),
+        row("POST", RECORDS).body("text/plain", "title=x"),
+        // PB compat: a modifier with an unusable operand changes nothing.
+        row("PATCH", RECORD)
+            .json(r#"{"n+": "abc"}"#)
+            .want(Want::Status(200)),
+        row("PATCH", RECORD).json(r#"{"n+": 1e999}"#),
+        row("PATCH", RECORD)
+            .json(r#"{"tags+": {"a": 1}}"#)
+            .want(Want::Status(200)),
+        row("PATCH", RECORD).json(r#"{"id": "changed00000001"}"#),
+        // Filters.
+        row("GET", list("filter", "((((((((((")),
+        row("GET", list("filter", "title == 'x'")),
+        row("GET", list("filter", "nofield = 1")),
+        row("GET", list("filter", "secret = 's'")),
+        row("GET", list("filter", "owner.password = ''")),
+        row("GET", list("filter", "owner.tokenKey != ''")),
+        row("GET", list("filter", &huge_filter)),
+        row("GET", list("filter", &many_comparisons)),
+        row("GET", list("filter", &deep_groups)),
+        row("GET", list("filter", "title = 'a\0b'")).want(Want::Status(200)),
+        row("GET", list("filter", "nofunc(title) = 1")),
+        row("GET", list("filter", "strftime(1, 2, 3) = 1")),
+        row("GET", list("filter", "geoDistance(1) > 0")),
+        row("GET", list("filter", "@collection.users.email = 'x'")),
+        row("GET", list("filter", "@request.auth.id = ''")),
+        row("GET", list("filter", "title:nomod = 1")),
+        row("GET", list("filter", "a.b.c.d.e.f.g.h.i = 1")),
+        row("GET", list("filter", "// only a comment")),
+        row("GET", list("filter", "   ")),
+        row("GET", list("filter", "n > 99999999999999999999999999999")).want(Want::Status(200)),
+        row("GET", list("filter", "title ~ '😀'")).want(Want::Status(200)),
+        // Sort.
+        row("GET", list("sort", "\0")),
+        row("GET", list("sort", "-")),
+        row("GET", list("sort", "title,title,title,title,title,title,title,title,title")),
+        row("GET", list("sort", &"x".repeat(300))),
+        row("GET", list("sort", "nofield")),
+        row("GET", list("sort", "tags:each")),
+        row("GET", list("sort", "@nope")),
+        row("GET", list("sort", ",,,")),
+        row("GET", list("sort", "title,,n")),
+        // Paging.
+        row("GET", format!("{RECORDS}?page=-5")).want(Want::Status(200)),
+        row("GET", format!("{RECORDS}?perPage=99999999999999999999")),
+        row("GET", format!("{RECORDS}?page=abc")),
+        row("GET", format!("{RECORDS}?page=1e3")),
+        // Expand and fields: PocketBase ignores what it cannot expand or pick.
+        row("GET", list("expand", "nope.nope.nope")).want(Want::Status(200)),
+        row("GET", list("expand", &vec!["owner"; 1000].join(","))).want(Want::Status(200)),
+        row("GET", list("expand", &vec!["owner"; 60].join("."))).want(Want::Status(200)),
+        row("GET", list("fields", "*,title:excerpt(-1)")),
+        row("GET", list("fields", "title:excerpt(abc,def)")),
+        row("GET", list("fields", &"f,".repeat(5000))).want(Want::Status(200)),
+        // Ids in paths.
+        row("GET", format!("{RECORDS}/{}", "x".repeat(10_000))),
+        row("GET", format!("{RECORDS}/%00")),
+        row("GET", format!("{RECORDS}/..%2F..%2Fetc")),
+        row("GET", format!("{RECORDS}/%F0%9F%98%80")),
+        row("PATCH", format!("{RECORDS}/missing00000000")).json("{}"),
+        row("DELETE", format!("{RECORDS}/missing00000000")),
+        row("GET", "/api/collections/%00/records"),
+        row("GET", format!("/api/collections/{}/records", "c".repeat(5000))),
+        // Headers. PB compat: a token that does not verify makes a guest, never an error.
+        row("GET", RECORD)
+            .header("Authorization", "garbage")
+            .want(Want::Status(200)),
+        row("GET", RECORD)
+            .header("Authorization", "Bearer ".to_owned() + &"a".repeat(20_000))
+            .want(Want::Status(200)),
+        row("GET", RECORD)
+            .header(
+                "Authorization",
+                "eyJhbGciOiJub25lIn0.eyJpZCI6IngiLCJ0eXBlIjoiYXV0aCJ9.",
+            )
+            .want(Want::Status(200)),
+        row("POST", "/api/collections/_superusers/auth-refresh")
+            .header("Authorization", "eyJhbGciOiJub25lIn0.e30."),
+        // Auth.
+        row("POST", "/api/collections/users/auth-with-password").json("{}"),
+        row("POST", "/api/collections/users/auth-with-password")
+            .json(r#"{"identity": ["a"], "password": {"x": 1}}"#),
+        row("POST", "/api/collections/users/auth-with-password").json(
+            json!({"identity": "a@b.c", "password": "p".repeat(100_000)}).to_string(),
+        ),
+        row("POST", "/api/collections/posts/auth-with-password")
+            .json(r#"{"identity": "a", "password": "b"}"#),
+        row("POST", "/api/collections/users/auth-refresh"),
+        // Batch.
+        row("POST", "/api/batch").json(r#"{"requests": "nope"}"#),
+        row("POST", "/api/batch").json(r#"{"requests": [{"method": "TRACE", "url": "/x"}]}"#),
+        row("POST", "/api/batch")
+            .json(r#"{"requests": [{"method": "POST", "url": "/api/batch", "body": {}}]}"#),
+        row("POST", "/api/batch").json(
+            json!({"requests": vec![json!({"method": "POST", "url": RECORDS, "body": {"n": "NaN"}}); 5]})
+                .to_string(),
+        ),
+        // Collections and settings (superuser mistakes).
+        row("POST", "/api/collections").su().json(r#"{"name": ""}"#),
+        row("POST", "/api/collections")
+            .su()
+            .json(r#"{"name": "x\"; DROP TABLE posts; --"}"#),
+        row("POST", "/api/collections").su().json(r#"{"name": "t", "fields": "nope"}"#),
+        row("POST", "/api/collections")
+            .su()
+            .json(r#"{"name": "t", "fields": [{"name": "a", "type": "nope"}]}"#),
+        row("POST", "/api/collections").su().json(
+            r#"{"name": "t", "indexes": ["CREATE INDEX x ON t (a); DROP TABLE posts"]}"#,
+        ),
+        row("POST", "/api/collections").su().json(
+            r#"{"name": "v", "type": "view", "viewQuery": "select id from posts; drop table posts"}"#,
+        ),
+        row("POST", "/api/collections")
+            .su()
+            .json(r#"{"name": "t", "listRule": "((("}"#),
+        row("PATCH", "/api/collections/posts").su().json("[]"),
+        row("DELETE", "/api/collections/missing").su(),
+        row("PUT", "/api/collections/import").su().json(r#"{"collections": "nope"}"#),
+        row("PATCH", "/api/settings").su().json("[1]"),
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"meta": {"appName": ["not", "a", "string"]}}"#),
+        row("GET", "/api/collections?filter=((").su(),
+    ]
+}
+
+fn pocketbase_shaped(status: u16, body: &[u8]) -> Result<(), String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let ok = v.as_object().is_some_and(|o| o.len() == 3)
+        && v["data"].is_object()
+        && v["message"].as_str().is_some_and(|m| !m.is_empty())
+        && v["status"] == status;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("not PocketBase's error shape: {v}"))
+    }
+}
+
+async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
+    let srv = ServerProcess::start().await;
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", srv.base);
+    let res = client
+        .post(url("/api/collections/_superusers/auth-with-password"))
+        .json(&json!({"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let su = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let open = "";
+    let res = client
+        .post(url("/api/collections"))
+        .header("Authorization", &su)
+        .json(&json!({"name": "posts", "listRule": open, "viewRule": open, "createRule": open,
+            "updateRule": open, "deleteRule": open, "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "n", "type": "number"},
+                {"name": "tags", "type": "select", "values": ["a", "b"], "maxSelect": 2},
+                {"name": "owner", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1},
+                {"name": "secret", "type": "text", "hidden": true},
+                {"name": "loc", "type": "geoPoint"}
+            ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let stored = json!({"id": "rec000000000001", "title": "kept", "n": 7, "tags": ["a"]});
+    let res = client
+        .post(url(RECORDS))
+        .json(&stored)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let before: Value = client
+        .get(url(RECORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let mut failures = Vec::new();
+    for (i, r) in corpus().into_iter().enumerate() {
+        let label = format!("row {i}: {} {}", r.method, &r.path[..r.path.len().min(120)]);
+        let mut req = client.request(r.method.parse().unwrap(), url(&r.path));
+        if r.superuser {
+            req = req.header("Authorization", &su);
+        }
+        for (name, value) in &r.headers {
+            req = req.header(*name, value);
+        }
+        if let Some((content_type, body)) = r.body {
+            req = req.header("Content-Type", content_type).body(body);
+        }
+        let started = Instant::now();
+        let res = tokio::time::timeout(TIME_BOUND, req.send())
+            .await
+            .unwrap_or_else(|_| panic!("{label}: no answer within {TIME_BOUND:?}"))
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        let status = res.status().as_u16();
+        let body = res.bytes().await.unwrap();
+        assert!(
+            started.elapsed() < TIME_BOUND,
+            "{label}: took {:?}",
+            started.elapsed()
+        );
+        let verdict = match r.want {
+            Want::Status(want) if status == want => Ok(()),
+            Want::Status(want) => Err(format!("{status}, want {want}")),
+            Want::ClientError if !(400..500).contains(&status) => Err(format!("{status}")),
+            Want::ClientError => pocketbase_shaped(status, &body),
+        };
+        if let Err(why) = verdict {
+            let body = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            failures.push(format!("{label}: {why}: {body}"));
+        }
+        let peak = srv.peak_rss();
+        assert!(
+            peak < RSS_BOUND,
+            "{label}: server RSS peaked at {} MB",
+            peak >> 20
+        );
+    }
+
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let after: Value = client
+        .get(url(RECORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after, "nothing stored was changed");
+    let res = client.get(url(RECORDS)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the collection still lists");
+}
+
+crate::engine_tests!(every_malformed_request_gets_a_bounded_pocketbase_4xx);
