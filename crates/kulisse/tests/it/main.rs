@@ -28,6 +28,7 @@ macro_rules! engine_tests {
     };
 }
 
+mod admin_safety;
 mod batch_expand;
 mod binary;
 mod compat;
