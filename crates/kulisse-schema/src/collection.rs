@@ -103,6 +103,23 @@ pub(crate) const AUTH_FIELDS: &[&str] = &[
     "verified",
 ];
 
+/// Auth options kulisse keeps (for round trips) but does not implement yet; enabling one is
+/// refused, so nobody believes their accounts protected by a check that never runs.
+const UNSUPPORTED_AUTH_OPTIONS: &[(&str, &str)] = &[
+    (
+        "mfa",
+        "Not supported yet: kulisse does not ask for a second factor (MFA), so it cannot be enabled.",
+    ),
+    (
+        "otp",
+        "Not supported yet: kulisse cannot sign in with one-time passwords (OTP), so they cannot be enabled.",
+    ),
+    (
+        "oauth2",
+        "Not supported yet: kulisse has no OAuth2 sign-in, so it cannot be enabled.",
+    ),
+];
+
 const AUTH_EXTRA_KEYS: &[&str] = &[
     "authAlert",
     "oauth2",
@@ -420,6 +437,14 @@ impl Collection {
                     "manageRule",
                     FieldError::new("validation_nil_or_not_empty_required", "Cannot be blank."),
                 );
+            }
+            for (key, message) in UNSUPPORTED_AUTH_OPTIONS {
+                let enabled = auth.extra.get(*key).and_then(|o| o.get("enabled"));
+                if enabled.and_then(Value::as_bool) == Some(true) {
+                    let mut option = FieldErrors::new();
+                    option.add("enabled", FieldError::not_supported(*message));
+                    errs.add_nested(*key, option);
+                }
             }
             for f in &auth.identity_fields {
                 if !self.has_unique_index_on(f) {

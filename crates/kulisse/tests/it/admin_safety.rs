@@ -278,3 +278,255 @@ crate::engine_tests!(
     the_last_superuser_cannot_be_deleted_or_truncated_away,
     an_empty_import_is_refused_and_deletes_nothing,
 );
+
+/// GET with a token and extra headers.
+async fn get_with(
+    srv: &TestServer,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut req = srv.client.get(srv.url(path)).header("Authorization", token);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn superuser_ips_are_validated_and_enforced() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let patch = |body: Value| {
+        let su = su.clone();
+        let srv = &srv;
+        async move {
+            srv.send("PATCH", "/api/settings", Some(&su), Some(body))
+                .await
+        }
+    };
+    let invalid =
+        json!({"code": "validation_invlaid_ip_or_subnet", "message": "Invalid IP or CIDR subnet."});
+    assert_eq!(
+        patch(json!({"superuserIPs": ["not-an-ip"]})).await,
+        (
+            400,
+            json!({"data": {"superuserIPs": {"0": invalid}}, "message": "An error occurred while saving the new settings.", "status": 400})
+        )
+    );
+    assert_eq!(
+        patch(json!({"superuserIPs": ["127.0.0.1", "bad", "10.0.0.0/33"]}))
+            .await
+            .1["data"],
+        json!({"superuserIPs": {"1": invalid, "2": invalid}})
+    );
+    assert_eq!(
+        patch(json!({"superuserIPs": [" 127.0.0.1", ""]})).await.1["data"],
+        json!({"superuserIPs": {"0": invalid, "1": {"code": "validation_required", "message": "Cannot be blank."}}})
+    );
+    assert_eq!(
+        patch(json!({"rateLimits": {"excludedIPs": ["nope"]}}))
+            .await
+            .1["data"],
+        json!({"rateLimits": {"excludedIPs": {"0": invalid}}})
+    );
+    assert_eq!(
+        patch(json!({"superuserIPs": "127.0.0.1"})).await,
+        (
+            400,
+            json!({"data": {}, "message": "An error occurred while loading the submitted data.", "status": 400})
+        )
+    );
+    // Our own address (the tests connect from 127.0.0.1) keeps working.
+    let (s, body) = patch(json!({"superuserIPs": ["127.0.0.0/8", "::1"]})).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["superuserIPs"], json!(["127.0.0.0/8", "::1"]));
+    assert_eq!(get_with(&srv, "/api/settings", &su, &[]).await.0, 200);
+    // Any other list locks superusers out from here, however they authenticate.
+    let (s, body) = patch(json!({"superuserIPs": ["10.0.0.1"]})).await;
+    assert_eq!(s, 200, "{body}");
+    let refused = (
+        403,
+        json!({"data": {}, "message": "You are not allowed to perform this request.", "status": 403}),
+    );
+    for path in [
+        "/api/settings",
+        "/api/collections",
+        "/api/collections/_superusers/records",
+        "/api/collections/users/records",
+        "/api/health",
+    ] {
+        assert_eq!(get_with(&srv, path, &su, &[]).await, refused, "{path}");
+    }
+    assert_eq!(
+        srv.send(
+            "POST",
+            "/api/collections/_superusers/auth-refresh",
+            Some(&su),
+            None
+        )
+        .await,
+        refused
+    );
+    let login = |password: &str| {
+        let srv = &srv;
+        let body = json!({"identity": crate::server::SUPERUSER_EMAIL, "password": password});
+        async move {
+            srv.send(
+                "POST",
+                "/api/collections/_superusers/auth-with-password",
+                None,
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(login(crate::server::SUPERUSER_PASSWORD).await, refused);
+    assert_eq!(
+        login("wrongwrong").await,
+        (
+            400,
+            json!({"data": {}, "message": "Failed to authenticate.", "status": 400})
+        )
+    );
+    // A forwarded address counts only when trustedProxy names the header.
+    let forwarded = [("X-Forwarded-For", "10.0.0.1")];
+    assert_eq!(
+        get_with(&srv, "/api/settings", &su, &forwarded).await,
+        refused
+    );
+    // Guests and other records are not affected.
+    let (s, _) = srv
+        .send("GET", "/api/collections/users/records", None, None)
+        .await;
+    assert_eq!(s, 200);
+    let (s, body) = srv.send("GET", "/api/health", None, None).await;
+    assert_eq!((s, &body["data"]), (200, &json!({})));
+}
+
+async fn superuser_ips_follow_the_trusted_proxy_header() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"trustedProxy": {"headers": ["X-Forwarded-For"]}, "superuserIPs": ["10.0.0.0/8"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let via = |xff: &'static str| [("X-Forwarded-For", xff)];
+    assert_eq!(get_with(&srv, "/api/settings", &su, &[]).await.0, 403);
+    assert_eq!(
+        get_with(&srv, "/api/settings", &su, &via("10.1.2.3"))
+            .await
+            .0,
+        200
+    );
+    // The proxy appends the client it saw: the rightmost valid address counts.
+    assert_eq!(
+        get_with(&srv, "/api/settings", &su, &via("10.1.2.3, 192.168.0.9"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        get_with(&srv, "/api/settings", &su, &via("192.168.0.9, 10.1.2.3"))
+            .await
+            .0,
+        200
+    );
+    // Emptying the list (null) opens access again.
+    let mut req = srv
+        .client
+        .patch(srv.url("/api/settings"))
+        .header("Authorization", &su)
+        .header("X-Forwarded-For", "10.0.0.7");
+    req = req.json(&json!({"superuserIPs": null}));
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["superuserIPs"],
+        json!([])
+    );
+    assert_eq!(get_with(&srv, "/api/settings", &su, &[]).await.0, 200);
+}
+
+async fn options_kulisse_does_not_enforce_cannot_be_enabled() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"rateLimits": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        "An error occurred while saving the new settings."
+    );
+    assert_eq!(
+        body["data"]["rateLimits"]["enabled"]["code"],
+        "validation_not_supported"
+    );
+    let (_, settings) = srv.send("GET", "/api/settings", Some(&su), None).await;
+    assert_eq!(
+        settings["rateLimits"]["enabled"], false,
+        "nothing was stored"
+    );
+    for option in ["mfa", "otp", "oauth2"] {
+        let body = json!({ option: {"enabled": true} });
+        let (s, res) = srv
+            .send(
+                "PATCH",
+                "/api/collections/users",
+                Some(&su),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(s, 400, "{option}: {res}");
+        assert_eq!(res["message"], "Failed to update collection.");
+        assert_eq!(
+            res["data"][option]["enabled"]["code"], "validation_not_supported",
+            "{res}"
+        );
+        let mut create = body;
+        create["name"] = json!(format!("members_{option}"));
+        create["type"] = json!("auth");
+        let (s, res) = srv
+            .send("POST", "/api/collections", Some(&su), Some(create))
+            .await;
+        assert_eq!(s, 400, "{option}: {res}");
+        assert_eq!(
+            res["data"][option]["enabled"]["code"],
+            "validation_not_supported"
+        );
+    }
+    let (_, methods) = srv
+        .send("GET", "/api/collections/users/auth-methods", None, None)
+        .await;
+    assert_eq!(methods["mfa"]["enabled"], false);
+    assert_eq!(methods["otp"]["enabled"], false);
+    assert_eq!(methods["oauth2"]["enabled"], false);
+    // Keeping them off is fine.
+    let (s, res) = srv
+        .send(
+            "PATCH",
+            "/api/collections/users",
+            Some(&su),
+            Some(json!({"mfa": {"enabled": false}, "otp": {"enabled": false}, "oauth2": {"enabled": false}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{res}");
+}
+
+crate::engine_tests!(
+    superuser_ips_are_validated_and_enforced,
+    superuser_ips_follow_the_trusted_proxy_header,
+    options_kulisse_does_not_enforce_cannot_be_enabled,
+);
