@@ -229,9 +229,13 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
         }
     })? {
         let name = field.name().unwrap_or_default().to_owned();
-        if field.file_name().is_some() {
-            // TODO(#2-files): uploads are stored by the files issue; parts are skipped for now.
-            continue;
+        if let Some(file_name) = field.file_name().map(str::to_owned) {
+            let bytes = field.bytes().await.map_err(|_| ApiError::bad_request())?;
+            // An empty part without a name is a form's unselected file input.
+            if file_name.is_empty() && bytes.is_empty() {
+                continue;
+            }
+            return Err(files_not_supported(&name));
         }
         let text = field.text().await.map_err(|_| ApiError::bad_request())?;
         if name == "@jsonPayload" {
@@ -246,6 +250,23 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
         map.extend(extra);
     }
     Ok(map)
+}
+
+/// TODO(#2-files): until uploads are stored, a file is refused instead of answering 200 and
+/// dropping it.
+fn files_not_supported(field: &str) -> ApiError {
+    let mut errs = kulisse_schema::FieldErrors::new();
+    errs.add(
+        field,
+        kulisse_schema::FieldError::not_supported(
+            "Not supported yet: kulisse cannot store uploaded files.",
+        ),
+    );
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "File uploads are not supported yet.",
+    )
+    .with_data(errs.to_json())
 }
 
 /// A key given once is a scalar; given N times, an array (PocketBase form semantics).

@@ -37,3 +37,4 @@ mod http_api;
 mod multinode;
 mod security;
 mod server;
+mod write_refusals;
