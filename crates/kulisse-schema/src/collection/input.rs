@@ -164,7 +164,8 @@ impl Collection {
             f.is_primary_key() || (self.is_auth() && super::AUTH_FIELDS.contains(&f.name.as_str()))
         };
         for sys in self.fields.iter().filter(|f| f.system && restored(f)) {
-            if !fields.iter().any(|f| f.id == sys.id) {
+            // One replaced by another field of its name is not missing: validation refuses it.
+            if !fields.iter().any(|f| f.id == sys.id || f.name == sys.name) {
                 if sys.is_primary_key() {
                     fields.insert(0, sys.clone());
                 } else {

@@ -110,6 +110,22 @@ async fn system_collection_rules_names_and_fields_cannot_be_changed() {
         patch(json!({"fields": renamed})).await,
         (400, field_change.clone())
     );
+    let replaced: Vec<Value> = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            if f["name"] == "email" {
+                json!({"id": "newid123", "name": "email", "type": "text", "system": true})
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    assert_eq!(
+        patch(json!({"fields": replaced})).await,
+        (400, field_change.clone())
+    );
     let without_created: Vec<Value> = fields
         .as_array()
         .unwrap()
