@@ -85,6 +85,12 @@ impl SettingsService {
         if let Some(stored) = store.param(PARAM_KEY).await? {
             merge(&mut settings, &stored);
         }
+        if settings["rateLimits"]["enabled"].as_bool() == Some(true) {
+            // A data dir from PocketBase may have it on; saving settings will refuse it.
+            tracing::warn!(
+                "settings: rateLimits.enabled is on, but kulisse does not limit requests yet"
+            );
+        }
         Ok(Self {
             store,
             current: Arc::new(RwLock::new(Arc::new(settings))),
