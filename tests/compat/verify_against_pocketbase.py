@@ -295,7 +295,9 @@ def run_file(binary, path, dump, keep):
             label = f"[{i:02d}] {step['method']} {step['path']} - {step['name']}"
             try:
                 status, raw = runner.run_step(step)
-                errors = check_step(step, status, raw)
+                # A step marked "deviation" records where kulisse differs on purpose; the
+                # request still runs (later steps may depend on it), its answer is not checked.
+                errors = [] if "deviation" in step else check_step(step, status, raw)
             except Exception as e:  # noqa: BLE001
                 status, raw, errors = None, b"", [f"exception: {e}"]
             if errors:

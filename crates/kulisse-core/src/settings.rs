@@ -1,6 +1,9 @@
 //! Application settings (`/api/settings`, spec §8.2): one JSON document in the store,
 //! served as an immutable snapshot and replaced on change.
 
+mod ip_range;
+
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use kulisse_schema::{FieldError, FieldErrors};
@@ -10,6 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Auth;
 use crate::collections::service::require_superuser;
 use crate::error::CoreError;
+use ip_range::IpRange;
 
 const PARAM_KEY: &str = "settings";
 const SAVE_FAILED: &str = "An error occurred while saving the new settings.";
@@ -26,6 +30,19 @@ pub struct BatchSettings {
     /// Time budget in seconds.
     pub timeout_secs: u64,
 }
+
+/// Which request headers carry the client address (`trustedProxy`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrustedProxy {
+    /// Header names, tried in order; empty = use the connection's peer address.
+    pub headers: Vec<String>,
+    /// Take the leftmost valid address of a comma-separated list instead of the rightmost.
+    pub use_leftmost_ip: bool,
+}
+
+/// PocketBase's refusal of a superuser outside `superuserIPs`.
+const NOT_ALLOWED: &str = "You are not allowed to perform this request.";
+const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
 
 /// The settings service.
 #[derive(Clone)]
@@ -67,6 +84,12 @@ impl SettingsService {
         let mut settings = defaults();
         if let Some(stored) = store.param(PARAM_KEY).await? {
             merge(&mut settings, &stored);
+        }
+        if settings["rateLimits"]["enabled"].as_bool() == Some(true) {
+            // A data dir from PocketBase may have it on; saving settings will refuse it.
+            tracing::warn!(
+                "settings: rateLimits.enabled is on, but kulisse does not limit requests yet"
+            );
         }
         Ok(Self {
             store,
@@ -112,6 +135,44 @@ impl SettingsService {
         }
     }
 
+    /// `superuserIPs`: a request authenticated as a superuser must come from a listed
+    /// address or subnet (an empty list allows any). An unknown address is refused.
+    ///
+    /// # Errors
+    /// `Forbidden` when the list does not include `ip`.
+    pub fn check_superuser_ip(&self, ip: Option<IpAddr>) -> Result<(), CoreError> {
+        let s = self.snapshot();
+        let Some(list) = s["superuserIPs"].as_array().filter(|l| !l.is_empty()) else {
+            return Ok(());
+        };
+        let allowed = ip.is_some_and(|ip| {
+            list.iter()
+                .filter_map(|v| v.as_str().and_then(IpRange::parse))
+                .any(|r| r.contains(ip))
+        });
+        if allowed {
+            Ok(())
+        } else {
+            Err(CoreError::Forbidden(NOT_ALLOWED.into()))
+        }
+    }
+
+    /// The `trustedProxy` settings.
+    pub fn trusted_proxy(&self) -> TrustedProxy {
+        let s = self.snapshot();
+        let t = &s["trustedProxy"];
+        TrustedProxy {
+            headers: t["headers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h.as_str().filter(|h| !h.trim().is_empty()))
+                .map(str::to_owned)
+                .collect(),
+            use_leftmost_ip: t["useLeftmostIP"].as_bool().unwrap_or(false),
+        }
+    }
+
     /// `GET /api/settings` (secrets removed).
     ///
     /// # Errors
@@ -132,11 +193,18 @@ impl SettingsService {
         };
         let _installing = self.installing.lock().await;
         let mut next = (*self.snapshot()).clone();
-        let known: Map<String, Value> = patch
+        let mut known: Map<String, Value> = patch
             .iter()
             .filter(|(k, _)| next.get(k.as_str()).is_some())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        match known.get_mut("superuserIPs") {
+            Some(v @ Value::Null) => *v = json!([]),
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
+            // PB compat: a list of strings or nothing; anything else fails to load.
+            Some(_) => return Err(CoreError::BadRequest(LOAD_FAILED.into())),
+            None => {}
+        }
         merge(&mut next, &Value::Object(known));
         validate(&next).map_err(|errs| CoreError::invalid(SAVE_FAILED, errs))?;
         let stored = next.clone();
@@ -237,6 +305,38 @@ fn validate(s: &Value) -> Result<(), FieldErrors> {
         rl.add_nested("rules", rules);
         errs.add_nested("rateLimits", rl);
     }
+    let ip_list = |list: &Value| {
+        let mut errs = FieldErrors::new();
+        for (i, v) in list.as_array().into_iter().flatten().enumerate() {
+            let text = v.as_str().unwrap_or_default();
+            if text.is_empty() {
+                errs.add(i.to_string(), FieldError::required());
+            } else if IpRange::parse(text).is_none() {
+                // PB compat: the code's spelling is PocketBase's.
+                errs.add(
+                    i.to_string(),
+                    FieldError::new(
+                        "validation_invlaid_ip_or_subnet",
+                        "Invalid IP or CIDR subnet.",
+                    ),
+                );
+            }
+        }
+        errs
+    };
+    errs.add_nested("superuserIPs", ip_list(&s["superuserIPs"]));
+    let mut rate_limits = FieldErrors::new();
+    rate_limits.add_nested("excludedIPs", ip_list(&s["rateLimits"]["excludedIPs"]));
+    if s["rateLimits"]["enabled"].as_bool() == Some(true) {
+        // Accepting it would make an app look rate limited when nothing is.
+        rate_limits.add(
+            "enabled",
+            FieldError::not_supported(
+                "Not supported yet: kulisse does not enforce rate limits, so they cannot be enabled.",
+            ),
+        );
+    }
+    errs.add_nested("rateLimits", rate_limits);
     if !non_negative(&s["logs"]["maxDays"]) {
         let mut logs = FieldErrors::new();
         logs.add(

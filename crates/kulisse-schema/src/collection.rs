@@ -94,6 +94,32 @@ pub struct AuthOptions {
     pub extra: Map<String, Value>,
 }
 
+/// The system fields every auth collection has (besides `id`).
+pub(crate) const AUTH_FIELDS: &[&str] = &[
+    "password",
+    "tokenKey",
+    "email",
+    "emailVisibility",
+    "verified",
+];
+
+/// Auth options kulisse keeps (for round trips) but does not implement yet; enabling one is
+/// refused, so nobody believes their accounts protected by a check that never runs.
+const UNSUPPORTED_AUTH_OPTIONS: &[(&str, &str)] = &[
+    (
+        "mfa",
+        "Not supported yet: kulisse does not ask for a second factor (MFA), so it cannot be enabled.",
+    ),
+    (
+        "otp",
+        "Not supported yet: kulisse cannot sign in with one-time passwords (OTP), so they cannot be enabled.",
+    ),
+    (
+        "oauth2",
+        "Not supported yet: kulisse has no OAuth2 sign-in, so it cannot be enabled.",
+    ),
+];
+
 const AUTH_EXTRA_KEYS: &[&str] = &[
     "authAlert",
     "oauth2",
@@ -299,7 +325,9 @@ impl Collection {
             Field::new("verified", FieldKind::Bool).system(),
         ];
         for f in defaults {
-            if !self.fields.iter().any(|e| e.name == f.name) {
+            // A default field renamed under its own id is not missing: validation reports
+            // the rename instead.
+            if !self.fields.iter().any(|e| e.name == f.name || e.id == f.id) {
                 self.fields.push(f);
             }
         }
@@ -403,6 +431,21 @@ impl Collection {
         }
         errs.add_nested("indexes", idx_errs);
         if let Some(auth) = &self.auth {
+            if auth.manage_rule.as_deref() == Some("") {
+                // `""` would let every signed-in record manage every account.
+                errs.add(
+                    "manageRule",
+                    FieldError::new("validation_nil_or_not_empty_required", "Cannot be blank."),
+                );
+            }
+            for (key, message) in UNSUPPORTED_AUTH_OPTIONS {
+                let enabled = auth.extra.get(*key).and_then(|o| o.get("enabled"));
+                if enabled.and_then(Value::as_bool) == Some(true) {
+                    let mut option = FieldErrors::new();
+                    option.add("enabled", FieldError::not_supported(*message));
+                    errs.add_nested(*key, option);
+                }
+            }
             for f in &auth.identity_fields {
                 if !self.has_unique_index_on(f) {
                     let mut pa = FieldErrors::new();
@@ -426,6 +469,66 @@ impl Collection {
             errs.add("viewQuery", FieldError::required());
         }
         errs
+    }
+
+    /// What an update may not change: a system collection's name and API rules, and any
+    /// collection's system fields (they cannot be removed or renamed). PocketBase's checks:
+    /// a `_superusers` create rule of `""` would let anyone make themselves a superuser.
+    pub fn validate_change(&self, old: &Collection) -> FieldErrors {
+        let mut errs = FieldErrors::new();
+        if old.system && old.name != self.name {
+            errs.add(
+                "name",
+                FieldError::new(
+                    "validation_collection_system_name_change",
+                    "System collection name cannot be changed.",
+                ),
+            );
+        }
+        if old.system {
+            for ((key, new), (_, was)) in self.rule_slots().into_iter().zip(old.rule_slots()) {
+                if new != was {
+                    errs.add(
+                        key,
+                        FieldError::new(
+                            "validation_collection_system_rule_change",
+                            "System collection API rule cannot be changed.",
+                        ),
+                    );
+                }
+            }
+        }
+        let kept = |was: &Field| {
+            self.fields
+                .iter()
+                .any(|f| f.id == was.id && f.name == was.name)
+        };
+        if old.fields.iter().any(|was| was.system && !kept(was)) {
+            errs.add(
+                "fields",
+                FieldError::new(
+                    "validation_system_field_change",
+                    "System fields cannot be deleted or renamed.",
+                ),
+            );
+        }
+        errs
+    }
+
+    /// Every API rule by its wire key (the auth ones only for auth collections).
+    pub fn rule_slots(&self) -> Vec<(&'static str, Option<&str>)> {
+        let mut out = vec![
+            ("listRule", self.rules.list.as_deref()),
+            ("viewRule", self.rules.view.as_deref()),
+            ("createRule", self.rules.create.as_deref()),
+            ("updateRule", self.rules.update.as_deref()),
+            ("deleteRule", self.rules.delete.as_deref()),
+        ];
+        if let Some(a) = &self.auth {
+            out.push(("authRule", a.auth_rule.as_deref()));
+            out.push(("manageRule", a.manage_rule.as_deref()));
+        }
+        out
     }
 
     /// Serialisable form: `with_secrets` is for the metadata table only, never for output.

@@ -36,6 +36,12 @@ impl FieldError {
         Self::new("validation_required", "Cannot be blank.")
     }
 
+    /// `validation_not_supported`: an option kulisse stores but does not enforce yet. It
+    /// is refused rather than kept, so nobody believes their app protected by it.
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::new("validation_not_supported", message)
+    }
+
     /// The JSON leaf.
     pub fn to_json(&self) -> Value {
         let mut obj = Map::new();

@@ -302,10 +302,7 @@ fn validate_number(
 ) -> Result<(), FieldError> {
     let n = v.as_f64().unwrap_or(0.0);
     if !n.is_finite() {
-        return Err(FieldError::new(
-            "validation_not_a_number",
-            "The submitted number is not properly formatted.",
-        ));
+        return Err(not_a_number());
     }
     if only_int && n.fract() != 0.0 {
         return Err(FieldError::new(
@@ -438,6 +435,30 @@ fn to_f64(v: &Value) -> f64 {
         Value::Bool(b) => f64::from(u8::from(*b)),
         _ => 0.0,
     }
+}
+
+/// `validation_not_a_number`: the input is NaN or infinite, which no column can hold.
+pub fn not_a_number() -> FieldError {
+    FieldError::new(
+        "validation_not_a_number",
+        "The submitted number is not properly formatted.",
+    )
+}
+
+/// A number field's input as a finite number. PB compat: what Go's `ParseFloat` reads as NaN
+/// or an infinity (`"NaN"`, `"Infinity"`, `"-inf"`) is refused, where [`normalize`] would
+/// silently store 0; other unreadable input (`"abc"`, an overflowing `"1e309"`) is 0.
+///
+/// # Errors
+/// [`not_a_number`] for NaN and infinity words.
+pub fn number_input(raw: &Value) -> Result<f64, FieldError> {
+    if let Value::String(s) = raw {
+        let word = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
+        if matches!(word.as_str(), "nan" | "inf" | "infinity") {
+            return Err(not_a_number());
+        }
+    }
+    Ok(to_f64(raw))
 }
 
 /// Go's `strconv.ParseBool` truthiness, the rule PocketBase uses for bool input.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use kulisse_schema::collection::CollectionInputError;
+use kulisse_schema::errors::FieldErrorNode;
 use kulisse_schema::{
     Collection, CollectionKind, FieldError, FieldErrors, FieldKind, IndexDef, datetime,
 };
@@ -258,6 +259,13 @@ impl CollectionsService {
                     .into(),
             ));
         }
+        if c.is_superusers() {
+            // PB compat: its truncate fails on the last superuser, which cannot be deleted,
+            // and rolls back; nothing would be left to administer the app with.
+            return Err(CoreError::BadRequest(
+                "Failed to truncate collection (most likely due to required cascade delete record references).".into(),
+            ));
+        }
         transact::<_, CoreError, _>(&*self.store, move |tx| Ok(tx.truncate(&c)?)).await
     }
 
@@ -275,6 +283,15 @@ impl CollectionsService {
     ) -> Result<(), CoreError> {
         require_superuser(auth)?;
         const MSG: &str = "Failed to import collections.";
+        if items.is_empty() {
+            // PB compat: with `deleteMissing` an empty list would drop every collection.
+            let mut errs = FieldErrors::new();
+            errs.add("collections", FieldError::required());
+            return Err(CoreError::invalid(
+                "An error occurred while validating the submitted data.",
+                errs,
+            ));
+        }
         let snapshot = self.registry.snapshot();
         let mut plan: Vec<(Option<Arc<Collection>>, Collection)> = Vec::new();
         let import_error = |detail: String| {
@@ -306,12 +323,17 @@ impl CollectionsService {
                 None => Collection::from_create_input(item)
                     .map_err(|e| import_error(format!("{e:?}")))?,
             };
-            let errs = next.validate();
+            let mut errs = next.validate();
+            if let Some(old) = &existing {
+                errs.0.extend(next.validate_change(old).0);
+            }
             if !errs.is_empty() {
+                // PB compat: the collection's errors as `{"key": "message"}`, indented.
+                let detail =
+                    serde_json::to_string_pretty(&error_messages(&errs)).unwrap_or_default();
                 return Err(import_error(format!(
-                    "Invalid collection {}: {}",
-                    next.name,
-                    errs.to_json()
+                    "Data validations failed for collection {:?} ({}):\n{detail}",
+                    next.name, next.id
                 )));
             }
             plan.push((existing, next));
@@ -343,6 +365,22 @@ impl CollectionsService {
         .await?;
         self.registry.reload().await
     }
+}
+
+/// Field errors as nested `{"key": "message"}` objects (PocketBase's import failure text).
+fn error_messages(errs: &FieldErrors) -> Value {
+    let map = errs
+        .0
+        .iter()
+        .map(|(key, node)| {
+            let v = match node {
+                FieldErrorNode::Leaf(e) => Value::String(e.message.clone()),
+                FieldErrorNode::Nested(n) => error_messages(n),
+            };
+            (key.clone(), v)
+        })
+        .collect();
+    Value::Object(map)
 }
 
 /// The filterable properties of a collection, described as a collection so the filter
@@ -480,17 +518,19 @@ fn validate(
             ),
         );
     }
-    if let Some(old) = old
-        && old.system
-        && old.name != c.name
-    {
-        errs.add(
-            "name",
-            FieldError::new(
-                "validation_collection_system_name_change",
-                "System collection name cannot be changed.",
-            ),
-        );
+    if let Some(old) = old {
+        let change = c.validate_change(old);
+        if change.contains("fields") {
+            // An index on a renamed system field fails as a consequence; PocketBase names
+            // only the rename.
+            errs.0.retain(|(k, _)| k != "indexes");
+        }
+        for (key, node) in change.0 {
+            match node {
+                FieldErrorNode::Leaf(e) => errs.add(key, e),
+                FieldErrorNode::Nested(n) => errs.add_nested(key, n),
+            }
+        }
     }
     let mut field_errs = FieldErrors::new();
     for (i, f) in c.fields.iter().enumerate() {

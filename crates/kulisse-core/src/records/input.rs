@@ -34,15 +34,18 @@ fn split_key<'k>(c: &Collection, key: &'k str) -> Option<(&'k str, Modifier)> {
 }
 
 /// Applies `body` onto `row` (zero values for a create, stored values for an update).
-/// Returns the names of fields the body touched.
+/// Returns the names of fields the body touched; values that cannot be applied (a NaN for
+/// a number) are reported in `errs` and leave the field as it was.
 ///
 /// Keys are applied shortest first, as PocketBase does, so `{"n": 1, "n+": 2}` is 3.
-/// System-managed fields (autodate, password, tokenKey) are skipped here.
+/// System-managed fields (autodate, password, tokenKey) are skipped here; password fields
+/// are hashed before the transaction ([`password_fields`]).
 pub(crate) fn apply_body(
     c: &Collection,
     row: &mut Row,
     body: &Map<String, Value>,
     allow_hidden: bool,
+    errs: &mut FieldErrors,
 ) -> Vec<String> {
     let mut keys: Vec<&String> = body.keys().collect();
     keys.sort_by_key(|k| k.len());
@@ -64,8 +67,12 @@ pub(crate) fn apply_body(
             .get(name)
             .cloned()
             .unwrap_or_else(|| value::zero(&field.kind));
-        let next = modified(field, &current, &body[key.as_str()], modifier);
-        row.insert(name.to_owned(), next);
+        match modified(field, &current, &body[key.as_str()], modifier) {
+            Ok(next) => {
+                row.insert(name.to_owned(), next);
+            }
+            Err(e) => errs.add(name, e),
+        }
         if !touched.iter().any(|t| t == name) {
             touched.push(name.to_owned());
         }
@@ -73,18 +80,29 @@ pub(crate) fn apply_body(
     touched
 }
 
-fn modified(field: &Field, current: &Value, input: &Value, m: Modifier) -> Value {
+fn modified(
+    field: &Field,
+    current: &Value,
+    input: &Value,
+    m: Modifier,
+) -> Result<Value, FieldError> {
     let kind = &field.kind;
-    match (m, kind) {
+    Ok(match (m, kind) {
+        (Modifier::Set, FieldKind::Number { .. }) => number(value::number_input(input)?),
         (Modifier::Set, _) => normalize(kind, input),
         (Modifier::Append | Modifier::Subtract, FieldKind::Number { .. }) => {
-            let delta = normalize(kind, input).as_f64().unwrap_or(0.0);
+            let delta = value::number_input(input)?;
             let base = current.as_f64().unwrap_or(0.0);
-            number(if matches!(m, Modifier::Append) {
+            let sum = if matches!(m, Modifier::Append) {
                 base + delta
             } else {
                 base - delta
-            })
+            };
+            // PB compat: an overflow to infinity is refused, not stored as 0.
+            if !sum.is_finite() {
+                return Err(value::not_a_number());
+            }
+            number(sum)
         }
         (
             Modifier::Append | Modifier::Prepend,
@@ -126,7 +144,7 @@ fn modified(field: &Field, current: &Value, input: &Value, m: Modifier) -> Value
             )
         }
         _ => current.clone(),
-    }
+    })
 }
 
 /// Interprets a modifier operand as a list whatever the field's own cardinality.
@@ -157,10 +175,6 @@ pub(crate) fn password_form(
             .to_owned()
     };
     let password = text("password");
-    let (min, max) = match c.field("password").map(|f| &f.kind) {
-        Some(FieldKind::Password { min, max, .. }) => (*min, if *max == 0 { 71 } else { *max }),
-        _ => (8, 71),
-    };
     let confirm = text("passwordConfirm");
     if password.is_empty() {
         if creating {
@@ -171,23 +185,15 @@ pub(crate) fn password_form(
         }
         return errs.into_result().map(|()| None);
     }
-    let len = password.chars().count() as u64;
-    if len < min.max(1) {
-        errs.add(
-            "password",
-            FieldError::new(
-                "validation_min_text_constraint",
-                format!("Must be at least {} character(s).", min.max(1)),
-            ),
-        );
-    } else if len > max {
-        errs.add(
-            "password",
-            FieldError::new(
-                "validation_max_text_constraint",
-                format!("Must be less than {max} character(s)."),
-            ),
-        );
+    let default_kind = FieldKind::Password {
+        min: 8,
+        max: 0,
+        pattern: String::new(),
+        cost: 0,
+    };
+    let kind = c.field("password").map_or(&default_kind, |f| &f.kind);
+    if let Err(e) = check_plain_password(kind, &password) {
+        errs.add("password", e);
     }
     if confirm.is_empty() {
         errs.add("passwordConfirm", FieldError::required());
@@ -212,4 +218,86 @@ pub(crate) fn password_form(
         }
     }
     errs.into_result().map(|()| Some(password))
+}
+
+/// A new plain password checked against its field's options, PocketBase's rules: at least
+/// one character even when `min` is 0, at most `max` or 71 (bcrypt reads 72 bytes), and
+/// the field's pattern.
+fn check_plain_password(kind: &FieldKind, plain: &str) -> Result<(), FieldError> {
+    let FieldKind::Password {
+        min, max, pattern, ..
+    } = kind
+    else {
+        return Ok(());
+    };
+    let (min, max) = ((*min).max(1), if *max == 0 { 71 } else { *max });
+    let len = plain.chars().count() as u64;
+    if len < min {
+        return Err(FieldError::new(
+            "validation_min_text_constraint",
+            format!("Must be at least {min} character(s)."),
+        ));
+    }
+    if len > max {
+        return Err(FieldError::new(
+            "validation_max_text_constraint",
+            format!("Must be less than {max} character(s)."),
+        ));
+    }
+    if !pattern.is_empty() && !value::compiled_pattern(pattern).is_some_and(|re| re.is_match(plain))
+    {
+        return Err(FieldError::new(
+            "validation_invalid_format",
+            "Invalid value format.",
+        ));
+    }
+    Ok(())
+}
+
+/// A password field the body sets, to be hashed before the transaction.
+pub(crate) struct NewPassword {
+    /// The field's name.
+    pub(crate) field: String,
+    /// The plain text; empty clears the field.
+    pub(crate) plain: String,
+    /// bcrypt cost (0 = default).
+    pub(crate) cost: u32,
+}
+
+/// The password fields `body` sets, other than an auth collection's own `password` (the
+/// password form handles that one), with the failures of their checks. PB compat: these
+/// are stored as bcrypt hashes, need no confirmation, and `""` clears them.
+pub(crate) fn password_fields(
+    c: &Collection,
+    body: &Map<String, Value>,
+) -> (Vec<NewPassword>, FieldErrors) {
+    let mut out = Vec::new();
+    let mut errs = FieldErrors::new();
+    for f in &c.fields {
+        let FieldKind::Password { cost, .. } = &f.kind else {
+            continue;
+        };
+        if c.is_auth() && f.name == "password" {
+            continue;
+        }
+        let Some(raw) = body.get(&f.name) else {
+            continue;
+        };
+        let plain = normalize(&f.kind, raw)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if !plain.is_empty()
+            && let Err(e) = check_plain_password(&f.kind, &plain)
+        {
+            errs.add(f.name.clone(), e);
+            continue;
+        }
+        out.push(NewPassword {
+            field: f.name.clone(),
+            plain,
+            cost: u32::try_from(*cost).unwrap_or(0),
+        });
+    }
+    (out, errs)
 }

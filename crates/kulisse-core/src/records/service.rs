@@ -282,6 +282,20 @@ pub(crate) fn delete_with_references(
             "Failed to delete record: the cascade is too deep.".into(),
         ));
     }
+    if c.is_superusers() {
+        // Read with row locks: on PostgreSQL two concurrent deletes of the last two
+        // superusers then run one after the other, and the second sees one left.
+        let q = Select {
+            for_update: true,
+            limit: Some(2),
+            ..Select::all(Arc::clone(c))
+        };
+        if tx.select(&q)?.len() < 2 {
+            return Err(CoreError::BadRequest(
+                "You can't delete the only existing superuser.".into(),
+            ));
+        }
+    }
     for other in all.iter().filter(|o| o.kind != CollectionKind::View) {
         for f in &other.fields {
             let FieldKind::Relation {

@@ -17,7 +17,7 @@ use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term
 use serde_json::{Map, Value};
 
 use super::ExpandTree;
-use super::input::{apply_body, password_form};
+use super::input::{apply_body, password_fields, password_form};
 use super::service::{Action, RecordsService, compile_rule, delete_with_references};
 use crate::auth::hash_password;
 use crate::collections::Snapshot;
@@ -50,6 +50,48 @@ pub struct PreparedWrite {
     /// `@request.body` is known after modifiers.
     rule: Rule,
     step: Step,
+    /// The body's other password fields, hashed before the transaction.
+    passwords: HashedPasswords,
+}
+
+/// Password fields as they will be stored: bcrypt hashes made in
+/// [`RecordsService::prepare`], never on the writer thread.
+#[derive(Default)]
+struct HashedPasswords {
+    /// An auth record's new `password` (checked by the password form).
+    auth: Option<String>,
+    /// Other password fields: name and hash (`""` when the body cleared the field).
+    hashes: Vec<(String, String)>,
+    /// Plain values that failed their field's checks.
+    errs: FieldErrors,
+}
+
+impl HashedPasswords {
+    async fn of(c: &Collection, body: &Map<String, Value>) -> HashedPasswords {
+        let (new, errs) = password_fields(c, body);
+        let mut hashes = Vec::with_capacity(new.len());
+        for p in new {
+            let hash = if p.plain.is_empty() {
+                String::new()
+            } else {
+                hash_blocking(p.plain, p.cost).await
+            };
+            hashes.push((p.field, hash));
+        }
+        HashedPasswords {
+            auth: None,
+            hashes,
+            errs,
+        }
+    }
+
+    /// Puts the hashes into `row` and the failures into `errs`.
+    fn apply(&self, row: &mut Row, errs: &mut FieldErrors) {
+        for (field, hash) in &self.hashes {
+            row.insert(field.clone(), Value::String(hash.clone()));
+        }
+        errs.0.extend(self.errs.0.iter().cloned());
+    }
 }
 
 enum Step {
@@ -58,7 +100,6 @@ enum Step {
     },
     Update {
         id: String,
-        password_hash: Option<String>,
     },
     Delete {
         id: String,
@@ -259,10 +300,16 @@ impl RecordsService {
             }
         };
         let superuser = req.auth.is_superuser();
+        let mut passwords = match &op {
+            Resolved::Create(body) | Resolved::Update(_, body) | Resolved::Upsert(_, body) => {
+                HashedPasswords::of(&c, body).await
+            }
+            Resolved::Delete(_) => HashedPasswords::default(),
+        };
         let step = match op {
             Resolved::Create(body) => {
                 req.body = body;
-                let password_hash = if c.is_auth() {
+                passwords.auth = if c.is_auth() {
                     let password = password_form(&c, &req.body, true, None, false)
                         .map_err(|e| CoreError::invalid(CREATE_FAILED, e))?;
                     Some(hash_blocking(password.unwrap_or_default(), password_cost(&c)).await)
@@ -270,12 +317,11 @@ impl RecordsService {
                     None
                 };
                 Step::Create {
-                    draft: Draft::new(&c, &req, password_hash),
+                    draft: Draft::new(&c, &req, &passwords),
                 }
             }
             Resolved::Update(id, body) => {
                 req.body = body;
-                let mut password_hash = None;
                 if c.is_auth() && req.body.contains_key("password") {
                     let rule = self.rule_cond(&c, Action::Update, &req)?;
                     let stored = self
@@ -298,10 +344,10 @@ impl RecordsService {
                     })?
                     .map_err(|e| CoreError::invalid(UPDATE_FAILED, e))?;
                     if let Some(p) = password {
-                        password_hash = Some(hash_blocking(p, password_cost(&c)).await);
+                        passwords.auth = Some(hash_blocking(p, password_cost(&c)).await);
                     }
                 }
-                Step::Update { id, password_hash }
+                Step::Update { id }
             }
             Resolved::Delete(id) => Step::Delete { id },
             Resolved::Upsert(id, body) => {
@@ -326,6 +372,7 @@ impl RecordsService {
             req: Arc::new(req),
             rule,
             step,
+            passwords,
         })
     }
 
@@ -366,17 +413,16 @@ pub fn apply(tx: &mut dyn StoreTx, schema: &Snapshot, w: PreparedWrite) -> Resul
         req,
         rule,
         step,
+        passwords,
     } = w;
     match step {
         Step::Create { draft } => apply_create(tx, schema, &c, &req, rule.text()?, draft),
-        Step::Update { id, password_hash } => {
-            apply_update(tx, schema, &c, &req, rule.text()?, &id, password_hash)
-        }
+        Step::Update { id } => apply_update(tx, schema, &c, &req, rule.text()?, &id, &passwords),
         Step::Upsert { id, update_rule } => {
             if fetch(tx, &c, &id, None)?.is_some() {
-                apply_update(tx, schema, &c, &req, update_rule.text()?, &id, None)
+                apply_update(tx, schema, &c, &req, update_rule.text()?, &id, &passwords)
             } else {
-                let draft = Draft::new(&c, &req, None);
+                let draft = Draft::new(&c, &req, &passwords);
                 apply_create(tx, schema, &c, &req, rule.text()?, draft)
             }
         }
@@ -416,7 +462,7 @@ struct Draft {
 }
 
 impl Draft {
-    fn new(c: &Collection, req: &RequestInfo, password_hash: Option<String>) -> Draft {
+    fn new(c: &Collection, req: &RequestInfo, passwords: &HashedPasswords) -> Draft {
         let superuser = req.auth.is_superuser();
         let body = &req.body;
         let mut row: Row = c
@@ -424,10 +470,12 @@ impl Draft {
             .iter()
             .map(|f| (f.name.clone(), value::zero(&f.kind)))
             .collect();
-        if let Some(hash) = password_hash {
-            row.insert("password".into(), Value::String(hash));
+        if let Some(hash) = &passwords.auth {
+            row.insert("password".into(), Value::String(hash.clone()));
         }
-        let touched = apply_body(c, &mut row, body, superuser);
+        let mut errs = FieldErrors::new();
+        let touched = apply_body(c, &mut row, body, superuser, &mut errs);
+        passwords.apply(&mut row, &mut errs);
         let id = match body
             .get("id")
             .and_then(Value::as_str)
@@ -464,7 +512,6 @@ impl Draft {
                 _ => {}
             }
         }
-        let mut errs = FieldErrors::new();
         if c.is_auth() {
             if !superuser && value::to_bool(body.get("verified").unwrap_or(&Value::Null)) {
                 errs.add(
@@ -524,7 +571,7 @@ fn apply_update(
     req: &RequestInfo,
     rule: Option<&str>,
     id: &str,
-    password_hash: Option<String>,
+    passwords: &HashedPasswords,
 ) -> Result<Row, CoreError> {
     let superuser = req.auth.is_superuser();
     let body = &req.body;
@@ -550,7 +597,8 @@ fn apply_update(
             ),
         );
     }
-    let touched = apply_body(c, &mut row, body, superuser);
+    let touched = apply_body(c, &mut row, body, superuser, &mut errs);
+    passwords.apply(&mut row, &mut errs);
     if let Some(rule) = rule.filter(|r| !r.trim().is_empty()) {
         // The update rule sees stored values as fields and the post-modifier body.
         let cond = compile_rule(rule, c, schema, &request_for_rule(req, c, &row, &touched))?;
@@ -558,8 +606,8 @@ fn apply_update(
     }
     if c.is_auth() {
         let mut rotate_token_key = false;
-        if let Some(hash) = password_hash {
-            row.insert("password".into(), Value::String(hash));
+        if let Some(hash) = &passwords.auth {
+            row.insert("password".into(), Value::String(hash.clone()));
             rotate_token_key = true;
         }
         if !superuser && row.get("verified") != stored.get("verified") {
@@ -684,13 +732,11 @@ fn password_cost(c: &Collection) -> u32 {
     }
 }
 
-/// Runs every field's validator and collects all failures at once.
+/// Runs every field's validator and collects all failures at once (a password field holds
+/// its hash here, so only `required` applies to it).
 fn validate_row(c: &Collection, row: &Row, errs: &mut FieldErrors) {
     for f in &c.fields {
-        if matches!(
-            f.kind,
-            FieldKind::Password { .. } | FieldKind::Autodate { .. }
-        ) {
+        if matches!(f.kind, FieldKind::Autodate { .. }) {
             continue;
         }
         let v = row.get(&f.name).cloned().unwrap_or(Value::Null);

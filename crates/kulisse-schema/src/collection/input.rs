@@ -157,9 +157,15 @@ impl Collection {
             }
             fields.push(f);
         }
-        // System fields the input left out come back (PocketBase re-adds them too).
-        for sys in self.fields.iter().filter(|f| f.system) {
-            if !fields.iter().any(|f| f.id == sys.id) {
+        // The id field and an auth collection's own fields come back when left out
+        // (PocketBase re-adds them too); other system fields stay removed and validation
+        // refuses the change.
+        let restored = |f: &Field| {
+            f.is_primary_key() || (self.is_auth() && super::AUTH_FIELDS.contains(&f.name.as_str()))
+        };
+        for sys in self.fields.iter().filter(|f| f.system && restored(f)) {
+            // One replaced by another field of its name is not missing: validation refuses it.
+            if !fields.iter().any(|f| f.id == sys.id || f.name == sys.name) {
                 if sys.is_primary_key() {
                     fields.insert(0, sys.clone());
                 } else {

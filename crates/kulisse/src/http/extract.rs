@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{
@@ -14,6 +14,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ListParams;
+use kulisse_core::settings::TrustedProxy;
 use serde_json::{Map, Value};
 
 use super::AppState;
@@ -37,6 +38,11 @@ impl FromRequestParts<AppState> for Req {
             .get(AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
         let auth = state.services.auth.authenticate(header).await;
+        if auth.is_superuser() {
+            // `superuserIPs`: a superuser token from elsewhere is refused outright.
+            let ip = real_ip(parts, &state.services.settings.trusted_proxy());
+            state.services.settings.check_superuser_ip(ip)?;
+        }
         let mut info = RequestInfo::for_auth(auth, parts.method.as_str());
         info.query = query_map(parts.uri.query().unwrap_or_default());
         info.headers = parts.headers.clone();
@@ -164,19 +170,52 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
     }
 }
 
-/// The client's address as the socket saw it (formatted only where it is shown).
-pub struct RemoteIp(pub Option<std::net::IpAddr>);
+/// The client's address (see [`real_ip`]; formatted only where it is shown).
+pub struct RemoteIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for RemoteIp {
+impl FromRequestParts<AppState> for RemoteIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        Ok(RemoteIp(ip))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RemoteIp(real_ip(
+            parts,
+            &state.services.settings.trusted_proxy(),
+        )))
     }
+}
+
+/// The client's address: the connection's peer, unless `trustedProxy` names headers set by
+/// a proxy in front (PocketBase's `RealIP`: the last instance of the first header present,
+/// its rightmost valid address, or the leftmost with `useLeftmostIP`).
+pub fn real_ip(parts: &Parts, proxy: &TrustedProxy) -> Option<IpAddr> {
+    for name in &proxy.headers {
+        let Some(list) = parts
+            .headers
+            .get_all(name.as_str())
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+        else {
+            continue;
+        };
+        let mut candidates = list.split(',').map(|ip| ip.trim().parse::<IpAddr>());
+        let found = if proxy.use_leftmost_ip {
+            candidates.find_map(Result::ok)
+        } else {
+            candidates.rev().find_map(Result::ok)
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiError> {
@@ -190,9 +229,13 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
         }
     })? {
         let name = field.name().unwrap_or_default().to_owned();
-        if field.file_name().is_some() {
-            // TODO(#2-files): uploads are stored by the files issue; parts are skipped for now.
-            continue;
+        if let Some(file_name) = field.file_name().map(str::to_owned) {
+            let bytes = field.bytes().await.map_err(|_| ApiError::bad_request())?;
+            // An empty part without a name is a form's unselected file input.
+            if file_name.is_empty() && bytes.is_empty() {
+                continue;
+            }
+            return Err(files_not_supported(&name));
         }
         let text = field.text().await.map_err(|_| ApiError::bad_request())?;
         if name == "@jsonPayload" {
@@ -207,6 +250,23 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
         map.extend(extra);
     }
     Ok(map)
+}
+
+/// TODO(#2-files): until uploads are stored, a file is refused instead of answering 200 and
+/// dropping it.
+fn files_not_supported(field: &str) -> ApiError {
+    let mut errs = kulisse_schema::FieldErrors::new();
+    errs.add(
+        field,
+        kulisse_schema::FieldError::not_supported(
+            "Not supported yet: kulisse cannot store uploaded files.",
+        ),
+    );
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "File uploads are not supported yet.",
+    )
+    .with_data(errs.to_json())
 }
 
 /// A key given once is a scalar; given N times, an array (PocketBase form semantics).

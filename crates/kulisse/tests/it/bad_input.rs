@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::process::ServerProcess;
-use crate::server::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, urlencode};
+use crate::server::{ENGINE, SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestEngine, urlencode};
 
 /// Longest any one malformed request may take (generous: CI machines are slow and shared).
 const TIME_BOUND: Duration = Duration::from_secs(10);
@@ -92,6 +92,15 @@ fn multipart(parts: &[(&str, &str, &str)]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// `want` on SQLite; a client error on PostgreSQL, whose text cannot hold NUL characters
+/// (README: known differences).
+fn on_sqlite(want: Want) -> Want {
+    match ENGINE.try_with(|e| *e) {
+        Ok(TestEngine::Postgres) => Want::ClientError,
+        _ => want,
+    }
+}
+
 /// Every row; grouped by what is malformed.
 fn corpus() -> Vec<Row> {
     let deep_array = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
@@ -121,6 +130,9 @@ fn corpus() -> Vec<Row> {
         row("POST", RECORDS)
             .json(r#"{"loc": {"lon": "x", "lat": []}}"#)
             .want(Want::Status(200)),
+        row("POST", RECORDS)
+            .json(r#"{"title": "a\u0000b"}"#)
+            .want(on_sqlite(Want::Status(200))),
         row("POST", RECORDS).json(r#"{"id": "../../etc/passwd"}"#),
         row("POST", RECORDS).json(r#"{"id": "rec000000000001"}"#),
         row("POST", RECORDS)
@@ -152,7 +164,8 @@ fn corpus() -> Vec<Row> {
         row("GET", list("filter", &huge_filter)),
         row("GET", list("filter", &many_comparisons)),
         row("GET", list("filter", &deep_groups)),
-        row("GET", list("filter", "title = 'a\0b'")).want(Want::Status(200)),
+        // PostgreSQL text cannot hold NUL, so there it is refused (README: known differences).
+        row("GET", list("filter", "title = 'a\0b'")).want(on_sqlite(Want::Status(200))),
         row("GET", list("filter", "nofunc(title) = 1")),
         row("GET", list("filter", "strftime(1, 2, 3) = 1")),
         row("GET", list("filter", "geoDistance(1) > 0")),

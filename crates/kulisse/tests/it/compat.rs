@@ -1,6 +1,8 @@
 //! Scenario tables from `tests/compat/*.json`, whose expectations were recorded against the
 //! real PocketBase (see `tests/compat/verify_against_pocketbase.py`). Each file runs in
-//! order against one fresh server.
+//! order against one fresh server. A step with a `deviation` key records where kulisse
+//! differs on purpose (the value says why): its expectation is kulisse's, and the script
+//! that checks the tables against PocketBase does not check it.
 
 use std::collections::HashMap;
 

@@ -28,6 +28,7 @@ macro_rules! engine_tests {
     };
 }
 
+mod admin_safety;
 mod bad_input;
 mod batch_expand;
 mod binary;
@@ -40,3 +41,4 @@ mod process;
 mod security;
 mod server;
 mod views;
+mod write_refusals;

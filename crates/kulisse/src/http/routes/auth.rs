@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::records::expand_of;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{FormBody, Req, WriteBody};
+use crate::http::extract::{FormBody, RemoteIp, Req, WriteBody};
 
 /// `{"record", "token"}` with the record shown (and expanded) as its owner sees it.
 async fn auth_response(
@@ -48,6 +48,7 @@ fn form_str<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
 pub async fn auth_with_password(
     State(s): State<AppState>,
     Req(req): Req,
+    RemoteIp(ip): RemoteIp,
     Path(c): Path<String>,
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -62,6 +63,10 @@ pub async fn auth_with_password(
             identity_field,
         )
         .await?;
+    if c.is_superusers() {
+        // PB compat: checked once the password is right (a wrong one stays a 400).
+        s.services.settings.check_superuser_ip(ip)?;
+    }
     Ok(Json(auth_response(&s, &req, &c, record, token).await?))
 }
 
