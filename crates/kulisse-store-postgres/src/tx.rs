@@ -6,6 +6,7 @@ use kulisse_schema::Collection;
 use kulisse_store::{Row, Select, StoreError, StoreTx, ViewColumn};
 use serde_json::Value;
 use tokio::runtime::Handle;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 
 use crate::classify::classify;
@@ -26,16 +27,26 @@ pub(crate) async fn query(
     c: Option<&Collection>,
 ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
     let types: Vec<Type> = sql.params.iter().map(Param::pg_type).collect();
-    let stmt = client
-        .prepare_typed_cached(&sql.text, &types)
-        .await
-        .map_err(|e| classify(&e, c))?;
     let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
         sql.params.iter().map(Param::as_sql).collect();
-    client
-        .query(&stmt, &params)
-        .await
-        .map_err(|e| classify(&e, c))
+    let mut retried = false;
+    loop {
+        let stmt = client
+            .prepare_typed_cached(&sql.text, &types)
+            .await
+            .map_err(|e| classify(&e, c))?;
+        match client.query(&stmt, &params).await {
+            // NOTE: a schema change (here or on another node) can change the column types
+            // of a statement this connection prepared earlier with the same text (a field's
+            // type, a view's query); PostgreSQL then refuses the cached statement. It is
+            // prepared again once, after this connection forgets what it cached.
+            Err(e) if !retried && e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) => {
+                client.statement_cache.clear();
+                retried = true;
+            }
+            result => return result.map_err(|e| classify(&e, c)),
+        }
+    }
 }
 
 /// Reads rows of a select.

@@ -352,13 +352,30 @@ impl CollectionsService {
             for c in &doomed {
                 tx.drop_collection(c)?;
             }
+            let mut applied = Vec::with_capacity(plan.len());
             for (old, next) in plan {
                 let next = with_view_fields(tx, next, &snapshot, MSG)?;
-                match old {
-                    Some(old) => tx.alter_collection(&old, &next),
+                match &old {
+                    Some(old) => tx.alter_collection(old, &next),
                     None => tx.create_collection(&next),
                 }
                 .map_err(|e| ddl_error(MSG, e))?;
+                applied.push((old, next));
+            }
+            // Views reading a rebuilt collection are built again, from the imported schema
+            // (which may change the views too), once everything is in place.
+            let mut imported = Arc::clone(&snapshot);
+            for c in &doomed {
+                imported = Arc::new(imported.without(&c.id));
+            }
+            for (_, next) in &applied {
+                imported = Arc::new(imported.with(next));
+            }
+            for (old, next) in &applied {
+                if let Some(old) = old {
+                    view::rebuild_dependents(tx, old, next, &imported)
+                        .map_err(|broken| view_dependency_error(MSG, &broken))?;
+                }
             }
             Ok(())
         })

@@ -141,7 +141,57 @@ async fn renaming_a_collection_a_view_reads_is_refused() {
     assert_eq!(view_titles(&srv).await, "kept");
 }
 
+/// Import applies the same rule, judged on the imported schema as a whole: dropping a
+/// field a view reads is refused, unless the same import changes the view to stop reading it.
+async fn import_keeps_views_readable() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let src = source_and_view(&srv, &su).await;
+    let (_, collections) = srv
+        .send("GET", "/api/collections?perPage=100", Some(&su), None)
+        .await;
+    let mut all: Vec<Value> = collections["items"].as_array().unwrap().clone();
+    for c in &mut all {
+        if c["id"] == src["id"] {
+            let fields: Vec<Value> = c["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["name"] != "title")
+                .cloned()
+                .collect();
+            c["fields"] = Value::Array(fields);
+        }
+    }
+    let (s, body) = srv
+        .send(
+            "PUT",
+            "/api/collections/import",
+            Some(&su),
+            Some(json!({"collections": all.clone()})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(view_titles(&srv).await, "kept");
+    for c in &mut all {
+        if c["name"] == "v" {
+            c["viewQuery"] = json!("select id, extra as title from src");
+        }
+    }
+    let (s, body) = srv
+        .send(
+            "PUT",
+            "/api/collections/import",
+            Some(&su),
+            Some(json!({"collections": all})),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    assert_eq!(view_titles(&srv).await, 1);
+}
+
 crate::engine_tests!(
+    import_keeps_views_readable,
     dropping_a_field_a_view_reads_is_refused,
     renaming_a_collection_a_view_reads_is_refused
 );
