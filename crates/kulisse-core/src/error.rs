@@ -36,6 +36,13 @@ pub enum CoreError {
     /// A malformed request (bad filter, sort, paging…) with the message to show.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// An `expand` would embed more records than one answer may hold (PocketBase has no
+    /// such limit; see `records::MAX_EMBEDDED`).
+    #[error("expand embeds more than {max} records")]
+    ExpandTooLarge {
+        /// The limit.
+        max: u64,
+    },
     /// Storage failed; never shown to clients beyond a generic message.
     #[error(transparent)]
     Store(StoreError),

@@ -152,7 +152,7 @@ impl RecordsService {
         collection: &str,
         body: Map<String, Value>,
         expand: &ExpandTree,
-    ) -> Result<Row, CoreError> {
+    ) -> Result<super::Record, CoreError> {
         let prepared = self.prepare(req, collection, WriteOp::Create(body)).await?;
         self.commit_one(prepared, expand).await
     }
@@ -168,7 +168,7 @@ impl RecordsService {
         id: &str,
         body: Map<String, Value>,
         expand: &ExpandTree,
-    ) -> Result<Row, CoreError> {
+    ) -> Result<super::Record, CoreError> {
         let prepared = self
             .prepare(req, collection, WriteOp::Update(id.to_owned(), body))
             .await?;
@@ -198,7 +198,7 @@ impl RecordsService {
         &self,
         prepared: PreparedWrite,
         expand: &ExpandTree,
-    ) -> Result<Row, CoreError> {
+    ) -> Result<super::Record, CoreError> {
         let snapshot = self.registry.snapshot();
         let (c, req) = (Arc::clone(&prepared.collection), Arc::clone(&prepared.req));
         let effect = prepared.cache_effect();
@@ -207,7 +207,7 @@ impl RecordsService {
                 .await;
         self.forget(&effect);
         let row = outcome?;
-        let mut rows = [super::visible(&c, row, &req.auth)];
+        let mut rows = [super::visible(&c, row, &req.auth).into()];
         self.expand(&req, &c, &mut rows, expand).await?;
         let [row] = rows;
         Ok(row)

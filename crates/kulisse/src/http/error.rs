@@ -87,6 +87,7 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, message).with_data(errors.to_json())
             }
             CoreError::BadRequest(msg) => ApiError::new(StatusCode::BAD_REQUEST, msg),
+            CoreError::ExpandTooLarge { .. } => ApiError::bad_request(),
             CoreError::Store(StoreError::Unavailable) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable.",
@@ -122,6 +123,7 @@ mod tests {
             (CoreError::AuthRequired("x".into()), 401),
             (CoreError::invalid("x", FieldErrors::new()), 400),
             (CoreError::BadRequest("x".into()), 400),
+            (CoreError::ExpandTooLarge { max: 1 }, 400),
             (CoreError::Store(StoreError::Unavailable), 503),
             (
                 CoreError::Store(StoreError::Other("secret detail".into())),

@@ -31,6 +31,7 @@ macro_rules! engine_tests {
 mod batch_expand;
 mod binary;
 mod compat;
+mod expand_graph;
 mod filters;
 mod http_api;
 mod multinode;

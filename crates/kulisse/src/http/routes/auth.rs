@@ -27,7 +27,7 @@ async fn auth_response(
         collection: Arc::clone(c),
         record: Arc::new(record.clone()),
     };
-    let mut rows = [kulisse_core::records::visible(c, record, &as_owner.auth)];
+    let mut rows = [kulisse_core::records::visible(c, record, &as_owner.auth).into()];
     s.services
         .records
         .expand(&as_owner, c, &mut rows, &expand_of(req))

@@ -106,14 +106,14 @@ pub async fn batch(
             out.push(json!({"body": null, "status": 204}));
             continue;
         };
-        let mut rows = [row];
+        let mut rows = [row.into()];
         let expand = ExpandTree::parse(query.get("expand").map_or("", String::as_str));
         s.services
             .records
             .expand(&req, &c, &mut rows, &expand)
             .await?;
         let [row] = rows;
-        let mut body = Value::Object(row);
+        let mut body = row.to_value();
         if let Some(filter) = FieldsFilter::parse(query.get("fields").map_or("", String::as_str))? {
             body = filter.apply(body);
         }

@@ -4,9 +4,8 @@ use crate::http::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use kulisse_core::query::RequestInfo;
-use kulisse_core::records::{ExpandTree, ListResult};
+use kulisse_core::records::{ExpandTree, ListResult, Record};
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -16,7 +15,7 @@ use crate::http::extract::{Req, WriteBody, list_params};
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListEnvelope {
-    items: Vec<Map<String, Value>>,
+    items: Vec<Record>,
     page: u64,
     per_page: u64,
     total_items: i64,
@@ -57,7 +56,7 @@ pub async fn view_record(
     State(s): State<AppState>,
     Req(req): Req,
     Path((c, id)): Path<(String, String)>,
-) -> Result<Json<Map<String, Value>>, ApiError> {
+) -> Result<Json<Record>, ApiError> {
     let expand = expand_of(&req);
     Ok(Json(s.services.records.view(&req, &c, &id, &expand).await?))
 }
@@ -68,7 +67,7 @@ pub async fn create_record(
     Req(req): Req,
     Path(c): Path<String>,
     WriteBody(body, _): WriteBody,
-) -> Result<Json<Map<String, Value>>, ApiError> {
+) -> Result<Json<Record>, ApiError> {
     let expand = expand_of(&req);
     Ok(Json(
         s.services.records.create(req, &c, body, &expand).await?,
@@ -81,7 +80,7 @@ pub async fn update_record(
     Req(req): Req,
     Path((c, id)): Path<(String, String)>,
     WriteBody(body, _): WriteBody,
-) -> Result<Json<Map<String, Value>>, ApiError> {
+) -> Result<Json<Record>, ApiError> {
     let expand = expand_of(&req);
     Ok(Json(
         s.services

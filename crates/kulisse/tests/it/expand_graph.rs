@@ -1,0 +1,202 @@
+//! Nested expansion over a small graph: the exact answers (recorded from the version that
+//! copied each related record into every referrer), so sharing related records and
+//! writing them straight into the answer changes nothing on the wire; and the budget on
+//! embedded records.
+
+use serde_json::{Value, json};
+
+use crate::server::TestServer;
+
+const P1: &str = "p00000000000001";
+const P2: &str = "p00000000000002";
+const P3: &str = "p00000000000003";
+const P4: &str = "p00000000000004";
+
+/// `people` (`friends`: up to 5 of themselves, `best`: one; guests may not view hidden
+/// people), `notes` (each with an `owner`) and `badges` (a unique `person`, so
+/// `badges_via_person` is one record).
+async fn people_graph(srv: &TestServer, su: &str) {
+    let (s, people) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(su),
+            Some(
+                json!({"name": "people", "listRule": "", "viewRule": "hidden = false", "fields": [
+                    {"name": "name", "type": "text"},
+                    {"name": "hidden", "type": "bool"}
+                ]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{people}");
+    let mut fields = people["fields"].as_array().unwrap().clone();
+    fields.push(json!({"name": "friends", "type": "relation", "collectionId": people["id"], "maxSelect": 5}));
+    fields.push(
+        json!({"name": "best", "type": "relation", "collectionId": people["id"], "maxSelect": 1}),
+    );
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/people",
+            Some(su),
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = srv
+        .send("POST", "/api/collections", Some(su), Some(json!({"name": "notes", "listRule": "", "viewRule": "", "fields": [
+            {"name": "text", "type": "text"},
+            {"name": "owner", "type": "relation", "collectionId": people["id"], "maxSelect": 1}
+        ]})))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(su),
+            Some(json!({"name": "badges", "listRule": "", "viewRule": "",
+            "fields": [
+                {"name": "label", "type": "text"},
+                {"name": "person", "type": "relation", "collectionId": people["id"], "maxSelect": 1}
+            ],
+            "indexes": ["CREATE UNIQUE INDEX idx_badges_person ON badges (person)"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    for (id, name, hidden) in [
+        (P1, "Ann", false),
+        (P2, "Bo", false),
+        (P3, "Cy", true),
+        (P4, "Di", false),
+    ] {
+        let (s, body) = srv
+            .send(
+                "POST",
+                "/api/collections/people/records",
+                Some(su),
+                Some(json!({"id": id, "name": name, "hidden": hidden})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    for (id, friends, best) in [
+        (P1, json!([P2, P3, P4]), P2),
+        (P2, json!([P1, P3]), P3),
+        (P3, json!([P1]), P1),
+        (P4, json!([]), ""),
+    ] {
+        let (s, body) = srv
+            .send(
+                "PATCH",
+                &format!("/api/collections/people/records/{id}"),
+                Some(su),
+                Some(json!({"friends": friends, "best": best})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    for (id, text, owner) in [
+        ("n00000000000001", "one", P1),
+        ("n00000000000002", "two", P1),
+        ("n00000000000003", "three", P3),
+    ] {
+        let (s, body) = srv
+            .send(
+                "POST",
+                "/api/collections/notes/records",
+                Some(su),
+                Some(json!({"id": id, "text": text, "owner": owner})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections/badges/records",
+            Some(su),
+            Some(json!({"id": "b00000000000001", "label": "gold", "person": P2})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+/// Keeps only ids and `expand`, so the expected trees stay readable.
+fn skeleton(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(skeleton).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| ["id", "expand"].contains(&k.as_str()) || !map.contains_key("id"))
+                .map(|(k, v)| (k.clone(), skeleton(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The guest's list, as ids and `expand` ([`skeleton`]): `Cy` (hidden) is left out of
+/// every expansion, `best` keys pointing at him are absent, `friends` are arrays in stored
+/// order, `badges_via_person` is one record (unique index), `notes_via_owner` a list.
+const GUEST_TREE: &str = r#"[{"expand":{"best":{"expand":{},"id":"p00000000000002"},"friends":[{"expand":{},"id":"p00000000000002"},{"expand":{},"id":"p00000000000004"}],"notes_via_owner":[{"expand":{"owner":{"id":"p00000000000001"}},"id":"n00000000000001"},{"expand":{"owner":{"id":"p00000000000001"}},"id":"n00000000000002"}]},"id":"p00000000000001"},{"expand":{"badges_via_person":{"id":"b00000000000001"},"friends":[{"expand":{"best":{"expand":{"friends":[{"id":"p00000000000001"}]},"id":"p00000000000002"}},"id":"p00000000000001"}]},"id":"p00000000000002"},{"expand":{"best":{"expand":{"notes_via_owner":[{"id":"n00000000000001"},{"id":"n00000000000002"}]},"id":"p00000000000001"},"friends":[{"expand":{"best":{"expand":{"friends":[{"id":"p00000000000001"}]},"id":"p00000000000002"}},"id":"p00000000000001"}],"notes_via_owner":[{"expand":{},"id":"n00000000000003"}]},"id":"p00000000000003"},{"expand":{},"id":"p00000000000004"}]"#;
+/// The superuser's list: `Cy` appears everywhere.
+const SUPERUSER_TREE: &str = r#"[{"expand":{"best":{"expand":{},"id":"p00000000000002"},"friends":[{"expand":{"best":{"expand":{"friends":[{"id":"p00000000000001"}]},"id":"p00000000000003"}},"id":"p00000000000002"},{"expand":{"best":{"expand":{"friends":[{"id":"p00000000000002"},{"id":"p00000000000003"},{"id":"p00000000000004"}]},"id":"p00000000000001"}},"id":"p00000000000003"},{"expand":{},"id":"p00000000000004"}],"notes_via_owner":[{"expand":{"owner":{"id":"p00000000000001"}},"id":"n00000000000001"},{"expand":{"owner":{"id":"p00000000000001"}},"id":"n00000000000002"}]},"id":"p00000000000001"},{"expand":{"badges_via_person":{"id":"b00000000000001"},"best":{"expand":{"notes_via_owner":[{"id":"n00000000000003"}]},"id":"p00000000000003"},"friends":[{"expand":{"best":{"expand":{"friends":[{"id":"p00000000000001"},{"id":"p00000000000003"}]},"id":"p00000000000002"}},"id":"p00000000000001"},{"expand":{"best":{"expand":{"friends":[{"id":"p00000000000002"},{"id":"p00000000000003"},{"id":"p00000000000004"}]},"id":"p00000000000001"}},"id":"p00000000000003"}]},"id":"p00000000000002"},{"expand":{"best":{"expand":{"notes_via_owner":[{"id":"n00000000000001"},{"id":"n00000000000002"}]},"id":"p00000000000001"},"friends":[{"expand":{"best":{"expand":{"friends":[{"id":"p00000000000001"},{"id":"p00000000000003"}]},"id":"p00000000000002"}},"id":"p00000000000001"}],"notes_via_owner":[{"expand":{"owner":{"id":"p00000000000003"}},"id":"n00000000000003"}]},"id":"p00000000000003"},{"expand":{},"id":"p00000000000004"}]"#;
+/// `Bo` as a guest sees him, whole.
+const GUEST_BO: &str = r#"{"best":"p00000000000003","collectionId":"pbc_520427368","collectionName":"people","expand":{"badges_via_person":{"collectionId":"pbc_1340419796","collectionName":"badges","id":"b00000000000001","label":"gold","person":"p00000000000002"},"friends":[{"best":"p00000000000002","collectionId":"pbc_520427368","collectionName":"people","expand":{"best":{"best":"p00000000000003","collectionId":"pbc_520427368","collectionName":"people","expand":{"friends":[{"best":"p00000000000002","collectionId":"pbc_520427368","collectionName":"people","friends":["p00000000000002","p00000000000003","p00000000000004"],"hidden":false,"id":"p00000000000001","name":"Ann"}]},"friends":["p00000000000001","p00000000000003"],"hidden":false,"id":"p00000000000002","name":"Bo"}},"friends":["p00000000000002","p00000000000003","p00000000000004"],"hidden":false,"id":"p00000000000001","name":"Ann"}]},"friends":["p00000000000001","p00000000000003"],"hidden":false,"id":"p00000000000002","name":"Bo"}"#;
+
+const PATHS: &str =
+    "friends.best.friends,best.notes_via_owner,notes_via_owner.owner,badges_via_person,nope";
+
+async fn nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    people_graph(&srv, &su).await;
+    let (s, list) = srv
+        .send(
+            "GET",
+            &format!("/api/collections/people/records?sort=id&expand={PATHS}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let tree = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    assert_eq!(skeleton(&list["items"]), tree(GUEST_TREE), "{list}");
+    assert_eq!(list["items"][1], tree(GUEST_BO));
+    assert_eq!(list.to_string().len(), 4094, "the whole answer: {list}");
+    let (s, list_su) = srv
+        .send(
+            "GET",
+            &format!("/api/collections/people/records?sort=id&expand={PATHS}"),
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{list_su}");
+    assert_eq!(
+        skeleton(&list_su["items"]),
+        tree(SUPERUSER_TREE),
+        "{list_su}"
+    );
+    assert_eq!(
+        list_su.to_string().len(),
+        7071,
+        "the whole answer: {list_su}"
+    );
+    for (i, id) in [P1, P2, P3, P4].into_iter().enumerate() {
+        let (s, one) = srv
+            .send(
+                "GET",
+                &format!("/api/collections/people/records/{id}?expand={PATHS}"),
+                Some(&su),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{one}");
+        assert_eq!(one, list_su["items"][i], "a view answers as the list item");
+    }
+}
+
+crate::engine_tests!(nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules);
