@@ -14,6 +14,6 @@ mod write;
 pub use batch::{BatchFailure, BatchItem, BatchOutcome};
 pub use expand::{ExpandBudget, ExpandTree, MAX_EMBEDDED};
 pub use output::visible;
-pub use record::{Embedded, Record};
+pub use record::{EXPAND_KEY, Embedded, Record};
 pub use service::{ListParams, ListResult, MAX_PER_PAGE, RecordsService};
 pub use write::{PreparedWrite, WriteOp};

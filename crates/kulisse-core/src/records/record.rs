@@ -15,7 +15,7 @@ use kulisse_store::Row;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 /// The key expansions are written under.
-const EXPAND_KEY: &str = "expand";
+pub const EXPAND_KEY: &str = "expand";
 
 /// A record shaped for output: its visible fields and, once expanded, the related records
 /// under `expand`.
@@ -71,9 +71,9 @@ impl Record {
         self.embedded
     }
 
-    /// Whether an `expand` key is written.
-    pub fn is_expanded(&self) -> bool {
-        self.expand.is_some()
+    /// What is written under `expand`, by key; `None` when there is no `expand` key.
+    pub fn expansions(&self) -> Option<&BTreeMap<String, Embedded>> {
+        self.expand.as_ref()
     }
 
     /// Adds (or replaces) the expansion `key`, and makes the `expand` key appear.
@@ -85,12 +85,6 @@ impl Record {
                 self.embedded = self.embedded.saturating_sub(old.embedded());
             }
         }
-    }
-
-    /// The record as a JSON value. Copies every embedded record into every place it
-    /// appears: only for small answers (the budget of [`super::ExpandBudget`] bounds it).
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

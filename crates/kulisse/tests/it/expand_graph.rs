@@ -199,4 +199,55 @@ async fn nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules
     }
 }
 
-crate::engine_tests!(nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules);
+async fn fields_pick_inside_expanded_records_as_in_any_answer() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    people_graph(&srv, &su).await;
+    let list_path = format!("/api/collections/people/records?sort=id&expand={PATHS}");
+    let (_, whole) = srv.send("GET", &list_path, None, None).await;
+    let (_, whole_one) = srv
+        .send(
+            "GET",
+            &format!("/api/collections/people/records/{P2}?expand={PATHS}"),
+            None,
+            None,
+        )
+        .await;
+    for fields in [
+        "id,expand.friends.name",
+        "*,name:excerpt(1,true)",
+        "expand.*",
+        "expand.best.expand.notes_via_owner.text:excerpt(2),expand.badges_via_person",
+        "id,expand.friends.expand.best.*,expand.notes_via_owner.expand",
+        "expand.friends.*,expand.friends.name:excerpt(1),friends.x,nope",
+        "expand",
+    ] {
+        let picker = kulisse::http::fields::FieldsFilter::parse(fields)
+            .unwrap()
+            .unwrap();
+        let (s, picked) = srv
+            .send("GET", &format!("{list_path}&fields={fields}"), None, None)
+            .await;
+        assert_eq!(s, 200, "{picked}");
+        assert_eq!(picked, picker.apply(whole.clone()), "list, fields={fields}");
+        let (s, picked) = srv
+            .send(
+                "GET",
+                &format!("/api/collections/people/records/{P2}?expand={PATHS}&fields={fields}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{picked}");
+        assert_eq!(
+            picked,
+            picker.apply(whole_one.clone()),
+            "view, fields={fields}"
+        );
+    }
+}
+
+crate::engine_tests!(
+    fields_pick_inside_expanded_records_as_in_any_answer,
+    nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules
+);
