@@ -35,5 +35,6 @@ mod expand_graph;
 mod filters;
 mod http_api;
 mod multinode;
+mod resources;
 mod security;
 mod server;
