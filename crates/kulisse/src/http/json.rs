@@ -31,6 +31,13 @@ const CHUNK: usize = 64 << 10;
 /// the one being filled, whatever its size.
 const CHUNKS_AHEAD: usize = 4;
 
+/// Streamed answers encoded at once; more wait for a turn. Each holds a thread of tokio's
+/// blocking pool (512) for as long as its client takes to read, and that pool also runs
+/// PostgreSQL writes and password hashing: clients that stop reading must not be able to
+/// take it all. Encoding is CPU-bound, so more than the cores would gain nothing anyway.
+const MAX_ENCODERS: usize = 16;
+static ENCODERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_ENCODERS);
+
 /// A JSON answer (`application/json`), what handlers return.
 pub struct Json<T>(pub T);
 
@@ -68,35 +75,52 @@ pub fn records_answer<T: Serialize + Send + 'static>(value: T, embedded: u64) ->
 }
 
 /// A JSON answer encoded on a blocking thread into chunks sent to the body as the client
-/// takes them, so its size is bounded by the value, not by the JSON. An expanded answer
-/// writes each shared related record wherever it appears: 5.9 million records (1.2 GB)
-/// from a graph of 1,800. If the client goes away the encoder stops at its next chunk.
+/// takes them, so the memory it takes is bounded by the value, not by the JSON. An
+/// expanded answer writes each shared related record wherever it appears: up to a million
+/// records (200 MB and more) from a graph of a few thousand. If the client goes away the
+/// encoder stops at its next chunk.
 pub struct Streamed<T>(pub T);
 
 impl<T: Serialize + Send + 'static> IntoResponse for Streamed<T> {
     fn into_response(self) -> Response {
         let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(CHUNKS_AHEAD);
-        tokio::task::spawn_blocking(move || {
-            let mut out = ChunkWriter {
-                buf: Vec::with_capacity(CHUNK),
-                tx,
+        tokio::spawn(async move {
+            let Ok(turn) = ENCODERS.acquire().await else {
+                return;
             };
-            let written = serde_json::to_writer(&mut out, &self.0)
-                .map_err(io::Error::from)
-                .and_then(|()| out.send());
-            if let Err(e) = written {
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    tracing::error!(error = %e, "response encoding failed");
-                }
-                // The body ends in an error, so the client sees a cut connection rather
-                // than a short answer that looks whole.
-                let _ = out.tx.blocking_send(Err(e));
+            if tx.is_closed() {
+                return; // The client left while the answer waited for its turn.
+            }
+            let encoded = tokio::task::spawn_blocking(move || {
+                let _turn = turn;
+                encode(&self.0, tx);
+            });
+            if let Err(e) = encoded.await {
+                tracing::error!(error = %e, "response encoder failed");
             }
         });
         let chunks = futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
         });
         json_response(Body::from_stream(chunks))
+    }
+}
+
+/// Writes `value` to `tx` in chunks; on failure the body ends in an error, so the client
+/// sees a cut connection rather than a short answer that looks whole.
+fn encode<T: Serialize>(value: &T, tx: tokio::sync::mpsc::Sender<io::Result<Bytes>>) {
+    let mut out = ChunkWriter {
+        buf: Vec::with_capacity(CHUNK),
+        tx,
+    };
+    let written = serde_json::to_writer(&mut out, value)
+        .map_err(io::Error::from)
+        .and_then(|()| out.send());
+    if let Err(e) = written {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            tracing::error!(error = %e, "response encoding failed");
+        }
+        let _ = out.tx.blocking_send(Err(e));
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use crate::server::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestServer};
 
 const P1: &str = "p00000000000001";
 const P2: &str = "p00000000000002";
@@ -149,6 +149,137 @@ const GUEST_BO: &str = r#"{"best":"p00000000000003","collectionId":"pbc_52042736
 const PATHS: &str =
     "friends.best.friends,best.notes_via_owner,notes_via_owner.owner,badges_via_person,nope";
 
+/// Sends as `token`, asserting a 200.
+async fn send_ok(
+    base: &str,
+    client: &reqwest::Client,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Value {
+    let mut req = client
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .json(&body);
+    if let Some(t) = token {
+        req = req.header("Authorization", t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{method} {path}: {body}");
+    body
+}
+
+/// Links of each node.
+const LINKS: usize = 5;
+
+/// The id of node `i` (modulo `nodes`).
+pub fn node_id(i: usize, nodes: usize) -> String {
+    format!("node{:011}", i % nodes)
+}
+
+/// `nodes`: `count` records, each related through `self` to the next five (guests may
+/// list and view them), created with two batches by the superuser of the server at `base`.
+pub async fn self_related_nodes(base: &str, client: &reqwest::Client, count: usize) {
+    let send = |method: &'static str, path: &'static str, token: Option<String>, body: Value| async move {
+        send_ok(base, client, method, path, token.as_deref(), body).await
+    };
+    let login = json!({"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD});
+    let su = send(
+        "POST",
+        "/api/collections/_superusers/auth-with-password",
+        None,
+        login,
+    )
+    .await["token"]
+        .as_str()
+        .map(str::to_owned);
+    let nodes = send("POST", "/api/collections", su.clone(), json!({"name": "nodes", "listRule": "", "viewRule": "", "fields": [{"name": "name", "type": "text"}]})).await;
+    let mut fields = nodes["fields"].as_array().unwrap().clone();
+    fields.push(json!({"name": "self", "type": "relation", "collectionId": nodes["id"], "maxSelect": LINKS}));
+    send(
+        "PATCH",
+        "/api/collections/nodes",
+        su.clone(),
+        json!({ "fields": fields }),
+    )
+    .await;
+    let batch = json!({"batch": {"enabled": true, "maxRequests": count}});
+    send("PATCH", "/api/settings", su.clone(), batch).await;
+    let creates: Vec<Value> = (0..count)
+        .map(|i| json!({"method": "POST", "url": "/api/collections/nodes/records", "body": {"id": node_id(i, count), "name": format!("node {i}")}}))
+        .collect();
+    send(
+        "POST",
+        "/api/batch",
+        su.clone(),
+        json!({ "requests": creates }),
+    )
+    .await;
+    let links: Vec<Value> = (0..count)
+        .map(|i| {
+            let targets: Vec<String> = (1..=LINKS).map(|k| node_id(i + k, count)).collect();
+            json!({"method": "PATCH", "url": format!("/api/collections/nodes/records/{}", node_id(i, count)), "body": {"self": targets}})
+        })
+        .collect();
+    send("POST", "/api/batch", su, json!({ "requests": links })).await;
+}
+
+/// Checks `record` is node `i` with `depth` levels of `self` expanded below it.
+fn assert_node(record: &Value, i: usize, nodes: usize, depth: usize) {
+    assert_eq!(record["id"], node_id(i, nodes), "{record}");
+    assert_eq!(record["name"], format!("node {}", i % nodes));
+    if depth == 0 {
+        assert!(record.get("expand").is_none(), "{record}");
+        return;
+    }
+    let linked = record["expand"]["self"].as_array().unwrap();
+    assert_eq!(linked.len(), LINKS);
+    for (k, r) in linked.iter().enumerate() {
+        assert_node(r, i + k + 1, nodes, depth - 1);
+    }
+}
+
+async fn big_expanded_answers_are_streamed_with_the_same_records_and_fields() {
+    const NODES: usize = 60;
+    let srv = TestServer::start().await;
+    self_related_nodes(&srv.base, &srv.client, NODES).await;
+    let get = |query: &str| {
+        srv.client
+            .get(srv.url(&format!(
+                "/api/collections/nodes/records?perPage=100&{query}"
+            )))
+            .send()
+    };
+    // 60 × (5 + 25 + 125) = 9,300 embedded records: over the buffered answers' 1,000.
+    let res = get("expand=self.self.self").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.content_length(), None, "written as it is encoded");
+    let whole: Value = res.json().await.unwrap();
+    assert_eq!(whole["totalItems"], NODES);
+    for (i, item) in whole["items"].as_array().unwrap().iter().enumerate() {
+        assert_node(item, i, NODES, 3);
+    }
+    let res = get("expand=self").await.unwrap();
+    assert!(
+        res.content_length().is_some(),
+        "small answers are encoded whole"
+    );
+
+    let fields = "id,expand.self.name:excerpt(4,true),expand.self.expand.self.expand.self.id";
+    let res = get(&format!("expand=self.self.self&fields={fields}"))
+        .await
+        .unwrap();
+    assert_eq!(res.content_length(), None);
+    let picked: Value = res.json().await.unwrap();
+    let picker = kulisse::http::fields::FieldsFilter::parse(fields)
+        .unwrap()
+        .unwrap();
+    assert_eq!(picked, picker.apply(whole));
+    assert_eq!(picked["items"][0]["expand"]["self"][0]["name"], "node...");
+}
+
 async fn nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
@@ -248,6 +379,7 @@ async fn fields_pick_inside_expanded_records_as_in_any_answer() {
 }
 
 crate::engine_tests!(
+    big_expanded_answers_are_streamed_with_the_same_records_and_fields,
     fields_pick_inside_expanded_records_as_in_any_answer,
     nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules
 );

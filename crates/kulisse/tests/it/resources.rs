@@ -10,6 +10,7 @@ use std::sync::mpsc;
 
 use serde_json::{Value, json};
 
+use crate::expand_graph::self_related_nodes;
 use crate::server::{ENGINE, SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestEngine, fresh_pg_database};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kulisse");
@@ -18,9 +19,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_kulisse");
 /// the six-level request in 120 MB.
 const MAX_PEAK_RSS_KIB: u64 = 200 * 1024;
 
-/// Records in the self-related collection, and the links each has.
+/// Records in the self-related collection (each links to the next five).
 const NODES: usize = 300;
-const LINKS: usize = 5;
 
 /// The built binary serving a fresh data dir (or PostgreSQL database), with a superuser.
 struct Server {
@@ -63,21 +63,6 @@ impl Server {
         }
     }
 
-    async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Value) -> Value {
-        let mut req = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .json(&body);
-        if let Some(t) = token {
-            req = req.header("Authorization", t);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(status, 200, "{method} {path}: {body}");
-        body
-    }
-
     /// Peak resident size so far, in KiB.
     fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
@@ -94,54 +79,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `nodes`: 300 records, each related through `self` to the next five (guests may list
-/// and view them).
-async fn self_related_nodes(srv: &Server) {
-    let su = srv
-        .send(
-            "POST",
-            "/api/collections/_superusers/auth-with-password",
-            None,
-            json!({"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD}),
-        )
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let su = Some(su.as_str());
-    let nodes = srv.send("POST", "/api/collections", su, json!({"name": "nodes", "listRule": "", "viewRule": "", "fields": [{"name": "name", "type": "text"}]})).await;
-    let mut fields = nodes["fields"].as_array().unwrap().clone();
-    fields.push(json!({"name": "self", "type": "relation", "collectionId": nodes["id"], "maxSelect": LINKS}));
-    srv.send(
-        "PATCH",
-        "/api/collections/nodes",
-        su,
-        json!({ "fields": fields }),
-    )
-    .await;
-    srv.send(
-        "PATCH",
-        "/api/settings",
-        su,
-        json!({"batch": {"enabled": true, "maxRequests": NODES}}),
-    )
-    .await;
-    let id = |i: usize| format!("node{:011}", i % NODES);
-    let creates: Vec<Value> = (0..NODES)
-        .map(|i| json!({"method": "POST", "url": "/api/collections/nodes/records", "body": {"id": id(i), "name": format!("node {i}")}}))
-        .collect();
-    srv.send("POST", "/api/batch", su, json!({ "requests": creates }))
-        .await;
-    let links: Vec<Value> = (0..NODES)
-        .map(|i| {
-            let targets: Vec<String> = (1..=LINKS).map(|k| id(i + k)).collect();
-            json!({"method": "PATCH", "url": format!("/api/collections/nodes/records/{}", id(i)), "body": {"self": targets}})
-        })
-        .collect();
-    srv.send("POST", "/api/batch", su, json!({ "requests": links }))
-        .await;
 }
 
 /// Reads a streamed answer chunk by chunk, never whole: checks it is one JSON value (on a
@@ -201,7 +138,7 @@ impl Read for ChannelReader {
 
 async fn a_six_level_self_expand_of_a_full_page_stays_within_bounded_memory() {
     let srv = Server::start().await;
-    self_related_nodes(&srv).await;
+    self_related_nodes(&srv.base, &srv.client, NODES).await;
     let before = srv.peak_rss_kib();
 
     // PocketBase writes this one whole: 300 × (5 + 25 + … + 5^6) = 5.9 million embedded
