@@ -62,28 +62,51 @@ impl ExpandTree {
 /// which a client could not tell from missing relations.
 pub const MAX_EMBEDDED: u64 = 1_000_000;
 
-/// How many more records an answer may embed (see [`MAX_EMBEDDED`]). One per response:
-/// a batch shares one across its sub-responses.
+/// Most related records one answer's expansion may read, each query of it included (its
+/// `LIMIT`, a constant so the statement stays the same). Unlike [`MAX_EMBEDDED`] this
+/// bounds memory: these are the records held while the answer is written, ~1 KB each in
+/// memory. Sharing makes them far fewer than the embedded records (1,500 for the 976,250
+/// embedded by a five-level self expand of 250 records); a page of 1,000 posts with 100
+/// comments each reads 100,000. Past it, the same 400: such an answer embeds (nearly)
+/// as many records as it reads, so most of these would be over [`MAX_EMBEDDED`] anyway,
+/// and it stops an expand listing many branches (`a.b.c,a.c.b,…`), each read anew, or a
+/// back-relation to a huge collection before they are read.
+pub const MAX_READ: u64 = 100_000;
+
+/// What an answer may still embed ([`MAX_EMBEDDED`]) and read ([`MAX_READ`]). One per
+/// response: a batch shares one across its sub-responses.
 #[derive(Debug, Clone)]
 pub struct ExpandBudget {
-    left: u64,
+    embed_left: u64,
+    read_left: u64,
 }
 
 impl ExpandBudget {
     /// The budget of one response.
     pub fn per_response() -> Self {
-        Self { left: MAX_EMBEDDED }
+        Self {
+            embed_left: MAX_EMBEDDED,
+            read_left: MAX_READ,
+        }
     }
 
-    fn spend(&mut self, records: &[Record]) -> Result<(), CoreError> {
+    fn embed(&mut self, records: &[Record]) -> Result<(), CoreError> {
         let used = records
             .iter()
             .map(Record::embedded)
             .fold(0, u64::saturating_add);
-        self.left = self
-            .left
+        self.embed_left = self
+            .embed_left
             .checked_sub(used)
             .ok_or(CoreError::ExpandTooLarge { max: MAX_EMBEDDED })?;
+        Ok(())
+    }
+
+    fn read(&mut self, rows: usize) -> Result<(), CoreError> {
+        self.read_left = u64::try_from(rows)
+            .ok()
+            .and_then(|rows| self.read_left.checked_sub(rows))
+            .ok_or(CoreError::ExpandTooLarge { max: MAX_READ })?;
         Ok(())
     }
 }
@@ -122,8 +145,8 @@ impl RecordsService {
         }
         let mut req = req.clone();
         req.context = "expand";
-        Box::pin(self.expand_level(&req, c, rows, tree)).await?;
-        budget.spend(rows)
+        Box::pin(self.expand_level(&req, c, rows, tree, budget)).await?;
+        budget.embed(rows)
     }
 
     /// Expands one level; returns whether any requested path was valid here.
@@ -133,10 +156,11 @@ impl RecordsService {
         c: &Arc<Collection>,
         rows: &mut [Record],
         tree: &ExpandTree,
+        budget: &mut ExpandBudget,
     ) -> Result<bool, CoreError> {
         let mut found_by_seg = Vec::new();
         for (seg, node) in &tree.children {
-            if let Some(found) = self.expand_segment(req, c, rows, seg, node).await? {
+            if let Some(found) = self.expand_segment(req, c, rows, seg, node, budget).await? {
                 found_by_seg.push((seg, found));
             }
         }
@@ -159,6 +183,7 @@ impl RecordsService {
         rows: &[Record],
         seg: &str,
         node: &ExpandTree,
+        budget: &mut ExpandBudget,
     ) -> Result<Option<Vec<Option<Embedded>>>, CoreError> {
         if let Some(field) = c.field(seg)
             && let FieldKind::Relation { collection_id, .. } = &field.kind
@@ -174,7 +199,7 @@ impl RecordsService {
             ids.sort();
             ids.dedup();
             let Some(related) = self
-                .visible_related(req, &target, id_in(&ids), node)
+                .visible_related(req, &target, id_in(&ids), node, budget)
                 .await?
             else {
                 return Ok(None);
@@ -236,7 +261,10 @@ impl RecordsService {
         } else {
             any_eq(Term::Column(fname.to_owned()), &ids)
         };
-        let Some(related) = self.visible_related(req, &target, refers, node).await? else {
+        let Some(related) = self
+            .visible_related(req, &target, refers, node, budget)
+            .await?
+        else {
             return Ok(None);
         };
         // Who refers to whom, in the order the related records came: one pass instead of
@@ -278,23 +306,30 @@ impl RecordsService {
         target: &Arc<Collection>,
         cond: Cond,
         node: &ExpandTree,
+        budget: &mut ExpandBudget,
     ) -> Result<Option<Vec<Arc<Record>>>, CoreError> {
         let rule = match self.rule_cond(target, Action::View, req) {
             Ok(rule) => rule,
             Err(CoreError::SuperusersOnly) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let mut q = Select::all(Arc::clone(target)).and(cond);
+        let mut q = Select {
+            limit: Some(MAX_READ + 1),
+            ..Select::all(Arc::clone(target))
+        }
+        .and(cond);
         if let Some(rule) = rule {
             q = q.and(rule);
         }
         let rows = self.store.select(q).await?.rows;
+        budget.read(rows.len())?;
         let mut out: Vec<Record> = rows
             .into_iter()
             .map(|r| Record::from(super::visible(target, r, &req.auth)))
             .collect();
         if !node.is_empty() && !out.is_empty() {
-            let children_valid = Box::pin(self.expand_level(req, target, &mut out, node)).await?;
+            let children_valid =
+                Box::pin(self.expand_level(req, target, &mut out, node, budget)).await?;
             if !children_valid && !node.leaf {
                 return Ok(None);
             }
@@ -333,6 +368,30 @@ fn id_in(ids: &[String]) -> Cond {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_budget_is_spent_across_calls() {
+        let mut budget = ExpandBudget::per_response();
+        let limit = usize::try_from(MAX_READ).unwrap();
+        assert!(budget.read(limit - 1).is_ok());
+        assert!(budget.read(1).is_ok());
+        assert!(matches!(
+            budget.read(1),
+            Err(CoreError::ExpandTooLarge { max: MAX_READ })
+        ));
+        let many = |n: u64| {
+            let mut r = Record::default();
+            let leaf = Arc::new(Record::default());
+            let list = (0..n).map(|_| Arc::clone(&leaf)).collect();
+            r.add_expansion("a".into(), Some(Embedded::Many(list)));
+            r
+        };
+        assert!(budget.embed(&[many(MAX_EMBEDDED - 1), many(1)]).is_ok());
+        assert!(matches!(
+            budget.embed(&[many(1)]),
+            Err(CoreError::ExpandTooLarge { max: MAX_EMBEDDED })
+        ));
+    }
 
     #[test]
     fn expand_lists_merge_into_a_tree() {

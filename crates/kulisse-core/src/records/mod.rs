@@ -12,7 +12,7 @@ mod service;
 mod write;
 
 pub use batch::{BatchFailure, BatchItem, BatchOutcome};
-pub use expand::{ExpandBudget, ExpandTree, MAX_EMBEDDED};
+pub use expand::{ExpandBudget, ExpandTree, MAX_EMBEDDED, MAX_READ};
 pub use output::visible;
 pub use record::{EXPAND_KEY, Embedded, Record};
 pub use service::{ListParams, ListResult, MAX_PER_PAGE, RecordsService};

@@ -91,7 +91,10 @@ pub fn expand_of(req: &RequestInfo) -> ExpandTree {
 /// # Errors
 /// A malformed excerpt (Finalize has answered 400 before the route runs).
 pub fn fields_of(req: &RequestInfo) -> Result<Option<FieldsFilter>, ApiError> {
-    FieldsFilter::parse(req.query.get("fields").map_or("", String::as_str))
+    match req.query.get("fields") {
+        Some(raw) => FieldsFilter::parse(raw),
+        None => Ok(None),
+    }
 }
 
 /// A records answer: streamed when big (see [`records_answer`]), marked when `fields`
