@@ -56,18 +56,18 @@ impl ExpandTree {
 /// each linked to 5 others, expanded 6 levels deep, with 5.9 million embedded records,
 /// 1.2 GB of JSON. Sharing and streaming keep our memory bounded for such answers, but
 /// writing them still costs seconds of CPU and the bandwidth, all for one guest request.
-/// A million is far above real use (a full page of 1,000 records with ten expansions of
-/// a hundred records each embeds as many) and is what PocketBase writes in about a second;
-/// a bigger answer gets PocketBase's generic 400 rather than a silently cut expansion,
-/// which a client could not tell from missing relations.
+/// A million is far above real use (it takes a full page of 1,000 records with ten
+/// expansions of a hundred records each) and is still an answer of some 200 MB for small
+/// records. A bigger one gets PocketBase's generic 400 rather than a silently cut
+/// expansion, which a client could not tell from missing relations.
 pub const MAX_EMBEDDED: u64 = 1_000_000;
 
 /// Most related records one answer's expansion may read, each query of it included (its
 /// `LIMIT`, a constant so the statement stays the same). Unlike [`MAX_EMBEDDED`] this
-/// bounds memory: these are the records held while the answer is written, ~1 KB each in
-/// memory. Sharing makes them far fewer than the embedded records (1,500 for the 976,250
-/// embedded by a five-level self expand of 250 records); a page of 1,000 posts with 100
-/// comments each reads 100,000. Past it, the same 400: such an answer embeds (nearly)
+/// bounds memory: these are the records held while the answer is written (in the order
+/// of a kilobyte each for small records). Sharing makes them far fewer than the embedded
+/// records (at most 1,500 for the 976,250 embedded by a five-level self expand of 250
+/// records); a page of 1,000 posts with 100 comments each reads 100,000. Past it, the same 400: such an answer embeds (nearly)
 /// as many records as it reads, so most of these would be over [`MAX_EMBEDDED`] anyway,
 /// and it stops an expand listing many branches (`a.b.c,a.c.b,…`), each read anew, or a
 /// back-relation to a huge collection before they are read.
