@@ -378,7 +378,114 @@ async fn fields_pick_inside_expanded_records_as_in_any_answer() {
     }
 }
 
+async fn auth_and_batch_answers_embed_expanded_records() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    people_graph(&srv, &su).await;
+    let (_, users) = srv
+        .send("GET", "/api/collections/users", Some(&su), None)
+        .await;
+    let (_, people) = srv
+        .send("GET", "/api/collections/people", Some(&su), None)
+        .await;
+    let mut fields = users["fields"].as_array().unwrap().clone();
+    fields.push(
+        json!({"name": "idol", "type": "relation", "collectionId": people["id"], "maxSelect": 1}),
+    );
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/users",
+            Some(&su),
+            Some(json!({ "fields": fields })),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = srv
+        .send("POST", "/api/collections/users/records", Some(&su), Some(json!({"email": "u@example.com", "password": "1234567890", "passwordConfirm": "1234567890", "idol": P1})))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let login = json!({"identity": "u@example.com", "password": "1234567890"});
+    let (s, auth) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-with-password?expand=idol.friends.best",
+            None,
+            Some(login.clone()),
+        )
+        .await;
+    assert_eq!(s, 200, "{auth}");
+    let token = auth["token"].as_str().unwrap();
+    let (_, idol) = srv
+        .send(
+            "GET",
+            &format!("/api/collections/people/records/{P1}?expand=friends.best"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(auth["record"]["expand"]["idol"], idol, "{auth}");
+    let friends: Vec<&str> = idol["expand"]["friends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(friends, [P2, P4], "hidden Cy is left out");
+    let (s, refreshed) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-refresh?expand=idol.friends.best",
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{refreshed}");
+    assert_eq!(refreshed["record"], auth["record"]);
+    let (s, picked) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-with-password?expand=idol&fields=record.expand.idol.name,token",
+            None,
+            Some(login),
+        )
+        .await;
+    assert_eq!(s, 200, "{picked}");
+    assert_eq!(
+        picked["record"],
+        json!({"expand": {"idol": {"name": "Ann"}}})
+    );
+    assert!(picked["token"].is_string());
+
+    let (s, _) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"batch": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, batch) = srv
+        .send("POST", "/api/batch", Some(&su), Some(json!({"requests": [
+            {"method": "PATCH", "url": format!("/api/collections/people/records/{P4}?expand=friends.best&fields=id,expand.friends.expand.best.name"), "body": {"friends": [P1, P2]}},
+            {"method": "PATCH", "url": format!("/api/collections/people/records/{P4}?expand=best"), "body": {"best": P3}}
+        ]})))
+        .await;
+    assert_eq!(s, 200, "{batch}");
+    assert_eq!(
+        batch[0],
+        json!({"status": 200, "body": {"id": P4, "expand": {"friends": [
+            {"expand": {"best": {"name": "Bo"}}},
+            {"expand": {"best": {"name": "Cy"}}}
+        ]}}})
+    );
+    assert_eq!(batch[1]["body"]["expand"]["best"]["name"], "Cy");
+    assert_eq!(batch[1]["body"]["friends"], json!([P1, P2]));
+}
+
 crate::engine_tests!(
+    auth_and_batch_answers_embed_expanded_records,
     big_expanded_answers_are_streamed_with_the_same_records_and_fields,
     fields_pick_inside_expanded_records_as_in_any_answer,
     nested_expansions_keep_their_shape_arrays_back_relations_and_view_rules
