@@ -48,6 +48,13 @@ pub enum CoreError {
         /// What is wrong and where, e.g. `unknown or hidden field "x" at 1:1`.
         reason: String,
     },
+    /// An `expand` would embed more records than one answer may hold (PocketBase has no
+    /// such limit; see `records::MAX_EMBEDDED`).
+    #[error("expand embeds more than {max} records")]
+    ExpandTooLarge {
+        /// The limit.
+        max: u64,
+    },
     /// Storage failed; never shown to clients beyond a generic message.
     #[error(transparent)]
     Store(StoreError),

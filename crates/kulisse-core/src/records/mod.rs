@@ -7,11 +7,13 @@ mod batch;
 mod expand;
 mod input;
 mod output;
+mod record;
 mod service;
 mod write;
 
 pub use batch::{BatchFailure, BatchItem, BatchOutcome};
-pub use expand::ExpandTree;
+pub use expand::{ExpandBudget, ExpandTree, MAX_EMBEDDED, MAX_READ};
 pub use output::visible;
+pub use record::{EXPAND_KEY, Embedded, Record};
 pub use service::{ListParams, ListResult, MAX_PER_PAGE, RecordsService};
 pub use write::{PreparedWrite, WriteOp};

@@ -56,8 +56,8 @@ impl Default for ListParams {
 /// One page of records, already shaped for the requester.
 #[derive(Debug, Clone)]
 pub struct ListResult {
-    /// Visible records.
-    pub items: Vec<Row>,
+    /// Visible records, expanded.
+    pub items: Vec<super::Record>,
     /// Page served.
     pub page: u64,
     /// Page size used.
@@ -179,10 +179,10 @@ impl RecordsService {
             query = query.and(cond);
         }
         let result = self.store.select(query).await?;
-        let mut items: Vec<Row> = result
+        let mut items: Vec<super::Record> = result
             .rows
             .into_iter()
-            .map(|r| super::visible(&c, r, &req.auth))
+            .map(|r| super::visible(&c, r, &req.auth).into())
             .collect();
         self.expand(req, &c, &mut items, &super::ExpandTree::parse(&p.expand))
             .await?;
@@ -212,11 +212,11 @@ impl RecordsService {
         collection: &str,
         id: &str,
         expand: &super::ExpandTree,
-    ) -> Result<Row, CoreError> {
+    ) -> Result<super::Record, CoreError> {
         let c = self.collection(collection)?;
         let rule = self.rule_cond(&c, Action::View, req)?;
         let row = self.fetch(&c, id, rule).await?.ok_or(CoreError::NotFound)?;
-        let mut rows = [super::visible(&c, row, &req.auth)];
+        let mut rows = [super::visible(&c, row, &req.auth).into()];
         self.expand(req, &c, &mut rows, expand).await?;
         let [row] = rows;
         Ok(row)

@@ -193,7 +193,7 @@ impl RecordsService {
         collection: &str,
         body: Map<String, Value>,
         expand: &ExpandTree,
-    ) -> Result<Row, CoreError> {
+    ) -> Result<super::Record, CoreError> {
         let prepared = self.prepare(req, collection, WriteOp::Create(body)).await?;
         self.commit_one(prepared, expand).await
     }
@@ -209,7 +209,7 @@ impl RecordsService {
         id: &str,
         body: Map<String, Value>,
         expand: &ExpandTree,
-    ) -> Result<Row, CoreError> {
+    ) -> Result<super::Record, CoreError> {
         let prepared = self
             .prepare(req, collection, WriteOp::Update(id.to_owned(), body))
             .await?;
@@ -239,7 +239,7 @@ impl RecordsService {
         &self,
         prepared: PreparedWrite,
         expand: &ExpandTree,
-    ) -> Result<Row, CoreError> {
+    ) -> Result<super::Record, CoreError> {
         let snapshot = self.registry.snapshot();
         let (c, req) = (Arc::clone(&prepared.collection), Arc::clone(&prepared.req));
         let effect = prepared.cache_effect();
@@ -248,7 +248,7 @@ impl RecordsService {
                 .await;
         self.forget(&effect);
         let row = outcome?;
-        let mut rows = [super::visible(&c, row, &req.auth)];
+        let mut rows = [super::visible(&c, row, &req.auth).into()];
         self.expand(&req, &c, &mut rows, expand).await?;
         let [row] = rows;
         Ok(row)

@@ -90,6 +90,12 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidParam { param, reason } => ApiError::bad_request().with_data(
                 json!({ param: {"code": format!("validation_invalid_{param}"), "message": reason} }),
             ),
+            CoreError::ExpandTooLarge { max } => ApiError::bad_request().with_data(json!({
+                "expand": {
+                    "code": "validation_expand_too_large",
+                    "message": format!("the expanded records would be more than {max}")
+                }
+            })),
             CoreError::Store(StoreError::Unavailable) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable.",
@@ -132,6 +138,7 @@ mod tests {
                 },
                 400,
             ),
+            (CoreError::ExpandTooLarge { max: 1 }, 400),
             (CoreError::Store(StoreError::Unavailable), 503),
             (
                 CoreError::Store(StoreError::Other("secret detail".into())),

@@ -1,6 +1,11 @@
 //! The `fields` query parameter: picking keys out of any 2xx JSON response (spec §2.5),
 //! including the `:excerpt(max, withEllipsis)` modifier.
 
+use std::collections::BTreeMap;
+
+use kulisse_core::records::{EXPAND_KEY, Embedded, Record};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -82,12 +87,132 @@ impl FieldsFilter {
     }
 
     fn pick(&self, v: Value) -> Value {
-        let paths: Vec<PathRef<'_>> = self
-            .0
+        pick_paths(v, &self.paths())
+    }
+
+    fn paths(&self) -> Vec<PathRef<'_>> {
+        self.0
             .iter()
             .map(|p| (p.segments.as_slice(), p.excerpt))
-            .collect();
-        pick_paths(v, &paths)
+            .collect()
+    }
+
+    /// `record` with the filter applied as it is written: the answer [`Self::apply`] gives
+    /// for the record's JSON, without first writing an expanded record (which may repeat
+    /// shared records millions of times) as a whole and parsing it back.
+    pub fn record<'a>(&'a self, record: &'a Record) -> impl Serialize + 'a {
+        Picked {
+            record,
+            paths: self.paths(),
+        }
+    }
+}
+
+/// Marks an answer whose handler applied `fields` itself, so [`super::finalize`] leaves
+/// it alone.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldsPicked;
+
+/// A record with `paths` picked, written like [`pick_paths`] would pick its JSON.
+struct Picked<'a> {
+    record: &'a Record,
+    paths: Vec<PathRef<'a>>,
+}
+
+impl Serialize for Picked<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        let expand = self.record.expansions();
+        let mut pending = expand;
+        for (key, value) in &self.record.fields {
+            if expand.is_some() && key.as_str() == EXPAND_KEY {
+                continue;
+            }
+            if key.as_str() > EXPAND_KEY
+                && let Some(expand) = pending.take()
+            {
+                self.expansions(&mut map, expand)?;
+            }
+            let (whole, nested) = select(&self.paths, key);
+            if let Some(excerpt) = whole {
+                match (value, excerpt) {
+                    (Value::String(text), Some((max, ellipsis))) => {
+                        map.serialize_entry(key, &excerpt_text(text, max, ellipsis))?;
+                    }
+                    _ => map.serialize_entry(key, value)?,
+                }
+            } else if !nested.is_empty() {
+                map.serialize_entry(key, &pick_paths(value.clone(), &nested))?;
+            }
+        }
+        if let Some(expand) = pending {
+            self.expansions(&mut map, expand)?;
+        }
+        map.end()
+    }
+}
+
+impl<'a> Picked<'a> {
+    /// The `expand` entry, if the paths ask for it.
+    fn expansions<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        expand: &'a BTreeMap<String, Embedded>,
+    ) -> Result<(), M::Error> {
+        let (whole, nested) = select(&self.paths, EXPAND_KEY);
+        if whole.is_some() {
+            // An excerpt leaves objects as they are.
+            map.serialize_entry(EXPAND_KEY, &PickedExpansions(expand, None))
+        } else if !nested.is_empty() {
+            map.serialize_entry(EXPAND_KEY, &PickedExpansions(expand, Some(nested)))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The `expand` object, whole (`None`) or with paths picked inside it.
+struct PickedExpansions<'a>(&'a BTreeMap<String, Embedded>, Option<Vec<PathRef<'a>>>);
+
+impl Serialize for PickedExpansions<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, embedded) in self.0 {
+            let Some(paths) = &self.1 else {
+                map.serialize_entry(key, embedded)?;
+                continue;
+            };
+            let (whole, nested) = select(paths, key);
+            if whole.is_some() {
+                map.serialize_entry(key, embedded)?;
+            } else if !nested.is_empty() {
+                map.serialize_entry(key, &PickedEmbedded(embedded, nested))?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// One expand value with paths picked in its record(s); lists pass the paths to each
+/// element, as [`pick_paths`] does.
+struct PickedEmbedded<'a>(&'a Embedded, Vec<PathRef<'a>>);
+
+impl<'a> Serialize for PickedEmbedded<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let picked = |record: &'a Record| Picked {
+            record,
+            paths: self.1.clone(),
+        };
+        match self.0 {
+            Embedded::One(record) => picked(record).serialize(serializer),
+            Embedded::Many(records) => {
+                let mut seq = serializer.serialize_seq(Some(records.len()))?;
+                for record in records {
+                    seq.serialize_element(&picked(record))?;
+                }
+                seq.end()
+            }
+        }
     }
 }
 
@@ -95,6 +220,30 @@ fn is_list_envelope(map: &Map<String, Value>) -> bool {
     ["items", "page", "perPage", "totalItems", "totalPages"]
         .iter()
         .all(|k| map.contains_key(*k))
+}
+
+/// What `paths` ask of `key` at one level: the whole value (with its excerpt), or these
+/// paths inside it; neither when both are `None`/empty.
+fn select<'a>(paths: &[PathRef<'a>], key: &str) -> (Option<Excerpt>, Vec<PathRef<'a>>) {
+    let mut nested: Vec<PathRef<'a>> = Vec::new();
+    let mut whole = None;
+    for (segments, excerpt) in paths {
+        let Some(first) = segments.first() else {
+            continue;
+        };
+        if first != "*" && first != key {
+            continue;
+        }
+        if segments.len() == 1 {
+            // An explicit key beats `*`; an excerpt on either applies.
+            if whole.is_none() || first != "*" {
+                whole = Some(*excerpt);
+            }
+        } else if first == key {
+            nested.push((&segments[1..], *excerpt));
+        }
+    }
+    (whole, nested)
 }
 
 fn pick_paths(v: Value, paths: &[PathRef<'_>]) -> Value {
@@ -105,24 +254,7 @@ fn pick_paths(v: Value, paths: &[PathRef<'_>]) -> Value {
         Value::Object(map) => {
             let mut out = Map::new();
             for (key, value) in map {
-                let mut nested: Vec<PathRef<'_>> = Vec::new();
-                let mut whole = None;
-                for (segments, excerpt) in paths {
-                    let Some(first) = segments.first() else {
-                        continue;
-                    };
-                    if first != "*" && *first != key {
-                        continue;
-                    }
-                    if segments.len() == 1 {
-                        // An explicit key beats `*`; an excerpt on either applies.
-                        if whole.is_none() || first != "*" {
-                            whole = Some(*excerpt);
-                        }
-                    } else if first == &key {
-                        nested.push((&segments[1..], *excerpt));
-                    }
-                }
+                let (whole, nested) = select(paths, &key);
                 if let Some(excerpt) = whole {
                     out.insert(key, apply_excerpt(value, excerpt));
                 } else if !nested.is_empty() {

@@ -64,7 +64,11 @@ pub(super) fn is_json(res: &Response) -> bool {
 }
 
 pub(super) async fn pick_fields(res: Response, filter: &FieldsFilter) -> Response {
-    if !res.status().is_success() || !is_json(&res) {
+    let picked = res
+        .extensions()
+        .get::<super::fields::FieldsPicked>()
+        .is_some();
+    if picked || !res.status().is_success() || !is_json(&res) {
         return res;
     }
     let (parts, body) = res.into_parts();

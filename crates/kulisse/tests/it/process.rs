@@ -44,17 +44,17 @@ impl ServerProcess {
             .arg(dir.path())
             .args(&db)
             .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let first = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .next()
-            .unwrap()
-            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
         let base = first
             .strip_prefix("Server started at ")
             .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .to_owned();
+        // Keep reading, so a full pipe never stalls the server.
+        std::thread::spawn(move || lines.for_each(drop));
         ServerProcess {
             child,
             base,

@@ -1,7 +1,10 @@
 //! Auth endpoints of auth collections (password part).
 
-use crate::http::json::Json;
+use crate::http::json::{Json, records_answer};
 use axum::extract::{Path, State};
+use axum::response::Response;
+use kulisse_core::records::Record;
+use serde::Serialize;
 use std::sync::Arc;
 
 use kulisse_core::query::RequestInfo;
@@ -21,19 +24,27 @@ async fn auth_response(
     c: &Arc<Collection>,
     record: Row,
     token: String,
-) -> Result<Value, ApiError> {
+) -> Result<Response, ApiError> {
     let mut as_owner = req.clone();
     as_owner.auth = kulisse_core::Auth::Record {
         collection: Arc::clone(c),
         record: Arc::new(record.clone()),
     };
-    let mut rows = [kulisse_core::records::visible(c, record, &as_owner.auth)];
+    let mut rows = [kulisse_core::records::visible(c, record, &as_owner.auth).into()];
     s.services
         .records
         .expand(&as_owner, c, &mut rows, &expand_of(req))
         .await?;
     let [record] = rows;
-    Ok(json!({"record": record, "token": token}))
+    let embedded = record.embedded();
+    Ok(records_answer(AuthAnswer { record, token }, embedded))
+}
+
+/// `{"record", "token"}`.
+#[derive(Serialize)]
+struct AuthAnswer {
+    record: Record,
+    token: String,
 }
 
 /// Fixed-form bodies match keys case-insensitively, as PocketBase's form binding does.
@@ -51,7 +62,7 @@ pub async fn auth_with_password(
     RemoteIp(ip): RemoteIp,
     Path(c): Path<String>,
     WriteBody(body, _): WriteBody<FormBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let identity_field = Some(form_str(&body, "identityField")).filter(|f| !f.is_empty());
     let (c, record, token) = s
         .services
@@ -67,7 +78,7 @@ pub async fn auth_with_password(
         // PB compat: checked once the password is right (a wrong one stays a 400).
         s.services.settings.check_superuser_ip(ip)?;
     }
-    Ok(Json(auth_response(&s, &req, &c, record, token).await?))
+    auth_response(&s, &req, &c, record, token).await
 }
 
 /// `POST …/auth-refresh`
@@ -75,9 +86,9 @@ pub async fn auth_refresh(
     State(s): State<AppState>,
     Req(req): Req,
     Path(c): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (c, record, token) = s.services.auth.refresh(&req.auth, &c).await?;
-    Ok(Json(auth_response(&s, &req, &c, record, token).await?))
+    auth_response(&s, &req, &c, record, token).await
 }
 
 /// `GET …/auth-methods`

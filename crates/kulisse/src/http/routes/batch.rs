@@ -2,18 +2,21 @@
 
 use std::time::Duration;
 
-use crate::http::json::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use kulisse_core::query::normalize_header_name;
-use kulisse_core::records::{BatchFailure, BatchItem, ExpandTree, WriteOp};
+use kulisse_core::records::{BatchFailure, BatchItem, ExpandBudget, ExpandTree, WriteOp};
 use kulisse_schema::{FieldError, FieldErrors};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{Req, WriteBody, query_map};
 use crate::http::fields::FieldsFilter;
+use crate::http::json::records_answer;
+use crate::http::routes::records::RecordAnswer;
 
 /// One parsed sub-request.
 struct SubRequest {
@@ -30,7 +33,7 @@ pub async fn batch(
     State(s): State<AppState>,
     Req(req): Req,
     WriteBody(body, _): WriteBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let limits = s.services.settings.batch();
     if !limits.enabled {
         return Err(ApiError::new(
@@ -101,25 +104,39 @@ pub async fn batch(
         .await
         .map_err(|BatchFailure { index, error }| failed(index, error.into()))?;
     let mut out = Vec::with_capacity(outcomes.len());
+    // One budget for the whole answer, however many sub-requests expand.
+    let mut budget = ExpandBudget::per_response();
+    let mut embedded: u64 = 0;
     for ((row, c), query) in outcomes.into_iter().zip(queries) {
         let Some(row) = row else {
-            out.push(json!({"body": null, "status": 204}));
+            out.push(SubAnswer {
+                body: None,
+                status: 204,
+            });
             continue;
         };
-        let mut rows = [row];
+        let mut rows = [row.into()];
         let expand = ExpandTree::parse(query.get("expand").map_or("", String::as_str));
         s.services
             .records
-            .expand(&req, &c, &mut rows, &expand)
+            .expand_within(&req, &c, &mut rows, &expand, &mut budget)
             .await?;
-        let [row] = rows;
-        let mut body = Value::Object(row);
-        if let Some(filter) = FieldsFilter::parse(query.get("fields").map_or("", String::as_str))? {
-            body = filter.apply(body);
-        }
-        out.push(json!({"body": body, "status": 200}));
+        let [record] = rows;
+        embedded = embedded.saturating_add(record.embedded());
+        let fields = FieldsFilter::parse(query.get("fields").map_or("", String::as_str))?;
+        out.push(SubAnswer {
+            body: Some(RecordAnswer { record, fields }),
+            status: 200,
+        });
     }
-    Ok(Json(Value::Array(out)))
+    Ok(records_answer(out, embedded))
+}
+
+/// One sub-request's answer: `{"body", "status"}`.
+#[derive(Serialize)]
+struct SubAnswer {
+    body: Option<RecordAnswer>,
+    status: u16,
 }
 
 /// The whole batch failed because of sub-request `index`.
