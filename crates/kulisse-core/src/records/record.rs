@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use kulisse_store::Row;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
 
 /// The key expansions are written under.
 pub const EXPAND_KEY: &str = "expand";
@@ -93,7 +94,11 @@ impl Record {
 impl Serialize for Record {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let Some(expand) = &self.expand else {
-            return self.fields.serialize(serializer);
+            let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+            for (key, value) in &self.fields {
+                map.serialize_entry(key, &FieldValue(value))?;
+            }
+            return map.end();
         };
         let mut map = serializer.serialize_map(Some(self.fields.len() + 1))?;
         let mut pending = Some(expand);
@@ -106,12 +111,33 @@ impl Serialize for Record {
             {
                 map.serialize_entry(EXPAND_KEY, &Expansions(expand))?;
             }
-            map.serialize_entry(key, value)?;
+            map.serialize_entry(key, &FieldValue(value))?;
         }
         if let Some(expand) = pending {
             map.serialize_entry(EXPAND_KEY, &Expansions(expand))?;
         }
         map.end()
+    }
+}
+
+/// A field's value as PocketBase writes it. PB compat: a geoPoint is `{"lon":…,"lat":…}`,
+/// lon first (its Go struct's order), where a JSON map sorts `lat` first. Told apart by
+/// shape: an object of exactly `lon` and `lat`, which a JSON field's value may also be; key
+/// order means nothing to JSON readers, so that costs nothing.
+struct FieldValue<'a>(&'a Value);
+
+impl Serialize for FieldValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if let Value::Object(point) = self.0
+            && point.len() == 2
+            && let (Some(lon), Some(lat)) = (point.get("lon"), point.get("lat"))
+        {
+            let mut map = serializer.serialize_map(Some(2))?;
+            map.serialize_entry("lon", lon)?;
+            map.serialize_entry("lat", lat)?;
+            return map.end();
+        }
+        self.0.serialize(serializer)
     }
 }
 
@@ -180,6 +206,12 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&text).unwrap(),
             json!({"a": 1, "expand": {"one": mid_json, "two": [mid_json]}, "id": "a"})
+        );
+        let located = record(json!({"id": "x", "loc": {"lat": 1.5, "lon": 2.5}}));
+        assert_eq!(
+            serde_json::to_string(&located).unwrap(),
+            r#"{"id":"x","loc":{"lon":2.5,"lat":1.5}}"#,
+            "PocketBase's geoPoint key order"
         );
         let bare = record(json!({"id": "x"}));
         assert_eq!(serde_json::to_string(&bare).unwrap(), r#"{"id":"x"}"#);

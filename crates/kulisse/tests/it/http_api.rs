@@ -260,6 +260,48 @@ async fn areas_not_built_yet_answer_pocketbase_404() {
     assert_eq!(health["data"]["canBackup"], false, "{health}");
 }
 
+/// PB compat: geoPoint JSON is `{"lon":…,"lat":…}`, lon first, in every record answer.
+async fn geo_points_are_written_lon_first() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, c) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(json!({
+            "name": "places", "listRule": "", "viewRule": "", "createRule": "",
+            "fields": [{"name": "loc", "type": "geoPoint"}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let body = json!({"id": "place0000000001", "loc": {"lat": 1.5, "lon": 2.5}});
+    let want = r#""loc":{"lon":2.5,"lat":1.5}"#;
+    let created = srv
+        .client
+        .post(srv.url("/api/collections/places/records"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(created.text().await.unwrap().contains(want));
+    for path in [
+        "/api/collections/places/records",
+        "/api/collections/places/records/place0000000001",
+    ] {
+        let text = srv
+            .client
+            .get(srv.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains(want), "{path}: {text}");
+    }
+}
+
 async fn password_change_revokes_earlier_tokens() {
     let srv = TestServer::start().await;
     let (status, _) = srv
@@ -379,6 +421,7 @@ async fn each_change_is_seen_by_the_next_request() {
 crate::engine_tests!(
     areas_not_built_yet_answer_pocketbase_404,
     each_change_is_seen_by_the_next_request,
+    geo_points_are_written_lon_first,
     password_change_revokes_earlier_tokens,
     wrong_password_and_unknown_identity_answer_the_same
 );
