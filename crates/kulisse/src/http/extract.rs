@@ -252,7 +252,7 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
     Ok(map)
 }
 
-/// TODO(#2-files): until uploads are stored, a file is refused instead of answering 200 and
+/// TODO(#15): until uploads are stored, a file is refused instead of answering 200 and
 /// dropping it.
 fn files_not_supported(field: &str) -> ApiError {
     let mut errs = kulisse_schema::FieldErrors::new();
