@@ -29,6 +29,8 @@ pub(crate) fn classify(e: &tokio_postgres::Error, collection: Option<&Collection
                 .unwrap_or_else(|| constraint.to_owned());
             StoreError::Unique(column)
         }
+        // statement_timeout, or our cancel request (crate::cancel).
+        c if *c == SqlState::QUERY_CANCELED => StoreError::Interrupted,
         c if c.code().starts_with("23") => StoreError::Constraint(db.message().to_owned()),
         c if c.code().starts_with("08")
             || c.code().starts_with("57")

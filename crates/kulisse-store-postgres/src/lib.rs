@@ -4,11 +4,12 @@
 //! Layout: `render` (query IR → SQL with SQLite's comparison semantics), `ddl` (tables,
 //! indexes, metadata, helper functions), `codec` (values ⇄ parameters and columns), `tx`
 //! (write transactions), `classify` (driver errors → `StoreError`), `listen` (the change
-//! feed between nodes). Same logical schema as the SQLite engine: every collection is a
+//! feed between nodes), `cancel` (stopping the queries of dropped requests and at shutdown). Same logical schema as the SQLite engine: every collection is a
 //! table with typed columns, plus `_collections` and `_params`.
 //!
 //! Must not depend on: kulisse-core, HTTP types, other engines.
 
+mod cancel;
 mod classify;
 mod codec;
 mod ddl;
@@ -25,11 +26,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kulisse_store::{Change, Engine, Page, Select, Store, StoreError, WriteJob};
+use kulisse_store::{Change, Engine, Page, QueryLimits, Select, Store, StoreError, WriteJob};
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast, watch};
 use tokio_postgres::NoTls;
 
+use crate::cancel::{Lease, until_stopped};
 use crate::classify::{classify, pool_error};
 use crate::tx::PgTx;
 
@@ -39,19 +41,43 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The PostgreSQL store.
 pub struct PostgresStore {
     pool: Pool,
+    /// Permits for reads that may be slow (joins, views): a quarter of the pool stays for
+    /// single-table reads and writes, so slow reads that keep coming can never take every
+    /// connection (the SQLite engine's `Lane`, for the same reason).
+    joins: Semaphore,
+    /// True once [`Store::stop_queries`] was called.
+    stop: watch::Sender<bool>,
+    limits: QueryLimits,
     changes: broadcast::Sender<Change>,
     listener: tokio::task::JoinHandle<()>,
 }
 
 impl PostgresStore {
     /// Connects, runs the system migrations (under an advisory lock, so nodes starting
-    /// together take turns) and starts listening for other nodes' changes.
+    /// together take turns) and starts listening for other nodes' changes, with the
+    /// default [`QueryLimits`].
     ///
     /// # Errors
     /// When the URL is invalid or the server cannot be reached.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let config = tokio_postgres::Config::from_str(url)
+        Self::connect_with(url, QueryLimits::default()).await
+    }
+
+    /// [`PostgresStore::connect`] with `limits`.
+    ///
+    /// # Errors
+    /// When the URL is invalid or the server cannot be reached.
+    pub async fn connect_with(url: &str, limits: QueryLimits) -> Result<PostgresStore, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid database url: {e}")))?;
+        // The time budget, enforced by the server on every statement of every pooled
+        // connection; options given in the URL come first and stay.
+        let budget = format!("-c statement_timeout={}", limits.timeout.as_millis().max(1));
+        let options = match config.get_options() {
+            Some(given) if !given.is_empty() => format!("{given} {budget}"),
+            _ => budget,
+        };
+        config.options(options);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -85,6 +111,9 @@ impl PostgresStore {
         let listener = tokio::spawn(listen::run(url.to_owned(), changes.clone()));
         Ok(PostgresStore {
             pool,
+            joins: Semaphore::new(size - size / 4),
+            stop: watch::Sender::new(false),
+            limits,
             changes,
             listener,
         })
@@ -112,19 +141,36 @@ impl Store for PostgresStore {
     }
 
     async fn select(&self, query: Select) -> Result<Page, StoreError> {
-        let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
-        let rows = tx::select_rows(&client, &query).await?;
-        let total = if query.count_total {
-            Some(tx::count_rows(&client, &query).await?)
-        } else {
+        let _permit = if query.is_single_table() {
             None
+        } else {
+            Some(
+                tokio::time::timeout(self.limits.timeout, self.joins.acquire())
+                    .await
+                    .map_err(|_| StoreError::Interrupted)?
+                    .map_err(|_| StoreError::Unavailable)?,
+            )
         };
-        Ok(Page { rows, total })
+        let lease = Lease::new(self.pool.get().await.map_err(|e| pool_error(&e))?);
+        let client = lease.client();
+        let page = until_stopped(&self.stop.subscribe(), client, async {
+            let rows = tx::select_rows(client, &query).await?;
+            let total = if query.count_total {
+                Some(tx::count_rows(client, &query).await?)
+            } else {
+                None
+            };
+            Ok(Page { rows, total })
+        })
+        .await;
+        lease.release();
+        page
     }
 
     async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
         let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
         let handle = tokio::runtime::Handle::current();
+        let stop = self.stop.subscribe();
         tokio::task::spawn_blocking(move || {
             handle
                 .block_on(client.batch_execute("BEGIN"))
@@ -132,6 +178,7 @@ impl Store for PostgresStore {
             let mut tx = PgTx {
                 client: &client,
                 handle: handle.clone(),
+                stop: &stop,
             };
             let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
                 .unwrap_or_else(|_| Err(StoreError::Other("write job panicked".into())));
@@ -155,6 +202,10 @@ impl Store for PostgresStore {
             .first()
             .and_then(|r| r.get::<_, Option<String>>(0))
             .and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    fn stop_queries(&self) {
+        self.stop.send_replace(true);
     }
 
     async fn close(&self) {

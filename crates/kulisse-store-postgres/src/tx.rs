@@ -18,6 +18,10 @@ use crate::render::{self, Sql, quote};
 pub(crate) struct PgTx<'c> {
     pub client: &'c deadpool_postgres::Client,
     pub handle: Handle,
+    /// The store's shutdown flag: reads inside the job (rule checks, the unbounded part of
+    /// a write) are cancelled when it turns true; every statement is bounded by
+    /// `statement_timeout` anyway.
+    pub stop: &'c tokio::sync::watch::Receiver<bool>,
 }
 
 /// Runs a rendered statement and returns its rows.
@@ -171,7 +175,11 @@ fn encoded(c: &Collection, row: &Row) -> (Vec<String>, Vec<Param>) {
 
 impl StoreTx for PgTx<'_> {
     fn select(&mut self, query: &Select) -> Result<Vec<Row>, StoreError> {
-        self.handle.block_on(select_rows(self.client, query))
+        self.handle.block_on(crate::cancel::until_stopped(
+            self.stop,
+            self.client,
+            select_rows(self.client, query),
+        ))
     }
 
     fn insert(&mut self, c: &Collection, row: &Row) -> Result<(), StoreError> {

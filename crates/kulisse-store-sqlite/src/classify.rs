@@ -18,6 +18,8 @@ pub(crate) fn classify(e: rusqlite::Error) -> StoreError {
                     None => StoreError::Constraint(msg),
                 }
             }
+            // Only our progress handler interrupts (crate::budget).
+            ErrorCode::OperationInterrupted => StoreError::Interrupted,
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen => {
                 StoreError::Unavailable
             }

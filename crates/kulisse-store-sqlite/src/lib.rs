@@ -2,11 +2,13 @@
 //!
 //! Layout: `pool` (threads, connections, group commit), `render` (query IR → SQL), `ddl`
 //! (tables, views, indexes, metadata), `codec` (values ⇄ columns), `tx` (the write
-//! transaction), `classify` (driver errors → `StoreError`). Every collection is a real table
+//! transaction), `classify` (driver errors → `StoreError`), `budget` (stopping queries past
+//! the time budget, of dropped requests, at shutdown). Every collection is a real table
 //! with typed columns and real indexes; `_collections` and `_params` hold metadata.
 //!
 //! Must not depend on: kulisse-core, HTTP types, other engines.
 
+mod budget;
 mod classify;
 mod codec;
 mod ddl;
@@ -19,12 +21,12 @@ mod tx;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use kulisse_store::{Engine, Page, Select, Store, StoreError, WriteJob};
+use kulisse_store::{Engine, Page, QueryLimits, Select, Store, StoreError, WriteJob};
 use serde_json::Value;
 
 use crate::classify::classify;
 pub use crate::inline::release_thread_snapshots;
-use crate::pool::Pool;
+use crate::pool::{Lane, Pool};
 
 /// The embedded SQLite store.
 pub struct SqliteStore {
@@ -38,17 +40,28 @@ pub struct SqliteStore {
 static NEXT_STORE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and starts its threads.
+    /// Opens (creating if needed) the database at `path` and starts its threads, with the
+    /// default [`QueryLimits`].
     ///
     /// # Errors
     /// When the file cannot be opened or the system tables cannot be created.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with(path, QueryLimits::default())
+    }
+
+    /// [`SqliteStore::open`] with `limits`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or the system tables cannot be created.
+    pub fn open_with(path: &Path, limits: QueryLimits) -> Result<SqliteStore, StoreError> {
         let writer = pool::open(path, pool::Role::Write).map_err(classify)?;
         writer.execute_batch(ddl::MIGRATIONS).map_err(classify)?;
+        // One reader per core, plus the one reserved for single-table reads (`Lane`).
         let readers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
-            .clamp(2, 8);
-        let pool = Pool::start(path, writer, readers).map_err(classify)?;
+            .clamp(2, 8)
+            + 1;
+        let pool = Pool::start(path, writer, readers, limits).map_err(classify)?;
         let id = NEXT_STORE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(SqliteStore {
             pool,
@@ -71,7 +84,7 @@ impl Store for SqliteStore {
 
     async fn load_collections(&self) -> Result<Vec<Value>, StoreError> {
         self.pool
-            .read(|conn| {
+            .read(Lane::OneTable, |conn| {
                 let mut stmt = conn
                     .prepare("SELECT data FROM _collections ORDER BY rowid")
                     .map_err(classify)?;
@@ -98,8 +111,13 @@ impl Store for SqliteStore {
             })?;
             return Ok(Page { rows, total: None });
         }
+        let lane = if query.is_single_table() {
+            Lane::OneTable
+        } else {
+            Lane::Joins
+        };
         self.pool
-            .read(move |conn| {
+            .read(lane, move |conn| {
                 let rows = tx::select_rows(conn, &query)?;
                 let total = if query.count_total {
                     Some(tx::count_rows(conn, &query)?)
@@ -118,7 +136,7 @@ impl Store for SqliteStore {
     async fn param(&self, key: &str) -> Result<Option<Value>, StoreError> {
         let key = key.to_owned();
         self.pool
-            .read(move |conn| {
+            .read(Lane::OneTable, move |conn| {
                 let mut stmt = conn
                     .prepare_cached("SELECT value FROM _params WHERE key = ?1")
                     .map_err(classify)?;
@@ -132,6 +150,10 @@ impl Store for SqliteStore {
                 }
             })
             .await
+    }
+
+    fn stop_queries(&self) {
+        self.pool.stop_queries();
     }
 
     async fn close(&self) {

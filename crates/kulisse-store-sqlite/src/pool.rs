@@ -10,18 +10,19 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use kulisse_store::{StoreError, WriteJob};
+use kulisse_store::{QueryLimits, StoreError, WriteJob};
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
+use crate::budget::Ticket;
 use crate::classify::classify;
 use crate::tx::SqliteTx;
 
 /// A read job; `None` tells one reader thread to stop.
 type ReadTask = Option<Box<dyn FnOnce(&Connection) + Send>>;
-type WriteTask = (WriteJob, oneshot::Sender<Result<(), StoreError>>);
+type WriteTask = (WriteJob, Ticket, oneshot::Sender<Result<(), StoreError>>);
 
 /// Most jobs folded into one commit; bounds the latency one slow batch can add.
 const MAX_BATCH: usize = 256;
@@ -32,13 +33,36 @@ pub(crate) struct Pool {
     /// `closed` and one stop message per reader.
     reads: flume::Sender<ReadTask>,
     readers: usize,
+    /// Permits to run a read that may be slow ([`Lane::Joins`]): one fewer than there are
+    /// readers, so slow reads can never take every reader.
+    joins: Semaphore,
     closed: AtomicBool,
+    /// Set by [`Pool::stop_queries`]: every job's [`Ticket`] reads it.
+    stopping: Arc<AtomicBool>,
+    limits: QueryLimits,
     /// Counts the writer's transactions; bumped after each one ends and before its jobs
     /// are answered, so a reader that sees an unchanged count holds a current snapshot
     /// ([`crate::inline`]).
     commits: Arc<AtomicU64>,
     writes: Mutex<Option<flume::Sender<WriteTask>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Which reads a read job may wait behind.
+///
+/// NOTE: a read through relations can be combinatorial (five chained back-relations took
+/// minutes) while a read of one table costs one pass at most. Slow reads that keep coming
+/// (a client that waits for its answer is never abandoned) would otherwise fill every
+/// reader for up to the time budget each, and every list behind them waited. Reads that
+/// may be slow wait for one of `readers - 1` permits, so one reader always serves the
+/// single-table reads; the pool has one reader more than it had before this lane, so
+/// joining reads keep the parallelism they had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Reads of one table ([`kulisse_store::Select::is_single_table`]), metadata.
+    OneTable,
+    /// Anything else: joins, views.
+    Joins,
 }
 
 /// What a connection is for; it decides how the connection reads the file.
@@ -81,7 +105,7 @@ pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI
     };
-    let conn = Connection::open_with_flags(path, flags)?;
+    let mut conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(256);
     if role == Role::Write {
@@ -102,16 +126,26 @@ pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "mmap_size", mmap_bytes)?;
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     crate::functions::register(&conn)?;
+    if role != Role::Point {
+        crate::budget::install(&mut conn)?;
+    }
     Ok(conn)
 }
 
 impl Pool {
-    /// Starts the writer (on `writer`) and `readers` reader threads on `path`.
-    pub(crate) fn start(path: &Path, writer: Connection, readers: usize) -> rusqlite::Result<Pool> {
+    /// Starts the writer (on `writer`) and `readers` reader threads on `path` (at least two,
+    /// so [`Lane::Joins`] has one).
+    pub(crate) fn start(
+        path: &Path,
+        writer: Connection,
+        readers: usize,
+        limits: QueryLimits,
+    ) -> rusqlite::Result<Pool> {
+        let readers = readers.max(2);
         let (read_tx, read_rx) = flume::unbounded::<ReadTask>();
         let (write_tx, write_rx) = flume::unbounded::<WriteTask>();
         let mut threads = Vec::new();
-        for i in 0..readers.max(1) {
+        for i in 0..readers {
             let conn = open(path, Role::Scan)?;
             let rx = read_rx.clone();
             let handle = std::thread::Builder::new()
@@ -133,8 +167,11 @@ impl Pool {
         threads.push(handle);
         Ok(Pool {
             reads: read_tx,
-            readers: readers.max(1),
+            readers,
+            joins: Semaphore::new(readers - 1),
             closed: AtomicBool::new(false),
+            stopping: Arc::new(AtomicBool::new(false)),
+            limits,
             commits,
             writes: Mutex::new(Some(write_tx)),
             threads: Mutex::new(threads),
@@ -151,8 +188,19 @@ impl Pool {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Runs `f` on a reader connection.
-    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// A ticket for a job starting now.
+    fn ticket(&self) -> Ticket {
+        Ticket::new(
+            Instant::now() + self.limits.timeout,
+            Arc::clone(&self.stopping),
+        )
+    }
+
+    /// Runs `f` on a reader connection, in `lane`. It is stopped with
+    /// [`StoreError::Interrupted`] past the time budget (counted from now, so time queued
+    /// counts, as PocketBase's request context does), when this future is dropped, or when
+    /// the store stops.
+    pub(crate) async fn read<T, F>(&self, lane: Lane, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -160,17 +208,36 @@ impl Pool {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::Unavailable);
         }
+        let ticket = self.ticket();
+        let _abandon = ticket.abandon_on_drop();
+        let _permit = match lane {
+            Lane::OneTable => None,
+            Lane::Joins => Some(
+                tokio::time::timeout(self.limits.timeout, self.joins.acquire())
+                    .await
+                    .map_err(|_| StoreError::Interrupted)?
+                    .map_err(|_| StoreError::Unavailable)?,
+            ),
+        };
         let (tx, rx) = oneshot::channel();
         self.reads
             .send(Some(Box::new(move |conn| {
-                let _ = tx.send(f(conn));
+                let _ = tx.send(ticket.run(|| f(conn)));
             })))
             .map_err(|_| StoreError::Unavailable)?;
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
 
+    /// Interrupts every running read (on readers and inside write jobs) and every later
+    /// one ([`kulisse_store::Store::stop_queries`]).
+    pub(crate) fn stop_queries(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
     /// Queues a write job and waits for its commit.
     pub(crate) async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
+        let ticket = self.ticket();
+        let _abandon = ticket.abandon_on_drop();
         let (tx, rx) = oneshot::channel();
         let sender = self
             .writes
@@ -179,7 +246,7 @@ impl Pool {
             .clone()
             .ok_or(StoreError::Unavailable)?;
         sender
-            .send((job, tx))
+            .send((job, ticket, tx))
             .map_err(|_| StoreError::Unavailable)?;
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
@@ -189,6 +256,7 @@ impl Pool {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.stop_queries();
         for _ in 0..self.readers {
             let _ = self.reads.send(None);
         }
@@ -266,14 +334,14 @@ fn idle_checkpoint(conn: &Connection) -> bool {
 fn run_batch(conn: &Connection, batch: Vec<WriteTask>, commits: &AtomicU64) {
     if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         let err = classify(e);
-        for (_, reply) in batch {
+        for (_, _, reply) in batch {
             let _ = reply.send(Err(clone_err(&err)));
         }
         return;
     }
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (job, reply) in batch {
-        let result = run_job(conn, job);
+    for (job, ticket, reply) in batch {
+        let result = run_job(conn, job, ticket);
         outcomes.push((reply, result));
     }
     let committed = control(conn, "COMMIT");
@@ -294,9 +362,9 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>, commits: &AtomicU64) {
     }
 }
 
-fn run_job(conn: &Connection, job: WriteJob) -> Result<(), StoreError> {
+fn run_job(conn: &Connection, job: WriteJob, ticket: Ticket) -> Result<(), StoreError> {
     control(conn, "SAVEPOINT job").map_err(classify)?;
-    let mut tx = SqliteTx::new(conn);
+    let mut tx = SqliteTx::new(conn, Some(ticket));
     let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
         .unwrap_or_else(|_| Err(StoreError::Other("write job panicked".into())));
     let end = if result.is_ok() {
@@ -319,6 +387,7 @@ pub(crate) fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 fn clone_err(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable => StoreError::Unavailable,
+        StoreError::Interrupted => StoreError::Interrupted,
         other => StoreError::Other(other.to_string()),
     }
 }

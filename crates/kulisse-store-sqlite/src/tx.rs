@@ -6,6 +6,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
 
+use crate::budget::Ticket;
 use crate::classify::classify;
 use crate::render::{self, quote};
 use crate::{codec, ddl};
@@ -13,11 +14,13 @@ use crate::{codec, ddl};
 /// A write transaction's view of the writer connection.
 pub(crate) struct SqliteTx<'c> {
     conn: &'c Connection,
+    /// Bounds the job's reads (see [`crate::budget`] for why only reads).
+    ticket: Option<Ticket>,
 }
 
 impl<'c> SqliteTx<'c> {
-    pub(crate) fn new(conn: &'c Connection) -> Self {
-        Self { conn }
+    pub(crate) fn new(conn: &'c Connection, ticket: Option<Ticket>) -> Self {
+        Self { conn, ticket }
     }
 }
 
@@ -67,7 +70,10 @@ fn encoded(c: &Collection, row: &Row) -> (Vec<String>, Vec<SqlValue>) {
 
 impl StoreTx for SqliteTx<'_> {
     fn select(&mut self, query: &Select) -> Result<Vec<Row>, StoreError> {
-        select_rows(self.conn, query)
+        match &self.ticket {
+            Some(ticket) => ticket.run(|| select_rows(self.conn, query)),
+            None => select_rows(self.conn, query),
+        }
     }
 
     fn insert(&mut self, c: &Collection, row: &Row) -> Result<(), StoreError> {

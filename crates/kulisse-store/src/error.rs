@@ -18,6 +18,11 @@ pub enum StoreError {
     /// The database is closed, busy beyond our retries, or unreachable.
     #[error("database unavailable")]
     Unavailable,
+    /// The query was stopped before it finished: it ran past the query time budget
+    /// ([`crate::QueryLimits::timeout`]), its request was abandoned by the client, or the
+    /// server is shutting down. Nothing it would have written was kept.
+    #[error("query interrupted")]
+    Interrupted,
     /// The write job asked for a rollback (its own error travels separately).
     #[error("transaction rolled back")]
     RolledBack,

@@ -15,6 +15,7 @@
 
 mod error;
 pub mod geo;
+mod limits;
 mod query;
 mod shape;
 
@@ -25,6 +26,7 @@ use kulisse_schema::Collection;
 use serde_json::Value;
 
 pub use error::StoreError;
+pub use limits::QueryLimits;
 pub use query::{CmpOp, Cond, Join, JoinSource, Literal, Order, Page, Select, Term};
 pub use shape::SemiJoin;
 
@@ -172,6 +174,12 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// When the database cannot be read.
     async fn param(&self, key: &str) -> Result<Option<Value>, StoreError>;
+
+    /// Interrupts every query running now and every one started from now on (they fail
+    /// with [`StoreError::Interrupted`]); called when the server begins shutting down, so
+    /// in-flight requests end at once instead of holding the shutdown for up to a query
+    /// budget. [`Store::close`] still flushes and closes afterwards.
+    fn stop_queries(&self);
 
     /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);

@@ -105,7 +105,7 @@ impl Join {
 }
 
 impl Term {
-    fn is_row_local(&self) -> bool {
+    pub(crate) fn is_row_local(&self) -> bool {
         match self {
             Term::Column(_) | Term::Value(_) => true,
             Term::JsonPath { source, .. } | Term::JsonLength(source) | Term::Lower(source) => {

@@ -5,25 +5,29 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kulisse_core::Services;
-use kulisse_store::Store;
+use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
 
-/// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir) and starts
-/// the services on it.
-pub async fn open(dir: &Path, db: Option<&str>) -> anyhow::Result<(Arc<dyn Store>, Services)> {
+/// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir), bounding
+/// its queries by `limits`, and starts the services on it.
+pub async fn open(
+    dir: &Path,
+    db: Option<&str>,
+    limits: QueryLimits,
+) -> anyhow::Result<(Arc<dyn Store>, Services)> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let store: Arc<dyn Store> = match db {
         Some(url) => Arc::new(
-            PostgresStore::connect(url)
+            PostgresStore::connect_with(url, limits)
                 .await
                 .with_context(|| "cannot connect to PostgreSQL (--db)".to_owned())?,
         ),
         None => {
             let path = dir.join("data.db");
             Arc::new(
-                SqliteStore::open(&path)
+                SqliteStore::open_with(&path, limits)
                     .with_context(|| format!("cannot open {}", path.display()))?,
             )
         }

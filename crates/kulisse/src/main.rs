@@ -6,6 +6,7 @@ mod compose;
 use anyhow::Context;
 use clap::Parser;
 use kulisse::http::{HttpOptions, router};
+use kulisse_store::QueryLimits;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command, ServeArgs, SuperuserAction};
@@ -38,7 +39,10 @@ async fn run() -> anyhow::Result<()> {
 }
 
 async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyhow::Result<()> {
-    let (store, services) = compose::open(dir, db).await?;
+    let limits = QueryLimits {
+        timeout: args.query_timeout,
+    };
+    let (store, services) = compose::open(dir, db, limits).await?;
     let opts = HttpOptions {
         public_dir: Some(args.public_dir),
         origins: args.origins,
@@ -55,7 +59,15 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
     say(&format!(
         "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Database:  {storage}"
     ));
-    kulisse::http::serve(listener, app, shutdown_signal()).await?;
+    // Running queries are stopped as the shutdown begins: the requests still in flight
+    // then end at once instead of holding the exit for up to a query timeout (an endless
+    // recursive view never ended at all).
+    let stopping = std::sync::Arc::clone(&store);
+    let shutdown = async move {
+        shutdown_signal().await;
+        stopping.stop_queries();
+    };
+    kulisse::http::serve(listener, app, shutdown).await?;
     store.close().await;
     say("Server stopped; database closed.");
     Ok(())
@@ -70,7 +82,8 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
-/// Resolves on SIGINT or SIGTERM; in-flight requests then finish before `serve` returns.
+/// Resolves on SIGINT or SIGTERM; in-flight requests then finish (their queries stopped)
+/// before `serve` returns.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -95,7 +108,7 @@ async fn superuser(
     db: Option<&str>,
     action: SuperuserAction,
 ) -> anyhow::Result<()> {
-    let (store, services) = compose::open(dir, db).await?;
+    let (store, services) = compose::open(dir, db, QueryLimits::default()).await?;
     let result = match &action {
         SuperuserAction::Upsert { email, password } => {
             services.auth.upsert_superuser(email, password, false).await

@@ -100,6 +100,12 @@ impl From<CoreError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The service is temporarily unavailable.",
             ),
+            // PocketBase answers a query stopped by its timeout (or a dropped client, whose
+            // answer nobody reads) with its generic 400.
+            CoreError::Store(StoreError::Interrupted) => {
+                tracing::warn!("query interrupted: past the query timeout or abandoned");
+                ApiError::bad_request()
+            }
             CoreError::Store(cause) => {
                 tracing::error!(error = %cause, "storage failure");
                 ApiError::new(
@@ -140,6 +146,7 @@ mod tests {
             ),
             (CoreError::ExpandTooLarge { max: 1 }, 400),
             (CoreError::Store(StoreError::Unavailable), 503),
+            (CoreError::Store(StoreError::Interrupted), 400),
             (
                 CoreError::Store(StoreError::Other("secret detail".into())),
                 400,
