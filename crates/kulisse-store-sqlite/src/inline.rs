@@ -100,8 +100,13 @@ fn plain_id(q: &Select) -> Option<&str> {
 }
 
 /// Whether `q` is a lookup by primary key that cannot scan: `id = value`, possibly ANDed
-/// with conditions on that one row that need no joins (an owner rule, say).
+/// with conditions on that one row that need no joins (an owner rule, say), on a table.
+/// A view's row by id runs the view's query, which can scan, join or never end: it goes
+/// to the readers, where the time budget applies.
 pub(crate) fn is_point_read(q: &Select) -> bool {
+    if q.collection.kind == kulisse_schema::CollectionKind::View {
+        return false;
+    }
     let by_id = |c: &Cond| matches!(c, Cond::Compare { left: Term::Column(col), op: CmpOp::Eq, right: Term::Value(_) } if col == "id");
     let filter_ok = match &q.filter {
         Some(c) if by_id(c) => true,

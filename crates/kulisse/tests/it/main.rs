@@ -42,5 +42,6 @@ mod process;
 mod resources;
 mod security;
 mod server;
+mod slow_queries;
 mod views;
 mod write_refusals;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kulisse::http::{HttpOptions, router};
 use kulisse_core::Services;
-use kulisse_store::Store;
+use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
@@ -65,6 +65,8 @@ pub const SUPERUSER_PASSWORD: &str = "1234567890";
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
+    /// The database's URL on the PostgreSQL engine.
+    pub pg_url: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -75,14 +77,22 @@ impl TestServer {
     }
 
     pub async fn start_with(opts: HttpOptions) -> TestServer {
+        Self::start_limited(opts, QueryLimits::default()).await
+    }
+
+    /// A server whose queries are bounded by `limits` (`--query-timeout`).
+    pub async fn start_limited(opts: HttpOptions, limits: QueryLimits) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        let mut pg_url = None;
         let store: Arc<dyn Store> = match ENGINE.try_with(|e| *e).unwrap_or(TestEngine::Sqlite) {
-            TestEngine::Sqlite => Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap()),
-            TestEngine::Postgres => Arc::new(
-                PostgresStore::connect(&fresh_pg_database().await)
-                    .await
-                    .unwrap(),
-            ),
+            TestEngine::Sqlite => {
+                Arc::new(SqliteStore::open_with(&dir.path().join("data.db"), limits).unwrap())
+            }
+            TestEngine::Postgres => {
+                let url = fresh_pg_database().await;
+                pg_url = Some(url.clone());
+                Arc::new(PostgresStore::connect_with(&url, limits).await.unwrap())
+            }
         };
         let services = Services::start(store).await.unwrap();
         services
@@ -105,6 +115,7 @@ impl TestServer {
         TestServer {
             base: format!("http://{addr}"),
             client,
+            pg_url,
             _dir: dir,
         }
     }
