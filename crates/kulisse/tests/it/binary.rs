@@ -103,3 +103,103 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
     );
     assert!(dir.path().join("data.db").exists());
 }
+
+/// SIGTERM while a query would run forever (a view with an endless recursive CTE, under
+/// the default 30 s timeout): the query is interrupted, the request answered, and the
+/// process exits at once. Before, the shutdown waited for the query, which never ended.
+fn sigterm_interrupts_a_query_that_never_ends(db: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let with_db = |cmd: &mut Command| {
+        cmd.arg("--dir").arg(dir.path());
+        if let Some(url) = &db {
+            cmd.args(["--db", url]);
+        }
+    };
+    let mut upsert = Command::new(BIN);
+    upsert.args(["superuser", "upsert", "admin@example.com", "1234567890"]);
+    with_db(&mut upsert);
+    assert!(upsert.output().unwrap().status.success());
+    let mut serve = Command::new(BIN);
+    serve
+        .args(["serve", "--http", "127.0.0.1:0"])
+        .stdout(Stdio::piped());
+    with_db(&mut serve);
+    let mut child = serve.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.strip_prefix("Server started at ").unwrap().to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let in_flight = rt.block_on(async {
+        let auth: serde_json::Value = http
+            .post(format!(
+                "{addr}/api/collections/_superusers/auth-with-password"
+            ))
+            .json(&serde_json::json!({"identity": "admin@example.com", "password": "1234567890"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = auth["token"].as_str().unwrap().to_owned();
+        let created = http
+            .post(format!("{addr}/api/collections"))
+            .header("Authorization", &token)
+            .json(&serde_json::json!({"name": "endless", "type": "view",
+                "viewQuery": "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) \
+                              SELECT 'forever' AS id, max(x) AS top FROM r"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 200);
+        let request = http
+            .get(format!("{addr}/api/collections/endless/records"))
+            .header("Authorization", &token)
+            .send();
+        let in_flight = tokio::spawn(request);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        in_flight
+    });
+    let signalled = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("still running 10 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let answer = rt.block_on(in_flight).unwrap().unwrap();
+    assert_eq!(answer.status(), 400, "the interrupted request is answered");
+}
+
+#[test]
+fn sigterm_interrupts_a_query_that_never_ends_on_sqlite() {
+    sigterm_interrupts_a_query_that_never_ends(None);
+}
+
+#[test]
+fn sigterm_interrupts_a_query_that_never_ends_on_postgres() {
+    if crate::server::pg_admin_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = rt.block_on(crate::server::fresh_pg_database());
+    sigterm_interrupts_a_query_that_never_ends(Some(url));
+}

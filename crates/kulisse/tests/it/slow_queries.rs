@@ -141,6 +141,7 @@ async fn timed_read(srv: &TestServer, path: &str, bound: Duration) -> Duration {
     let start = Instant::now();
     let (s, body) = srv.send("GET", path, None, None).await;
     let took = start.elapsed();
+
     assert_eq!(s, 200, "{path}: {body}");
     assert!(took < bound, "{path} took {took:?} (bound {bound:?})");
     took
@@ -150,6 +151,11 @@ async fn abandoned_slow_filters_are_stopped_and_reads_stay_fast() {
     // The default 30 s timeout: only the clients leaving can free the readers in time.
     let srv = chain_fixture(QueryLimits::default(), RECORDS).await;
     plain_view(&srv).await;
+    let reads: Vec<String> = single_table_reads(&srv)
+        .await
+        .into_iter()
+        .chain(joining_reads())
+        .collect();
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
         .build()
@@ -162,10 +168,6 @@ async fn abandoned_slow_filters_are_stopped_and_reads_stay_fast() {
     }
     // Before the fix every one of these waited behind the ten abandoned filters (86-110 s
     // in the measurement).
-    let reads = single_table_reads(&srv)
-        .await
-        .into_iter()
-        .chain(joining_reads());
     for path in reads {
         timed_read(&srv, &path, Duration::from_secs(3)).await;
     }
