@@ -317,7 +317,71 @@ async fn ordinary_reads_stay_fast_while_slow_filters_run() {
     }
 }
 
+/// A write job's reads (here a create rule through the chain) are bounded too: the
+/// writer is not held for the ~20 s the rule needs, and later writes go on.
+async fn a_slow_create_rule_is_stopped_by_the_timeout_and_writes_go_on() {
+    let srv = chain_fixture(short_budget(), RECORDS).await;
+    let su = srv.superuser_token().await;
+    let rule = format!("@collection.c.{}", SLOW_FILTER.replace("?=", "!="));
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/plain",
+            Some(&su),
+            Some(json!({ "createRule": rule })),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let start = Instant::now();
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections/plain/records",
+            None,
+            Some(json!({"title": "guest"})),
+        )
+        .await;
+    // Not the rule's answer ("Failed to create record."): the rule was stopped.
+    assert_eq!(
+        (s, &body["message"]),
+        (
+            400,
+            &json!("Something went wrong while processing your request.")
+        ),
+        "{body}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let start = Instant::now();
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections/plain/records",
+            Some(&su),
+            Some(json!({"title": "superuser"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let (s, body) = srv
+        .send("GET", "/api/collections/plain/records", None, None)
+        .await;
+    assert_eq!(
+        (s, &body["totalItems"]),
+        (200, &json!(1)),
+        "the guest's record was not kept"
+    );
+}
+
 engine_tests!(
+    a_slow_create_rule_is_stopped_by_the_timeout_and_writes_go_on,
     abandoned_slow_filters_are_stopped_and_reads_stay_fast,
     a_query_past_the_timeout_is_answered_with_pocketbases_generic_400,
     an_endless_recursive_view_is_stopped_by_the_timeout,
