@@ -133,6 +133,8 @@ fn sigterm_interrupts_a_query_that_never_ends(db: Option<String>) {
         .build()
         .unwrap();
     let http = reqwest::Client::new();
+    // The request runs as a task on `rt`, answered (or not) after the signal.
+    #[allow(clippy::async_yields_async)]
     let in_flight = rt.block_on(async {
         let auth: serde_json::Value = http
             .post(format!(

@@ -7,7 +7,6 @@ use kulisse::http::HttpOptions;
 use kulisse_store::QueryLimits;
 use serde_json::json;
 
-use crate::engine_tests;
 use crate::server::TestServer;
 
 /// Five chained back-relations through a self-relation: minutes of work on the old code.
@@ -55,9 +54,13 @@ async fn chain_fixture(limits: QueryLimits, records: usize) -> TestServer {
     for i in 0..records {
         // Every record points at FAN_OUT earlier ones (spread by a fixed stride), so each
         // record has FAN_OUT children on average and a five-hop walk visits FAN_OUT^5.
-        let parent: Vec<String> = (0..FAN_OUT)
-            .filter_map(|k| (i > 0).then(|| ids[(i * 7919 + k * 104_729) % i].clone()))
-            .collect();
+        let parent: Vec<String> = if i == 0 {
+            Vec::new()
+        } else {
+            (0..FAN_OUT)
+                .map(|k| ids[(i * 7919 + k * 104_729) % i].clone())
+                .collect()
+        };
         let (s, r) = srv
             .send(
                 "POST",
