@@ -289,7 +289,7 @@ async fn an_endless_recursive_view_is_stopped_by_the_timeout() {
 /// must stay under 2 s each: the slow reads never get every reader. (Reads through
 /// relations and views share the slow filters' lane and wait: that lane is bounded by the
 /// timeout, not by this test.)
-async fn ordinary_reads_stay_fast_while_slow_filters_run() {
+async fn single_table_reads_stay_fast_while_slow_filters_run() {
     let srv = chain_fixture(QueryLimits::default(), RECORDS).await;
     plain_view(&srv).await;
     let reads = single_table_reads(&srv).await;
@@ -388,7 +388,7 @@ engine_tests!(
     abandoned_slow_filters_are_stopped_and_reads_stay_fast,
     a_query_past_the_timeout_is_answered_with_pocketbases_generic_400,
     an_endless_recursive_view_is_stopped_by_the_timeout,
-    ordinary_reads_stay_fast_while_slow_filters_run,
+    single_table_reads_stay_fast_while_slow_filters_run,
 );
 
 /// Prints how long 1 to 5 hops take on the fixture (`N` records), with no timeout.
