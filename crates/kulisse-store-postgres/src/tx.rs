@@ -108,8 +108,14 @@ impl PgTx<'_> {
         })
     }
 
-    /// Serialises schema changes across nodes and announces them after commit.
+    /// Serialises schema changes across nodes and announces them after commit. Lifts the
+    /// query timeout for the rest of the transaction: a table rebuild copies every row, and
+    /// stopping it would leave a collection that cannot change at all (on SQLite only
+    /// reads are bounded, for the same reason).
     fn schema_change(&self) -> Result<(), StoreError> {
+        self.handle
+            .block_on(self.client.batch_execute("SET LOCAL statement_timeout = 0"))
+            .map_err(|e| classify(&e, None))?;
         let sql = Sql {
             text: format!(
                 "SELECT pg_advisory_xact_lock({}), pg_notify('{}', '')",
