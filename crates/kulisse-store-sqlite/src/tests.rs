@@ -719,3 +719,58 @@ async fn held_snapshots_age_out_for_other_writers() {
         .unwrap();
     assert_eq!(busy, 0, "no reader holds the WAL");
 }
+
+/// A view whose query never ends.
+fn endless_view() -> Collection {
+    Collection::from_create_input(&json!({
+        "name": "endless",
+        "type": "view",
+        "viewQuery": "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) \
+                      SELECT 'forever' AS id, max(x) AS top FROM r",
+        "fields": [{"name": "id", "type": "text", "primaryKey": true}, {"name": "top", "type": "json"}]
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn reads_past_the_timeout_are_interrupted_and_leave_the_other_jobs_of_their_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = kulisse_store::QueryLimits {
+        timeout: std::time::Duration::from_millis(200),
+    };
+    let store = Arc::new(SqliteStore::open_with(&dir.path().join("data.db"), limits).unwrap());
+    let c = Arc::new(posts());
+    let view = Arc::new(endless_view());
+    let (cc, vv) = (Arc::clone(&c), Arc::clone(&view));
+    transact::<_, StoreError, _>(&*store, move |tx| {
+        tx.create_collection(&cc)?;
+        tx.create_collection(&vv)
+    })
+    .await
+    .unwrap();
+    // A reader is stopped.
+    let read = store.select(Select::all(Arc::clone(&view))).await;
+    assert!(matches!(read, Err(StoreError::Interrupted)), "{read:?}");
+    // On the writer, a job that blocks the writer for a moment lets the next two queue up,
+    // so they share one transaction: the one whose read is stopped is undone alone.
+    let blocker = store.write(Box::new(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        Ok(())
+    }));
+    let (c1, v1, c2) = (Arc::clone(&c), Arc::clone(&view), Arc::clone(&c));
+    let stopped = store.write(Box::new(move |tx| {
+        tx.insert(&c1, &row(json!({"id": "undone", "title": "undone"})))?;
+        tx.select(&Select::all(v1)).map(drop)
+    }));
+    let kept = store.write(Box::new(move |tx| {
+        tx.insert(&c2, &row(json!({"id": "kept", "title": "kept"})))
+    }));
+    let (blocked, stopped, kept) = tokio::join!(blocker, stopped, kept);
+    blocked.unwrap();
+    assert!(
+        matches!(stopped, Err(StoreError::Interrupted)),
+        "{stopped:?}"
+    );
+    kept.unwrap();
+    assert_eq!(ids(&store, &c, Cond::True).await, vec!["kept"]);
+}
