@@ -71,8 +71,10 @@ impl PostgresStore {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid database url: {e}")))?;
         // The time budget, enforced by the server on every statement of every pooled
-        // connection; options given in the URL come first and stay.
-        let budget = format!("-c statement_timeout={}", limits.timeout.as_millis().max(1));
+        // connection; options given in the URL come first and stay. PostgreSQL's largest
+        // timeout is i32::MAX ms (~24 days).
+        let millis = limits.timeout.as_millis().clamp(1, i32::MAX as u128);
+        let budget = format!("-c statement_timeout={millis}");
         let options = match config.get_options() {
             Some(given) if !given.is_empty() => format!("{given} {budget}"),
             _ => budget,

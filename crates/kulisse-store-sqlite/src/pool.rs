@@ -188,12 +188,13 @@ impl Pool {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// A ticket for a job starting now.
+    /// A ticket for a job starting now (a timeout too large for the clock never ends).
     fn ticket(&self) -> Ticket {
-        Ticket::new(
-            Instant::now() + self.limits.timeout,
-            Arc::clone(&self.stopping),
-        )
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(self.limits.timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+        Ticket::new(deadline, Arc::clone(&self.stopping))
     }
 
     /// Runs `f` on a reader connection, in `lane`. It is stopped with
