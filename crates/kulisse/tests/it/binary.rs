@@ -15,7 +15,10 @@ fn version_and_help_describe_the_cli() {
         .unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(
-        help.contains("--http") && help.contains("--publicDir") && help.contains("--origins"),
+        help.contains("--http")
+            && help.contains("--publicDir")
+            && help.contains("--origins")
+            && help.contains("--query-timeout"),
         "{help}"
     );
 }
