@@ -74,6 +74,19 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// CPU time the process has used so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> std::time::Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name (which may hold spaces) start at field 3; utime
+        // and stime are fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        std::time::Duration::from_millis(ticks * 10)
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
