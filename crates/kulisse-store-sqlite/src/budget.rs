@@ -81,10 +81,23 @@ impl Ticket {
         if self.is_over() {
             return Err(StoreError::Interrupted);
         }
-        let previous = CURRENT.with_borrow_mut(|c| c.replace(self.clone()));
-        let result = f();
-        CURRENT.with_borrow_mut(|c| *c = previous);
-        result
+        let _restore = Restore(CURRENT.with_borrow_mut(|c| c.replace(self.clone())));
+        f()
+    }
+}
+
+/// Puts the previous ticket back, also when the job panics (the writer catches panics and
+/// goes on: a stale ticket must not judge its `COMMIT`).
+struct Restore(Option<Ticket>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        let _ = CURRENT.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                *c = previous;
+            }
+        });
     }
 }
 
