@@ -57,7 +57,7 @@ pub struct ServeArgs {
     pub origins: Vec<String>,
 
     /// Longest a database query may run before it is stopped and the request answered
-    /// with 400, like PocketBase's 30 s: `500ms`, `30s`, `2m` (a bare number is seconds).
+    /// with 400, like PocketBase's 30 s: `500ms`, `30s`, `2m`.
     /// Queries of requests whose client left are stopped at once either way.
     #[arg(
         long = "query-timeout",
@@ -68,27 +68,16 @@ pub struct ServeArgs {
     pub query_timeout: Duration,
 }
 
-/// Parses `250ms`, `30s`, `2m` or a bare number of seconds; zero is refused (it would stop
-/// every query).
+/// Parses a duration with its unit (`500ms`, `30s`, `2m`, `1h 30m`: humantime's forms);
+/// zero is refused, since it would stop every query.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {text:?} (try 30s or 500ms)"))?;
-    let seconds = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        other => return Err(format!("unknown unit {other:?} (use ms, s or m)")),
-    };
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("the timeout must be positive: {text:?}"))
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e} (for example 30s or 500ms)"))
+        .and_then(|d| {
+            (!d.is_zero())
+                .then_some(d)
+                .ok_or_else(|| format!("the timeout must be positive: {text:?}"))
+        })
 }
 
 #[cfg(test)]
@@ -96,14 +85,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_timeouts_read_milliseconds_seconds_and_minutes() {
+    fn query_timeouts_take_a_unit_and_must_be_positive() {
         assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("45").is_err(), "a bare number is ambiguous");
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3h").is_err());
     }
 }
 
