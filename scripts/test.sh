@@ -45,8 +45,9 @@ chmod +x "$pg_dir/restart.sh"
 restart_script="$pg_dir/restart.sh"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port"
 
-step "format and lints"
+step "format, lints and the dependency rules of ARCHITECTURE.md"
 cargo fmt --all -- --check
+python3 scripts/check_deps.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests (SQLite and PostgreSQL)"

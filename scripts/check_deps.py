@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Checks the dependency table of ARCHITECTURE.md against the workspace.
+
+The table says which crate may use what; this script holds the same rules as data and fails
+when a crate's normal (non-dev) dependencies break them, or when a source file of the binary
+other than compose.rs names an engine. Change the table and FORBIDDEN together.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+SERVER = {"axum", "tower", "tower-http", "hyper"}
+# `http` is the types crate: core's `RequestInfo` keeps the request's `HeaderMap` as is.
+HTTP = SERVER | {"http"}
+SQL = {"rusqlite", "tokio-postgres", "deadpool-postgres", "sea-query", "postgres-types"}
+ENGINES = {"kulisse-store-sqlite", "kulisse-store-postgres"}
+
+# crate -> dependencies it must not have (None: it must have none at all).
+FORBIDDEN = {
+    "kulisse-schema": {"kulisse-filter", "kulisse-store", "kulisse-core", "tokio"} | ENGINES | SQL,
+    "kulisse-filter": None,
+    "kulisse-store": {"kulisse-core"} | HTTP | ENGINES | SQL,
+    "kulisse-store-sqlite": {"kulisse-core", "kulisse-store-postgres", "tokio-postgres",
+                             "deadpool-postgres"} | HTTP,
+    "kulisse-store-postgres": {"kulisse-core", "kulisse-store-sqlite", "rusqlite"} | HTTP,
+    "kulisse-core": SERVER | ENGINES | SQL,
+}
+
+
+def main():
+    meta = json.loads(subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps", "--locked"],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    problems = []
+    for package in meta["packages"]:
+        name = package["name"]
+        if name not in FORBIDDEN:
+            continue
+        deps = {d["name"] for d in package["dependencies"] if d["kind"] is None}
+        banned = FORBIDDEN[name]
+        bad = sorted(deps) if banned is None else sorted(deps & banned)
+        if bad:
+            problems.append(f"{name} must not depend on {', '.join(bad)}")
+    engine_use = re.compile(r"\bkulisse_store_(sqlite|postgres)\b")
+    src = ROOT / "crates" / "kulisse" / "src"
+    for path in sorted(src.rglob("*.rs")):
+        if path.name != "compose.rs" and engine_use.search(path.read_text()):
+            problems.append(f"{path.relative_to(ROOT)} names an engine; only compose.rs may")
+    if problems:
+        sys.exit("dependency rules of ARCHITECTURE.md broken:\n  " + "\n  ".join(problems))
+    print(f"dependency rules of ARCHITECTURE.md hold ({len(FORBIDDEN)} crates, "
+          f"{os.path.relpath(src, ROOT)} without engine names outside compose.rs)")
+
+
+if __name__ == "__main__":
+    main()
