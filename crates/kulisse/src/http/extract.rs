@@ -40,7 +40,8 @@ impl FromRequestParts<AppState> for Req {
         let auth = state.services.auth.authenticate(header).await;
         if auth.is_superuser() {
             // `superuserIPs`: a superuser token from elsewhere is refused outright.
-            let ip = real_ip(parts, &state.services.settings.trusted_proxy());
+            let proxy = state.services.settings.trusted_proxy();
+            let ip = real_ip(&parts.headers, peer(parts), &proxy);
             state.services.settings.check_superuser_ip(ip)?;
         }
         let mut info = RequestInfo::for_auth(auth, parts.method.as_str());
@@ -170,6 +171,25 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
     }
 }
 
+/// The connection's peer address: cheap, for handlers that need the client's address only
+/// sometimes (see [`real_ip`]).
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(peer(parts)))
+    }
+}
+
+fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 /// The client's address (see [`real_ip`]; formatted only where it is shown).
 pub struct RemoteIp(pub Option<IpAddr>);
 
@@ -180,20 +200,21 @@ impl FromRequestParts<AppState> for RemoteIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(RemoteIp(real_ip(
-            parts,
-            &state.services.settings.trusted_proxy(),
-        )))
+        let proxy = state.services.settings.trusted_proxy();
+        Ok(RemoteIp(real_ip(&parts.headers, peer(parts), &proxy)))
     }
 }
 
-/// The client's address: the connection's peer, unless `trustedProxy` names headers set by
-/// a proxy in front (PocketBase's `RealIP`: the last instance of the first header present,
-/// its rightmost valid address, or the leftmost with `useLeftmostIP`).
-pub fn real_ip(parts: &Parts, proxy: &TrustedProxy) -> Option<IpAddr> {
+/// The client's address: the connection's `peer`, unless `trustedProxy` names headers set
+/// by a proxy in front (PocketBase's `RealIP`: the last instance of the first header
+/// present, its rightmost valid address, or the leftmost with `useLeftmostIP`).
+pub fn real_ip(
+    headers: &axum::http::HeaderMap,
+    peer: Option<IpAddr>,
+    proxy: &TrustedProxy,
+) -> Option<IpAddr> {
     for name in &proxy.headers {
-        let Some(list) = parts
-            .headers
+        let Some(list) = headers
             .get_all(name.as_str())
             .iter()
             .next_back()
@@ -212,10 +233,7 @@ pub fn real_ip(parts: &Parts, proxy: &TrustedProxy) -> Option<IpAddr> {
             return found;
         }
     }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    peer
 }
 
 async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiError> {
