@@ -242,13 +242,15 @@ fn resolve_comparison(
         let left = resolve_operand(&c.left, ctx, &prefix)?;
         let right = resolve_operand(&c.right, ctx, &prefix)?;
         let joins = [left.joins, right.joins].concat();
-        let guards = [left.guards, right.guards].concat();
+        let mut guards = left.guards;
+        guards.extend(right.guards);
         return Ok(Cond::Every {
             joins,
             cond: Box::new(guarded(compare(left.term, op, right.term), guards)),
         });
     }
-    let guards = [left.guards, right.guards].concat();
+    let mut guards = left.guards;
+    guards.extend(right.guards);
     Ok(guarded(compare(left.term, op, right.term), guards))
 }
 

@@ -9,7 +9,7 @@ mod settings;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post, put};
 
@@ -74,33 +74,29 @@ pub fn api() -> Router<AppState> {
         .merge(not_built_yet())
 }
 
-/// Areas PocketBase serves that kulisse does not have yet: realtime, files, logs,
-/// backups, crons and the dashboard.
-const NOT_BUILT_YET: [&str; 11] = [
-    "/api/realtime",
-    "/api/files/{*rest}",
-    "/api/logs",
-    "/api/logs/{*rest}",
-    "/api/backups",
-    "/api/backups/{*rest}",
-    "/api/crons",
-    "/api/crons/{*rest}",
-    "/_",
-    "/_/",
-    "/_/{*rest}",
-];
+/// API areas PocketBase serves that kulisse does not have yet: realtime, files, logs,
+/// backups, crons. They are told apart inside the catch-all (a route each would make the
+/// route table, and so every request's lookup, bigger).
+const NOT_BUILT_YET: [&str; 5] = ["realtime", "files", "logs", "backups", "crons"];
 
-/// PocketBase's plain 404 for every method on [`NOT_BUILT_YET`], so that no client takes
-/// them for a missing static file (and the public directory cannot shadow them).
+/// PocketBase's plain 404 for every method on the dashboard's path `/_/` (not built yet),
+/// so neither a client nor the public directory takes it for a static file.
 fn not_built_yet() -> Router<AppState> {
-    NOT_BUILT_YET.iter().fold(Router::new(), |r, path| {
-        r.route(path, any(|| async { ApiError::not_found() }))
-    })
+    ["/_", "/_/", "/_/{*rest}"]
+        .iter()
+        .fold(Router::new(), |r, path| {
+            r.route(path, any(|| async { ApiError::not_found() }))
+        })
 }
 
 /// PB compat: unknown API paths answer like PocketBase's static fallback for GET, an empty
-/// 404 for HEAD, and the router's 404 otherwise.
-async fn api_not_found(method: Method) -> Response {
+/// 404 for HEAD, and the router's 404 otherwise; areas not built yet answer the router's
+/// 404 for every method.
+async fn api_not_found(method: Method, uri: Uri) -> Response {
+    let area = uri.path().trim_start_matches("/api/").split('/').next();
+    if area.is_some_and(|a| NOT_BUILT_YET.contains(&a)) {
+        return ApiError::not_found().into_response();
+    }
     match method {
         Method::GET => ApiError::new(StatusCode::NOT_FOUND, "File not found.").into_response(),
         Method::HEAD => (StatusCode::NOT_FOUND, Body::empty()).into_response(),
