@@ -211,14 +211,24 @@ test("unknown collection -> 404", async () => {
   await expectError(pb.collection(missing).update(uniqueRecordId(), { title: "x" }), 404, expectedWrite);
 });
 
-test("invalid filter or sort -> 400 generic message", async () => {
-  const expected = { message: GENERIC_400, data: {} };
-  await expectError(pb.collection(col.name).getList(1, 10, { filter: "title =" }), 400, expected);
-  await expectError(pb.collection(col.name).getList(1, 10, { filter: "(title = 'x'" }), 400, expected);
-  await expectError(pb.collection(col.name).getList(1, 10, { filter: "nosuchfield = 1" }), 400, expected);
-  await expectError(pb.collection(col.name).getList(1, 10, { filter: "   " }), 400, expected);
-  await expectError(pb.collection(col.name).getList(1, 10, { sort: "nosuchfield" }), 400, expected);
-  await expectError(pb.collection(col.name).getFirstListItem("title ~~ 'x'"), 400, expected);
+test("invalid filter or sort -> PocketBase's generic 400, with the reason under data", async () => {
+  // PocketBase answers these with an empty `data`; kulisse keeps its status and message and
+  // says what is wrong and where under data.filter / data.sort.
+  const cases = [
+    [{ filter: "title =" }, "filter", "expected an operand, found end of input at 1:8"],
+    [{ filter: "(title = 'x'" }, "filter", null],
+    [{ filter: "nosuchfield = 1" }, "filter", 'unknown or hidden field "nosuchfield" at 1:1'],
+    [{ filter: "   " }, "filter", null],
+    [{ sort: "nosuchfield" }, "sort", 'unknown or hidden field "nosuchfield" at 1:1'],
+  ];
+  for (const [options, param, reason] of cases) {
+    const err = await expectError(pb.collection(col.name).getList(1, 10, options), 400, { message: GENERIC_400 });
+    assert.deepEqual(Object.keys(err.response.data), [param], JSON.stringify(options));
+    assert.equal(err.response.data[param].code, `validation_invalid_${param}`);
+    if (reason) assert.equal(err.response.data[param].message, reason);
+  }
+  const err = await expectError(pb.collection(col.name).getFirstListItem("title ~~ 'x'"), 400, { message: GENERIC_400 });
+  assert.equal(err.response.data.filter.code, "validation_invalid_filter");
 });
 
 test("view of an unknown record -> 404", async () => {
