@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use kulisse_schema::FieldKind;
+use kulisse_schema::{CollectionKind, FieldKind};
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, SemiJoin, Term};
 use rusqlite::types::Value as SqlValue;
 
@@ -78,7 +78,11 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
     }
     sql.push(" FROM ");
     from_source(q, &table, &mut sql);
-    let two_step = !q.order.is_empty() && q.limit.is_some() && q.virtual_row.is_none();
+    // A view has no row ids: its pages are sorted in one step.
+    let two_step = !q.order.is_empty()
+        && q.limit.is_some()
+        && q.virtual_row.is_none()
+        && c.kind != CollectionKind::View;
     if two_step {
         let _ = write!(
             sql.text,
@@ -113,11 +117,13 @@ fn order_by(q: &Select, table: &str, sql: &mut Sql) {
             }
             Order::RowId { desc } => {
                 sql.push(table);
-                sql.push(if *desc {
-                    "._rowid_ DESC"
+                // A view has no row ids; `@rowid` orders it by id (as PostgreSQL's does).
+                sql.push(if q.collection.kind == CollectionKind::View {
+                    ".\"id\""
                 } else {
-                    "._rowid_ ASC"
+                    "._rowid_"
                 });
+                sql.push(if *desc { " DESC" } else { " ASC" });
             }
             Order::Random => sql.push("RANDOM()"),
         }

@@ -190,7 +190,52 @@ async fn import_keeps_views_readable() {
     assert_eq!(view_titles(&srv).await, 1);
 }
 
+/// Columns a view computes (an aggregate, an expression) read their values on both engines;
+/// on PostgreSQL they are not of the stored column types (`count(*)` is a `bigint`).
+async fn view_columns_computed_by_expressions_read_their_values() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    source_and_view(&srv, &su).await;
+    for body in [
+        json!({"title": "kept", "extra": 5}),
+        json!({"title": "other", "extra": 2}),
+    ] {
+        let (s, rec) = srv
+            .send("POST", "/api/collections/src/records", None, Some(body))
+            .await;
+        assert_eq!(s, 200, "{rec}");
+    }
+    let (s, view) = srv
+        .send("POST", "/api/collections", Some(&su), Some(json!({
+            "name": "stats", "type": "view", "listRule": "",
+            "viewQuery": "select title as id, count(*) as c, max(extra) as top, min(extra) * 10 as low from src group by title"})))
+        .await;
+    assert_eq!(s, 200, "{view}");
+    let (s, list) = srv
+        .send("GET", "/api/collections/stats/records?sort=id", None, None)
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let kept = &list["items"][0];
+    assert_eq!(kept["id"], "kept", "{list}");
+    assert_eq!(kept["c"], 2, "{list}");
+    assert_eq!(kept["top"], 5, "{list}");
+    assert_eq!(kept["low"], 10, "{list}");
+    // Sorted pages of a view, `@rowid` included (a view has no row ids: it is by id).
+    for sort in ["-id", "-c,id", "@rowid", "-@rowid"] {
+        let url = format!("/api/collections/stats/records?perPage=1&sort={sort}");
+        let (s, page) = srv.send("GET", &url, None, None).await;
+        assert_eq!(s, 200, "{sort}: {page}");
+        let want = if sort == "@rowid" || sort == "-c,id" {
+            "kept"
+        } else {
+            "other"
+        };
+        assert_eq!(page["items"][0]["id"], want, "{sort}");
+    }
+}
+
 crate::engine_tests!(
+    view_columns_computed_by_expressions_read_their_values,
     import_keeps_views_readable,
     dropping_a_field_a_view_reads_is_refused,
     renaming_a_collection_a_view_reads_is_refused
