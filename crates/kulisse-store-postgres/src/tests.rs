@@ -12,11 +12,17 @@ use tokio_postgres::types::{ToSql, Type};
 use crate::PostgresStore;
 use crate::codec::Param;
 
-/// A fresh database on the test server, or `None` when there is none.
+/// A fresh database on the test server, or `None` when there is none (a failure under CI,
+/// `CI=true`, where the test script always starts one).
 async fn fresh_database() -> Option<String> {
     let admin = std::env::var("KULISSE_TEST_PG_URL")
         .ok()
-        .filter(|u| !u.is_empty())?;
+        .filter(|u| !u.is_empty());
+    assert!(
+        admin.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but KULISSE_TEST_PG_URL names no PostgreSQL server"
+    );
+    let admin = admin?;
     let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap();
     tokio::spawn(conn);
     let name = format!(

@@ -20,11 +20,17 @@ tokio::task_local! {
     pub static ENGINE: TestEngine;
 }
 
-/// Admin URL of the test PostgreSQL server, if one was started.
+/// Admin URL of the test PostgreSQL server, if one was started. Under CI (`CI=true`) a
+/// missing server fails the test instead of skipping its PostgreSQL variant.
 pub fn pg_admin_url() -> Option<String> {
-    std::env::var("KULISSE_TEST_PG_URL")
+    let url = std::env::var("KULISSE_TEST_PG_URL")
         .ok()
-        .filter(|u| !u.is_empty())
+        .filter(|u| !u.is_empty());
+    assert!(
+        url.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but KULISSE_TEST_PG_URL names no PostgreSQL server"
+    );
+    url
 }
 
 /// A fresh, empty database on the test server; returns its URL.
