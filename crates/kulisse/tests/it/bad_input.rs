@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::process::ServerProcess;
-use crate::server::{ENGINE, SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestEngine, urlencode};
+use crate::server::{ENGINE, TestEngine, superuser_token_at, urlencode};
 
 /// Longest any one malformed request may take (generous: CI machines are slow and shared).
 const TIME_BOUND: Duration = Duration::from_secs(10);
@@ -288,16 +288,7 @@ async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
     let srv = ServerProcess::start().await;
     let client = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", srv.base);
-    let res = client
-        .post(url("/api/collections/_superusers/auth-with-password"))
-        .json(&json!({"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let su = res.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let su = superuser_token_at(&client, &srv.base).await;
     let open = "";
     let res = client
         .post(url("/api/collections"))

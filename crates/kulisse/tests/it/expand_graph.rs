@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestServer};
+use crate::server::{TestServer, send_to, superuser_token_at};
 
 const P1: &str = "p00000000000001";
 const P2: &str = "p00000000000002";
@@ -158,15 +158,7 @@ async fn send_ok(
     token: Option<&str>,
     body: Value,
 ) -> Value {
-    let mut req = client
-        .request(method.parse().unwrap(), format!("{base}{path}"))
-        .json(&body);
-    if let Some(t) = token {
-        req = req.header("Authorization", t);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
+    let (status, body) = send_to(client, base, method, path, token, Some(body)).await;
     assert_eq!(status, 200, "{method} {path}: {body}");
     body
 }
@@ -185,16 +177,7 @@ pub async fn self_related_nodes(base: &str, client: &reqwest::Client, count: usi
     let send = |method: &'static str, path: &'static str, token: Option<String>, body: Value| async move {
         send_ok(base, client, method, path, token.as_deref(), body).await
     };
-    let login = json!({"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD});
-    let su = send(
-        "POST",
-        "/api/collections/_superusers/auth-with-password",
-        None,
-        login,
-    )
-    .await["token"]
-        .as_str()
-        .map(str::to_owned);
+    let su = Some(superuser_token_at(client, base).await);
     let nodes = send("POST", "/api/collections", su.clone(), json!({"name": "nodes", "listRule": "", "viewRule": "", "fields": [{"name": "name", "type": "text"}]})).await;
     let mut fields = nodes["fields"].as_array().unwrap().clone();
     fields.push(json!({"name": "self", "type": "relation", "collectionId": nodes["id"], "maxSelect": LINKS}));

@@ -132,18 +132,7 @@ impl TestServer {
 
     /// Logs in to an auth collection and returns the token.
     pub async fn login(&self, collection: &str, identity: &str, password: &str) -> String {
-        let res = self
-            .client
-            .post(self.url(&format!("/api/collections/{collection}/auth-with-password")))
-            .json(&json!({"identity": identity, "password": password}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "login {identity} to {collection}");
-        res.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        login_at(&self.client, &self.base, collection, identity, password).await
     }
 
     pub async fn superuser_token(&self) -> String {
@@ -159,19 +148,59 @@ impl TestServer {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.client.request(method.parse().unwrap(), self.url(path));
-        if let Some(t) = token {
-            req = req.header("Authorization", t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let bytes = res.bytes().await.unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        send_to(&self.client, &self.base, method, path, token, body).await
     }
+}
+
+/// Sends a JSON request to the server at `base` (a [`TestServer`] or a
+/// [`crate::process::ServerProcess`]), returning status and parsed body (`Null` when empty).
+pub async fn send_to(
+    client: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client.request(method.parse().unwrap(), format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("Authorization", t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Logs in to an auth collection of the server at `base` and returns the token.
+pub async fn login_at(
+    client: &reqwest::Client,
+    base: &str,
+    collection: &str,
+    identity: &str,
+    password: &str,
+) -> String {
+    let path = format!("/api/collections/{collection}/auth-with-password");
+    let body = json!({"identity": identity, "password": password});
+    let (status, res) = send_to(client, base, "POST", &path, None, Some(body)).await;
+    assert_eq!(status, 200, "login {identity} to {collection}: {res}");
+    res["token"].as_str().unwrap().to_owned()
+}
+
+/// The test superuser's token on the server at `base`.
+pub async fn superuser_token_at(client: &reqwest::Client, base: &str) -> String {
+    login_at(
+        client,
+        base,
+        "_superusers",
+        SUPERUSER_EMAIL,
+        SUPERUSER_PASSWORD,
+    )
+    .await
 }

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use kulisse::http::HttpOptions;
 use kulisse_store::QueryLimits;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::process::ServerProcess;
-use crate::server::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestServer};
+use crate::server::{TestServer, send_to, superuser_token_at};
 
 /// Five chained back-relations through a self-relation: minutes of work on the old code.
 const SLOW_FILTER: &str = "c_via_self.c_via_self.c_via_self.c_via_self.c_via_self.name ?= 'x'";
@@ -32,8 +32,8 @@ async fn chain_fixture(limits: QueryLimits, records: usize) -> TestServer {
 /// Seeds [`chain_fixture`]'s collections on the server at `base`.
 async fn seed_chain(base: &str, records: usize) {
     let http = reqwest::Client::new();
-    let su = superuser_token(&http, base).await;
-    let (s, c) = call(
+    let su = superuser_token_at(&http, base).await;
+    let (s, c) = send_to(
         &http,
         base,
         "POST",
@@ -47,7 +47,7 @@ async fn seed_chain(base: &str, records: usize) {
     )
     .await;
     assert_eq!(s, 200, "{c}");
-    let (s, body) = call(
+    let (s, body) = send_to(
         &http,
         base,
         "PATCH",
@@ -71,7 +71,7 @@ async fn seed_chain(base: &str, records: usize) {
                 .map(|k| ids[(i * 7919 + k * 104_729) % i].clone())
                 .collect()
         };
-        let (s, r) = call(
+        let (s, r) = send_to(
             &http,
             base,
             "POST",
@@ -83,7 +83,7 @@ async fn seed_chain(base: &str, records: usize) {
         assert_eq!(s, 200, "{r}");
         ids.push(r["id"].as_str().unwrap().to_owned());
     }
-    let (s, body) = call(
+    let (s, body) = send_to(
         &http,
         base,
         "POST",
@@ -100,40 +100,6 @@ async fn seed_chain(base: &str, records: usize) {
 }
 
 /// Sends a JSON request to the server at `base`; returns status and body.
-async fn call(
-    http: &reqwest::Client,
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = http.request(method.parse().unwrap(), format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.header("Authorization", t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn superuser_token(http: &reqwest::Client, base: &str) -> String {
-    let (s, body) = call(
-        http,
-        base,
-        "POST",
-        "/api/collections/_superusers/auth-with-password",
-        None,
-        Some(json!({"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD})),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    body["token"].as_str().unwrap().to_owned()
-}
-
 fn filtered(filter: &str) -> String {
     let query = serde_urlencoded::to_string([("filter", filter)]).unwrap();
     format!("/api/collections/c/records?{query}")
