@@ -250,6 +250,33 @@ async fn two_nodes_share_schema_records_and_settings() {
     })
     .await;
 
+    // A view whose column changes type through one node still reads on the other, whose
+    // connections prepared its statement with the old type.
+    let view = json!({"name": "nv", "type": "view", "listRule": "", "viewQuery": "select id, stars from notes"});
+    let (s, v) = a
+        .send("POST", "/api/collections", Some(&ta), Some(view))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    eventually(|| async {
+        b.send("GET", "/api/collections/nv/records", None, None)
+            .await
+            .0
+            == 200
+    })
+    .await;
+    let retyped = json!({"viewQuery": "select id, text as stars from notes"});
+    let (s, v) = a
+        .send("PATCH", "/api/collections/nv", Some(&ta), Some(retyped))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    eventually(|| async {
+        let (s, list) = b
+            .send("GET", "/api/collections/nv/records?sort=stars", None, None)
+            .await;
+        s == 200 && list["items"][0]["stars"] == "batched"
+    })
+    .await;
+
     // Round-robin: every record is visible on both nodes.
     let (_, la) = a
         .send("GET", "/api/collections/notes/records", None, None)
@@ -259,6 +286,18 @@ async fn two_nodes_share_schema_records_and_settings() {
         .await;
     assert_eq!(la["totalItems"], 2);
     assert_eq!(la["items"], lb["items"]);
+
+    // superuserIPs set through one node are enforced by the other (last: it locks out).
+    let (s, body) = b
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&tb),
+            Some(json!({"superuserIPs": ["10.0.0.1"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    eventually(|| async { a.send("GET", "/api/settings", Some(&ta), None).await.0 == 403 }).await;
 }
 
 #[tokio::test]
