@@ -144,6 +144,8 @@ fn corpus() -> Vec<Row> {
         row("POST", RECORDS).body(form, "garbage"),
         row("POST", RECORDS).body("multipart/form-data", "no boundary"),
         row("POST", RECORDS).body(form, multipart(&[("@jsonPayload", "", "{broken")])),
+        // Uploads are refused until files are stored (never accepted and dropped).
+        row("POST", RECORDS).body(form, multipart(&[("title", "a.txt", "file body")])),
         row("POST", RECORDS).body("text/plain", "title=x"),
         // PB compat: a modifier with an unusable operand changes nothing.
         row("PATCH", RECORD)
@@ -264,6 +266,29 @@ fn corpus() -> Vec<Row> {
         row("DELETE", "/api/collections/missing").su(),
         row("PUT", "/api/collections/import").su().json(r#"{"collections": "nope"}"#),
         row("PATCH", "/api/settings").su().json("[1]"),
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"superuserIPs": ["not-an-ip", ""]}"#),
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"superuserIPs": "10.0.0.0/8"}"#),
+        // Options kulisse does not enforce yet cannot be turned on.
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"rateLimits": {"enabled": true}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"otp": {"enabled": true}, "mfa": {"enabled": true}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"oauth2": {"enabled": true}}"#),
+        row("PATCH", "/api/collections/_superusers")
+            .su()
+            .json(r#"{"createRule": ""}"#),
+        row("DELETE", "/api/collections/_superusers/truncate").su(),
+        row("PUT", "/api/collections/import")
+            .su()
+            .json(r#"{"collections": [], "deleteMissing": true}"#),
         row("PATCH", "/api/settings")
             .su()
             .json(r#"{"meta": {"appName": ["not", "a", "string"]}}"#),
