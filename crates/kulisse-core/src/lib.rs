@@ -4,13 +4,16 @@
 //! callers (admin UI, batch, realtime) share one implementation of rules, validation and
 //! visibility. Services hold an `Arc<dyn Store>` and never see SQL.
 //!
-//! Layout: `collections` (registry of schema snapshots + schema changes), `records`
+//! Layout: `changes` (change sets recorded in every write transaction, published after
+//! commit on the event bus and to other nodes), `collections` (registry of schema
+//! snapshots + schema changes), `records`
 //! (CRUD with rules, input modifiers, output visibility), `auth` (passwords, tokens,
 //! identities), `query` (filter/sort language → storage IR), `error` (the domain error).
 //!
 //! Must not depend on: axum/HTTP types, SQL drivers, engine crates.
 
 pub mod auth;
+pub mod changes;
 pub mod collections;
 pub mod error;
 pub mod query;
@@ -21,7 +24,10 @@ use std::sync::Arc;
 
 use kulisse_store::Store;
 
+use crate::changes::Writer;
+
 pub use auth::{Auth, AuthService};
+pub use changes::{ChangeFeed, EventBus};
 pub use collections::{CollectionsService, Registry};
 pub use error::CoreError;
 pub use records::RecordsService;
@@ -37,55 +43,45 @@ pub struct Services {
     pub auth: AuthService,
     /// Application settings.
     pub settings: settings::SettingsService,
+    /// Committed changes, local and from other nodes.
+    pub events: EventBus,
 }
 
 impl Services {
-    /// Loads the schema from `store` (bootstrapping a new data dir) and wires the services.
+    /// Loads the schema from `store` (bootstrapping a new data dir) and wires the services;
+    /// with `feed`, change sets travel to and from the other nodes sharing the database.
     ///
     /// # Errors
     /// When the store cannot be read or bootstrapped.
-    pub async fn start(store: Arc<dyn Store>) -> Result<Services, CoreError> {
-        let registry = Registry::load(Arc::clone(&store)).await?;
-        let collections = CollectionsService::new(Arc::clone(&store), registry.clone());
-        let auth = AuthService::new(Arc::clone(&store), registry.clone());
-        let settings = settings::SettingsService::load(Arc::clone(&store)).await?;
-        if let Some(changes) = store.changes() {
-            tokio::spawn(follow_changes(changes, registry.clone(), settings.clone()));
+    pub async fn start(
+        store: Arc<dyn Store>,
+        feed: Option<Arc<dyn ChangeFeed>>,
+    ) -> Result<Services, CoreError> {
+        let events = EventBus::default();
+        // Subscribe before anything is loaded: a change heard while loading must not be
+        // lost, and the first feed event is a "missed" that reloads whatever was read.
+        let remote = feed.as_ref().map(|f| f.subscribe());
+        let writer = Writer::new(Arc::clone(&store), feed, events.clone());
+        let registry = Registry::load(Arc::clone(&store), &writer).await?;
+        events.subscribe(Arc::new(auth::ForgetChangedRecords::new(registry.clone())));
+        let collections = CollectionsService::new(writer.clone(), registry.clone());
+        let auth = AuthService::new(Arc::clone(&store), writer.clone(), registry.clone());
+        let settings = settings::SettingsService::load(Arc::clone(&store), writer.clone()).await?;
+        if let Some(remote) = remote {
+            tokio::spawn(changes::follow_feed(
+                remote,
+                registry.clone(),
+                settings.clone(),
+                events.clone(),
+            ));
         }
-        let records = RecordsService::new(store, registry);
+        let records = RecordsService::new(store, writer, registry);
         Ok(Services {
             collections,
             records,
             auth,
             settings,
+            events,
         })
-    }
-}
-
-/// Keeps this node's schema, settings and auth-record cache in step with other nodes
-/// sharing the database: schema changes reload both snapshots (a lagging feed counts as
-/// one), auth record changes drop that record from the cache.
-async fn follow_changes(
-    mut changes: tokio::sync::broadcast::Receiver<kulisse_store::Change>,
-    registry: Registry,
-    settings: settings::SettingsService,
-) {
-    use kulisse_store::Change;
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        match changes.recv().await {
-            Ok(Change::Record { collection, id }) => {
-                registry.auth_cache().invalidate(&collection, &id)
-            }
-            Ok(Change::Schema) | Err(RecvError::Lagged(_)) => {
-                if let Err(e) = registry.reload().await {
-                    tracing::warn!(error = %e, "schema reload after a change failed");
-                }
-                if let Err(e) = settings.reload().await {
-                    tracing::warn!(error = %e, "settings reload after a change failed");
-                }
-            }
-            Err(RecvError::Closed) => return,
-        }
     }
 }

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use kulisse_schema::{FieldError, FieldErrors};
-use kulisse_store::{Store, StoreError, transact};
+use kulisse_store::{Store, StoreError};
+
+use crate::changes::Writer;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Auth;
@@ -48,6 +50,7 @@ const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
 #[derive(Clone)]
 pub struct SettingsService {
     store: Arc<dyn Store>,
+    writer: Writer,
     current: Arc<RwLock<Arc<Value>>>,
     /// Held from reading the store to installing the result, so that a reload which read
     /// older settings cannot install them over newer ones.
@@ -80,7 +83,7 @@ impl SettingsService {
     ///
     /// # Errors
     /// When the store cannot be read.
-    pub async fn load(store: Arc<dyn Store>) -> Result<Self, CoreError> {
+    pub async fn load(store: Arc<dyn Store>, writer: Writer) -> Result<Self, CoreError> {
         let mut settings = defaults();
         if let Some(stored) = store.param(PARAM_KEY).await? {
             merge(&mut settings, &stored);
@@ -93,6 +96,7 @@ impl SettingsService {
         }
         Ok(Self {
             store,
+            writer,
             current: Arc::new(RwLock::new(Arc::new(settings))),
             installing: Arc::default(),
         })
@@ -208,7 +212,8 @@ impl SettingsService {
         merge(&mut next, &Value::Object(known));
         validate(&next).map_err(|errs| CoreError::invalid(SAVE_FAILED, errs))?;
         let stored = next.clone();
-        transact::<_, StoreError, _>(&*self.store, move |tx| tx.set_param(PARAM_KEY, &stored))
+        self.writer
+            .transact::<_, StoreError, _>(move |tx| tx.set_param(PARAM_KEY, &stored))
             .await?;
         let view = redacted(&next);
         if let Ok(mut cur) = self.current.write() {

@@ -12,9 +12,6 @@ use crate::render::quote;
 /// Key of the advisory lock every schema change holds.
 pub(crate) const SCHEMA_LOCK: i64 = 0x006b_756c_6973_7365; // "kulisse"
 
-/// NOTIFY channel announcing schema and settings changes to the other nodes.
-pub(crate) const CHANGES_CHANNEL: &str = "kulisse_changes";
-
 /// System tables and functions (idempotent).
 pub(crate) const MIGRATIONS: &str = r#"
 CREATE TABLE IF NOT EXISTS _collections (

@@ -3,9 +3,11 @@
 //!
 //! Layout: `render` (query IR → SQL with SQLite's comparison semantics), `ddl` (tables,
 //! indexes, metadata, helper functions), `codec` (values ⇄ parameters and columns), `tx`
-//! (write transactions), `classify` (driver errors → `StoreError`), `listen` (the change
-//! feed between nodes), `cancel` (stopping the queries of dropped requests and at shutdown). Same logical schema as the SQLite engine: every collection is a
-//! table with typed columns, plus `_collections` and `_params`.
+//! (write transactions), `classify` (driver errors → `StoreError`), `cancel` (stopping the
+//! queries of dropped requests and at shutdown). Same logical schema as the SQLite engine:
+//! every collection is a table with typed columns, plus `_collections` and `_params`.
+//! Write transactions can `NOTIFY` (`StoreTx::notify`); listening, and what the messages
+//! mean, belong to the change feed adapter (`kulisse-feed-postgres`).
 //!
 //! Must not depend on: kulisse-core, HTTP types, other engines.
 
@@ -13,7 +15,6 @@ mod cancel;
 mod classify;
 mod codec;
 mod ddl;
-mod listen;
 mod render;
 mod tx;
 
@@ -26,9 +27,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kulisse_store::{Change, Engine, Page, QueryLimits, Select, Store, StoreError, WriteJob};
+use kulisse_store::{Engine, Page, QueryLimits, Select, Store, StoreError, WriteJob};
 use serde_json::Value;
-use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio_postgres::NoTls;
 
 use crate::cancel::{Lease, until_stopped};
@@ -48,14 +49,11 @@ pub struct PostgresStore {
     /// True once [`Store::stop_queries`] was called.
     stop: watch::Sender<bool>,
     limits: QueryLimits,
-    changes: broadcast::Sender<Change>,
-    listener: tokio::task::JoinHandle<()>,
 }
 
 impl PostgresStore {
     /// Connects, runs the system migrations (under an advisory lock, so nodes starting
-    /// together take turns) and starts listening for other nodes' changes, with the
-    /// default [`QueryLimits`].
+    /// together take turns), with the default [`QueryLimits`].
     ///
     /// # Errors
     /// When the URL is invalid or the server cannot be reached.
@@ -109,15 +107,11 @@ impl PostgresStore {
             .await
             .map_err(|e| classify(&e, None))?;
         drop(client);
-        let (changes, _) = broadcast::channel(16);
-        let listener = tokio::spawn(listen::run(url.to_owned(), changes.clone()));
         Ok(PostgresStore {
             pool,
             joins: Semaphore::new(size - size / 4),
             stop: watch::Sender::new(false),
             limits,
-            changes,
-            listener,
         })
     }
 }
@@ -211,10 +205,6 @@ impl Store for PostgresStore {
     }
 
     async fn close(&self) {
-        self.listener.abort();
         self.pool.close();
-    }
-    fn changes(&self) -> Option<broadcast::Receiver<Change>> {
-        Some(self.changes.subscribe())
     }
 }

@@ -108,45 +108,19 @@ impl PgTx<'_> {
         })
     }
 
-    /// Serialises schema changes across nodes and announces them after commit. Lifts the
-    /// query timeout for the rest of the transaction: a table rebuild copies every row, and
-    /// stopping it would leave a collection that cannot change at all (on SQLite only
-    /// reads are bounded, for the same reason).
+    /// Serialises schema changes across nodes: two nodes altering collections (or settings)
+    /// at once take turns, each seeing the other's result. Lifts the query timeout for the
+    /// rest of the transaction: a table rebuild copies every row, and stopping it would
+    /// leave a collection that cannot change at all (on SQLite only reads are bounded, for
+    /// the same reason).
     fn schema_change(&self) -> Result<(), StoreError> {
+        let sql = format!(
+            "SET LOCAL statement_timeout = 0; SELECT pg_advisory_xact_lock({})",
+            ddl::SCHEMA_LOCK
+        );
         self.handle
-            .block_on(self.client.batch_execute("SET LOCAL statement_timeout = 0"))
-            .map_err(|e| classify(&e, None))?;
-        let sql = Sql {
-            text: format!(
-                "SELECT pg_advisory_xact_lock({}), pg_notify('{}', '')",
-                ddl::SCHEMA_LOCK,
-                ddl::CHANGES_CHANNEL
-            ),
-            params: vec![],
-        };
-        self.handle.block_on(async {
-            self.client
-                .query(&sql.text, &[])
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(&e, None))
-        })
-    }
-    /// Other nodes cache auth records for token checks; tell them when one changes.
-    fn announce_record(&self, c: &Collection, id: &str) -> Result<(), StoreError> {
-        if !c.is_auth() {
-            return Ok(());
-        }
-        let payload = kulisse_store::Change::Record {
-            collection: c.id.clone(),
-            id: id.to_owned(),
-        }
-        .to_payload();
-        let sql = Sql {
-            text: format!("SELECT pg_notify('{}', $1)", ddl::CHANGES_CHANNEL),
-            params: vec![Param::Text(payload)],
-        };
-        self.run(&sql, None).map(|_| ())
+            .block_on(self.client.batch_execute(&sql))
+            .map_err(|e| classify(&e, None))
     }
 
     fn save_meta(&self, c: &Collection) -> Result<(), StoreError> {
@@ -200,7 +174,6 @@ impl StoreTx for PgTx<'_> {
         self.run(&Sql { text, params }, Some(c)).map(|_| ())
     }
     fn update(&mut self, c: &Collection, id: &str, changes: &Row) -> Result<(), StoreError> {
-        self.announce_record(c, id)?;
         let (cols, mut params) = encoded(c, changes);
         if cols.is_empty() {
             return Ok(());
@@ -223,7 +196,6 @@ impl StoreTx for PgTx<'_> {
         }
     }
     fn delete(&mut self, c: &Collection, id: &str) -> Result<(), StoreError> {
-        self.announce_record(c, id)?;
         let text = format!("DELETE FROM {} WHERE \"id\" = $1", quote(&c.name));
         match self.run(
             &Sql {
@@ -306,6 +278,17 @@ impl StoreTx for PgTx<'_> {
         let sql = Sql {
             text: "INSERT INTO _params (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value".into(),
             params: vec![Param::Text(key.to_owned()), Param::Text(value.to_string())],
+        };
+        self.run(&sql, None).map(|_| ())
+    }
+
+    fn notify(&mut self, channel: &str, payload: &str) -> Result<(), StoreError> {
+        let sql = Sql {
+            text: "SELECT pg_notify($1, $2)".into(),
+            params: vec![
+                Param::Text(channel.to_owned()),
+                Param::Text(payload.to_owned()),
+            ],
         };
         self.run(&sql, None).map(|_| ())
     }

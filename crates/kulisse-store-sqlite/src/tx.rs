@@ -180,6 +180,13 @@ impl StoreTx for SqliteTx<'_> {
             .map(|_| ())
             .map_err(classify)
     }
+
+    /// One process owns a SQLite data dir: there is nobody to notify.
+    fn notify(&mut self, _channel: &str, _payload: &str) -> Result<(), StoreError> {
+        Err(StoreError::Other(
+            "SQLite has no other processes to notify".into(),
+        ))
+    }
 }
 
 /// DDL failures that come from user-written SQL (view queries) are safe to report.

@@ -36,41 +36,6 @@ pub type Row = serde_json::Map<String, Value>;
 /// A transaction body. Returning `Err` rolls the whole job back.
 pub type WriteJob = Box<dyn FnOnce(&mut dyn StoreTx) -> Result<(), StoreError> + Send>;
 
-/// A change other nodes must hear about to keep their caches true.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Collections or settings changed (or the feed reconnected and may have missed some).
-    Schema,
-    /// A record of an auth collection changed or was deleted (its tokens may be revoked).
-    Record {
-        /// Collection id.
-        collection: String,
-        /// Record id.
-        id: String,
-    },
-}
-
-impl Change {
-    /// The NOTIFY payload form.
-    pub fn to_payload(&self) -> String {
-        match self {
-            Change::Schema => String::new(),
-            Change::Record { collection, id } => format!("record:{collection}:{id}"),
-        }
-    }
-
-    /// Parses a payload; anything unknown is treated as a schema change (safe: reload).
-    pub fn from_payload(payload: &str) -> Change {
-        payload
-            .strip_prefix("record:")
-            .and_then(|rest| rest.split_once(':'))
-            .map_or(Change::Schema, |(c, id)| Change::Record {
-                collection: c.to_owned(),
-                id: id.to_owned(),
-            })
-    }
-}
-
 /// Which database engine serves a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -183,11 +148,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);
-    /// Announcements of changes made by any node sharing the database (multi-node
-    /// engines); `None` when the engine has a single process.
-    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
-        None
-    }
 }
 
 /// Operations available inside a write transaction.
@@ -248,7 +208,20 @@ pub trait StoreTx {
     /// # Errors
     /// When the write fails.
     fn set_param(&mut self, key: &str, value: &Value) -> Result<(), StoreError>;
+    /// Queues `payload` for every process listening on `channel` of this database; it is
+    /// delivered if, and only if, the transaction commits, so a listener never hears of a
+    /// change that was rolled back, nor misses one that committed while it was connected
+    /// (PostgreSQL's `NOTIFY`, at most [`MAX_NOTIFY_PAYLOAD`] bytes). Engines that serve a
+    /// single process have nobody to tell and refuse it.
+    ///
+    /// # Errors
+    /// When the engine has no such channel, or the payload is too long.
+    fn notify(&mut self, channel: &str, payload: &str) -> Result<(), StoreError>;
 }
+
+/// The longest payload [`StoreTx::notify`] carries (PostgreSQL's limit is 8,000 bytes,
+/// counting the terminating byte).
+pub const MAX_NOTIFY_PAYLOAD: usize = 7_999;
 
 /// Runs a typed transaction on a store: the closure's value or its own error comes back.
 ///

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use kulisse_core::Services;
+use kulisse_core::{ChangeFeed, Services};
+use kulisse_feed_postgres::PostgresFeed;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
@@ -32,10 +33,20 @@ pub async fn open(
             )
         }
     };
-    let services = Services::start(Arc::clone(&store))
-        .await
-        .context("cannot load the schema")?;
+    let services = start(Arc::clone(&store), db).await?;
     Ok((store, services))
+}
+
+/// Starts the services on `store`; on the PostgreSQL database `db`, joined to the other
+/// nodes sharing it through its change feed.
+///
+/// # Errors
+/// When the schema cannot be loaded.
+pub async fn start(store: Arc<dyn Store>, db: Option<&str>) -> anyhow::Result<Services> {
+    let feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
+    Services::start(store, feed)
+        .await
+        .context("cannot load the schema")
 }
 
 /// For the runtime's `on_thread_park` hook: a worker going idle gives back what it holds

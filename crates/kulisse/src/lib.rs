@@ -1,6 +1,7 @@
-//! kulisse as a library: the HTTP layer, so integration tests drive the same router the
-//! binary serves.
+//! kulisse as a library: the composition root and the HTTP layer, so integration tests
+//! wire and drive exactly what the binary serves.
 //!
-//! Must not depend on: SQL drivers (engines are chosen in the binary's `compose`).
+//! Only `compose` names an engine or an adapter; `http` never touches storage.
 
+pub mod compose;
 pub mod http;

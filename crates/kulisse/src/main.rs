@@ -1,10 +1,10 @@
 //! The kulisse binary: PocketBase's API on embedded SQLite, in one process.
 
 mod cli;
-mod compose;
 
 use anyhow::Context;
 use clap::Parser;
+use kulisse::compose;
 use kulisse::http::{HttpOptions, router};
 use kulisse_store::QueryLimits;
 use tracing_subscriber::EnvFilter;

@@ -1,6 +1,7 @@
 //! Who is asking: tokens, passwords and the auth endpoints' logic.
 
 mod cache;
+mod forget;
 mod password;
 mod service;
 mod tokens;
@@ -11,6 +12,7 @@ use kulisse_schema::Collection;
 use kulisse_store::Row;
 
 pub use cache::AuthCache;
+pub(crate) use forget::ForgetChangedRecords;
 pub use password::{hash_password, verify_password};
 pub use service::{AuthMethods, AuthService};
 pub use tokens::{Claims, TokenKind};

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use kulisse_schema::collection::SUPERUSERS;
 use kulisse_schema::{Collection, FieldError, FieldErrors, datetime, ids, value::is_email};
-use kulisse_store::{CmpOp, Cond, Literal, Row, Select, Store, StoreError, Term, transact};
+use kulisse_store::{CmpOp, Cond, Literal, Row, Select, Store, StoreError, Term};
+
+use crate::changes::Writer;
 use serde_json::{Value, json};
 
 use super::Auth;
@@ -18,6 +20,7 @@ use crate::error::CoreError;
 #[derive(Clone)]
 pub struct AuthService {
     store: Arc<dyn Store>,
+    writer: Writer,
     registry: Registry,
 }
 
@@ -33,8 +36,12 @@ pub struct AuthMethods {
 }
 
 impl AuthService {
-    pub(crate) fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
-        Self { store, registry }
+    pub(crate) fn new(store: Arc<dyn Store>, writer: Writer, registry: Registry) -> Self {
+        Self {
+            store,
+            writer,
+            registry,
+        }
     }
 
     /// Resolves an `Authorization` header value; anything invalid is a guest (§1.4).
@@ -333,7 +340,7 @@ impl AuthService {
         }
         let now = datetime::now();
         let email = email.to_owned();
-        let saved = transact::<_, CoreError, _>(&*self.store, move |tx| {
+        self.writer.transact::<_, CoreError, _>(move |tx| {
             let token_key = ids::random_string(ids::TOKEN_KEY_ALPHABET, 50);
             match existing {
                 Some(row) => {
@@ -349,9 +356,7 @@ impl AuthService {
             }
             Ok(())
         })
-        .await;
-        self.registry.auth_cache().clear();
-        saved
+        .await
     }
 
     /// Deletes a superuser by email (CLI `superuser delete`).
@@ -372,12 +377,11 @@ impl AuthService {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let deleted = transact::<_, CoreError, _>(&*self.store, move |tx| {
-            tx.delete(&c, &id).map_err(|e: StoreError| e.into())
-        })
-        .await;
-        self.registry.auth_cache().clear();
-        deleted
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| {
+                tx.delete(&c, &id).map_err(|e: StoreError| e.into())
+            })
+            .await
     }
 
     async fn find_by_email(

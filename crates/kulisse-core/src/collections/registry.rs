@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use kulisse_schema::{Collection, collection};
-use kulisse_store::{Store, StoreError, transact};
+use kulisse_store::{Store, StoreError};
 
 use crate::auth::AuthCache;
+use crate::changes::Writer;
 use crate::error::CoreError;
 
 /// One consistent view of all collections.
@@ -104,7 +105,7 @@ impl Registry {
     ///
     /// # Errors
     /// When the store cannot be read or written.
-    pub async fn load(store: Arc<dyn Store>) -> Result<Registry, CoreError> {
+    pub async fn load(store: Arc<dyn Store>, writer: &Writer) -> Result<Registry, CoreError> {
         let registry = Registry {
             store: Arc::clone(&store),
             current: Arc::new(RwLock::new(Arc::default())),
@@ -112,11 +113,12 @@ impl Registry {
             reloading: Arc::default(),
         };
         if store.load_collections().await?.is_empty() {
-            transact::<_, StoreError, _>(&*store, |tx| {
-                tx.create_collection(&collection::superusers())?;
-                tx.create_collection(&collection::users())
-            })
-            .await?;
+            writer
+                .transact::<_, StoreError, _>(|tx| {
+                    tx.create_collection(&collection::superusers())?;
+                    tx.create_collection(&collection::users())
+                })
+                .await?;
         }
         registry.reload().await?;
         Ok(registry)

@@ -7,7 +7,9 @@ use kulisse_schema::errors::FieldErrorNode;
 use kulisse_schema::{
     Collection, CollectionKind, FieldError, FieldErrors, FieldKind, IndexDef, datetime,
 };
-use kulisse_store::{Store, StoreError, StoreTx, transact};
+use kulisse_store::{StoreError, StoreTx};
+
+use crate::changes::Writer;
 use serde_json::Value;
 
 use super::registry::{Registry, Snapshot};
@@ -19,7 +21,7 @@ use crate::query::{RequestInfo, Resolver, compile_filter};
 /// The collections API.
 #[derive(Clone)]
 pub struct CollectionsService {
-    store: Arc<dyn Store>,
+    writer: Writer,
     registry: Registry,
 }
 
@@ -49,8 +51,8 @@ fn input_error(message: &str, e: CollectionInputError) -> CoreError {
 }
 
 impl CollectionsService {
-    pub(crate) fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
-        Self { store, registry }
+    pub(crate) fn new(writer: Writer, registry: Registry) -> Self {
+        Self { writer, registry }
     }
 
     /// The registry (read access for other layers).
@@ -155,11 +157,12 @@ impl CollectionsService {
         validate(&c, None, &snapshot).map_err(|errs| CoreError::invalid(MSG, errs))?;
         let id = c.id.clone();
         let snap = Arc::clone(&snapshot);
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
-            let c = with_view_fields(tx, c, &snap, MSG)?;
-            tx.create_collection(&c).map_err(|e| ddl_error(MSG, e))
-        })
-        .await?;
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| {
+                let c = with_view_fields(tx, c, &snap, MSG)?;
+                tx.create_collection(&c).map_err(|e| ddl_error(MSG, e))
+            })
+            .await?;
         self.registry.reload().await?;
         self.registry.get(&id).ok_or(CoreError::NotFound)
     }
@@ -189,14 +192,15 @@ impl CollectionsService {
         dependent_rules_still_compile(&next, &snapshot)
             .map_err(|errs| CoreError::invalid(MSG, errs))?;
         let id = next.id.clone();
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
-            let next = with_view_fields(tx, next, &snapshot, MSG)?;
-            tx.alter_collection(&old, &next)
-                .map_err(|e| ddl_error(MSG, e))?;
-            view::rebuild_dependents(tx, &old, &next, &snapshot)
-                .map_err(|broken| view_dependency_error(MSG, &broken))
-        })
-        .await?;
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| {
+                let next = with_view_fields(tx, next, &snapshot, MSG)?;
+                tx.alter_collection(&old, &next)
+                    .map_err(|e| ddl_error(MSG, e))?;
+                view::rebuild_dependents(tx, &old, &next, &snapshot)
+                    .map_err(|broken| view_dependency_error(MSG, &broken))
+            })
+            .await?;
         self.registry.reload().await?;
         self.registry.get(&id).ok_or(CoreError::NotFound)
     }
@@ -242,7 +246,9 @@ impl CollectionsService {
                 )));
             }
         }
-        transact::<_, CoreError, _>(&*self.store, move |tx| Ok(tx.drop_collection(&c)?)).await?;
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| Ok(tx.drop_collection(&c)?))
+            .await?;
         self.registry.reload().await
     }
 
@@ -266,7 +272,9 @@ impl CollectionsService {
                 "Failed to truncate collection (most likely due to required cascade delete record references).".into(),
             ));
         }
-        transact::<_, CoreError, _>(&*self.store, move |tx| Ok(tx.truncate(&c)?)).await
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| Ok(tx.truncate(&c)?))
+            .await
     }
 
     /// Imports definitions: existing ones (matched by id, then name) are updated, new ones
@@ -348,38 +356,39 @@ impl CollectionsService {
         } else {
             vec![]
         };
-        transact::<_, CoreError, _>(&*self.store, move |tx| {
-            for c in &doomed {
-                tx.drop_collection(c)?;
-            }
-            let mut applied = Vec::with_capacity(plan.len());
-            for (old, next) in plan {
-                let next = with_view_fields(tx, next, &snapshot, MSG)?;
-                match &old {
-                    Some(old) => tx.alter_collection(old, &next),
-                    None => tx.create_collection(&next),
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| {
+                for c in &doomed {
+                    tx.drop_collection(c)?;
                 }
-                .map_err(|e| ddl_error(MSG, e))?;
-                applied.push((old, next));
-            }
-            // Views reading a rebuilt collection are built again, from the imported schema
-            // (which may change the views too), once everything is in place.
-            let mut imported = Arc::clone(&snapshot);
-            for c in &doomed {
-                imported = Arc::new(imported.without(&c.id));
-            }
-            for (_, next) in &applied {
-                imported = Arc::new(imported.with(next));
-            }
-            for (old, next) in &applied {
-                if let Some(old) = old {
-                    view::rebuild_dependents(tx, old, next, &imported)
-                        .map_err(|broken| view_dependency_error(MSG, &broken))?;
+                let mut applied = Vec::with_capacity(plan.len());
+                for (old, next) in plan {
+                    let next = with_view_fields(tx, next, &snapshot, MSG)?;
+                    match &old {
+                        Some(old) => tx.alter_collection(old, &next),
+                        None => tx.create_collection(&next),
+                    }
+                    .map_err(|e| ddl_error(MSG, e))?;
+                    applied.push((old, next));
                 }
-            }
-            Ok(())
-        })
-        .await?;
+                // Views reading a rebuilt collection are built again, from the imported schema
+                // (which may change the views too), once everything is in place.
+                let mut imported = Arc::clone(&snapshot);
+                for c in &doomed {
+                    imported = Arc::new(imported.without(&c.id));
+                }
+                for (_, next) in &applied {
+                    imported = Arc::new(imported.with(next));
+                }
+                for (old, next) in &applied {
+                    if let Some(old) = old {
+                        view::rebuild_dependents(tx, old, next, &imported)
+                            .map_err(|broken| view_dependency_error(MSG, &broken))?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
         self.registry.reload().await
     }
 }

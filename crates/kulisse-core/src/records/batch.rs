@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kulisse_store::{Row, StoreError, transact};
+use kulisse_store::{Row, StoreError};
 
 use super::service::RecordsService;
 use super::write::{PreparedWrite, WriteOp, apply};
@@ -67,28 +67,26 @@ impl RecordsService {
         }
         let snapshot = self.registry.snapshot();
         let auth = req.auth.clone();
-        let effects: Vec<_> = prepared.iter().map(|(p, _)| p.cache_effect()).collect();
-        let outcome = transact::<_, BatchFailure, _>(&*self.store, move |tx| {
-            let mut out = Vec::with_capacity(prepared.len());
-            for (index, (p, is_delete)) in prepared.into_iter().enumerate() {
-                if started.elapsed() > budget {
-                    return Err(BatchFailure {
+        self.writer
+            .transact::<_, BatchFailure, _>(move |tx| {
+                let mut out = Vec::with_capacity(prepared.len());
+                for (index, (p, is_delete)) in prepared.into_iter().enumerate() {
+                    if started.elapsed() > budget {
+                        return Err(BatchFailure {
+                            index,
+                            error: CoreError::BadRequest("Batch transaction timeout.".into()),
+                        });
+                    }
+                    let c = std::sync::Arc::clone(p.collection());
+                    let row = apply(tx, &snapshot, p).map_err(|error| BatchFailure {
                         index,
-                        error: CoreError::BadRequest("Batch transaction timeout.".into()),
-                    });
+                        error: unknown_collection(error),
+                    })?;
+                    out.push(((!is_delete).then(|| super::visible(&c, row, &auth)), c));
                 }
-                let c = std::sync::Arc::clone(p.collection());
-                let row = apply(tx, &snapshot, p).map_err(|error| BatchFailure {
-                    index,
-                    error: unknown_collection(error),
-                })?;
-                out.push(((!is_delete).then(|| super::visible(&c, row, &auth)), c));
-            }
-            Ok(out)
-        })
-        .await;
-        effects.iter().for_each(|e| self.forget(e));
-        outcome
+                Ok(out)
+            })
+            .await
     }
 }
 

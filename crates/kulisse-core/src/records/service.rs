@@ -7,6 +7,7 @@ use kulisse_store::{
     CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term,
 };
 
+use crate::changes::Writer;
 use crate::collections::{Registry, Snapshot};
 use crate::error::CoreError;
 use crate::query::{RequestInfo, Resolver, compile_filter, parse_sort};
@@ -20,6 +21,7 @@ const MAX_CASCADE_DEPTH: usize = 32;
 #[derive(Clone)]
 pub struct RecordsService {
     pub(crate) store: Arc<dyn Store>,
+    pub(crate) writer: Writer,
     pub(crate) registry: Registry,
 }
 
@@ -79,8 +81,12 @@ pub(crate) enum Action {
 }
 
 impl RecordsService {
-    pub(crate) fn new(store: Arc<dyn Store>, registry: Registry) -> Self {
-        Self { store, registry }
+    pub(crate) fn new(store: Arc<dyn Store>, writer: Writer, registry: Registry) -> Self {
+        Self {
+            store,
+            writer,
+            registry,
+        }
     }
 
     pub(crate) fn collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {

@@ -13,7 +13,7 @@ use kulisse_schema::value::{self, validate};
 use kulisse_schema::{
     Collection, CollectionKind, FieldError, FieldErrors, FieldKind, datetime, ids,
 };
-use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term, transact};
+use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term};
 use serde_json::{Map, Value};
 
 use super::ExpandTree;
@@ -146,39 +146,6 @@ impl PreparedWrite {
     pub fn collection(&self) -> &Arc<Collection> {
         &self.collection
     }
-
-    /// What this write makes stale in the auth record cache.
-    pub(crate) fn cache_effect(&self) -> CacheEffect {
-        match &self.step {
-            // Deletes may cascade into, or unlink ids from, any auth record.
-            Step::Delete { .. } => CacheEffect::All,
-            Step::Update { id, .. } | Step::Upsert { id, .. } if self.collection.is_auth() => {
-                CacheEffect::Record(self.collection.id.clone(), id.clone())
-            }
-            _ => CacheEffect::Nothing,
-        }
-    }
-}
-
-/// Auth-cache entries a write invalidates.
-#[derive(Debug, Clone)]
-pub(crate) enum CacheEffect {
-    Nothing,
-    Record(String, String),
-    All,
-}
-
-impl RecordsService {
-    /// Drops auth-cache entries a write made stale (also when it failed: it may have
-    /// committed partly before the error reached us, and forgetting is always safe).
-    pub(crate) fn forget(&self, effect: &CacheEffect) {
-        let cache = self.registry.auth_cache();
-        match effect {
-            CacheEffect::Nothing => {}
-            CacheEffect::Record(c, id) => cache.invalidate(c, id),
-            CacheEffect::All => cache.clear(),
-        }
-    }
 }
 
 impl RecordsService {
@@ -242,12 +209,10 @@ impl RecordsService {
     ) -> Result<super::Record, CoreError> {
         let snapshot = self.registry.snapshot();
         let (c, req) = (Arc::clone(&prepared.collection), Arc::clone(&prepared.req));
-        let effect = prepared.cache_effect();
-        let outcome =
-            transact::<_, CoreError, _>(&*self.store, move |tx| apply(tx, &snapshot, prepared))
-                .await;
-        self.forget(&effect);
-        let row = outcome?;
+        let row = self
+            .writer
+            .transact::<_, CoreError, _>(move |tx| apply(tx, &snapshot, prepared))
+            .await?;
         let mut rows = [super::visible(&c, row, &req.auth).into()];
         self.expand(&req, &c, &mut rows, expand).await?;
         let [row] = rows;

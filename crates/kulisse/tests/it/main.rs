@@ -32,6 +32,7 @@ mod admin_safety;
 mod bad_input;
 mod batch_expand;
 mod binary;
+mod change_events;
 mod compat;
 mod expand_graph;
 mod filters;

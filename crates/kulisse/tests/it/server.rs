@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use kulisse::http::{HttpOptions, router};
-use kulisse_core::Services;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
@@ -100,13 +99,33 @@ impl TestServer {
                 Arc::new(PostgresStore::connect_with(&url, limits).await.unwrap())
             }
         };
-        let services = Services::start(store).await.unwrap();
+        let services = kulisse::compose::start(store, pg_url.as_deref())
+            .await
+            .unwrap();
         services
             .auth
             .upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD, false)
             .await
             .unwrap();
-        let app = router(services, &opts);
+        Self::serve(services, &opts, pg_url, dir).await
+    }
+
+    /// Another node on the PostgreSQL database `url` (made by [`TestServer::start`]): its
+    /// own store, caches and change feed, sharing only the database.
+    pub async fn join(url: &str) -> TestServer {
+        let store = Arc::new(PostgresStore::connect(url).await.unwrap());
+        let services = kulisse::compose::start(store, Some(url)).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        Self::serve(services, &HttpOptions::default(), Some(url.to_owned()), dir).await
+    }
+
+    async fn serve(
+        services: kulisse_core::Services,
+        opts: &HttpOptions,
+        pg_url: Option<String>,
+        dir: tempfile::TempDir,
+    ) -> TestServer {
+        let app = router(services, opts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
