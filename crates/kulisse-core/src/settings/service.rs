@@ -142,3 +142,42 @@ async fn save(store: &dyn Store, settings: &Settings) -> Result<(), CoreError> {
     transact::<_, StoreError, _>(store, move |tx| tx.set_param(PARAM_KEY, &stored)).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use kulisse_store_sqlite::SqliteStore;
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn secrets_are_stored_and_kept_through_a_patch_but_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
+        let service = SettingsService::load(Arc::clone(&store)).await.unwrap();
+        assert_eq!(
+            *service.snapshot(),
+            Settings::default(),
+            "nothing stored yet"
+        );
+        let mut settings = Settings::default();
+        settings.smtp.password = "smtp-pw".to_owned().into();
+        settings.backups.s3.secret = "backup-secret".to_owned().into();
+        save(&*store, &settings).await.unwrap();
+        service.reload().await.unwrap();
+        assert_eq!(*service.snapshot(), settings);
+
+        let Value::Object(patch) = json!({"meta": {"appName": "Renamed"}}) else {
+            unreachable!()
+        };
+        let next = apply_patch(&service.snapshot(), &patch).unwrap();
+        save(&*store, &next).await.unwrap();
+        let stored = store.param(PARAM_KEY).await.unwrap().unwrap();
+        assert_eq!(stored["meta"]["appName"], "Renamed");
+        assert_eq!(stored["smtp"]["password"], "smtp-pw");
+        assert_eq!(stored["backups"]["s3"]["secret"], "backup-secret");
+        let served = next.to_view().to_string();
+        assert!(!served.contains("smtp-pw") && !served.contains("backup-secret"));
+    }
+}
