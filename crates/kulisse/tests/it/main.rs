@@ -43,6 +43,7 @@ mod process;
 mod resources;
 mod security;
 mod server;
+mod settings;
 mod slow_queries;
 mod views;
 mod write_refusals;

@@ -87,6 +87,20 @@ impl TestServer {
 
     /// A server whose queries are bounded by `limits` (`--query-timeout`).
     pub async fn start_limited(opts: HttpOptions, limits: QueryLimits) -> TestServer {
+        Self::start_over(opts, limits, &[]).await
+    }
+
+    /// A server over a store that already holds `params` (`_params` rows), as a data dir
+    /// an older release wrote would.
+    pub async fn start_seeded(params: &[(&str, Value)]) -> TestServer {
+        Self::start_over(HttpOptions::default(), QueryLimits::default(), params).await
+    }
+
+    async fn start_over(
+        opts: HttpOptions,
+        limits: QueryLimits,
+        params: &[(&str, Value)],
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut pg_url = None;
         let store: Arc<dyn Store> = match ENGINE.try_with(|e| *e).unwrap_or(TestEngine::Sqlite) {
@@ -99,6 +113,14 @@ impl TestServer {
                 Arc::new(PostgresStore::connect_with(&url, limits).await.unwrap())
             }
         };
+        for (key, value) in params {
+            let (key, value) = (key.to_string(), value.clone());
+            kulisse_store::transact::<_, kulisse_store::StoreError, _>(&*store, move |tx| {
+                tx.set_param(&key, &value)
+            })
+            .await
+            .unwrap();
+        }
         let services = kulisse::compose::start(store, pg_url.as_deref())
             .await
             .unwrap();

@@ -1,0 +1,171 @@
+//! The checks `PATCH /api/settings` runs before saving, with PocketBase's codes and
+//! field paths (`data.meta.appName.code`, `data.rateLimits.rules.0.label.code`).
+
+use kulisse_schema::{FieldError, FieldErrors};
+
+use super::ip_range::IpRange;
+use super::model::Settings;
+
+/// Every field error of `s`, nested as PocketBase nests them.
+pub(super) fn validate(s: &Settings) -> Result<(), FieldErrors> {
+    let mut errs = FieldErrors::new();
+    errs.add_nested("batch", batch(s));
+    let mut meta = FieldErrors::new();
+    if s.meta.app_name.is_empty() {
+        meta.add("appName", FieldError::required());
+    }
+    errs.add_nested("meta", meta);
+    errs.add_nested("rateLimits", rate_limits(s));
+    errs.add_nested("superuserIPs", ip_list(&s.superuser_ips));
+    let mut logs = FieldErrors::new();
+    if s.logs.max_days < 0 {
+        logs.add("maxDays", at_least_zero());
+    }
+    errs.add_nested("logs", logs);
+    errs.into_result()
+}
+
+fn batch(s: &Settings) -> FieldErrors {
+    let b = &s.batch;
+    let mut errs = FieldErrors::new();
+    for (key, n) in [
+        ("maxRequests", b.max_requests),
+        ("timeout", b.timeout),
+        ("maxBodySize", b.max_body_size),
+    ] {
+        if n < 0 {
+            errs.add(key, at_least_zero());
+        }
+    }
+    if b.enabled {
+        for (key, n) in [("maxRequests", b.max_requests), ("timeout", b.timeout)] {
+            if n == 0 {
+                errs.add(key, FieldError::required());
+            }
+        }
+    }
+    errs
+}
+
+fn rate_limits(s: &Settings) -> FieldErrors {
+    let mut errs = FieldErrors::new();
+    let mut rules = FieldErrors::new();
+    for (i, rule) in s.rate_limits.rules.iter().enumerate() {
+        if !valid_rate_limit_label(&rule.label) {
+            let mut e = FieldErrors::new();
+            e.add(
+                "label",
+                FieldError::new("validation_match_invalid", "Must be in a valid format."),
+            );
+            rules.add_nested(i.to_string(), e);
+        }
+    }
+    errs.add_nested("rules", rules);
+    errs.add_nested("excludedIPs", ip_list(&s.rate_limits.excluded_ips));
+    if s.rate_limits.enabled {
+        // Accepting it would make an app look rate limited when nothing is.
+        errs.add(
+            "enabled",
+            FieldError::not_supported(
+                "Not supported yet: kulisse does not enforce rate limits, so they cannot be enabled.",
+            ),
+        );
+    }
+    errs
+}
+
+/// Errors of a list of addresses and subnets, keyed by index.
+fn ip_list(list: &[String]) -> FieldErrors {
+    let mut errs = FieldErrors::new();
+    for (i, text) in list.iter().enumerate() {
+        if text.is_empty() {
+            errs.add(i.to_string(), FieldError::required());
+        } else if IpRange::parse(text).is_none() {
+            // PB compat: the code's spelling is PocketBase's.
+            errs.add(
+                i.to_string(),
+                FieldError::new(
+                    "validation_invlaid_ip_or_subnet",
+                    "Invalid IP or CIDR subnet.",
+                ),
+            );
+        }
+    }
+    errs
+}
+
+fn at_least_zero() -> FieldError {
+    FieldError::new(
+        "validation_min_greater_equal_than_required",
+        "Must be no less than 0.",
+    )
+    .with_param("threshold", 0)
+}
+
+/// `^(\w+ /[\w/-]*|/[\w/-]*|\w+:\w+|\*:\w+|\w+)$`, PocketBase's rate limit label shape.
+fn valid_rate_limit_label(label: &str) -> bool {
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(\w+ /[\w/-]*|/[\w/-]*|\w+:\w+|\*:\w+|\w+)$")
+            .expect("invariant: static regex")
+    });
+    RE.is_match(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::settings::model::RateLimitRule;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert!(validate(&Settings::default()).is_ok());
+    }
+
+    #[test]
+    fn invalid_values_are_reported_at_pocketbase_paths() {
+        let mut s = Settings::default();
+        s.rate_limits.rules = vec![RateLimitRule {
+            label: "bad label!".into(),
+            ..RateLimitRule::default()
+        }];
+        s.rate_limits.enabled = true;
+        s.rate_limits.excluded_ips = vec!["nope".into()];
+        s.batch.max_requests = -1;
+        s.meta.app_name = String::new();
+        s.superuser_ips = vec!["127.0.0.1".into(), String::new(), "10.0.0.0/33".into()];
+        s.logs.max_days = -2;
+        let min = json!({"code": "validation_min_greater_equal_than_required", "message": "Must be no less than 0.", "params": {"threshold": 0}});
+        let required = json!({"code": "validation_required", "message": "Cannot be blank."});
+        let invalid_ip = json!({"code": "validation_invlaid_ip_or_subnet", "message": "Invalid IP or CIDR subnet."});
+        let errs = validate(&s).unwrap_err().to_json();
+        assert_eq!(
+            errs,
+            json!({
+                "batch": {"maxRequests": min},
+                "logs": {"maxDays": min},
+                "meta": {"appName": required},
+                "rateLimits": {
+                    "enabled": {"code": "validation_not_supported", "message": "Not supported yet: kulisse does not enforce rate limits, so they cannot be enabled."},
+                    "excludedIPs": {"0": invalid_ip},
+                    "rules": {"0": {"label": {"code": "validation_match_invalid", "message": "Must be in a valid format."}}}
+                },
+                "superuserIPs": {"1": required, "2": invalid_ip}
+            })
+        );
+    }
+
+    #[test]
+    fn an_enabled_batch_needs_requests_and_time() {
+        let mut s = Settings::default();
+        s.batch.enabled = true;
+        s.batch.max_requests = 0;
+        s.batch.timeout = 0;
+        let required = json!({"code": "validation_required", "message": "Cannot be blank."});
+        assert_eq!(
+            validate(&s).unwrap_err().to_json(),
+            json!({"batch": {"maxRequests": required, "timeout": required}})
+        );
+    }
+}
