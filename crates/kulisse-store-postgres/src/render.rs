@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kulisse_schema::{Collection, CollectionKind, FieldKind};
-use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, SemiJoin, Term};
+use kulisse_schema::{Collection, FieldKind};
+use kulisse_store::{
+    Affinity, CmpOp, Cond, Join, JoinSource, Literal, NaturalOrder, Order, Select, SemiJoin, Term,
+};
 
 use crate::codec::Param;
 
@@ -52,14 +54,6 @@ enum Ty {
     Text,
     /// Unknown until run time (JSON values, JSON-stored columns).
     Dyn,
-}
-
-/// SQLite column affinity of a term.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Affinity {
-    Numeric,
-    Text,
-    None,
 }
 
 /// What the aliases in scope are.
@@ -102,18 +96,14 @@ impl Ctx {
         }
     }
 
+    /// SQLite column affinity of a term (see [`Affinity`]).
     fn affinity(&self, t: &Term) -> Affinity {
         let kind = match t {
             Term::Column(c) => self.column_kind(None, c),
             Term::Field { alias, column } => self.column_kind(Some(alias), column),
             _ => return Affinity::None,
         };
-        match kind {
-            Some(FieldKind::Number { .. } | FieldKind::Bool) => Affinity::Numeric,
-            Some(k) if k.is_json_stored() => Affinity::Numeric,
-            Some(_) => Affinity::Text,
-            None => Affinity::None,
-        }
+        Affinity::of_column(kind.as_ref())
     }
 }
 
@@ -170,13 +160,12 @@ pub(crate) fn select_rows(q: &Select) -> Sql {
     sql
 }
 
-/// Natural order is insertion order, as SQLite's rowid order is. A view has no insertion
-/// order (nor a `_rowid` column): it pages by id, so pages stay stable.
+/// The natural order's column ([`NaturalOrder`]): insertion order is the `_rowid`
+/// identity column.
 fn natural_order(c: &Collection, table: &str) -> String {
-    if c.kind == CollectionKind::View {
-        format!("{table}.\"id\"")
-    } else {
-        format!("{table}.\"_rowid\"")
+    match NaturalOrder::of(c) {
+        NaturalOrder::Id => format!("{table}.\"id\""),
+        NaturalOrder::Insertion => format!("{table}.\"_rowid\""),
     }
 }
 
@@ -395,11 +384,6 @@ fn render_joins_as(joins: &[Join], ctx: &mut Ctx, sql: &mut Sql, kind: &str) {
     }
 }
 
-fn is_empty_literal(t: &Term) -> bool {
-    matches!(t, Term::Value(Literal::Null))
-        || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
-}
-
 fn render_compare(left: &Term, op: CmpOp, right: &Term, ctx: &mut Ctx, sql: &mut Sql) {
     let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
     match op {
@@ -409,8 +393,12 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, ctx: &mut Ctx, sql: &mut
             }
             is_same(left, right, ctx, sql, false);
         }
-        CmpOp::Eq | CmpOp::Neq if is_empty_literal(right) || is_empty_literal(left) => {
-            let field = if is_empty_literal(right) { left } else { right };
+        CmpOp::Eq | CmpOp::Neq if right.is_empty_literal() || left.is_empty_literal() => {
+            let field = if right.is_empty_literal() {
+                left
+            } else {
+                right
+            };
             // (x = '' OR x IS NULL): only an empty text or NULL is "empty"; 0 is not.
             sql.push(if op == CmpOp::Eq { "(" } else { "NOT (" });
             sql.push("COALESCE(");
