@@ -8,7 +8,6 @@ use kulisse_schema::index::IndexPredicate;
 use kulisse_schema::{Collection, CollectionKind, Field, FieldKind, IndexDef};
 use kulisse_store::{Carry, Conversion, rebuild_plan};
 use rusqlite::Connection;
-use serde_json::Value;
 
 use crate::render::quote;
 
@@ -75,11 +74,7 @@ fn create_index_sql(table: &str, d: &IndexDef) -> String {
 }
 
 fn predicate_sql(p: &IndexPredicate) -> String {
-    let lit = match &p.value {
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        Value::Number(n) => n.to_string(),
-        _ => "NULL".into(),
-    };
+    let lit = p.literal_sql();
     format!("{} {} {}", quote(&p.column), p.op, lit)
 }
 
