@@ -226,33 +226,16 @@ fn validate_name(name: &str, errs: &mut FieldErrors) {
     if name.is_empty() {
         errs.add("name", FieldError::required());
     } else if name.chars().count() > 100 {
-        errs.add(
-            "name",
-            FieldError::new(
-                "validation_length_out_of_range",
-                "The length must be between 1 and 100.",
-            )
-            .with_param("max", 100)
-            .with_param("min", 1),
-        );
+        errs.add("name", FieldError::length_out_of_range(1, 100));
     } else if !is_word(name) {
-        errs.add(
-            "name",
-            FieldError::new("validation_match_invalid", "Must be in a valid format."),
-        );
+        errs.add("name", FieldError::invalid_format());
     } else if RESERVED_FIELD_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
         errs.add(
             "name",
             FieldError::new("validation_not_in_invalid", "Must not be in list."),
         );
     } else if name.to_ascii_lowercase().contains("_via_") {
-        errs.add(
-            "name",
-            FieldError::new(
-                "validation_found_via",
-                "The value cannot contain \"_via_\".",
-            ),
-        );
+        errs.add("name", FieldError::found_via());
     }
 }
 
