@@ -65,14 +65,7 @@ pub(super) fn num_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
             joins,
             term,
             only_if,
-        } => {
-            sql.push("(SELECT ");
-            let inner = lookup_scope(joins, only_if.as_deref(), ctx);
-            num_expr(term, ctx, sql);
-            sql.push(" FROM (SELECT 1) AS \"_seed\"");
-            append(sql, inner);
-            sql.push(" LIMIT 1)");
-        }
+        } => lookup(joins, term, only_if.as_deref(), num_expr, ctx, sql),
         Term::Lower(_) | Term::Strftime { .. } => sql.push("NULL::float8"),
         Term::Value(Literal::Number(n)) => {
             sql.bind(Param::Float(*n));
@@ -129,19 +122,30 @@ pub(super) fn text_expr(t: &Term, ctx: &mut Ctx, sql: &mut Sql) {
             joins,
             term,
             only_if,
-        } => {
-            sql.push("(SELECT ");
-            let inner = lookup_scope(joins, only_if.as_deref(), ctx);
-            text_expr(term, ctx, sql);
-            sql.push(" FROM (SELECT 1) AS \"_seed\"");
-            append(sql, inner);
-            sql.push(" LIMIT 1)");
-        }
+        } => lookup(joins, term, only_if.as_deref(), text_expr, ctx, sql),
         Term::Value(Literal::Text(s)) => sql.bind(Param::Text(s.clone())),
         Term::JsonLength(_) | Term::GeoDistance(_) | Term::Condition(_) | Term::Value(_) => {
             sql.push("NULL::text")
         }
     }
+}
+
+/// `(SELECT part(term) FROM <seed> <joins> WHERE only_if LIMIT 1)`: one part (number or
+/// text, `part`) of the first value a lookup finds.
+fn lookup(
+    joins: &[Join],
+    term: &Term,
+    only_if: Option<&Cond>,
+    part: fn(&Term, &mut Ctx, &mut Sql),
+    ctx: &mut Ctx,
+    sql: &mut Sql,
+) {
+    sql.push("(SELECT ");
+    let inner = lookup_scope(joins, only_if, ctx);
+    part(term, ctx, sql);
+    sql.push(" FROM (SELECT 1) AS \"_seed\"");
+    append(sql, inner);
+    sql.push(" LIMIT 1)");
 }
 
 /// A lookup's joins and row condition, rendered before the SELECT list that precedes them
