@@ -545,28 +545,11 @@ fn validate_collection_name(name: &str, errs: &mut FieldErrors) {
     if name.is_empty() {
         errs.add("name", FieldError::required());
     } else if name.len() > 255 {
-        errs.add(
-            "name",
-            FieldError::new(
-                "validation_length_out_of_range",
-                "The length must be between 1 and 255.",
-            )
-            .with_param("max", 255)
-            .with_param("min", 1),
-        );
+        errs.add("name", FieldError::length_out_of_range(1, 255));
     } else if !is_word(name) {
-        errs.add(
-            "name",
-            FieldError::new("validation_match_invalid", "Must be in a valid format."),
-        );
+        errs.add("name", FieldError::invalid_format());
     } else if name.to_ascii_lowercase().contains("_via_") {
-        errs.add(
-            "name",
-            FieldError::new(
-                "validation_found_via",
-                "The value cannot contain \"_via_\".",
-            ),
-        );
+        errs.add("name", FieldError::found_via());
     } else if name.to_ascii_lowercase().starts_with("sqlite_") || name.starts_with("_kulisse") {
         errs.add(
             "name",

@@ -36,6 +36,31 @@ impl FieldError {
         Self::new("validation_required", "Cannot be blank.")
     }
 
+    /// `validation_length_out_of_range` with PocketBase's `min`/`max` params, as its
+    /// length rule reports a name outside `min..=max` characters.
+    pub fn length_out_of_range(min: u64, max: u64) -> Self {
+        Self::new(
+            "validation_length_out_of_range",
+            format!("The length must be between {min} and {max}."),
+        )
+        .with_param("max", max)
+        .with_param("min", min)
+    }
+
+    /// `validation_match_invalid` / "Must be in a valid format." (a pattern rule failed).
+    pub fn invalid_format() -> Self {
+        Self::new("validation_match_invalid", "Must be in a valid format.")
+    }
+
+    /// `validation_found_via`: a name containing `_via_`, which the filter language reads
+    /// as a back-relation (`posts_via_author`).
+    pub fn found_via() -> Self {
+        Self::new(
+            "validation_found_via",
+            "The value cannot contain \"_via_\".",
+        )
+    }
+
     /// `validation_not_supported`: an option kulisse stores but does not enforce yet. It
     /// is refused rather than kept, so nobody believes their app protected by it.
     pub fn not_supported(message: impl Into<String>) -> Self {
@@ -146,6 +171,16 @@ pub fn sentenize(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_length_error_carries_pocketbase_min_and_max() {
+        assert_eq!(
+            FieldError::length_out_of_range(1, 255).to_json(),
+            json!({"code": "validation_length_out_of_range",
+                "message": "The length must be between 1 and 255.",
+                "params": {"max": 255, "min": 1}})
+        );
+    }
 
     #[test]
     fn sentenize_capitalises_and_adds_period() {

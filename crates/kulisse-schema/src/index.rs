@@ -47,6 +47,21 @@ pub struct IndexPredicate {
     pub value: Value,
 }
 
+impl IndexPredicate {
+    /// The operand as SQL literal text: a quoted string, a number or `NULL`.
+    ///
+    /// Index DDL takes no bound parameters, so the literal is written into the statement;
+    /// this is safe because [`IndexDef::parse`] only admits quoted strings, numbers and NULL.
+    /// PocketBase's definition text and every engine's DDL write it the same way, here.
+    pub fn literal_sql(&self) -> String {
+        match &self.value {
+            Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+            Value::Number(n) => n.to_string(),
+            _ => "NULL".into(),
+        }
+    }
+}
+
 static CREATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?is)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?[`"\[]?(\w+)[`"\]]?\s+ON\s+[`"\[]?(\w+)[`"\]]?\s*\((.+?)\)\s*(?:WHERE\s+(.+?))?\s*;?\s*$"#)
         .expect("invariant: static regex")
@@ -126,14 +141,7 @@ impl IndexDef {
             let terms: Vec<String> = self
                 .predicate
                 .iter()
-                .map(|p| {
-                    let lit = match &p.value {
-                        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-                        Value::Null => "NULL".into(),
-                        other => other.to_string(),
-                    };
-                    format!("`{}` {} {}", p.column, p.op, lit)
-                })
+                .map(|p| format!("`{}` {} {}", p.column, p.op, p.literal_sql()))
                 .collect();
             out.push_str(&format!(" WHERE {}", terms.join(" AND ")));
         }
@@ -204,6 +212,20 @@ mod tests {
             IndexDef::parse("create index idx_a on posts (title COLLATE NOCASE, views DESC)")
                 .unwrap();
         assert!(!multi.unique && multi.columns[0].nocase && multi.columns[1].desc);
+    }
+
+    #[test]
+    fn predicate_literals_are_written_back_as_sql() {
+        let d = IndexDef::parse(
+            "CREATE INDEX a ON t (x) WHERE x != 'it''s' AND y > 2.5 AND z IS NOT NULL AND w = 3",
+        )
+        .unwrap();
+        let lits: Vec<String> = d
+            .predicate
+            .iter()
+            .map(IndexPredicate::literal_sql)
+            .collect();
+        assert_eq!(lits, ["'it''s'", "2.5", "NULL", "3.0"]);
     }
 
     #[test]

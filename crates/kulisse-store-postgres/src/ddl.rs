@@ -5,7 +5,7 @@
 
 use kulisse_schema::index::IndexPredicate;
 use kulisse_schema::{Collection, CollectionKind, Field, FieldKind, IndexDef};
-use serde_json::Value;
+use kulisse_store::{Carry, Conversion, rebuild_plan};
 
 use crate::render::quote;
 
@@ -156,11 +156,7 @@ fn create_index_sql(table: &str, d: &IndexDef) -> String {
 }
 
 fn predicate_sql(p: &IndexPredicate) -> String {
-    let lit = match &p.value {
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        Value::Number(n) => n.to_string(),
-        _ => "NULL".into(),
-    };
+    let lit = p.literal_sql();
     let op = match p.op {
         "IS" => "IS NOT DISTINCT FROM",
         "IS NOT" => "IS DISTINCT FROM",
@@ -223,14 +219,9 @@ pub(crate) fn alter_collection(old: &Collection, new: &Collection) -> Vec<String
         quote(&format!("_rowid_{}", old.id))
     ));
     out.push(create_table_sql(&tmp, new));
-    let mut targets = Vec::new();
-    let mut sources = Vec::new();
-    for f in &new.fields {
-        if let Some(prev) = old.fields.iter().find(|o| o.id == f.id) {
-            targets.push(quote(&f.name));
-            sources.push(convert_expr(prev, f));
-        }
-    }
+    let plan = rebuild_plan(old, new);
+    let targets: Vec<String> = plan.iter().map(|c| quote(&c.to.name)).collect();
+    let sources: Vec<String> = plan.iter().map(convert_expr).collect();
     if !targets.is_empty() {
         out.push(format!(
             "INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY \"_rowid\"",
@@ -259,29 +250,14 @@ pub(crate) fn alter_collection(old: &Collection, new: &Collection) -> Vec<String
     out
 }
 
-/// The SELECT expression that carries `prev`'s stored value into `next`'s column.
-fn convert_expr(prev: &Field, next: &Field) -> String {
-    let col = quote(&prev.name);
-    match (prev.kind.is_multiple(), next.kind.is_multiple()) {
-        (false, true) => {
+/// The SELECT expression that carries a column's stored value into its rebuilt column.
+fn convert_expr(c: &Carry<'_>) -> String {
+    let col = quote(&c.from.name);
+    match c.conversion {
+        Conversion::WrapInArray => {
             format!("CASE WHEN {col} = '' THEN '[]' ELSE jsonb_build_array({col})::text END")
         }
-        (true, false) => format!("COALESCE(kulisse_json_array({col}) ->> -1, '')"),
-        _ => col,
+        Conversion::LastElement => format!("COALESCE(kulisse_json_array({col}) ->> -1, '')"),
+        Conversion::Keep => col,
     }
-}
-
-/// Whether two definitions need the same table shape (then only metadata changes).
-pub(crate) fn same_table_shape(old: &Collection, new: &Collection) -> bool {
-    old.name == new.name
-        && old.storage_indexes() == new.storage_indexes()
-        && old.kind == new.kind
-        && old.view_query == new.view_query
-        && old.fields.len() == new.fields.len()
-        && old.fields.iter().zip(&new.fields).all(|(a, b)| {
-            a.id == b.id
-                && a.name == b.name
-                && a.kind.type_name() == b.kind.type_name()
-                && a.kind.is_multiple() == b.kind.is_multiple()
-        })
 }

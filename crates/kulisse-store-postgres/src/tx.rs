@@ -221,7 +221,7 @@ impl StoreTx for PgTx<'_> {
 
     fn alter_collection(&mut self, old: &Collection, new: &Collection) -> Result<(), StoreError> {
         self.schema_change()?;
-        if !ddl::same_table_shape(old, new) {
+        if !kulisse_store::same_table_shape(old, new) {
             self.batch(&ddl::alter_collection(old, new), Some(new))?;
         }
         self.save_meta(new)

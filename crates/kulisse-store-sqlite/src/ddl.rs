@@ -6,8 +6,8 @@
 
 use kulisse_schema::index::IndexPredicate;
 use kulisse_schema::{Collection, CollectionKind, Field, FieldKind, IndexDef};
+use kulisse_store::{Carry, Conversion, rebuild_plan};
 use rusqlite::Connection;
-use serde_json::Value;
 
 use crate::render::quote;
 
@@ -74,11 +74,7 @@ fn create_index_sql(table: &str, d: &IndexDef) -> String {
 }
 
 fn predicate_sql(p: &IndexPredicate) -> String {
-    let lit = match &p.value {
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        Value::Number(n) => n.to_string(),
-        _ => "NULL".into(),
-    };
+    let lit = p.literal_sql();
     format!("{} {} {}", quote(&p.column), p.op, lit)
 }
 
@@ -146,14 +142,9 @@ pub(crate) fn alter_collection(
     let tmp = format!("_kulisse_rebuild_{}", new.id);
     drop_indexes(conn, old)?;
     conn.execute_batch(&create_table_sql(&tmp, new))?;
-    let mut targets = Vec::new();
-    let mut sources = Vec::new();
-    for f in &new.fields {
-        if let Some(prev) = old.fields.iter().find(|o| o.id == f.id) {
-            targets.push(quote(&f.name));
-            sources.push(convert_expr(prev, f));
-        }
-    }
+    let plan = rebuild_plan(old, new);
+    let targets: Vec<String> = plan.iter().map(|c| quote(&c.to.name)).collect();
+    let sources: Vec<String> = plan.iter().map(convert_expr).collect();
     if !targets.is_empty() {
         conn.execute_batch(&format!(
             "INSERT INTO {} ({}) SELECT {} FROM {}",
@@ -178,32 +169,19 @@ pub(crate) fn alter_collection(
     save_meta(conn, new)
 }
 
-/// The SELECT expression that carries `prev`'s stored value into `next`'s column.
-fn convert_expr(prev: &Field, next: &Field) -> String {
-    let col = quote(&prev.name);
-    match (prev.kind.is_multiple(), next.kind.is_multiple()) {
-        (false, true) => {
+/// The SELECT expression that carries a column's stored value into its rebuilt column.
+fn convert_expr(c: &Carry<'_>) -> String {
+    let col = quote(&c.from.name);
+    match c.conversion {
+        Conversion::WrapInArray => {
             format!("CASE WHEN {col} = '' OR {col} IS NULL THEN '[]' ELSE json_array({col}) END")
         }
-        (true, false) => format!("COALESCE(json_extract({col}, '$[#-1]'), '')"),
-        _ => col,
+        Conversion::LastElement => format!("COALESCE(json_extract({col}, '$[#-1]'), '')"),
+        Conversion::Keep => col,
     }
 }
 
 /// Saves a collection's metadata without touching its table (e.g. rules-only changes).
 pub(crate) fn update_meta(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
     save_meta(conn, c)
-}
-
-/// Whether two definitions need the same table shape (then only metadata changes).
-pub(crate) fn same_table_shape(old: &Collection, new: &Collection) -> bool {
-    old.name == new.name
-        && old.storage_indexes() == new.storage_indexes()
-        && old.fields.len() == new.fields.len()
-        && old.fields.iter().zip(&new.fields).all(|(a, b)| {
-            a.id == b.id
-                && a.name == b.name
-                && a.kind.type_name() == b.kind.type_name()
-                && a.kind.is_multiple() == b.kind.is_multiple()
-        })
 }

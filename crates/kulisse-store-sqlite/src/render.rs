@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use kulisse_schema::{CollectionKind, FieldKind};
-use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Order, Select, SemiJoin, Term};
+use kulisse_schema::CollectionKind;
+use kulisse_store::{
+    Affinity, CmpOp, Cond, Join, JoinSource, Literal, NaturalOrder, Order, Select, SemiJoin, Term,
+};
 use rusqlite::types::Value as SqlValue;
 
 /// SQL text plus its parameters, in order.
@@ -117,11 +119,9 @@ fn order_by(q: &Select, table: &str, sql: &mut Sql) {
             }
             Order::RowId { desc } => {
                 sql.push(table);
-                // A view has no row ids; `@rowid` orders it by id (as PostgreSQL's does).
-                sql.push(if q.collection.kind == CollectionKind::View {
-                    ".\"id\""
-                } else {
-                    "._rowid_"
+                sql.push(match NaturalOrder::of(&q.collection) {
+                    NaturalOrder::Id => ".\"id\"",
+                    NaturalOrder::Insertion => "._rowid_",
                 });
                 sql.push(if *desc { " DESC" } else { " ASC" });
             }
@@ -173,12 +173,9 @@ fn from_source(q: &Select, table: &str, sql: &mut Sql) {
         if i > 0 {
             sql.push(", ");
         }
-        let affinity = if matches!(f.kind, FieldKind::Number { .. } | FieldKind::Bool)
-            || f.kind.is_json_stored()
-        {
-            "NUMERIC"
-        } else {
-            "TEXT"
+        let affinity = match Affinity::of_kind(&f.kind) {
+            Affinity::Numeric => "NUMERIC",
+            Affinity::Text | Affinity::None => "TEXT",
         };
         sql.push("CAST(");
         let value = row
@@ -331,11 +328,6 @@ fn render_joins_as(joins: &[Join], table: &str, sql: &mut Sql, kind: &str) {
     }
 }
 
-fn is_empty_literal(t: &Term) -> bool {
-    matches!(t, Term::Value(Literal::Null))
-        || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
-}
-
 fn render_compare(left: &Term, op: CmpOp, right: &Term, table: &str, sql: &mut Sql) {
     let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
     match op {
@@ -344,8 +336,12 @@ fn render_compare(left: &Term, op: CmpOp, right: &Term, table: &str, sql: &mut S
             sql.push(if op == CmpOp::Eq { " IS " } else { " IS NOT " });
             render_term(right, table, sql);
         }
-        CmpOp::Eq | CmpOp::Neq if is_empty_literal(right) || is_empty_literal(left) => {
-            let field = if is_empty_literal(right) { left } else { right };
+        CmpOp::Eq | CmpOp::Neq if right.is_empty_literal() || left.is_empty_literal() => {
+            let field = if right.is_empty_literal() {
+                left
+            } else {
+                right
+            };
             sql.push("(");
             render_term(field, table, sql);
             if op == CmpOp::Eq {

@@ -132,10 +132,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn alter_collection(&mut self, old: &Collection, new: &Collection) -> Result<(), StoreError> {
-        if ddl::same_table_shape(old, new)
-            && old.kind == new.kind
-            && old.view_query == new.view_query
-        {
+        if kulisse_store::same_table_shape(old, new) {
             return ddl::update_meta(self.conn, new).map_err(classify);
         }
         ddl::alter_collection(self.conn, old, new).map_err(ddl_error)

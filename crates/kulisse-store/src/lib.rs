@@ -13,10 +13,12 @@
 //!
 //! Must not depend on: kulisse-core, HTTP types, SQL drivers.
 
+mod affinity;
 mod error;
 pub mod geo;
 mod limits;
 mod query;
+mod rebuild;
 mod shape;
 
 use std::sync::Arc;
@@ -25,9 +27,11 @@ use async_trait::async_trait;
 use kulisse_schema::Collection;
 use serde_json::Value;
 
+pub use affinity::Affinity;
 pub use error::StoreError;
 pub use limits::QueryLimits;
-pub use query::{CmpOp, Cond, Join, JoinSource, Literal, Order, Page, Select, Term};
+pub use query::{CmpOp, Cond, Join, JoinSource, Literal, NaturalOrder, Order, Page, Select, Term};
+pub use rebuild::{Carry, Conversion, rebuild_plan, same_table_shape};
 pub use shape::SemiJoin;
 
 /// One record as stored: column name → canonical JSON value.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kulisse_schema::Collection;
+use kulisse_schema::{Collection, CollectionKind};
 
 use crate::Row;
 
@@ -247,6 +247,22 @@ pub enum Term {
     Value(Literal),
 }
 
+impl Term {
+    /// Whether this is a literal PocketBase treats as "empty": `null` or `''`.
+    ///
+    /// PocketBase compares a field with either as "the field is empty", which it renders
+    /// as `(x = '' OR x IS NULL)`: `tags = null` holds for a record without tags, and `0`
+    /// or `false` are not empty. Every engine and the in-memory evaluator fold `=`/`!=`
+    /// with such a literal the same way, so they ask this one test.
+    pub fn is_empty_literal(&self) -> bool {
+        match self {
+            Term::Value(Literal::Null) => true,
+            Term::Value(Literal::Text(s)) => s.is_empty(),
+            _ => false,
+        }
+    }
+}
+
 /// A literal value; always bound as a parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Literal {
@@ -277,4 +293,55 @@ pub enum Order {
     },
     /// Random order.
     Random,
+}
+
+/// What a collection's natural order ([`Order::RowId`], `@rowid`) is.
+///
+/// A table's rows keep their insertion order (SQLite's rowid, PostgreSQL's identity
+/// column). A view has no row ids, so it pages by id instead: pages stay stable and both
+/// engines give the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NaturalOrder {
+    /// Insertion order, by the engine's row id.
+    Insertion,
+    /// By the `id` column.
+    Id,
+}
+
+impl NaturalOrder {
+    /// The natural order of `collection`.
+    pub fn of(collection: &Collection) -> Self {
+        if collection.kind == CollectionKind::View {
+            NaturalOrder::Id
+        } else {
+            NaturalOrder::Insertion
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_null_and_the_empty_text_are_empty_literals() {
+        assert!(Term::Value(Literal::Null).is_empty_literal());
+        assert!(Term::Value(Literal::Text(String::new())).is_empty_literal());
+        for not_empty in [
+            Term::Value(Literal::Text(" ".into())),
+            Term::Value(Literal::Number(0.0)),
+            Term::Value(Literal::Bool(false)),
+            Term::Column("title".into()),
+        ] {
+            assert!(!not_empty.is_empty_literal(), "{not_empty:?}");
+        }
+    }
+
+    #[test]
+    fn a_table_is_in_insertion_order_and_a_view_in_id_order() {
+        let table = Collection::new("posts", CollectionKind::Base);
+        let view = Collection::new("v", CollectionKind::View);
+        assert_eq!(NaturalOrder::of(&table), NaturalOrder::Insertion);
+        assert_eq!(NaturalOrder::of(&view), NaturalOrder::Id);
+    }
 }

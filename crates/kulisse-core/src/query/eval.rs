@@ -10,8 +10,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use kulisse_schema::{Collection, FieldKind};
-use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Row, Term};
+use kulisse_schema::Collection;
+use kulisse_store::{Affinity, CmpOp, Cond, Join, JoinSource, Literal, Row, Term};
 use serde_json::Value;
 
 /// An SQL value.
@@ -20,14 +20,6 @@ enum Sql {
     Null,
     Num(f64),
     Text(String),
-}
-
-/// Column affinity, as SQLite derives it from the declared column types the engine uses.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Affinity {
-    Numeric,
-    Text,
-    None,
 }
 
 /// Related records the evaluator needs for joins (relation paths, back-relations,
@@ -69,21 +61,12 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// Column affinity of a term (see [`Affinity`]).
     fn affinity(&self, t: &Term) -> Affinity {
         match t {
-            Term::Column(name) => match self.collection.field(name).map(|f| &f.kind) {
-                Some(FieldKind::Number { .. } | FieldKind::Bool) => Affinity::Numeric,
-                Some(k) if k.is_json_stored() => Affinity::Numeric,
-                Some(_) => Affinity::Text,
-                None => Affinity::None,
-            },
+            Term::Column(name) => Affinity::of_column(self.collection.field(name).map(|f| &f.kind)),
             Term::Field { alias, column } => match self.joined(alias) {
-                Some(Joined::Record(c, _)) => match c.field(column).map(|f| &f.kind) {
-                    Some(FieldKind::Number { .. } | FieldKind::Bool) => Affinity::Numeric,
-                    Some(k) if k.is_json_stored() => Affinity::Numeric,
-                    Some(_) => Affinity::Text,
-                    None => Affinity::None,
-                },
+                Some(Joined::Record(c, _)) => Affinity::of_column(c.field(column).map(|f| &f.kind)),
                 _ => Affinity::None,
             },
             _ => Affinity::None,
@@ -306,19 +289,14 @@ fn json_of(t: &Term, ctx: &Ctx<'_>) -> Option<Value> {
     }
 }
 
-fn is_empty_literal(t: &Term) -> bool {
-    matches!(t, Term::Value(Literal::Null))
-        || matches!(t, Term::Value(Literal::Text(s)) if s.is_empty())
-}
-
 fn compare(left: &Term, op: CmpOp, right: &Term, ctx: &Ctx<'_>) -> Option<bool> {
     let json_side = matches!(left, Term::JsonPath { .. }) || matches!(right, Term::JsonPath { .. });
     let (l, r) = (value(left, ctx), value(right, ctx));
     let (la, ra) = (ctx.affinity(left), ctx.affinity(right));
     match op {
         CmpOp::Eq | CmpOp::Neq if json_side => Some(is(&l, &r) == (op == CmpOp::Eq)),
-        CmpOp::Eq | CmpOp::Neq if is_empty_literal(left) || is_empty_literal(right) => {
-            let field = if is_empty_literal(right) { &l } else { &r };
+        CmpOp::Eq | CmpOp::Neq if left.is_empty_literal() || right.is_empty_literal() => {
+            let field = if right.is_empty_literal() { &l } else { &r };
             let empty = matches!(field, Sql::Null) || *field == Sql::Text(String::new());
             Some(empty == (op == CmpOp::Eq))
         }

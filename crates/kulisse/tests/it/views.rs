@@ -234,7 +234,50 @@ async fn view_columns_computed_by_expressions_read_their_values() {
     }
 }
 
+/// A view whose query changes but keeps its column names reads through the new query: the
+/// change is not mistaken for a rules-only change that leaves the stored view alone.
+async fn a_view_whose_query_changes_with_the_same_columns_reads_the_new_query() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    source_and_view(&srv, &su).await;
+    let (s, rec) = srv
+        .send(
+            "POST",
+            "/api/collections/src/records",
+            None,
+            Some(json!({"title": "other", "extra": 2})),
+        )
+        .await;
+    assert_eq!(s, 200, "{rec}");
+    // Nothing reads `v` but `v2`, which must go first on engines that refuse otherwise.
+    let (s, gone) = srv
+        .send("DELETE", "/api/collections/v2", Some(&su), None)
+        .await;
+    assert_eq!(s, 204, "{gone}");
+    let (s, view) = srv
+        .send(
+            "PATCH",
+            "/api/collections/v",
+            Some(&su),
+            Some(json!({"viewQuery": "select id, title from src where title = 'other'"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    let (s, list) = srv
+        .send("GET", "/api/collections/v/records", None, None)
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let titles: Vec<&Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["title"])
+        .collect();
+    assert_eq!(titles, [&json!("other")], "{list}");
+}
+
 crate::engine_tests!(
+    a_view_whose_query_changes_with_the_same_columns_reads_the_new_query,
     view_columns_computed_by_expressions_read_their_values,
     import_keeps_views_readable,
     dropping_a_field_a_view_reads_is_refused,
