@@ -16,6 +16,7 @@
 mod error;
 pub mod geo;
 mod limits;
+pub mod migrations;
 mod query;
 mod shape;
 
@@ -27,6 +28,7 @@ use serde_json::Value;
 
 pub use error::StoreError;
 pub use limits::QueryLimits;
+pub use migrations::{Migration, Migrations};
 pub use query::{CmpOp, Cond, Join, JoinSource, Literal, Order, Page, Select, Term};
 pub use shape::SemiJoin;
 

@@ -73,7 +73,7 @@ pub struct TestServer {
     pub client: reqwest::Client,
     /// The database's URL on the PostgreSQL engine.
     pub pg_url: Option<String>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -106,7 +106,23 @@ impl TestServer {
             .upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD, false)
             .await
             .unwrap();
-        let app = router(services, &opts);
+        Self::listen(services, &opts, pg_url, Some(dir)).await
+    }
+
+    /// The router over `store` as it is (an existing data dir or database, such as a
+    /// fixture's): no superuser is added.
+    pub async fn start_over(store: Arc<dyn Store>) -> TestServer {
+        let services = Services::start(store).await.unwrap();
+        Self::listen(services, &HttpOptions::default(), None, None).await
+    }
+
+    async fn listen(
+        services: Services,
+        opts: &HttpOptions,
+        pg_url: Option<String>,
+        dir: Option<tempfile::TempDir>,
+    ) -> TestServer {
+        let app = router(services, opts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
