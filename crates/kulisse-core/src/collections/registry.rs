@@ -112,11 +112,20 @@ impl Registry {
             reloading: Arc::default(),
         };
         if store.load_collections().await?.is_empty() {
-            transact::<_, StoreError, _>(&*store, |tx| {
+            let created = transact::<_, StoreError, _>(&*store, |tx| {
                 tx.create_collection(&collection::superusers())?;
                 tx.create_collection(&collection::users())
             })
-            .await?;
+            .await;
+            // NOTE: nodes starting together on a fresh database all find it empty; the
+            // engine serialises their schema changes, so one creates the collections and
+            // the others then fail on tables that exist. Finding collections now means
+            // another node did the work.
+            if let Err(e) = created
+                && store.load_collections().await?.is_empty()
+            {
+                return Err(e.into());
+            }
         }
         registry.reload().await?;
         Ok(registry)

@@ -411,12 +411,36 @@ async fn stores_opening_a_fresh_database_at_once_all_succeed_and_migrate_once() 
     assert_eq!(place.versions().await, known_steps());
 }
 
+async fn services_starting_together_on_a_fresh_database_all_start_with_one_set_of_system_collections()
+ {
+    let place = Place::fresh().await;
+    let (a, b) = tokio::join!(place.open(), place.open());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (sa, sb) = tokio::join!(
+        kulisse_core::Services::start(Arc::clone(&a)),
+        kulisse_core::Services::start(Arc::clone(&b))
+    );
+    assert!(sa.is_ok() && sb.is_ok(), "{:?} {:?}", sa.err(), sb.err());
+    let mut names: Vec<String> = a
+        .load_collections()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["_superusers", "users"]);
+    a.close().await;
+    b.close().await;
+}
+
 crate::engine_tests!(
     a_database_made_before_migrations_is_adopted_without_touching_its_data,
     a_database_made_before_migrations_answers_the_api_as_its_release_did,
     opening_a_migrated_database_again_changes_nothing,
     a_database_migrated_by_a_newer_kulisse_is_refused_and_left_untouched,
     stores_opening_a_fresh_database_at_once_all_succeed_and_migrate_once,
+    services_starting_together_on_a_fresh_database_all_start_with_one_set_of_system_collections,
 );
 
 #[test]
