@@ -3,7 +3,7 @@
 //! its `make.sh`) opens, is migrated without its data being touched, and answers the API
 //! as that release did; a migrated database opens again without change; one migrated by a
 //! newer kulisse is refused and left as it was; nodes opening a fresh database at once all
-//! succeed and the migrations run once.
+//! succeed, the migrations run once and the default collections are made once.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -296,7 +296,7 @@ async fn a_database_made_before_migrations_is_adopted_without_touching_its_data(
     assert_eq!(without_version_table(place.snapshot().await), before);
 }
 
-/// The fixture's superuser, user and the answers its release gave (see `make.sh`).
+/// The fixture's user (its superuser is the test superuser; see `make.sh`).
 const USER_EMAIL: &str = "reader@example.com";
 const USER_PASSWORD: &str = "reader-pass-1";
 
@@ -411,8 +411,7 @@ async fn stores_opening_a_fresh_database_at_once_all_succeed_and_migrate_once() 
     assert_eq!(place.versions().await, known_steps());
 }
 
-async fn services_starting_together_on_a_fresh_database_all_start_with_one_set_of_system_collections()
- {
+async fn nodes_starting_together_on_a_fresh_database_all_start_with_one_set_of_defaults() {
     let place = Place::fresh().await;
     let (a, b) = tokio::join!(place.open(), place.open());
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -440,7 +439,7 @@ crate::engine_tests!(
     opening_a_migrated_database_again_changes_nothing,
     a_database_migrated_by_a_newer_kulisse_is_refused_and_left_untouched,
     stores_opening_a_fresh_database_at_once_all_succeed_and_migrate_once,
-    services_starting_together_on_a_fresh_database_all_start_with_one_set_of_system_collections,
+    nodes_starting_together_on_a_fresh_database_all_start_with_one_set_of_defaults,
 );
 
 #[test]
