@@ -33,6 +33,8 @@ FORBIDDEN = {
     "kulisse-store-postgres": {"kulisse-core", "kulisse-store-sqlite", "rusqlite"} | HTTP,
     "kulisse-core": SERVER | ENGINES | ADAPTERS | SQL,
     "kulisse-feed-postgres": HTTP | ENGINES | {"rusqlite", "deadpool-postgres"},
+    # HTTP reaches data only through the services: no storage port, engine or adapter.
+    "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL,
 }
 # Crates the table does not constrain: the binary (it composes everything).
 UNCONSTRAINED = {"kulisse"}

@@ -34,6 +34,9 @@ pub use auth::{Auth, AuthService};
 pub use changes::{ChangeFeed, EventBus};
 pub use collections::{CollectionsService, Registry};
 pub use error::CoreError;
+/// A stored record and the storage failure inside [`CoreError::Store`]: the types callers
+/// (HTTP) see, without access to the store itself.
+pub use kulisse_store::{Row, StoreError};
 pub use records::RecordsService;
 
 /// All services, cheap to clone; built once at startup.
