@@ -1,96 +1,126 @@
 //! The domain error every service returns; the HTTP layer maps it to status codes.
+//!
+//! Each area names what went wrong in its own enum, next to the code that refuses
+//! (`records::RecordsError`, `records::BatchError`, `collections::CollectionsError`,
+//! `auth::AuthError`, `settings::SettingsError`, `query::QueryError`); `CoreError` composes
+//! them with the few failures every area shares. A variant's text is PocketBase's exact
+//! message where PocketBase has a specific one (its `Display`), and [`CoreError::message`]
+//! is what a client is told. Statuses are picked in one place only: the HTTP layer's
+//! `http/error.rs`.
+
+use std::borrow::Cow;
 
 use kulisse_schema::FieldErrors;
 use kulisse_store::StoreError;
 
-use crate::query::FilterError;
+use crate::auth::AuthError;
+use crate::collections::CollectionsError;
+use crate::query::QueryError;
+use crate::records::{BatchError, RecordsError};
+use crate::settings::SettingsError;
 
-/// What went wrong, in domain words. Messages are PocketBase's exact strings where the
-/// variant carries one.
+/// What went wrong, in domain words: an area's refusal, or one of the failures shared by
+/// every area.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    /// The collection in the path does not exist (PocketBase: "Missing collection context.").
-    #[error("unknown collection")]
+    /// A record read or write refused.
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+    /// A batch refused as a whole.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// A collection change refused.
+    #[error(transparent)]
+    Collections(#[from] CollectionsError),
+    /// Authentication failed or the requester may not do this.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A settings change refused.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A `filter`, `sort`, `expand` or stored rule that cannot be applied.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// The collection in the path does not exist.
+    #[error("Missing collection context.")]
     UnknownCollection,
-    /// A missing context with PocketBase's specific message (404).
-    #[error("missing: {0}")]
-    Missing(&'static str),
     /// The addressed resource does not exist or is hidden by a rule.
-    #[error("not found")]
+    #[error("The requested resource wasn't found.")]
     NotFound,
-    /// The rule is `null` and the requester is not a superuser.
-    #[error("superusers only")]
+    /// The action's rule is `null` and the requester is not a superuser.
+    #[error("Only superusers can perform this action.")]
     SuperusersOnly,
-    /// A specific refusal with PocketBase's message.
-    #[error("forbidden: {0}")]
-    Forbidden(String),
-    /// The action needs an authenticated record.
-    #[error("authentication required: {0}")]
-    AuthRequired(String),
-    /// Validation failed; `message` is the action's summary ("Failed to create record.").
-    #[error("{message}")]
+    /// A submitted form failed validation.
+    #[error("{form}")]
     Invalid {
-        /// Summary message.
-        message: String,
+        /// Which form; names the summary message.
+        form: Form,
         /// Per-field errors (may be empty, e.g. a failed createRule).
         errors: FieldErrors,
-    },
-    /// A malformed request (bad paging, body…) with the message to show.
-    #[error("bad request: {0}")]
-    BadRequest(String),
-    /// A `filter` or `sort` parameter that cannot be applied. PB compat: PocketBase's
-    /// generic 400; the reason (with its position) goes under `data.<param>` so the
-    /// developer sees what is wrong.
-    #[error("invalid {param}: {reason}")]
-    InvalidParam {
-        /// The query parameter, `filter` or `sort`.
-        param: &'static str,
-        /// What is wrong and where, e.g. `unknown or hidden field "x" at 1:1`.
-        reason: String,
-    },
-    /// An `expand` would embed more records than one answer may hold (PocketBase has no
-    /// such limit; see `records::MAX_EMBEDDED`).
-    #[error("expand embeds more than {max} records")]
-    ExpandTooLarge {
-        /// The limit.
-        max: u64,
     },
     /// Storage failed; never shown to clients beyond a generic message.
     #[error(transparent)]
     Store(StoreError),
 }
 
+/// A form whose validation failed. PB compat: each answers with its own summary message
+/// (its `Display`) and the field errors under `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Form {
+    /// A record create (also an upsert that creates, and a failed createRule).
+    #[error("Failed to create record.")]
+    RecordCreate,
+    /// A record update.
+    #[error("Failed to update record.")]
+    RecordUpdate,
+    /// A collection create.
+    #[error("Failed to create collection.")]
+    CollectionCreate,
+    /// A collection update.
+    #[error("Failed to update collection.")]
+    CollectionUpdate,
+    /// The definitions of a collections import.
+    #[error("Failed to import collections.")]
+    CollectionsImport,
+    /// A settings PATCH.
+    #[error("An error occurred while saving the new settings.")]
+    Settings,
+    /// A batch body (its `requests` list and each request's method and url).
+    #[error("Invalid batch request data.")]
+    Batch,
+    /// Any other request form: auth-with-password, the collections import's list.
+    #[error("An error occurred while validating the submitted data.")]
+    Request,
+}
+
 /// PocketBase's message for malformed list parameters and parse failures.
 pub const GENERIC_BAD_REQUEST: &str = "Something went wrong while processing your request.";
 
 impl CoreError {
-    /// A validation failure with field errors.
-    pub fn invalid(message: &str, errors: FieldErrors) -> Self {
-        CoreError::Invalid {
-            message: message.to_owned(),
-            errors,
+    /// A validation failure of `form` with field errors.
+    pub fn invalid(form: Form, errors: FieldErrors) -> Self {
+        CoreError::Invalid { form, errors }
+    }
+
+    /// What the client is told, PocketBase's exact words: an internal cause or a reason
+    /// PocketBase words generically never shows here.
+    pub fn message(&self) -> Cow<'static, str> {
+        match self {
+            CoreError::Records(e) => e.message(),
+            CoreError::Batch(e) => e.message(),
+            CoreError::Collections(e) => e.message(),
+            CoreError::Auth(e) => e.message(),
+            CoreError::Settings(e) => e.message(),
+            CoreError::Query(e) => e.message(),
+            CoreError::Store(StoreError::Unavailable) => {
+                "The service is temporarily unavailable.".into()
+            }
+            CoreError::Store(_) => GENERIC_BAD_REQUEST.into(),
+            CoreError::UnknownCollection
+            | CoreError::NotFound
+            | CoreError::SuperusersOnly
+            | CoreError::Invalid { .. } => self.to_string().into(),
         }
-    }
-
-    /// `param` (`filter` or `sort`) refused for `error`; `text` is the parameter as sent.
-    pub fn invalid_param(param: &'static str, error: &FilterError, text: &str) -> Self {
-        CoreError::InvalidParam {
-            param,
-            reason: error.describe(text),
-        }
-    }
-
-    /// A stored rule that no longer compiles against the schema of the moment. Rules are
-    /// checked when saved, so this means the schema changed under one; the client gets the
-    /// generic 400 (rules are not theirs to read) and the reason is logged.
-    pub fn broken_rule(error: &FilterError, rule: &str) -> Self {
-        tracing::warn!(reason = %error.describe(rule), rule, "a stored rule did not compile");
-        Self::generic_bad_request()
-    }
-
-    /// The generic 400 PocketBase uses for unparseable parameters.
-    pub fn generic_bad_request() -> Self {
-        CoreError::BadRequest(GENERIC_BAD_REQUEST.to_owned())
     }
 }
 

@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::extract::{
     ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request,
 };
-use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use kulisse_core::query::RequestInfo;
@@ -126,7 +125,7 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
-        let malformed = || ApiError::new(StatusCode::BAD_REQUEST, K::MALFORMED);
+        let malformed = || ApiError::malformed_body(K::MALFORMED);
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -152,10 +151,7 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
             return body(Map::new());
         }
         if !known {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Unsupported Content-Type.",
-            ));
+            return Err(ApiError::unsupported_content_type());
         }
         if content_type.starts_with("application/x-www-form-urlencoded") {
             let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
@@ -254,7 +250,7 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
             if file_name.is_empty() && bytes.is_empty() {
                 continue;
             }
-            return Err(files_not_supported(&name));
+            return Err(ApiError::files_not_supported(&name));
         }
         let text = field.text().await.map_err(|_| ApiError::bad_request())?;
         if name == "@jsonPayload" {
@@ -269,23 +265,6 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
         map.extend(extra);
     }
     Ok(map)
-}
-
-/// TODO(#15): until uploads are stored, a file is refused instead of answering 200 and
-/// dropping it.
-fn files_not_supported(field: &str) -> ApiError {
-    let mut errs = kulisse_schema::FieldErrors::new();
-    errs.add(
-        field,
-        kulisse_schema::FieldError::not_supported(
-            "Not supported yet: kulisse cannot store uploaded files.",
-        ),
-    );
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "File uploads are not supported yet.",
-    )
-    .with_data(errs.to_json())
 }
 
 /// A key given once is a scalar; given N times, an array (PocketBase form semantics).

@@ -29,7 +29,7 @@ pub fn static_files(dir: Option<&Path>) -> axum::routing::MethodRouter {
         }
         None => axum::routing::any(|method: Method| async move {
             if method == Method::GET {
-                ApiError::new(StatusCode::NOT_FOUND, "File not found.")
+                ApiError::file_not_found()
             } else {
                 ApiError::not_found()
             }

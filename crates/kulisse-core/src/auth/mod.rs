@@ -1,6 +1,7 @@
 //! Who is asking: tokens, passwords and the auth endpoints' logic.
 
 mod cache;
+mod error;
 mod forget;
 mod password;
 mod service;
@@ -12,6 +13,7 @@ use kulisse_schema::Collection;
 use kulisse_store::Row;
 
 pub use cache::AuthCache;
+pub use error::AuthError;
 pub(crate) use forget::ForgetChangedRecords;
 pub use password::{hash_password, verify_password};
 pub use service::{AuthMethods, AuthService};

@@ -10,12 +10,14 @@ use kulisse_store::{CmpOp, Cond, Literal, Row, Select, Store, StoreError, Term};
 use serde_json::{Value, json};
 
 use super::Auth;
+use super::error::AuthError;
 use super::password::{dummy_hash, hash_password, verify_password};
 use super::tokens::{self, TokenKind};
 use crate::Ambient;
 use crate::changes::Writer;
 use crate::collections::Registry;
-use crate::error::CoreError;
+use crate::error::{CoreError, Form};
+use crate::query::QueryError;
 
 /// Login and token handling.
 #[derive(Clone)]
@@ -109,14 +111,12 @@ impl AuthService {
     fn auth_collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
         self.registry
             .get(id_or_name)
-            .ok_or(CoreError::Missing("Missing or invalid collection context."))
+            .ok_or(AuthError::UnknownCollection.into())
             .and_then(|c| {
                 if c.is_auth() {
                     Ok(c)
                 } else {
-                    Err(CoreError::Missing(
-                        "Missing or invalid auth collection context.",
-                    ))
+                    Err(AuthError::NotAuthCollection.into())
                 }
             })
     }
@@ -164,9 +164,7 @@ impl AuthService {
             return Err(CoreError::NotFound);
         };
         if !opts.password_auth_enabled {
-            return Err(CoreError::Forbidden(
-                "The collection is not configured to allow password authentication.".into(),
-            ));
+            return Err(AuthError::PasswordAuthDisabled.into());
         }
         let mut errs = FieldErrors::new();
         if identity.is_empty() {
@@ -185,10 +183,7 @@ impl AuthService {
             );
         }
         if !errs.is_empty() {
-            return Err(CoreError::invalid(
-                "An error occurred while validating the submitted data.",
-                errs,
-            ));
+            return Err(CoreError::invalid(Form::Request, errs));
         }
         let fields: Vec<String> = match identity_field.filter(|f| !f.is_empty()) {
             Some(f) => vec![f.to_owned()],
@@ -226,7 +221,7 @@ impl AuthService {
             .unwrap_or(false);
         let record = match (found, ok) {
             (Some(r), true) => r,
-            _ => return Err(CoreError::BadRequest("Failed to authenticate.".into())),
+            _ => return Err(AuthError::InvalidCredentials.into()),
         };
         self.check_auth_rule(&c, &record).await?;
         let token = self.token_for(&c, &record);
@@ -234,13 +229,8 @@ impl AuthService {
     }
 
     async fn check_auth_rule(&self, c: &Arc<Collection>, record: &Row) -> Result<(), CoreError> {
-        let denied = || {
-            CoreError::Forbidden(
-                "The request doesn't satisfy the collection requirements to authenticate.".into(),
-            )
-        };
         let Some(rule) = c.auth.as_ref().and_then(|a| a.auth_rule.clone()) else {
-            return Err(denied());
+            return Err(AuthError::AuthLocked.into());
         };
         if rule.trim().is_empty() {
             return Ok(());
@@ -254,7 +244,7 @@ impl AuthService {
             allow_hidden: true,
         };
         let cond = crate::query::compile_filter(&rule, &resolver)
-            .map_err(|e| CoreError::broken_rule(&e, &rule))?
+            .map_err(|e| QueryError::broken_rule(&e, &rule))?
             .unwrap_or(Cond::True);
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
         if self
@@ -264,7 +254,7 @@ impl AuthService {
             .rows
             .is_empty()
         {
-            return Err(denied());
+            return Err(AuthError::AuthRuleUnmet.into());
         }
         Ok(())
     }
@@ -283,16 +273,14 @@ impl AuthService {
             record,
         } = auth
         else {
-            return Err(CoreError::AuthRequired(
-                "The request requires valid record authorization token.".into(),
-            ));
+            return Err(AuthError::TokenRequired.into());
         };
         let c = self.auth_collection(collection)?;
         if own.id != c.id {
-            return Err(CoreError::Forbidden(format!(
-                "The request requires auth record from {} collection.",
-                own.name
-            )));
+            return Err(AuthError::OtherCollection {
+                collection: own.name.clone(),
+            }
+            .into());
         }
         let token = self.token_for(&c, record);
         Ok((c, (**record).clone(), token))
@@ -333,19 +321,21 @@ impl AuthService {
             .get(SUPERUSERS)
             .ok_or(CoreError::UnknownCollection)?;
         if !is_email(email) {
-            return Err(CoreError::BadRequest(format!("invalid email {email:?}")));
+            return Err(AuthError::InvalidSuperuserEmail {
+                email: email.to_owned(),
+            }
+            .into());
         }
         if password.chars().count() < 8 {
-            return Err(CoreError::BadRequest(
-                "the password must be at least 8 characters".into(),
-            ));
+            return Err(AuthError::SuperuserPasswordTooShort.into());
         }
         let hash = hash_password(password, 0);
         let existing = self.find_by_email(&c, email).await?;
         if existing.is_some() && create_only {
-            return Err(CoreError::BadRequest(format!(
-                "superuser {email} already exists"
-            )));
+            return Err(AuthError::SuperuserExists {
+                email: email.to_owned(),
+            }
+            .into());
         }
         let now = self.ambient.now_text();
         let email = email.to_owned();

@@ -1,8 +1,10 @@
 //! Collection definitions: the in-memory registry and the schema-changing service.
 
+mod error;
 mod registry;
 pub(crate) mod service;
 mod view;
 
+pub use error::CollectionsError;
 pub use registry::{Registry, Snapshot};
 pub use service::CollectionsService;

@@ -12,11 +12,13 @@ use kulisse_store::{StoreError, StoreTx};
 use crate::changes::Writer;
 use serde_json::Value;
 
+use super::error::CollectionsError;
 use super::registry::{Registry, Snapshot};
 use super::view;
 use crate::auth::Auth;
-use crate::error::CoreError;
-use crate::query::{RequestInfo, Resolver, compile_filter};
+use crate::auth::AuthError;
+use crate::error::{CoreError, Form};
+use crate::query::{QueryError, RequestInfo, Resolver, compile_filter};
 
 /// The collections API.
 #[derive(Clone)]
@@ -28,25 +30,17 @@ pub struct CollectionsService {
 /// Only superusers manage collections: guests get 401, other records 403.
 pub fn require_superuser(auth: &Auth) -> Result<(), CoreError> {
     match auth {
-        Auth::Guest => Err(CoreError::AuthRequired(
-            "The request requires valid record authorization token.".into(),
-        )),
+        Auth::Guest => Err(AuthError::TokenRequired.into()),
         a if a.is_superuser() => Ok(()),
-        _ => Err(CoreError::Forbidden(
-            "The authorized record is not allowed to perform this action.".into(),
-        )),
+        _ => Err(AuthError::SuperuserRequired.into()),
     }
 }
 
-fn input_error(message: &str, e: CollectionInputError) -> CoreError {
+fn input_error(form: Form, e: CollectionInputError) -> CoreError {
     match e {
-        CollectionInputError::NotAnObject => CoreError::BadRequest(
-            "Failed to load the collection type data due to invalid formatting.".into(),
-        ),
-        CollectionInputError::Malformed => CoreError::BadRequest(
-            "Failed to load the submitted data due to invalid formatting.".into(),
-        ),
-        CollectionInputError::Invalid(errs) => CoreError::invalid(message, errs),
+        CollectionInputError::NotAnObject => CollectionsError::BodyNotAnObject.into(),
+        CollectionInputError::Malformed => CollectionsError::MalformedField.into(),
+        CollectionInputError::Invalid(errs) => CoreError::invalid(form, errs),
     }
 }
 
@@ -89,10 +83,10 @@ impl CollectionsService {
             request: &req,
             allow_hidden: true,
         };
-        let filter = compile_filter(&p.filter, &resolver)
-            .map_err(|e| CoreError::invalid_param("filter", &e, &p.filter))?;
+        let filter =
+            compile_filter(&p.filter, &resolver).map_err(|e| QueryError::filter(&e, &p.filter))?;
         let order = crate::query::parse_sort(&p.sort, &resolver)
-            .map_err(|e| CoreError::invalid_param("sort", &e, &p.sort))?
+            .map_err(|e| QueryError::sort(&e, &p.sort))?
             .order;
         let mut items: Vec<kulisse_store::Row> = self
             .registry
@@ -135,11 +129,11 @@ impl CollectionsService {
     /// Creates a collection from its JSON definition.
     ///
     /// # Errors
-    /// Validation failures as `Invalid("Failed to create collection.")`.
+    /// Validation failures as `Invalid` of `Form::CollectionCreate`.
     pub async fn create(&self, auth: &Auth, input: &Value) -> Result<Arc<Collection>, CoreError> {
         require_superuser(auth)?;
-        const MSG: &str = "Failed to create collection.";
-        let mut c = Collection::from_create_input(input).map_err(|e| input_error(MSG, e))?;
+        const FORM: Form = Form::CollectionCreate;
+        let mut c = Collection::from_create_input(input).map_err(|e| input_error(FORM, e))?;
         let snapshot = self.registry.snapshot();
         let explicit_id = input
             .get("id")
@@ -154,13 +148,13 @@ impl CollectionsService {
                 n += 1;
             }
         }
-        validate(&c, None, &snapshot).map_err(|errs| CoreError::invalid(MSG, errs))?;
+        validate(&c, None, &snapshot).map_err(|errs| CoreError::invalid(FORM, errs))?;
         let id = c.id.clone();
         let snap = Arc::clone(&snapshot);
         self.writer
             .transact::<_, CoreError, _>(move |tx| {
-                let c = with_view_fields(tx, c, &snap, MSG)?;
-                tx.create_collection(&c).map_err(|e| ddl_error(MSG, e))
+                let c = with_view_fields(tx, c, &snap, FORM)?;
+                tx.create_collection(&c).map_err(|e| ddl_error(FORM, e))
             })
             .await?;
         self.registry.reload().await?;
@@ -170,7 +164,7 @@ impl CollectionsService {
     /// Applies a partial update (`fields` replaces the list).
     ///
     /// # Errors
-    /// `NotFound`, or validation failures as `Invalid("Failed to update collection.")`.
+    /// `NotFound`, or validation failures as `Invalid` of `Form::CollectionUpdate`.
     pub async fn update(
         &self,
         auth: &Auth,
@@ -178,27 +172,27 @@ impl CollectionsService {
         input: &Value,
     ) -> Result<Arc<Collection>, CoreError> {
         require_superuser(auth)?;
-        const MSG: &str = "Failed to update collection.";
+        const FORM: Form = Form::CollectionUpdate;
         let old = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
         let mut next = (*old).clone();
-        next.apply_input(input).map_err(|e| input_error(MSG, e))?;
+        next.apply_input(input).map_err(|e| input_error(FORM, e))?;
         next.id = old.id.clone();
         next.updated = datetime::now();
         if next.name != old.name {
             rename_index_tables(&mut next, &old.name);
         }
         let snapshot = self.registry.snapshot();
-        validate(&next, Some(&old), &snapshot).map_err(|errs| CoreError::invalid(MSG, errs))?;
+        validate(&next, Some(&old), &snapshot).map_err(|errs| CoreError::invalid(FORM, errs))?;
         dependent_rules_still_compile(&next, &snapshot)
-            .map_err(|errs| CoreError::invalid(MSG, errs))?;
+            .map_err(|errs| CoreError::invalid(FORM, errs))?;
         let id = next.id.clone();
         self.writer
             .transact::<_, CoreError, _>(move |tx| {
-                let next = with_view_fields(tx, next, &snapshot, MSG)?;
+                let next = with_view_fields(tx, next, &snapshot, FORM)?;
                 tx.alter_collection(&old, &next)
-                    .map_err(|e| ddl_error(MSG, e))?;
+                    .map_err(|e| ddl_error(FORM, e))?;
                 view::rebuild_dependents(tx, &old, &next, &snapshot)
-                    .map_err(|broken| view_dependency_error(MSG, &broken))
+                    .map_err(|broken| view_dependency_error(FORM, &broken))
             })
             .await?;
         self.registry.reload().await?;
@@ -212,24 +206,20 @@ impl CollectionsService {
     pub async fn delete(&self, auth: &Auth, id_or_name: &str) -> Result<(), CoreError> {
         require_superuser(auth)?;
         let c = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
-        const FAILED: &str = "Failed to delete collection.";
         if c.system {
-            return Err(CoreError::BadRequest(FAILED.into()));
+            return Err(CollectionsError::SystemNotDeletable.into());
         }
         let snapshot = self.registry.snapshot();
         let others = || snapshot.all().iter().filter(|o| o.id != c.id);
         if others().any(|o| view::reads(o, &c.name)) {
-            return Err(CoreError::BadRequest(FAILED.into()));
+            return Err(CollectionsError::ReadByView.into());
         }
         let referrers: Vec<String> = others()
             .filter(|o| references(o, &c))
             .map(|o| o.name.clone())
             .collect();
         if !referrers.is_empty() {
-            return Err(CoreError::BadRequest(format!(
-                "Failed to delete collection probably due to existing reference in {}.",
-                referrers.join(", ")
-            )));
+            return Err(CollectionsError::Referenced { by: referrers }.into());
         }
         let after = snapshot.without(&c.id);
         for other in after
@@ -240,10 +230,10 @@ impl CollectionsService {
             let mut errs = FieldErrors::new();
             validate_rules(other, &after, &mut errs);
             if !errs.is_empty() {
-                return Err(CoreError::BadRequest(format!(
-                    "Failed to delete collection because the API rules of {} reference it.",
-                    other.name
-                )));
+                return Err(CollectionsError::ReferencedByRules {
+                    by: other.name.clone(),
+                }
+                .into());
             }
         }
         self.writer
@@ -260,17 +250,12 @@ impl CollectionsService {
         require_superuser(auth)?;
         let c = self.registry.get(id_or_name).ok_or(CoreError::NotFound)?;
         if c.kind == CollectionKind::View {
-            return Err(CoreError::BadRequest(
-                "View collections cannot be truncated since they don't store their own records."
-                    .into(),
-            ));
+            return Err(CollectionsError::ViewNotTruncatable.into());
         }
         if c.is_superusers() {
             // PB compat: its truncate fails on the last superuser, which cannot be deleted,
             // and rolls back; nothing would be left to administer the app with.
-            return Err(CoreError::BadRequest(
-                "Failed to truncate collection (most likely due to required cascade delete record references).".into(),
-            ));
+            return Err(CollectionsError::SuperusersNotTruncatable.into());
         }
         self.writer
             .transact::<_, CoreError, _>(move |tx| Ok(tx.truncate(&c)?))
@@ -282,7 +267,7 @@ impl CollectionsService {
     /// collections are dropped.
     ///
     /// # Errors
-    /// `Invalid("Failed to import collections.")` when any definition is invalid.
+    /// `Invalid` of `Form::CollectionsImport` when any definition is invalid.
     pub async fn import(
         &self,
         auth: &Auth,
@@ -290,15 +275,12 @@ impl CollectionsService {
         delete_missing: bool,
     ) -> Result<(), CoreError> {
         require_superuser(auth)?;
-        const MSG: &str = "Failed to import collections.";
+        const FORM: Form = Form::CollectionsImport;
         if items.is_empty() {
             // PB compat: with `deleteMissing` an empty list would drop every collection.
             let mut errs = FieldErrors::new();
             errs.add("collections", FieldError::required());
-            return Err(CoreError::invalid(
-                "An error occurred while validating the submitted data.",
-                errs,
-            ));
+            return Err(CoreError::invalid(Form::Request, errs));
         }
         let snapshot = self.registry.snapshot();
         let mut plan: Vec<(Option<Arc<Collection>>, Collection)> = Vec::new();
@@ -308,7 +290,7 @@ impl CollectionsService {
                 "collections",
                 FieldError::new("validation_collections_import_failure", detail),
             );
-            CoreError::invalid(MSG, errs)
+            CoreError::invalid(FORM, errs)
         };
         for item in items {
             let by_id = item
@@ -363,12 +345,12 @@ impl CollectionsService {
                 }
                 let mut applied = Vec::with_capacity(plan.len());
                 for (old, next) in plan {
-                    let next = with_view_fields(tx, next, &snapshot, MSG)?;
+                    let next = with_view_fields(tx, next, &snapshot, FORM)?;
                     match &old {
                         Some(old) => tx.alter_collection(old, &next),
                         None => tx.create_collection(&next),
                     }
-                    .map_err(|e| ddl_error(MSG, e))?;
+                    .map_err(|e| ddl_error(FORM, e))?;
                     applied.push((old, next));
                 }
                 // Views reading a rebuilt collection are built again, from the imported schema
@@ -383,7 +365,7 @@ impl CollectionsService {
                 for (old, next) in &applied {
                     if let Some(old) = old {
                         view::rebuild_dependents(tx, old, next, &imported)
-                            .map_err(|broken| view_dependency_error(MSG, &broken))?;
+                            .map_err(|broken| view_dependency_error(FORM, &broken))?;
                     }
                 }
                 Ok(())
@@ -443,21 +425,21 @@ fn with_view_fields(
     tx: &mut dyn StoreTx,
     mut c: Collection,
     snapshot: &Snapshot,
-    msg: &str,
+    form: Form,
 ) -> Result<Collection, CoreError> {
     if c.kind != CollectionKind::View {
         return Ok(c);
     }
     let query = c.view_query.clone().unwrap_or_default();
-    let columns = tx.describe_view(&query).map_err(|e| ddl_error(msg, e))?;
+    let columns = tx.describe_view(&query).map_err(|e| ddl_error(form, e))?;
     let fields =
-        view::infer_fields(&columns, snapshot).map_err(|errs| CoreError::invalid(msg, errs))?;
+        view::infer_fields(&columns, snapshot).map_err(|errs| CoreError::invalid(form, errs))?;
     view::apply(&mut c, fields);
     Ok(c)
 }
 
 /// A change refused because a view reading the collection would no longer compile.
-fn view_dependency_error(msg: &str, broken: &view::BrokenView) -> CoreError {
+fn view_dependency_error(form: Form, broken: &view::BrokenView) -> CoreError {
     let mut errs = FieldErrors::new();
     errs.add(
         "fields",
@@ -469,10 +451,10 @@ fn view_dependency_error(msg: &str, broken: &view::BrokenView) -> CoreError {
             ),
         ),
     );
-    CoreError::invalid(msg, errs)
+    CoreError::invalid(form, errs)
 }
 
-fn ddl_error(msg: &str, e: StoreError) -> CoreError {
+fn ddl_error(form: Form, e: StoreError) -> CoreError {
     match e {
         StoreError::InvalidQuery(detail) => {
             let mut errs = FieldErrors::new();
@@ -483,7 +465,7 @@ fn ddl_error(msg: &str, e: StoreError) -> CoreError {
                     format!("Invalid query - {detail}"),
                 ),
             );
-            CoreError::invalid(msg, errs)
+            CoreError::invalid(form, errs)
         }
         StoreError::Unique(_) => {
             let mut errs = FieldErrors::new();
@@ -494,7 +476,7 @@ fn ddl_error(msg: &str, e: StoreError) -> CoreError {
                     "Failed to create index: duplicated values or name.",
                 ),
             );
-            CoreError::invalid(msg, errs)
+            CoreError::invalid(form, errs)
         }
         other => CoreError::Store(other),
     }

@@ -12,7 +12,7 @@ mod paths;
 mod request;
 mod sort;
 
-pub use error::FilterError;
+pub use error::{FilterError, ParamProblem, QueryError};
 pub use filter::{Resolver, compile_filter};
 pub use request::{RequestInfo, normalize_header_name};
 pub use sort::{Sort, parse_sort};

@@ -4,10 +4,12 @@ use std::time::{Duration, Instant};
 
 use kulisse_store::{Row, StoreError};
 
+use super::error::{BatchError, RecordsError};
 use super::service::RecordsService;
 use super::write::{PreparedWrite, WriteOp, apply};
 use crate::error::CoreError;
 use crate::query::RequestInfo;
+use crate::settings::BatchLimits;
 
 /// One sub-request: its collection and write.
 #[derive(Debug, Clone)]
@@ -74,7 +76,7 @@ impl RecordsService {
                     if started.elapsed() > budget {
                         return Err(BatchFailure {
                             index,
-                            error: CoreError::BadRequest("Batch transaction timeout.".into()),
+                            error: BatchError::Timeout.into(),
                         });
                     }
                     let c = std::sync::Arc::clone(p.collection());
@@ -99,10 +101,49 @@ impl From<StoreError> for BatchFailure {
     }
 }
 
+/// Whether a batch of `requests` sub-requests may run at all under `limits`.
+///
+/// # Errors
+/// When batches are off, or there are no or too many requests.
+pub fn admit_batch(limits: &BatchLimits, requests: usize) -> Result<(), BatchError> {
+    if !limits.enabled {
+        Err(BatchError::Disabled)
+    } else if requests == 0 {
+        Err(BatchError::NoRequests)
+    } else if requests > limits.max_requests {
+        Err(BatchError::TooManyRequests {
+            max: limits.max_requests,
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// PB compat: inside a batch every write names a missing collection like a read does.
 fn unknown_collection(e: CoreError) -> CoreError {
     match e {
-        CoreError::Missing(_) => CoreError::UnknownCollection,
+        CoreError::Records(RecordsError::UnknownCollectionForWrite) => CoreError::UnknownCollection,
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_refused_when_off_empty_or_over_the_limit_in_that_order() {
+        let limits = |enabled| BatchLimits {
+            enabled,
+            max_requests: 2,
+            timeout_secs: 3,
+        };
+        assert_eq!(admit_batch(&limits(false), 9), Err(BatchError::Disabled));
+        assert_eq!(admit_batch(&limits(true), 0), Err(BatchError::NoRequests));
+        assert_eq!(
+            admit_batch(&limits(true), 3),
+            Err(BatchError::TooManyRequests { max: 2 })
+        );
+        assert_eq!(admit_batch(&limits(true), 2), Ok(()));
     }
 }

@@ -10,7 +10,7 @@ use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Select, Term};
 use super::record::{Embedded, Record};
 use super::service::{Action, RecordsService};
 use crate::error::CoreError;
-use crate::query::RequestInfo;
+use crate::query::{QueryError, RequestInfo};
 
 /// Deepest nesting PocketBase expands.
 const MAX_DEPTH: usize = 6;
@@ -98,7 +98,7 @@ impl ExpandBudget {
         self.embed_left = self
             .embed_left
             .checked_sub(used)
-            .ok_or(CoreError::ExpandTooLarge { max: MAX_EMBEDDED })?;
+            .ok_or(QueryError::ExpandTooLarge { max: MAX_EMBEDDED })?;
         Ok(())
     }
 
@@ -106,7 +106,7 @@ impl ExpandBudget {
         self.read_left = u64::try_from(rows)
             .ok()
             .and_then(|rows| self.read_left.checked_sub(rows))
-            .ok_or(CoreError::ExpandTooLarge { max: MAX_READ })?;
+            .ok_or(QueryError::ExpandTooLarge { max: MAX_READ })?;
         Ok(())
     }
 }
@@ -115,7 +115,7 @@ impl RecordsService {
     /// Expands `tree` on output `rows` of `c` in place, within one response's budget.
     ///
     /// # Errors
-    /// Storage failures, and [`CoreError::ExpandTooLarge`]; invalid paths are skipped
+    /// Storage failures, and [`QueryError::ExpandTooLarge`]; invalid paths are skipped
     /// silently, as PocketBase does.
     pub async fn expand(
         &self,
@@ -377,7 +377,9 @@ mod tests {
         assert!(budget.read(1).is_ok());
         assert!(matches!(
             budget.read(1),
-            Err(CoreError::ExpandTooLarge { max: MAX_READ })
+            Err(CoreError::Query(QueryError::ExpandTooLarge {
+                max: MAX_READ
+            }))
         ));
         let many = |n: u64| {
             let mut r = Record::default();
@@ -389,7 +391,9 @@ mod tests {
         assert!(budget.embed(&[many(MAX_EMBEDDED - 1), many(1)]).is_ok());
         assert!(matches!(
             budget.embed(&[many(1)]),
-            Err(CoreError::ExpandTooLarge { max: MAX_EMBEDDED })
+            Err(CoreError::Query(QueryError::ExpandTooLarge {
+                max: MAX_EMBEDDED
+            }))
         ));
     }
 

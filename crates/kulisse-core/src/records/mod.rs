@@ -4,6 +4,7 @@
 //! and later callers (batch, realtime, admin UI) behave the same.
 
 mod batch;
+mod error;
 mod expand;
 mod input;
 mod output;
@@ -11,7 +12,8 @@ mod record;
 mod service;
 mod write;
 
-pub use batch::{BatchFailure, BatchItem, BatchOutcome};
+pub use batch::{BatchFailure, BatchItem, BatchOutcome, admit_batch};
+pub use error::{BatchError, RecordsError};
 pub use expand::{ExpandBudget, ExpandTree, MAX_EMBEDDED, MAX_READ};
 pub use output::visible;
 pub use record::{EXPAND_KEY, Embedded, Record};

@@ -7,11 +7,12 @@ use kulisse_store::{
     CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term,
 };
 
+use super::error::RecordsError;
 use crate::Ambient;
 use crate::changes::Writer;
 use crate::collections::{Registry, Snapshot};
 use crate::error::CoreError;
-use crate::query::{RequestInfo, Resolver, compile_filter, parse_sort};
+use crate::query::{QueryError, RequestInfo, Resolver, compile_filter, parse_sort};
 
 /// Largest page PocketBase serves; bigger requests are clamped, not refused.
 pub const MAX_PER_PAGE: u64 = 1000;
@@ -153,21 +154,14 @@ impl RecordsService {
         let superuser = req.auth.is_superuser();
         for text in [&p.filter, &p.sort] {
             if !superuser && text.contains("@request.") {
-                return Err(CoreError::Forbidden(
-                    "Only superusers can filter by @request.".into(),
-                ));
+                return Err(QueryError::FilterByRequest.into());
             }
             if !superuser && text.contains("@collection.") {
-                return Err(CoreError::Forbidden(
-                    "Only superusers can filter by @collection.".into(),
-                ));
+                return Err(QueryError::FilterByCollection.into());
             }
         }
         if !p.filter.is_empty() && p.filter.trim().is_empty() {
-            return Err(CoreError::InvalidParam {
-                param: "filter",
-                reason: "the filter is only whitespace".into(),
-            });
+            return Err(QueryError::BlankFilter.into());
         }
         let schema = self.registry.snapshot();
         let resolver = Resolver {
@@ -176,10 +170,9 @@ impl RecordsService {
             request: req,
             allow_hidden: superuser,
         };
-        let filter = compile_filter(&p.filter, &resolver)
-            .map_err(|e| CoreError::invalid_param("filter", &e, &p.filter))?;
-        let sort = parse_sort(&p.sort, &resolver)
-            .map_err(|e| CoreError::invalid_param("sort", &e, &p.sort))?;
+        let filter =
+            compile_filter(&p.filter, &resolver).map_err(|e| QueryError::filter(&e, &p.filter))?;
+        let sort = parse_sort(&p.sort, &resolver).map_err(|e| QueryError::sort(&e, &p.sort))?;
         let per_page = p.per_page.clamp(1, MAX_PER_PAGE);
         let page = p.page.max(1);
         let mut query = Select {
@@ -280,7 +273,7 @@ pub(crate) fn compile_rule(
         allow_hidden: true,
     };
     Ok(compile_filter(rule, &resolver)
-        .map_err(|e| CoreError::broken_rule(&e, rule))?
+        .map_err(|e| QueryError::broken_rule(&e, rule))?
         .unwrap_or(Cond::True))
 }
 
@@ -292,9 +285,7 @@ pub(crate) fn delete_with_references(
     depth: usize,
 ) -> Result<(), CoreError> {
     if depth > MAX_CASCADE_DEPTH {
-        return Err(CoreError::BadRequest(
-            "Failed to delete record: the cascade is too deep.".into(),
-        ));
+        return Err(RecordsError::CascadeTooDeep.into());
     }
     if c.is_superusers() {
         // Read with row locks: on PostgreSQL two concurrent deletes of the last two
@@ -305,9 +296,7 @@ pub(crate) fn delete_with_references(
             ..Select::all(Arc::clone(c))
         };
         if tx.select(&q)?.len() < 2 {
-            return Err(CoreError::BadRequest(
-                "You can't delete the only existing superuser.".into(),
-            ));
+            return Err(RecordsError::OnlySuperuser.into());
         }
     }
     for other in all.iter().filter(|o| o.kind != CollectionKind::View) {
@@ -358,9 +347,7 @@ pub(crate) fn delete_with_references(
                 if *cascade_delete {
                     delete_with_references(tx, all, other, ref_id, depth + 1)?;
                 } else if f.required {
-                    return Err(CoreError::BadRequest(
-                        "Failed to delete record. Make sure that the record is not part of a required relation reference.".into(),
-                    ));
+                    return Err(RecordsError::RequiredReference.into());
                 } else {
                     let remaining: Vec<String> = kulisse_schema::value::as_list(&row[&f.name])
                         .into_iter()

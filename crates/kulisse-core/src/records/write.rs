@@ -15,16 +15,14 @@ use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term
 use serde_json::{Map, Value};
 
 use super::ExpandTree;
+use super::error::RecordsError;
 use super::input::{apply_body, password_fields, password_form};
 use super::service::{Action, RecordsService, compile_rule, delete_with_references};
 use crate::Ambient;
 use crate::auth::hash_password;
 use crate::collections::Snapshot;
-use crate::error::CoreError;
+use crate::error::{CoreError, Form};
 use crate::query::RequestInfo;
-
-const CREATE_FAILED: &str = "Failed to create record.";
-const UPDATE_FAILED: &str = "Failed to update record.";
 
 /// A requested write.
 #[derive(Debug, Clone)]
@@ -240,7 +238,7 @@ impl RecordsService {
         let c = match op {
             WriteOp::Delete(_) => self.collection(collection).and_then(|c| {
                 if c.kind == CollectionKind::View {
-                    Err(CoreError::BadRequest("Unsupported collection type.".into()))
+                    Err(RecordsError::ViewNotWritable.into())
                 } else {
                     Ok(c)
                 }
@@ -282,7 +280,7 @@ impl RecordsService {
                 req.body = body;
                 passwords.auth = if c.is_auth() {
                     let password = password_form(&c, &req.body, true, None, false)
-                        .map_err(|e| CoreError::invalid(CREATE_FAILED, e))?;
+                        .map_err(|e| CoreError::invalid(Form::RecordCreate, e))?;
                     Some(hash_blocking(password.unwrap_or_default(), password_cost(&c)).await)
                 } else {
                     None
@@ -313,7 +311,7 @@ impl RecordsService {
                     .map_err(|_| {
                         CoreError::Store(StoreError::Other("password check failed".into()))
                     })?
-                    .map_err(|e| CoreError::invalid(UPDATE_FAILED, e))?;
+                    .map_err(|e| CoreError::invalid(Form::RecordUpdate, e))?;
                     if let Some(p) = password {
                         passwords.auth = Some(hash_blocking(p, password_cost(&c)).await);
                     }
@@ -355,9 +353,9 @@ impl RecordsService {
         let c = self
             .registry
             .get(id_or_name)
-            .ok_or(CoreError::Missing("Missing or invalid collection context."))?;
+            .ok_or(RecordsError::UnknownCollectionForWrite)?;
         if c.kind == CollectionKind::View {
-            return Err(CoreError::BadRequest("Unsupported collection type.".into()));
+            return Err(RecordsError::ViewNotWritable.into());
         }
         Ok(c)
     }
@@ -531,15 +529,15 @@ fn apply_create(
         }
         .and(cond);
         if tx.select(&q)?.is_empty() {
-            return Err(CoreError::invalid(CREATE_FAILED, FieldErrors::new()));
+            return Err(CoreError::invalid(Form::RecordCreate, FieldErrors::new()));
         }
     }
     check_relations(tx, schema, c, &row, &mut errs)?;
     if !errs.is_empty() {
-        return Err(CoreError::invalid(CREATE_FAILED, errs));
+        return Err(CoreError::invalid(Form::RecordCreate, errs));
     }
     tx.insert(c, &row)
-        .map_err(|e| write_error(CREATE_FAILED, e))?; // The stored row is exactly the canonical row (no defaults or triggers apply).
+        .map_err(|e| write_error(Form::RecordCreate, e))?; // The stored row is exactly the canonical row (no defaults or triggers apply).
     Ok(row)
 }
 
@@ -629,10 +627,10 @@ fn apply_update(
         .collect();
     check_relations(tx, schema, c, &changes, &mut errs)?;
     if !errs.is_empty() {
-        return Err(CoreError::invalid(UPDATE_FAILED, errs));
+        return Err(CoreError::invalid(Form::RecordUpdate, errs));
     }
     tx.update(c, id, &changes)
-        .map_err(|e| write_error(UPDATE_FAILED, e))?;
+        .map_err(|e| write_error(Form::RecordUpdate, e))?;
     let mut updated = stored;
     updated.extend(changes);
     Ok(updated)
@@ -727,7 +725,7 @@ fn validate_row(c: &Collection, row: &Row, errs: &mut FieldErrors) {
 }
 
 /// Unique violations become `validation_not_unique` on the field, as PocketBase reports.
-fn write_error(msg: &str, e: StoreError) -> CoreError {
+fn write_error(form: Form, e: StoreError) -> CoreError {
     match e {
         StoreError::Unique(column) => {
             let mut errs = FieldErrors::new();
@@ -735,7 +733,7 @@ fn write_error(msg: &str, e: StoreError) -> CoreError {
                 column,
                 FieldError::new("validation_not_unique", "Value must be unique."),
             );
-            CoreError::invalid(msg, errs)
+            CoreError::invalid(form, errs)
         }
         other => other.into(),
     }

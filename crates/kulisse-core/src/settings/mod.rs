@@ -7,11 +7,13 @@
 //! and stores it, `ip_range` parses `superuserIPs` entries.
 
 mod document;
+mod error;
 mod ip_range;
 mod model;
 mod service;
 mod validate;
 
+pub use error::SettingsError;
 pub use model::{
     BackupsSettings, BatchLimits, BatchSettings, LogsSettings, MetaSettings, RateLimitRule,
     RateLimitsSettings, S3Settings, Secret, Settings, SmtpSettings, TrustedProxy,

@@ -8,19 +8,16 @@ use kulisse_store::{Store, StoreError};
 use serde_json::Value;
 
 use super::document::{LoadFailed, apply_patch, decode_stored};
+use super::error::SettingsError;
 use super::model::{BatchLimits, Settings, TrustedProxy};
 use super::validate::validate;
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthError};
 use crate::changes::Writer;
 use crate::collections::service::require_superuser;
-use crate::error::CoreError;
+use crate::error::{CoreError, Form};
 
 /// The `_params` key the settings document is stored under.
 const PARAM_KEY: &str = "settings";
-const SAVE_FAILED: &str = "An error occurred while saving the new settings.";
-/// PocketBase's refusal of a superuser outside `superuserIPs`.
-const NOT_ALLOWED: &str = "You are not allowed to perform this request.";
-const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
 
 /// The settings service.
 #[derive(Clone)]
@@ -83,12 +80,12 @@ impl SettingsService {
     /// address or subnet (an empty list allows any). An unknown address is refused.
     ///
     /// # Errors
-    /// `Forbidden` when the list does not include `ip`.
+    /// `SuperuserIpNotAllowed` when the list does not include `ip`.
     pub fn check_superuser_ip(&self, ip: Option<IpAddr>) -> Result<(), CoreError> {
         if self.snapshot().superuser_ip_allowed(ip) {
             Ok(())
         } else {
-            Err(CoreError::Forbidden(NOT_ALLOWED.into()))
+            Err(AuthError::SuperuserIpNotAllowed.into())
         }
     }
 
@@ -114,12 +111,12 @@ impl SettingsService {
     pub async fn update(&self, auth: &Auth, patch: &Value) -> Result<Value, CoreError> {
         require_superuser(auth)?;
         let Value::Object(patch) = patch else {
-            return Err(CoreError::generic_bad_request());
+            return Err(SettingsError::NotAnObject.into());
         };
         let _installing = self.installing.lock().await;
-        let next = apply_patch(&self.snapshot(), patch)
-            .map_err(|LoadFailed| CoreError::BadRequest(LOAD_FAILED.into()))?;
-        validate(&next).map_err(|errs| CoreError::invalid(SAVE_FAILED, errs))?;
+        let next =
+            apply_patch(&self.snapshot(), patch).map_err(|LoadFailed| SettingsError::Malformed)?;
+        validate(&next).map_err(|errs| CoreError::invalid(Form::Settings, errs))?;
         save(&self.writer, &next).await?;
         let view = next.to_view();
         self.install(next);

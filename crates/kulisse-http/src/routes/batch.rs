@@ -3,13 +3,17 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::Response;
+use kulisse_core::CoreError;
+use kulisse_core::error::Form;
 use kulisse_core::query::normalize_header_name;
-use kulisse_core::records::{BatchFailure, BatchItem, ExpandBudget, ExpandTree, WriteOp};
+use kulisse_core::records::{
+    BatchFailure, BatchItem, ExpandBudget, ExpandTree, WriteOp, admit_batch,
+};
 use kulisse_schema::{FieldError, FieldErrors};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -23,8 +27,6 @@ struct SubRequest {
     item: BatchItem,
 }
 
-/// Message of the form errors of a batch body.
-const INVALID_BATCH: &str = "Invalid batch request data.";
 /// Methods a sub-request may name (GET passes this check and fails when run, as in PB).
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -35,35 +37,12 @@ pub async fn batch(
     WriteBody(body, _): WriteBody,
 ) -> Result<Response, ApiError> {
     let limits = s.services.settings.batch();
-    if !limits.enabled {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "Batch requests are not allowed.",
-        ));
-    }
     let requests = body
         .get("requests")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let invalid = |errs: FieldErrors| {
-        ApiError::new(StatusCode::BAD_REQUEST, INVALID_BATCH).with_data(errs.to_json())
-    };
-    if requests.is_empty() || requests.len() > limits.max_requests {
-        let err = if requests.is_empty() {
-            FieldError::required()
-        } else {
-            FieldError::new(
-                "validation_length_too_long",
-                format!("The length must be no more than {}.", limits.max_requests),
-            )
-            .with_param("max", limits.max_requests)
-            .with_param("min", 0)
-        };
-        let mut errs = FieldErrors::new();
-        errs.add("requests", err);
-        return Err(invalid(errs));
-    }
+    admit_batch(&limits, requests.len()).map_err(CoreError::from)?;
     let mut form_errs = FieldErrors::new();
     for (i, r) in requests.iter().enumerate() {
         let mut e = FieldErrors::new();
@@ -88,11 +67,14 @@ pub async fn batch(
     if !form_errs.is_empty() {
         let mut errs = FieldErrors::new();
         errs.add_nested("requests", form_errs);
-        return Err(invalid(errs));
+        return Err(CoreError::invalid(Form::Batch, errs).into());
     }
     let mut subs = Vec::with_capacity(requests.len());
     for (index, r) in requests.iter().enumerate() {
-        subs.push(parse_sub_request(r).ok_or_else(|| failed(index, ApiError::bad_request()))?);
+        subs.push(
+            parse_sub_request(r)
+                .ok_or_else(|| ApiError::batch_failed(index, &ApiError::bad_request()))?,
+        );
     }
     let queries: Vec<_> = subs.iter().map(|s| s.item.query.clone()).collect();
     let items = subs.into_iter().map(|s| s.item).collect();
@@ -102,7 +84,9 @@ pub async fn batch(
         .records
         .batch(&req, items, budget)
         .await
-        .map_err(|BatchFailure { index, error }| failed(index, error.into()))?;
+        .map_err(|BatchFailure { index, error }| {
+            ApiError::batch_failed(index, &ApiError::from(error))
+        })?;
     let mut out = Vec::with_capacity(outcomes.len());
     // One budget for the whole answer, however many sub-requests expand.
     let mut budget = ExpandBudget::per_response();
@@ -137,17 +121,6 @@ pub async fn batch(
 struct SubAnswer {
     body: Option<RecordAnswer>,
     status: u16,
-}
-
-/// The whole batch failed because of sub-request `index`.
-fn failed(index: usize, response: ApiError) -> ApiError {
-    let mut requests = Map::new();
-    requests.insert(
-        index.to_string(),
-        json!({"code": "batch_request_failed", "message": "Batch request failed.", "response": response.body()}),
-    );
-    ApiError::new(StatusCode::BAD_REQUEST, "Batch transaction failed.")
-        .with_data(json!({"requests": requests}))
 }
 
 /// `{method, url, body}` → a write; only record create/update/upsert/delete are allowed.

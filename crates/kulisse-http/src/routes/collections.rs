@@ -3,6 +3,8 @@
 use crate::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use kulisse_core::CoreError;
+use kulisse_core::error::Form;
 use kulisse_schema::{Collection, CollectionKind};
 use serde_json::{Map, Value, json};
 
@@ -101,11 +103,7 @@ pub async fn import_collections(
         _ => {
             let mut errs = kulisse_schema::FieldErrors::new();
             errs.add("collections", kulisse_schema::FieldError::required());
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "An error occurred while validating the submitted data.",
-            )
-            .with_data(errs.to_json()));
+            return Err(CoreError::invalid(Form::Request, errs).into());
         }
     };
     let delete_missing = body

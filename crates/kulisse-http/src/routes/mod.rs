@@ -98,7 +98,7 @@ async fn api_not_found(method: Method, uri: Uri) -> Response {
         return ApiError::not_found().into_response();
     }
     match method {
-        Method::GET => ApiError::new(StatusCode::NOT_FOUND, "File not found.").into_response(),
+        Method::GET => ApiError::file_not_found().into_response(),
         Method::HEAD => (StatusCode::NOT_FOUND, Body::empty()).into_response(),
         _ => ApiError::not_found().into_response(),
     }

@@ -1,0 +1,67 @@
+//! Why authentication failed or the requester may not act. Each variant's `Display` is
+//! PocketBase's exact message (the CLI's own words for the superuser commands);
+//! `http/error.rs` picks the status.
+
+use std::borrow::Cow;
+
+/// An authentication or access refusal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// An auth endpoint names no collection.
+    #[error("Missing or invalid collection context.")]
+    UnknownCollection,
+    /// An auth endpoint names a collection that is not an auth collection.
+    #[error("Missing or invalid auth collection context.")]
+    NotAuthCollection,
+    /// `auth-with-password` on a collection with password auth off.
+    #[error("The collection is not configured to allow password authentication.")]
+    PasswordAuthDisabled,
+    /// Unknown identity or wrong password; PB compat: the two are never told apart.
+    #[error("Failed to authenticate.")]
+    InvalidCredentials,
+    /// The collection's `authRule` is `null`: nobody may authenticate.
+    #[error("The request doesn't satisfy the collection requirements to authenticate.")]
+    AuthLocked,
+    /// The record does not satisfy the collection's `authRule`.
+    #[error("The request doesn't satisfy the collection requirements to authenticate.")]
+    AuthRuleUnmet,
+    /// A guest asked for something that needs an authenticated record.
+    #[error("The request requires valid record authorization token.")]
+    TokenRequired,
+    /// `auth-refresh` by a record of another collection (named by the message: the
+    /// requester's own collection, as kulisse has always answered).
+    #[error("The request requires auth record from {collection} collection.")]
+    OtherCollection {
+        /// The requester's collection name.
+        collection: String,
+    },
+    /// A record that is not a superuser asked for a superuser-only endpoint (collections,
+    /// settings).
+    #[error("The authorized record is not allowed to perform this action.")]
+    SuperuserRequired,
+    /// A superuser token from an address outside the settings' `superuserIPs`.
+    #[error("You are not allowed to perform this request.")]
+    SuperuserIpNotAllowed,
+    /// CLI `superuser upsert|create` with an email that is not one.
+    #[error("invalid email {email:?}")]
+    InvalidSuperuserEmail {
+        /// What was given.
+        email: String,
+    },
+    /// CLI `superuser upsert|create` with a password under 8 characters.
+    #[error("the password must be at least 8 characters")]
+    SuperuserPasswordTooShort,
+    /// CLI `superuser create` for an email that already has a superuser.
+    #[error("superuser {email} already exists")]
+    SuperuserExists {
+        /// The email.
+        email: String,
+    },
+}
+
+impl AuthError {
+    /// What the client is told.
+    pub fn message(&self) -> Cow<'static, str> {
+        self.to_string().into()
+    }
+}

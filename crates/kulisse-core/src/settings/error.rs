@@ -1,0 +1,29 @@
+//! Why a settings change was refused before validation. Field-level problems are
+//! [`crate::CoreError::Invalid`] of [`crate::error::Form::Settings`]; `http/error.rs`
+//! picks the status.
+
+use std::borrow::Cow;
+
+use crate::error::GENERIC_BAD_REQUEST;
+
+/// A settings PATCH refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// The body is not a JSON object.
+    #[error("the settings body is not an object")]
+    NotAnObject,
+    /// A value does not fit the settings' types.
+    #[error("An error occurred while loading the submitted data.")]
+    Malformed,
+}
+
+impl SettingsError {
+    /// What the client is told. PB compat: a body that is no object gets the generic
+    /// message.
+    pub fn message(&self) -> Cow<'static, str> {
+        match self {
+            SettingsError::NotAnObject => GENERIC_BAD_REQUEST.into(),
+            SettingsError::Malformed => self.to_string().into(),
+        }
+    }
+}
