@@ -3,8 +3,9 @@
 //! store and calls [`crate::store_conformance!`], which declares one test per check (so a
 //! failure names the broken promise and the checks run in parallel, each on its own store).
 //!
-//! Cascades and change sets are not here: they are services' work (kulisse-core), above the
-//! port.
+//! A check is a `pub async fn name(&Subject)` in the file of its area, re-exported here and
+//! listed in [`crate::store_conformance!`]. Cascades and change sets are not here: they are
+//! services' work (kulisse-core, tested through the API on both engines), above the port.
 
 mod concurrency;
 mod notify;
