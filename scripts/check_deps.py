@@ -35,6 +35,8 @@ FORBIDDEN = {
     "kulisse-store-postgres": {"kulisse-core", "kulisse-store-sqlite", "rusqlite"} | HTTP,
     "kulisse-core": SERVER | ENGINES | ADAPTERS | SQL,
     "kulisse-feed-postgres": HTTP | ENGINES | {"rusqlite", "deadpool-postgres"},
+    # HTTP reaches data only through the services: no storage port, engine or adapter.
+    "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL,
 }
 # Test kits: used only as dev-dependencies (tests), so they may depend on anything.
 DEV_ONLY = {"kulisse-testkit", "kulisse-testkit-store"}

@@ -12,10 +12,13 @@
 //!
 //! Must not depend on: axum/HTTP types, SQL drivers, engine crates.
 
+mod ambient;
 pub mod auth;
 pub mod changes;
+pub mod clock;
 pub mod collections;
 pub mod error;
+pub mod ids;
 pub mod query;
 pub mod records;
 pub mod settings;
@@ -26,10 +29,14 @@ use kulisse_store::Store;
 
 use crate::changes::Writer;
 
+pub use ambient::Ambient;
 pub use auth::{Auth, AuthService};
 pub use changes::{ChangeFeed, EventBus};
 pub use collections::{CollectionsService, Registry};
 pub use error::CoreError;
+/// A stored record and the storage failure inside [`CoreError::Store`]: the types callers
+/// (HTTP) see, without access to the store itself.
+pub use kulisse_store::{Row, StoreError};
 pub use records::RecordsService;
 
 /// All services, cheap to clone; built once at startup.
@@ -45,18 +52,44 @@ pub struct Services {
     pub settings: settings::SettingsService,
     /// Committed changes, local and from other nodes.
     pub events: EventBus,
+    /// The clock and id source every service reads.
+    pub ambient: Ambient,
+}
+
+/// What the services run on: the store and the adapters `compose.rs` picked.
+pub struct Ports {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Change sets to and from other nodes sharing the database, if any.
+    pub feed: Option<Arc<dyn ChangeFeed>>,
+    /// Time and randomness.
+    pub ambient: Ambient,
+}
+
+impl Ports {
+    /// One node on `store`, on the system clock.
+    pub fn new(store: Arc<dyn Store>) -> Ports {
+        Ports {
+            store,
+            feed: None,
+            ambient: Ambient::system(),
+        }
+    }
 }
 
 impl Services {
-    /// Loads the schema from `store` (bootstrapping a new data dir) and wires the services;
-    /// with `feed`, change sets travel to and from the other nodes sharing the database.
+    /// Loads the schema from the store (bootstrapping a new data dir) and wires the
+    /// services; with a feed, change sets travel to and from the other nodes sharing the
+    /// database.
     ///
     /// # Errors
     /// When the store cannot be read or bootstrapped.
-    pub async fn start(
-        store: Arc<dyn Store>,
-        feed: Option<Arc<dyn ChangeFeed>>,
-    ) -> Result<Services, CoreError> {
+    pub async fn start(ports: Ports) -> Result<Services, CoreError> {
+        let Ports {
+            store,
+            feed,
+            ambient,
+        } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
         // lost, and the first feed event is a "missed" that reloads whatever was read.
@@ -65,7 +98,12 @@ impl Services {
         let registry = Registry::load(Arc::clone(&store), &writer).await?;
         events.subscribe(Arc::new(auth::ForgetChangedRecords::new(registry.clone())));
         let collections = CollectionsService::new(writer.clone(), registry.clone());
-        let auth = AuthService::new(Arc::clone(&store), writer.clone(), registry.clone());
+        let auth = AuthService::new(
+            Arc::clone(&store),
+            writer.clone(),
+            registry.clone(),
+            ambient.clone(),
+        );
         let settings = settings::SettingsService::load(Arc::clone(&store), writer.clone()).await?;
         if let Some(remote) = remote {
             tokio::spawn(changes::follow_feed(
@@ -75,13 +113,14 @@ impl Services {
                 events.clone(),
             ));
         }
-        let records = RecordsService::new(store, writer, registry);
+        let records = RecordsService::new(store, writer, registry, ambient.clone());
         Ok(Services {
             collections,
             records,
             auth,
             settings,
             events,
+            ambient,
         })
     }
 }

@@ -2,7 +2,8 @@
 //! server, so several stateless kulisse nodes can share one database.
 //!
 //! Layout: `render` (query IR → SQL with SQLite's comparison semantics), `ddl` (tables,
-//! indexes, metadata, helper functions), `codec` (values ⇄ parameters and columns), `tx`
+//! indexes, metadata), `migrations` (the versioned system tables and helper functions,
+//! brought up to date at connect), `codec` (values ⇄ parameters and columns), `tx`
 //! (write transactions), `classify` (driver errors → `StoreError`), `cancel` (stopping the
 //! queries of dropped requests and at shutdown). Same logical schema as the SQLite engine:
 //! every collection is a table with typed columns, plus `_collections` and `_params`.
@@ -15,6 +16,7 @@ mod cancel;
 mod classify;
 mod codec;
 mod ddl;
+mod migrations;
 mod render;
 mod tx;
 
@@ -34,6 +36,7 @@ use tokio_postgres::NoTls;
 
 use crate::cancel::{Lease, until_stopped};
 use crate::classify::{classify, pool_error};
+pub use crate::migrations::SYSTEM_MIGRATIONS;
 use crate::tx::PgTx;
 
 /// How long a request waits for a connection before it fails with 503.
@@ -52,11 +55,14 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects, runs the system migrations (under an advisory lock, so nodes starting
-    /// together take turns), with the default [`QueryLimits`].
+    /// Connects and brings the system tables up to date ([`SYSTEM_MIGRATIONS`], under an
+    /// advisory lock, so nodes starting together take turns), with the default
+    /// [`QueryLimits`].
     ///
     /// # Errors
-    /// When the URL is invalid or the server cannot be reached.
+    /// When the URL is invalid, the server cannot be reached, a migration fails, or the
+    /// database was migrated by a newer kulisse ([`StoreError::SchemaTooNew`], and the
+    /// database is left as it was).
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         Self::connect_with(url, QueryLimits::default()).await
     }
@@ -64,7 +70,7 @@ impl PostgresStore {
     /// [`PostgresStore::connect`] with `limits`.
     ///
     /// # Errors
-    /// When the URL is invalid or the server cannot be reached.
+    /// As [`PostgresStore::connect`].
     pub async fn connect_with(url: &str, limits: QueryLimits) -> Result<PostgresStore, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid database url: {e}")))?;
@@ -96,16 +102,8 @@ impl PostgresStore {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
-        let client = pool.get().await.map_err(|e| pool_error(&e))?;
-        let migrate = format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;",
-            ddl::SCHEMA_LOCK,
-            ddl::MIGRATIONS
-        );
-        client
-            .batch_execute(&migrate)
-            .await
-            .map_err(|e| classify(&e, None))?;
+        let mut client = pool.get().await.map_err(|e| pool_error(&e))?;
+        migrations::run(&mut client, &SYSTEM_MIGRATIONS).await?;
         drop(client);
         Ok(PostgresStore {
             pool,

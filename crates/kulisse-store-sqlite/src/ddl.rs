@@ -11,21 +11,6 @@ use rusqlite::Connection;
 
 use crate::render::quote;
 
-/// System tables every data dir has.
-pub(crate) const MIGRATIONS: &str = "
-CREATE TABLE IF NOT EXISTS _collections (
-    id TEXT PRIMARY KEY NOT NULL,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    type TEXT NOT NULL,
-    data TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS _params (
-    key TEXT PRIMARY KEY NOT NULL,
-    value TEXT
-);
-";
-
 fn column_def(f: &Field) -> String {
     let ty = match &f.kind {
         _ if f.is_primary_key() => "TEXT PRIMARY KEY NOT NULL",

@@ -3,8 +3,9 @@
 //! Layout: `pool` (threads, connections, group commit), `render` (query IR → SQL), `ddl`
 //! (tables, views, indexes, metadata), `codec` (values ⇄ columns), `tx` (the write
 //! transaction), `classify` (driver errors → `StoreError`), `budget` (stopping queries past
-//! the time budget, of dropped requests, at shutdown). Every collection is a real table
-//! with typed columns and real indexes; `_collections` and `_params` hold metadata.
+//! the time budget, of dropped requests, at shutdown), `migrations` (the versioned system
+//! tables, brought up to date at open). Every collection is a real table with typed columns
+//! and real indexes; `_collections` and `_params` hold metadata, `_migrations` the version.
 //!
 //! Must not depend on: kulisse-core, HTTP types, other engines.
 
@@ -14,6 +15,7 @@ mod codec;
 mod ddl;
 mod functions;
 mod inline;
+mod migrations;
 mod pool;
 mod render;
 mod tx;
@@ -26,6 +28,7 @@ use serde_json::Value;
 
 use crate::classify::classify;
 pub use crate::inline::release_thread_snapshots;
+pub use crate::migrations::SYSTEM_MIGRATIONS;
 use crate::pool::{Lane, Pool};
 
 /// The embedded SQLite store.
@@ -40,11 +43,12 @@ pub struct SqliteStore {
 static NEXT_STORE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and starts its threads, with the
-    /// default [`QueryLimits`].
+    /// Opens (creating if needed) the database at `path`, brings its system tables up to
+    /// date ([`SYSTEM_MIGRATIONS`]) and starts its threads, with the default [`QueryLimits`].
     ///
     /// # Errors
-    /// When the file cannot be opened or the system tables cannot be created.
+    /// When the file cannot be opened, a migration fails, or the data dir was migrated by a
+    /// newer kulisse ([`StoreError::SchemaTooNew`], and the file is left as it was).
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         Self::open_with(path, QueryLimits::default())
     }
@@ -52,10 +56,10 @@ impl SqliteStore {
     /// [`SqliteStore::open`] with `limits`.
     ///
     /// # Errors
-    /// When the file cannot be opened or the system tables cannot be created.
+    /// As [`SqliteStore::open`].
     pub fn open_with(path: &Path, limits: QueryLimits) -> Result<SqliteStore, StoreError> {
         let writer = pool::open(path, pool::Role::Write).map_err(classify)?;
-        writer.execute_batch(ddl::MIGRATIONS).map_err(classify)?;
+        migrations::run(&writer, &SYSTEM_MIGRATIONS)?;
         // One reader per core, plus the one reserved for single-table reads (`Lane`).
         let readers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())

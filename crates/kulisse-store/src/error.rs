@@ -26,6 +26,18 @@ pub enum StoreError {
     /// The write job asked for a rollback (its own error travels separately).
     #[error("transaction rolled back")]
     RolledBack,
+    /// The database's system tables were migrated by a newer kulisse than this one
+    /// ([`crate::migrations`]); it was left untouched.
+    #[error(
+        "the database's system tables are at version {found}, newer than this kulisse knows \
+         (version {known}); open it with the newer kulisse that last migrated it"
+    )]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest version this binary knows.
+        known: i64,
+    },
     /// Anything else; the message is for logs, never for clients.
     #[error("storage error: {0}")]
     Other(String),

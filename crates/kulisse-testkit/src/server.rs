@@ -19,7 +19,7 @@ pub struct TestServer {
     pub client: reqwest::Client,
     /// The database's URL on the PostgreSQL engine.
     pub pg_url: Option<String>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -79,7 +79,7 @@ impl TestServer {
             .upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD, false)
             .await
             .unwrap();
-        Self::serve(services, &opts, pg_url, dir).await
+        Self::serve(services, &opts, pg_url, Some(dir)).await
     }
 
     /// Another node on the PostgreSQL database `url` (made by [`TestServer::start`]): its
@@ -87,15 +87,27 @@ impl TestServer {
     pub async fn join(url: &str) -> TestServer {
         let store = Arc::new(PostgresStore::connect(url).await.unwrap());
         let services = kulisse::compose::start(store, Some(url)).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        Self::serve(services, &HttpOptions::default(), Some(url.to_owned()), dir).await
+        Self::serve(
+            services,
+            &HttpOptions::default(),
+            Some(url.to_owned()),
+            None,
+        )
+        .await
+    }
+
+    /// The router over `store` as it is (an existing data dir or database, such as a
+    /// fixture's): no superuser is added.
+    pub async fn start_on(store: Arc<dyn Store>) -> TestServer {
+        let services = kulisse::compose::start(store, None).await.unwrap();
+        Self::serve(services, &HttpOptions::default(), None, None).await
     }
 
     async fn serve(
         services: kulisse_core::Services,
         opts: &HttpOptions,
         pg_url: Option<String>,
-        dir: tempfile::TempDir,
+        dir: Option<tempfile::TempDir>,
     ) -> TestServer {
         let app = router(services, opts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

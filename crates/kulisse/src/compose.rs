@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use kulisse_core::{ChangeFeed, Services};
+use kulisse_core::{ChangeFeed, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
@@ -43,8 +43,9 @@ pub async fn open(
 /// # Errors
 /// When the schema cannot be loaded.
 pub async fn start(store: Arc<dyn Store>, db: Option<&str>) -> anyhow::Result<Services> {
-    let feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
-    Services::start(store, feed)
+    let mut ports = Ports::new(store);
+    ports.feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
+    Services::start(ports)
         .await
         .context("cannot load the schema")
 }

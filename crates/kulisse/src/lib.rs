@@ -1,7 +1,9 @@
-//! kulisse as a library: the composition root and the HTTP layer, so integration tests
-//! wire and drive exactly what the binary serves.
+//! kulisse as a library: the composition root, and the HTTP layer it serves, so
+//! integration tests wire and drive exactly what the binary runs.
 //!
-//! Only `compose` names an engine or an adapter; `http` never touches storage.
+//! Only `compose` names an engine or an adapter; HTTP lives in `kulisse-http`, which
+//! cannot reach storage at all.
 
 pub mod compose;
-pub mod http;
+
+pub use kulisse_http as http;

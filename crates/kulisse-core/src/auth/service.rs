@@ -4,15 +4,16 @@
 use std::sync::Arc;
 
 use kulisse_schema::collection::SUPERUSERS;
-use kulisse_schema::{Collection, FieldError, FieldErrors, datetime, ids, value::is_email};
+use kulisse_schema::{Collection, FieldError, FieldErrors, ids, value::is_email};
 use kulisse_store::{CmpOp, Cond, Literal, Row, Select, Store, StoreError, Term};
 
-use crate::changes::Writer;
 use serde_json::{Value, json};
 
 use super::Auth;
 use super::password::{dummy_hash, hash_password, verify_password};
 use super::tokens::{self, TokenKind};
+use crate::Ambient;
+use crate::changes::Writer;
 use crate::collections::Registry;
 use crate::error::CoreError;
 
@@ -21,6 +22,7 @@ use crate::error::CoreError;
 pub struct AuthService {
     store: Arc<dyn Store>,
     writer: Writer,
+    ambient: Ambient,
     registry: Registry,
 }
 
@@ -36,10 +38,16 @@ pub struct AuthMethods {
 }
 
 impl AuthService {
-    pub(crate) fn new(store: Arc<dyn Store>, writer: Writer, registry: Registry) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        writer: Writer,
+        registry: Registry,
+        ambient: Ambient,
+    ) -> Self {
         Self {
             store,
             writer,
+            ambient,
             registry,
         }
     }
@@ -60,7 +68,7 @@ impl AuthService {
 
     async fn resolve_token(&self, token: &str, kind: TokenKind) -> Option<Auth> {
         let cache = self.registry.auth_cache();
-        let now = jiff::Timestamp::now().as_second();
+        let now = self.ambient.clock.now().as_second();
         if let Some((collection_id, record)) = cache.verified(token, kind, now) {
             let collection = self.registry.get(&collection_id)?;
             collection.auth.as_ref()?;
@@ -83,7 +91,7 @@ impl AuthService {
             TokenKind::File => &auth.file_token.secret,
         };
         let key = format!("{}{secret}", record.get("tokenKey")?.as_str()?);
-        let verified = tokens::verify(token, &key, kind)?;
+        let verified = tokens::verify(token, &key, kind, now)?;
         cache.remember_verified(token, kind, &verified, &record);
         Some(Auth::Record { collection, record })
     }
@@ -134,6 +142,7 @@ impl AuthService {
             auth.auth_token.duration,
             &key,
             true,
+            self.ambient.clock.now().as_second(),
         )
     }
 
@@ -338,10 +347,11 @@ impl AuthService {
                 "superuser {email} already exists"
             )));
         }
-        let now = datetime::now();
+        let now = self.ambient.now_text();
         let email = email.to_owned();
+        let token_key = self.ambient.ids.random(ids::TOKEN_KEY_ALPHABET, 50);
+        let new_id = self.ambient.ids.record_id();
         self.writer.transact::<_, CoreError, _>(move |tx| {
-            let token_key = ids::random_string(ids::TOKEN_KEY_ALPHABET, 50);
             match existing {
                 Some(row) => {
                     let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -349,7 +359,7 @@ impl AuthService {
                     tx.update(&c, &id, &changes)?;
                 }
                 None => {
-                    let row = json!({"id": ids::new_record_id(), "email": email, "password": hash, "tokenKey": token_key,
+                    let row = json!({"id": new_id, "email": email, "password": hash, "tokenKey": token_key,
                         "verified": true, "emailVisibility": false, "created": now, "updated": now});
                     tx.insert(&c, row.as_object().unwrap_or(&Row::new()))?;
                 }

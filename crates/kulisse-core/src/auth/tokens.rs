@@ -47,9 +47,9 @@ pub(crate) fn sign(
     duration_secs: u64,
     key: &str,
     refreshable: bool,
+    now: i64,
 ) -> String {
-    let exp =
-        jiff::Timestamp::now().as_second() + i64::try_from(duration_secs).unwrap_or(i64::MAX / 2);
+    let exp = now.saturating_add(i64::try_from(duration_secs).unwrap_or(i64::MAX / 2));
     let claims = Claims {
         collection_id: collection_id.to_owned(),
         exp,
@@ -70,10 +70,11 @@ pub(crate) fn peek(token: &str) -> Option<Claims> {
     jsonwebtoken::dangerous::insecure_decode_claims::<Claims>(token).ok()
 }
 
-/// Verifies signature and expiry with the record's key.
-pub(crate) fn verify(token: &str, key: &str, kind: TokenKind) -> Option<Claims> {
+/// Verifies signature with the record's key, and expiry at `now` (unix seconds, the
+/// services' clock rather than the library's system time, so expiry is testable).
+pub(crate) fn verify(token: &str, key: &str, kind: TokenKind, now: i64) -> Option<Claims> {
     let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 0;
+    validation.validate_exp = false;
     validation.required_spec_claims = ["exp".to_owned()].into_iter().collect();
     let data = jsonwebtoken::decode::<Claims>(
         token,
@@ -81,24 +82,33 @@ pub(crate) fn verify(token: &str, key: &str, kind: TokenKind) -> Option<Claims> 
         &validation,
     )
     .ok()?;
-    (data.claims.kind == kind.as_str()).then_some(data.claims)
+    (data.claims.kind == kind.as_str() && data.claims.exp >= now).then_some(data.claims)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_700_000_000;
+
     #[test]
     fn tokens_verify_only_with_their_key() {
-        let t = sign(TokenKind::Auth, "pbc_1", "abc", 60, "key1", true);
+        let t = sign(TokenKind::Auth, "pbc_1", "abc", 60, "key1", true, NOW);
         let peeked = peek(&t).unwrap();
         assert_eq!(
             (peeked.id.as_str(), peeked.kind.as_str(), peeked.refreshable),
             ("abc", "auth", Some(true))
         );
-        assert!(verify(&t, "key1", TokenKind::Auth).is_some());
-        assert!(verify(&t, "key2", TokenKind::Auth).is_none());
-        assert!(verify(&t, "key1", TokenKind::File).is_none());
+        assert!(verify(&t, "key1", TokenKind::Auth, NOW).is_some());
+        assert!(verify(&t, "key2", TokenKind::Auth, NOW).is_none());
+        assert!(verify(&t, "key1", TokenKind::File, NOW).is_none());
         assert!(peek("garbage").is_none());
+    }
+
+    #[test]
+    fn a_token_is_valid_up_to_its_expiry_second_by_the_clock_given() {
+        let t = sign(TokenKind::Auth, "pbc_1", "abc", 60, "key1", true, NOW);
+        assert!(verify(&t, "key1", TokenKind::Auth, NOW + 60).is_some());
+        assert!(verify(&t, "key1", TokenKind::Auth, NOW + 61).is_none());
     }
 }

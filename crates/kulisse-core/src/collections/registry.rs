@@ -113,12 +113,21 @@ impl Registry {
             reloading: Arc::default(),
         };
         if store.load_collections().await?.is_empty() {
-            writer
+            let created = writer
                 .transact::<_, StoreError, _>(|tx| {
                     tx.create_collection(&collection::superusers())?;
                     tx.create_collection(&collection::users())
                 })
-                .await?;
+                .await;
+            // NOTE: nodes starting together on a fresh database all find it empty; the
+            // engine serialises their schema changes, so one creates the collections and
+            // the others then fail on tables that exist. Finding collections now means
+            // another node did the work.
+            if let Err(e) = created
+                && store.load_collections().await?.is_empty()
+            {
+                return Err(e.into());
+            }
         }
         registry.reload().await?;
         Ok(registry)

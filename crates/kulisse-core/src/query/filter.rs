@@ -380,7 +380,7 @@ fn resolve_ident(name: &str, ctx: &PathCtx<'_, '_>, prefix: &str) -> Result<Reso
         return super::paths::resolve_collection_path(rest, ctx, prefix);
     }
     if name.starts_with('@') {
-        return macro_value(name)
+        return macro_value(name, r.request.now)
             .map(Resolved::value)
             .ok_or_else(|| FilterError::new(format!("unknown macro \"{name}\"")));
     }

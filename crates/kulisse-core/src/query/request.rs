@@ -28,6 +28,10 @@ pub struct RequestInfo {
     pub header_overrides: BTreeMap<String, String>,
     /// Submitted body (after modifiers) for create/update.
     pub body: Map<String, Value>,
+    /// When the request arrived, by the services' clock (`@now` and the other datetime
+    /// macros read it); `None` for requests made inside the server, which read the
+    /// system clock.
+    pub now: Option<Timestamp>,
 }
 
 impl RequestInfo {
@@ -120,8 +124,8 @@ pub(crate) fn to_literal(v: Option<Value>) -> Literal {
 }
 
 /// Datetime macros (§3.8), evaluated in UTC per request.
-pub(crate) fn macro_value(name: &str) -> Option<Literal> {
-    let now = Zoned::new(Timestamp::now(), TimeZone::UTC);
+pub(crate) fn macro_value(name: &str, now: Option<Timestamp>) -> Option<Literal> {
+    let now = Zoned::new(now.unwrap_or_else(Timestamp::now), TimeZone::UTC);
     let date = |z: Zoned| {
         Some(Literal::Text(kulisse_schema::datetime::format(
             z.timestamp(),

@@ -7,6 +7,7 @@ use kulisse_store::{
     CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term,
 };
 
+use crate::Ambient;
 use crate::changes::Writer;
 use crate::collections::{Registry, Snapshot};
 use crate::error::CoreError;
@@ -22,6 +23,7 @@ const MAX_CASCADE_DEPTH: usize = 32;
 pub struct RecordsService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) writer: Writer,
+    pub(crate) ambient: Ambient,
     pub(crate) registry: Registry,
 }
 
@@ -81,10 +83,16 @@ pub(crate) enum Action {
 }
 
 impl RecordsService {
-    pub(crate) fn new(store: Arc<dyn Store>, writer: Writer, registry: Registry) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        writer: Writer,
+        registry: Registry,
+        ambient: Ambient,
+    ) -> Self {
         Self {
             store,
             writer,
+            ambient,
             registry,
         }
     }

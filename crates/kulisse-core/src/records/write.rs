@@ -10,15 +10,14 @@
 use std::sync::Arc;
 
 use kulisse_schema::value::{self, validate};
-use kulisse_schema::{
-    Collection, CollectionKind, FieldError, FieldErrors, FieldKind, datetime, ids,
-};
+use kulisse_schema::{Collection, CollectionKind, FieldError, FieldErrors, FieldKind, ids};
 use kulisse_store::{CmpOp, Cond, Literal, Row, Select, StoreError, StoreTx, Term};
 use serde_json::{Map, Value};
 
 use super::ExpandTree;
 use super::input::{apply_body, password_fields, password_form};
 use super::service::{Action, RecordsService, compile_rule, delete_with_references};
+use crate::Ambient;
 use crate::auth::hash_password;
 use crate::collections::Snapshot;
 use crate::error::CoreError;
@@ -50,8 +49,15 @@ pub struct PreparedWrite {
     /// `@request.body` is known after modifiers.
     rule: Rule,
     step: Step,
-    /// The body's other password fields, hashed before the transaction.
+    /// What the transaction needs from outside it.
+    inputs: Inputs,
+}
+
+/// What a write brings into its transaction: password hashes made beforehand, and the
+/// clock and id source that stamp the record.
+struct Inputs {
     passwords: HashedPasswords,
+    ambient: Ambient,
 }
 
 /// Password fields as they will be stored: bcrypt hashes made in
@@ -282,7 +288,7 @@ impl RecordsService {
                     None
                 };
                 Step::Create {
-                    draft: Draft::new(&c, &req, &passwords),
+                    draft: Draft::new(&c, &req, &passwords, &self.ambient),
                 }
             }
             Resolved::Update(id, body) => {
@@ -337,7 +343,10 @@ impl RecordsService {
             req: Arc::new(req),
             rule,
             step,
-            passwords,
+            inputs: Inputs {
+                passwords,
+                ambient: self.ambient.clone(),
+            },
         })
     }
 
@@ -378,16 +387,16 @@ pub fn apply(tx: &mut dyn StoreTx, schema: &Snapshot, w: PreparedWrite) -> Resul
         req,
         rule,
         step,
-        passwords,
+        inputs,
     } = w;
     match step {
         Step::Create { draft } => apply_create(tx, schema, &c, &req, rule.text()?, draft),
-        Step::Update { id } => apply_update(tx, schema, &c, &req, rule.text()?, &id, &passwords),
+        Step::Update { id } => apply_update(tx, schema, &c, &req, rule.text()?, &id, &inputs),
         Step::Upsert { id, update_rule } => {
             if fetch(tx, &c, &id, None)?.is_some() {
-                apply_update(tx, schema, &c, &req, update_rule.text()?, &id, &passwords)
+                apply_update(tx, schema, &c, &req, update_rule.text()?, &id, &inputs)
             } else {
-                let draft = Draft::new(&c, &req, &passwords);
+                let draft = Draft::new(&c, &req, &inputs.passwords, &inputs.ambient);
                 apply_create(tx, schema, &c, &req, rule.text()?, draft)
             }
         }
@@ -427,7 +436,12 @@ struct Draft {
 }
 
 impl Draft {
-    fn new(c: &Collection, req: &RequestInfo, passwords: &HashedPasswords) -> Draft {
+    fn new(
+        c: &Collection,
+        req: &RequestInfo,
+        passwords: &HashedPasswords,
+        ambient: &Ambient,
+    ) -> Draft {
         let superuser = req.auth.is_superuser();
         let body = &req.body;
         let mut row: Row = c
@@ -447,10 +461,10 @@ impl Draft {
             .filter(|s| !s.is_empty())
         {
             Some(id) => id.to_owned(),
-            None => ids::new_record_id(),
+            None => ambient.ids.record_id(),
         };
         row.insert("id".into(), Value::String(id));
-        let now = datetime::now();
+        let now = ambient.now_text();
         for f in &c.fields {
             match &f.kind {
                 FieldKind::Autodate {
@@ -536,8 +550,9 @@ fn apply_update(
     req: &RequestInfo,
     rule: Option<&str>,
     id: &str,
-    passwords: &HashedPasswords,
+    inputs: &Inputs,
 ) -> Result<Row, CoreError> {
+    let passwords = &inputs.passwords;
     let superuser = req.auth.is_superuser();
     let body = &req.body;
     let locked = Select {
@@ -594,11 +609,11 @@ fn apply_update(
             // Rotating the key revokes every token signed with the old one.
             row.insert(
                 "tokenKey".into(),
-                Value::String(ids::random_string(ids::TOKEN_KEY_ALPHABET, 50)),
+                Value::String(inputs.ambient.ids.random(ids::TOKEN_KEY_ALPHABET, 50)),
             );
         }
     }
-    let now = datetime::now();
+    let now = inputs.ambient.now_text();
     for f in &c.fields {
         if let FieldKind::Autodate {
             on_update: true, ..

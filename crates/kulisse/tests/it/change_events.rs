@@ -202,3 +202,87 @@ async fn a_users_relation_unlinked_by_a_delete_reads_fresh() {
         }
     }
 }
+
+/// A change set longer than one NOTIFY payload (8,000 bytes) reaches the other node
+/// whole: the member deleted last, after 400 cascaded posts, is forgotten there too.
+#[tokio::test]
+async fn a_change_set_too_long_for_one_notification_reaches_the_other_node_whole() {
+    let Some(srv) = postgres_server().await else {
+        return;
+    };
+    let su = srv.superuser_token().await;
+    let org = members_of_orgs(&srv, &su, true).await;
+    let (_, orgs) = srv
+        .send("GET", "/api/collections/orgs", Some(&su), None)
+        .await;
+    let posts = json!({"name": "posts", "type": "base", "fields": [
+        {"name": "org", "type": "relation", "collectionId": orgs["id"], "maxSelect": 1,
+         "cascadeDelete": true}]});
+    let (s, body) = srv
+        .send("POST", "/api/collections", Some(&su), Some(posts))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    for _ in 0..400 {
+        let (s, body) = srv
+            .send(
+                "POST",
+                "/api/collections/posts/records",
+                Some(&su),
+                Some(json!({"org": org})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let token = cached_user_token(&srv, &su, "members", json!({"org": org})).await;
+    let other = TestServer::join(srv.pg_url.as_deref().unwrap()).await;
+    assert_eq!(refresh(&other, "members", &token).await.0, 200);
+    let path = format!("/api/collections/orgs/records/{org}");
+    let (s, body) = srv.send("DELETE", &path, Some(&su), None).await;
+    assert_eq!(s, 204, "{body}");
+    refused_on(&other, "members", &token, true).await;
+}
+
+/// A node whose listener lost its connection while another node wrote cannot know what
+/// it missed: on reconnecting it drops what it cached, so the token of a user truncated
+/// meanwhile stops working there too.
+#[tokio::test]
+async fn a_node_that_missed_changes_while_disconnected_forgets_what_it_cached() {
+    let Some(srv) = postgres_server().await else {
+        return;
+    };
+    let su = srv.superuser_token().await;
+    let token = cached_user_token(&srv, &su, "users", json!({})).await;
+    let url = srv.pg_url.clone().unwrap();
+    let other = TestServer::join(&url).await;
+    assert_eq!(refresh(&other, "users", &token).await.0, 200);
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let cut = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(cut.len() >= 2, "both nodes' listeners were cut");
+    let (s, body) = srv
+        .send("DELETE", "/api/collections/users/truncate", Some(&su), None)
+        .await;
+    assert_eq!(s, 204, "{body}");
+    refused_on(&other, "users", &token, true).await;
+}
+
+/// A PostgreSQL server for the tests that only make sense with several nodes.
+async fn postgres_server() -> Option<TestServer> {
+    if kulisse_testkit::pg_admin_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+        return None;
+    }
+    let srv = kulisse_testkit::ENGINE
+        .scope(TestEngine::Postgres, TestServer::start())
+        .await;
+    Some(srv)
+}

@@ -14,6 +14,7 @@ mod expand_graph;
 mod filters;
 mod hidden_values;
 mod http_api;
+mod migrations;
 mod multinode;
 mod process;
 mod resources;

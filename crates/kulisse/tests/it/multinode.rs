@@ -31,7 +31,7 @@ async fn two_nodes_share_schema_records_and_settings() {
         eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
         return;
     }
-    let a = ServerProcess::start_on(TestEngine::Postgres).await;
+    let a = ServerProcess::start_on_engine(TestEngine::Postgres).await;
     let b = a.join();
     let (ta, tb) = (a.superuser_token().await, b.superuser_token().await);
 
@@ -210,7 +210,7 @@ async fn acknowledged_writes_survive_a_postgres_restart() {
         eprintln!("skipped: KULISSE_TEST_PG_URL / KULISSE_TEST_PG_RESTART are not set");
         return;
     };
-    let node = ServerProcess::start_on(TestEngine::Postgres).await;
+    let node = ServerProcess::start_on_engine(TestEngine::Postgres).await;
     let su = node.superuser_token().await;
     let items = json!({"name": "items", "listRule": "", "createRule": "", "fields": [{"name": "n", "type": "number"}]});
     assert_eq!(

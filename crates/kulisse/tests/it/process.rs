@@ -27,12 +27,12 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary on the current test's engine (see `engine_tests!`).
     pub async fn start() -> ServerProcess {
-        Self::start_on(current_engine()).await
+        Self::start_on_engine(current_engine()).await
     }
 
     /// Starts the binary over a fresh data dir (SQLite) or a fresh database (PostgreSQL),
     /// with the test superuser.
-    pub async fn start_on(engine: TestEngine) -> ServerProcess {
+    pub async fn start_on_engine(engine: TestEngine) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let db = match engine {
             TestEngine::Sqlite => None,

@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kulisse_core::CoreError;
+use kulisse_core::StoreError;
 use kulisse_schema::errors::sentenize;
-use kulisse_store::StoreError;
 use serde_json::{Value, json};
 
 /// An error response.

@@ -1,12 +1,12 @@
 //! `GET/HEAD /api/health`.
 
-use crate::http::json::Json;
+use crate::json::Json;
 use serde_json::{Value, json};
 
 use axum::extract::State;
 
-use crate::http::AppState;
-use crate::http::extract::{Peer, Req, real_ip};
+use crate::AppState;
+use crate::extract::{Peer, Req, real_ip};
 
 /// PocketBase's health answer; superusers also get a few diagnostics (the client's address
 /// is worked out only for them: health is polled often). `canBackup` is false: kulisse has

@@ -47,6 +47,7 @@ impl FromRequestParts<AppState> for Req {
         let mut info = RequestInfo::for_auth(auth, parts.method.as_str());
         info.query = query_map(parts.uri.query().unwrap_or_default());
         info.headers = parts.headers.clone();
+        info.now = Some(state.services.ambient.clock.now());
         Ok(Req(info))
     }
 }

@@ -1,21 +1,21 @@
 //! Auth endpoints of auth collections (password part).
 
-use crate::http::json::{Json, records_answer};
+use crate::json::{Json, records_answer};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use kulisse_core::records::Record;
 use serde::Serialize;
 use std::sync::Arc;
 
+use kulisse_core::Row;
 use kulisse_core::query::RequestInfo;
 use kulisse_schema::Collection;
-use kulisse_store::Row;
 use serde_json::{Map, Value, json};
 
 use super::records::expand_of;
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::{FormBody, RemoteIp, Req, WriteBody};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{FormBody, RemoteIp, Req, WriteBody};
 
 /// `{"record", "token"}` with the record shown (and expanded) as its owner sees it.
 async fn auth_response(

@@ -8,11 +8,11 @@ use kulisse_core::records::{ExpandTree, ListResult, Record};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::{Req, WriteBody, list_params};
-use crate::http::fields::{FieldsFilter, FieldsPicked};
-use crate::http::json::records_answer;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Req, WriteBody, list_params};
+use crate::fields::{FieldsFilter, FieldsPicked};
+use crate::json::records_answer;
 
 /// The list envelope, in PocketBase's key order, `fields` applied to each item.
 pub struct ListEnvelope {
@@ -86,7 +86,7 @@ pub fn expand_of(req: &RequestInfo) -> ExpandTree {
 
 /// The `fields` query parameter. Record answers apply it themselves as they are written
 /// (an expanded answer may be too big to write whole and parse back, which is what
-/// [`crate::http::Finalize`] does for other answers).
+/// [`crate::Finalize`] does for other answers).
 ///
 /// # Errors
 /// A malformed excerpt (Finalize has answered 400 before the route runs).

@@ -1,14 +1,14 @@
 //! `/api/collections…` (superusers only).
 
-use crate::http::json::Json;
+use crate::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use kulisse_schema::{Collection, CollectionKind};
 use serde_json::{Map, Value, json};
 
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::{CollectionBody, Req, WriteBody, list_params};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{CollectionBody, Req, WriteBody, list_params};
 
 fn to_json(c: &Collection) -> Value {
     serde_json::to_value(c.json(false)).unwrap_or(Value::Null)

@@ -1,12 +1,12 @@
 //! `GET/PATCH /api/settings` (superusers only).
 
-use crate::http::json::Json;
+use crate::json::Json;
 use axum::extract::State;
 use serde_json::Value;
 
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::{FormBody, Req, WriteBody};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{FormBody, Req, WriteBody};
 
 /// `GET /api/settings`
 pub async fn view_settings(

@@ -11,12 +11,12 @@ use kulisse_schema::{FieldError, FieldErrors};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::extract::{Req, WriteBody, query_map};
-use crate::http::fields::FieldsFilter;
-use crate::http::json::records_answer;
-use crate::http::routes::records::RecordAnswer;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Req, WriteBody, query_map};
+use crate::fields::FieldsFilter;
+use crate::json::records_answer;
+use crate::routes::records::RecordAnswer;
 
 /// One parsed sub-request.
 struct SubRequest {

@@ -4,6 +4,9 @@
 //! → extractors ([`extract::Req`] resolves the token into the requester, list params and
 //! bodies are decoded with PocketBase's rules) → one service call → JSON.
 //! Handlers contain no SQL, rules or validation; errors become [`error::ApiError`].
+//!
+//! Must not depend on: kulisse-store, the engines or adapters, SQL drivers (the services
+//! are the only way in).
 
 pub mod error;
 pub mod extract;
