@@ -4,6 +4,8 @@
 The table says which crate may use what; this script holds the same rules as data and fails
 when a crate's normal (non-dev) dependencies break them, or when a source file of the binary
 other than compose.rs names an engine or an adapter. Change the table and FORBIDDEN together.
+Test kits (DEV_ONLY) may use anything, but only as dev-dependencies of other crates, and are
+never published.
 """
 
 import json
@@ -36,8 +38,10 @@ FORBIDDEN = {
     # HTTP reaches data only through the services: no storage port, engine or adapter.
     "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL,
 }
-# Crates the table does not constrain: the binary (it composes everything).
-UNCONSTRAINED = {"kulisse"}
+# Test kits: used only as dev-dependencies (tests), so they may depend on anything.
+DEV_ONLY = {"kulisse-testkit", "kulisse-testkit-store"}
+# Crates the table does not constrain: the binary (it composes everything), the test kits.
+UNCONSTRAINED = {"kulisse"} | DEV_ONLY
 
 
 def main():
@@ -47,6 +51,14 @@ def main():
     problems = []
     for package in meta["packages"]:
         name = package["name"]
+        # Normal and build dependencies ship with the crate; a test kit must not (a kit may
+        # build on another kit).
+        shipped = {d["name"] for d in package["dependencies"] if d["kind"] != "dev"}
+        if name not in DEV_ONLY and shipped & DEV_ONLY:
+            kits = ", ".join(sorted(shipped & DEV_ONLY))
+            problems.append(f"{name} uses the test kit {kits} outside [dev-dependencies]")
+        if name in DEV_ONLY and package.get("publish") != []:
+            problems.append(f"{name} is a test kit and must say publish = false")
         if name in UNCONSTRAINED:
             continue
         if name not in FORBIDDEN:
@@ -66,6 +78,7 @@ def main():
     if problems:
         sys.exit("dependency rules of ARCHITECTURE.md broken:\n  " + "\n  ".join(problems))
     print(f"dependency rules of ARCHITECTURE.md hold ({len(FORBIDDEN)} crates, "
+          f"test kits {', '.join(sorted(DEV_ONLY))} only in dev-dependencies, "
           f"{os.path.relpath(src, ROOT)} without engine or adapter names outside compose.rs)")
 
 

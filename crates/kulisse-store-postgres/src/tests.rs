@@ -12,35 +12,11 @@ use tokio_postgres::types::{ToSql, Type};
 use crate::PostgresStore;
 use crate::codec::Param;
 
-/// A fresh database on the test server, or `None` when there is none (a failure under CI,
-/// `CI=true`, where the test script always starts one).
-async fn fresh_database() -> Option<String> {
-    let admin = std::env::var("KULISSE_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    assert!(
-        admin.is_some() || std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but KULISSE_TEST_PG_URL names no PostgreSQL server"
-    );
-    let admin = admin?;
-    let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap();
-    tokio::spawn(conn);
-    let name = format!(
-        "kt_plan_{}",
-        kulisse_schema::ids::random_string("abcdefghijklmnopqrstuvwxyz", 12)
-    );
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
-}
-
 /// A filter through a to-one relation is planned as one semi-join (or one hashed subplan),
 /// never as a subplan run again for every row of the outer table.
 #[tokio::test]
 async fn relation_filters_plan_as_semi_joins() {
-    let Some(url) = fresh_database().await else {
+    let Some(url) = kulisse_testkit_store::pg::fresh_database().await else {
         eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
         return;
     };

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use kulisse_testkit::TestServer;
 
 const RULE_CHANGE: &str = "System collection API rule cannot be changed.";
 
@@ -289,7 +289,7 @@ async fn an_empty_import_is_refused_and_deletes_nothing() {
     assert_eq!(superusers(&srv, &su).await["listRule"], Value::Null);
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     system_collection_rules_names_and_fields_cannot_be_changed,
     the_last_superuser_cannot_be_deleted_or_truncated_away,
     an_empty_import_is_refused_and_deletes_nothing,
@@ -387,7 +387,7 @@ async fn superuser_ips_are_validated_and_enforced() {
     );
     let login = |password: &str| {
         let srv = &srv;
-        let body = json!({"identity": crate::server::SUPERUSER_EMAIL, "password": password});
+        let body = json!({"identity": kulisse_testkit::SUPERUSER_EMAIL, "password": password});
         async move {
             srv.send(
                 "POST",
@@ -398,7 +398,7 @@ async fn superuser_ips_are_validated_and_enforced() {
             .await
         }
     };
-    assert_eq!(login(crate::server::SUPERUSER_PASSWORD).await, refused);
+    assert_eq!(login(kulisse_testkit::SUPERUSER_PASSWORD).await, refused);
     assert_eq!(
         login("wrongwrong").await,
         (
@@ -541,7 +541,7 @@ async fn options_kulisse_does_not_enforce_cannot_be_enabled() {
     assert_eq!(s, 200, "{res}");
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     superuser_ips_are_validated_and_enforced,
     superuser_ips_follow_the_trusted_proxy_header,
     options_kulisse_does_not_enforce_cannot_be_enabled,

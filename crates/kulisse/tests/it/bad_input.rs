@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::process::ServerProcess;
-use crate::server::{ENGINE, TestEngine, superuser_token_at, urlencode};
+use kulisse_testkit::{ENGINE, TestEngine, superuser_token_at, urlencode};
 
 /// Longest any one malformed request may take (generous: CI machines are slow and shared).
 const TIME_BOUND: Duration = Duration::from_secs(10);
@@ -405,4 +405,4 @@ async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
     assert_eq!(res.status(), 200, "the collection still lists");
 }
 
-crate::engine_tests!(every_malformed_request_gets_a_bounded_pocketbase_4xx);
+kulisse_testkit::engine_tests!(every_malformed_request_gets_a_bounded_pocketbase_4xx);

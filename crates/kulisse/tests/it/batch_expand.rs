@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use kulisse_testkit::TestServer;
 
 async fn authors_and_books(srv: &TestServer, su: &str) {
     let (s, authors) = srv
@@ -187,7 +187,7 @@ async fn expand_embeds_visible_related_records() {
     assert_eq!(shown["expand"]["author"]["name"], "Bo");
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     batch_runs_in_one_transaction,
     expand_embeds_visible_related_records
 );

@@ -197,7 +197,7 @@ fn sigterm_interrupts_a_query_that_never_ends_on_sqlite() {
 
 #[test]
 fn sigterm_interrupts_a_query_that_never_ends_on_postgres() {
-    if crate::server::pg_admin_url().is_none() {
+    if kulisse_testkit::pg_admin_url().is_none() {
         eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
         return;
     }
@@ -205,6 +205,8 @@ fn sigterm_interrupts_a_query_that_never_ends_on_postgres() {
         .enable_all()
         .build()
         .unwrap();
-    let url = rt.block_on(crate::server::fresh_pg_database());
+    let url = rt
+        .block_on(kulisse_testkit::fresh_database())
+        .expect("a PostgreSQL server");
     sigterm_interrupts_a_query_that_never_ends(Some(url));
 }

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::{TestEngine, TestServer};
+use kulisse_testkit::{TestEngine, TestServer};
 
-engine_tests!(
+kulisse_testkit::engine_tests!(
     a_truncated_users_token_no_longer_refreshes,
     a_user_deleted_by_cascade_no_longer_refreshes,
     a_user_deleted_through_batch_no_longer_refreshes,
@@ -44,7 +44,7 @@ async fn refresh(srv: &TestServer, collection: &str, token: &str) -> (u16, Value
 /// On PostgreSQL, a second node on the same database, which cached the token too; the
 /// assertions then run against both nodes.
 async fn nodes(srv: &TestServer) -> Vec<TestServer> {
-    match crate::server::ENGINE.try_with(|e| *e) {
+    match kulisse_testkit::ENGINE.try_with(|e| *e) {
         Ok(TestEngine::Postgres) => {
             vec![TestServer::join(srv.pg_url.as_deref().unwrap()).await]
         }
@@ -277,11 +277,11 @@ async fn a_node_that_missed_changes_while_disconnected_forgets_what_it_cached() 
 
 /// A PostgreSQL server for the tests that only make sense with several nodes.
 async fn postgres_server() -> Option<TestServer> {
-    if crate::server::pg_admin_url().is_none() {
+    if kulisse_testkit::pg_admin_url().is_none() {
         eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
         return None;
     }
-    let srv = crate::server::ENGINE
+    let srv = kulisse_testkit::ENGINE
         .scope(TestEngine::Postgres, TestServer::start())
         .await;
     Some(srv)

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::server::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestServer};
+use kulisse_testkit::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestServer};
 
 async fn run_file(name: &str) {
     let path = format!(
@@ -192,7 +192,7 @@ macro_rules! scenario_files {
                 run_file(stringify!($file)).await;
             }
         )*
-        crate::engine_tests!($($file),*);
+        kulisse_testkit::engine_tests!($($file),*);
     };
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::{TestServer, send_to, superuser_token_at};
+use kulisse_testkit::{TestServer, send_to, superuser_token_at};
 
 const P1: &str = "p00000000000001";
 const P2: &str = "p00000000000002";
@@ -467,7 +467,7 @@ async fn auth_and_batch_answers_embed_expanded_records() {
     assert_eq!(batch[1]["body"]["friends"], json!([P1, P2]));
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     auth_and_batch_answers_embed_expanded_records,
     big_expanded_answers_are_streamed_with_the_same_records_and_fields,
     fields_pick_inside_expanded_records_as_in_any_answer,

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::{TestServer, urlencode};
+use kulisse_testkit::{TestServer, urlencode};
 
 async fn fixture() -> (TestServer, String) {
     let srv = TestServer::start().await;
@@ -270,7 +270,7 @@ async fn filter_sort_and_rule_errors_say_what_and_where() {
     );
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     filter_sort_and_rule_errors_say_what_and_where,
     all_and_any_semantics_match_pocketbase,
     client_filters_respect_related_list_rules,

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::server::{TestServer, urlencode};
+use kulisse_testkit::{TestServer, urlencode};
 
 /// Emails that differ from the first character on, so any prefix search tells them apart.
 const HIDDEN_A: &str = "alpha@x.io";
@@ -289,7 +289,7 @@ async fn sorting_through_an_unlistable_relation_keeps_only_what_the_rule_shows()
     assert_eq!(ids_of(&all), order, "superuser sorts by every author");
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     no_filter_or_sort_tells_records_apart_by_a_hidden_email,
     visible_emails_still_match_through_relations,
     sorting_through_an_unlistable_relation_keeps_only_what_the_rule_shows

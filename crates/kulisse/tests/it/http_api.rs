@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use kulisse_testkit::TestServer;
 
 /// The header values of `name`, in order.
 fn values(res: &reqwest::Response, name: &str) -> Vec<String> {
@@ -418,7 +418,7 @@ async fn each_change_is_seen_by_the_next_request() {
     }
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     areas_not_built_yet_answer_pocketbase_404,
     each_change_is_seen_by_the_next_request,
     geo_points_are_written_lon_first,

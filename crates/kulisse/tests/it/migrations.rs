@@ -13,7 +13,7 @@ use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
-use crate::server::{ENGINE, TestEngine, TestServer, fresh_pg_database, superuser_token_at};
+use kulisse_testkit::{TestEngine, TestServer, current_engine, superuser_token_at};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pre_migrations")
@@ -21,7 +21,7 @@ fn fixtures() -> PathBuf {
 
 /// `(version, name)` of every step this binary knows, on the current engine.
 fn known_steps() -> Vec<(i64, String)> {
-    let list = match engine() {
+    let list = match current_engine() {
         TestEngine::Sqlite => &kulisse_store_sqlite::SYSTEM_MIGRATIONS,
         TestEngine::Postgres => &kulisse_store_postgres::SYSTEM_MIGRATIONS,
     };
@@ -29,10 +29,6 @@ fn known_steps() -> Vec<(i64, String)> {
         .iter()
         .map(|m| (m.version, m.name.to_owned()))
         .collect()
-}
-
-fn engine() -> TestEngine {
-    ENGINE.try_with(|e| *e).unwrap_or(TestEngine::Sqlite)
 }
 
 /// A database on the current test's engine that a test opens, closes and inspects directly.
@@ -45,15 +41,19 @@ enum Place {
 
 impl Place {
     async fn fresh() -> Place {
-        match engine() {
+        match current_engine() {
             TestEngine::Sqlite => Place::Sqlite(tempfile::tempdir().unwrap()),
-            TestEngine::Postgres => Place::Postgres(fresh_pg_database().await),
+            TestEngine::Postgres => Place::Postgres(
+                kulisse_testkit::fresh_database()
+                    .await
+                    .expect("a PostgreSQL server"),
+            ),
         }
     }
 
     /// A copy of the fixture made by the release before migrations.
     async fn pre_migrations_fixture() -> Place {
-        match engine() {
+        match current_engine() {
             TestEngine::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 std::fs::copy(
@@ -64,7 +64,9 @@ impl Place {
                 Place::Sqlite(dir)
             }
             TestEngine::Postgres => {
-                let url = fresh_pg_database().await;
+                let url = kulisse_testkit::fresh_database()
+                    .await
+                    .expect("a PostgreSQL server");
                 let dump = std::fs::read_to_string(fixtures().join("postgres.sql")).unwrap();
                 // pg_dump's `\restrict` lines are psql commands, not SQL.
                 let sql: String = dump
@@ -314,7 +316,7 @@ async fn a_database_made_before_migrations_answers_the_api_as_its_release_did() 
         .await;
     assert_eq!(status, 200, "the fixture user signs in: {login}");
     let user = login["token"].as_str().unwrap().to_owned();
-    let file = match engine() {
+    let file = match current_engine() {
         TestEngine::Sqlite => "sqlite.expected.json",
         TestEngine::Postgres => "postgres.expected.json",
     };
@@ -433,7 +435,7 @@ async fn nodes_starting_together_on_a_fresh_database_all_start_with_one_set_of_d
     b.close().await;
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     a_database_made_before_migrations_is_adopted_without_touching_its_data,
     a_database_made_before_migrations_answers_the_api_as_its_release_did,
     opening_a_migrated_database_again_changes_nothing,

@@ -1,108 +1,13 @@
 //! Several `kulisse serve` processes on one PostgreSQL database, and PostgreSQL restarting
 //! under load. Skipped (with a notice) unless the test script started a server.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use kulisse_testkit::{TestEngine, pg_admin_url};
+use serde_json::json;
 
-use crate::server::{fresh_pg_database, pg_admin_url};
-
-const BIN: &str = env!("CARGO_BIN_EXE_kulisse");
-
-/// A running node and its base URL.
-struct Node {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Node {
-    fn start(db: &str) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--http", "127.0.0.1:0", "--db", db, "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first.strip_prefix("Server started at ").unwrap().to_owned();
-        // Keep draining stdout so the node never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Node {
-            child,
-            base,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .client
-            .request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.header("Authorization", t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        match req.send().await {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                (status, res.json().await.unwrap_or(Value::Null))
-            }
-            Err(_) => (0, Value::Null),
-        }
-    }
-
-    async fn superuser_token(&self) -> String {
-        let body = json!({"identity": "admin@example.com", "password": "1234567890"});
-        let (s, auth) = self
-            .send(
-                "POST",
-                "/api/collections/_superusers/auth-with-password",
-                None,
-                Some(body),
-            )
-            .await;
-        assert_eq!(s, 200, "{auth}");
-        auth["token"].as_str().unwrap().to_owned()
-    }
-}
-
-fn upsert_superuser(db: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "superuser",
-            "upsert",
-            "admin@example.com",
-            "1234567890",
-            "--db",
-            db,
-            "--dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
+use crate::process::ServerProcess;
 
 /// Polls until `check` holds (changes cross nodes through NOTIFY, in milliseconds).
 async fn eventually<F, Fut>(mut check: F)
@@ -126,9 +31,8 @@ async fn two_nodes_share_schema_records_and_settings() {
         eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
         return;
     }
-    let db = fresh_pg_database().await;
-    upsert_superuser(&db);
-    let (a, b) = (Node::start(&db), Node::start(&db));
+    let a = ServerProcess::start_on_engine(TestEngine::Postgres).await;
+    let b = a.join();
     let (ta, tb) = (a.superuser_token().await, b.superuser_token().await);
 
     let notes = json!({"name": "notes", "listRule": "", "viewRule": "", "createRule": "", "fields": [{"name": "text", "type": "text"}]});
@@ -306,9 +210,7 @@ async fn acknowledged_writes_survive_a_postgres_restart() {
         eprintln!("skipped: KULISSE_TEST_PG_URL / KULISSE_TEST_PG_RESTART are not set");
         return;
     };
-    let db = fresh_pg_database().await;
-    upsert_superuser(&db);
-    let node = Node::start(&db);
+    let node = ServerProcess::start_on_engine(TestEngine::Postgres).await;
     let su = node.superuser_token().await;
     let items = json!({"name": "items", "listRule": "", "createRule": "", "fields": [{"name": "n", "type": "number"}]});
     assert_eq!(

@@ -1,11 +1,15 @@
-//! `ServerProcess`: the built `kulisse serve` binary as its own process, on the current
-//! test's engine, for tests that measure what the server itself uses (its RSS) or that need
-//! a process of their own.
+//! `ServerProcess`: the built `kulisse serve` binary as its own process, for tests that
+//! measure what the server itself uses (its RSS, its CPU time), that need a process of their
+//! own, or several nodes on one PostgreSQL database. It stays here, not in kulisse-testkit:
+//! the binary's path (`CARGO_BIN_EXE_kulisse`) exists only for this crate's tests.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use crate::server::{ENGINE, SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestEngine, fresh_pg_database};
+use kulisse_testkit::{
+    SUPERUSER_EMAIL, SUPERUSER_PASSWORD, TestEngine, current_engine, send_to, superuser_token_at,
+};
+use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kulisse");
 
@@ -14,18 +18,30 @@ pub struct ServerProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The PostgreSQL database it serves (`--db`), if any.
+    pub db: Option<String>,
+    client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
+    /// Starts the binary on the current test's engine (see `engine_tests!`).
+    pub async fn start() -> ServerProcess {
+        Self::start_on_engine(current_engine()).await
+    }
+
     /// Starts the binary over a fresh data dir (SQLite) or a fresh database (PostgreSQL),
     /// with the test superuser.
-    pub async fn start() -> ServerProcess {
+    pub async fn start_on_engine(engine: TestEngine) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
-        let mut db = Vec::new();
-        if ENGINE.try_with(|e| *e).unwrap_or(TestEngine::Sqlite) == TestEngine::Postgres {
-            db = vec!["--db".to_owned(), fresh_pg_database().await];
-        }
+        let db = match engine {
+            TestEngine::Sqlite => None,
+            TestEngine::Postgres => Some(
+                kulisse_testkit::fresh_database()
+                    .await
+                    .expect("a PostgreSQL server"),
+            ),
+        };
         let upsert = Command::new(BIN)
             .args([
                 "superuser",
@@ -35,14 +51,24 @@ impl ServerProcess {
                 "--dir",
             ])
             .arg(dir.path())
-            .args(&db)
+            .args(db_args(db.as_deref()))
             .output()
             .unwrap();
         assert!(upsert.status.success(), "{upsert:?}");
+        Self::serve(dir, db)
+    }
+
+    /// Another node on this process's PostgreSQL database, with a data dir of its own.
+    pub fn join(&self) -> ServerProcess {
+        let db = self.db.clone().expect("a node on PostgreSQL");
+        Self::serve(tempfile::tempdir().unwrap(), Some(db))
+    }
+
+    fn serve(dir: tempfile::TempDir, db: Option<String>) -> ServerProcess {
         let mut child = Command::new(BIN)
             .args(["serve", "--http", "127.0.0.1:0", "--dir"])
             .arg(dir.path())
-            .args(&db)
+            .args(db_args(db.as_deref()))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -58,8 +84,26 @@ impl ServerProcess {
         ServerProcess {
             child,
             base,
+            db,
+            client: reqwest::Client::new(),
             _dir: dir,
         }
+    }
+
+    /// Sends a JSON request, returning status and parsed body (`Null` when empty).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        send_to(&self.client, &self.base, method, path, token, body).await
+    }
+
+    /// The test superuser's token.
+    pub async fn superuser_token(&self) -> String {
+        superuser_token_at(&self.client, &self.base).await
     }
 
     /// The most memory the process has held so far (`VmHWM`), in bytes.
@@ -72,9 +116,7 @@ impl ServerProcess {
             .unwrap();
         kb * 1024
     }
-}
 
-impl ServerProcess {
     /// CPU time the process has used so far (user + system), from `/proc/<pid>/stat`.
     pub fn cpu_time(&self) -> std::time::Duration {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
@@ -85,6 +127,11 @@ impl ServerProcess {
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         std::time::Duration::from_millis(ticks * 10)
     }
+}
+
+/// `--db URL` on PostgreSQL, nothing on SQLite.
+fn db_args(db: Option<&str>) -> Vec<&str> {
+    db.map(|url| vec!["--db", url]).unwrap_or_default()
 }
 
 impl Drop for ServerProcess {

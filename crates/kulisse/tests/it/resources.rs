@@ -130,4 +130,4 @@ async fn a_six_level_self_expand_of_a_full_page_stays_within_bounded_memory() {
     );
 }
 
-crate::engine_tests!(a_six_level_self_expand_of_a_full_page_stays_within_bounded_memory);
+kulisse_testkit::engine_tests!(a_six_level_self_expand_of_a_full_page_stays_within_bounded_memory);

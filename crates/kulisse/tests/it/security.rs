@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::server::{TestServer, urlencode};
+use kulisse_testkit::{TestServer, urlencode};
 
 struct Fixture {
     srv: TestServer,
@@ -329,7 +329,7 @@ async fn schema_changes_that_break_rules_are_refused() {
     assert_eq!(list["totalItems"], 5, "the rule still works");
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     no_channel_reveals_what_the_rules_hide,
     hostile_parameters_are_refused_or_matched_literally,
     schema_changes_that_break_rules_are_refused

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use kulisse_testkit::TestServer;
 
 /// `GET /api/settings` of a new data dir, byte for byte as the untyped settings answered.
 const DEFAULT_VIEW: &str = r##"{"backups":{"cron":"","cronMaxKeep":3,"s3":{"accessKey":"","bucket":"","enabled":false,"endpoint":"","forcePathStyle":false,"region":""}},"batch":{"enabled":false,"maxBodySize":0,"maxRequests":50,"timeout":3},"logs":{"logAuthId":false,"logIP":true,"maxDataSize":0,"maxDays":5,"minLevel":0},"meta":{"accentColor":"#1055c9","appName":"Acme","appURL":"http://localhost:8090","hideControls":false,"senderAddress":"support@example.com","senderName":"Support"},"rateLimits":{"enabled":false,"excludedIPs":[],"rules":[{"audience":"","duration":3,"label":"*:auth","maxRequests":2},{"audience":"","duration":5,"label":"*:create","maxRequests":20},{"audience":"","duration":1,"label":"/api/batch","maxRequests":3},{"audience":"","duration":10,"label":"/api/","maxRequests":300}]},"s3":{"accessKey":"","bucket":"","enabled":false,"endpoint":"","forcePathStyle":false,"region":""},"smtp":{"authMethod":"","enabled":false,"host":"smtp.example.com","localName":"","port":587,"tls":false,"username":""},"superuserIPs":[],"trustedProxy":{"headers":[],"useLeftmostIP":false}}"##;
@@ -175,7 +175,7 @@ async fn unknown_keys_are_ignored_and_wrong_types_fail_to_load() {
     );
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     a_new_data_dir_serves_the_same_default_settings_as_before,
     settings_stored_by_the_untyped_code_read_back_identically,
     a_stored_document_with_unknown_or_broken_keys_still_loads,

@@ -8,7 +8,7 @@ use kulisse_store::QueryLimits;
 use serde_json::json;
 
 use crate::process::ServerProcess;
-use crate::server::{TestServer, send_to, superuser_token_at};
+use kulisse_testkit::{TestServer, send_to, superuser_token_at};
 
 /// Five chained back-relations through a self-relation: minutes of work on the old code.
 const SLOW_FILTER: &str = "c_via_self.c_via_self.c_via_self.c_via_self.c_via_self.name ?= 'x'";
@@ -422,7 +422,7 @@ async fn abandoned_slow_filters_leave_the_server_idle() {
     );
 }
 
-engine_tests!(
+kulisse_testkit::engine_tests!(
     abandoned_slow_filters_leave_the_server_idle,
     a_slow_create_rule_is_stopped_by_the_timeout_and_writes_go_on,
     abandoned_slow_filters_are_stopped_and_reads_stay_fast,

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use kulisse_testkit::TestServer;
 
 async fn source_and_view(srv: &TestServer, su: &str) -> Value {
     let (s, src) = srv
@@ -276,7 +276,7 @@ async fn a_view_whose_query_changes_with_the_same_columns_reads_the_new_query() 
     assert_eq!(titles, [&json!("other")], "{list}");
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     a_view_whose_query_changes_with_the_same_columns_reads_the_new_query,
     view_columns_computed_by_expressions_read_their_values,
     import_keeps_views_readable,

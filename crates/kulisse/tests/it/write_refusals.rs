@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::server::TestServer;
+use kulisse_testkit::TestServer;
 
 async fn collection(srv: &TestServer, su: &str, name: &str, fields: Value) {
     let rules = json!({"name": name, "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "fields": fields});
@@ -291,7 +291,7 @@ async fn numbers_that_are_not_finite_are_refused() {
     assert_eq!(patch(json!({"n+": 8e307})).await, refused);
 }
 
-crate::engine_tests!(
+kulisse_testkit::engine_tests!(
     file_uploads_are_refused_instead_of_dropped,
     password_fields_of_base_collections_store_a_bcrypt_hash,
     numbers_that_are_not_finite_are_refused,

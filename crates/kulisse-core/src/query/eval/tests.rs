@@ -83,24 +83,7 @@ fn filter_strategy() -> impl Strategy<Value = String> {
 
 /// A fresh PostgreSQL store when the test server is available (`KULISSE_TEST_PG_URL`).
 fn postgres_store(rt: &tokio::runtime::Runtime) -> Option<Arc<dyn Store>> {
-    let admin = std::env::var("KULISSE_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    let url = rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let name = format!(
-            "kt_eval_{}",
-            kulisse_schema::ids::random_string("abcdefghijklmnopqrstuvwxyz", 12)
-        );
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-    });
+    let url = rt.block_on(kulisse_testkit_store::pg::fresh_database())?;
     Some(Arc::new(
         rt.block_on(kulisse_store_postgres::PostgresStore::connect(&url))
             .unwrap(),

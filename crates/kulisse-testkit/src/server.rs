@@ -6,69 +6,16 @@ use kulisse::http::{HttpOptions, router};
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// Which engine the current test runs on (set by `engine_tests!`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum TestEngine {
-    Sqlite,
-    Postgres,
-}
+use crate::client::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, login_at, send_to};
+use crate::engine::{TestEngine, current_engine};
 
-tokio::task_local! {
-    pub static ENGINE: TestEngine;
-}
-
-/// Admin URL of the test PostgreSQL server, if one was started. Under CI (`CI=true`) a
-/// missing server fails the test instead of skipping its PostgreSQL variant.
-pub fn pg_admin_url() -> Option<String> {
-    let url = std::env::var("KULISSE_TEST_PG_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    assert!(
-        url.is_some() || std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but KULISSE_TEST_PG_URL names no PostgreSQL server"
-    );
-    url
-}
-
-/// A fresh, empty database on the test server; returns its URL.
-pub async fn fresh_pg_database() -> String {
-    let admin = pg_admin_url().expect("KULISSE_TEST_PG_URL");
-    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let name = format!(
-        "kt_{}",
-        kulisse_schema::ids::random_string("abcdefghijklmnopqrstuvwxyz0123456789", 16)
-    );
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
-
-/// Percent-encodes every byte but ASCII letters, digits and `-_.~` (a query value).
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-pub const SUPERUSER_EMAIL: &str = "admin@example.com";
-pub const SUPERUSER_PASSWORD: &str = "1234567890";
-
+/// A server on the current test's engine, answering on a loopback port.
 pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// A client that does not follow redirects.
     pub client: reqwest::Client,
     /// The database's URL on the PostgreSQL engine.
     pub pg_url: Option<String>,
@@ -81,6 +28,7 @@ impl TestServer {
         Self::start_with(HttpOptions::default()).await
     }
 
+    /// [`TestServer::start`] with HTTP options (origins, body limits, …).
     pub async fn start_with(opts: HttpOptions) -> TestServer {
         Self::start_limited(opts, QueryLimits::default()).await
     }
@@ -103,12 +51,14 @@ impl TestServer {
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut pg_url = None;
-        let store: Arc<dyn Store> = match ENGINE.try_with(|e| *e).unwrap_or(TestEngine::Sqlite) {
+        let store: Arc<dyn Store> = match current_engine() {
             TestEngine::Sqlite => {
                 Arc::new(SqliteStore::open_with(&dir.path().join("data.db"), limits).unwrap())
             }
             TestEngine::Postgres => {
-                let url = fresh_pg_database().await;
+                let url = crate::fresh_database()
+                    .await
+                    .expect("engine_tests! runs PostgreSQL tests only with a server");
                 pg_url = Some(url.clone());
                 Arc::new(PostgresStore::connect_with(&url, limits).await.unwrap())
             }
@@ -179,6 +129,7 @@ impl TestServer {
         }
     }
 
+    /// The full URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -188,6 +139,7 @@ impl TestServer {
         login_at(&self.client, &self.base, collection, identity, password).await
     }
 
+    /// The test superuser's token.
     pub async fn superuser_token(&self) -> String {
         self.login("_superusers", SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
             .await
@@ -203,57 +155,4 @@ impl TestServer {
     ) -> (u16, Value) {
         send_to(&self.client, &self.base, method, path, token, body).await
     }
-}
-
-/// Sends a JSON request to the server at `base` (a [`TestServer`] or a
-/// [`crate::process::ServerProcess`]), returning status and parsed body (`Null` when empty).
-pub async fn send_to(
-    client: &reqwest::Client,
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = client.request(method.parse().unwrap(), format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.header("Authorization", t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let bytes = res.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// Logs in to an auth collection of the server at `base` and returns the token.
-pub async fn login_at(
-    client: &reqwest::Client,
-    base: &str,
-    collection: &str,
-    identity: &str,
-    password: &str,
-) -> String {
-    let path = format!("/api/collections/{collection}/auth-with-password");
-    let body = json!({"identity": identity, "password": password});
-    let (status, res) = send_to(client, base, "POST", &path, None, Some(body)).await;
-    assert_eq!(status, 200, "login {identity} to {collection}: {res}");
-    res["token"].as_str().unwrap().to_owned()
-}
-
-/// The test superuser's token on the server at `base`.
-pub async fn superuser_token_at(client: &reqwest::Client, base: &str) -> String {
-    login_at(
-        client,
-        base,
-        "_superusers",
-        SUPERUSER_EMAIL,
-        SUPERUSER_PASSWORD,
-    )
-    .await
 }
