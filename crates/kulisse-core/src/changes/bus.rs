@@ -27,27 +27,35 @@ pub trait Subscriber: Send + Sync {
     fn on_event(&self, event: &Event);
 }
 
+/// Everyone subscribed, as one immutable list.
+type Subscribers = Arc<Vec<Arc<dyn Subscriber>>>;
+
 /// The bus: cheap to clone, shared by the services of one node.
 #[derive(Clone, Default)]
 pub struct EventBus {
-    subscribers: Arc<RwLock<Vec<Arc<dyn Subscriber>>>>,
+    /// Replaced whole on subscribe (rare), so publishing (every write) takes one reference
+    /// to the current list and calls it without holding the lock: a subscriber may
+    /// subscribe another without deadlocking.
+    subscribers: Arc<RwLock<Subscribers>>,
 }
 
 impl EventBus {
     /// Adds a subscriber; it hears every event published from now on.
     pub fn subscribe(&self, subscriber: Arc<dyn Subscriber>) {
         if let Ok(mut list) = self.subscribers.write() {
-            list.push(subscriber);
+            let mut next = Vec::clone(&list);
+            next.push(subscriber);
+            *list = Arc::new(next);
         }
     }
 
     /// Delivers `event` to every subscriber.
     pub fn publish(&self, event: &Event) {
         let list = match self.subscribers.read() {
-            Ok(list) => list.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(list) => Arc::clone(&list),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         };
-        for subscriber in &list {
+        for subscriber in list.iter() {
             subscriber.on_event(event);
         }
     }

@@ -1,8 +1,10 @@
 //! Collection definitions: the in-memory registry and the schema-changing service.
 
 mod error;
+mod import;
 mod registry;
 pub(crate) mod service;
+mod validate;
 mod view;
 
 pub use error::CollectionsError;

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use kulisse_schema::collection::CollectionInputError;
-use kulisse_schema::errors::FieldErrorNode;
 use kulisse_schema::{
     Collection, CollectionKind, FieldError, FieldErrors, FieldKind, IndexDef, datetime,
 };
@@ -14,6 +13,7 @@ use serde_json::Value;
 
 use super::error::CollectionsError;
 use super::registry::{Registry, Snapshot};
+use super::validate::{dependent_rules_still_compile, validate, validate_rules};
 use super::view;
 use crate::auth::Auth;
 use crate::auth::AuthError;
@@ -23,8 +23,8 @@ use crate::query::{QueryError, RequestInfo, Resolver, compile_filter};
 /// The collections API.
 #[derive(Clone)]
 pub struct CollectionsService {
-    writer: Writer,
-    registry: Registry,
+    pub(super) writer: Writer,
+    pub(super) registry: Registry,
 }
 
 /// Only superusers manage collections: guests get 401, other records 403.
@@ -261,134 +261,6 @@ impl CollectionsService {
             .transact::<_, CoreError, _>(move |tx| Ok(tx.truncate(&c)?))
             .await
     }
-
-    /// Imports definitions: existing ones (matched by id, then name) are updated, new ones
-    /// created, all in one transaction; with `delete_missing`, unlisted non-system
-    /// collections are dropped.
-    ///
-    /// # Errors
-    /// `Invalid` of `Form::CollectionsImport` when any definition is invalid.
-    pub async fn import(
-        &self,
-        auth: &Auth,
-        items: &[Value],
-        delete_missing: bool,
-    ) -> Result<(), CoreError> {
-        require_superuser(auth)?;
-        const FORM: Form = Form::CollectionsImport;
-        if items.is_empty() {
-            // PB compat: with `deleteMissing` an empty list would drop every collection.
-            let mut errs = FieldErrors::new();
-            errs.add("collections", FieldError::required());
-            return Err(CoreError::invalid(Form::Request, errs));
-        }
-        let snapshot = self.registry.snapshot();
-        let mut plan: Vec<(Option<Arc<Collection>>, Collection)> = Vec::new();
-        let import_error = |detail: String| {
-            let mut errs = FieldErrors::new();
-            errs.add(
-                "collections",
-                FieldError::new("validation_collections_import_failure", detail),
-            );
-            CoreError::invalid(FORM, errs)
-        };
-        for item in items {
-            let by_id = item
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|id| snapshot.get(id).cloned());
-            let existing = by_id.or_else(|| {
-                item.get("name")
-                    .and_then(Value::as_str)
-                    .and_then(|n| snapshot.get(n).cloned())
-            });
-            let next = match &existing {
-                Some(old) => {
-                    let mut next = (**old).clone();
-                    next.apply_input(item)
-                        .map_err(|e| import_error(format!("{e:?}")))?;
-                    next.id = old.id.clone();
-                    next
-                }
-                None => Collection::from_create_input(item)
-                    .map_err(|e| import_error(format!("{e:?}")))?,
-            };
-            let mut errs = next.validate();
-            if let Some(old) = &existing {
-                errs.0.extend(next.validate_change(old).0);
-            }
-            if !errs.is_empty() {
-                // PB compat: the collection's errors as `{"key": "message"}`, indented.
-                let detail =
-                    serde_json::to_string_pretty(&error_messages(&errs)).unwrap_or_default();
-                return Err(import_error(format!(
-                    "Data validations failed for collection {:?} ({}):\n{detail}",
-                    next.name, next.id
-                )));
-            }
-            plan.push((existing, next));
-        }
-        let doomed: Vec<Arc<Collection>> = if delete_missing {
-            snapshot
-                .all()
-                .iter()
-                .filter(|c| !c.system && !plan.iter().any(|(_, n)| n.id == c.id))
-                .cloned()
-                .collect()
-        } else {
-            vec![]
-        };
-        self.writer
-            .transact::<_, CoreError, _>(move |tx| {
-                for c in &doomed {
-                    tx.drop_collection(c)?;
-                }
-                let mut applied = Vec::with_capacity(plan.len());
-                for (old, next) in plan {
-                    let next = with_view_fields(tx, next, &snapshot, FORM)?;
-                    match &old {
-                        Some(old) => tx.alter_collection(old, &next),
-                        None => tx.create_collection(&next),
-                    }
-                    .map_err(|e| ddl_error(FORM, e))?;
-                    applied.push((old, next));
-                }
-                // Views reading a rebuilt collection are built again, from the imported schema
-                // (which may change the views too), once everything is in place.
-                let mut imported = Arc::clone(&snapshot);
-                for c in &doomed {
-                    imported = Arc::new(imported.without(&c.id));
-                }
-                for (_, next) in &applied {
-                    imported = Arc::new(imported.with(next));
-                }
-                for (old, next) in &applied {
-                    if let Some(old) = old {
-                        view::rebuild_dependents(tx, old, next, &imported)
-                            .map_err(|broken| view_dependency_error(FORM, &broken))?;
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        self.registry.reload().await
-    }
-}
-
-/// Field errors as nested `{"key": "message"}` objects (PocketBase's import failure text).
-fn error_messages(errs: &FieldErrors) -> Value {
-    let map = errs
-        .0
-        .iter()
-        .map(|(key, node)| {
-            let v = match node {
-                FieldErrorNode::Leaf(e) => Value::String(e.message.clone()),
-                FieldErrorNode::Nested(n) => error_messages(n),
-            };
-            (key.clone(), v)
-        })
-        .collect();
-    Value::Object(map)
 }
 
 /// The filterable properties of a collection, described as a collection so the filter
@@ -421,7 +293,7 @@ fn properties_schema() -> Collection {
 }
 
 /// For view collections, describes the query and infers the fields.
-fn with_view_fields(
+pub(super) fn with_view_fields(
     tx: &mut dyn StoreTx,
     mut c: Collection,
     snapshot: &Snapshot,
@@ -439,7 +311,7 @@ fn with_view_fields(
 }
 
 /// A change refused because a view reading the collection would no longer compile.
-fn view_dependency_error(form: Form, broken: &view::BrokenView) -> CoreError {
+pub(super) fn view_dependency_error(form: Form, broken: &view::BrokenView) -> CoreError {
     let mut errs = FieldErrors::new();
     errs.add(
         "fields",
@@ -454,7 +326,7 @@ fn view_dependency_error(form: Form, broken: &view::BrokenView) -> CoreError {
     CoreError::invalid(form, errs)
 }
 
-fn ddl_error(form: Form, e: StoreError) -> CoreError {
+pub(super) fn ddl_error(form: Form, e: StoreError) -> CoreError {
     match e {
         StoreError::InvalidQuery(detail) => {
             let mut errs = FieldErrors::new();
@@ -494,140 +366,6 @@ fn rename_index_tables(c: &mut Collection, old_name: &str) {
             && let Some(def) = IndexDef::parse(idx)
         {
             *idx = def.to_definition(&c.name);
-        }
-    }
-}
-
-/// Checks that need the other collections: unique name and id, relation targets, rules.
-fn validate(
-    c: &Collection,
-    old: Option<&Collection>,
-    snapshot: &Snapshot,
-) -> Result<(), FieldErrors> {
-    let mut errs = c.validate();
-    let own_id = old.map(|o| o.id.as_str());
-    if let Some(other) = snapshot.get(&c.name)
-        && Some(other.id.as_str()) != own_id
-    {
-        errs.add(
-            "name",
-            FieldError::new(
-                "validation_collection_name_exists",
-                "Collection name must be unique (case insensitive).",
-            ),
-        );
-    }
-    if old.is_none() && snapshot.all().iter().any(|o| o.id == c.id) {
-        errs.add(
-            "id",
-            FieldError::new(
-                "validation_collection_id_exists",
-                "Collection id must be unique.",
-            ),
-        );
-    }
-    if let Some(old) = old {
-        let change = c.validate_change(old);
-        if change.contains("fields") {
-            // An index on a renamed system field fails as a consequence; PocketBase names
-            // only the rename.
-            errs.0.retain(|(k, _)| k != "indexes");
-        }
-        for (key, node) in change.0 {
-            match node {
-                FieldErrorNode::Leaf(e) => errs.add(key, e),
-                FieldErrorNode::Nested(n) => errs.add_nested(key, n),
-            }
-        }
-    }
-    let mut field_errs = FieldErrors::new();
-    for (i, f) in c.fields.iter().enumerate() {
-        if let FieldKind::Relation { collection_id, .. } = &f.kind
-            && !collection_id.is_empty()
-            && !snapshot.all().iter().any(|o| o.id == *collection_id)
-            && *collection_id != c.id
-        {
-            let mut fe = FieldErrors::new();
-            fe.add(
-                "collectionId",
-                FieldError::new(
-                    "validation_field_relation_missing_collection",
-                    "The relation collection doesn't exist.",
-                ),
-            );
-            field_errs.add_nested(i.to_string(), fe);
-        }
-    }
-    errs.add_nested("fields", field_errs);
-    if c.kind != CollectionKind::View {
-        validate_rules(c, snapshot, &mut errs);
-    }
-    errs.into_result()
-}
-
-/// A change must not break the rules of other collections that reach into this one (a
-/// renamed or removed field would otherwise silently change what those rules allow).
-fn dependent_rules_still_compile(
-    next: &Collection,
-    snapshot: &Snapshot,
-) -> Result<(), FieldErrors> {
-    let after = snapshot.with(next);
-    for other in after
-        .all()
-        .iter()
-        .filter(|o| o.id != next.id && o.kind != CollectionKind::View)
-    {
-        let mut errs = FieldErrors::new();
-        validate_rules(other, &after, &mut errs);
-        if !errs.is_empty() {
-            let mut out = FieldErrors::new();
-            out.add(
-                "fields",
-                FieldError::new(
-                    "validation_rule_dependency",
-                    format!(
-                        "The change breaks the API rules of collection {}: {}",
-                        other.name,
-                        errs.to_json()
-                    ),
-                ),
-            );
-            return Err(out);
-        }
-    }
-    Ok(())
-}
-
-fn validate_rules(c: &Collection, snapshot: &Snapshot, errs: &mut FieldErrors) {
-    let request = RequestInfo::default();
-    let resolver = Resolver {
-        collection: c,
-        schema: snapshot,
-        request: &request,
-        allow_hidden: true,
-    };
-    let mut rules = vec![
-        ("listRule", &c.rules.list),
-        ("viewRule", &c.rules.view),
-        ("createRule", &c.rules.create),
-        ("updateRule", &c.rules.update),
-        ("deleteRule", &c.rules.delete),
-    ];
-    if let Some(a) = &c.auth {
-        rules.push(("authRule", &a.auth_rule));
-        rules.push(("manageRule", &a.manage_rule));
-    }
-    for (key, rule) in rules {
-        if let Some(text) = rule.as_deref().filter(|t| !t.trim().is_empty())
-            && let Err(e) = compile_filter(text, &resolver)
-        {
-            errs.add(
-                key,
-                FieldError::new(
-                    "validation_invalid_rule",
-                    format!("Invalid rule. Raw error: {}.", e.describe(text)),
-                ),
-            );
         }
     }
 }

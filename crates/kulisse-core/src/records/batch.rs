@@ -4,9 +4,10 @@ use std::time::{Duration, Instant};
 
 use kulisse_store::{Row, StoreError};
 
+use super::apply::apply;
 use super::error::{BatchError, RecordsError};
 use super::service::RecordsService;
-use super::write::{PreparedWrite, WriteOp, apply};
+use super::write::{PreparedWrite, WriteOp};
 use crate::error::CoreError;
 use crate::query::RequestInfo;
 use crate::settings::BatchLimits;

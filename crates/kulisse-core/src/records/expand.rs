@@ -8,7 +8,8 @@ use kulisse_schema::{Collection, FieldKind, value::as_list};
 use kulisse_store::{CmpOp, Cond, Join, JoinSource, Literal, Select, Term};
 
 use super::record::{Embedded, Record};
-use super::service::{Action, RecordsService};
+use super::rules::Action;
+use super::service::RecordsService;
 use crate::error::CoreError;
 use crate::query::{QueryError, RequestInfo};
 

@@ -3,12 +3,16 @@
 //! Rule checks, input modifiers, validation and output visibility all happen here, so HTTP
 //! and later callers (batch, realtime, admin UI) behave the same.
 
+mod apply;
 mod batch;
 mod error;
 mod expand;
 mod input;
 mod output;
+mod prepare;
 mod record;
+mod references;
+mod rules;
 mod service;
 mod write;
 

@@ -1,23 +1,19 @@
-//! Reading and deleting records, and the rule plumbing every action shares.
+//! The records service: listing and viewing records (spec §2.4, §2.5) under their rules.
 
 use std::sync::Arc;
 
-use kulisse_schema::{Collection, CollectionKind, FieldKind};
-use kulisse_store::{
-    CmpOp, Cond, Join, JoinSource, Literal, Row, Select, Store, StoreError, StoreTx, Term,
-};
+use kulisse_schema::Collection;
+use kulisse_store::{Cond, Row, Select, Store};
 
-use super::error::RecordsError;
+use super::rules::Action;
 use crate::Ambient;
 use crate::changes::Writer;
-use crate::collections::{Registry, Snapshot};
+use crate::collections::Registry;
 use crate::error::CoreError;
 use crate::query::{QueryError, RequestInfo, Resolver, compile_filter, parse_sort};
 
 /// Largest page PocketBase serves; bigger requests are clamped, not refused.
 pub const MAX_PER_PAGE: u64 = 1000;
-/// Cascading deletes deeper than this are refused rather than recursing without end.
-const MAX_CASCADE_DEPTH: usize = 32;
 
 /// The record CRUD service.
 #[derive(Clone)]
@@ -73,16 +69,6 @@ pub struct ListResult {
     pub total_pages: i64,
 }
 
-/// Which API rule an action checks.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Action {
-    List,
-    View,
-    Create,
-    Update,
-    Delete,
-}
-
 impl RecordsService {
     pub(crate) fn new(
         store: Arc<dyn Store>,
@@ -102,41 +88,6 @@ impl RecordsService {
         self.registry
             .get(id_or_name)
             .ok_or(CoreError::UnknownCollection)
-    }
-
-    /// The rule text for `action`, or `None` when the requester bypasses rules.
-    /// A `null` rule is refused here for non-superusers.
-    pub(crate) fn rule_text(
-        c: &Collection,
-        action: Action,
-        req: &RequestInfo,
-    ) -> Result<Option<String>, CoreError> {
-        if req.auth.is_superuser() {
-            return Ok(None);
-        }
-        let rule = match action {
-            Action::List => &c.rules.list,
-            Action::View => &c.rules.view,
-            Action::Create => &c.rules.create,
-            Action::Update => &c.rules.update,
-            Action::Delete => &c.rules.delete,
-        };
-        rule.clone().map(Some).ok_or(CoreError::SuperusersOnly)
-    }
-
-    /// The compiled rule condition for `action`, or `None` when the requester bypasses it.
-    pub(crate) fn rule_cond(
-        &self,
-        c: &Collection,
-        action: Action,
-        req: &RequestInfo,
-    ) -> Result<Option<Cond>, CoreError> {
-        match Self::rule_text(c, action, req)? {
-            Some(rule) if !rule.trim().is_empty() => {
-                compile_rule(&rule, c, &self.registry.snapshot(), req).map(Some)
-            }
-            _ => Ok(None),
-        }
     }
 
     /// `GET /records`: rule ANDed with the client filter, paging, sorting, totals.
@@ -253,118 +204,5 @@ impl RecordsService {
         };
         let row = self.store.select(q).await?.rows.into_iter().next();
         Ok(row.filter(|row| local.is_none_or(|cond| crate::query::eval::matches(c, &cond, row))))
-    }
-}
-
-/// Compiles a rule (rules may reference anything, hidden fields included).
-pub(crate) fn compile_rule(
-    rule: &str,
-    c: &Collection,
-    schema: &Snapshot,
-    req: &RequestInfo,
-) -> Result<Cond, CoreError> {
-    if rule.trim().is_empty() {
-        return Ok(Cond::True);
-    }
-    let resolver = Resolver {
-        collection: c,
-        schema,
-        request: req,
-        allow_hidden: true,
-    };
-    Ok(compile_filter(rule, &resolver)
-        .map_err(|e| QueryError::broken_rule(&e, rule))?
-        .unwrap_or(Cond::True))
-}
-
-pub(crate) fn delete_with_references(
-    tx: &mut dyn StoreTx,
-    all: &[Arc<Collection>],
-    c: &Arc<Collection>,
-    id: &str,
-    depth: usize,
-) -> Result<(), CoreError> {
-    if depth > MAX_CASCADE_DEPTH {
-        return Err(RecordsError::CascadeTooDeep.into());
-    }
-    if c.is_superusers() {
-        // Read with row locks: on PostgreSQL two concurrent deletes of the last two
-        // superusers then run one after the other, and the second sees one left.
-        let q = Select {
-            for_update: true,
-            limit: Some(2),
-            ..Select::all(Arc::clone(c))
-        };
-        if tx.select(&q)?.len() < 2 {
-            return Err(RecordsError::OnlySuperuser.into());
-        }
-    }
-    for other in all.iter().filter(|o| o.kind != CollectionKind::View) {
-        for f in &other.fields {
-            let FieldKind::Relation {
-                collection_id,
-                cascade_delete,
-                ..
-            } = &f.kind
-            else {
-                continue;
-            };
-            if *collection_id != c.id {
-                continue;
-            }
-            let refers = if f.kind.is_multiple() {
-                Cond::Exists {
-                    joins: vec![Join {
-                        alias: "ref".into(),
-                        source: JoinSource::Elements {
-                            array: Term::Column(f.name.clone()),
-                        },
-                    }],
-                    cond: Box::new(Cond::Compare {
-                        left: Term::Field {
-                            alias: "ref".into(),
-                            column: "value".into(),
-                        },
-                        op: CmpOp::Eq,
-                        right: Term::Value(Literal::Text(id.into())),
-                    }),
-                }
-            } else {
-                Cond::Compare {
-                    left: Term::Column(f.name.clone()),
-                    op: CmpOp::Eq,
-                    right: Term::Value(Literal::Text(id.into())),
-                }
-            };
-            let rows = tx.select(&Select::all(Arc::clone(other)).and(refers))?;
-            for row in rows {
-                let Some(ref_id) = row.get("id").and_then(|v| v.as_str()) else {
-                    continue;
-                };
-                if other.id == c.id && ref_id == id {
-                    continue;
-                }
-                if *cascade_delete {
-                    delete_with_references(tx, all, other, ref_id, depth + 1)?;
-                } else if f.required {
-                    return Err(RecordsError::RequiredReference.into());
-                } else {
-                    let remaining: Vec<String> = kulisse_schema::value::as_list(&row[&f.name])
-                        .into_iter()
-                        .filter(|v| v != id)
-                        .collect();
-                    let mut changes = Row::new();
-                    changes.insert(
-                        f.name.clone(),
-                        kulisse_schema::value::normalize(&f.kind, &remaining.into()),
-                    );
-                    tx.update(other, ref_id, &changes)?;
-                }
-            }
-        }
-    }
-    match tx.delete(c, id) {
-        Ok(()) | Err(StoreError::NotFound) => Ok(()),
-        Err(e) => Err(e.into()),
     }
 }

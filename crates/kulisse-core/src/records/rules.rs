@@ -1,0 +1,130 @@
+//! The five API rules as they apply to a requester: which rule an action checks, its
+//! text or `null`-ness, and the rule compiled against the request (`@request.*`) into a
+//! condition the store evaluates. Superusers bypass every rule.
+
+use kulisse_schema::Collection;
+use kulisse_store::{Cond, Row};
+
+use super::service::RecordsService;
+use crate::collections::Snapshot;
+use crate::error::CoreError;
+use crate::query::{QueryError, RequestInfo, Resolver, compile_filter};
+
+/// Which API rule an action checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action {
+    List,
+    View,
+    Create,
+    Update,
+    Delete,
+}
+
+/// A rule as it applies to the requester.
+#[derive(Debug, Clone)]
+pub(crate) enum Rule {
+    /// Superusers skip rules.
+    Bypass,
+    /// A filter the record must match (compiled inside the transaction).
+    Check(String),
+    /// `null`: superusers only. Upserts carry it until they know which rule applies.
+    Refused,
+}
+
+impl Rule {
+    pub(super) fn of(text: Result<Option<String>, CoreError>) -> Rule {
+        match text {
+            Ok(None) => Rule::Bypass,
+            Ok(Some(t)) => Rule::Check(t),
+            Err(_) => Rule::Refused,
+        }
+    }
+
+    pub(super) fn text(&self) -> Result<Option<&str>, CoreError> {
+        match self {
+            Rule::Bypass => Ok(None),
+            Rule::Check(t) => Ok(Some(t)),
+            Rule::Refused => Err(CoreError::SuperusersOnly),
+        }
+    }
+}
+
+impl RecordsService {
+    /// The rule text for `action`, or `None` when the requester bypasses rules.
+    /// A `null` rule is refused here for non-superusers.
+    pub(crate) fn rule_text(
+        c: &Collection,
+        action: Action,
+        req: &RequestInfo,
+    ) -> Result<Option<String>, CoreError> {
+        if req.auth.is_superuser() {
+            return Ok(None);
+        }
+        let rule = match action {
+            Action::List => &c.rules.list,
+            Action::View => &c.rules.view,
+            Action::Create => &c.rules.create,
+            Action::Update => &c.rules.update,
+            Action::Delete => &c.rules.delete,
+        };
+        rule.clone().map(Some).ok_or(CoreError::SuperusersOnly)
+    }
+
+    /// The compiled rule condition for `action`, or `None` when the requester bypasses it.
+    pub(crate) fn rule_cond(
+        &self,
+        c: &Collection,
+        action: Action,
+        req: &RequestInfo,
+    ) -> Result<Option<Cond>, CoreError> {
+        match Self::rule_text(c, action, req)? {
+            Some(rule) if !rule.trim().is_empty() => {
+                compile_rule(&rule, c, &self.registry.snapshot(), req).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Compiles a rule (rules may reference anything, hidden fields included).
+pub(crate) fn compile_rule(
+    rule: &str,
+    c: &Collection,
+    schema: &Snapshot,
+    req: &RequestInfo,
+) -> Result<Cond, CoreError> {
+    if rule.trim().is_empty() {
+        return Ok(Cond::True);
+    }
+    let resolver = Resolver {
+        collection: c,
+        schema,
+        request: req,
+        allow_hidden: true,
+    };
+    Ok(compile_filter(rule, &resolver)
+        .map_err(|e| QueryError::broken_rule(&e, rule))?
+        .unwrap_or(Cond::True))
+}
+
+/// `@request.body` as rules see it: submitted keys, with every modified field replaced by
+/// its value after the modifiers (`tags+` folded into `tags`).
+pub(super) fn request_for_rule(
+    req: &RequestInfo,
+    c: &Collection,
+    row: &Row,
+    touched: &[String],
+) -> RequestInfo {
+    let mut rule_req = req.clone();
+    rule_req.body.retain(|k, _| {
+        let base = k.trim_start_matches('+').trim_end_matches(['+', '-']);
+        let base = base.strip_suffix(":autogenerate").unwrap_or(base);
+        !(touched.iter().any(|t| t == base) && k != base) && c.field(base).is_none_or(|_| k == base)
+    });
+    for name in touched {
+        if let Some(v) = row.get(name) {
+            rule_req.body.insert(name.clone(), v.clone());
+        }
+    }
+    rule_req
+}
