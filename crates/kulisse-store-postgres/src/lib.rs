@@ -177,7 +177,15 @@ impl Store for PostgresStore {
             let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))
                 .unwrap_or_else(|_| Err(StoreError::Other("write job panicked".into())));
             let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-            match handle.block_on(client.batch_execute(end)) {
+            let ended = handle.block_on(client.batch_execute(end));
+            // The job's hook runs here, on this blocking thread, which finishes even when
+            // the caller stopped waiting.
+            let result = result.map(|hook| {
+                if let Some(hook) = hook {
+                    hook(ended.is_ok());
+                }
+            });
+            match ended {
                 Ok(()) => result,
                 Err(e) => Err(classify(&e, None)),
             }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kulisse_store::{QueryLimits, StoreError, WriteJob};
+use kulisse_store::{AfterCommit, QueryLimits, StoreError, WriteJob};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, oneshot};
 
@@ -331,7 +331,8 @@ fn idle_checkpoint(conn: &Connection) -> bool {
 
 /// Runs queued jobs in one transaction, each inside a savepoint so one job's failure only
 /// undoes that job. Replies go out after COMMIT, so a success is always durable, and after
-/// `commits` counts it, so whoever got a reply reads past it.
+/// `commits` counts it, so whoever got a reply reads past it. The jobs' after-commit hooks
+/// run before any reply, in the order the jobs ran (the commit order).
 fn run_batch(conn: &Connection, batch: Vec<WriteTask>, commits: &AtomicU64) {
     if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         let err = classify(e);
@@ -347,23 +348,35 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>, commits: &AtomicU64) {
     }
     let committed = control(conn, "COMMIT");
     commits.fetch_add(1, Ordering::Release);
-    match committed {
-        Ok(()) => {
-            for (reply, result) in outcomes {
-                let _ = reply.send(result);
-            }
-        }
-        Err(e) => {
-            let err = classify(e);
-            let _ = control(conn, "ROLLBACK");
-            for (reply, result) in outcomes {
-                let _ = reply.send(result.and(Err(clone_err(&err))));
-            }
-        }
+    let failure = committed.err().map(|e| {
+        let _ = control(conn, "ROLLBACK");
+        classify(e)
+    });
+    let replies: Vec<_> = outcomes
+        .into_iter()
+        .map(|(reply, result)| {
+            let result = result.map(|hook| {
+                if let Some(hook) = hook {
+                    hook(failure.is_none());
+                }
+            });
+            (reply, result)
+        })
+        .collect();
+    for (reply, result) in replies {
+        let result = match &failure {
+            None => result,
+            Some(err) => result.and(Err(clone_err(err))),
+        };
+        let _ = reply.send(result);
     }
 }
 
-fn run_job(conn: &Connection, job: WriteJob, ticket: Ticket) -> Result<(), StoreError> {
+fn run_job(
+    conn: &Connection,
+    job: WriteJob,
+    ticket: Ticket,
+) -> Result<Option<AfterCommit>, StoreError> {
     control(conn, "SAVEPOINT job").map_err(classify)?;
     let mut tx = SqliteTx::new(conn, Some(ticket));
     let result = catch_unwind(AssertUnwindSafe(|| job(&mut tx)))

@@ -755,15 +755,16 @@ async fn reads_past_the_timeout_are_interrupted_and_leave_the_other_jobs_of_thei
     // so they share one transaction: the one whose read is stopped is undone alone.
     let blocker = store.write(Box::new(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        Ok(())
+        Ok(None)
     }));
     let (c1, v1, c2) = (Arc::clone(&c), Arc::clone(&view), Arc::clone(&c));
     let stopped = store.write(Box::new(move |tx| {
         tx.insert(&c1, &row(json!({"id": "undone", "title": "undone"})))?;
-        tx.select(&Select::all(v1)).map(drop)
+        tx.select(&Select::all(v1)).map(|_| None)
     }));
     let kept = store.write(Box::new(move |tx| {
         tx.insert(&c2, &row(json!({"id": "kept", "title": "kept"})))
+            .map(|()| None)
     }));
     let (blocked, stopped, kept) = tokio::join!(blocker, stopped, kept);
     blocked.unwrap();

@@ -39,8 +39,18 @@ pub use shape::SemiJoin;
 /// One record as stored: column name → canonical JSON value.
 pub type Row = serde_json::Map<String, Value>;
 
-/// A transaction body. Returning `Err` rolls the whole job back.
-pub type WriteJob = Box<dyn FnOnce(&mut dyn StoreTx) -> Result<(), StoreError> + Send>;
+/// A transaction body. Returning `Err` rolls the whole job back; returning a hook asks the
+/// engine to run it once the transaction has ended (see [`AfterCommit`]).
+pub type WriteJob =
+    Box<dyn FnOnce(&mut dyn StoreTx) -> Result<Option<AfterCommit>, StoreError> + Send>;
+
+/// Runs when a successful job's transaction has ended: with `true` after COMMIT, with
+/// `false` when the commit failed (or its outcome is unknown). The engine runs it on its
+/// own thread, whether or not the caller still waits for the write (a request whose client
+/// left), before the caller hears back, and for jobs committed together in the order they
+/// ran, so whoever learns of committed changes through it learns of all of them, in order.
+/// It must be quick and must not block.
+pub type AfterCommit = Box<dyn FnOnce(bool) + Send>;
 
 /// Which database engine serves a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +261,7 @@ where
             if failed {
                 Err(StoreError::RolledBack)
             } else {
-                Ok(())
+                Ok(None)
             }
         }))
         .await;

@@ -1,9 +1,9 @@
 //! The one way services write: a transaction that yields its change set, published after
 //! COMMIT.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use kulisse_store::{Store, StoreError, StoreTx};
+use kulisse_store::{AfterCommit, Store, StoreError, StoreTx};
 
 use super::{ChangeFeed, ChangeSet, Event, EventBus, Recorder};
 
@@ -15,36 +15,19 @@ pub struct Writer {
     bus: EventBus,
 }
 
-/// Why a transaction failed: its own error (nothing was written), or the store's, after
-/// the job may already have succeeded.
-enum Failure<E> {
-    Job(E),
-    Store(StoreError),
-}
-
-impl<E> From<StoreError> for Failure<E> {
-    fn from(e: StoreError) -> Self {
-        Failure::Store(e)
-    }
-}
-
 impl Writer {
     /// A writer on `store` publishing to `bus`, and to other nodes through `feed`.
     pub fn new(store: Arc<dyn Store>, feed: Option<Arc<dyn ChangeFeed>>, bus: EventBus) -> Writer {
         Writer { store, feed, bus }
     }
 
-    /// The bus this writer publishes on.
-    pub fn bus(&self) -> &EventBus {
-        &self.bus
-    }
-
     /// Runs `f` in one transaction on a [`Recorder`]. When it commits, its change set is
-    /// published on the bus (before this returns, so the caller's next request already
-    /// sees every consumer's reaction) and, through the feed, reaches the other nodes.
-    /// When `f` fails nothing was written and nothing is published. When the store fails
-    /// after `f` succeeded (a failed or interrupted COMMIT) the outcome is unknown, and
-    /// [`Event::Missed`] is published instead.
+    /// published on the bus and, through the feed, reaches the other nodes. Publishing is
+    /// the engine's after-commit hook: it happens before this returns (so the caller's next
+    /// request already sees every consumer's reaction), in commit order, and also when the
+    /// caller stopped waiting (a request whose client left). When `f` fails nothing was
+    /// written and nothing is published; when the commit fails after `f` succeeded, the
+    /// outcome is unknown and [`Event::Missed`] is published instead.
     ///
     /// # Errors
     /// `f`'s own error, or the store's converted with `From<StoreError>`.
@@ -55,34 +38,60 @@ impl Writer {
         F: FnOnce(&mut dyn StoreTx) -> Result<T, E> + Send + 'static,
     {
         let feed = self.feed.clone();
-        #[allow(clippy::disallowed_methods)] // the one caller: it records and publishes
-        let outcome = kulisse_store::transact::<_, Failure<E>, _>(&*self.store, move |tx| {
-            let mut recorder = Recorder::new(tx);
-            let value = f(&mut recorder).map_err(Failure::Job)?;
-            let (tx, set) = recorder.into_parts();
-            if let Some(feed) = feed.filter(|_| !set.is_empty()) {
-                feed.announce(tx, &set)
-                    .map_err(|e| Failure::Job(E::from(e)))?;
+        let bus = self.bus.clone();
+        let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::default();
+        let produced = Arc::clone(&slot);
+        let put = move |result: Result<T, E>| {
+            if let Ok(mut slot) = produced.lock() {
+                *slot = Some(result);
             }
-            Ok((value, set))
-        })
-        .await;
-        match outcome {
-            Ok((value, set)) => {
-                self.publish(set);
-                Ok(value)
-            }
-            Err(Failure::Job(e)) => Err(e),
-            Err(Failure::Store(e)) => {
-                self.bus.publish(&Event::Missed);
-                Err(E::from(e))
-            }
+        };
+        let outcome = self
+            .store
+            .write(Box::new(move |tx| {
+                let mut recorder = Recorder::new(tx);
+                let value = f(&mut recorder);
+                let (tx, set) = recorder.into_parts();
+                let announced = match (&value, &feed) {
+                    (Ok(_), Some(feed)) if !set.is_empty() => feed.announce(tx, &set),
+                    _ => Ok(()),
+                };
+                match (value, announced) {
+                    (Ok(value), Ok(())) => {
+                        put(Ok(value));
+                        Ok((!set.is_empty()).then(|| publish_after_commit(bus, set)))
+                    }
+                    (Err(e), _) => {
+                        put(Err(e));
+                        Err(StoreError::RolledBack)
+                    }
+                    (Ok(_), Err(e)) => {
+                        put(Err(E::from(e)));
+                        Err(StoreError::RolledBack)
+                    }
+                }
+            }))
+            .await;
+        let produced = slot.lock().ok().and_then(|mut s| s.take());
+        match (outcome, produced) {
+            (Ok(()), Some(Ok(value))) => Ok(value),
+            (Err(StoreError::RolledBack), Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(E::from(e)),
+            (Ok(()), _) => Err(E::from(StoreError::Other(
+                "write job produced no result".into(),
+            ))),
         }
     }
+}
 
-    fn publish(&self, set: ChangeSet) {
-        if !set.is_empty() {
-            self.bus.publish(&Event::Committed(Arc::new(set)));
-        }
-    }
+/// The hook that publishes `set` once its transaction ended.
+fn publish_after_commit(bus: EventBus, set: ChangeSet) -> AfterCommit {
+    Box::new(move |committed| {
+        let event = if committed {
+            Event::Committed(Arc::new(set))
+        } else {
+            Event::Missed
+        };
+        bus.publish(&event);
+    })
 }

@@ -29,6 +29,7 @@ pub use params::params_are_written_and_read_back;
 pub use schema::{schema_rebuilds_keep_values_by_field_id, views_read_their_tables};
 pub use select::selects_filter_sort_page_and_count;
 pub use writes::{
+    after_commit_hooks_run_even_when_the_caller_stopped_waiting,
     missing_rows_and_duplicates_are_refused, write_jobs_commit_whole_or_roll_back_with_their_error,
 };
 
@@ -76,6 +77,7 @@ macro_rules! store_conformance {
             selects_filter_sort_page_and_count,
             write_jobs_commit_whole_or_roll_back_with_their_error,
             missing_rows_and_duplicates_are_refused,
+            after_commit_hooks_run_even_when_the_caller_stopped_waiting,
             schema_rebuilds_keep_values_by_field_id,
             views_read_their_tables,
             params_are_written_and_read_back,

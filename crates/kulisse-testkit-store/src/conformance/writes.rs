@@ -2,8 +2,9 @@
 //! row writes refused by kind (missing rows, duplicates).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use kulisse_store::{Select, StoreError, transact};
+use kulisse_store::{AfterCommit, Select, StoreError, transact};
 use serde_json::json;
 
 use super::{Subject, collection, create_with, ids, row, write};
@@ -195,5 +196,76 @@ pub async fn missing_rows_and_duplicates_are_refused(s: &Subject) {
         ids(&s.store, Select::all(Arc::clone(&people))).await,
         ["u1"],
         "usable after a truncate"
+    );
+}
+
+/// A successful job's after-commit hook runs once, with `true`, before the write returns;
+/// and it runs too when the caller stopped waiting (a request whose client left): the
+/// services publish what changed through it, so no committed change goes unannounced.
+pub async fn after_commit_hooks_run_even_when_the_caller_stopped_waiting(s: &Subject) {
+    let notes = collection(json!({"name": "notes", "fields": [{"name": "text", "type": "text"}]}));
+    create_with(&s.store, &notes, vec![json!({"id": "a", "text": "one"})]).await;
+    let fired: Arc<std::sync::Mutex<Vec<bool>>> = Arc::default();
+    let hook = |fired: &Arc<std::sync::Mutex<Vec<bool>>>| -> AfterCommit {
+        let fired = Arc::clone(fired);
+        Box::new(move |committed| fired.lock().expect("hook log").push(committed))
+    };
+
+    let (c, h) = (Arc::clone(&notes), hook(&fired));
+    s.store
+        .write(Box::new(move |tx| {
+            tx.update(&c, "a", &row(json!({"text": "two"})))?;
+            Ok(Some(h))
+        }))
+        .await
+        .expect("the write commits");
+    assert_eq!(
+        *fired.lock().expect("hook log"),
+        [true],
+        "ran before the reply"
+    );
+
+    // The row is held (by a lock on PostgreSQL, by the one writer on SQLite) so the next
+    // write is still waiting when its caller gives up on it.
+    let (store, c) = (Arc::clone(&s.store), Arc::clone(&notes));
+    let blocker = tokio::spawn(async move {
+        store
+            .write(Box::new(move |tx| {
+                let held = Select {
+                    for_update: true,
+                    ..Select::by_id(c, "a")
+                };
+                tx.select(&held)?;
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(None)
+            }))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (c, h) = (Arc::clone(&notes), hook(&fired));
+    let abandoned = s.store.write(Box::new(move |tx| {
+        tx.update(&c, "a", &row(json!({"text": "three"})))?;
+        Ok(Some(h))
+    }));
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), abandoned).await;
+    assert!(gave_up.is_err(), "the write was still waiting for the row");
+    blocker.await.expect("blocker task").expect("blocker job");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fired.lock().expect("hook log").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned write's hook never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*fired.lock().expect("hook log"), [true, true]);
+    let stored = s
+        .store
+        .select(Select::by_id(notes, "a"))
+        .await
+        .expect("read");
+    assert_eq!(
+        stored.rows[0]["text"], "three",
+        "the abandoned write committed"
     );
 }
