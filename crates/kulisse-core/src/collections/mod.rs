@@ -4,6 +4,7 @@ mod error;
 mod import;
 mod registry;
 pub(crate) mod service;
+mod system;
 mod validate;
 mod view;
 

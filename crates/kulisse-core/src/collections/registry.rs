@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use kulisse_schema::{Collection, collection};
+use kulisse_schema::Collection;
 use kulisse_store::{Store, StoreError};
 
 use crate::auth::AuthCache;
@@ -101,7 +101,8 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads the schema, creating `_superusers` and `users` in a new data dir.
+    /// Loads the schema, first creating the system collections the store lacks
+    /// (`system.rs`).
     ///
     /// # Errors
     /// When the store cannot be read or written.
@@ -112,23 +113,7 @@ impl Registry {
             auth_cache: Arc::default(),
             reloading: Arc::default(),
         };
-        if store.load_collections().await?.is_empty() {
-            let created = writer
-                .transact::<_, StoreError, _>(|tx| {
-                    tx.create_collection(&collection::superusers())?;
-                    tx.create_collection(&collection::users())
-                })
-                .await;
-            // NOTE: nodes starting together on a fresh database all find it empty; the
-            // engine serialises their schema changes, so one creates the collections and
-            // the others then fail on tables that exist. Finding collections now means
-            // another node did the work.
-            if let Err(e) = created
-                && store.load_collections().await?.is_empty()
-            {
-                return Err(e.into());
-            }
-        }
+        super::system::bring_up_to_date(&*store, writer).await?;
         registry.reload().await?;
         Ok(registry)
     }
