@@ -1,6 +1,6 @@
 //! The auth record cache's subscription to committed changes.
 
-use crate::changes::{Event, Subscriber};
+use crate::changes::{Action, Event, Subscriber};
 use crate::collections::Registry;
 
 /// Keeps the auth record cache true: a changed or deleted auth record is forgotten, with
@@ -28,7 +28,10 @@ impl Subscriber for ForgetChangedRecords {
             cache.clear();
             return;
         }
-        for change in set.records.iter().filter(|r| is_auth(&r.collection)) {
+        // A created record cannot be cached yet (nothing could read it before it existed),
+        // so creates, the most common change, cost no lookup here.
+        let changed = set.records.iter().filter(|r| r.action != Action::Create);
+        for change in changed.filter(|r| is_auth(&r.collection)) {
             cache.invalidate(&change.collection, &change.id);
         }
     }
