@@ -16,6 +16,7 @@ use kulisse_store::StoreError;
 use crate::auth::AuthError;
 use crate::collections::CollectionsError;
 use crate::query::QueryError;
+use crate::realtime::RealtimeError;
 use crate::records::{BatchError, RecordsError};
 use crate::settings::SettingsError;
 
@@ -41,6 +42,9 @@ pub enum CoreError {
     /// A `filter`, `sort`, `expand` or stored rule that cannot be applied.
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// A realtime subscription request refused.
+    #[error(transparent)]
+    Realtime(#[from] RealtimeError),
     /// The collection in the path does not exist.
     #[error("Missing collection context.")]
     UnknownCollection,
@@ -91,6 +95,9 @@ pub enum Form {
     /// Any other request form: auth-with-password, the collections import's list.
     #[error("An error occurred while validating the submitted data.")]
     Request,
+    /// A realtime subscription request (`clientId`, `subscriptions`).
+    #[error("Something went wrong while processing your request.")]
+    Realtime,
 }
 
 /// PocketBase's message for malformed list parameters and parse failures.
@@ -112,6 +119,7 @@ impl CoreError {
             CoreError::Auth(e) => e.message(),
             CoreError::Settings(e) => e.message(),
             CoreError::Query(e) => e.message(),
+            CoreError::Realtime(e) => e.to_string().into(),
             CoreError::Store(StoreError::Unavailable) => {
                 "The service is temporarily unavailable.".into()
             }

@@ -20,6 +20,7 @@ pub mod collections;
 pub mod error;
 pub mod ids;
 pub mod query;
+pub mod realtime;
 pub mod records;
 pub mod settings;
 
@@ -50,6 +51,8 @@ pub struct Services {
     pub auth: AuthService,
     /// Application settings.
     pub settings: settings::SettingsService,
+    /// Realtime clients and their subscriptions.
+    pub realtime: realtime::RealtimeService,
     /// Committed changes, local and from other nodes.
     pub events: EventBus,
     /// The clock and id source every service reads.
@@ -113,12 +116,15 @@ impl Services {
                 events.clone(),
             ));
         }
-        let records = RecordsService::new(store, writer, registry, ambient.clone());
+        let records = RecordsService::new(store, writer, registry.clone(), ambient.clone());
+        let realtime =
+            realtime::RealtimeService::start(records.clone(), registry, ambient.clone(), &events);
         Ok(Services {
             collections,
             records,
             auth,
             settings,
+            realtime,
             events,
             ambient,
         })

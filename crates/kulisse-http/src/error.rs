@@ -8,6 +8,7 @@ use kulisse_core::StoreError;
 use kulisse_core::auth::AuthError;
 use kulisse_core::collections::CollectionsError;
 use kulisse_core::query::QueryError;
+use kulisse_core::realtime::RealtimeError;
 use kulisse_core::records::{BatchError, RecordsError};
 use kulisse_core::settings::SettingsError;
 use kulisse_schema::errors::sentenize;
@@ -147,6 +148,7 @@ impl From<CoreError> for ApiError {
             | CoreError::Collections(_)
             | CoreError::Auth(_)
             | CoreError::Settings(_)
+            | CoreError::Realtime(_)
             | CoreError::UnknownCollection
             | CoreError::NotFound
             | CoreError::SuperusersOnly => json!({}),
@@ -214,6 +216,10 @@ fn status_of(e: &CoreError) -> StatusCode {
             | QueryError::InvalidSort { .. }
             | QueryError::ExpandTooLarge { .. }
             | QueryError::BrokenRule { .. } => BAD_REQUEST,
+        },
+        CoreError::Realtime(e) => match e {
+            RealtimeError::UnknownClient => NOT_FOUND,
+            RealtimeError::AuthMismatch => FORBIDDEN,
         },
         CoreError::UnknownCollection | CoreError::NotFound => NOT_FOUND,
         CoreError::SuperusersOnly => FORBIDDEN,

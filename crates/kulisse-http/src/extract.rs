@@ -112,6 +112,12 @@ impl BodyKind for CollectionBody {
         "Failed to load the collection type data due to invalid formatting.";
 }
 
+/// A realtime subscription request.
+pub struct SubscriptionsBody;
+impl BodyKind for SubscriptionsBody {
+    const MALFORMED: &'static str = kulisse_core::error::GENERIC_BAD_REQUEST;
+}
+
 /// Fixed forms (auth endpoints).
 pub struct FormBody;
 impl BodyKind for FormBody {

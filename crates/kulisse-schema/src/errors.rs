@@ -36,6 +36,17 @@ impl FieldError {
         Self::new("validation_required", "Cannot be blank.")
     }
 
+    /// `validation_length_too_long` with PocketBase's `max`/`min` params: a list or text
+    /// longer than `max` where nothing is too short.
+    pub fn too_long(max: u64) -> Self {
+        Self::new(
+            "validation_length_too_long",
+            format!("The length must be no more than {max}."),
+        )
+        .with_param("max", max)
+        .with_param("min", 0)
+    }
+
     /// `validation_length_out_of_range` with PocketBase's `min`/`max` params, as its
     /// length rule reports a name outside `min..=max` characters.
     pub fn length_out_of_range(min: u64, max: u64) -> Self {

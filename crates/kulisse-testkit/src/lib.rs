@@ -11,6 +11,7 @@
 mod client;
 mod engine;
 mod server;
+mod sse;
 
 pub use client::{
     SUPERUSER_EMAIL, SUPERUSER_PASSWORD, login_at, send_to, superuser_token_at, urlencode,
@@ -18,3 +19,4 @@ pub use client::{
 pub use engine::{ENGINE, TestEngine, current_engine};
 pub use kulisse_testkit_store::pg::{fresh_database, pg_admin_url};
 pub use server::TestServer;
+pub use sse::{Frame, Sse};

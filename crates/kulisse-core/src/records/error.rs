@@ -69,12 +69,7 @@ impl BatchError {
             BatchError::NoRequests => errs.add("requests", FieldError::required()),
             BatchError::TooManyRequests { max } => errs.add(
                 "requests",
-                FieldError::new(
-                    "validation_length_too_long",
-                    format!("The length must be no more than {max}."),
-                )
-                .with_param("max", *max)
-                .with_param("min", 0),
+                FieldError::too_long(u64::try_from(*max).unwrap_or(u64::MAX)),
             ),
             BatchError::Disabled | BatchError::Timeout => {}
         }

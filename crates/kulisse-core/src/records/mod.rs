@@ -11,8 +11,8 @@ mod input;
 mod output;
 mod prepare;
 mod record;
-mod references;
-mod rules;
+pub(crate) mod references;
+pub(crate) mod rules;
 mod service;
 mod write;
 

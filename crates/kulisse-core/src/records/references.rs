@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kulisse_schema::{Collection, CollectionKind, FieldKind};
+use kulisse_schema::{Collection, CollectionKind, Field, FieldKind};
 use kulisse_store::{
     CmpOp, Cond, Join, JoinSource, Literal, Row, Select, StoreError, StoreTx, Term,
 };
@@ -49,30 +49,7 @@ pub(crate) fn delete_with_references(
             if *collection_id != c.id {
                 continue;
             }
-            let refers = if f.kind.is_multiple() {
-                Cond::Exists {
-                    joins: vec![Join {
-                        alias: "ref".into(),
-                        source: JoinSource::Elements {
-                            array: Term::Column(f.name.clone()),
-                        },
-                    }],
-                    cond: Box::new(Cond::Compare {
-                        left: Term::Field {
-                            alias: "ref".into(),
-                            column: "value".into(),
-                        },
-                        op: CmpOp::Eq,
-                        right: Term::Value(Literal::Text(id.into())),
-                    }),
-                }
-            } else {
-                Cond::Compare {
-                    left: Term::Column(f.name.clone()),
-                    op: CmpOp::Eq,
-                    right: Term::Value(Literal::Text(id.into())),
-                }
-            };
+            let refers = refers_to(f, id);
             let rows = tx.select(&Select::all(Arc::clone(other)).and(refers))?;
             for row in rows {
                 let Some(ref_id) = row.get("id").and_then(|v| v.as_str()) else {
@@ -103,5 +80,33 @@ pub(crate) fn delete_with_references(
     match tx.delete(c, id) {
         Ok(()) | Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The condition "relation field `f` holds `id`" (one of its ids, for multiple relations).
+pub(crate) fn refers_to(f: &Field, id: &str) -> Cond {
+    if f.kind.is_multiple() {
+        Cond::Exists {
+            joins: vec![Join {
+                alias: "ref".into(),
+                source: JoinSource::Elements {
+                    array: Term::Column(f.name.clone()),
+                },
+            }],
+            cond: Box::new(Cond::Compare {
+                left: Term::Field {
+                    alias: "ref".into(),
+                    column: "value".into(),
+                },
+                op: CmpOp::Eq,
+                right: Term::Value(Literal::Text(id.into())),
+            }),
+        }
+    } else {
+        Cond::Compare {
+            left: Term::Column(f.name.clone()),
+            op: CmpOp::Eq,
+            right: Term::Value(Literal::Text(id.into())),
+        }
     }
 }

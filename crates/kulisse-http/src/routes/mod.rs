@@ -4,6 +4,7 @@ mod auth;
 mod batch;
 mod collections;
 mod health;
+mod realtime;
 mod records;
 mod settings;
 
@@ -26,6 +27,10 @@ pub fn api() -> Router<AppState> {
             get(settings::view_settings).patch(settings::update_settings),
         )
         .route("/api/batch", post(batch::batch))
+        .route(
+            "/api/realtime",
+            get(realtime::connect).post(realtime::subscribe),
+        )
         .route(
             "/api/collections",
             get(collections::list_collections).post(collections::create_collection),
@@ -74,10 +79,10 @@ pub fn api() -> Router<AppState> {
         .merge(not_built_yet())
 }
 
-/// API areas PocketBase serves that kulisse does not have yet: realtime, files, logs,
-/// backups, crons. They are told apart inside the catch-all (a route each would make the
+/// API areas PocketBase serves that kulisse does not have yet: files, logs, backups,
+/// crons. They are told apart inside the catch-all (a route each would make the
 /// route table, and so every request's lookup, bigger).
-const NOT_BUILT_YET: [&str; 5] = ["realtime", "files", "logs", "backups", "crons"];
+const NOT_BUILT_YET: [&str; 4] = ["files", "logs", "backups", "crons"];
 
 /// PocketBase's plain 404 for every method on the dashboard's path `/_/` (not built yet),
 /// so neither a client nor the public directory takes it for a static file.

@@ -17,6 +17,7 @@ mod http_api;
 mod migrations;
 mod multinode;
 mod process;
+mod realtime;
 mod resources;
 mod security;
 mod settings;

@@ -1,0 +1,105 @@
+//! One connected realtime client: its requester, its subscriptions and its outbox.
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::mpsc;
+
+use super::{Message, RealtimeError, Subscription};
+use crate::auth::Auth;
+
+/// Messages a client may have waiting before it counts as too slow and is disconnected.
+pub(crate) const OUTBOX: usize = 1024;
+
+/// A connected client.
+pub(crate) struct Client {
+    /// The 40-character id sent in `PB_CONNECT`.
+    pub(crate) id: String,
+    state: RwLock<State>,
+    outbox: mpsc::Sender<Message>,
+}
+
+/// What `POST /api/realtime` sets.
+#[derive(Clone)]
+pub(crate) struct State {
+    /// The requester bound by the first subscription request (a guest until then).
+    pub(crate) auth: Auth,
+    /// Whether a subscription request bound `auth` yet.
+    bound: bool,
+    pub(crate) subscriptions: Arc<Vec<Subscription>>,
+}
+
+impl Client {
+    pub(crate) fn new(id: String) -> (Arc<Client>, mpsc::Receiver<Message>) {
+        let (outbox, messages) = mpsc::channel(OUTBOX);
+        let client = Client {
+            id,
+            state: RwLock::new(State {
+                auth: Auth::Guest,
+                bound: false,
+                subscriptions: Arc::default(),
+            }),
+            outbox,
+        };
+        (Arc::new(client), messages)
+    }
+
+    /// A copy of the current state (cheap: the subscriptions are shared).
+    pub(crate) fn state(&self) -> State {
+        match self.state.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the subscriptions on behalf of `auth`. The first request binds its
+    /// requester; later ones must come from the same one, except that a guest client may
+    /// become authenticated (PocketBase's rule).
+    pub(crate) fn subscribe(
+        &self,
+        auth: &Auth,
+        subscriptions: Vec<Subscription>,
+    ) -> Result<(), RealtimeError> {
+        let mut state = self
+            .state
+            .write()
+            .map_err(|_| RealtimeError::UnknownClient)?;
+        if state.bound && !same_requester(&state.auth, auth) && !matches!(state.auth, Auth::Guest) {
+            return Err(RealtimeError::AuthMismatch);
+        }
+        state.auth = auth.clone();
+        state.bound = true;
+        state.subscriptions = Arc::new(subscriptions);
+        Ok(())
+    }
+
+    /// Replaces the bound requester's record (it changed) or drops it to a guest (it was
+    /// deleted, or its token key changed, which revokes its tokens).
+    pub(crate) fn reauthenticate(&self, auth: Auth) {
+        if let Ok(mut state) = self.state.write() {
+            state.auth = auth;
+        }
+    }
+
+    /// Queues `message`; `false` when the outbox is full or the stream is gone.
+    pub(crate) fn send(&self, message: Message) -> bool {
+        self.outbox.try_send(message).is_ok()
+    }
+}
+
+/// Whether two requesters are the same guest or the same auth record.
+fn same_requester(a: &Auth, b: &Auth) -> bool {
+    match (a, b) {
+        (Auth::Guest, Auth::Guest) => true,
+        (
+            Auth::Record {
+                collection: ca,
+                record: ra,
+            },
+            Auth::Record {
+                collection: cb,
+                record: rb,
+            },
+        ) => ca.id == cb.id && ra.get("id") == rb.get("id"),
+        _ => false,
+    }
+}

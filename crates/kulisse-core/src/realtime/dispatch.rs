@@ -1,0 +1,286 @@
+//! The dispatcher: one thread that takes committed changes in order and delivers each to
+//! the subscriptions whose rules and filters the record passes.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use kulisse_schema::{Collection, CollectionKind};
+use kulisse_store::{Row, Select};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use super::client::Client;
+use super::joins::Fetched;
+use super::service::{Inner, Message};
+use super::{Subscription, Target};
+use crate::Ambient;
+use crate::auth::Auth;
+use crate::changes::{Action, ChangeSet, Event, RecordChange};
+use crate::collections::{Registry, Snapshot};
+use crate::query::eval::matches_with;
+use crate::query::{RequestInfo, Resolver, compile_filter};
+use crate::records::rules::{Action as RuleAction, compile_rule};
+use crate::records::{ExpandTree, RecordsService, visible};
+
+pub(crate) struct Dispatcher {
+    pub(crate) records: RecordsService,
+    pub(crate) registry: Registry,
+    pub(crate) ambient: Ambient,
+    pub(crate) clients: Weak<Inner>,
+    /// Set by the bus side when events were dropped.
+    pub(crate) lagged: Arc<AtomicBool>,
+}
+
+impl Dispatcher {
+    /// Runs on its own thread until the service is gone: record reads and rule checks
+    /// block it, never a runtime worker or the writer.
+    pub(crate) fn spawn(self, mut events: mpsc::Receiver<Event>) {
+        let handle = Handle::current();
+        let spawned = std::thread::Builder::new()
+            .name("realtime".into())
+            .spawn(move || {
+                while let Some(event) = events.blocking_recv() {
+                    let Some(inner) = self.clients.upgrade() else {
+                        return;
+                    };
+                    if self.lagged.swap(false, Ordering::AcqRel) {
+                        self.missed(&inner, &handle);
+                    }
+                    match event {
+                        Event::Committed(set) => self.deliver(&inner, &set, &handle),
+                        Event::Missed => self.missed(&inner, &handle),
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the realtime dispatcher");
+        }
+    }
+
+    fn clients(inner: &Inner) -> Vec<Arc<Client>> {
+        inner
+            .clients
+            .read()
+            .map(|c| c.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Changes may have been lost: every bound requester is read again.
+    fn missed(&self, inner: &Inner, handle: &Handle) {
+        for client in Self::clients(inner) {
+            self.refresh_auth(&client, handle);
+        }
+    }
+
+    fn deliver(&self, inner: &Inner, set: &ChangeSet, handle: &Handle) {
+        let clients = Self::clients(inner);
+        if clients.is_empty() {
+            return;
+        }
+        let schema = self.registry.snapshot();
+        // Requesters first: a user deleted together with records (an unlink, a cascade)
+        // no longer sees those changes as themselves.
+        for change in set.records.iter().filter(|c| c.action != Action::Create) {
+            self.follow_auth_change(&clients, change, handle);
+        }
+        for change in &set.records {
+            let Some(c) = schema.get(&change.collection).cloned() else {
+                continue;
+            };
+            if c.kind == CollectionKind::View {
+                continue;
+            }
+            let matching: Vec<(&Arc<Client>, Subscription)> = clients
+                .iter()
+                .flat_map(|client| {
+                    let state = client.state();
+                    state
+                        .subscriptions
+                        .iter()
+                        .filter(|s| targets(s, &c, &change.id))
+                        .cloned()
+                        .map(|s| (client, s))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            if matching.is_empty() {
+                continue;
+            }
+            let Some(row) = self.record(&c, change, handle) else {
+                continue;
+            };
+            let joins = Fetched::new(&*self.records.store, &schema, handle);
+            let event = Happened {
+                c: &c,
+                schema: &schema,
+                row: &row,
+                action: change.action,
+                joins: &joins,
+                handle,
+            };
+            for (client, subscription) in matching {
+                let auth = client.state().auth;
+                if let Some(message) = self.message(&event, &auth, &subscription)
+                    && !client.send(message)
+                {
+                    // Too slow to keep up: disconnected (its stream ends), so it can never
+                    // hold up the others or the writers.
+                    if let Ok(mut all) = inner.clients.write() {
+                        all.remove(&client.id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The record as committed (creates and updates: read now, once per change) or as it
+    /// was (deletes: carried by the change).
+    fn record(&self, c: &Arc<Collection>, change: &RecordChange, handle: &Handle) -> Option<Row> {
+        match change.action {
+            Action::Delete => change.before.clone(),
+            Action::Create | Action::Update => handle
+                .block_on(
+                    self.records
+                        .store
+                        .select(Select::by_id(Arc::clone(c), &change.id)),
+                )
+                .ok()
+                .and_then(|page| page.rows.into_iter().next()),
+        }
+    }
+
+    /// The message for one subscription, if its rule and filter let the subscriber see
+    /// the record.
+    fn message(
+        &self,
+        event: &Happened<'_>,
+        auth: &Auth,
+        subscription: &Subscription,
+    ) -> Option<Message> {
+        let Happened {
+            c,
+            schema,
+            row,
+            action,
+            joins,
+            handle,
+        } = *event;
+        let req = request(auth, subscription, &self.ambient);
+        let rule = match subscription.target {
+            Target::Record(..) => RuleAction::View,
+            _ => RuleAction::List,
+        };
+        let rule = RecordsService::rule_text(c, rule, &req).ok()?;
+        if let Some(rule) = rule.filter(|r| !r.trim().is_empty()) {
+            let cond = compile_rule(&rule, c, schema, &req).ok()?;
+            if !matches_with(c, &cond, row, joins) {
+                return None;
+            }
+        }
+        if let Some(filter) = &subscription.options.filter {
+            let resolver = Resolver {
+                collection: c,
+                schema,
+                request: &req,
+                allow_hidden: auth.is_superuser(),
+            };
+            if let Some(cond) = compile_filter(filter, &resolver).ok()?
+                && !matches_with(c, &cond, row, joins)
+            {
+                return None;
+            }
+        }
+        let mut records = [visible(c, row.clone(), auth).into()];
+        if let Some(expand) = &subscription.options.expand {
+            let tree = ExpandTree::parse(expand);
+            handle
+                .block_on(self.records.expand(&req, c, &mut records, &tree))
+                .ok()?;
+        }
+        let [record] = records;
+        Some(Message::Record {
+            event: Arc::from(subscription.topic.as_str()),
+            record,
+            action: match action {
+                Action::Create => "create",
+                Action::Update => "update",
+                Action::Delete => "delete",
+            },
+            fields: subscription.options.fields.as_deref().map(Arc::from),
+        })
+    }
+
+    /// A bound requester whose record changed is read again: deleted, or with a new token
+    /// key (its tokens revoked), it becomes a guest.
+    fn follow_auth_change(&self, clients: &[Arc<Client>], change: &RecordChange, handle: &Handle) {
+        for client in clients {
+            if let Auth::Record { collection, record } = client.state().auth
+                && collection.id == change.collection
+                && record.get("id").and_then(|v| v.as_str()) == Some(change.id.as_str())
+            {
+                self.refresh_auth(client, handle);
+            }
+        }
+    }
+
+    fn refresh_auth(&self, client: &Client, handle: &Handle) {
+        let Auth::Record { collection, record } = client.state().auth else {
+            return;
+        };
+        let id = record
+            .get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let current = handle
+            .block_on(
+                self.records
+                    .store
+                    .select(Select::by_id(Arc::clone(&collection), id)),
+            )
+            .ok()
+            .and_then(|page| page.rows.into_iter().next());
+        let key = |r: &Row| r.get("tokenKey").cloned();
+        let auth = match current {
+            Some(row) if key(&row) == key(&record) => Auth::Record {
+                collection,
+                record: Arc::new(row),
+            },
+            _ => Auth::Guest,
+        };
+        client.reauthenticate(auth);
+    }
+}
+
+/// One record change being delivered, with what every subscription's check shares.
+#[derive(Clone, Copy)]
+struct Happened<'a> {
+    c: &'a Arc<Collection>,
+    schema: &'a Snapshot,
+    /// The record as committed, or as it was before a delete.
+    row: &'a Row,
+    action: Action,
+    /// Related records, read at most once for all subscriptions.
+    joins: &'a Fetched<'a>,
+    handle: &'a Handle,
+}
+
+/// Whether `s` listens to record `id` of `c`.
+fn targets(s: &Subscription, c: &Collection, id: &str) -> bool {
+    let names = |n: &str| n == c.id || n.eq_ignore_ascii_case(&c.name);
+    match &s.target {
+        Target::Collection(n) => names(n),
+        Target::Record(n, record) => record == id && names(n),
+        Target::Custom => false,
+    }
+}
+
+/// The request a subscription's rule sees: its requester, `GET` in the `realtime`
+/// context, and the options' query and headers.
+fn request(auth: &Auth, s: &Subscription, ambient: &Ambient) -> RequestInfo {
+    let mut req = RequestInfo::for_auth(auth.clone(), "GET");
+    req.context = "realtime";
+    req.query = s.options.query.clone();
+    req.header_overrides = s.options.headers.clone();
+    req.now = Some(ambient.clock.now());
+    req
+}

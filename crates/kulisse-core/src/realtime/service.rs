@@ -1,0 +1,189 @@
+//! The realtime service: connected clients, their subscriptions, and the bus subscription
+//! that feeds the dispatcher.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+
+use kulisse_schema::{FieldError, FieldErrors};
+use tokio::sync::mpsc;
+
+use super::client::Client;
+use super::dispatch::Dispatcher;
+use super::{RealtimeError, Subscription};
+use crate::Ambient;
+use crate::auth::Auth;
+use crate::changes::{Event, EventBus, Subscriber};
+use crate::collections::Registry;
+use crate::error::{CoreError, Form};
+use crate::records::{Record, RecordsService};
+
+/// Alphabet and length of client ids (PocketBase's).
+const CLIENT_ID_ALPHABET: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const CLIENT_ID_LEN: usize = 40;
+/// Most subscriptions per client, and longest topic (PocketBase's limits).
+pub const MAX_SUBSCRIPTIONS: usize = 1000;
+/// Longest topic, in bytes.
+pub const MAX_TOPIC_LEN: usize = 2500;
+/// Committed changes waiting for the dispatcher; past this, clients are told to
+/// resynchronise instead of writers waiting.
+const BACKLOG: usize = 4096;
+
+/// One message for a client's stream.
+#[derive(Debug)]
+pub enum Message {
+    /// A record event: named after the subscription it matched.
+    Record {
+        /// The subscription's topic, exactly as sent.
+        event: Arc<str>,
+        /// The record as this subscriber may see it, expanded.
+        record: Record,
+        /// `create`, `update` or `delete`.
+        action: &'static str,
+        /// The subscription's `fields` option, applied when the message is written.
+        fields: Option<Arc<str>>,
+    },
+}
+
+/// The realtime service; cheap to clone.
+#[derive(Clone)]
+pub struct RealtimeService {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) clients: RwLock<HashMap<String, Arc<Client>>>,
+    ambient: Ambient,
+}
+
+/// An open client stream: its id and its messages. Dropping it (the HTTP stream ended)
+/// forgets the client and its subscriptions.
+pub struct Connection {
+    /// The client id to announce in `PB_CONNECT`.
+    pub client_id: String,
+    /// Messages in delivery order; ends when the client was disconnected for being slow.
+    pub messages: mpsc::Receiver<Message>,
+    service: Weak<Inner>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(inner) = self.service.upgrade()
+            && let Ok(mut clients) = inner.clients.write()
+        {
+            clients.remove(&self.client_id);
+        }
+    }
+}
+
+/// Queues committed changes for the dispatcher; called on the writer's thread, so it only
+/// queues. When the dispatcher is [`BACKLOG`] events behind, events are dropped and the
+/// dispatcher is told it missed some rather than the writer waiting.
+struct Queue {
+    events: mpsc::Sender<Event>,
+    lagged: Arc<AtomicBool>,
+}
+
+impl Subscriber for Queue {
+    fn on_event(&self, event: &Event) {
+        if self.events.try_send(event.clone()).is_err() {
+            self.lagged.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl RealtimeService {
+    /// Starts the dispatcher and subscribes it to `bus`.
+    pub(crate) fn start(
+        records: RecordsService,
+        registry: Registry,
+        ambient: Ambient,
+        bus: &EventBus,
+    ) -> RealtimeService {
+        let inner = Arc::new(Inner {
+            clients: RwLock::default(),
+            ambient: ambient.clone(),
+        });
+        let (queue, events) = mpsc::channel(BACKLOG);
+        let lagged = Arc::new(AtomicBool::new(false));
+        bus.subscribe(Arc::new(Queue {
+            events: queue,
+            lagged: Arc::clone(&lagged),
+        }));
+        Dispatcher {
+            records,
+            registry,
+            ambient,
+            clients: Arc::downgrade(&inner),
+            lagged,
+        }
+        .spawn(events);
+        RealtimeService { inner }
+    }
+
+    /// A new client and its stream.
+    pub fn connect(&self) -> Connection {
+        let id = self
+            .inner
+            .ambient
+            .ids
+            .random(CLIENT_ID_ALPHABET, CLIENT_ID_LEN);
+        let (client, messages) = Client::new(id.clone());
+        if let Ok(mut clients) = self.inner.clients.write() {
+            clients.insert(id.clone(), client);
+        }
+        Connection {
+            client_id: id,
+            messages,
+            service: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// `POST /api/realtime`: replaces the client's subscriptions with `topics`, bound to
+    /// `auth`.
+    ///
+    /// # Errors
+    /// PocketBase's validation of the form (`clientId` required, at most
+    /// [`MAX_SUBSCRIPTIONS`] topics of at most [`MAX_TOPIC_LEN`] bytes), then
+    /// [`RealtimeError::UnknownClient`], [`RealtimeError::AuthMismatch`].
+    pub fn set_subscriptions(
+        &self,
+        client_id: &str,
+        auth: &Auth,
+        topics: &[String],
+    ) -> Result<(), CoreError> {
+        let mut errs = FieldErrors::new();
+        if client_id.is_empty() {
+            errs.add("clientId", FieldError::required());
+        }
+        if topics.len() > MAX_SUBSCRIPTIONS {
+            errs.add(
+                "subscriptions",
+                FieldError::too_long(MAX_SUBSCRIPTIONS as u64),
+            );
+        } else {
+            let mut long = FieldErrors::new();
+            for (i, topic) in topics.iter().enumerate() {
+                if topic.len() > MAX_TOPIC_LEN {
+                    long.add(i.to_string(), FieldError::too_long(MAX_TOPIC_LEN as u64));
+                }
+            }
+            if !long.0.is_empty() {
+                errs.add_nested("subscriptions", long);
+            }
+        }
+        if !errs.0.is_empty() {
+            return Err(CoreError::invalid(Form::Realtime, errs));
+        }
+        let client = self
+            .inner
+            .clients
+            .read()
+            .ok()
+            .and_then(|c| c.get(client_id).cloned())
+            .ok_or(RealtimeError::UnknownClient)?;
+        let subscriptions = topics.iter().map(|t| Subscription::parse(t)).collect();
+        client.subscribe(auth, subscriptions)?;
+        Ok(())
+    }
+}

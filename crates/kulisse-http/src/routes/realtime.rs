@@ -1,0 +1,156 @@
+//! `GET /api/realtime` (the SSE stream) and `POST /api/realtime` (a client's subscriptions),
+//! spec §6.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::Response;
+use kulisse_core::realtime::{Connection, Message};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Req, SubscriptionsBody, WriteBody};
+use crate::fields::FieldsFilter;
+
+/// A stream that sent nothing for this long ends (PocketBase's idle timeout); the SDKs
+/// reconnect and subscribe again.
+const IDLE: Duration = Duration::from_secs(5 * 60);
+/// No stream lasts longer than this (PocketBase's).
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// `GET /api/realtime`: a new client; its id in the first event, then its messages.
+pub async fn connect(State(s): State<AppState>) -> Response {
+    let connection = s.services.realtime.connect();
+    let hello = frame(
+        &connection.client_id,
+        "PB_CONNECT",
+        &serde_json::json!({ "clientId": connection.client_id }),
+    );
+    let stream = Stream {
+        connection,
+        hello: Some(hello),
+        ends: Instant::now() + MAX_LIFETIME,
+    };
+    let body = futures::stream::unfold(stream, |mut s| async move {
+        let frame = s.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(frame), s))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        "text/event-stream".parse().expect("static header"),
+    );
+    headers.insert(CACHE_CONTROL, "no-store".parse().expect("static header"));
+    headers.insert("x-accel-buffering", "no".parse().expect("static header"));
+    response
+}
+
+/// One client's open stream.
+struct Stream {
+    /// Dropped with the stream when the client goes: the service forgets the client.
+    connection: Connection,
+    hello: Option<Bytes>,
+    ends: Instant,
+}
+
+impl Stream {
+    /// The next frame, or `None` when the stream ends: idle, too old, or the client was
+    /// disconnected for not keeping up.
+    async fn next(&mut self) -> Option<Bytes> {
+        if let Some(hello) = self.hello.take() {
+            return Some(hello);
+        }
+        let wait = IDLE.min(self.ends.saturating_duration_since(Instant::now()));
+        let message = tokio::time::timeout(wait, self.connection.messages.recv())
+            .await
+            .ok()??;
+        Some(self.write(message))
+    }
+
+    fn write(&self, message: Message) -> Bytes {
+        let id = &self.connection.client_id;
+        match message {
+            Message::Record {
+                event,
+                record,
+                action,
+                fields,
+            } => {
+                let picked = fields.and_then(|f| FieldsFilter::parse(&f).ok().flatten());
+                match &picked {
+                    Some(p) => frame(
+                        id,
+                        &event,
+                        &Data {
+                            record: p.record(&record),
+                            action,
+                        },
+                    ),
+                    None => frame(
+                        id,
+                        &event,
+                        &Data {
+                            record: &record,
+                            action,
+                        },
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// An event's data: keys in PocketBase's order.
+#[derive(Serialize)]
+struct Data<R: Serialize> {
+    record: R,
+    action: &'static str,
+}
+
+/// `id:…\nevent:…\ndata:…\n\n`, with no space after the colons (PocketBase's framing).
+fn frame(id: &str, event: &str, data: &impl Serialize) -> Bytes {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"id:");
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(b"\nevent:");
+    out.extend_from_slice(event.as_bytes());
+    out.extend_from_slice(b"\ndata:");
+    // Compact JSON is one line (newlines in strings are escaped): the frame stays whole.
+    let _ = serde_json::to_writer(&mut out, data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// `POST /api/realtime`: replaces the client's subscriptions, bound to the requester.
+pub async fn subscribe(
+    State(s): State<AppState>,
+    Req(req): Req,
+    WriteBody(body, _): WriteBody<SubscriptionsBody>,
+) -> Result<StatusCode, ApiError> {
+    let client_id = body
+        .get("clientId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let topics: Vec<String> = match body.get("subscriptions") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|t| {
+                t.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| t.to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    s.services
+        .realtime
+        .set_subscriptions(client_id, &req.auth, &topics)?;
+    Ok(StatusCode::NO_CONTENT)
+}
