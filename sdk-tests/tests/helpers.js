@@ -1,6 +1,12 @@
 // Shared helpers for the kulisse SDK compatibility suite.
 import assert from "node:assert/strict";
 import PocketBase, { BaseAuthStore, ClientResponseError } from "pocketbase";
+import { EventSource } from "eventsource";
+
+// The SDK's realtime service opens `new EventSource(url)`; Node 20 has no global one.
+if (typeof globalThis.EventSource === "undefined") {
+  globalThis.EventSource = EventSource;
+}
 
 export const BASE_URL = process.env.KULISSE_URL || "http://127.0.0.1:8091";
 export const SU_EMAIL = process.env.KULISSE_SUPERUSER_EMAIL || "admin@example.com";
