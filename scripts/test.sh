@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every kulisse test on a fresh machine: formatting and lints, the Rust unit and
 # integration tests (real HTTP server, real SQLite files, a real PostgreSQL server started
-# here), then the official PocketBase JS SDK suite against a freshly started
-# `kulisse serve` on each engine. Installs what the tests need (Node.js, PostgreSQL).
+# here), then the official PocketBase JS SDK suite and the Python SDK's realtime check
+# against a freshly started `kulisse serve` on each engine. Installs what the tests need
+# (Node.js, PostgreSQL, a Python virtualenv with the pinned SDK).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
 missing=""
-for tool in node:nodejs npm:npm curl:curl jq:jq; do
+for tool in node:nodejs npm:npm curl:curl jq:jq python3:python3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
 done
 if [ -n "$missing" ]; then
@@ -57,6 +58,13 @@ step "PostgreSQL crash under a write burst (alone: it restarts the shared test s
 KULISSE_TEST_PG_RESTART="$restart_script" cargo test --locked -p kulisse --test it -- --exact multinode::acknowledged_writes_survive_a_postgres_restart
 
 (cd sdk-tests && npm ci --no-audit --no-fund --loglevel=error)
+# The official Python SDK (PyPI `pocketbase`), pinned, in its own virtualenv.
+py_env=$(mktemp -d)
+python3 -m venv "$py_env" 2>/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$py_env"
+}
+"$py_env/bin/pip" install -q --disable-pip-version-check -r sdk-tests/python/requirements.txt
 # Runs the SDK suite against a fresh `kulisse serve`; extra arguments pick the engine.
 sdk_suite() {
     local data log server url
@@ -72,16 +80,18 @@ sdk_suite() {
     url=$(sed -n 's/^Server started at //p' "$log" | head -n 1)
     [ -n "$url" ] || { cat "$log"; kill "$server"; echo "kulisse did not start" >&2; return 1; }
     (cd sdk-tests && KULISSE_URL="$url" npm test) || { kill "$server"; return 1; }
+    KULISSE_URL="$url" "$py_env/bin/python" -m pytest -q -p no:cacheprovider \
+        sdk-tests/python/test_realtime.py || { kill "$server"; return 1; }
     kill -TERM "$server"
     wait "$server"
     grep -q 'database closed' "$log" || { cat "$log"; echo "kulisse did not shut down cleanly" >&2; return 1; }
     rm -rf "$data"
 }
 
-step "JS SDK suite (official pocketbase npm package) against kulisse serve on SQLite"
+step "SDK suites (official pocketbase npm and PyPI packages) against kulisse serve on SQLite"
 sdk_suite
 
-step "JS SDK suite against kulisse serve on PostgreSQL"
+step "SDK suites against kulisse serve on PostgreSQL"
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse sdk
 sdk_suite --db "postgres://kulisse@127.0.0.1:$pg_port/sdk"
 

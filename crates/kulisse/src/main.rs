@@ -47,6 +47,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         public_dir: Some(args.public_dir),
         origins: args.origins,
     };
+    let realtime = services.realtime.clone();
     let app = router(services, &opts);
     let listener = tokio::net::TcpListener::bind(&args.http)
         .await
@@ -61,11 +62,13 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
     ));
     // Running queries are stopped as the shutdown begins: the requests still in flight
     // then end at once instead of holding the exit for up to a query timeout (an endless
-    // recursive view never ended at all).
+    // recursive view never ended at all). Realtime streams, which never end by themselves,
+    // are closed too.
     let stopping = std::sync::Arc::clone(&store);
     let shutdown = async move {
         shutdown_signal().await;
         stopping.stop_queries();
+        realtime.close();
     };
     kulisse::http::serve(listener, app, shutdown).await?;
     store.close().await;

@@ -139,6 +139,15 @@ impl RealtimeService {
         }
     }
 
+    /// Ends every client's stream (the server is shutting down: an open stream would
+    /// otherwise hold the graceful shutdown for up to its idle timeout). The SDKs
+    /// reconnect to whichever node is up.
+    pub fn close(&self) {
+        if let Ok(mut clients) = self.inner.clients.write() {
+            clients.clear();
+        }
+    }
+
     /// `POST /api/realtime`: replaces the client's subscriptions with `topics`, bound to
     /// `auth`.
     ///
@@ -182,7 +191,13 @@ impl RealtimeService {
             .ok()
             .and_then(|c| c.get(client_id).cloned())
             .ok_or(RealtimeError::UnknownClient)?;
-        let subscriptions = topics.iter().map(|t| Subscription::parse(t)).collect();
+        // PB compat: a topic sent twice is one subscription (one event, not two).
+        let mut seen = std::collections::HashSet::new();
+        let subscriptions = topics
+            .iter()
+            .filter(|t| seen.insert(t.as_str()))
+            .map(|t| Subscription::parse(t))
+            .collect();
         client.subscribe(auth, subscriptions)?;
         Ok(())
     }

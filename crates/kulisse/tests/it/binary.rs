@@ -107,6 +107,46 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
     assert!(dir.path().join("data.db").exists());
 }
 
+/// SIGTERM with a realtime client connected: its stream is ended, so the graceful
+/// shutdown does not wait out the stream's idle timeout.
+#[test]
+fn sigterm_ends_open_realtime_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--http", "127.0.0.1:0", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.strip_prefix("Server started at ").unwrap().to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let _stream = rt.block_on(kulisse_testkit::Sse::connect(&client, &addr));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 10 s after SIGTERM with a realtime stream open");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("database closed")),
+        "{rest:?}"
+    );
+}
+
 /// SIGTERM while a query would run forever (a view with an endless recursive CTE, under
 /// the default 30 s timeout): the query is interrupted, the request answered, and the
 /// process exits at once. Before, the shutdown waited for the query, which never ended.

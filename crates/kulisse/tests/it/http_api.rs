@@ -236,7 +236,6 @@ async fn areas_not_built_yet_answer_pocketbase_404() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
     for path in [
-        "/api/realtime",
         "/api/files/posts/abc/photo.png",
         "/api/logs",
         "/api/logs/stats",
