@@ -71,9 +71,16 @@ impl TestServer {
             .await
             .unwrap();
         }
+        let listeners = match &pg_url {
+            Some(url) => listeners(url).await,
+            None => 0,
+        };
         let services = kulisse::compose::start(store, pg_url.as_deref())
             .await
             .unwrap();
+        if let Some(url) = &pg_url {
+            wait_for_listeners(url, listeners + 1).await;
+        }
         services
             .auth
             .upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD, false)
@@ -86,7 +93,9 @@ impl TestServer {
     /// own store, caches and change feed, sharing only the database.
     pub async fn join(url: &str) -> TestServer {
         let store = Arc::new(PostgresStore::connect(url).await.unwrap());
+        let before = listeners(url).await;
         let services = kulisse::compose::start(store, Some(url)).await.unwrap();
+        wait_for_listeners(url, before + 1).await;
         Self::serve(
             services,
             &HttpOptions::default(),
@@ -154,5 +163,36 @@ impl TestServer {
         body: Option<Value>,
     ) -> (u16, Value) {
         send_to(&self.client, &self.base, method, path, token, body).await
+    }
+}
+
+/// How many nodes listen for changes on the database at `url`.
+async fn listeners(url: &str) -> usize {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Waits until `n` nodes listen: a node's change feed connects in the background and
+/// reports its first connect as missed changes (realtime clients then get `PB_RESYNC`), so
+/// a test starts once it is up.
+async fn wait_for_listeners(url: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while listeners(url).await < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node's change feed never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

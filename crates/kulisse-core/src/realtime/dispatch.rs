@@ -65,10 +65,22 @@ impl Dispatcher {
             .unwrap_or_default()
     }
 
-    /// Changes may have been lost: every bound requester is read again.
+    /// Changes may have been lost: every bound requester is read again, and every client
+    /// is told, so none misses events silently.
     fn missed(&self, inner: &Inner, handle: &Handle) {
         for client in Self::clients(inner) {
             self.refresh_auth(&client, handle);
+            if !client.send(Message::Resync) {
+                Self::disconnect(inner, &client);
+            }
+        }
+    }
+
+    /// Forgets a client that cannot keep up: its stream ends, so it can never hold up the
+    /// others or the writers (the SDKs reconnect).
+    fn disconnect(inner: &Inner, client: &Client) {
+        if let Ok(mut all) = inner.clients.write() {
+            all.remove(&client.id);
         }
     }
 
@@ -123,11 +135,7 @@ impl Dispatcher {
                 if let Some(message) = self.message(&event, &auth, &subscription)
                     && !client.send(message)
                 {
-                    // Too slow to keep up: disconnected (its stream ends), so it can never
-                    // hold up the others or the writers.
-                    if let Ok(mut all) = inner.clients.write() {
-                        all.remove(&client.id);
-                    }
+                    Self::disconnect(inner, client);
                 }
             }
         }

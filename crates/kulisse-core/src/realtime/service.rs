@@ -43,6 +43,10 @@ pub enum Message {
         /// The subscription's `fields` option, applied when the message is written.
         fields: Option<Arc<str>>,
     },
+    /// Events may have been lost (this node's feed from the other nodes reconnected, or
+    /// the dispatcher fell behind): a client that keeps state from events should reload
+    /// it. Sent as `PB_RESYNC`, which the official SDKs ignore.
+    Resync,
 }
 
 /// The realtime service; cheap to clone.

@@ -103,6 +103,7 @@ impl Stream {
                     ),
                 }
             }
+            Message::Resync => frame(id, "PB_RESYNC", &serde_json::json!({})),
         }
     }
 }

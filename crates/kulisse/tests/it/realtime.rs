@@ -386,3 +386,42 @@ async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
         ("posts/*", &json!("from a"))
     );
 }
+
+/// On PostgreSQL: when a node's feed from the other nodes drops, its clients are told with
+/// `PB_RESYNC` (events written meanwhile are unknown there), and delivery goes on after.
+#[tokio::test]
+async fn a_node_whose_feed_dropped_tells_its_clients_to_resync() {
+    if kulisse_testkit::pg_admin_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+        return;
+    }
+    let a = kulisse_testkit::ENGINE
+        .scope(TestEngine::Postgres, TestServer::start())
+        .await;
+    let su = a.superuser_token().await;
+    collections(&a, &su).await;
+    let url = a.pg_url.clone().unwrap();
+    let b = TestServer::join(&url).await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut sse = Sse::connect(&b.client, &b.base).await;
+    assert_eq!(subscribe(&b, &sse, None, &["posts/*"]).await.0, 204);
+    client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let frame = sse.next(WAIT).await.expect("a resync event");
+    assert_eq!(
+        (frame.event.as_str(), &frame.data),
+        ("PB_RESYNC", &json!({}))
+    );
+    create(&a, None, "posts", json!({"title": "after"})).await;
+    let frame = sse.next(WAIT).await.expect("events flow again");
+    assert_eq!(frame.data["record"]["title"], "after");
+}
