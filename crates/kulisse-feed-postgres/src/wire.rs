@@ -154,7 +154,7 @@ impl Assembler {
                 collection,
                 id,
                 action,
-                before: None,
+                row: None,
             });
         }
         if part.i >= part.of {
@@ -176,7 +176,7 @@ mod tests {
             collection: "pbc_1234567890".into(),
             id: format!("r{i:014}"),
             action,
-            before: None,
+            row: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The in-process event bus: committed change sets, delivered to subscribers in the order
 //! they are published.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::ChangeSet;
@@ -37,6 +38,19 @@ pub struct EventBus {
     /// to the current list and calls it without holding the lock: a subscriber may
     /// subscribe another without deadlocking.
     subscribers: Arc<RwLock<Subscribers>>,
+    /// How many [`RowsWanted`] are alive.
+    rows: Arc<AtomicUsize>,
+}
+
+/// While alive, writes record each changed record in their change sets
+/// ([`super::RecordChange::row`]). Realtime holds one per connected client: without
+/// clients, writes skip those reads.
+pub struct RowsWanted(Arc<AtomicUsize>);
+
+impl Drop for RowsWanted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl EventBus {
@@ -47,6 +61,17 @@ impl EventBus {
             next.push(subscriber);
             *list = Arc::new(next);
         }
+    }
+
+    /// Asks writes to record changed records until the guard is dropped.
+    pub fn want_rows(&self) -> RowsWanted {
+        self.rows.fetch_add(1, Ordering::AcqRel);
+        RowsWanted(Arc::clone(&self.rows))
+    }
+
+    /// Whether anyone wants changed records now.
+    pub fn rows_wanted(&self) -> bool {
+        self.rows.load(Ordering::Acquire) > 0
     }
 
     /// Delivers `event` to every subscriber.

@@ -19,7 +19,7 @@ mod recorder;
 mod set;
 mod writer;
 
-pub use bus::{Event, EventBus, Subscriber};
+pub use bus::{Event, EventBus, RowsWanted, Subscriber};
 pub use feed::ChangeFeed;
 pub(crate) use follow::follow_feed;
 pub use recorder::Recorder;

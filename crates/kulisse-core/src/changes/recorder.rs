@@ -8,20 +8,39 @@ use serde_json::Value;
 
 use super::{Action, ChangeSet, RecordChange};
 
+/// The most records of a truncated table listed one by one in the change set.
+pub const LISTED_TRUNCATE: u64 = 10_000;
+
 /// A [`StoreTx`] that passes every operation on and records what it changed. Services
 /// never see the engine's transaction itself, only this, so no write can go unrecorded.
 pub struct Recorder<'a> {
     tx: &'a mut dyn StoreTx,
     set: ChangeSet,
+    /// Whether to read each changed record into the change set.
+    rows: bool,
 }
 
 impl<'a> Recorder<'a> {
-    /// Starts recording on `tx`.
-    pub fn new(tx: &'a mut dyn StoreTx) -> Recorder<'a> {
+    /// Starts recording on `tx`; with `rows`, each changed record itself is recorded too
+    /// (one more read per update and delete).
+    pub fn new(tx: &'a mut dyn StoreTx, rows: bool) -> Recorder<'a> {
         Recorder {
             tx,
             set: ChangeSet::default(),
+            rows,
         }
+    }
+
+    /// Reads record `id` of `c` inside the transaction, when rows are recorded.
+    fn read(&mut self, c: &Collection, id: &str) -> Result<Option<Row>, StoreError> {
+        if !self.rows {
+            return Ok(None);
+        }
+        Ok(self
+            .tx
+            .select(&Select::by_id(Arc::new(c.clone()), id))?
+            .into_iter()
+            .next())
     }
 
     /// The transaction and what was recorded on it.
@@ -29,12 +48,12 @@ impl<'a> Recorder<'a> {
         (self.tx, self.set)
     }
 
-    fn record(&mut self, c: &Collection, id: &str, action: Action, before: Option<Row>) {
+    fn record(&mut self, c: &Collection, id: &str, action: Action, row: Option<Row>) {
         self.set.records.push(RecordChange {
             collection: c.id.clone(),
             id: id.to_owned(),
             action,
-            before,
+            row,
         });
     }
 }
@@ -47,30 +66,47 @@ impl StoreTx for Recorder<'_> {
     fn insert(&mut self, c: &Collection, row: &Row) -> Result<(), StoreError> {
         self.tx.insert(c, row)?;
         let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
-        self.record(c, id, Action::Create, None);
+        let stored = self.rows.then(|| row.clone());
+        self.record(c, id, Action::Create, stored);
         Ok(())
     }
 
     fn update(&mut self, c: &Collection, id: &str, changes: &Row) -> Result<(), StoreError> {
         self.tx.update(c, id, changes)?;
-        self.record(c, id, Action::Update, None);
+        let after = self.read(c, id)?;
+        self.record(c, id, Action::Update, after);
         Ok(())
     }
 
     fn delete(&mut self, c: &Collection, id: &str) -> Result<(), StoreError> {
-        let before = self
-            .tx
-            .select(&Select::by_id(Arc::new(c.clone()), id))?
-            .into_iter()
-            .next();
+        let before = self.read(c, id)?;
         self.tx.delete(c, id)?;
         self.record(c, id, Action::Delete, before);
         Ok(())
     }
 
+    /// Records each deleted record, as PocketBase announces a truncate (a delete event per
+    /// record), up to [`LISTED_TRUNCATE`] records; a bigger table is recorded as truncated
+    /// as a whole, so a truncate never holds millions of rows in memory.
     fn truncate(&mut self, c: &Collection) -> Result<(), StoreError> {
+        let listed = Select {
+            limit: Some(LISTED_TRUNCATE + 1),
+            ..Select::all(Arc::new(c.clone()))
+        };
+        let rows = self.tx.select(&listed)?;
         self.tx.truncate(c)?;
-        self.set.truncated.push(c.id.clone());
+        if rows.len() > LISTED_TRUNCATE as usize {
+            self.set.truncated.push(c.id.clone());
+            return Ok(());
+        }
+        for row in rows {
+            let id = row
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            self.record(c, &id, Action::Delete, Some(row));
+        }
         Ok(())
     }
 

@@ -23,11 +23,12 @@ pub struct RecordChange {
     pub id: String,
     /// What happened.
     pub action: Action,
-    /// A deleted record as it was, read inside the deleting transaction: it cannot be
-    /// fetched afterwards, and realtime must tell subscribers what was deleted. `None` for
-    /// creates and updates (the committed record is fetched by id), and for changes heard
-    /// from another node (the feed carries ids only).
-    pub before: Option<Row>,
+    /// The record as the transaction left it (creates and updates) or as it was (deletes),
+    /// read inside the transaction when a consumer wants rows ([`super::EventBus::want_rows`]:
+    /// realtime with clients connected). A deleted record cannot be read afterwards, and a
+    /// record read after the commit may already have changed again. `None` when nobody
+    /// wanted rows, and for changes heard from another node (the feed carries ids only).
+    pub row: Option<Row>,
 }
 
 /// Everything one committed transaction changed, in the order it happened.
@@ -35,7 +36,9 @@ pub struct RecordChange {
 pub struct ChangeSet {
     /// Records created, updated and deleted.
     pub records: Vec<RecordChange>,
-    /// Ids of collections emptied by a truncate (their records are not listed one by one).
+    /// Ids of collections emptied by a truncate of more records than the change set lists
+    /// one by one ([`super::recorder::LISTED_TRUNCATE`]; smaller truncates are listed as
+    /// deletes): whatever a consumer derived from their records must be dropped.
     pub truncated: Vec<String>,
     /// Collection definitions changed (created, altered or deleted).
     pub collections: bool,

@@ -39,6 +39,7 @@ impl Writer {
     {
         let feed = self.feed.clone();
         let bus = self.bus.clone();
+        let rows = bus.rows_wanted();
         let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::default();
         let produced = Arc::clone(&slot);
         let put = move |result: Result<T, E>| {
@@ -49,7 +50,7 @@ impl Writer {
         let outcome = self
             .store
             .write(Box::new(move |tx| {
-                let mut recorder = Recorder::new(tx);
+                let mut recorder = Recorder::new(tx, rows);
                 let value = f(&mut recorder);
                 let (tx, set) = recorder.into_parts();
                 let announced = match (&value, &feed) {

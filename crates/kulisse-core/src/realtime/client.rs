@@ -6,6 +6,7 @@ use tokio::sync::mpsc;
 
 use super::{Message, RealtimeError, Subscription};
 use crate::auth::Auth;
+use crate::changes::RowsWanted;
 
 /// Messages a client may have waiting before it counts as too slow and is disconnected.
 pub(crate) const OUTBOX: usize = 1024;
@@ -16,6 +17,8 @@ pub(crate) struct Client {
     pub(crate) id: String,
     state: RwLock<State>,
     outbox: mpsc::Sender<Message>,
+    /// Writes record changed records while any client is connected.
+    _rows: RowsWanted,
 }
 
 /// What `POST /api/realtime` sets.
@@ -29,7 +32,7 @@ pub(crate) struct State {
 }
 
 impl Client {
-    pub(crate) fn new(id: String) -> (Arc<Client>, mpsc::Receiver<Message>) {
+    pub(crate) fn new(id: String, rows: RowsWanted) -> (Arc<Client>, mpsc::Receiver<Message>) {
         let (outbox, messages) = mpsc::channel(OUTBOX);
         let client = Client {
             id,
@@ -39,6 +42,7 @@ impl Client {
                 subscriptions: Arc::default(),
             }),
             outbox,
+            _rows: rows,
         };
         (Arc::new(client), messages)
     }

@@ -90,6 +90,17 @@ impl Dispatcher {
             return;
         }
         let schema = self.registry.snapshot();
+        // A table too big to list its deleted records: its subscribers start over.
+        for c in set.truncated.iter().filter_map(|id| schema.get(id)) {
+            for client in &clients {
+                let listens = client.state().subscriptions.iter().any(|s| {
+                    matches!(&s.target, Target::Collection(n) | Target::Record(n, _) if names(n, c))
+                });
+                if listens && !client.send(Message::Resync) {
+                    Self::disconnect(inner, client);
+                }
+            }
+        }
         // Requesters first: a user deleted together with records (an unlink, a cascade)
         // no longer sees those changes as themselves.
         for change in set.records.iter().filter(|c| c.action != Action::Create) {
@@ -141,11 +152,16 @@ impl Dispatcher {
         }
     }
 
-    /// The record as committed (creates and updates: read now, once per change) or as it
-    /// was (deletes: carried by the change).
+    /// The record as the transaction left it, or as it was before a delete: carried by the
+    /// change when it was recorded; otherwise (a client connected meanwhile, a change from
+    /// another node) creates and updates are read now, once per change, and a delete
+    /// cannot be told.
     fn record(&self, c: &Arc<Collection>, change: &RecordChange, handle: &Handle) -> Option<Row> {
+        if let Some(row) = &change.row {
+            return Some(row.clone());
+        }
         match change.action {
-            Action::Delete => change.before.clone(),
+            Action::Delete => None,
             Action::Create | Action::Update => handle
                 .block_on(
                     self.records
@@ -274,12 +290,16 @@ struct Happened<'a> {
 
 /// Whether `s` listens to record `id` of `c`.
 fn targets(s: &Subscription, c: &Collection, id: &str) -> bool {
-    let names = |n: &str| n == c.id || n.eq_ignore_ascii_case(&c.name);
     match &s.target {
-        Target::Collection(n) => names(n),
-        Target::Record(n, record) => record == id && names(n),
+        Target::Collection(n) => names(n, c),
+        Target::Record(n, record) => record == id && names(n, c),
         Target::Custom => false,
     }
+}
+
+/// Whether a topic's collection part `n` names `c` (by id, or by name in any case).
+fn names(n: &str, c: &Collection) -> bool {
+    n == c.id || n.eq_ignore_ascii_case(&c.name)
 }
 
 /// The request a subscription's rule sees: its requester, `GET` in the `realtime`

@@ -58,6 +58,7 @@ pub struct RealtimeService {
 pub(crate) struct Inner {
     pub(crate) clients: RwLock<HashMap<String, Arc<Client>>>,
     ambient: Ambient,
+    bus: EventBus,
 }
 
 /// An open client stream: its id and its messages. Dropping it (the HTTP stream ended)
@@ -107,6 +108,7 @@ impl RealtimeService {
         let inner = Arc::new(Inner {
             clients: RwLock::default(),
             ambient: ambient.clone(),
+            bus: bus.clone(),
         });
         let (queue, events) = mpsc::channel(BACKLOG);
         let lagged = Arc::new(AtomicBool::new(false));
@@ -132,7 +134,7 @@ impl RealtimeService {
             .ambient
             .ids
             .random(CLIENT_ID_ALPHABET, CLIENT_ID_LEN);
-        let (client, messages) = Client::new(id.clone());
+        let (client, messages) = Client::new(id.clone(), self.inner.bus.want_rows());
         if let Ok(mut clients) = self.inner.clients.write() {
             clients.insert(id.clone(), client);
         }

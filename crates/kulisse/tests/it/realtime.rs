@@ -12,6 +12,7 @@ engine_tests!(
     record_topics_filters_expand_and_fields_shape_what_arrives,
     subscription_requests_are_checked_like_pocketbase,
     a_subscriber_whose_user_is_deleted_is_a_guest_from_then_on,
+    a_truncate_announces_a_delete_per_record_like_pocketbase,
 );
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -424,4 +425,39 @@ async fn a_node_whose_feed_dropped_tells_its_clients_to_resync() {
     create(&a, None, "posts", json!({"title": "after"})).await;
     let frame = sse.next(WAIT).await.expect("events flow again");
     assert_eq!(frame.data["record"]["title"], "after");
+}
+
+async fn a_truncate_announces_a_delete_per_record_like_pocketbase() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    collections(&srv, &su).await;
+    for title in ["one", "two"] {
+        create(&srv, None, "posts", json!({ "title": title })).await;
+    }
+    let mut sse = Sse::connect(&srv.client, &srv.base).await;
+    assert_eq!(subscribe(&srv, &sse, None, &["posts/*"]).await.0, 204);
+    let (s, body) = srv
+        .send("DELETE", "/api/collections/posts/truncate", Some(&su), None)
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let mut deleted: Vec<(String, String)> = sse
+        .drain(QUIET)
+        .await
+        .iter()
+        .map(|f| {
+            let title = f.data["record"]["title"].as_str().unwrap_or_default();
+            (
+                f.data["action"].as_str().unwrap().to_owned(),
+                title.to_owned(),
+            )
+        })
+        .collect();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [
+            ("delete".into(), "one".into()),
+            ("delete".into(), "two".into())
+        ]
+    );
 }
