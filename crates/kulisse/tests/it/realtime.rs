@@ -13,6 +13,7 @@ engine_tests!(
     subscription_requests_are_checked_like_pocketbase,
     a_subscriber_whose_user_is_deleted_is_a_guest_from_then_on,
     a_truncate_announces_a_delete_per_record_like_pocketbase,
+    subscribers_receive_exactly_what_their_list_rule_lists,
 );
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -460,4 +461,90 @@ async fn a_truncate_announces_a_delete_per_record_like_pocketbase() {
             ("delete".into(), "two".into())
         ]
     );
+}
+
+/// The rule matrix on the realtime channel: for owner, relation, `@collection` and
+/// `@request.auth` rules, and for a guest, two users and a superuser, the creates a
+/// subscriber receives are exactly the records the same requester lists through the API
+/// (the in-memory evaluator against the engine's SQL).
+async fn subscribers_receive_exactly_what_their_list_rule_lists() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (alice, alice_token) = user(&srv, &su, "alice@example.com").await;
+    let (bob, bob_token) = user(&srv, &su, "bob@example.com").await;
+    let path = format!("/api/collections/users/records/{alice}");
+    let (s, _) = srv
+        .send("PATCH", &path, Some(&su), Some(json!({"verified": true})))
+        .await;
+    assert_eq!(s, 200);
+    let allowed = json!({"name": "allowed", "fields": [
+        {"name": "user", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1}]});
+    assert_eq!(
+        srv.send("POST", "/api/collections", Some(&su), Some(allowed))
+            .await
+            .0,
+        200
+    );
+    create(&srv, Some(&su), "allowed", json!({"user": bob})).await;
+    let rules = [
+        "owner = @request.auth.id",
+        "owner.verified = true",
+        "@collection.allowed.user ?= @request.auth.id",
+        "status = 'public' || owner = @request.auth.id",
+        "@request.auth.verified = true && status != 'hidden'",
+    ];
+    let actors = [
+        ("guest", None),
+        ("alice", Some(alice_token.as_str())),
+        ("bob", Some(bob_token.as_str())),
+        ("superuser", Some(su.as_str())),
+    ];
+    for (n, rule) in rules.iter().enumerate() {
+        let name = format!("matrix{n}");
+        let def = json!({"name": name, "listRule": rule, "fields": [
+            {"name": "status", "type": "text"},
+            {"name": "owner", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1}]});
+        let (s, body) = srv
+            .send("POST", "/api/collections", Some(&su), Some(def))
+            .await;
+        assert_eq!(s, 200, "{rule}: {body}");
+        let mut streams = Vec::new();
+        for (who, token) in actors {
+            let sse = Sse::connect(&srv.client, &srv.base).await;
+            let topic = format!("{name}/*");
+            assert_eq!(subscribe(&srv, &sse, token, &[&topic]).await.0, 204);
+            streams.push((who, token, sse));
+        }
+        for owner in [alice.as_str(), bob.as_str(), ""] {
+            for status in ["public", "hidden", ""] {
+                create(
+                    &srv,
+                    Some(&su),
+                    &name,
+                    json!({"owner": owner, "status": status}),
+                )
+                .await;
+            }
+        }
+        for (who, token, mut sse) in streams {
+            let mut received: Vec<String> = sse
+                .drain(QUIET)
+                .await
+                .iter()
+                .map(|f| f.data["record"]["id"].as_str().unwrap().to_owned())
+                .collect();
+            let list = format!("/api/collections/{name}/records?perPage=100");
+            let (s, page) = srv.send("GET", &list, token, None).await;
+            assert_eq!(s, 200, "{page}");
+            let mut listed: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned())
+                .collect();
+            received.sort();
+            listed.sort();
+            assert_eq!(received, listed, "rule {rule:?}, subscriber {who}");
+        }
+    }
 }
