@@ -18,5 +18,5 @@ pub use client::{
 };
 pub use engine::{ENGINE, TestEngine, current_engine};
 pub use kulisse_testkit_store::pg::{fresh_database, pg_admin_url};
-pub use server::TestServer;
+pub use server::{TestServer, cut_listeners};
 pub use sse::{Frame, Sse};

@@ -166,21 +166,30 @@ impl TestServer {
     }
 }
 
+/// Terminates every node's change-feed connection to the database at `url` (as a network
+/// failure or a PostgreSQL restart would); returns how many were cut. The nodes reconnect
+/// by themselves.
+pub async fn cut_listeners(url: &str) -> usize {
+    on_listeners(url, "pg_terminate_backend(pid)").await
+}
+
 /// How many nodes listen for changes on the database at `url`.
 async fn listeners(url: &str) -> usize {
+    on_listeners(url, "pid").await
+}
+
+/// Selects `what` for each connection listening on the database at `url`; returns how
+/// many there were.
+async fn on_listeners(url: &str, what: &str) -> usize {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
-    client
-        .query(
-            "SELECT pid FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .len()
+    let sql = format!(
+        "SELECT {what} FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+    );
+    client.query(&sql, &[]).await.unwrap().len()
 }
 
 /// Waits until `n` nodes listen: a node's change feed connects in the background and

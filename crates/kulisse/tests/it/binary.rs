@@ -67,18 +67,31 @@ fn superuser_commands_manage_accounts() {
     );
 }
 
-#[test]
-fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+/// `kulisse serve` on a free port over `dir`: the process, its address, and its stdout's
+/// remaining lines.
+fn serve_in(
+    dir: &std::path::Path,
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let mut child = Command::new(BIN)
         .args(["serve", "--http", "127.0.0.1:0", "--dir"])
-        .arg(dir.path())
+        .arg(dir)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let addr = first.strip_prefix("Server started at ").unwrap().to_owned();
+    (child, addr, lines)
+}
+
+#[test]
+fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, lines) = serve_in(dir.path());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,15 +125,7 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
 #[test]
 fn sigterm_ends_open_realtime_streams() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--http", "127.0.0.1:0", "--dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first.strip_prefix("Server started at ").unwrap().to_owned();
+    let (mut child, addr, lines) = serve_in(dir.path());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -255,19 +255,8 @@ async fn a_node_that_missed_changes_while_disconnected_forgets_what_it_cached() 
     let url = srv.pg_url.clone().unwrap();
     let other = TestServer::join(&url).await;
     assert_eq!(refresh(&other, "users", &token).await.0, 200);
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let cut = client
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert!(cut.len() >= 2, "both nodes' listeners were cut");
+    let cut = kulisse_testkit::cut_listeners(&url).await;
+    assert!(cut >= 2, "both nodes' listeners were cut");
     let (s, body) = srv
         .send("DELETE", "/api/collections/users/truncate", Some(&su), None)
         .await;

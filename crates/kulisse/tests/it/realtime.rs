@@ -404,20 +404,9 @@ async fn a_node_whose_feed_dropped_tells_its_clients_to_resync() {
     collections(&a, &su).await;
     let url = a.pg_url.clone().unwrap();
     let b = TestServer::join(&url).await;
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
     let mut sse = Sse::connect(&b.client, &b.base).await;
     assert_eq!(subscribe(&b, &sse, None, &["posts/*"]).await.0, 204);
-    client
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
-            &[],
-        )
-        .await
-        .unwrap();
+    assert!(kulisse_testkit::cut_listeners(&url).await >= 2);
     let frame = sse.next(WAIT).await.expect("a resync event");
     assert_eq!(
         (frame.event.as_str(), &frame.data),
