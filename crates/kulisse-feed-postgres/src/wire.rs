@@ -1,8 +1,9 @@
-//! Change sets as NOTIFY payloads: compact JSON of ids, split into numbered parts that each
+//! Change sets as NOTIFY payloads: compact JSON of ids (and of deleted records, which the
+//! other nodes cannot read afterwards, when they fit), split into numbered parts that each
 //! fit PostgreSQL's payload limit, and put back together on the receiving node.
 
 use kulisse_core::changes::{Action, ChangeSet, RecordChange};
-use kulisse_store::{MAX_NOTIFY_PAYLOAD, StoreError};
+use kulisse_store::{MAX_NOTIFY_PAYLOAD, Row, StoreError};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::{Deserialize, Serialize};
 
@@ -20,9 +21,10 @@ struct Part {
     i: u32,
     /// How many parts the change set has.
     of: u32,
-    /// Records: collection id, record id, action (`c`, `u`, `d`).
+    /// Records: collection id, record id, action (`c`, `u`, `d`), and a deleted record as
+    /// it was (when it fits a payload).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    r: Vec<(String, String, char)>,
+    r: Vec<Entry>,
     /// Truncated collection ids (first part only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     x: Vec<String>,
@@ -33,6 +35,15 @@ struct Part {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     p: bool,
 }
+
+/// One record change on the wire.
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry(
+    String,
+    String,
+    char,
+    #[serde(default, skip_serializing_if = "Option::is_none")] Option<Row>,
+);
 
 /// A random id for this node's lifetime.
 pub(crate) fn node_id() -> String {
@@ -45,12 +56,29 @@ pub(crate) fn node_id() -> String {
 /// When a single record's ids do not fit a payload (ids are far shorter in practice).
 pub(crate) fn encode(node: &str, number: u64, set: &ChangeSet) -> Result<Vec<String>, StoreError> {
     let budget = MAX_NOTIFY_PAYLOAD - HEADER_ROOM - node.len();
-    let mut groups: Vec<Vec<(String, String, char)>> = vec![Vec::new()];
+    let mut groups: Vec<Vec<Entry>> = vec![Vec::new()];
     let mut used = 0;
     for r in &set.records {
-        let entry = (r.collection.clone(), r.id.clone(), action_code(r.action));
         // `["collection","id","c"],` with JSON escapes at their longest.
-        let len = 2 * (r.collection.len() + r.id.len()) + 16;
+        let ids = 2 * (r.collection.len() + r.id.len()) + 16;
+        // Only a delete's record travels: the others can be read by id.
+        let row = r
+            .row
+            .as_ref()
+            .filter(|_| r.action == Action::Delete)
+            .and_then(|row| {
+                serde_json::to_string(row)
+                    .ok()
+                    .map(|json| (row, json.len()))
+            })
+            .filter(|(_, len)| ids + len + 1 <= budget);
+        let len = ids + row.as_ref().map_or(0, |(_, len)| len + 1);
+        let entry = Entry(
+            r.collection.clone(),
+            r.id.clone(),
+            action_code(r.action),
+            row.map(|(row, _)| row.clone()),
+        );
         if len > budget {
             return Err(StoreError::Other(format!(
                 "record id too long to announce: {}",
@@ -143,7 +171,7 @@ impl Assembler {
         set.truncated.extend(part.x);
         set.collections |= part.s;
         set.params |= part.p;
-        for (collection, id, code) in part.r {
+        for Entry(collection, id, code, row) in part.r {
             let action = match code {
                 'c' => Action::Create,
                 'u' => Action::Update,
@@ -154,7 +182,7 @@ impl Assembler {
                 collection,
                 id,
                 action,
-                row: None,
+                row,
             });
         }
         if part.i >= part.of {
@@ -199,6 +227,34 @@ mod tests {
             assert_eq!(assembler.push(p).unwrap(), None);
         }
         assert_eq!(assembler.push(last).unwrap(), Some(set));
+    }
+
+    #[test]
+    fn a_deleted_record_travels_with_its_delete_when_it_fits() {
+        let row = |text: &str| -> Row {
+            serde_json::from_value(serde_json::json!({"id": "r1", "text": text})).unwrap()
+        };
+        let mut small = record(1, Action::Delete);
+        small.row = Some(row("short"));
+        let mut huge = record(2, Action::Delete);
+        huge.row = Some(row(&"x".repeat(9000)));
+        let mut update = record(3, Action::Update);
+        update.row = Some(row("read by id instead"));
+        let set = ChangeSet {
+            records: vec![small, huge, update],
+            ..ChangeSet::default()
+        };
+        let payloads = encode("other", 1, &set).unwrap();
+        assert!(payloads.iter().all(|p| p.len() <= MAX_NOTIFY_PAYLOAD));
+        let mut assembler = Assembler::new("me".into());
+        let mut got = None;
+        for p in &payloads {
+            got = assembler.push(p).unwrap();
+        }
+        let got = got.unwrap();
+        assert_eq!(got.records[0].row, Some(row("short")));
+        assert_eq!(got.records[1].row, None, "too big for a payload");
+        assert_eq!(got.records[2].row, None, "updates travel as ids");
     }
 
     #[test]

@@ -18,22 +18,27 @@ pub struct Recorder<'a> {
     set: ChangeSet,
     /// Whether to read each changed record into the change set.
     rows: bool,
+    /// Whether to read deleted records into it (also for other nodes, which cannot read a
+    /// deleted record afterwards: then even without local interest).
+    deleted_rows: bool,
 }
 
 impl<'a> Recorder<'a> {
     /// Starts recording on `tx`; with `rows`, each changed record itself is recorded too
-    /// (one more read per update and delete).
-    pub fn new(tx: &'a mut dyn StoreTx, rows: bool) -> Recorder<'a> {
+    /// (one more read per update and delete), with `deleted_rows` at least each deleted
+    /// one.
+    pub fn new(tx: &'a mut dyn StoreTx, rows: bool, deleted_rows: bool) -> Recorder<'a> {
         Recorder {
             tx,
             set: ChangeSet::default(),
             rows,
+            deleted_rows: rows || deleted_rows,
         }
     }
 
-    /// Reads record `id` of `c` inside the transaction, when rows are recorded.
-    fn read(&mut self, c: &Collection, id: &str) -> Result<Option<Row>, StoreError> {
-        if !self.rows {
+    /// Reads record `id` of `c` inside the transaction, when `wanted`.
+    fn read(&mut self, c: &Collection, id: &str, wanted: bool) -> Result<Option<Row>, StoreError> {
+        if !wanted {
             return Ok(None);
         }
         Ok(self
@@ -73,13 +78,13 @@ impl StoreTx for Recorder<'_> {
 
     fn update(&mut self, c: &Collection, id: &str, changes: &Row) -> Result<(), StoreError> {
         self.tx.update(c, id, changes)?;
-        let after = self.read(c, id)?;
+        let after = self.read(c, id, self.rows)?;
         self.record(c, id, Action::Update, after);
         Ok(())
     }
 
     fn delete(&mut self, c: &Collection, id: &str) -> Result<(), StoreError> {
-        let before = self.read(c, id)?;
+        let before = self.read(c, id, self.deleted_rows)?;
         self.tx.delete(c, id)?;
         self.record(c, id, Action::Delete, before);
         Ok(())

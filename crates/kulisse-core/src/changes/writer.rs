@@ -40,6 +40,9 @@ impl Writer {
         let feed = self.feed.clone();
         let bus = self.bus.clone();
         let rows = bus.rows_wanted();
+        // Other nodes may have realtime clients: a deleted record must travel with its
+        // delete, since nobody can read it afterwards.
+        let deleted_rows = feed.is_some();
         let slot: Arc<Mutex<Option<Result<T, E>>>> = Arc::default();
         let produced = Arc::clone(&slot);
         let put = move |result: Result<T, E>| {
@@ -50,7 +53,7 @@ impl Writer {
         let outcome = self
             .store
             .write(Box::new(move |tx| {
-                let mut recorder = Recorder::new(tx, rows);
+                let mut recorder = Recorder::new(tx, rows, deleted_rows);
                 let value = f(&mut recorder);
                 let (tx, set) = recorder.into_parts();
                 let announced = match (&value, &feed) {

@@ -366,7 +366,8 @@ async fn a_subscriber_whose_user_is_deleted_is_a_guest_from_then_on() {
     );
 }
 
-/// On PostgreSQL with two nodes: a write through one reaches a subscriber on the other.
+/// On PostgreSQL with two nodes: a create and a delete through one reach a subscriber on
+/// the other.
 #[tokio::test]
 async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
     if kulisse_testkit::pg_admin_url().is_none() {
@@ -381,11 +382,25 @@ async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
     let b = TestServer::join(a.pg_url.as_deref().unwrap()).await;
     let mut sse = Sse::connect(&b.client, &b.base).await;
     assert_eq!(subscribe(&b, &sse, None, &["posts/*"]).await.0, 204);
-    create(&a, None, "posts", json!({"title": "from a"})).await;
+    let post = create(&a, None, "posts", json!({"title": "from a"})).await;
     let frame = sse.next(WAIT).await.expect("the event crosses nodes");
     assert_eq!(
         (frame.event.as_str(), &frame.data["record"]["title"]),
         ("posts/*", &json!("from a"))
+    );
+    // A deleted record cannot be read on B afterwards: it travels with its delete.
+    let path = format!(
+        "/api/collections/posts/records/{}",
+        post["id"].as_str().unwrap()
+    );
+    assert_eq!(a.send("DELETE", &path, None, None).await.0, 204);
+    let frame = sse.next(WAIT).await.expect("the delete crosses nodes");
+    assert_eq!(
+        (
+            frame.data["action"].as_str(),
+            &frame.data["record"]["title"]
+        ),
+        (Some("delete"), &json!("from a"))
     );
 }
 
