@@ -71,7 +71,7 @@ pub(crate) fn encode(node: &str, number: u64, set: &ChangeSet) -> Result<Vec<Str
                     .ok()
                     .map(|json| (row, json.len()))
             })
-            .filter(|(_, len)| ids + len + 1 <= budget);
+            .filter(|(_, len)| ids + len < budget);
         let len = ids + row.as_ref().map_or(0, |(_, len)| len + 1);
         let entry = Entry(
             r.collection.clone(),
