@@ -14,6 +14,7 @@ engine_tests!(
     a_subscriber_whose_user_is_deleted_is_a_guest_from_then_on,
     a_truncate_announces_a_delete_per_record_like_pocketbase,
     subscribers_receive_exactly_what_their_list_rule_lists,
+    a_subscriber_that_stops_reading_is_dropped_and_others_go_on,
 );
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -42,6 +43,7 @@ async fn collections(srv: &TestServer, su: &str) {
     let posts = json!({"name": "posts", "listRule": "", "viewRule": "", "createRule": "",
         "updateRule": "", "deleteRule": "", "fields": [
             {"name": "title", "type": "text"}, {"name": "views", "type": "number"},
+            {"name": "body", "type": "editor"},
             {"name": "secret", "type": "text", "hidden": true},
             {"name": "author", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1}]});
     let notes = json!({"name": "notes", "listRule": "owner = @request.auth.id",
@@ -551,4 +553,62 @@ async fn subscribers_receive_exactly_what_their_list_rule_lists() {
             assert_eq!(received, listed, "rule {rule:?}, subscriber {who}");
         }
     }
+}
+
+/// A subscriber that stops reading is disconnected once its outbox is full, and the others
+/// (and the writers) go on unaffected.
+async fn a_subscriber_that_stops_reading_is_dropped_and_others_go_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    collections(&srv, &su).await;
+    // The stalled client: a raw socket with a small receive buffer that reads PB_CONNECT,
+    // subscribes, and then never reads again.
+    let addr = srv.base.trim_start_matches("http://").to_owned();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let get = format!("GET /api/realtime HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    stalled.write_all(get.as_bytes()).await.unwrap();
+    let mut head = vec![0u8; 4096];
+    let mut seen = String::new();
+    while !seen.contains("\"clientId\":\"") || !seen.contains("\"}") {
+        let n = stalled.read(&mut head).await.unwrap();
+        assert!(n > 0, "the stream ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&head[..n]));
+    }
+    let start = seen.find("\"clientId\":\"").unwrap() + 12;
+    let stalled_id = seen[start..start + 40].to_owned();
+    let subscription = json!({"clientId": stalled_id, "subscriptions": ["posts/*"]});
+    let (s, _) = srv
+        .send("POST", "/api/realtime", None, Some(subscription.clone()))
+        .await;
+    assert_eq!(s, 204);
+    let mut reader = Sse::connect(&srv.client, &srv.base).await;
+    assert_eq!(subscribe(&srv, &reader, None, &["posts/*"]).await.0, 204);
+
+    let text = "x".repeat(8000);
+    let mut created = 0;
+    loop {
+        create(&srv, None, "posts", json!({ "body": text })).await;
+        created += 1;
+        let frame = reader
+            .next(WAIT)
+            .await
+            .expect("the reading subscriber keeps up");
+        assert_eq!(frame.data["action"], "create");
+        let (s, _) = srv
+            .send("POST", "/api/realtime", None, Some(subscription.clone()))
+            .await;
+        if s == 404 {
+            break;
+        }
+        assert!(created < 3000, "the stalled client was never dropped");
+    }
+    assert!(
+        created > 1000,
+        "dropped only once its outbox was full ({created})"
+    );
+    drop(stalled);
 }
