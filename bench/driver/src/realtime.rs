@@ -632,9 +632,20 @@ async fn run(cfg: Arc<Config>) -> serde_json::Value {
     let s1 = (ticks(cfg.pid), ticks(me), machine_ticks(), cfg.aux_pid.and_then(tree_ticks));
     let rss_end = cfg.pid.and_then(rss_kb);
     let _ = stop_tx.send(true);
+    // Subscribers still setting up (a server that stopped answering) are given up on.
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut results = Vec::with_capacity(subs.len());
-    for t in subs {
-        results.push(t.await.unwrap_or_default());
+    for mut t in subs {
+        match tokio::time::timeout_at(give_up, &mut t).await {
+            Ok(r) => results.push(r.unwrap_or_default()),
+            Err(_) => {
+                t.abort();
+                results.push(SubResult {
+                    error: Some("still setting up at the end".into()),
+                    ..SubResult::default()
+                });
+            }
+        }
     }
 
     // Expected: every ok create, for every subscriber that subscribed (and whose user the
