@@ -28,6 +28,9 @@ LIST_PHASES = ["list", "list_skiptotal", "list_relation", "list_expand", "auth_l
 CEILING_OF = {"view": "view", "auth_view": "view", "health": "health"}
 # 1 vs 2 kulisse nodes on one PostgreSQL database (bench/run's last part).
 NODE_PHASES = [("view", "view by id (64)"), ("create", "create (16)")]
+# The realtime phase's runs (bench-driver realtime): realtime_<N>, realtime_owner_<N>,
+# realtime_idle_<N>, one JSON each per server.
+RT_SERVERS = ["kulisse", "kulisse-pg", "pocketbase"]
 
 
 def load(path):
@@ -74,6 +77,12 @@ def assemble(work, elapsed):
                 continue
             r["state"] = classify(r)
             srv["phases"][p] = r
+        for f in sorted(os.listdir(d)):
+            if f.startswith("realtime_") and f.endswith(".json"):
+                r = load(os.path.join(d, f))
+                if r is not None:
+                    r["state"] = rt_classify(r)
+                    srv.setdefault("realtime", {})[f[:-5]] = r
         res["servers"][s] = srv
     pg = load(os.path.join(work, "kulisse-pg", "postgres.json"))
     if pg:
@@ -89,7 +98,174 @@ def assemble(work, elapsed):
         res["nodes"] = nodes
     res["ratios"] = ratios(res)
     res["targets"] = targets(res)
+    res["rt_targets"] = rt_targets(res)
     return res
+
+
+# ---------------------------------------------------------------- realtime (issue #14)
+
+def rt_classify(r):
+    """ok / partial (losses, failed subscribers, dropped streams) / failed."""
+    if r.get("skipped"):
+        return "skipped"
+    if r.get("crashed") or not r.get("subscribed"):
+        return "failed"
+    bad = (r.get("lost", 0) or r.get("subscribe_errors", 0) or r.get("dropped_streams", 0)
+           or r.get("creates_ok", 0) < r.get("creates", 0))
+    return "partial" if bad else "ok"
+
+
+def rt_key(name):
+    """Order: delivery runs by N, then the owner-rule runs, then the idle runs."""
+    kind, _, n = name[len("realtime_"):].rpartition("_")
+    try:
+        n = int(n)
+    except ValueError:
+        n = 0
+    return ({"": 0, "owner": 1, "idle": 2}.get(kind, 3), n, name)
+
+
+def rt_runs(res):
+    names = {n for s in res["servers"].values() for n in s.get("realtime", {})}
+    return sorted(names, key=rt_key)
+
+
+def rt_get(res, server, name):
+    r = res["servers"].get(server, {}).get("realtime", {}).get(name)
+    return r if r and r["state"] in ("ok", "partial") else None
+
+
+def rt_title(res, name):
+    r = next((s["realtime"][name] for s in res["servers"].values() if name in s.get("realtime", {})), {})
+    n = r.get("subscribers", "?")
+    if name.startswith("realtime_idle_"):
+        return f"{n} idle subscribers"
+    rule = "owner rule, " if r.get("rule") == "owner" else ""
+    return f"{rule}{n} subscribers x {r.get('creates', '?')} creates at {r.get('rate', 0):g}/s"
+
+
+def rt_metrics(name):
+    """(label, getter -> value or None, format, lower is better) of a run's table rows."""
+    def g(*keys):
+        def get(r):
+            for k in keys:
+                r = r.get(k) if isinstance(r, dict) else None
+            return r
+        return get
+    idle = name.startswith("realtime_idle_")
+    mb = lambda v: v / 1024
+    rows = [("subscribed", lambda r: f"{r['subscribed']}/{r['subscribers']}", None, False)]
+    if not idle:
+        rows += [
+            ("delivered / expected", lambda r: f"{r['delivered']}/{r['expected']}", None, False),
+            ("lost / out of order / duplicate / hidden",
+             lambda r: f"{r['lost']}/{r['out_of_order']}/{r['duplicates']}/{r.get('unexpected', 0)}", None, False),
+            ("delivery p50 ms", g("delivery", "p50_ms"), "{:.2f}", True),
+            ("delivery p99 ms", g("delivery", "p99_ms"), "{:.2f}", True),
+            ("reach all p50 ms", g("reach_all", "p50_ms"), "{:.2f}", True),
+            ("reach all p99 ms", g("reach_all", "p99_ms"), "{:.2f}", True),
+            ("create p50 ms, no subscribers", g("create_no_subscribers", "p50_ms"), "{:.2f}", True),
+            ("create p50 ms, with subscribers", g("create_with_subscribers", "p50_ms"), "{:.2f}", True),
+            ("create p50 with/without", g("create_p50_ratio"), "{:.2f}x", False),
+            ("server CPU us per delivery", g("cpu_us_per_delivery"), "{:.1f}", True),
+            ("  minus the creates' own CPU", g("cpu_us_per_delivery_net"), "{:.1f}", True),
+        ]
+    # Per idle subscriber only where the run came first or is the idle run: after a larger
+    # run, the allocator's kept memory is reused and the difference means little.
+    if idle:
+        rows.append(("RSS KB per idle subscriber", g("rss_per_subscriber_kb"), "{:.1f}", True))
+    rows.append(("RSS MB with the subscribers idle", lambda r: r.get("rss_idle_kb") and mb(r["rss_idle_kb"]),
+                 "{:.0f}", True))
+    return rows
+
+
+def rt_head(res):
+    srv = [s for s in RT_SERVERS if any(n in res["servers"].get(s, {}).get("realtime", {}) for n in rt_runs(res))]
+    return srv, ["realtime (issue #14)"] + srv + (["PB/kulisse"] if "pocketbase" in srv and "kulisse" in srv else [])
+
+
+def rt_rows(res):
+    srv, head = rt_head(res)
+    out = []
+    for name in rt_runs(res):
+        out.append([rt_title(res, name)] + [""] * (len(head) - 1))
+        for label, get, fmt, lower in rt_metrics(name):
+            vals, cells = {}, []
+            for s in srv:
+                r = res["servers"].get(s, {}).get("realtime", {}).get(name)
+                if r is None:
+                    cells.append("-")
+                    continue
+                if r["state"] in ("failed", "skipped"):
+                    cells.append(r["state"].upper())
+                    continue
+                try:
+                    v = get(r)
+                except (KeyError, TypeError):
+                    v = None
+                vals[s] = v
+                cells.append("-" if v is None else (fmt.format(v) if fmt else str(v)) + ("*" if r["state"] == "partial" else ""))
+            row = ["  " + label] + cells
+            if len(head) > len(srv) + 1:
+                k, pb = vals.get("kulisse"), vals.get("pocketbase")
+                ok = fmt and lower and isinstance(k, (int, float)) and isinstance(pb, (int, float)) and k > 0 and pb > 0
+                row.append(f"{pb / k:.2f}x" if ok else "")
+            out.append(row)
+    return out
+
+
+def rt_targets(res):
+    """Issue #14's realtime targets, on kulisse (SQLite)."""
+    runs = res["servers"].get("kulisse", {}).get("realtime", {})
+    ok = {n: r for n, r in runs.items() if r["state"] in ("ok", "partial")}
+    t = []
+
+    def add(name, want, value, met, unit="", note=""):
+        t.append({"target": name + note, "want": want, "value": value, "unit": unit, "met": met})
+
+    def largest(kind):
+        c = [(r.get("subscribers", 0), n) for n, r in ok.items() if rt_key(n)[0] == kind]
+        return ok[max(c)[1]] if c else None
+
+    idle, deliv, owner = largest(2), largest(0), largest(1)
+    mem = idle or deliv
+    v = mem.get("rss_per_subscriber_kb") if mem else None
+    add("RSS per idle subscriber", "<= 10 KB", v, None if v is None else v <= 10, "KB",
+        f" (at {mem['subscribers']})" if mem else "")
+    v = idle.get("rss_idle_kb") if idle else None
+    n = idle.get("subscribers", 0) if idle else 0
+    add("10,000 idle subscribers, total RSS", "< 120 MB", round(v / 1024, 1) if v else None,
+        None if not v or n < 10000 else v / 1024 < 120, "MB", f" (measured at {n})" if idle and n != 10000 else "")
+    r3k = ok.get("realtime_3000") or deliv
+    v = r3k.get("delivery", {}).get("p99_ms") if r3k else None
+    n = r3k.get("subscribers", 0) if r3k else 0
+    add("delivery p99 at 3,000 subscribers", "<= 20 ms", v, None if v is None or n < 3000 else v <= 20, "ms",
+        f" (measured at {n})" if r3k and n != 3000 else "")
+    v = deliv.get("cpu_us_per_delivery") if deliv else None
+    add("server CPU per delivered event, empty rule", "<= 5 us", v, None if v is None else v <= 5, "us",
+        f" (at {deliv['subscribers']})" if deliv else "")
+    v = owner.get("cpu_us_per_delivery") if owner else None
+    add("server CPU per delivered event, owner rule", "<= 10 us", v, None if v is None else v <= 10, "us",
+        f" (at {owner['subscribers']})" if owner else "")
+    v = deliv.get("create_p50_ratio") if deliv else None
+    add("create p50 with subscribers / without", "<= 1.10", v, None if v is None else v <= 1.10, "x",
+        f" (at {deliv['subscribers']})" if deliv else "")
+    bad = [r.get("lost", 0) + r.get("out_of_order", 0) + r.get("duplicates", 0) + r.get("unexpected", 0)
+           for r in runs.values() if r["state"] != "failed" and not r.get("crashed")]
+    add("lost + out-of-order + duplicate + hidden deliveries", "0", sum(bad) if bad else None,
+        None if not bad else sum(bad) == 0)
+    return t
+
+
+def rt_failures(res):
+    out = []
+    for s, srv in res["servers"].items():
+        for n, r in srv.get("realtime", {}).items():
+            if r["state"] != "ok":
+                err = (r.get("first_error") or "").replace("\n", " ")[:200]
+                out.append(f"{s}/{n}: {r['state']} (subscribed {r.get('subscribed')}/{r.get('subscribers')}, "
+                           f"lost {r.get('lost')}, dropped {r.get('dropped_streams')}): {err}")
+    return out
 
 
 def rps(res, server, phase):
@@ -311,9 +487,9 @@ def md_table(head, body):
     return "\n".join(out)
 
 
-def target_rows(res):
+def target_rows(res, key="targets"):
     out = []
-    for t in res["targets"]:
+    for t in res.get(key, []):
         v = t["value"]
         val = "-" if v is None else f"{v}{'x' if t['unit'] == 'x' else ' ' + t['unit']}"
         met = "n/a" if t["met"] is None else ("met" if t["met"] else "MISSED")
@@ -360,11 +536,14 @@ def print_text(res):
     if res.get("postgres"):
         print("\nPostgreSQL: " + ", ".join(f"{k}={v}" for k, v in sorted(res["postgres"].items())))
     print("\n" + text_table(["issue #5 target", "want", "kulisse", ""], target_rows(res)))
+    if rt_runs(res):
+        print("\n" + text_table(rt_head(res)[1], rt_rows(res)))
+        print("\n" + text_table(["issue #14 realtime target", "want", "kulisse", ""], target_rows(res, "rt_targets")))
     noisy = noise(res)
     if noisy:
         print("\nother load on the machine (cores busy with neither server nor driver, incl. steal) > 0.25:")
         print("  " + ", ".join(noisy))
-    f = failures(res)
+    f = failures(res) + rt_failures(res)
     if f:
         print("\nphases not fully ok (* = partial):")
         for line in f:
@@ -381,7 +560,12 @@ def print_md(res):
         print(md_table(NODE_HEAD, node_rows(res)))
         print()
     print(md_table(["issue #5 target", "want", "kulisse", "result"], target_rows(res)))
-    f = failures(res)
+    if rt_runs(res):
+        print()
+        print(md_table(rt_head(res)[1], rt_rows(res)))
+        print()
+        print(md_table(["issue #14 realtime target", "want", "kulisse", "result"], target_rows(res, "rt_targets")))
+    f = failures(res) + rt_failures(res)
     if f:
         print()
         for line in f:
@@ -394,6 +578,10 @@ def main():
         res = load(a[1])
         res["ratios"] = ratios(res)
         res["targets"] = targets(res)
+        for srv in res["servers"].values():
+            for r in srv.get("realtime", {}).values():
+                r["state"] = rt_classify(r)
+        res["rt_targets"] = rt_targets(res)
         with open(a[1], "w") as f:
             json.dump(res, f, indent=1)
             f.write("\n")

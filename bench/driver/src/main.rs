@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! bench-driver: a closed-loop HTTP/1.1 keep-alive load driver.
 //!
 //! N connections each send request → wait for the response → send the next, for a fixed
@@ -10,7 +11,8 @@
 //! the i-th URL modulo their number, and CPU and RSS are the sums over the PIDs.
 //! `--aux-pid PID` reports the CPU of a process tree next to the server's, e.g. the
 //! PostgreSQL postmaster and its backends (`aux_cpu_s`).
-//! Prints one JSON object on stdout.
+//! Prints one JSON object on stdout. `bench-driver realtime ...` is the realtime mode
+//! (realtime.rs): SSE subscribers and creates.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+mod realtime;
 
 #[derive(Clone, Debug)]
 enum Part {
@@ -140,7 +144,8 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench-driver --url http://HOST:PORT... --path TPL [--method M] [--header 'K: TPL']... \
          [--body TPL] [--vars FILE] [--conns N] (--duration S [--warmup S] | --count N) \
-         [--pid PID]... [--aux-pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N]"
+         [--pid PID]... [--aux-pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N]\n\
+         \x20      bench-driver realtime ... (SSE subscribers and creates; `bench-driver realtime` prints its usage)"
     );
     std::process::exit(2)
 }
@@ -360,6 +365,9 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("realtime") {
+        return realtime::main(std::env::args().skip(2));
+    }
     let cfg = parse_args();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
