@@ -1,8 +1,9 @@
 //! The dispatcher: one thread that takes committed changes in order and delivers each to
 //! the subscriptions whose rules and filters the record passes.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use kulisse_schema::{Collection, CollectionKind};
 use kulisse_store::{Row, Select};
@@ -11,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::client::Client;
 use super::joins::Fetched;
-use super::service::{Inner, Message};
+use super::service::{Inner, Message, RecordEvent};
 use super::{Subscription, Target};
 use crate::Ambient;
 use crate::auth::Auth;
@@ -141,10 +142,18 @@ impl Dispatcher {
                 joins: &joins,
                 handle,
             };
+            // Subscribers with the same requester and subscription see the same thing:
+            // the rule is checked and the message built once per such group.
+            let mut built: HashMap<(String, Arc<str>), Option<Arc<RecordEvent>>> = HashMap::new();
             for (client, subscription) in matching {
                 let auth = client.state().auth;
-                if let Some(message) = self.message(&event, &auth, &subscription)
-                    && !client.send(message)
+                let group = (requester(&auth), Arc::clone(&subscription.topic));
+                let message = built
+                    .entry(group)
+                    .or_insert_with(|| self.message(&event, &auth, &subscription).map(Arc::new))
+                    .clone();
+                if let Some(message) = message
+                    && !client.send(Message::Record(message))
                 {
                     Self::disconnect(inner, client);
                 }
@@ -180,7 +189,7 @@ impl Dispatcher {
         event: &Happened<'_>,
         auth: &Auth,
         subscription: &Subscription,
-    ) -> Option<Message> {
+    ) -> Option<RecordEvent> {
         let Happened {
             c,
             schema,
@@ -222,15 +231,16 @@ impl Dispatcher {
                 .ok()?;
         }
         let [record] = records;
-        Some(Message::Record {
-            event: Arc::from(subscription.topic.as_str()),
+        Some(RecordEvent {
+            event: Arc::clone(&subscription.topic),
             record,
             action: match action {
                 Action::Create => "create",
                 Action::Update => "update",
                 Action::Delete => "delete",
             },
-            fields: subscription.options.fields.as_deref().map(Arc::from),
+            fields: subscription.options.fields.clone(),
+            data: OnceLock::new(),
         })
     }
 
@@ -286,6 +296,20 @@ struct Happened<'a> {
     /// Related records, read at most once for all subscriptions.
     joins: &'a Fetched<'a>,
     handle: &'a Handle,
+}
+
+/// Who a requester is, for grouping: every guest alike, a record by its collection and id.
+fn requester(auth: &Auth) -> String {
+    match auth {
+        Auth::Guest => String::new(),
+        Auth::Record { collection, record } => {
+            let id = record
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            format!("{}/{id}", collection.id)
+        }
+    }
 }
 
 /// Whether `s` listens to record `id` of `c`.

@@ -19,5 +19,5 @@ mod service;
 mod topic;
 
 pub use error::RealtimeError;
-pub use service::{Connection, Message, RealtimeService};
+pub use service::{Connection, Message, RealtimeService, RecordEvent};
 pub use topic::{Options, Subscription, Target};

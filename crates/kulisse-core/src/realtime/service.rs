@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use kulisse_schema::{FieldError, FieldErrors};
 use tokio::sync::mpsc;
@@ -32,21 +32,29 @@ const BACKLOG: usize = 4096;
 /// One message for a client's stream.
 #[derive(Debug)]
 pub enum Message {
-    /// A record event: named after the subscription it matched.
-    Record {
-        /// The subscription's topic, exactly as sent.
-        event: Arc<str>,
-        /// The record as this subscriber may see it, expanded.
-        record: Record,
-        /// `create`, `update` or `delete`.
-        action: &'static str,
-        /// The subscription's `fields` option, applied when the message is written.
-        fields: Option<Arc<str>>,
-    },
+    /// A record event, shared by every subscriber who sees it alike.
+    Record(Arc<RecordEvent>),
     /// Events may have been lost (this node's feed from the other nodes reconnected, or
     /// the dispatcher fell behind): a client that keeps state from events should reload
     /// it. Sent as `PB_RESYNC`, which the official SDKs ignore.
     Resync,
+}
+
+/// A record event as its subscribers see it. Subscribers with the same requester and the
+/// same subscription see exactly the same thing, so they share one, and its JSON is
+/// written once for all of them.
+#[derive(Debug)]
+pub struct RecordEvent {
+    /// The subscription's topic, exactly as sent: the event's name.
+    pub event: Arc<str>,
+    /// The record as these subscribers may see it, expanded.
+    pub record: Record,
+    /// `create`, `update` or `delete`.
+    pub action: &'static str,
+    /// The subscription's `fields` option, applied when the data is written.
+    pub fields: Option<Arc<str>>,
+    /// The event's `data` JSON, written by whichever stream sends it first.
+    pub data: OnceLock<Vec<u8>>,
 }
 
 /// The realtime service; cheap to clone.

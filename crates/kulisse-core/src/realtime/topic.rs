@@ -3,6 +3,7 @@
 //! `?options=` and URL-encoded JSON `{"query": {…}, "headers": {…}}`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ pub struct Options {
     /// `query.expand`.
     pub expand: Option<String>,
     /// `query.fields`, applied to the record when the message is written.
-    pub fields: Option<String>,
+    pub fields: Option<Arc<str>>,
     /// Every `query` value, for `@request.query.*` (stringified).
     pub query: BTreeMap<String, String>,
     /// `headers`, for `@request.headers.*`.
@@ -36,7 +37,7 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     /// The topic exactly as sent: every event is named after it.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// What it listens to.
     pub target: Target,
     /// Its options.
@@ -63,7 +64,7 @@ impl Subscription {
             _ => Target::Custom,
         };
         Subscription {
-            topic: topic.to_owned(),
+            topic: Arc::from(topic),
             target,
             options,
         }
@@ -97,8 +98,8 @@ fn options(v: &Value) -> Options {
             .filter(|e| !e.trim().is_empty()),
         fields: query
             .get("fields")
-            .cloned()
-            .filter(|f| !f.trim().is_empty()),
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| Arc::from(f.as_str())),
         query,
         headers,
     }
@@ -130,7 +131,7 @@ mod tests {
     fn options_carry_query_and_headers_and_the_topic_stays_as_sent() {
         let topic = "posts/*?options=%7B%22query%22%3A%7B%22filter%22%3A%22views%20%3E%201%22%2C%22expand%22%3A%22author%22%2C%22page%22%3A2%7D%2C%22headers%22%3A%7B%22X-Token%22%3A%22t%22%7D%7D";
         let s = Subscription::parse(topic);
-        assert_eq!(s.topic, topic);
+        assert_eq!(&*s.topic, topic);
         assert_eq!(s.target, Target::Collection("posts".into()));
         assert_eq!(s.options.filter.as_deref(), Some("views > 1"));
         assert_eq!(s.options.expand.as_deref(), Some("author"));

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::Response;
-use kulisse_core::realtime::{Connection, Message};
+use kulisse_core::realtime::{Connection, Message, RecordEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -30,7 +30,9 @@ pub async fn connect(State(s): State<AppState>) -> Response {
     let hello = frame(
         &connection.client_id,
         "PB_CONNECT",
-        &serde_json::json!({ "clientId": connection.client_id }),
+        serde_json::json!({ "clientId": connection.client_id })
+            .to_string()
+            .as_bytes(),
     );
     let stream = Stream {
         connection,
@@ -77,35 +79,34 @@ impl Stream {
     fn write(&self, message: Message) -> Bytes {
         let id = &self.connection.client_id;
         match message {
-            Message::Record {
-                event,
-                record,
-                action,
-                fields,
-            } => {
-                let picked = fields.and_then(|f| FieldsFilter::parse(&f).ok().flatten());
-                match &picked {
-                    Some(p) => frame(
-                        id,
-                        &event,
-                        &Data {
-                            record: p.record(&record),
-                            action,
-                        },
-                    ),
-                    None => frame(
-                        id,
-                        &event,
-                        &Data {
-                            record: &record,
-                            action,
-                        },
-                    ),
-                }
+            Message::Record(event) => {
+                let data = event.data.get_or_init(|| data(&event));
+                frame(id, &event.event, data)
             }
-            Message::Resync => frame(id, "PB_RESYNC", &serde_json::json!({})),
+            Message::Resync => frame(id, "PB_RESYNC", b"{}"),
         }
     }
+}
+
+/// A record event's `data` JSON, written once for every subscriber that shares it.
+fn data(event: &RecordEvent) -> Vec<u8> {
+    let picked = event
+        .fields
+        .as_deref()
+        .and_then(|f| FieldsFilter::parse(f).ok().flatten());
+    let action = event.action;
+    let written = match &picked {
+        Some(p) => serde_json::to_vec(&Data {
+            record: p.record(&event.record),
+            action,
+        }),
+        None => serde_json::to_vec(&Data {
+            record: &event.record,
+            action,
+        }),
+    };
+    // Compact JSON is one line (newlines in strings are escaped): the frame stays whole.
+    written.unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// An event's data: keys in PocketBase's order.
@@ -116,15 +117,14 @@ struct Data<R: Serialize> {
 }
 
 /// `id:…\nevent:…\ndata:…\n\n`, with no space after the colons (PocketBase's framing).
-fn frame(id: &str, event: &str, data: &impl Serialize) -> Bytes {
-    let mut out = Vec::with_capacity(128);
+fn frame(id: &str, event: &str, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(id.len() + event.len() + data.len() + 20);
     out.extend_from_slice(b"id:");
     out.extend_from_slice(id.as_bytes());
     out.extend_from_slice(b"\nevent:");
     out.extend_from_slice(event.as_bytes());
     out.extend_from_slice(b"\ndata:");
-    // Compact JSON is one line (newlines in strings are escaped): the frame stays whole.
-    let _ = serde_json::to_writer(&mut out, data);
+    out.extend_from_slice(data);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
