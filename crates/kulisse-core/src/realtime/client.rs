@@ -26,9 +26,12 @@ pub(crate) struct Client {
 pub(crate) struct State {
     /// The requester bound by the first subscription request (a guest until then).
     pub(crate) auth: Auth,
+    /// Who that is, for grouping subscribers who see the same: empty for every guest, a
+    /// record's collection and id otherwise.
+    pub(crate) requester: Arc<str>,
     /// Whether a subscription request bound `auth` yet.
     bound: bool,
-    pub(crate) subscriptions: Arc<Vec<Subscription>>,
+    pub(crate) subscriptions: Arc<Vec<Arc<Subscription>>>,
 }
 
 impl Client {
@@ -38,6 +41,7 @@ impl Client {
             id,
             state: RwLock::new(State {
                 auth: Auth::Guest,
+                requester: Arc::from(""),
                 bound: false,
                 subscriptions: Arc::default(),
             }),
@@ -61,7 +65,7 @@ impl Client {
     pub(crate) fn subscribe(
         &self,
         auth: &Auth,
-        subscriptions: Vec<Subscription>,
+        subscriptions: Vec<Arc<Subscription>>,
     ) -> Result<(), RealtimeError> {
         let mut state = self
             .state
@@ -70,6 +74,7 @@ impl Client {
         if state.bound && !same_requester(&state.auth, auth) && !matches!(state.auth, Auth::Guest) {
             return Err(RealtimeError::AuthMismatch);
         }
+        state.requester = requester(auth);
         state.auth = auth.clone();
         state.bound = true;
         state.subscriptions = Arc::new(subscriptions);
@@ -80,6 +85,7 @@ impl Client {
     /// deleted, or its token key changed, which revokes its tokens).
     pub(crate) fn reauthenticate(&self, auth: Auth) {
         if let Ok(mut state) = self.state.write() {
+            state.requester = requester(&auth);
             state.auth = auth;
         }
     }
@@ -87,6 +93,20 @@ impl Client {
     /// Queues `message`; `false` when the outbox is full or the stream is gone.
     pub(crate) fn send(&self, message: Message) -> bool {
         self.outbox.try_send(message).is_ok()
+    }
+}
+
+/// Who a requester is: every guest alike, a record by its collection and id.
+fn requester(auth: &Auth) -> Arc<str> {
+    match auth {
+        Auth::Guest => Arc::from(""),
+        Auth::Record { collection, record } => {
+            let id = record
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            Arc::from(format!("{}/{id}", collection.id))
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use kulisse_store::{Row, Select};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use super::client::Client;
+use super::client::{Client, State};
 use super::joins::Fetched;
 use super::service::{Inner, Message, RecordEvent};
 use super::{Subscription, Target};
@@ -114,19 +114,17 @@ impl Dispatcher {
             if c.kind == CollectionKind::View {
                 continue;
             }
-            let matching: Vec<(&Arc<Client>, Subscription)> = clients
-                .iter()
-                .flat_map(|client| {
-                    let state = client.state();
-                    state
-                        .subscriptions
-                        .iter()
-                        .filter(|s| targets(s, &c, &change.id))
-                        .cloned()
-                        .map(|s| (client, s))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            let mut matching: Vec<(&Arc<Client>, State, Arc<Subscription>)> = Vec::new();
+            for client in &clients {
+                let state = client.state();
+                for s in state
+                    .subscriptions
+                    .iter()
+                    .filter(|s| targets(s, &c, &change.id))
+                {
+                    matching.push((client, state.clone(), Arc::clone(s)));
+                }
+            }
             if matching.is_empty() {
                 continue;
             }
@@ -144,13 +142,15 @@ impl Dispatcher {
             };
             // Subscribers with the same requester and subscription see the same thing:
             // the rule is checked and the message built once per such group.
-            let mut built: HashMap<(String, Arc<str>), Option<Arc<RecordEvent>>> = HashMap::new();
-            for (client, subscription) in matching {
-                let auth = client.state().auth;
-                let group = (requester(&auth), Arc::clone(&subscription.topic));
+            let mut built: HashMap<Group, Option<Arc<RecordEvent>>> = HashMap::new();
+            for (client, state, subscription) in matching {
+                let group = (state.requester, Arc::clone(&subscription.topic));
                 let message = built
                     .entry(group)
-                    .or_insert_with(|| self.message(&event, &auth, &subscription).map(Arc::new))
+                    .or_insert_with(|| {
+                        self.message(&event, &state.auth, &subscription)
+                            .map(Arc::new)
+                    })
                     .clone();
                 if let Some(message) = message
                     && !client.send(Message::Record(message))
@@ -298,19 +298,9 @@ struct Happened<'a> {
     handle: &'a Handle,
 }
 
-/// Who a requester is, for grouping: every guest alike, a record by its collection and id.
-fn requester(auth: &Auth) -> String {
-    match auth {
-        Auth::Guest => String::new(),
-        Auth::Record { collection, record } => {
-            let id = record
-                .get("id")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            format!("{}/{id}", collection.id)
-        }
-    }
-}
+/// Subscribers who see an event alike: the same requester (see `client::State`) and the
+/// same subscription topic.
+type Group = (Arc<str>, Arc<str>);
 
 /// Whether `s` listens to record `id` of `c`.
 fn targets(s: &Subscription, c: &Collection, id: &str) -> bool {

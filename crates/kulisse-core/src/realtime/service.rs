@@ -210,7 +210,7 @@ impl RealtimeService {
         let subscriptions = topics
             .iter()
             .filter(|t| seen.insert(t.as_str()))
-            .map(|t| Subscription::parse(t))
+            .map(|t| Arc::new(Subscription::parse(t)))
             .collect();
         client.subscribe(auth, subscriptions)?;
         Ok(())
