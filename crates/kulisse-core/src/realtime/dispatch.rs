@@ -23,6 +23,7 @@ use crate::query::{RequestInfo, Resolver, compile_filter};
 use crate::records::rules::{Action as RuleAction, compile_rule};
 use crate::records::{ExpandTree, RecordsService, visible};
 
+/// Delivers committed changes to the connected clients (see the module doc).
 pub(crate) struct Dispatcher {
     pub(crate) records: RecordsService,
     pub(crate) registry: Registry,
