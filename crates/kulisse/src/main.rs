@@ -53,6 +53,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         .await
         .with_context(|| format!("cannot listen on {}", args.http))?;
     let addr = listener.local_addr()?;
+    let signal = shutdown_signal()?;
     let storage = match db {
         Some(_) => "PostgreSQL (--db)".to_owned(),
         None => dir.join("data.db").display().to_string(),
@@ -66,7 +67,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
     // are closed too.
     let stopping = std::sync::Arc::clone(&store);
     let shutdown = async move {
-        shutdown_signal().await;
+        signal.await;
         stopping.stop_queries();
         realtime.close();
     };
@@ -86,23 +87,27 @@ fn say(line: &str) {
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight requests then finish (their queries stopped)
-/// before `serve` returns.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// before `serve` returns. The handlers are installed here, before the server answers
+/// anything: a signal that arrived before a lazily installed handler would kill the
+/// process without its graceful shutdown.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

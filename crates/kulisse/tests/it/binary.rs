@@ -120,6 +120,29 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
     assert!(dir.path().join("data.db").exists());
 }
 
+/// SIGTERM the moment the server says it started still shuts it down gracefully: the
+/// handlers are installed before it announces itself (a handler installed lazily let an
+/// early signal kill the process outright).
+#[test]
+fn sigterm_right_after_start_shuts_down_gracefully() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, _addr, lines) = serve_in(dir.path());
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = child.wait().unwrap();
+        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        assert!(
+            rest.iter().any(|l| l.contains("database closed")),
+            "{rest:?}"
+        );
+    }
+}
+
 /// SIGTERM with a realtime client connected: its stream is ended, so the graceful
 /// shutdown does not wait out the stream's idle timeout.
 #[test]
