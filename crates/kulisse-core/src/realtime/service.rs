@@ -25,6 +25,8 @@ const CLIENT_ID_LEN: usize = 40;
 pub const MAX_SUBSCRIPTIONS: usize = 1000;
 /// Longest topic, in bytes.
 pub const MAX_TOPIC_LEN: usize = 2500;
+/// Longest client id a subscription request may name (PocketBase's limit).
+pub const MAX_CLIENT_ID_LEN: usize = 255;
 /// Committed changes waiting for the dispatcher; past this, clients are told to
 /// resynchronise instead of writers waiting.
 const BACKLOG: usize = 4096;
@@ -166,7 +168,8 @@ impl RealtimeService {
     /// `auth`.
     ///
     /// # Errors
-    /// PocketBase's validation of the form (`clientId` required, at most
+    /// PocketBase's validation of the form (`clientId` required, of at most
+    /// [`MAX_CLIENT_ID_LEN`] characters, at most
     /// [`MAX_SUBSCRIPTIONS`] topics of at most [`MAX_TOPIC_LEN`] bytes), then
     /// [`RealtimeError::UnknownClient`], [`RealtimeError::AuthMismatch`].
     pub fn set_subscriptions(
@@ -178,6 +181,11 @@ impl RealtimeService {
         let mut errs = FieldErrors::new();
         if client_id.is_empty() {
             errs.add("clientId", FieldError::required());
+        } else if client_id.chars().count() > MAX_CLIENT_ID_LEN {
+            errs.add(
+                "clientId",
+                FieldError::length_out_of_range(1, MAX_CLIENT_ID_LEN as u64),
+            );
         }
         if topics.len() > MAX_SUBSCRIPTIONS {
             errs.add(

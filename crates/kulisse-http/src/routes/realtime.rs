@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::Response;
+use kulisse_core::error::GENERIC_BAD_REQUEST;
 use kulisse_core::realtime::{Connection, Message, RecordEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -135,20 +136,21 @@ pub async fn subscribe(
     Req(req): Req,
     WriteBody(body, _): WriteBody<SubscriptionsBody>,
 ) -> Result<StatusCode, ApiError> {
-    let client_id = body
-        .get("clientId")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    // PB compat: a client id that is not text, or subscriptions that are not a list of
+    // text, fail to load (the generic 400); missing or null subscriptions clear the set.
+    let malformed = || ApiError::malformed_body(GENERIC_BAD_REQUEST);
+    let client_id = match body.get("clientId") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(id)) => id.as_str(),
+        Some(_) => return Err(malformed()),
+    };
     let topics: Vec<String> = match body.get("subscriptions") {
+        None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|t| {
-                t.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| t.to_string())
-            })
-            .collect(),
-        _ => Vec::new(),
+            .map(|t| t.as_str().map(str::to_owned).ok_or_else(malformed))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(malformed()),
     };
     s.services
         .realtime

@@ -244,6 +244,24 @@ fn corpus() -> Vec<Row> {
             json!({"requests": vec![json!({"method": "POST", "url": RECORDS, "body": {"n": "NaN"}}); 5]})
                 .to_string(),
         ),
+        // Realtime subscriptions (the stream itself never ends, so only the POST is here).
+        row("POST", "/api/realtime").json("{not json"),
+        row("POST", "/api/realtime").json(deep_array.clone()),
+        row("POST", "/api/realtime").json("{}"),
+        row("POST", "/api/realtime").json(r#"{"clientId": 5}"#),
+        row("POST", "/api/realtime").json(r#"{"clientId": "x", "subscriptions": "posts/*"}"#),
+        row("POST", "/api/realtime").json(r#"{"clientId": "x", "subscriptions": [{"a": 1}]}"#),
+        row("POST", "/api/realtime").json(json!({"clientId": "x".repeat(100_000)}).to_string()),
+        row("POST", "/api/realtime")
+            .json(json!({"clientId": "x", "subscriptions": vec!["posts/*"; 5000]}).to_string()),
+        row("POST", "/api/realtime")
+            .json(json!({"clientId": "x", "subscriptions": ["p".repeat(100_000)]}).to_string()),
+        row("POST", "/api/realtime").json(
+            json!({"clientId": "x", "subscriptions": ["posts/*?options=%7B%7B%7B", "@oauth2"]})
+                .to_string(),
+        ),
+        row("POST", "/api/realtime").body(form, "--XyZ\r\nbroken"),
+        row("DELETE", "/api/realtime"),
         // Collections and settings (superuser mistakes).
         row("POST", "/api/collections").su().json(r#"{"name": ""}"#),
         row("POST", "/api/collections")

@@ -287,6 +287,28 @@ async fn subscription_requests_are_checked_like_pocketbase() {
         (s, body["message"].as_str().unwrap()),
         (404, "Missing or invalid client id.")
     );
+    let long_id = json!({"clientId": "a".repeat(256), "subscriptions": []});
+    let (s, body) = srv.send("POST", "/api/realtime", None, Some(long_id)).await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        body["data"]["clientId"],
+        json!({"code": "validation_length_out_of_range",
+            "message": "The length must be between 1 and 255.", "params": {"max": 255, "min": 1}})
+    );
+    for malformed in [
+        json!({"clientId": 5}),
+        json!({"clientId": sse.client_id, "subscriptions": "posts/*"}),
+        json!({"clientId": sse.client_id, "subscriptions": [5]}),
+    ] {
+        let (s, body) = srv
+            .send("POST", "/api/realtime", None, Some(malformed))
+            .await;
+        assert_eq!(
+            body,
+            json!({"data": {}, "message": generic, "status": 400}),
+            "{s}"
+        );
+    }
     let many: Vec<String> = (0..1001).map(|i| format!("posts/{i}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
     let (s, body) = subscribe(&srv, &sse, None, &many).await;
