@@ -88,6 +88,38 @@ fn serve_in(
     (child, addr, lines)
 }
 
+/// Sends SIGTERM and waits, at most 10 s, for the graceful shutdown to end: the process
+/// exits 0. Panics (killing it) past the bound.
+fn terminate(child: &mut std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let signalled = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("still running 10 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+}
+
+/// The rest of a server's stdout says it closed its database (the last step of a
+/// graceful shutdown).
+fn closed_its_database(lines: std::io::Lines<BufReader<std::process::ChildStdout>>) {
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("database closed")),
+        "{rest:?}"
+    );
+}
+
 #[test]
 fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,18 +137,8 @@ fn serve_answers_and_shuts_down_cleanly_on_sigterm() {
             .unwrap()
     });
     assert_eq!(body["message"], "API is healthy.");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(
-        rest.iter().any(|l| l.contains("database closed")),
-        "{rest:?}"
-    );
+    terminate(&mut child);
+    closed_its_database(lines);
     assert!(dir.path().join("data.db").exists());
 }
 
@@ -128,18 +150,8 @@ fn sigterm_right_after_start_shuts_down_gracefully() {
     for _ in 0..5 {
         let dir = tempfile::tempdir().unwrap();
         let (mut child, _addr, lines) = serve_in(dir.path());
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = child.wait().unwrap();
-        assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-        let rest: Vec<String> = lines.map_while(Result::ok).collect();
-        assert!(
-            rest.iter().any(|l| l.contains("database closed")),
-            "{rest:?}"
-        );
+        terminate(&mut child);
+        closed_its_database(lines);
     }
 }
 
@@ -155,24 +167,8 @@ fn sigterm_ends_open_realtime_streams() {
         .unwrap();
     let client = reqwest::Client::new();
     let _stream = rt.block_on(kulisse_testkit::Sse::connect(&client, &addr));
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still running 10 s after SIGTERM with a realtime stream open");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(
-        rest.iter().any(|l| l.contains("database closed")),
-        "{rest:?}"
-    );
+    terminate(&mut child);
+    closed_its_database(lines);
 }
 
 /// SIGTERM while a query would run forever (a view with an endless recursive CTE, under
@@ -237,23 +233,7 @@ fn sigterm_interrupts_a_query_that_never_ends(db: Option<String>) {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         in_flight
     });
-    let signalled = std::time::Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        if signalled.elapsed() > std::time::Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("still running 10 s after SIGTERM");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    terminate(&mut child);
     let answer = rt.block_on(in_flight).unwrap().unwrap();
     assert_eq!(answer.status(), 400, "the interrupted request is answered");
 }
