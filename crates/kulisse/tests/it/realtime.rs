@@ -158,27 +158,13 @@ async fn each_subscriber_gets_only_what_its_rules_let_it_see() {
         204
     );
 
-    create(
-        &srv,
-        Some(&su),
-        "notes",
-        json!({"text": "alice's", "owner": alice}),
-    )
-    .await;
-    create(
-        &srv,
-        Some(&su),
-        "notes",
-        json!({"text": "bob's", "owner": bob}),
-    )
-    .await;
-    create(
-        &srv,
-        Some(&su),
-        "posts",
-        json!({"title": "public", "secret": "hidden"}),
-    )
-    .await;
+    for (collection, body) in [
+        ("notes", json!({"text": "alice's", "owner": alice})),
+        ("notes", json!({"text": "bob's", "owner": bob})),
+        ("posts", json!({"title": "public", "secret": "hidden"})),
+    ] {
+        create(&srv, Some(&su), collection, body).await;
+    }
     let path = format!("/api/collections/users/records/{alice}");
     let (s, _) = srv
         .send("PATCH", &path, Some(&su), Some(json!({"name": "Alice"})))
