@@ -36,12 +36,12 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     /// Runs on its own thread until the service is gone: record reads and rule checks
     /// block it, never a runtime worker or the writer.
-    pub(crate) fn spawn(self, mut events: mpsc::Receiver<Event>) {
+    pub(crate) fn spawn(self, mut events: mpsc::Receiver<(u64, Event)>) {
         let handle = Handle::current();
         let spawned = std::thread::Builder::new()
             .name("realtime".into())
             .spawn(move || {
-                while let Some(event) = events.blocking_recv() {
+                while let Some((number, event)) = events.blocking_recv() {
                     let Some(inner) = self.clients.upgrade() else {
                         return;
                     };
@@ -49,7 +49,7 @@ impl Dispatcher {
                         self.missed(&inner, &handle);
                     }
                     match event {
-                        Event::Committed(set) => self.deliver(&inner, &set, &handle),
+                        Event::Committed(set) => self.deliver(&inner, number, &set, &handle),
                         Event::Missed => self.missed(&inner, &handle),
                     }
                 }
@@ -86,7 +86,9 @@ impl Dispatcher {
         }
     }
 
-    fn deliver(&self, inner: &Inner, set: &ChangeSet, handle: &Handle) {
+    /// Delivers change set `number` (in publish order) to the subscriptions set before it
+    /// was published.
+    fn deliver(&self, inner: &Inner, number: u64, set: &ChangeSet, handle: &Handle) {
         let clients = Self::clients(inner);
         if clients.is_empty() {
             return;
@@ -121,7 +123,7 @@ impl Dispatcher {
                 for s in state
                     .subscriptions
                     .iter()
-                    .filter(|s| targets(s, &c, &change.id))
+                    .filter(|s| s.since < number && targets(s, &c, &change.id))
                 {
                     matching.push((client, state.clone(), Arc::clone(s)));
                 }

@@ -2,7 +2,7 @@
 //! that feeds the dispatcher.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use kulisse_schema::{FieldError, FieldErrors};
@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) clients: RwLock<HashMap<String, Arc<Client>>>,
     ambient: Ambient,
     bus: EventBus,
+    /// How many events the bus has handed to the dispatcher's queue.
+    published: Arc<AtomicU64>,
 }
 
 /// An open client stream: its id and its messages. Dropping it (the HTTP stream ended)
@@ -95,13 +97,16 @@ impl Drop for Connection {
 /// queues. When the dispatcher is [`BACKLOG`] events behind, events are dropped and the
 /// dispatcher is told it missed some rather than the writer waiting.
 struct Queue {
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<(u64, Event)>,
     lagged: Arc<AtomicBool>,
+    /// Numbers the events in publish (commit) order.
+    published: Arc<AtomicU64>,
 }
 
 impl Subscriber for Queue {
     fn on_event(&self, event: &Event) {
-        if self.events.try_send(event.clone()).is_err() {
+        let number = self.published.fetch_add(1, Ordering::AcqRel) + 1;
+        if self.events.try_send((number, event.clone())).is_err() {
             self.lagged.store(true, Ordering::Release);
         }
     }
@@ -119,12 +124,14 @@ impl RealtimeService {
             clients: RwLock::default(),
             ambient: ambient.clone(),
             bus: bus.clone(),
+            published: Arc::default(),
         });
         let (queue, events) = mpsc::channel(BACKLOG);
         let lagged = Arc::new(AtomicBool::new(false));
         bus.subscribe(Arc::new(Queue {
             events: queue,
             lagged: Arc::clone(&lagged),
+            published: Arc::clone(&inner.published),
         }));
         Dispatcher {
             records,
@@ -213,12 +220,23 @@ impl RealtimeService {
             .ok()
             .and_then(|c| c.get(client_id).cloned())
             .ok_or(RealtimeError::UnknownClient)?;
+        // A new subscription hears of changes published from now on; one kept from the
+        // previous set keeps its start, so nothing it was owed is skipped.
+        let now = self.inner.published.load(Ordering::Acquire);
+        let before = client.state().subscriptions;
         // PB compat: a topic sent twice is one subscription (one event, not two).
         let mut seen = std::collections::HashSet::new();
         let subscriptions = topics
             .iter()
             .filter(|t| seen.insert(t.as_str()))
-            .map(|t| Arc::new(Subscription::parse(t)))
+            .map(|t| {
+                let mut s = Subscription::parse(t);
+                s.since = before
+                    .iter()
+                    .find(|old| old.topic == s.topic)
+                    .map_or(now, |old| old.since);
+                Arc::new(s)
+            })
             .collect();
         client.subscribe(auth, subscriptions)?;
         Ok(())

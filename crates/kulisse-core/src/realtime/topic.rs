@@ -42,6 +42,9 @@ pub struct Subscription {
     pub target: Target,
     /// Its options.
     pub options: Options,
+    /// How many change sets had been published when it was set: those are not delivered
+    /// to it, even when the dispatcher reaches them afterwards.
+    pub(crate) since: u64,
 }
 
 impl Subscription {
@@ -67,6 +70,7 @@ impl Subscription {
             topic: Arc::from(topic),
             target,
             options,
+            since: 0,
         }
     }
 }
