@@ -65,13 +65,14 @@ python3 -m venv "$py_env" 2>/dev/null || {
     python3 -m venv "$py_env"
 }
 "$py_env/bin/pip" install -q --disable-pip-version-check -r sdk-tests/python/requirements.txt
-# Runs the SDK suite against a fresh `kulisse serve`; extra arguments pick the engine.
-sdk_suite() {
-    local data log server url
-    data=$(mktemp -d)
-    log="$data/serve.log"
-    target/debug/kulisse superuser upsert admin@example.com 1234567890 --dir "$data/pb" "$@" >/dev/null
-    target/debug/kulisse serve --http 127.0.0.1:0 --dir "$data/pb" --publicDir "$data/public" "$@" >"$log" 2>&1 &
+# Starts `kulisse serve` on a free port with data dir $1 and the other arguments; sets
+# $server (its pid), $url and $log.
+start_kulisse() {
+    local dir=$1
+    shift
+    log="$dir.log"
+    target/debug/kulisse superuser upsert admin@example.com 1234567890 --dir "$dir" "$@" >/dev/null
+    target/debug/kulisse serve --http 127.0.0.1:0 --dir "$dir" --publicDir "$dir/public" "$@" >"$log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do
         grep -q '^Server started at ' "$log" 2>/dev/null && break
@@ -79,11 +80,22 @@ sdk_suite() {
     done
     url=$(sed -n 's/^Server started at //p' "$log" | head -n 1)
     [ -n "$url" ] || { cat "$log"; kill "$server"; echo "kulisse did not start" >&2; return 1; }
-    (cd sdk-tests && KULISSE_URL="$url" npm test) || { kill "$server"; return 1; }
+}
+# Runs the SDK suite against a fresh `kulisse serve`; extra arguments pick the engine. A
+# second server whose realtime streams end after 2 s serves the resume test (on
+# PostgreSQL, a second node on the same database).
+sdk_suite() {
+    local data server url log short short_url
+    data=$(mktemp -d)
+    start_kulisse "$data/short" --realtime-max-lifetime 2s "$@" || return 1
+    short=$server short_url=$url
+    start_kulisse "$data/pb" "$@" || { kill "$short"; return 1; }
+    (cd sdk-tests && KULISSE_URL="$url" KULISSE_SHORT_LIVED_URL="$short_url" npm test) ||
+        { kill "$server" "$short"; return 1; }
     KULISSE_URL="$url" "$py_env/bin/python" -m pytest -q -p no:cacheprovider \
-        sdk-tests/python/test_realtime.py || { kill "$server"; return 1; }
-    kill -TERM "$server"
-    wait "$server"
+        sdk-tests/python/test_realtime.py || { kill "$server" "$short"; return 1; }
+    kill -TERM "$server" "$short"
+    wait "$server" "$short"
     grep -q 'database closed' "$log" || { cat "$log"; echo "kulisse did not shut down cleanly" >&2; return 1; }
     rm -rf "$data"
 }

@@ -80,6 +80,14 @@ impl Ports {
     }
 }
 
+/// What the operator tunes (from `kulisse serve`'s flags); the defaults are PocketBase's
+/// behaviour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Config {
+    /// Realtime streams' timeouts and the resume window.
+    pub realtime: realtime::Config,
+}
+
 impl Services {
     /// Loads the schema from the store (bootstrapping a new data dir) and wires the
     /// services; with a feed, change sets travel to and from the other nodes sharing the
@@ -88,6 +96,14 @@ impl Services {
     /// # Errors
     /// When the store cannot be read or bootstrapped.
     pub async fn start(ports: Ports) -> Result<Services, CoreError> {
+        Self::start_with(ports, Config::default()).await
+    }
+
+    /// [`Services::start`] tuned by `config`.
+    ///
+    /// # Errors
+    /// When the store cannot be read or bootstrapped.
+    pub async fn start_with(ports: Ports, config: Config) -> Result<Services, CoreError> {
         let Ports {
             store,
             feed,
@@ -117,8 +133,13 @@ impl Services {
             ));
         }
         let records = RecordsService::new(store, writer, registry.clone(), ambient.clone());
-        let realtime =
-            realtime::RealtimeService::start(records.clone(), registry, ambient.clone(), &events);
+        let realtime = realtime::RealtimeService::start(
+            records.clone(),
+            registry,
+            ambient.clone(),
+            &events,
+            config.realtime,
+        );
         Ok(Services {
             collections,
             records,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use kulisse::http::{HttpOptions, router};
+use kulisse_core::Config;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
@@ -35,18 +36,30 @@ impl TestServer {
 
     /// A server whose queries are bounded by `limits` (`--query-timeout`).
     pub async fn start_limited(opts: HttpOptions, limits: QueryLimits) -> TestServer {
-        Self::start_over(opts, limits, &[]).await
+        Self::start_over(opts, limits, Config::default(), &[]).await
+    }
+
+    /// A server tuned by `config` (`kulisse serve`'s realtime flags).
+    pub async fn start_tuned(config: Config) -> TestServer {
+        Self::start_over(HttpOptions::default(), QueryLimits::default(), config, &[]).await
     }
 
     /// A server over a store that already holds `params` (`_params` rows), as a data dir
     /// an older release wrote would.
     pub async fn start_seeded(params: &[(&str, Value)]) -> TestServer {
-        Self::start_over(HttpOptions::default(), QueryLimits::default(), params).await
+        Self::start_over(
+            HttpOptions::default(),
+            QueryLimits::default(),
+            Config::default(),
+            params,
+        )
+        .await
     }
 
     async fn start_over(
         opts: HttpOptions,
         limits: QueryLimits,
+        config: Config,
         params: &[(&str, Value)],
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
@@ -75,7 +88,7 @@ impl TestServer {
             Some(url) => listeners(url).await,
             None => 0,
         };
-        let services = kulisse::compose::start(store, pg_url.as_deref())
+        let services = kulisse::compose::start(store, pg_url.as_deref(), config)
             .await
             .unwrap();
         if let Some(url) = &pg_url {
@@ -94,7 +107,9 @@ impl TestServer {
     pub async fn join(url: &str) -> TestServer {
         let store = Arc::new(PostgresStore::connect(url).await.unwrap());
         let before = listeners(url).await;
-        let services = kulisse::compose::start(store, Some(url)).await.unwrap();
+        let services = kulisse::compose::start(store, Some(url), Config::default())
+            .await
+            .unwrap();
         wait_for_listeners(url, before + 1).await;
         Self::serve(
             services,
@@ -108,7 +123,9 @@ impl TestServer {
     /// The router over `store` as it is (an existing data dir or database, such as a
     /// fixture's): no superuser is added.
     pub async fn start_on(store: Arc<dyn Store>) -> TestServer {
-        let services = kulisse::compose::start(store, None).await.unwrap();
+        let services = kulisse::compose::start(store, None, Config::default())
+            .await
+            .unwrap();
         Self::serve(services, &HttpOptions::default(), None, None).await
     }
 

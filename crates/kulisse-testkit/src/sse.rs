@@ -31,11 +31,20 @@ pub struct Sse {
 impl Sse {
     /// Connects to `base` and reads the `PB_CONNECT` frame.
     pub async fn connect(client: &reqwest::Client, base: &str) -> Sse {
-        let response = client
-            .get(format!("{base}/api/realtime"))
-            .send()
-            .await
-            .unwrap();
+        Self::connect_with(client, base, &[]).await
+    }
+
+    /// [`Sse::connect`] sending `headers` (a `User-Agent`, a reconnect's `Last-Event-ID`).
+    pub async fn connect_with(
+        client: &reqwest::Client,
+        base: &str,
+        headers: &[(&str, &str)],
+    ) -> Sse {
+        let mut request = client.get(format!("{base}/api/realtime"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
         let headers = response.headers().clone();
         let mut sse = Sse {
@@ -63,6 +72,18 @@ impl Sse {
                 .ok()?
                 .ok()??;
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Whether the server ends the stream within `wait` (frames until then are skipped).
+    pub async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => {}
+                Ok(_) => return true,
+            }
         }
     }
 

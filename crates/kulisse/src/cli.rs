@@ -66,10 +66,37 @@ pub struct ServeArgs {
         value_parser = parse_duration
     )]
     pub query_timeout: Duration,
+
+    /// A realtime stream that sent nothing for this long ends; the SDKs reconnect
+    /// (PocketBase: 5 minutes).
+    #[arg(long = "realtime-idle", default_value = "5m", value_parser = parse_duration)]
+    pub realtime_idle: Duration,
+
+    /// No realtime stream lasts longer than this; the SDKs reconnect (PocketBase: 30
+    /// minutes).
+    #[arg(
+        long = "realtime-max-lifetime",
+        default_value = "30m",
+        value_parser = parse_duration
+    )]
+    pub realtime_max_lifetime: Duration,
+
+    /// How long a realtime client whose stream dropped can reconnect and still get the
+    /// events it missed; `0` turns resuming off.
+    #[arg(
+        long = "realtime-resume-window",
+        default_value = "5m",
+        value_parser = parse_window
+    )]
+    pub realtime_resume_window: Duration,
+
+    /// How many recent record events are kept for reconnecting realtime clients.
+    #[arg(long = "realtime-resume-events", default_value_t = 10_000)]
+    pub realtime_resume_events: usize,
 }
 
 /// Parses a duration with its unit (`500ms`, `30s`, `2m`, `1h 30m`: humantime's forms);
-/// zero is refused, since it would stop every query.
+/// zero is refused, since it would stop every query (or stream) at once.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("{e} (for example 30s or 500ms)"))
@@ -78,6 +105,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
                 .then_some(d)
                 .ok_or_else(|| format!("the timeout must be positive: {text:?}"))
         })
+}
+
+/// Parses a window like [`parse_duration`], where `0` turns the feature off.
+fn parse_window(text: &str) -> Result<Duration, String> {
+    match text.trim() {
+        "0" => Ok(Duration::ZERO),
+        other => humantime::parse_duration(other)
+            .map_err(|e| format!("{e} (for example 5m, or 0 for off)")),
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +128,13 @@ mod tests {
         assert!(parse_duration("45").is_err(), "a bare number is ambiguous");
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn windows_may_be_zero() {
+        assert_eq!(parse_window("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_window("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_window("-1").is_err());
     }
 }
 

@@ -4,18 +4,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use kulisse_core::{ChangeFeed, Ports, Services};
+use kulisse_core::{ChangeFeed, Config, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
 
 /// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir), bounding
-/// its queries by `limits`, and starts the services on it.
+/// its queries by `limits`, and starts the services on it, tuned by `config`.
 pub async fn open(
     dir: &Path,
     db: Option<&str>,
     limits: QueryLimits,
+    config: Config,
 ) -> anyhow::Result<(Arc<dyn Store>, Services)> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
@@ -33,19 +34,23 @@ pub async fn open(
             )
         }
     };
-    let services = start(Arc::clone(&store), db).await?;
+    let services = start(Arc::clone(&store), db, config).await?;
     Ok((store, services))
 }
 
-/// Starts the services on `store`; on the PostgreSQL database `db`, joined to the other
-/// nodes sharing it through its change feed.
+/// Starts the services on `store`, tuned by `config`; on the PostgreSQL database `db`,
+/// joined to the other nodes sharing it through its change feed.
 ///
 /// # Errors
 /// When the schema cannot be loaded.
-pub async fn start(store: Arc<dyn Store>, db: Option<&str>) -> anyhow::Result<Services> {
+pub async fn start(
+    store: Arc<dyn Store>,
+    db: Option<&str>,
+    config: Config,
+) -> anyhow::Result<Services> {
     let mut ports = Ports::new(store);
     ports.feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
-    Services::start(ports)
+    Services::start_with(ports, config)
         .await
         .context("cannot load the schema")
 }

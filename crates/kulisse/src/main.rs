@@ -42,7 +42,15 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
     let limits = QueryLimits {
         timeout: args.query_timeout,
     };
-    let (store, services) = compose::open(dir, db, limits).await?;
+    let config = kulisse_core::Config {
+        realtime: kulisse_core::realtime::Config {
+            idle: args.realtime_idle,
+            max_lifetime: args.realtime_max_lifetime,
+            resume_window: args.realtime_resume_window,
+            resume_events: args.realtime_resume_events,
+        },
+    };
+    let (store, services) = compose::open(dir, db, limits, config).await?;
     let opts = HttpOptions {
         public_dir: Some(args.public_dir),
         origins: args.origins,
@@ -116,7 +124,8 @@ async fn superuser(
     db: Option<&str>,
     action: SuperuserAction,
 ) -> anyhow::Result<()> {
-    let (store, services) = compose::open(dir, db, QueryLimits::default()).await?;
+    let (store, services) =
+        compose::open(dir, db, QueryLimits::default(), Default::default()).await?;
     let result = match &action {
         SuperuserAction::Upsert { email, password } => {
             services.auth.upsert_superuser(email, password, false).await

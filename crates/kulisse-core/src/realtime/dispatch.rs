@@ -2,7 +2,7 @@
 //! the subscriptions whose rules and filters the record passes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use kulisse_schema::{Collection, CollectionKind};
@@ -12,8 +12,9 @@ use tokio::sync::mpsc;
 
 use super::client::{Client, State};
 use super::joins::Fetched;
+use super::log::{Log, Logged};
 use super::service::{Inner, Message, RecordEvent};
-use super::{Subscription, Target};
+use super::{Config, Position, Subscription, Target};
 use crate::Ambient;
 use crate::auth::Auth;
 use crate::changes::{Action, ChangeSet, Event, RecordChange};
@@ -23,34 +24,69 @@ use crate::query::{RequestInfo, Resolver, compile_filter};
 use crate::records::rules::{Action as RuleAction, compile_rule};
 use crate::records::{ExpandTree, RecordsService, visible};
 
+/// What the dispatcher is asked to do, in order.
+pub(crate) enum Work {
+    /// Change set `number` (or a gap) was published.
+    Published(u64, Event),
+    /// A client resumed: send it what it missed.
+    Resume(Arc<Client>),
+}
+
 /// Delivers committed changes to the connected clients (see the module doc).
 pub(crate) struct Dispatcher {
-    pub(crate) records: RecordsService,
-    pub(crate) registry: Registry,
-    pub(crate) ambient: Ambient,
-    pub(crate) clients: Weak<Inner>,
+    records: RecordsService,
+    registry: Registry,
+    ambient: Ambient,
+    clients: Weak<Inner>,
     /// Set by the bus side when events were dropped.
-    pub(crate) lagged: Arc<AtomicBool>,
+    lagged: Arc<AtomicBool>,
+    /// How many change sets were published (the bus side counts them).
+    published: Arc<AtomicU64>,
+    /// The recent change sets, for resuming clients. Only this thread touches it.
+    log: Log,
 }
 
 impl Dispatcher {
+    pub(crate) fn new(
+        records: RecordsService,
+        registry: Registry,
+        ambient: Ambient,
+        clients: Weak<Inner>,
+        lagged: Arc<AtomicBool>,
+        published: Arc<AtomicU64>,
+        config: &Config,
+    ) -> Dispatcher {
+        Dispatcher {
+            records,
+            registry,
+            ambient,
+            clients,
+            lagged,
+            published,
+            log: Log::new(config.resume_window, config.resume_events),
+        }
+    }
+
     /// Runs on its own thread until the service is gone: record reads and rule checks
     /// block it, never a runtime worker or the writer.
-    pub(crate) fn spawn(self, mut events: mpsc::Receiver<(u64, Event)>) {
+    pub(crate) fn spawn(mut self, mut work: mpsc::Receiver<Work>) {
         let handle = Handle::current();
         let spawned = std::thread::Builder::new()
             .name("realtime".into())
             .spawn(move || {
-                while let Some((number, event)) = events.blocking_recv() {
+                while let Some(next) = work.blocking_recv() {
                     let Some(inner) = self.clients.upgrade() else {
                         return;
                     };
                     if self.lagged.swap(false, Ordering::AcqRel) {
                         self.missed(&inner, &handle);
                     }
-                    match event {
-                        Event::Committed(set) => self.deliver(&inner, number, &set, &handle),
-                        Event::Missed => self.missed(&inner, &handle),
+                    match next {
+                        Work::Published(number, Event::Committed(set)) => {
+                            self.deliver(&inner, number, set, &handle);
+                        }
+                        Work::Published(_, Event::Missed) => self.missed(&inner, &handle),
+                        Work::Resume(client) => self.resume(&inner, &client, &handle),
                     }
                 }
             });
@@ -67,78 +103,150 @@ impl Dispatcher {
             .unwrap_or_default()
     }
 
-    /// Changes may have been lost: every bound requester is read again, and every client
-    /// is told, so none misses events silently.
-    fn missed(&self, inner: &Inner, handle: &Handle) {
+    /// Changes may have been lost: nothing before now can be sent again, every bound
+    /// requester is read again, and every client is told, so none misses events silently.
+    fn missed(&mut self, inner: &Inner, handle: &Handle) {
+        let now = self.published.load(Ordering::Acquire);
+        self.log.forget_through(now);
         for client in Self::clients(inner) {
             self.refresh_auth(&client, handle);
-            if !client.send(Message::Resync) {
+            if !client.send(Message::Resync(Position::through(now))) {
                 Self::disconnect(inner, &client);
             }
         }
     }
 
-    /// Forgets a client that cannot keep up: its stream ends, so it can never hold up the
-    /// others or the writers (the SDKs reconnect).
+    /// Disconnects a client that cannot keep up: its stream sends what is queued and
+    /// ends, so it can never hold up the others or the writers. It can resume.
     fn disconnect(inner: &Inner, client: &Client) {
+        client.close();
         if let Ok(mut all) = inner.clients.write() {
             all.remove(&client.id);
         }
     }
 
-    /// Delivers change set `number` (in publish order) to the subscriptions set before it
-    /// was published.
-    fn deliver(&self, inner: &Inner, number: u64, set: &ChangeSet, handle: &Handle) {
-        let clients = Self::clients(inner);
-        if clients.is_empty() {
+    /// Logs change set `number` and delivers it to the clients connected live, then sends
+    /// resuming clients what they missed (this set included).
+    fn deliver(&mut self, inner: &Inner, number: u64, set: Arc<ChangeSet>, handle: &Handle) {
+        if set.records.is_empty() && set.truncated.is_empty() {
             return;
         }
-        let schema = self.registry.snapshot();
-        // A table too big to list its deleted records: its subscribers start over.
-        for c in set.truncated.iter().filter_map(|id| schema.get(id)) {
-            for client in &clients {
-                let listens = client.state().subscriptions.iter().any(|s| {
-                    matches!(&s.target, Target::Collection(n) | Target::Record(n, _) if names(n, c))
-                });
-                if listens && !client.send(Message::Resync) {
-                    Self::disconnect(inner, client);
-                }
-            }
+        let clients = Self::clients(inner);
+        let resumable = {
+            let mut dropped = inner.dropped();
+            dropped.expire();
+            !dropped.is_empty()
+        };
+        if clients.is_empty() && !resumable {
+            // Nobody connected and nobody who may resume: no one can be owed this set.
+            self.log.forget_through(number);
+            return;
         }
         // Requesters first: a user deleted together with records (an unlink, a cascade)
         // no longer sees those changes as themselves.
         for change in set.records.iter().filter(|c| c.action != Action::Create) {
             self.follow_auth_change(&clients, change, handle);
         }
-        for change in &set.records {
+        // Each client's state once per set: a subscription request that lands meanwhile
+        // applies from the next set on (or, for a resume, through the replay, which
+        // includes this set).
+        let states: Vec<(Arc<Client>, State)> = clients
+            .into_iter()
+            .map(|c| {
+                let state = c.state();
+                (c, state)
+            })
+            .collect();
+        let (live, resuming): (Vec<_>, Vec<_>) =
+            states.into_iter().partition(|(_, s)| s.resume.is_none());
+        self.log.push(number, set);
+        if let Some(logged) = self.log.latest() {
+            self.send(inner, logged, &live, None, handle);
+        }
+        for (client, _) in &resuming {
+            self.resume(inner, client, handle);
+        }
+    }
+
+    /// Sends `client` what it missed since its resume position, from the log, then lets
+    /// live events through; `PB_RESYNC` when the log no longer reaches back that far.
+    fn resume(&self, inner: &Inner, client: &Arc<Client>, handle: &Handle) {
+        let Some(from) = client.take_resume() else {
+            return;
+        };
+        let state = client.state();
+        let target = [(Arc::clone(client), state)];
+        match self.log.after(from) {
+            Some(missed) => {
+                for logged in missed {
+                    self.send(inner, logged, &target, Some(from), handle);
+                }
+            }
+            None => {
+                let now = Position::through(self.published.load(Ordering::Acquire));
+                if !client.send(Message::Resync(now)) {
+                    Self::disconnect(inner, client);
+                }
+            }
+        }
+    }
+
+    /// Delivers a logged change set to `targets`, skipping messages at or before `after`
+    /// (a resuming client had them).
+    fn send(
+        &self,
+        inner: &Inner,
+        logged: &Logged,
+        targets: &[(Arc<Client>, State)],
+        after: Option<Position>,
+        handle: &Handle,
+    ) {
+        if targets.is_empty() {
+            return;
+        }
+        let (number, set) = (logged.number, &logged.set);
+        let schema = self.registry.snapshot();
+        let owed = |at: Position| after.is_none_or(|after| !at.is_behind(after));
+        // A table too big to list its deleted records: its subscribers start over.
+        for c in set.truncated.iter().filter_map(|id| schema.get(id)) {
+            for (client, state) in targets {
+                let listens = state.subscriptions.iter().any(|s| {
+                    matches!(&s.target, Target::Collection(n) | Target::Record(n, _) if names(n, c))
+                });
+                let at = Position::through(number);
+                if listens && owed(at) && !client.send(Message::Resync(at)) {
+                    Self::disconnect(inner, client);
+                }
+            }
+        }
+        for (i, change) in set.records.iter().enumerate() {
             let Some(c) = schema.get(&change.collection).cloned() else {
                 continue;
             };
             if c.kind == CollectionKind::View {
                 continue;
             }
-            let mut matching: Vec<(&Arc<Client>, State, Arc<Subscription>)> = Vec::new();
-            for client in &clients {
-                let state = client.state();
-                for s in state
-                    .subscriptions
-                    .iter()
-                    .filter(|s| s.since < number && targets(s, &c, &change.id))
-                {
-                    matching.push((client, state.clone(), Arc::clone(s)));
+            let mut matching: Vec<(&Arc<Client>, &State, &Arc<Subscription>, Position)> =
+                Vec::new();
+            for (client, state) in targets {
+                for (j, s) in state.subscriptions.iter().enumerate() {
+                    let at = Position::message(number, i, j);
+                    if s.since < number && owed(at) && targets_record(s, &c, &change.id) {
+                        matching.push((client, state, s, at));
+                    }
                 }
             }
             if matching.is_empty() {
                 continue;
             }
-            let Some(row) = self.record(&c, change, handle) else {
+            let Some(row) = logged.row(i, || self.record(&c, change, handle)) else {
                 continue;
             };
             let joins = Fetched::new(&*self.records.store, &schema, handle);
             let event = Happened {
                 c: &c,
                 schema: &schema,
-                row: &row,
+                row,
                 action: change.action,
                 joins: &joins,
                 handle,
@@ -146,17 +254,20 @@ impl Dispatcher {
             // Subscribers with the same requester and subscription see the same thing:
             // the rule is checked and the message built once per such group.
             let mut built: HashMap<Group, Option<Arc<RecordEvent>>> = HashMap::new();
-            for (client, state, subscription) in matching {
-                let group = (state.requester, Arc::clone(&subscription.topic));
+            for (client, state, subscription, at) in matching {
+                let group = (
+                    Arc::clone(&state.requester),
+                    Arc::clone(&subscription.topic),
+                );
                 let message = built
                     .entry(group)
                     .or_insert_with(|| {
-                        self.message(&event, &state.auth, &subscription)
+                        self.message(&event, &state.auth, subscription)
                             .map(Arc::new)
                     })
                     .clone();
                 if let Some(message) = message
-                    && !client.send(Message::Record(message))
+                    && !client.send(Message::Record(message, at))
                 {
                     Self::disconnect(inner, client);
                 }
@@ -306,7 +417,7 @@ struct Happened<'a> {
 type Group = (Arc<str>, Arc<str>);
 
 /// Whether `s` listens to record `id` of `c`.
-fn targets(s: &Subscription, c: &Collection, id: &str) -> bool {
+fn targets_record(s: &Subscription, c: &Collection, id: &str) -> bool {
     match &s.target {
         Target::Collection(n) => names(n, c),
         Target::Record(n, record) => record == id && names(n, c),

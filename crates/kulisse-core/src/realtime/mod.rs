@@ -12,12 +12,18 @@
 //! allowed to stall the others.
 
 mod client;
+mod config;
 mod dispatch;
 mod error;
 mod joins;
+mod log;
+mod position;
+mod resume;
 mod service;
 mod topic;
 
+pub use config::Config;
 pub use error::RealtimeError;
+pub use position::Position;
 pub use service::{Connection, Message, RealtimeService, RecordEvent};
 pub use topic::{Options, Subscription, Target};

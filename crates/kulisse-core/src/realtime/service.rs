@@ -1,16 +1,18 @@
 //! The realtime service: connected clients, their subscriptions, and the bus subscription
 //! that feeds the dispatcher.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 
 use kulisse_schema::{FieldError, FieldErrors};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-use super::client::Client;
-use super::dispatch::Dispatcher;
-use super::{RealtimeError, Subscription};
+use super::client::{Client, requester};
+use super::dispatch::{Dispatcher, Work};
+use super::resume::DroppedClients;
+use super::{Config, Position, RealtimeError, Subscription};
 use crate::Ambient;
 use crate::auth::Auth;
 use crate::changes::{Event, EventBus, Subscriber};
@@ -35,11 +37,21 @@ const BACKLOG: usize = 4096;
 #[derive(Debug)]
 pub enum Message {
     /// A record event, shared by every subscriber who sees it alike.
-    Record(Arc<RecordEvent>),
-    /// Events may have been lost (this node's feed from the other nodes reconnected, or
-    /// the dispatcher fell behind): a client that keeps state from events should reload
-    /// it. Sent as `PB_RESYNC`, which the official SDKs ignore.
-    Resync,
+    Record(Arc<RecordEvent>, Position),
+    /// Events may have been lost (this node's feed from the other nodes reconnected, the
+    /// dispatcher fell behind, or a resuming client was gone too long): a client that
+    /// keeps state from events should reload it. Sent as `PB_RESYNC`, which the official
+    /// SDKs ignore.
+    Resync(Position),
+}
+
+impl Message {
+    /// Where the client is once it has this message: its event id.
+    pub fn position(&self) -> Position {
+        match self {
+            Message::Record(_, at) | Message::Resync(at) => *at,
+        }
+    }
 }
 
 /// A record event as its subscribers see it. Subscribers with the same requester and the
@@ -66,29 +78,90 @@ pub struct RealtimeService {
 }
 
 pub(crate) struct Inner {
+    /// Clients with an open stream.
     pub(crate) clients: RwLock<HashMap<String, Arc<Client>>>,
+    /// Clients whose stream dropped, for the resume window.
+    dropped: Mutex<DroppedClients>,
+    /// Set at shutdown: ending streams are not kept for a resume.
+    closing: AtomicBool,
     ambient: Ambient,
     bus: EventBus,
+    config: Config,
     /// How many events the bus has handed to the dispatcher's queue.
     published: Arc<AtomicU64>,
+    /// The dispatcher's queue, for resume requests.
+    work: mpsc::Sender<Work>,
 }
 
-/// An open client stream: its id and its messages. Dropping it (the HTTP stream ended)
-/// forgets the client and its subscriptions.
+impl Inner {
+    pub(crate) fn dropped(&self) -> MutexGuard<'_, DroppedClients> {
+        self.dropped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Asks the dispatcher to send `client` what it missed, now rather than with the next
+    /// change set (it would also do it then, should its queue be full).
+    fn wake_for(&self, client: &Arc<Client>) {
+        let _ = self.work.try_send(Work::Resume(Arc::clone(client)));
+    }
+}
+
+/// An open client stream. Dropping it (the HTTP stream ended) detaches the client, which
+/// is kept for the resume window.
 pub struct Connection {
     /// The client id to announce in `PB_CONNECT`.
     pub client_id: String,
-    /// Messages in delivery order; ends when the client was disconnected for being slow.
-    pub messages: mpsc::Receiver<Message>,
+    client: Arc<Client>,
+    /// Which of the client's streams this is.
+    stream: u64,
+    messages: mpsc::Receiver<Message>,
+    /// The last message handed out (or where the stream started).
+    at: Position,
+    /// Whether the server ended the stream (rather than the client leaving).
+    ended: bool,
+    idle: std::time::Duration,
+    ends: Instant,
     service: Weak<Inner>,
+}
+
+impl Connection {
+    /// The next message, in delivery order; `None` when the stream ends: it was idle for
+    /// [`Config::idle`], reached [`Config::max_lifetime`], or its client was disconnected
+    /// for not keeping up (after what was queued).
+    pub async fn next(&mut self) -> Option<Message> {
+        let wait = self
+            .idle
+            .min(self.ends.saturating_duration_since(Instant::now()));
+        let message = tokio::time::timeout(wait, self.messages.recv())
+            .await
+            .ok()
+            .flatten();
+        match &message {
+            Some(m) => self.at = m.position(),
+            None => self.ended = true,
+        }
+        message
+    }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if let Some(inner) = self.service.upgrade()
-            && let Ok(mut clients) = inner.clients.write()
-        {
+        let Some(inner) = self.service.upgrade() else {
+            return;
+        };
+        // A newer stream resumed the client: it is that stream's now.
+        if !self.client.is_current(self.stream) {
+            return;
+        }
+        if let Ok(mut clients) = inner.clients.write() {
             clients.remove(&self.client_id);
+        }
+        self.client.close();
+        if !inner.closing.load(Ordering::Acquire) && self.client.state().bound {
+            inner
+                .dropped()
+                .keep(Arc::clone(&self.client), self.at, self.ended);
         }
     }
 }
@@ -97,7 +170,7 @@ impl Drop for Connection {
 /// queues. When the dispatcher is [`BACKLOG`] events behind, events are dropped and the
 /// dispatcher is told it missed some rather than the writer waiting.
 struct Queue {
-    events: mpsc::Sender<(u64, Event)>,
+    events: mpsc::Sender<Work>,
     lagged: Arc<AtomicBool>,
     /// Numbers the events in publish (commit) order.
     published: Arc<AtomicU64>,
@@ -106,7 +179,11 @@ struct Queue {
 impl Subscriber for Queue {
     fn on_event(&self, event: &Event) {
         let number = self.published.fetch_add(1, Ordering::AcqRel) + 1;
-        if self.events.try_send((number, event.clone())).is_err() {
+        if self
+            .events
+            .try_send(Work::Published(number, event.clone()))
+            .is_err()
+        {
             self.lagged.store(true, Ordering::Release);
         }
     }
@@ -119,46 +196,97 @@ impl RealtimeService {
         registry: Registry,
         ambient: Ambient,
         bus: &EventBus,
+        config: Config,
     ) -> RealtimeService {
+        let (work, queue) = mpsc::channel(BACKLOG);
         let inner = Arc::new(Inner {
             clients: RwLock::default(),
+            dropped: Mutex::new(DroppedClients::new(config.resume_window)),
+            closing: AtomicBool::new(false),
             ambient: ambient.clone(),
             bus: bus.clone(),
+            config,
             published: Arc::default(),
+            work: work.clone(),
         });
-        let (queue, events) = mpsc::channel(BACKLOG);
         let lagged = Arc::new(AtomicBool::new(false));
         bus.subscribe(Arc::new(Queue {
-            events: queue,
+            events: work,
             lagged: Arc::clone(&lagged),
             published: Arc::clone(&inner.published),
         }));
-        Dispatcher {
+        Dispatcher::new(
             records,
             registry,
             ambient,
-            clients: Arc::downgrade(&inner),
+            Arc::downgrade(&inner),
             lagged,
-        }
-        .spawn(events);
+            Arc::clone(&inner.published),
+            &config,
+        )
+        .spawn(queue);
         RealtimeService { inner }
     }
 
-    /// A new client and its stream.
-    pub fn connect(&self) -> Connection {
-        let id = self
-            .inner
-            .ambient
-            .ids
-            .random(CLIENT_ID_ALPHABET, CLIENT_ID_LEN);
-        let (client, messages) = Client::new(id.clone(), self.inner.bus.want_rows());
-        if let Ok(mut clients) = self.inner.clients.write() {
-            clients.insert(id.clone(), client);
+    /// A client and its stream. `peer` says where it connects from (address and user
+    /// agent). `last_event_id` is the `Last-Event-ID` header of a reconnecting
+    /// `EventSource`: when it names a client dropped within the resume window, that client
+    /// continues from there; otherwise the new client's stream starts with `PB_RESYNC`.
+    pub fn connect(&self, peer: &str, last_event_id: Option<&str>) -> Connection {
+        let inner = &self.inner;
+        // A client resumes only from where it connected (address and user agent): its id
+        // alone must not hand its requester's events to someone else.
+        let resumed = last_event_id.map(|id| {
+            let (id, at) = Position::parse_event_id(id)?;
+            // Still connected as far as this node knows (the old connection's end has not
+            // been noticed yet): the client moves to the new stream.
+            let live = {
+                let mut clients = inner.clients.write().ok()?;
+                match clients.get(id) {
+                    Some(c) if *c.peer == *peer => clients.remove(id),
+                    _ => None,
+                }
+            };
+            let client = match live {
+                Some(client) => client,
+                None => inner.dropped().take_by_id(id, peer)?.client,
+            };
+            let from = at.unwrap_or(client.state().origin);
+            Some((client, from))
+        });
+        let now = inner.published.load(Ordering::Acquire);
+        let client = match &resumed {
+            Some(Some((client, from))) => {
+                client.resume_from(*from);
+                Arc::clone(client)
+            }
+            _ => {
+                let id = inner.ambient.ids.random(CLIENT_ID_ALPHABET, CLIENT_ID_LEN);
+                Client::new(id, Arc::from(peer), now, inner.bus.want_rows())
+            }
+        };
+        let (messages, stream) = client.attach();
+        if let Ok(mut clients) = inner.clients.write() {
+            clients.insert(client.id.clone(), Arc::clone(&client));
+        }
+        match resumed {
+            Some(Some(_)) => inner.wake_for(&client),
+            // A resume that came too late: the client is told, so it reloads.
+            Some(None) => {
+                client.send(Message::Resync(Position::through(now)));
+            }
+            None => {}
         }
         Connection {
-            client_id: id,
+            client_id: client.id.clone(),
+            at: client.state().origin,
+            client,
+            stream,
+            ended: false,
             messages,
-            service: Arc::downgrade(&self.inner),
+            idle: inner.config.idle,
+            ends: Instant::now() + inner.config.max_lifetime,
+            service: Arc::downgrade(inner),
         }
     }
 
@@ -166,9 +294,14 @@ impl RealtimeService {
     /// otherwise hold the graceful shutdown for up to its idle timeout). The SDKs
     /// reconnect to whichever node is up.
     pub fn close(&self) {
+        self.inner.closing.store(true, Ordering::Release);
         if let Ok(mut clients) = self.inner.clients.write() {
+            for client in clients.values() {
+                client.close();
+            }
             clients.clear();
         }
+        self.inner.dropped().clear();
     }
 
     /// `POST /api/realtime`: replaces the client's subscriptions with `topics`, bound to
@@ -213,32 +346,67 @@ impl RealtimeService {
         if !errs.0.is_empty() {
             return Err(CoreError::invalid(Form::Realtime, errs));
         }
-        let client = self
-            .inner
+        let inner = &self.inner;
+        let client = inner
             .clients
             .read()
             .ok()
             .and_then(|c| c.get(client_id).cloned())
             .ok_or(RealtimeError::UnknownClient)?;
-        // A new subscription hears of changes published from now on; one kept from the
-        // previous set keeps its start, so nothing it was owed is skipped.
-        let now = self.inner.published.load(Ordering::Acquire);
-        let before = client.state().subscriptions;
         // PB compat: a topic sent twice is one subscription (one event, not two).
-        let mut seen = std::collections::HashSet::new();
-        let subscriptions = topics
+        let mut seen = HashSet::new();
+        let topics: Vec<&str> = topics
             .iter()
-            .filter(|t| seen.insert(t.as_str()))
-            .map(|t| {
-                let mut s = Subscription::parse(t);
-                s.since = before
-                    .iter()
-                    .find(|old| old.topic == s.topic)
-                    .map_or(now, |old| old.since);
-                Arc::new(s)
-            })
+            .map(String::as_str)
+            .filter(|t| seen.insert(*t))
             .collect();
-        client.subscribe(auth, subscriptions)?;
+        let now = inner.published.load(Ordering::Acquire);
+        let mut resumed = false;
+        client.subscribe(auth, |state| {
+            // A fresh client's first subscriptions may be an SDK's reconnect after the
+            // server ended its stream: it takes over the client it replaces (see
+            // `resume.rs`).
+            let taken = (!state.bound && !topics.is_empty())
+                .then(|| {
+                    let who = requester(auth);
+                    inner.dropped().take_latest(|old| {
+                        old.peer == client.peer && {
+                            let old = old.state();
+                            old.requester == who && same_topics(&old.subscriptions, &seen)
+                        }
+                    })
+                })
+                .flatten();
+            let subscriptions = match &taken {
+                // The same topics: the client's subscriptions as they were, in their order
+                // (a message's position depends on it).
+                Some(old) => old.client.state().subscriptions.to_vec(),
+                // A new subscription hears of changes published from now on; one kept from
+                // the previous set keeps its start, so nothing it was owed is skipped.
+                None => topics
+                    .iter()
+                    .map(|t| {
+                        let mut s = Subscription::parse(t);
+                        s.since = state
+                            .subscriptions
+                            .iter()
+                            .find(|old| old.topic == s.topic)
+                            .map_or(now, |old| old.since);
+                        Arc::new(s)
+                    })
+                    .collect(),
+            };
+            resumed = taken.is_some();
+            (subscriptions, taken.map(|old| old.at))
+        })?;
+        if resumed {
+            inner.wake_for(&client);
+        }
         Ok(())
     }
+}
+
+/// Whether `subscriptions` are exactly the topics in `topics`.
+fn same_topics(subscriptions: &[Arc<Subscription>], topics: &HashSet<&str>) -> bool {
+    subscriptions.len() == topics.len() && subscriptions.iter().all(|s| topics.contains(&*s.topic))
 }

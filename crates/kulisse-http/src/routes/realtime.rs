@@ -1,33 +1,36 @@
 //! `GET /api/realtime` (the SSE stream) and `POST /api/realtime` (a client's subscriptions),
 //! spec §6.
 
-use std::time::Duration;
-
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use kulisse_core::error::GENERIC_BAD_REQUEST;
 use kulisse_core::realtime::{Connection, Message, RecordEvent};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::time::Instant;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Req, SubscriptionsBody, WriteBody};
+use crate::extract::{RemoteIp, Req, SubscriptionsBody, WriteBody};
 use crate::fields::FieldsFilter;
 
-/// A stream that sent nothing for this long ends (PocketBase's idle timeout); the SDKs
-/// reconnect and subscribe again.
-const IDLE: Duration = Duration::from_secs(5 * 60);
-/// No stream lasts longer than this (PocketBase's).
-const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
-
-/// `GET /api/realtime`: a new client; its id in the first event, then its messages.
-pub async fn connect(State(s): State<AppState>) -> Response {
-    let connection = s.services.realtime.connect();
+/// `GET /api/realtime`: a new client (or, with `Last-Event-ID`, a dropped one resuming);
+/// its id in the first event, then its messages.
+pub async fn connect(
+    State(s): State<AppState>,
+    RemoteIp(ip): RemoteIp,
+    headers: HeaderMap,
+) -> Response {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let peer = format!(
+        "{} {}",
+        ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        text(USER_AGENT.as_str()).unwrap_or_default()
+    );
+    let connection = s.services.realtime.connect(&peer, text("last-event-id"));
+    // The SDKs read the client id from the connect event's id.
     let hello = frame(
         &connection.client_id,
         "PB_CONNECT",
@@ -38,7 +41,6 @@ pub async fn connect(State(s): State<AppState>) -> Response {
     let stream = Stream {
         connection,
         hello: Some(hello),
-        ends: Instant::now() + MAX_LIFETIME,
     };
     let body = futures::stream::unfold(stream, |mut s| async move {
         let frame = s.next().await?;
@@ -57,34 +59,31 @@ pub async fn connect(State(s): State<AppState>) -> Response {
 
 /// One client's open stream.
 struct Stream {
-    /// Dropped with the stream when the client goes: the service forgets the client.
+    /// Dropped with the stream when the client goes: the service detaches the client.
     connection: Connection,
     hello: Option<Bytes>,
-    ends: Instant,
 }
 
 impl Stream {
-    /// The next frame, or `None` when the stream ends: idle, too old, or the client was
-    /// disconnected for not keeping up.
+    /// The next frame, or `None` when the stream ends (see [`Connection::next`]).
     async fn next(&mut self) -> Option<Bytes> {
         if let Some(hello) = self.hello.take() {
             return Some(hello);
         }
-        let wait = IDLE.min(self.ends.saturating_duration_since(Instant::now()));
-        let message = tokio::time::timeout(wait, self.connection.messages.recv())
-            .await
-            .ok()??;
-        Some(self.write(message))
+        let message = self.connection.next().await?;
+        Some(self.write(&message))
     }
 
-    fn write(&self, message: Message) -> Bytes {
-        let id = &self.connection.client_id;
+    /// The message as an event whose id is `<clientId>:<position>`, which a reconnecting
+    /// `EventSource` sends back as `Last-Event-ID`.
+    fn write(&self, message: &Message) -> Bytes {
+        let id = format!("{}:{}", self.connection.client_id, message.position());
         match message {
-            Message::Record(event) => {
-                let data = event.data.get_or_init(|| data(&event));
-                frame(id, &event.event, data)
+            Message::Record(event, _) => {
+                let data = event.data.get_or_init(|| data(event));
+                frame(&id, &event.event, data)
             }
-            Message::Resync => frame(id, "PB_RESYNC", b"{}"),
+            Message::Resync(_) => frame(&id, "PB_RESYNC", b"{}"),
         }
     }
 }

@@ -418,8 +418,8 @@ async fn nodes_starting_together_on_a_fresh_database_all_start_with_one_set_of_d
     let (a, b) = tokio::join!(place.open(), place.open());
     let (a, b) = (a.unwrap(), b.unwrap());
     let (sa, sb) = tokio::join!(
-        kulisse::compose::start(Arc::clone(&a), None),
-        kulisse::compose::start(Arc::clone(&b), None)
+        kulisse::compose::start(Arc::clone(&a), None, Default::default()),
+        kulisse::compose::start(Arc::clone(&b), None, Default::default())
     );
     assert!(sa.is_ok() && sb.is_ok(), "{:?} {:?}", sa.err(), sb.err());
     let mut names: Vec<String> = a

@@ -1,6 +1,8 @@
 //! Realtime over a real SSE stream (spec §6): PocketBase's framing, subscriptions and their
 //! validation, events after commit with each subscriber's rules, and delivery across nodes.
 
+mod resume;
+
 use std::time::Duration;
 
 use kulisse_testkit::{Sse, TestEngine, TestServer, engine_tests, urlencode};
@@ -108,12 +110,26 @@ async fn a_subscriber_gets_create_update_and_delete_in_pocketbases_framing() {
             ("posts/*", "delete", &json!("two"))
         ]
     );
+    // kulisse: an event's id is the client id and its position (for `Last-Event-ID`);
+    // PocketBase sends the client id alone. Positions grow through the stream.
+    let positions: Vec<(u64, u64)> = frames
+        .iter()
+        .map(|f| {
+            let (client, at) = f.id.split_once(':').expect("id is <clientId>:<position>");
+            assert_eq!(client, sse.client_id);
+            let (set, index) = at.split_once('.').unwrap();
+            (set.parse().unwrap(), index.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        positions.is_sorted() && positions[0] < positions[2],
+        "{positions:?}"
+    );
     let first = &frames[0];
-    assert_eq!(first.id, sse.client_id, "every frame's id is the client id");
     assert!(
         first.raw.starts_with(&format!(
             "id:{}\nevent:posts/*\ndata:{{\"record\":{{",
-            sse.client_id
+            first.id
         )),
         "{}",
         first.raw
