@@ -15,14 +15,14 @@ mod finalize;
 mod json;
 mod middleware;
 mod routes;
+mod serve;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use axum::ServiceExt as _;
 use kulisse_core::Services;
 
 pub use finalize::Finalize;
+pub use serve::serve;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -52,21 +52,4 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
         .with_state(state)
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
     Finalize::new(routes, finalize::Cors::new(&opts.origins))
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves; in-flight requests then finish.
-///
-/// # Errors
-/// When accepting connections fails for good.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: App,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

@@ -2,6 +2,7 @@
 //! validation, events after commit with each subscriber's rules, and delivery across nodes.
 
 mod resume;
+mod wire;
 
 use std::time::Duration;
 
