@@ -241,6 +241,21 @@ impl Dispatcher {
                 continue;
             }
             let Some(row) = logged.row(i, || self.record(&c, change, handle)) else {
+                // A record deleted on another node whose row did not fit the feed's
+                // message: no rule can be checked, so no one is shown it; its subscribers
+                // are told they missed something instead. (A create or update that is
+                // gone by now is followed by its delete.)
+                if change.action == Action::Delete {
+                    let mut told: Vec<&Arc<Client>> = Vec::new();
+                    for (client, _, _, at) in matching {
+                        if !told.iter().any(|t| Arc::ptr_eq(t, client)) {
+                            told.push(client);
+                            if !client.send(Message::Resync(at)) {
+                                Self::disconnect(inner, client);
+                            }
+                        }
+                    }
+                }
                 continue;
             };
             let joins = Fetched::new(&*self.records.store, &schema, handle);

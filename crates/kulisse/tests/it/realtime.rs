@@ -429,6 +429,27 @@ async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
         ),
         (Some("delete"), &json!("from a"))
     );
+    // One too big for the feed's message cannot be shown on B (no rule can be checked
+    // without it): B's subscriber is told it missed something.
+    let big = create(
+        &a,
+        None,
+        "posts",
+        json!({"title": "big", "body": "x".repeat(10_000)}),
+    )
+    .await;
+    let frame = sse.next(WAIT).await.expect("the create crosses nodes");
+    assert_eq!(frame.data["record"]["title"], "big");
+    let path = format!(
+        "/api/collections/posts/records/{}",
+        big["id"].as_str().unwrap()
+    );
+    assert_eq!(a.send("DELETE", &path, None, None).await.0, 204);
+    let frame = sse.next(WAIT).await.expect("word of the delete");
+    assert_eq!(
+        (frame.event.as_str(), &frame.data),
+        ("PB_RESYNC", &json!({}))
+    );
 }
 
 /// On PostgreSQL: when a node's feed from the other nodes drops, its clients are told with
