@@ -43,13 +43,23 @@ pub enum Message {
     /// keeps state from events should reload it. Sent as `PB_RESYNC`, which the official
     /// SDKs ignore.
     Resync(Position),
+    /// A message on a custom topic (`@oauth2`: the OAuth2 redirect hands the popup's code
+    /// to the SDK waiting on it), with its `data` JSON. Not a change: it has no position
+    /// of its own and is not sent again on a resume.
+    Custom {
+        /// The topic, which is the event's name.
+        topic: Arc<str>,
+        /// The event's data.
+        data: Vec<u8>,
+    },
 }
 
 impl Message {
-    /// Where the client is once it has this message: its event id.
-    pub fn position(&self) -> Position {
+    /// Where the client is once it has this message (its event id), if it is a change.
+    pub fn position(&self) -> Option<Position> {
         match self {
-            Message::Record(_, at) | Message::Resync(at) => *at,
+            Message::Record(_, at) | Message::Resync(at) => Some(*at),
+            Message::Custom { .. } => None,
         }
     }
 }
@@ -138,10 +148,16 @@ impl Connection {
             .ok()
             .flatten();
         match &message {
-            Some(m) => self.at = m.position(),
+            Some(m) => self.at = m.position().unwrap_or(self.at),
             None => self.ended = true,
         }
         message
+    }
+
+    /// The position of the last change this stream handed out (or where it started): the
+    /// id of a message that has none of its own.
+    pub fn position(&self) -> Position {
+        self.at
     }
 }
 
@@ -302,6 +318,40 @@ impl RealtimeService {
             clients.clear();
         }
         self.inner.dropped().clear();
+    }
+
+    /// Sends `data` on the custom topic `topic` (such as `@oauth2`) to client `client_id`,
+    /// which must be connected to this node and subscribed to exactly that topic.
+    ///
+    /// # Errors
+    /// [`RealtimeError::UnknownClient`] otherwise, or when its outbox is full.
+    pub fn send_custom(
+        &self,
+        client_id: &str,
+        topic: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), RealtimeError> {
+        let client = self
+            .inner
+            .clients
+            .read()
+            .ok()
+            .and_then(|c| c.get(client_id).cloned())
+            .ok_or(RealtimeError::UnknownClient)?;
+        let subscribed = client
+            .state()
+            .subscriptions
+            .iter()
+            .any(|s| &*s.topic == topic);
+        let message = Message::Custom {
+            topic: Arc::from(topic),
+            data: data.to_string().into_bytes(),
+        };
+        if subscribed && client.send(message) {
+            Ok(())
+        } else {
+            Err(RealtimeError::UnknownClient)
+        }
     }
 
     /// `POST /api/realtime`: replaces the client's subscriptions with `topics`, bound to

@@ -77,13 +77,17 @@ impl Stream {
     /// The message as an event whose id is `<clientId>:<position>`, which a reconnecting
     /// `EventSource` sends back as `Last-Event-ID`.
     fn write(&self, message: &Message) -> Bytes {
-        let id = format!("{}:{}", self.connection.client_id, message.position());
+        let at = message
+            .position()
+            .unwrap_or_else(|| self.connection.position());
+        let id = format!("{}:{at}", self.connection.client_id);
         match message {
             Message::Record(event, _) => {
                 let data = event.data.get_or_init(|| data(event));
                 frame(&id, &event.event, data)
             }
             Message::Resync(_) => frame(&id, "PB_RESYNC", b"{}"),
+            Message::Custom { topic, data } => frame(&id, topic, data),
         }
     }
 }
