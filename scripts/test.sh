@@ -65,14 +65,19 @@ python3 -m venv "$py_env" 2>/dev/null || {
     python3 -m venv "$py_env"
 }
 "$py_env/bin/pip" install -q --disable-pip-version-check -r sdk-tests/python/requirements.txt
-# Starts `kulisse serve` on a free port with data dir $1 and the other arguments; sets
-# $server (its pid), $url and $log.
+# Starts `kulisse serve` on a free port with data dir $1, the global arguments that follow
+# (the engine) and, after `--`, arguments for `serve` only; sets $server (its pid), $url
+# and $log.
 start_kulisse() {
-    local dir=$1
+    local dir=$1 global=() only=()
     shift
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do global+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    only=("$@")
     log="$dir.log"
-    target/debug/kulisse superuser upsert admin@example.com 1234567890 --dir "$dir" "$@" >/dev/null
-    target/debug/kulisse serve --http 127.0.0.1:0 --dir "$dir" --publicDir "$dir/public" "$@" >"$log" 2>&1 &
+    target/debug/kulisse superuser upsert admin@example.com 1234567890 --dir "$dir" "${global[@]}" >/dev/null
+    target/debug/kulisse serve --http 127.0.0.1:0 --dir "$dir" --publicDir "$dir/public" \
+        "${global[@]}" "${only[@]}" >"$log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do
         grep -q '^Server started at ' "$log" 2>/dev/null && break
@@ -87,7 +92,7 @@ start_kulisse() {
 sdk_suite() {
     local data server url log short short_url
     data=$(mktemp -d)
-    start_kulisse "$data/short" --realtime-max-lifetime 2s "$@" || return 1
+    start_kulisse "$data/short" "$@" -- --realtime-max-lifetime 2s || return 1
     short=$server short_url=$url
     start_kulisse "$data/pb" "$@" || { kill "$short"; return 1; }
     (cd sdk-tests && KULISSE_URL="$url" KULISSE_SHORT_LIVED_URL="$short_url" npm test) ||

@@ -37,6 +37,20 @@ async fn until_dropped(srv: &TestServer, client_id: &str) {
     }
 }
 
+/// A client from [`AGENT`] on `topics` receives one event (a new post titled `title`),
+/// then drops its connection; returns that event and the client's id once the server
+/// noticed.
+async fn one_event_then_gone(srv: &TestServer, topics: &[&str], title: &str) -> (Frame, String) {
+    let mut sse = Sse::connect_with(&srv.client, &srv.base, &[AGENT]).await;
+    assert_eq!(subscribe(srv, &sse, None, topics).await.0, 204);
+    create(srv, None, "posts", json!({"title": title})).await;
+    let last = sse.next(WAIT).await.expect("the live event");
+    let client_id = sse.client_id.clone();
+    drop(sse);
+    until_dropped(srv, &client_id).await;
+    (last, client_id)
+}
+
 /// `(action, title)` of record frames.
 fn seen(frames: &[Frame]) -> Vec<(String, Value)> {
     frames
@@ -54,13 +68,7 @@ async fn a_reconnect_with_last_event_id_gets_what_it_missed_in_order() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
     collections(&srv, &su).await;
-    let mut sse = Sse::connect_with(&srv.client, &srv.base, &[AGENT]).await;
-    assert_eq!(subscribe(&srv, &sse, None, &["posts/*"]).await.0, 204);
-    create(&srv, None, "posts", json!({"title": "one"})).await;
-    let last = sse.next(WAIT).await.expect("the live event");
-    let client_id = sse.client_id.clone();
-    drop(sse);
-    until_dropped(&srv, &client_id).await;
+    let (last, client_id) = one_event_then_gone(&srv, &["posts/*"], "one").await;
 
     let two = create(&srv, None, "posts", json!({"title": "two"})).await;
     create(&srv, None, "posts", json!({"title": "three"})).await;
@@ -147,12 +155,8 @@ async fn a_reconnect_the_server_cannot_serve_is_told_to_resync() {
     );
 
     // More events happened while it was away than are kept.
-    assert_eq!(subscribe(&srv, &sse, None, &["posts/*"]).await.0, 204);
-    create(&srv, None, "posts", json!({"title": "one"})).await;
-    let last = sse.next(WAIT).await.expect("the live event");
-    let client_id = sse.client_id.clone();
     drop(sse);
-    until_dropped(&srv, &client_id).await;
+    let (last, client_id) = one_event_then_gone(&srv, &["posts/*"], "one").await;
     for title in ["two", "three", "four"] {
         create(&srv, None, "posts", json!({"title": title})).await;
     }
@@ -184,13 +188,7 @@ async fn an_sdk_reconnect_from_the_same_place_takes_over_the_dropped_client() {
 
     // A stream the client closed (an SDK's `unsubscribe()` on a page change) is not
     // taken over: the next page's client starts afresh.
-    let mut closed = Sse::connect_with(&srv.client, &srv.base, &[AGENT]).await;
-    assert_eq!(subscribe(&srv, &closed, None, &topics).await.0, 204);
-    create(&srv, None, "posts", json!({"title": "zero"})).await;
-    closed.next(WAIT).await.expect("the live event");
-    let closed_id = closed.client_id.clone();
-    drop(closed);
-    until_dropped(&srv, &closed_id).await;
+    one_event_then_gone(&srv, &topics, "zero").await;
     create(&srv, None, "posts", json!({"title": "between pages"})).await;
     let mut next_page = Sse::connect_with(&srv.client, &srv.base, &[AGENT]).await;
     assert_eq!(subscribe(&srv, &next_page, None, &topics).await.0, 204);
