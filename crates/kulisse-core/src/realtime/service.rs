@@ -285,6 +285,11 @@ impl RealtimeService {
         if let Ok(mut clients) = inner.clients.write() {
             clients.insert(client.id.clone(), Arc::clone(&client));
         }
+        if matches!(resumed, Some(Some(_))) {
+            // The old stream may have ended between being taken over and the attach
+            // above, and kept the client as dropped: it is live again.
+            inner.dropped().take_by_id(&client.id, peer);
+        }
         match resumed {
             Some(Some(_)) => inner.wake_for(&client),
             // A resume that came too late: the client is told, so it reloads.
