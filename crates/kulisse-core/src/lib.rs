@@ -18,6 +18,7 @@ pub mod changes;
 pub mod clock;
 pub mod collections;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod query;
 pub mod realtime;
