@@ -68,15 +68,18 @@ pub struct Ports {
     pub feed: Option<Arc<dyn ChangeFeed>>,
     /// Time and randomness.
     pub ambient: Ambient,
+    /// Where uploaded files live; without one, file uploads are refused.
+    pub blobs: Option<Arc<dyn files::BlobStore>>,
 }
 
 impl Ports {
-    /// One node on `store`, on the system clock.
+    /// One node on `store`, on the system clock, without file storage.
     pub fn new(store: Arc<dyn Store>) -> Ports {
         Ports {
             store,
             feed: None,
             ambient: Ambient::system(),
+            blobs: None,
         }
     }
 }
@@ -109,6 +112,7 @@ impl Services {
             store,
             feed,
             ambient,
+            blobs,
         } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
@@ -133,7 +137,13 @@ impl Services {
                 events.clone(),
             ));
         }
-        let records = RecordsService::new(store, writer, registry.clone(), ambient.clone());
+        if let Some(blobs) = &blobs {
+            events.subscribe(Arc::new(files::Janitor::new(
+                Arc::clone(blobs),
+                registry.clone(),
+            )));
+        }
+        let records = RecordsService::new(store, writer, registry.clone(), ambient.clone(), blobs);
         let realtime = realtime::RealtimeService::start(
             records.clone(),
             registry,

@@ -44,6 +44,7 @@ async fn abandoned_delete_is_still_announced(store: Arc<dyn Store>) -> bool {
             RequestInfo::for_auth(su.clone(), "POST"),
             "users",
             body,
+            Vec::new(),
             &ExpandTree::default(),
         )
         .await

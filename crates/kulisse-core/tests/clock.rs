@@ -73,7 +73,7 @@ async fn records_are_stamped_and_named_by_the_ambient() {
     };
     let created = services
         .records
-        .create(req, "users", body, &ExpandTree::default())
+        .create(req, "users", body, Vec::new(), &ExpandTree::default())
         .await
         .unwrap();
     let row = &created.fields;

@@ -174,7 +174,8 @@ fn status_of(e: &CoreError) -> StatusCode {
             RecordsError::ViewNotWritable
             | RecordsError::CascadeTooDeep
             | RecordsError::OnlySuperuser
-            | RecordsError::RequiredReference => BAD_REQUEST,
+            | RecordsError::RequiredReference
+            | RecordsError::FileStorage(_) => BAD_REQUEST,
         },
         CoreError::Batch(e) => match e {
             BatchError::Disabled => FORBIDDEN,
@@ -336,6 +337,12 @@ mod tests {
                 RecordsError::RequiredReference.into(),
                 400,
                 "Failed to delete record. Make sure that the record is not part of a required relation reference.",
+                json!({}),
+            ),
+            (
+                RecordsError::FileStorage("disk full".into()).into(),
+                400,
+                "Failed to upload the files.",
                 json!({}),
             ),
             (

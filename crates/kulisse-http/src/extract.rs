@@ -12,9 +12,10 @@ use axum::extract::{
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use kulisse_core::query::RequestInfo;
-use kulisse_core::records::ListParams;
+use kulisse_core::records::{ListParams, Upload};
 use kulisse_core::settings::TrustedProxy;
 use serde_json::{Map, Value};
+use tokio::io::AsyncWriteExt;
 
 use super::AppState;
 use super::error::ApiError;
@@ -97,11 +98,21 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
 pub trait BodyKind {
     /// Message of the 400 for an unreadable body.
     const MALFORMED: &'static str;
+    /// Whether multipart file parts are taken (into temporary files) or refused.
+    const FILES: bool = false;
 }
 
 /// Record create/update bodies.
 pub struct RecordBody;
 impl BodyKind for RecordBody {
+    const MALFORMED: &'static str = kulisse_core::error::GENERIC_BAD_REQUEST;
+    const FILES: bool = true;
+}
+
+/// Batch bodies: their file parts (`requests.N.field`) are refused until batches can
+/// store files, rather than dropped.
+pub struct BatchBody;
+impl BodyKind for BatchBody {
     const MALFORMED: &'static str = kulisse_core::error::GENERIC_BAD_REQUEST;
 }
 
@@ -124,8 +135,28 @@ impl BodyKind for FormBody {
     const MALFORMED: &'static str = "An error occurred while loading the submitted data.";
 }
 
-/// A write body decoded to a JSON object, from JSON, multipart or urlencoded input.
-pub struct WriteBody<K: BodyKind = RecordBody>(pub Map<String, Value>, pub PhantomData<K>);
+/// A write body decoded to a JSON object, from JSON, multipart or urlencoded input, and
+/// its file parts.
+pub struct WriteBody<K: BodyKind = RecordBody>(pub Map<String, Value>, pub Files<K>);
+
+/// A body's file parts, each streamed into a temporary file that lives as long as this
+/// (until the write is answered).
+pub struct Files<K> {
+    /// The uploads, in the order they came.
+    pub uploads: Vec<Upload>,
+    _temporary: Vec<tempfile::TempPath>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Default for Files<K> {
+    fn default() -> Self {
+        Files {
+            uploads: Vec::new(),
+            _temporary: Vec::new(),
+            _kind: PhantomData,
+        }
+    }
+}
 
 impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
     type Rejection = ApiError;
@@ -138,14 +169,15 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let body = |map| Ok(WriteBody(map, PhantomData));
+        let body = |map| Ok(WriteBody(map, Files::default()));
         if content_type.starts_with("multipart/form-data") {
             let mut req = req;
             DefaultBodyLimit::max(MAX_BODY_BYTES).apply(&mut req);
             let multipart = Multipart::from_request(req, state)
                 .await
                 .map_err(|_| malformed())?;
-            return body(read_multipart(multipart).await?);
+            let (map, files) = read_multipart::<K>(multipart).await?;
+            return Ok(WriteBody(map, files));
         }
         let known = content_type.is_empty()
             || content_type.starts_with("application/json")
@@ -239,24 +271,58 @@ pub fn real_ip(
     peer
 }
 
-async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiError> {
+/// A multipart read failure: 413 past the body limit, else the generic 400.
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large()
+    } else {
+        ApiError::bad_request()
+    }
+}
+
+async fn read_multipart<K: BodyKind>(
+    mut mp: Multipart,
+) -> Result<(Map<String, Value>, Files<K>), ApiError> {
     let mut pairs = Vec::new();
     let mut payload = None;
-    while let Some(field) = mp.next_field().await.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large()
-        } else {
-            ApiError::bad_request()
-        }
-    })? {
+    let mut files = Files::default();
+    while let Some(mut field) = mp.next_field().await.map_err(|e| multipart_error(&e))? {
         let name = field.name().unwrap_or_default().to_owned();
         if let Some(file_name) = field.file_name().map(str::to_owned) {
-            let bytes = field.bytes().await.map_err(|_| ApiError::bad_request())?;
+            if !K::FILES {
+                let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
+                // An empty part without a name is a form's unselected file input.
+                if file_name.is_empty() && bytes.is_empty() {
+                    continue;
+                }
+                return Err(ApiError::files_not_supported(&name));
+            }
+            let temporary = tempfile::NamedTempFile::new()
+                .map_err(|_| ApiError::bad_request())?
+                .into_temp_path();
+            let mut out = tokio::fs::File::create(&temporary)
+                .await
+                .map_err(|_| ApiError::bad_request())?;
+            let mut size = 0u64;
+            while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+                size += chunk.len() as u64;
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|_| ApiError::bad_request())?;
+            }
+            out.flush().await.map_err(|_| ApiError::bad_request())?;
             // An empty part without a name is a form's unselected file input.
-            if file_name.is_empty() && bytes.is_empty() {
+            if file_name.is_empty() && size == 0 {
                 continue;
             }
-            return Err(ApiError::files_not_supported(&name));
+            files.uploads.push(Upload {
+                key: name,
+                name: file_name,
+                path: temporary.to_path_buf(),
+                size,
+            });
+            files._temporary.push(temporary);
+            continue;
         }
         let text = field.text().await.map_err(|_| ApiError::bad_request())?;
         if name == "@jsonPayload" {
@@ -270,7 +336,7 @@ async fn read_multipart(mut mp: Multipart) -> Result<Map<String, Value>, ApiErro
     if let Some(Value::Object(extra)) = payload {
         map.extend(extra);
     }
-    Ok(map)
+    Ok((map, files))
 }
 
 /// A key given once is a scalar; given N times, an array (PocketBase form semantics).

@@ -88,7 +88,7 @@ impl TestServer {
             Some(url) => listeners(url).await,
             None => 0,
         };
-        let services = kulisse::compose::start(store, pg_url.as_deref(), config)
+        let services = kulisse::compose::start(store, pg_url.as_deref(), config, &storage(&dir))
             .await
             .unwrap();
         if let Some(url) = &pg_url {
@@ -107,7 +107,8 @@ impl TestServer {
     pub async fn join(url: &str) -> TestServer {
         let store = Arc::new(PostgresStore::connect(url).await.unwrap());
         let before = listeners(url).await;
-        let services = kulisse::compose::start(store, Some(url), Config::default())
+        let dir = tempfile::tempdir().unwrap();
+        let services = kulisse::compose::start(store, Some(url), Config::default(), &storage(&dir))
             .await
             .unwrap();
         wait_for_listeners(url, before + 1).await;
@@ -115,7 +116,7 @@ impl TestServer {
             services,
             &HttpOptions::default(),
             Some(url.to_owned()),
-            None,
+            Some(dir),
         )
         .await
     }
@@ -123,10 +124,11 @@ impl TestServer {
     /// The router over `store` as it is (an existing data dir or database, such as a
     /// fixture's): no superuser is added.
     pub async fn start_on(store: Arc<dyn Store>) -> TestServer {
-        let services = kulisse::compose::start(store, None, Config::default())
+        let dir = tempfile::tempdir().unwrap();
+        let services = kulisse::compose::start(store, None, Config::default(), &storage(&dir))
             .await
             .unwrap();
-        Self::serve(services, &HttpOptions::default(), None, None).await
+        Self::serve(services, &HttpOptions::default(), None, Some(dir)).await
     }
 
     async fn serve(
@@ -169,6 +171,15 @@ impl TestServer {
     pub async fn superuser_token(&self) -> String {
         self.login("_superusers", SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
             .await
+    }
+
+    /// Where the server keeps uploaded files (its data dir's `storage/`).
+    pub fn storage(&self) -> std::path::PathBuf {
+        storage(
+            self._dir
+                .as_ref()
+                .expect("every test server has a data dir"),
+        )
     }
 
     /// Sends a JSON request, returning status and parsed body (`Null` when empty).
@@ -221,4 +232,9 @@ async fn wait_for_listeners(url: &str, n: usize) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
+
+/// The file storage of a test server's data dir.
+fn storage(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("storage")
 }

@@ -4,6 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use kulisse_blob::ObjectBlobs;
+use kulisse_core::files::BlobStore;
 use kulisse_core::{ChangeFeed, Config, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
 use kulisse_store::{QueryLimits, Store};
@@ -34,22 +36,27 @@ pub async fn open(
             )
         }
     };
-    let services = start(Arc::clone(&store), db, config).await?;
+    let services = start(Arc::clone(&store), db, config, &dir.join("storage")).await?;
     Ok((store, services))
 }
 
-/// Starts the services on `store`, tuned by `config`; on the PostgreSQL database `db`,
-/// joined to the other nodes sharing it through its change feed.
+/// Starts the services on `store`, tuned by `config`, with uploaded files under
+/// `storage`; on the PostgreSQL database `db`, joined to the other nodes sharing it
+/// through its change feed.
 ///
 /// # Errors
-/// When the schema cannot be loaded.
+/// When the schema cannot be loaded or `storage` cannot be created.
 pub async fn start(
     store: Arc<dyn Store>,
     db: Option<&str>,
     config: Config,
+    storage: &Path,
 ) -> anyhow::Result<Services> {
     let mut ports = Ports::new(store);
     ports.feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
+    let blobs = ObjectBlobs::local(storage)
+        .with_context(|| format!("cannot create the file storage {}", storage.display()))?;
+    ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStore>);
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

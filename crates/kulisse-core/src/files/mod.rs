@@ -1,8 +1,11 @@
-//! Files (spec §7), work in progress on this branch: the `BlobStore` port and PocketBase's
-//! stored names. Not wired yet; see the session note of stop 22 for the design.
+//! Files (spec §7): the `BlobStore` port, PocketBase's stored names and the keys files
+//! live under, and the janitor that deletes deleted records' files. Uploads into records
+//! are `records/files.rs`.
 
+mod janitor;
 pub mod name;
 pub mod store;
 
+pub use janitor::Janitor;
 pub use name::{is_stored_name, key, record_prefix, stored_name};
 pub use store::{Blob, BlobError, BlobStore};

@@ -78,6 +78,14 @@ pub(super) struct Draft {
 }
 
 impl Draft {
+    /// The new record's id.
+    pub(super) fn id(&self) -> &str {
+        self.row
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
     pub(super) fn new(
         c: &Collection,
         req: &RequestInfo,

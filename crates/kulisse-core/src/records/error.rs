@@ -26,6 +26,9 @@ pub enum RecordsError {
         "Failed to delete record. Make sure that the record is not part of a required relation reference."
     )]
     RequiredReference,
+    /// The file store refused an upload (its message, for the log).
+    #[error("Failed to upload the files.")]
+    FileStorage(String),
 }
 
 impl RecordsError {

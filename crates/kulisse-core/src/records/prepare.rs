@@ -187,7 +187,10 @@ impl RecordsService {
     }
 
     /// PB compat: writes name a missing collection differently from reads.
-    fn collection_for_write(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
+    pub(super) fn collection_for_write(
+        &self,
+        id_or_name: &str,
+    ) -> Result<Arc<Collection>, CoreError> {
         let c = self
             .registry
             .get(id_or_name)

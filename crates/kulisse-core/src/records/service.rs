@@ -22,6 +22,8 @@ pub struct RecordsService {
     pub(crate) writer: Writer,
     pub(crate) ambient: Ambient,
     pub(crate) registry: Registry,
+    /// Where uploaded files go; without one, uploads are refused.
+    pub(crate) blobs: Option<super::files::Blobs>,
 }
 
 /// Parsed list parameters.
@@ -75,12 +77,14 @@ impl RecordsService {
         writer: Writer,
         registry: Registry,
         ambient: Ambient,
+        blobs: Option<super::files::Blobs>,
     ) -> Self {
         Self {
             store,
             writer,
             ambient,
             registry,
+            blobs,
         }
     }
 

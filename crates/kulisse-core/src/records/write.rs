@@ -9,18 +9,22 @@
 //! writer thread is what creates queue on, so it gets no other work. The rules themselves
 //! are in `rules.rs`, what a delete does to references in `references.rs`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use kulisse_schema::Collection;
+use kulisse_store::Row;
 use serde_json::{Map, Value};
 
 use super::ExpandTree;
 use super::apply::{Draft, apply};
+use super::error::RecordsError;
+use super::files::{self, Staged, Upload};
 use super::prepare::HashedPasswords;
 use super::rules::Rule;
 use super::service::RecordsService;
 use crate::Ambient;
-use crate::error::CoreError;
+use crate::error::{CoreError, Form};
 use crate::query::RequestInfo;
 
 /// A requested write.
@@ -83,8 +87,8 @@ impl PreparedWrite {
 }
 
 impl RecordsService {
-    /// `POST /records`. 200 with the record; 403 for a `null` rule; 400 for validation or
-    /// a failed create rule.
+    /// `POST /records`, with the request's file parts. 200 with the record; 403 for a
+    /// `null` rule; 400 for validation or a failed create rule.
     ///
     /// # Errors
     /// As described, plus 404 for an unknown collection.
@@ -92,14 +96,24 @@ impl RecordsService {
         &self,
         req: RequestInfo,
         collection: &str,
-        body: Map<String, Value>,
+        mut body: Map<String, Value>,
+        uploads: Vec<Upload>,
         expand: &ExpandTree,
     ) -> Result<super::Record, CoreError> {
+        let form = Form::RecordCreate;
+        let staged = self
+            .stage(collection, &mut body, uploads, None, form)
+            .await?;
         let prepared = self.prepare(req, collection, WriteOp::Create(body)).await?;
-        self.commit_one(prepared, expand).await
+        let id = match &prepared.step {
+            Step::Create { draft } => draft.id().to_owned(),
+            _ => String::new(),
+        };
+        self.commit_with_files(prepared, &id, staged, expand).await
     }
 
-    /// `PATCH /records/{id}`: the update rule is checked on the stored record.
+    /// `PATCH /records/{id}`, with the request's file parts: the update rule is checked on
+    /// the stored record.
     ///
     /// # Errors
     /// 403 for a `null` rule, 404 for a missing/hidden record, 400 for validation.
@@ -108,17 +122,22 @@ impl RecordsService {
         req: RequestInfo,
         collection: &str,
         id: &str,
-        body: Map<String, Value>,
+        mut body: Map<String, Value>,
+        uploads: Vec<Upload>,
         expand: &ExpandTree,
     ) -> Result<super::Record, CoreError> {
+        let staged = self
+            .stage(collection, &mut body, uploads, Some(id), Form::RecordUpdate)
+            .await?;
         let prepared = self
             .prepare(req, collection, WriteOp::Update(id.to_owned(), body))
             .await?;
-        self.commit_one(prepared, expand).await
+        self.commit_with_files(prepared, id, staged, expand).await
     }
 
     /// `DELETE /records/{id}` with PocketBase's reference handling: cascade, unlink, or
-    /// refuse when a required relation still points at the record.
+    /// refuse when a required relation still points at the record. Its files (and those
+    /// of records deleted with it) go after the commit (`janitor.rs`).
     ///
     /// # Errors
     /// Unknown collection, 403/404 per the rule, 400 for required references.
@@ -131,24 +150,95 @@ impl RecordsService {
         let prepared = self
             .prepare(req, collection, WriteOp::Delete(id.to_owned()))
             .await?;
-        self.commit_one(prepared, &ExpandTree::default())
-            .await
-            .map(|_| ())
+        self.commit_row(prepared).await.map(|_| ())
     }
 
-    async fn commit_one(
+    /// Checks and names the uploads of a write to `collection` (record `id` for an update,
+    /// whose files the body may keep) into `body`.
+    async fn stage(
+        &self,
+        collection: &str,
+        body: &mut Map<String, Value>,
+        uploads: Vec<Upload>,
+        id: Option<&str>,
+        form: Form,
+    ) -> Result<Staged, CoreError> {
+        let Ok(c) = self.collection_for_write(collection) else {
+            // prepare() answers for the collection.
+            return Ok(Staged::default());
+        };
+        if !files::has_files(&c) {
+            return Ok(Staged::default());
+        }
+        let staged = files::stage(&c, body, uploads, &*self.ambient.ids, form)?;
+        let before = match id {
+            Some(id) => self
+                .fetch(&c, id, None)
+                .await?
+                .map(|row| files::names_in(&c, &row))
+                .unwrap_or_default(),
+            None => HashSet::new(),
+        };
+        files::check_names(&c, body, &before, &staged.names(), form)?;
+        Ok(staged.with_before(before))
+    }
+
+    /// Puts the staged files under record `id`, commits, and then deletes the files the
+    /// write dropped; if the write fails, the new files are deleted instead.
+    async fn commit_with_files(
         &self,
         prepared: PreparedWrite,
+        id: &str,
+        staged: Staged,
         expand: &ExpandTree,
     ) -> Result<super::Record, CoreError> {
+        let put = match (&self.blobs, staged.is_empty()) {
+            (_, true) => Vec::new(),
+            (Some(blobs), false) => files::put(blobs, &prepared.collection, id, &staged).await?,
+            (None, false) => {
+                return Err(RecordsError::FileStorage("no file storage".into()).into());
+            }
+        };
+        match self.commit_row(prepared).await {
+            Ok((c, req, row)) => {
+                if let Some(blobs) = &self.blobs {
+                    files::delete_later(blobs, staged.dropped(&c, &row));
+                }
+                self.answer(&c, &req, row, expand).await
+            }
+            Err(e) => {
+                if let Some(blobs) = &self.blobs {
+                    files::delete_later(blobs, put);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the write in a transaction: the collection, the request and the stored row.
+    async fn commit_row(
+        &self,
+        prepared: PreparedWrite,
+    ) -> Result<(Arc<Collection>, Arc<RequestInfo>, Row), CoreError> {
         let snapshot = self.registry.snapshot();
         let (c, req) = (Arc::clone(&prepared.collection), Arc::clone(&prepared.req));
         let row = self
             .writer
             .transact::<_, CoreError, _>(move |tx| apply(tx, &snapshot, prepared))
             .await?;
-        let mut rows = [super::visible(&c, row, &req.auth).into()];
-        self.expand(&req, &c, &mut rows, expand).await?;
+        Ok((c, req, row))
+    }
+
+    /// The written record as the requester sees it, expanded.
+    async fn answer(
+        &self,
+        c: &Arc<Collection>,
+        req: &RequestInfo,
+        row: Row,
+        expand: &ExpandTree,
+    ) -> Result<super::Record, CoreError> {
+        let mut rows = [super::visible(c, row, &req.auth).into()];
+        self.expand(req, c, &mut rows, expand).await?;
         let [row] = rows;
         Ok(row)
     }

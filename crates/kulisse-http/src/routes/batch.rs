@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{Req, WriteBody, query_map};
+use crate::extract::{BatchBody, Req, WriteBody, query_map};
 use crate::fields::FieldsFilter;
 use crate::json::records_answer;
 use crate::routes::records::RecordAnswer;
@@ -34,7 +34,7 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 pub async fn batch(
     State(s): State<AppState>,
     Req(req): Req,
-    WriteBody(body, _): WriteBody,
+    WriteBody(body, _): WriteBody<BatchBody>,
 ) -> Result<Response, ApiError> {
     let limits = s.services.settings.batch();
     let requests = body

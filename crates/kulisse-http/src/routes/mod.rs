@@ -3,6 +3,7 @@
 mod auth;
 mod batch;
 mod collections;
+mod files;
 mod health;
 mod realtime;
 mod records;
@@ -74,6 +75,10 @@ pub fn api() -> Router<AppState> {
         .route(
             "/api/collections/{collection}/auth-refresh",
             post(auth::auth_refresh),
+        )
+        .route(
+            "/api/files/{collection}/{id}/{filename}",
+            get(files::download),
         )
         .route("/api/{*rest}", any(api_not_found))
         .merge(not_built_yet())

@@ -147,10 +147,14 @@ pub async fn create_record(
     State(s): State<AppState>,
     Req(req): Req,
     Path(c): Path<String>,
-    WriteBody(body, _): WriteBody,
+    WriteBody(body, files): WriteBody,
 ) -> Result<Response, ApiError> {
     let (expand, fields) = (expand_of(&req), fields_of(&req)?);
-    let record = s.services.records.create(req, &c, body, &expand).await?;
+    let record = s
+        .services
+        .records
+        .create(req, &c, body, files.uploads.clone(), &expand)
+        .await?;
     Ok(record_answer(record, fields))
 }
 
@@ -159,13 +163,13 @@ pub async fn update_record(
     State(s): State<AppState>,
     Req(req): Req,
     Path((c, id)): Path<(String, String)>,
-    WriteBody(body, _): WriteBody,
+    WriteBody(body, files): WriteBody,
 ) -> Result<Response, ApiError> {
     let (expand, fields) = (expand_of(&req), fields_of(&req)?);
     let record = s
         .services
         .records
-        .update(req, &c, &id, body, &expand)
+        .update(req, &c, &id, body, files.uploads.clone(), &expand)
         .await?;
     Ok(record_answer(record, fields))
 }

@@ -11,6 +11,7 @@ mod binary;
 mod change_events;
 mod compat;
 mod expand_graph;
+mod files;
 mod filters;
 mod hidden_values;
 mod http_api;

@@ -417,9 +417,11 @@ async fn nodes_starting_together_on_a_fresh_database_all_start_with_one_set_of_d
     let place = Place::fresh().await;
     let (a, b) = tokio::join!(place.open(), place.open());
     let (a, b) = (a.unwrap(), b.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (files_a, files_b) = (dir.path().join("a"), dir.path().join("b"));
     let (sa, sb) = tokio::join!(
-        kulisse::compose::start(Arc::clone(&a), None, Default::default()),
-        kulisse::compose::start(Arc::clone(&b), None, Default::default())
+        kulisse::compose::start(Arc::clone(&a), None, Default::default(), &files_a),
+        kulisse::compose::start(Arc::clone(&b), None, Default::default(), &files_b)
     );
     assert!(sa.is_ok() && sb.is_ok(), "{:?} {:?}", sa.err(), sb.err());
     let mut names: Vec<String> = a

@@ -1,0 +1,184 @@
+//! The `BlobStore` adapter: uploaded files in the data dir's `storage/` (PocketBase's
+//! layout) or, later, an S3-compatible bucket, both through `object_store`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use kulisse_core::files::{Blob, BlobError, BlobStore};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::io::AsyncReadExt;
+
+/// Bytes read from an upload's temporary file per part written.
+const CHUNK: usize = 256 * 1024;
+
+/// Files in an `object_store`.
+pub struct ObjectBlobs {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl ObjectBlobs {
+    /// Files under `root` on the local disk (created if missing).
+    ///
+    /// # Errors
+    /// When `root` cannot be created.
+    pub fn local(root: &Path) -> std::io::Result<ObjectBlobs> {
+        std::fs::create_dir_all(root)?;
+        let store = LocalFileSystem::new_with_prefix(root).map_err(std::io::Error::other)?;
+        Ok(ObjectBlobs {
+            store: Arc::new(store),
+        })
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> BlobError {
+    BlobError::Failed(e.to_string())
+}
+
+fn store_error(e: object_store::Error) -> BlobError {
+    match e {
+        object_store::Error::NotFound { .. } => BlobError::NotFound,
+        other => failed(other),
+    }
+}
+
+fn key(text: &str) -> Result<Key, BlobError> {
+    Key::parse(text).map_err(failed)
+}
+
+#[async_trait]
+impl BlobStore for ObjectBlobs {
+    async fn put(&self, key_text: &str, from: &Path) -> Result<(), BlobError> {
+        let key = key(key_text)?;
+        let mut file = tokio::fs::File::open(from).await.map_err(failed)?;
+        let size = file.metadata().await.map_err(failed)?.len();
+        if size <= CHUNK as u64 {
+            let mut bytes = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut bytes).await.map_err(failed)?;
+            self.store
+                .put(&key, PutPayload::from(bytes))
+                .await
+                .map_err(store_error)?;
+            return Ok(());
+        }
+        let upload = self.store.put_multipart(&key).await.map_err(store_error)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+        let mut buf = vec![0; CHUNK];
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(failed(e));
+                }
+            };
+            writer.wait_for_capacity(2).await.map_err(store_error)?;
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn get(&self, key_text: &str) -> Result<Blob, BlobError> {
+        let got = self.store.get(&key(key_text)?).await.map_err(store_error)?;
+        let modified = jiff::Timestamp::from_millisecond(got.meta.last_modified.timestamp_millis())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        Ok(Blob {
+            size: got.meta.size,
+            modified,
+            body: got.into_stream().map_err(store_error).boxed(),
+        })
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), BlobError> {
+        for text in keys {
+            match self.store.delete(&key(text)?).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+        let prefix = key(prefix.trim_end_matches('/'))?;
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(store_error)?;
+        for location in listed {
+            match self.store.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(blobs: &ObjectBlobs, key: &str) -> Vec<u8> {
+        let blob = blobs.get(key).await.unwrap();
+        let chunks: Vec<_> = blob.body.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    #[tokio::test]
+    async fn files_are_stored_read_and_deleted_under_their_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = ObjectBlobs::local(&dir.path().join("storage")).unwrap();
+        let small = dir.path().join("small");
+        std::fs::write(&small, b"hello").unwrap();
+        let big = dir.path().join("big");
+        let content: Vec<u8> = (0..CHUNK * 3 + 17).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&big, &content).unwrap();
+
+        blobs.put("col/rec/a.txt", &small).await.unwrap();
+        blobs.put("col/rec/b.bin", &big).await.unwrap();
+        blobs.put("col/other/c.txt", &small).await.unwrap();
+        assert!(
+            dir.path().join("storage/col/rec/a.txt").is_file(),
+            "PocketBase's layout"
+        );
+        assert_eq!(read(&blobs, "col/rec/a.txt").await, b"hello");
+        assert_eq!(read(&blobs, "col/rec/b.bin").await, content);
+        assert_eq!(
+            blobs.get("col/rec/b.bin").await.unwrap().size,
+            content.len() as u64
+        );
+        assert!(matches!(
+            blobs.get("col/rec/nope").await,
+            Err(BlobError::NotFound)
+        ));
+
+        blobs
+            .delete(&["col/rec/a.txt".to_owned(), "col/rec/gone".to_owned()])
+            .await
+            .unwrap();
+        assert!(matches!(
+            blobs.get("col/rec/a.txt").await,
+            Err(BlobError::NotFound)
+        ));
+        blobs.delete_prefix("col/rec/").await.unwrap();
+        assert!(matches!(
+            blobs.get("col/rec/b.bin").await,
+            Err(BlobError::NotFound)
+        ));
+        assert_eq!(
+            read(&blobs, "col/other/c.txt").await,
+            b"hello",
+            "other records keep theirs"
+        );
+        assert!(blobs.get("../escape").await.is_err());
+    }
+}

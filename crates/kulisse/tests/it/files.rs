@@ -1,0 +1,354 @@
+//! Files (spec §7), first part: multipart uploads into file fields with PocketBase's names
+//! and checks, downloads with its headers, and files deleted with what dropped them:
+//! an update that replaces or removes them, a failed write, a deleted record.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use kulisse_testkit::{TestServer, engine_tests};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+engine_tests!(
+    uploads_are_named_stored_and_served_like_pocketbase,
+    updates_replace_append_and_remove_files_and_deletes_take_them_along,
+    uploads_are_checked_against_their_field_and_leave_nothing_when_refused,
+);
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+/// `docs` (public rules; `files` up to 3, `cover` one image, `small` at most 10 bytes) and
+/// `notes`, whose `doc` relation cascades.
+async fn collections(srv: &TestServer) {
+    let su = srv.superuser_token().await;
+    let public = json!({"listRule": "", "viewRule": "", "createRule": "", "updateRule": "",
+        "deleteRule": ""});
+    let mut docs = json!({"name": "docs", "fields": [
+        {"name": "title", "type": "text"},
+        {"name": "files", "type": "file", "maxSelect": 3},
+        {"name": "cover", "type": "file", "maxSelect": 1, "mimeTypes": ["image/png"]},
+        {"name": "small", "type": "file", "maxSelect": 1, "maxSize": 10}]});
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(merge(&mut docs, &public)),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let mut notes = json!({"name": "notes", "fields": [
+        {"name": "doc", "type": "relation", "collectionId": body["id"], "maxSelect": 1,
+         "cascadeDelete": true},
+        {"name": "attachment", "type": "file", "maxSelect": 1}]});
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(merge(&mut notes, &public)),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+fn merge(target: &mut Value, extra: &Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        target[k] = v.clone();
+    }
+    target.clone()
+}
+
+fn file(name: &str, bytes: &[u8]) -> Part {
+    Part::bytes(bytes.to_vec()).file_name(name.to_owned())
+}
+
+/// Sends a multipart write; status and body.
+async fn write(srv: &TestServer, method: reqwest::Method, path: &str, form: Form) -> (u16, Value) {
+    let response = srv
+        .client
+        .request(method, srv.url(path))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn create(srv: &TestServer, collection: &str, form: Form) -> (u16, Value) {
+    let path = format!("/api/collections/{collection}/records");
+    write(srv, reqwest::Method::POST, &path, form).await
+}
+
+async fn update(srv: &TestServer, collection: &str, id: &str, form: Form) -> (u16, Value) {
+    let path = format!("/api/collections/{collection}/records/{id}");
+    write(srv, reqwest::Method::PATCH, &path, form).await
+}
+
+/// Downloads `name` of record `id` of `docs`: status, headers, bytes.
+async fn download(
+    srv: &TestServer,
+    id: &str,
+    name: &str,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = srv
+        .client
+        .get(srv.url(&format!("/api/files/docs/{id}/{name}")))
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+/// Every file under `dir`, by name.
+fn stored(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits until the stored files are exactly `expected` (deletions run after the answer).
+async fn until_stored(srv: &TestServer, expected: &[&str]) {
+    let mut expected: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = stored(&srv.storage());
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stored {now:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn names(record: &Value, field: &str) -> Vec<String> {
+    match &record[field] {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect(),
+        Value::String(s) if !s.is_empty() => vec![s.clone()],
+        _ => vec![],
+    }
+}
+
+async fn uploads_are_named_stored_and_served_like_pocketbase() {
+    let srv = TestServer::start().await;
+    collections(&srv).await;
+    let form = Form::new()
+        .text("title", "hello")
+        .part("files", file("My Notes (1).TXT", b"some notes"))
+        .part("files", file("../../evil.png", PNG))
+        .part("cover", file("a.png", PNG));
+    let (s, record) = create(&srv, "docs", form).await;
+    assert_eq!(s, 200, "{record}");
+    let files = names(&record, "files");
+    assert_eq!(files.len(), 2, "{record}");
+    let cover = record["cover"].as_str().unwrap().to_owned();
+    // `{stem}_{10 of a-z0-9}{.ext}`
+    let parts = |name: &str| {
+        let (stem, rest) = name.rsplit_once('_').unwrap_or_else(|| panic!("{name}"));
+        let (random, ext) = rest.split_at(10);
+        assert!(
+            random
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{name}"
+        );
+        (stem.to_owned(), ext.to_owned())
+    };
+    assert_eq!(parts(&files[0]), ("my_notes_1".into(), ".TXT".into()));
+    assert_eq!(parts(&files[1]), ("evil".into(), ".png".into()), "no path");
+    let (stem, ext) = parts(&cover);
+    assert_eq!(
+        (stem.len(), ext.as_str()),
+        (11, ".png"),
+        "a short stem is padded: {cover}"
+    );
+    let id = record["id"].as_str().unwrap();
+    let collection_id = record["collectionId"].as_str().unwrap();
+    assert!(
+        srv.storage()
+            .join(collection_id)
+            .join(id)
+            .join(&cover)
+            .is_file(),
+        "PocketBase's layout: storage/<collectionId>/<recordId>/<name>"
+    );
+
+    let (s, headers, bytes) = download(&srv, id, &files[0]).await;
+    assert_eq!((s, bytes.as_slice()), (200, &b"some notes"[..]));
+    assert_eq!(headers["content-type"], "text/plain");
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"{}\"", files[0]).as_str(),
+        "text is never shown inline"
+    );
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+    );
+    assert_eq!(
+        headers["cache-control"],
+        "max-age=2592000, stale-while-revalidate=86400"
+    );
+    assert!(headers.contains_key("last-modified"));
+    let (s, headers, bytes) = download(&srv, id, &cover).await;
+    assert_eq!((s, bytes.as_slice()), (200, PNG));
+    assert_eq!(headers["content-type"], "image/png");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline;")
+    );
+    let (_, headers, _) = download(&srv, id, &format!("{cover}?download=1")).await;
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+
+    // Only a file the record names, by a stored name, of a record that exists.
+    for (record_id, name) in [
+        (id, "nope_0123456789.txt"),
+        (id, "..%2F..%2Fdata.db"),
+        (id, "%2E%2E"),
+        ("nosuchrecord00", files[0].as_str()),
+    ] {
+        let (s, _, _) = download(&srv, record_id, name).await;
+        assert_eq!(s, 404, "{record_id}/{name}");
+    }
+    let (s, _) = srv
+        .send(
+            "GET",
+            &format!("/api/files/nosuch/{id}/{cover}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+}
+
+async fn updates_replace_append_and_remove_files_and_deletes_take_them_along() {
+    let srv = TestServer::start().await;
+    collections(&srv).await;
+    let form = Form::new()
+        .part("files", file("one.txt", b"1"))
+        .part("cover", file("first.png", PNG));
+    let (s, record) = create(&srv, "docs", form).await;
+    assert_eq!(s, 200, "{record}");
+    let id = record["id"].as_str().unwrap().to_owned();
+    let one = names(&record, "files").remove(0);
+    let first = record["cover"].as_str().unwrap().to_owned();
+
+    // Append to the list; a new single file replaces the old one, which is deleted.
+    let form = Form::new()
+        .part("files+", file("two.txt", b"2"))
+        .part("cover", file("second.png", PNG));
+    let (s, record) = update(&srv, "docs", &id, form).await;
+    assert_eq!(s, 200, "{record}");
+    let files = names(&record, "files");
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0], one, "appended after the kept file");
+    let second = record["cover"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    until_stored(&srv, &[&one, &files[1], &second]).await;
+
+    // Remove one by name (a JSON body works as well as a form).
+    let path = format!("/api/collections/docs/records/{id}");
+    let (s, record) = srv
+        .send("PATCH", &path, None, Some(json!({"files-": [one]})))
+        .await;
+    assert_eq!(s, 200, "{record}");
+    assert_eq!(names(&record, "files"), [files[1].clone()]);
+    until_stored(&srv, &[&files[1], &second]).await;
+    let (s, _, _) = download(&srv, &id, &one).await;
+    assert_eq!(s, 404);
+
+    // A note cascades from the doc: deleting the doc deletes both records' files.
+    let form = Form::new()
+        .text("doc", id.clone())
+        .part("attachment", file("note.txt", b"n"));
+    let (s, note) = create(&srv, "notes", form).await;
+    assert_eq!(s, 200, "{note}");
+    let attachment = note["attachment"].as_str().unwrap().to_owned();
+    until_stored(&srv, &[&files[1], &second, &attachment]).await;
+    assert_eq!(srv.send("DELETE", &path, None, None).await.0, 204);
+    until_stored(&srv, &[]).await;
+}
+
+async fn uploads_are_checked_against_their_field_and_leave_nothing_when_refused() {
+    let srv = TestServer::start().await;
+    collections(&srv).await;
+    let code = |body: &Value, field: &str| body["data"][field]["code"].as_str().map(str::to_owned);
+
+    let form = (0..4).fold(Form::new(), |f, i| {
+        f.part("files", file(&format!("{i}.txt"), b"x"))
+    });
+    let (s, body) = create(&srv, "docs", form).await;
+    assert_eq!(
+        (s, code(&body, "files").as_deref()),
+        (400, Some("validation_too_many_files")),
+        "{body}"
+    );
+
+    let form = Form::new().part("small", file("big.txt", b"more than ten bytes"));
+    let (s, body) = create(&srv, "docs", form).await;
+    assert_eq!(
+        (s, code(&body, "small").as_deref()),
+        (400, Some("validation_file_size_limit")),
+        "{body}"
+    );
+    assert_eq!(body["data"]["small"]["params"]["maxSize"], 10);
+
+    let form = Form::new().part("cover", file("cover.txt", b"not an image"));
+    let (s, body) = create(&srv, "docs", form).await;
+    assert_eq!(
+        (s, code(&body, "cover").as_deref()),
+        (400, Some("validation_invalid_mime_type")),
+        "{body}"
+    );
+
+    // Naming a file the record does not have.
+    let form = Form::new().text("files", "someone_else_0123456789.txt");
+    let (s, body) = create(&srv, "docs", form).await;
+    assert_eq!(
+        (s, code(&body, "files").as_deref()),
+        (400, Some("validation_invalid_file")),
+        "{body}"
+    );
+
+    // A write refused inside the transaction (its id is taken), after its upload was
+    // stored: the upload is deleted again.
+    let (s, body) = create(&srv, "docs", Form::new().text("id", "doc000000000001")).await;
+    assert_eq!(s, 200, "{body}");
+    let form = Form::new()
+        .text("id", "doc000000000001")
+        .part("files", file("fine.txt", b"fine"));
+    let (s, body) = create(&srv, "docs", form).await;
+    assert_eq!(s, 400, "{body}");
+    until_stored(&srv, &[]).await;
+}
