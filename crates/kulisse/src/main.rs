@@ -66,9 +66,18 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         Some(_) => "PostgreSQL (--db)".to_owned(),
         None => dir.join("data.db").display().to_string(),
     };
+    let files = dir.join("storage");
     say(&format!(
-        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n└─ Database:  {storage}"
+        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n├─ Database:  {storage}\n└─ Files:     {}",
+        files.display()
     ));
+    if db.is_some() {
+        // Several nodes share the database, but not this directory.
+        say(
+            "Warning: uploaded files are kept on this node's disk; other nodes on the same \
+             database cannot serve them (S3 storage for several nodes is not built yet).",
+        );
+    }
     // Running queries are stopped as the shutdown begins: the requests still in flight
     // then end at once instead of holding the exit for up to a query timeout (an endless
     // recursive view never ended at all). Realtime streams, which never end by themselves,

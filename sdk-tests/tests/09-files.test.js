@@ -1,0 +1,101 @@
+// Files through the SDK (issue 15, first part): FormData uploads with Node's Blob/File,
+// `pb.files.getURL` downloads, `field+` and `field-` on update, and a deleted record's
+// files gone. Thumbnails, file tokens and S3 come with the rest of the issue.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { superuserClient, newClient, uniqueName, cleanupCollections } from "./helpers.js";
+
+let su;
+let docs; // { title, files (up to 3), cover (one png) }
+
+before(async () => {
+  su = await superuserClient();
+  docs = await su.collections.create({
+    name: uniqueName("docs"),
+    listRule: "",
+    viewRule: "",
+    createRule: "",
+    updateRule: "",
+    deleteRule: "",
+    fields: [
+      { name: "title", type: "text" },
+      { name: "files", type: "file", maxSelect: 3 },
+      { name: "cover", type: "file", maxSelect: 1, mimeTypes: ["image/png"] },
+    ],
+  });
+});
+
+after(async () => {
+  await cleanupCollections(su, [docs.name]);
+});
+
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+async function fetchFile(pb, record, name, query) {
+  const res = await fetch(pb.files.getURL(record, name, query));
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+}
+
+test("FormData uploads are stored under PocketBase's names and served by pb.files.getURL", async () => {
+  const pb = newClient();
+  const form = new FormData();
+  form.append("title", "with files");
+  form.append("files", new Blob(["first notes"], { type: "text/plain" }), "Notes One.txt");
+  form.append("files", new File(["second"], "b.txt", { type: "text/plain" }));
+  form.append("cover", new Blob([PNG], { type: "image/png" }), "cover.png");
+  const record = await pb.collection(docs.name).create(form);
+
+  assert.equal(record.title, "with files");
+  assert.equal(record.files.length, 2);
+  assert.match(record.files[0], /^notes_one_[a-z0-9]{10}\.txt$/);
+  assert.match(record.files[1], /^b[a-z0-9]{10}_[a-z0-9]{10}\.txt$/, "short stems are padded");
+  assert.match(record.cover, /^cover_[a-z0-9]{10}\.png$/);
+
+  const text = await fetchFile(pb, record, record.files[0]);
+  assert.equal(text.status, 200);
+  assert.equal(text.body.toString(), "first notes");
+  assert.match(text.headers.get("content-disposition"), /^attachment; filename="/);
+  const image = await fetchFile(pb, record, record.cover);
+  assert.deepEqual([image.status, image.headers.get("content-type")], [200, "image/png"]);
+  assert.deepEqual(new Uint8Array(image.body), PNG);
+  assert.match(image.headers.get("content-disposition"), /^inline; /);
+  const forced = await fetchFile(pb, record, record.cover, { download: 1 });
+  assert.match(forced.headers.get("content-disposition"), /^attachment; /);
+});
+
+test("files+ appends, files- removes, and a deleted record's files are gone", async () => {
+  const pb = newClient();
+  const form = new FormData();
+  form.append("files", new Blob(["one"]), "one.txt");
+  let record = await pb.collection(docs.name).create(form);
+  const [one] = record.files;
+
+  const more = new FormData();
+  more.append("files+", new Blob(["two"]), "two.txt");
+  record = await pb.collection(docs.name).update(record.id, more);
+  assert.equal(record.files.length, 2);
+  assert.equal(record.files[0], one);
+  const two = record.files[1];
+
+  record = await pb.collection(docs.name).update(record.id, { "files-": [one] });
+  assert.deepEqual(record.files, [two]);
+  assert.equal((await fetchFile(pb, record, one)).status, 404);
+  assert.equal((await fetchFile(pb, record, two)).body.toString(), "two");
+
+  await pb.collection(docs.name).delete(record.id);
+  assert.equal((await fetchFile(pb, record, two)).status, 404);
+});
+
+test("a file of the wrong type is refused with PocketBase's error and nothing is kept", async () => {
+  const pb = newClient();
+  const form = new FormData();
+  form.append("title", "refused");
+  form.append("cover", new Blob(["not an image"]), "cover.txt");
+  await assert.rejects(pb.collection(docs.name).create(form), (err) => {
+    assert.equal(err.status, 400);
+    assert.equal(err.response.data.cover.code, "validation_invalid_mime_type");
+    return true;
+  });
+  const list = await su.collection(docs.name).getList(1, 50, { filter: "title = 'refused'" });
+  assert.equal(list.totalItems, 0);
+});
