@@ -84,8 +84,8 @@ pub fn api() -> Router<AppState> {
         .merge(not_built_yet())
 }
 
-/// API areas PocketBase serves that kulisse does not have yet: files, logs, backups,
-/// crons. They are told apart inside the catch-all (a route each would make the
+/// API areas PocketBase serves that kulisse does not have yet: files (but downloads, routed
+/// above), logs, backups, crons. They are told apart inside the catch-all (a route each would make the
 /// route table, and so every request's lookup, bigger).
 const NOT_BUILT_YET: [&str; 4] = ["files", "logs", "backups", "crons"];
 
