@@ -3,10 +3,17 @@
 // files gone. Thumbnails, file tokens and S3 come with the rest of the issue.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { superuserClient, newClient, uniqueName, cleanupCollections } from "./helpers.js";
+import {
+  superuserClient,
+  newClient,
+  uniqueName,
+  cleanupCollections,
+  createVerifiedUser,
+} from "./helpers.js";
 
 let su;
 let docs; // { title, files (up to 3), cover (one png) }
+let papers; // { owner -> users, paper (protected) }, view rule: the owner
 
 before(async () => {
   su = await superuserClient();
@@ -23,10 +30,18 @@ before(async () => {
       { name: "cover", type: "file", maxSelect: 1, mimeTypes: ["image/png"] },
     ],
   });
+  papers = await su.collections.create({
+    name: uniqueName("papers"),
+    viewRule: "owner = @request.auth.id",
+    fields: [
+      { name: "owner", type: "relation", collectionId: "_pb_users_auth_", maxSelect: 1 },
+      { name: "paper", type: "file", maxSelect: 1, protected: true },
+    ],
+  });
 });
 
 after(async () => {
-  await cleanupCollections(su, [docs.name]);
+  await cleanupCollections(su, [docs.name, papers.name]);
 });
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -98,4 +113,23 @@ test("a file of the wrong type is refused with PocketBase's error and nothing is
   });
   const list = await su.collection(docs.name).getList(1, 50, { filter: "title = 'refused'" });
   assert.equal(list.totalItems, 0);
+});
+
+test("a protected file downloads only with pb.files.getToken() of a record the view rule lets see it", async () => {
+  const owner = await createVerifiedUser(su);
+  const other = await createVerifiedUser(su);
+  const form = new FormData();
+  form.append("owner", owner.record.id);
+  form.append("paper", new Blob(["%PDF-1.4 secret"]), "secret.pdf");
+  const record = await su.collection(papers.name).create(form);
+
+  assert.equal((await fetchFile(newClient(), record, record.paper)).status, 404, "no token");
+  const token = await owner.pb.files.getToken();
+  const mine = await fetchFile(owner.pb, record, record.paper, { token });
+  assert.deepEqual([mine.status, mine.body.toString()], [200, "%PDF-1.4 secret"]);
+  const theirs = await fetchFile(other.pb, record, record.paper, { token: await other.pb.files.getToken() });
+  assert.equal(theirs.status, 404, "the view rule decides");
+  await assert.rejects(newClient().files.getToken(), (err) => err.status === 401);
+  await su.collection("users").delete(owner.record.id);
+  await su.collection("users").delete(other.record.id);
 });

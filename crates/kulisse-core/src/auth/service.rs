@@ -123,8 +123,40 @@ impl AuthService {
 
     /// Signs a fresh auth token for `record`.
     pub fn token_for(&self, c: &Collection, record: &Row) -> String {
+        self.sign(TokenKind::Auth, c, record)
+    }
+
+    /// `POST /api/files/token`: a token of the requester's record that only downloads
+    /// protected files, for the collection's `fileToken` duration (PocketBase: 180 s).
+    ///
+    /// # Errors
+    /// [`AuthError::TokenRequired`] for a guest (401).
+    pub fn file_token(&self, auth: &Auth) -> Result<String, CoreError> {
+        match auth {
+            Auth::Record { collection, record } => {
+                Ok(self.sign(TokenKind::File, collection, record))
+            }
+            Auth::Guest => Err(AuthError::TokenRequired.into()),
+        }
+    }
+
+    /// The record a file token (`?token=` of a download) was issued to: a guest when the
+    /// token is no valid, unexpired file token (an auth token is not one).
+    pub async fn file_token_auth(&self, token: &str) -> Auth {
+        self.resolve_token(token, TokenKind::File)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// A token of `kind` for `record` of `c`, signed with the record's `tokenKey` and the
+    /// collection's secret for that kind.
+    fn sign(&self, kind: TokenKind, c: &Collection, record: &Row) -> String {
         let Some(auth) = &c.auth else {
             return String::new();
+        };
+        let config = match kind {
+            TokenKind::Auth => &auth.auth_token,
+            TokenKind::File => &auth.file_token,
         };
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
         let key = format!(
@@ -133,13 +165,13 @@ impl AuthService {
                 .get("tokenKey")
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
-            auth.auth_token.secret
+            config.secret
         );
         tokens::sign(
-            TokenKind::Auth,
+            kind,
             &c.id,
             id,
-            auth.auth_token.duration,
+            config.duration,
             &key,
             true,
             self.ambient.clock.now().as_second(),

@@ -275,17 +275,20 @@ pub struct StoredFile {
 
 impl super::RecordsService {
     /// `GET /api/files/{collection}/{recordId}/{filename}`: file `name` of record `id`, if
-    /// one of the record's file fields names it. Files of protected fields need file
-    /// tokens, which are not built yet: they are not found.
+    /// one of the record's file fields names it. A protected field's file also needs the
+    /// record to pass the view rule for `auth` (the holder of the request's file token) in
+    /// the `protectedFile` context.
     ///
     /// # Errors
-    /// [`CoreError::NotFound`] for an unknown collection, record or file (PocketBase's
-    /// 404); [`RecordsError::FileStorage`] when the store fails.
+    /// [`CoreError::NotFound`] for an unknown collection, record or file, or a protected
+    /// file the requester may not see (PocketBase's 404); [`RecordsError::FileStorage`]
+    /// when the store fails.
     pub async fn open_file(
         &self,
         collection: &str,
         id: &str,
         name: &str,
+        auth: &crate::Auth,
     ) -> Result<StoredFile, CoreError> {
         let c = self
             .collection(collection)
@@ -295,19 +298,32 @@ impl super::RecordsService {
             return Err(CoreError::NotFound);
         }
         let row = self.fetch(&c, id, None).await?.ok_or(CoreError::NotFound)?;
-        let public = c.fields.iter().any(|f| {
-            matches!(
-                f.kind,
-                FieldKind::File {
-                    protected: false,
-                    ..
-                }
-            ) && row
-                .get(&f.name)
-                .is_some_and(|v| as_list(v).iter().any(|n| n == name))
-        });
-        if !public {
-            return Err(CoreError::NotFound);
+        let field = c
+            .fields
+            .iter()
+            .find(|f| {
+                matches!(f.kind, FieldKind::File { .. })
+                    && row
+                        .get(&f.name)
+                        .is_some_and(|v| as_list(v).iter().any(|n| n == name))
+            })
+            .ok_or(CoreError::NotFound)?;
+        if matches!(
+            field.kind,
+            FieldKind::File {
+                protected: true,
+                ..
+            }
+        ) {
+            let mut req = crate::query::RequestInfo::for_auth(auth.clone(), "GET");
+            req.context = "protectedFile";
+            req.now = Some(self.ambient.clock.now());
+            let rule = self
+                .rule_cond(&c, super::rules::Action::View, &req)
+                .map_err(|_| CoreError::NotFound)?;
+            if rule.is_some() && self.fetch(&c, id, rule).await?.is_none() {
+                return Err(CoreError::NotFound);
+            }
         }
         let blob = blobs
             .get(&files::key(&c.id, id, name))

@@ -1,5 +1,5 @@
 //! `GET /api/files/{collection}/{recordId}/{filename}` (spec §7.3): a record's file,
-//! streamed from the file store.
+//! streamed from the file store; `POST /api/files/token` (§7.5): file tokens.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -8,11 +8,13 @@ use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     LAST_MODIFIED,
 };
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use kulisse_core::Auth;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Req;
+use crate::json::Json;
 
 /// PocketBase's policy for served files: a file can never run script on the app's
 /// origin, even an uploaded HTML or SVG opened directly.
@@ -20,16 +22,27 @@ const POLICY: &str = "default-src 'none'; media-src 'self'; style-src 'unsafe-in
 /// PocketBase's caching: file names never change content.
 const CACHING: &str = "max-age=2592000, stale-while-revalidate=86400";
 
-/// `GET /api/files/{collection}/{recordId}/{filename}`.
+/// `POST /api/files/token`: `{"token": …}` for the requester's record; 401 for a guest.
+pub async fn token(State(s): State<AppState>, Req(req): Req) -> Result<Response, ApiError> {
+    let token = s.services.auth.file_token(&req.auth)?;
+    Ok(Json(serde_json::json!({ "token": token })).into_response())
+}
+
+/// `GET /api/files/{collection}/{recordId}/{filename}`; `?token=` is a file token (only
+/// a protected field's files need one).
 pub async fn download(
     State(s): State<AppState>,
     Req(req): Req,
     Path((collection, id, name)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
+    let holder = match req.query.get("token").filter(|t| !t.is_empty()) {
+        Some(token) => s.services.auth.file_token_auth(token).await,
+        None => Auth::Guest,
+    };
     let file = s
         .services
         .records
-        .open_file(&collection, &id, &name)
+        .open_file(&collection, &id, &name, &holder)
         .await?;
     let forced = req.query.get("download").is_some_and(|v| parse_bool(v));
     let disposition = if forced || !inline(&file.content_type) {

@@ -76,6 +76,7 @@ pub fn api() -> Router<AppState> {
             "/api/collections/{collection}/auth-refresh",
             post(auth::auth_refresh),
         )
+        .route("/api/files/token", post(files::token))
         .route(
             "/api/files/{collection}/{id}/{filename}",
             get(files::download),

@@ -13,6 +13,7 @@ engine_tests!(
     uploads_are_named_stored_and_served_like_pocketbase,
     updates_replace_append_and_remove_files_and_deletes_take_them_along,
     uploads_are_checked_against_their_field_and_leave_nothing_when_refused,
+    protected_files_need_a_file_token_whose_holder_passes_the_view_rule,
 );
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
@@ -351,4 +352,106 @@ async fn uploads_are_checked_against_their_field_and_leave_nothing_when_refused(
     let (s, body) = create(&srv, "docs", form).await;
     assert_eq!(s, 400, "{body}");
     until_stored(&srv, &[]).await;
+}
+
+async fn protected_files_need_a_file_token_whose_holder_passes_the_view_rule() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let papers = json!({"name": "papers", "viewRule": "owner = @request.auth.id",
+        "fields": [
+            {"name": "owner", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1},
+            {"name": "paper", "type": "file", "maxSelect": 1, "protected": true},
+            {"name": "cover", "type": "file", "maxSelect": 1}]});
+    let (s, body) = srv
+        .send("POST", "/api/collections", Some(&su), Some(papers))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let mut users = Vec::new();
+    for email in ["owner@example.com", "other@example.com"] {
+        let body = json!({"email": email, "password": "12345678", "passwordConfirm": "12345678"});
+        let (s, user) = srv
+            .send(
+                "POST",
+                "/api/collections/users/records",
+                Some(&su),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, 200, "{user}");
+        users.push((
+            user["id"].as_str().unwrap().to_owned(),
+            srv.login("users", email, "12345678").await,
+        ));
+    }
+    let form = Form::new()
+        .text("owner", users[0].0.clone())
+        .part("paper", file("secret.pdf", b"%PDF-1.4 secret"))
+        .part("cover", file("cover.png", PNG));
+    let response = srv
+        .client
+        .post(srv.url("/api/collections/papers/records"))
+        .header("Authorization", &su)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let record: Value = response.json().await.unwrap();
+    let (id, paper, cover) = (
+        record["id"].as_str().unwrap(),
+        record["paper"].as_str().unwrap(),
+        record["cover"].as_str().unwrap(),
+    );
+    let get = |name: &str, token: Option<&str>| {
+        let mut url = srv.url(&format!("/api/files/papers/{id}/{name}"));
+        if let Some(token) = token {
+            url.push_str(&format!("?token={token}"));
+        }
+        let request = srv.client.get(url);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let srv = &srv;
+    let file_token = |auth: Option<String>| async move {
+        srv.send("POST", "/api/files/token", auth.as_deref(), None)
+            .await
+    };
+
+    // A guest gets no file token (PocketBase's 401), and no protected file.
+    let (s, body) = file_token(None).await;
+    assert_eq!(
+        (s, body),
+        (
+            401,
+            json!({"data": {}, "message": "The request requires valid record authorization token.", "status": 401})
+        )
+    );
+    assert_eq!(get(paper, None).await, 404);
+    assert_eq!(
+        get(cover, None).await,
+        200,
+        "an unprotected field's file needs no token"
+    );
+    // An auth token is no file token.
+    assert_eq!(get(paper, Some(&users[0].1)).await, 404);
+
+    let (s, owner) = file_token(Some(users[0].1.clone())).await;
+    assert_eq!(s, 200, "{owner}");
+    let owner = owner["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        get(paper, Some(&owner)).await,
+        200,
+        "the owner passes the view rule"
+    );
+    let (_, other) = file_token(Some(users[1].1.clone())).await;
+    assert_eq!(
+        get(paper, Some(other["token"].as_str().unwrap())).await,
+        404
+    );
+    let (_, root) = file_token(Some(su.clone())).await;
+    assert_eq!(
+        get(paper, Some(root["token"].as_str().unwrap())).await,
+        200,
+        "superusers see all"
+    );
+    assert_eq!(get(paper, Some("garbage")).await, 404);
 }
