@@ -18,7 +18,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_REQUEST_HEADERS, HeaderName, HeaderValue, ORIGIN, VARY,
+    ACCESS_CONTROL_REQUEST_HEADERS, HeaderName, HeaderValue, ORIGIN, VARY, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -144,18 +144,30 @@ impl After {
             _ => {}
         }
         // NOTE: no `reserve` here: `http::json` makes JSON answers' maps big enough.
-        add_cors_and_security(res.headers_mut(), self.allow_origin);
+        let framable = res.extensions().get::<Framable>().is_some();
+        add_cors_and_security(res.headers_mut(), self.allow_origin, framable);
         res
     }
 }
 
-fn add_cors_and_security(headers: &mut HeaderMap, allow_origin: Option<HeaderValue>) {
+/// Marks a response that pages may show in a frame (a served file: an image or a PDF in
+/// the app's own page), so it gets no `X-Frame-Options`, as PocketBase's file responses.
+#[derive(Clone, Copy)]
+pub(crate) struct Framable;
+
+fn add_cors_and_security(
+    headers: &mut HeaderMap,
+    allow_origin: Option<HeaderValue>,
+    framable: bool,
+) {
     headers.append(VARY, VARY_ORIGIN);
     if let Some(origin) = allow_origin {
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(name, value);
+        if !(framable && name == X_FRAME_OPTIONS) {
+            headers.insert(name, value);
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use kulisse_core::Auth;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Req;
+use crate::finalize::Framable;
 use crate::json::Json;
 
 /// PocketBase's policy for served files: a file can never run script on the app's
@@ -55,6 +56,7 @@ pub async fn download(
             u64::try_from(file.blob.modified.as_millisecond()).unwrap_or_default(),
         );
     let mut response = Response::new(Body::from_stream(file.blob.body));
+    response.extensions_mut().insert(Framable);
     let headers = response.headers_mut();
     let value = |text: &str| HeaderValue::from_str(text).map_err(|_| ApiError::not_found());
     headers.insert(CONTENT_TYPE, value(&file.content_type)?);
