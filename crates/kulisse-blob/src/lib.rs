@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
-use kulisse_core::files::{Blob, BlobError, BlobStore};
+use kulisse_core::files::{Blob, BlobError, BlobStore, ByteRange};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as Key;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use tokio::io::AsyncReadExt;
 
 /// Bytes read from an upload's temporary file per part written.
@@ -83,13 +83,31 @@ impl BlobStore for ObjectBlobs {
         Ok(())
     }
 
-    async fn get(&self, key_text: &str) -> Result<Blob, BlobError> {
-        let got = self.store.get(&key(key_text)?).await.map_err(store_error)?;
+    async fn get(&self, key_text: &str, range: Option<ByteRange>) -> Result<Blob, BlobError> {
+        let key = key(key_text)?;
+        let mut options = GetOptions::default();
+        let mut served = None;
+        if let Some(range) = range {
+            // Resolved against the size first: how each backend words a range past the
+            // end differs.
+            let size = self.store.head(&key).await.map_err(store_error)?.size;
+            let (first, last) = range
+                .within(size)
+                .ok_or(BlobError::RangeNotSatisfiable { size })?;
+            options.range = Some(GetRange::Bounded(first..last + 1));
+            served = Some((first, last));
+        }
+        let got = self
+            .store
+            .get_opts(&key, options)
+            .await
+            .map_err(store_error)?;
         let modified = jiff::Timestamp::from_millisecond(got.meta.last_modified.timestamp_millis())
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         Ok(Blob {
             size: got.meta.size,
             modified,
+            range: served,
             body: got.into_stream().map_err(store_error).boxed(),
         })
     }
@@ -128,7 +146,7 @@ mod tests {
     use super::*;
 
     async fn read(blobs: &ObjectBlobs, key: &str) -> Vec<u8> {
-        let blob = blobs.get(key).await.unwrap();
+        let blob = blobs.get(key, None).await.unwrap();
         let chunks: Vec<_> = blob.body.try_collect().await.unwrap();
         chunks.concat()
     }
@@ -153,12 +171,27 @@ mod tests {
         assert_eq!(read(&blobs, "col/rec/a.txt").await, b"hello");
         assert_eq!(read(&blobs, "col/rec/b.bin").await, content);
         assert_eq!(
-            blobs.get("col/rec/b.bin").await.unwrap().size,
+            blobs.get("col/rec/b.bin", None).await.unwrap().size,
             content.len() as u64
         );
         assert!(matches!(
-            blobs.get("col/rec/nope").await,
+            blobs.get("col/rec/nope", None).await,
             Err(BlobError::NotFound)
+        ));
+
+        let part = blobs
+            .get("col/rec/b.bin", Some(ByteRange::Between(10, 19)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (part.size, part.range),
+            (content.len() as u64, Some((10, 19)))
+        );
+        let bytes: Vec<_> = part.body.try_collect().await.unwrap();
+        assert_eq!(bytes.concat(), &content[10..20]);
+        assert!(matches!(
+            blobs.get("col/rec/a.txt", Some(ByteRange::From(5))).await,
+            Err(BlobError::RangeNotSatisfiable { size: 5 })
         ));
 
         blobs
@@ -166,12 +199,12 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            blobs.get("col/rec/a.txt").await,
+            blobs.get("col/rec/a.txt", None).await,
             Err(BlobError::NotFound)
         ));
         blobs.delete_prefix("col/rec/").await.unwrap();
         assert!(matches!(
-            blobs.get("col/rec/b.bin").await,
+            blobs.get("col/rec/b.bin", None).await,
             Err(BlobError::NotFound)
         ));
         assert_eq!(
@@ -179,6 +212,6 @@ mod tests {
             b"hello",
             "other records keep theirs"
         );
-        assert!(blobs.get("../escape").await.is_err());
+        assert!(blobs.get("../escape", None).await.is_err());
     }
 }

@@ -176,6 +176,7 @@ fn status_of(e: &CoreError) -> StatusCode {
             | RecordsError::OnlySuperuser
             | RecordsError::RequiredReference
             | RecordsError::FileStorage(_) => BAD_REQUEST,
+            RecordsError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         },
         CoreError::Batch(e) => match e {
             BatchError::Disabled => FORBIDDEN,
@@ -343,6 +344,12 @@ mod tests {
                 RecordsError::FileStorage("disk full".into()).into(),
                 400,
                 "Failed to upload the files.",
+                json!({}),
+            ),
+            (
+                RecordsError::RangeNotSatisfiable { size: 5 }.into(),
+                416,
+                "The requested range is not satisfiable.",
                 json!({}),
             ),
             (

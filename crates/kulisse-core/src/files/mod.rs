@@ -8,4 +8,4 @@ pub mod store;
 
 pub use janitor::Janitor;
 pub use name::{is_stored_name, key, record_prefix, stored_name};
-pub use store::{Blob, BlobError, BlobStore};
+pub use store::{Blob, BlobError, BlobStore, ByteRange};

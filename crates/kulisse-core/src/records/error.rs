@@ -29,6 +29,12 @@ pub enum RecordsError {
     /// The file store refused an upload (its message, for the log).
     #[error("Failed to upload the files.")]
     FileStorage(String),
+    /// A download's `Range` lies outside the file.
+    #[error("The requested range is not satisfiable.")]
+    RangeNotSatisfiable {
+        /// The file's size, for `Content-Range: bytes */size`.
+        size: u64,
+    },
 }
 
 impl RecordsError {

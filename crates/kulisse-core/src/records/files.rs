@@ -274,7 +274,8 @@ pub struct StoredFile {
 }
 
 impl super::RecordsService {
-    /// `GET /api/files/{collection}/{recordId}/{filename}`: file `name` of record `id`, if
+    /// `GET /api/files/{collection}/{recordId}/{filename}`: file `name` of record `id` (the
+    /// bytes of `range`, when given), if
     /// one of the record's file fields names it. A protected field's file also needs the
     /// record to pass the view rule for `auth` (the holder of the request's file token) in
     /// the `protectedFile` context.
@@ -289,6 +290,7 @@ impl super::RecordsService {
         id: &str,
         name: &str,
         auth: &crate::Auth,
+        range: Option<files::ByteRange>,
     ) -> Result<StoredFile, CoreError> {
         let c = self
             .collection(collection)
@@ -326,10 +328,13 @@ impl super::RecordsService {
             }
         }
         let blob = blobs
-            .get(&files::key(&c.id, id, name))
+            .get(&files::key(&c.id, id, name), range)
             .await
             .map_err(|e| match e {
                 files::BlobError::NotFound => CoreError::NotFound,
+                files::BlobError::RangeNotSatisfiable { size } => {
+                    RecordsError::RangeNotSatisfiable { size }.into()
+                }
                 other => RecordsError::FileStorage(other.to_string()).into(),
             })?;
         Ok(StoredFile {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 engine_tests!(
     uploads_are_named_stored_and_served_like_pocketbase,
+    downloads_answer_ranges_and_conditional_requests,
     updates_replace_append_and_remove_files_and_deletes_take_them_along,
     uploads_are_checked_against_their_field_and_leave_nothing_when_refused,
     protected_files_need_a_file_token_whose_holder_passes_the_view_rule,
@@ -454,4 +455,78 @@ async fn protected_files_need_a_file_token_whose_holder_passes_the_view_rule() {
         "superusers see all"
     );
     assert_eq!(get(paper, Some("garbage")).await, 404);
+}
+
+async fn downloads_answer_ranges_and_conditional_requests() {
+    let srv = TestServer::start().await;
+    collections(&srv).await;
+    let content: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let (s, record) = create(
+        &srv,
+        "docs",
+        Form::new().part("files", file("data.bin", &content)),
+    )
+    .await;
+    assert_eq!(s, 200, "{record}");
+    let url = srv.url(&format!(
+        "/api/files/docs/{}/{}",
+        record["id"].as_str().unwrap(),
+        names(&record, "files")[0]
+    ));
+    let get = |headers: &[(&str, &str)]| {
+        let mut request = srv.client.get(&url);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let (status, headers) = (response.status().as_u16(), response.headers().clone());
+            (status, headers, response.bytes().await.unwrap().to_vec())
+        }
+    };
+
+    let (s, whole, bytes) = get(&[]).await;
+    assert_eq!((s, bytes.len()), (200, 1000));
+    assert_eq!(whole["accept-ranges"], "bytes");
+    let etag = whole["etag"].to_str().unwrap().to_owned();
+    let modified = whole["last-modified"].to_str().unwrap().to_owned();
+
+    let (s, headers, bytes) = get(&[("range", "bytes=10-19")]).await;
+    assert_eq!((s, bytes.as_slice()), (206, &content[10..20]));
+    assert_eq!(headers["content-range"], "bytes 10-19/1000");
+    assert_eq!(headers["content-length"], "10");
+    let (s, headers, bytes) = get(&[("range", "bytes=-5")]).await;
+    assert_eq!((s, bytes.as_slice()), (206, &content[995..]));
+    assert_eq!(headers["content-range"], "bytes 995-999/1000");
+    let (s, _, bytes) = get(&[("range", "bytes=990-")]).await;
+    assert_eq!((s, bytes.len()), (206, 10));
+    let (s, headers, _) = get(&[("range", "bytes=1000-")]).await;
+    assert_eq!(
+        (s, headers["content-range"].to_str().unwrap()),
+        (416, "bytes */1000")
+    );
+    let (s, _, bytes) = get(&[("range", "bytes=0-1,5-6")]).await;
+    assert_eq!(
+        (s, bytes.len()),
+        (200, 1000),
+        "several ranges: the whole file"
+    );
+    let (s, _, bytes) = get(&[("range", "bytes=10-19"), ("if-range", "\"stale\"")]).await;
+    assert_eq!(
+        (s, bytes.len()),
+        (200, 1000),
+        "a changed file: the whole file"
+    );
+    let (s, _, bytes) = get(&[("range", "bytes=10-19"), ("if-range", &etag)]).await;
+    assert_eq!((s, bytes.len()), (206, 10));
+
+    let (s, headers, bytes) = get(&[("if-none-match", &etag)]).await;
+    assert_eq!((s, bytes.len()), (304, 0));
+    assert_eq!(headers["etag"], etag.as_str());
+    let (s, _, _) = get(&[("if-none-match", "\"other\"")]).await;
+    assert_eq!(s, 200);
+    let (s, _, _) = get(&[("if-modified-since", &modified)]).await;
+    assert_eq!(s, 304);
+    let (s, _, _) = get(&[("if-modified-since", "Mon, 01 Jan 2001 00:00:00 GMT")]).await;
+    assert_eq!(s, 200);
 }
