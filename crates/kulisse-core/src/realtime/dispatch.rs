@@ -80,13 +80,15 @@ impl Dispatcher {
                         return;
                     };
                     if self.lagged.swap(false, Ordering::AcqRel) {
-                        self.missed(&inner, &handle);
+                        self.missed(&inner, &handle, None);
                     }
                     match next {
                         Work::Published(number, Event::Committed(set)) => {
                             self.deliver(&inner, number, set, &handle);
                         }
-                        Work::Published(_, Event::Missed) => self.missed(&inner, &handle),
+                        Work::Published(number, Event::Missed) => {
+                            self.missed(&inner, &handle, Some(number));
+                        }
                         Work::Resume(client) => self.resume(&inner, &client, &handle),
                     }
                 }
@@ -104,12 +106,19 @@ impl Dispatcher {
             .unwrap_or_default()
     }
 
-    /// Changes may have been lost: nothing before now can be sent again, every bound
-    /// requester is read again, and every client is told, so none misses events silently.
-    fn missed(&mut self, inner: &Inner, handle: &Handle) {
+    /// Changes may have been lost (at change set number `gap`, or somewhere when the queue
+    /// overflowed): nothing before now can be sent again, every bound requester is read
+    /// again, and every client that was there before is told, so none misses events
+    /// silently.
+    fn missed(&mut self, inner: &Inner, handle: &Handle, gap: Option<u64>) {
         let now = self.published.load(Ordering::Acquire);
         self.log.forget_through(now);
         for client in Self::clients(inner) {
+            // A client whose stream started after the gap was announced holds nothing
+            // from before it (a node's first feed connect, just after its clients came).
+            if gap.is_some_and(|gap| client.state().origin.set >= gap) {
+                continue;
+            }
             self.refresh_auth(&client, handle);
             if !client.send(Message::Resync(Position::through(now))) {
                 Self::disconnect(inner, &client);
