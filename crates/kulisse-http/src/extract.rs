@@ -176,7 +176,8 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
             let multipart = Multipart::from_request(req, state)
                 .await
                 .map_err(|_| malformed())?;
-            let (map, files) = read_multipart::<K>(multipart).await?;
+            let uploads = state.uploads_dir.as_deref();
+            let (map, files) = read_multipart::<K>(multipart, uploads).await?;
             return Ok(WriteBody(map, files));
         }
         let known = content_type.is_empty()
@@ -282,6 +283,7 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
 
 async fn read_multipart<K: BodyKind>(
     mut mp: Multipart,
+    uploads_dir: Option<&std::path::Path>,
 ) -> Result<(Map<String, Value>, Files<K>), ApiError> {
     let mut pairs = Vec::new();
     let mut payload = None;
@@ -297,9 +299,12 @@ async fn read_multipart<K: BodyKind>(
                 }
                 return Err(ApiError::files_not_supported(&name));
             }
-            let temporary = tempfile::NamedTempFile::new()
-                .map_err(|_| ApiError::bad_request())?
-                .into_temp_path();
+            let temporary = match uploads_dir {
+                Some(dir) => tempfile::NamedTempFile::new_in(dir),
+                None => tempfile::NamedTempFile::new(),
+            }
+            .map_err(|_| ApiError::bad_request())?
+            .into_temp_path();
             let mut out = tokio::fs::File::create(&temporary)
                 .await
                 .map_err(|_| ApiError::bad_request())?;

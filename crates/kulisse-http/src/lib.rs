@@ -29,6 +29,8 @@ pub use serve::serve;
 pub struct AppState {
     /// The services (behind one `Arc`: every extractor clones the state).
     pub services: std::sync::Arc<Services>,
+    /// Where uploads wait for their write ([`HttpOptions::uploads_dir`]).
+    pub uploads_dir: Option<std::sync::Arc<std::path::Path>>,
 }
 
 /// Server options that shape the router.
@@ -38,6 +40,10 @@ pub struct HttpOptions {
     pub public_dir: Option<PathBuf>,
     /// Allowed CORS origins; empty means `*`.
     pub origins: Vec<String>,
+    /// Where uploaded files wait, streamed to disk, until their write is answered: the
+    /// data dir's, so they are never in memory (the OS temp dir may be a tmpfs). `None`:
+    /// the OS temp dir.
+    pub uploads_dir: Option<PathBuf>,
 }
 
 /// The whole application as one service: PocketBase's routes inside [`Finalize`].
@@ -47,6 +53,7 @@ pub type App = Finalize;
 pub fn router(services: Services, opts: &HttpOptions) -> App {
     let state = AppState {
         services: std::sync::Arc::new(services),
+        uploads_dir: opts.uploads_dir.as_deref().map(std::sync::Arc::from),
     };
     let routes = routes::api()
         .with_state(state)

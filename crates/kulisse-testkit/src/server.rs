@@ -63,6 +63,12 @@ impl TestServer {
         params: &[(&str, Value)],
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
+        let mut opts = opts;
+        if opts.uploads_dir.is_none() {
+            let uploads = dir.path().join(".uploads");
+            std::fs::create_dir_all(&uploads).unwrap();
+            opts.uploads_dir = Some(uploads);
+        }
         let mut pg_url = None;
         let store: Arc<dyn Store> = match current_engine() {
             TestEngine::Sqlite => {
@@ -171,6 +177,15 @@ impl TestServer {
     pub async fn superuser_token(&self) -> String {
         self.login("_superusers", SUPERUSER_EMAIL, SUPERUSER_PASSWORD)
             .await
+    }
+
+    /// Where uploads wait for their write (its data dir's `.uploads/`, as `kulisse serve`).
+    pub fn uploads(&self) -> std::path::PathBuf {
+        self._dir
+            .as_ref()
+            .expect("every test server has a data dir")
+            .path()
+            .join(".uploads")
     }
 
     /// Where the server keeps uploaded files (its data dir's `storage/`).

@@ -51,9 +51,13 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         },
     };
     let (store, services) = compose::open(dir, db, limits, config).await?;
+    let uploads_dir = dir.join(".uploads");
+    std::fs::create_dir_all(&uploads_dir)
+        .with_context(|| format!("cannot create {}", uploads_dir.display()))?;
     let opts = HttpOptions {
         public_dir: Some(args.public_dir),
         origins: args.origins,
+        uploads_dir: Some(uploads_dir),
     };
     let realtime = services.realtime.clone();
     let app = router(services, &opts);

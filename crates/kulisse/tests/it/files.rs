@@ -165,6 +165,11 @@ async fn uploads_are_named_stored_and_served_like_pocketbase() {
         .part("cover", file("a.png", PNG));
     let (s, record) = create(&srv, "docs", form).await;
     assert_eq!(s, 200, "{record}");
+    assert_eq!(
+        std::fs::read_dir(srv.uploads()).unwrap().count(),
+        0,
+        "the uploads waited in the data dir and are gone once answered"
+    );
     let files = names(&record, "files");
     assert_eq!(files.len(), 2, "{record}");
     let cover = record["cover"].as_str().unwrap().to_owned();

@@ -120,8 +120,8 @@ async fn responses_carry_security_and_cors_headers() {
 #[tokio::test]
 async fn only_listed_origins_are_allowed() {
     let srv = TestServer::start_with(kulisse::http::HttpOptions {
-        public_dir: None,
         origins: vec!["http://a.example".into()],
+        ..Default::default()
     })
     .await;
     let from = |origin: &'static str| {
@@ -205,7 +205,7 @@ async fn static_files_are_served_with_index_fallback() {
     std::fs::write(public.path().join("app.js"), "console.log(1)").unwrap();
     let srv = TestServer::start_with(kulisse::http::HttpOptions {
         public_dir: Some(public.path().to_owned()),
-        origins: vec![],
+        ..Default::default()
     })
     .await;
     let get = |p: &str| srv.client.get(srv.url(p)).send();
