@@ -68,7 +68,7 @@ impl RecordsService {
     /// Unknown collection, view collections, `null` rules, password form failures.
     pub async fn prepare(
         &self,
-        mut req: RequestInfo,
+        req: RequestInfo,
         collection: &str,
         op: WriteOp,
     ) -> Result<PreparedWrite, CoreError> {
@@ -83,6 +83,16 @@ impl RecordsService {
             })?,
             _ => self.collection_for_write(collection)?,
         };
+        self.prepare_in(req, c, op).await
+    }
+
+    /// [`RecordsService::prepare`] on collection `c`, already looked up.
+    pub(super) async fn prepare_in(
+        &self,
+        mut req: RequestInfo,
+        c: Arc<Collection>,
+        op: WriteOp,
+    ) -> Result<PreparedWrite, CoreError> {
         let op = match op {
             WriteOp::Create(body) => Resolved::Create(body),
             WriteOp::Update(id, body) => Resolved::Update(id, body),

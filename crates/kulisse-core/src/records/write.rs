@@ -100,11 +100,11 @@ impl RecordsService {
         uploads: Vec<Upload>,
         expand: &ExpandTree,
     ) -> Result<super::Record, CoreError> {
-        let form = Form::RecordCreate;
+        let c = self.collection_for_write(collection)?;
         let staged = self
-            .stage(collection, &mut body, uploads, None, form)
+            .stage(&c, &mut body, uploads, None, Form::RecordCreate)
             .await?;
-        let prepared = self.prepare(req, collection, WriteOp::Create(body)).await?;
+        let prepared = self.prepare_in(req, c, WriteOp::Create(body)).await?;
         let id = match &prepared.step {
             Step::Create { draft } => draft.id().to_owned(),
             _ => String::new(),
@@ -126,11 +126,12 @@ impl RecordsService {
         uploads: Vec<Upload>,
         expand: &ExpandTree,
     ) -> Result<super::Record, CoreError> {
+        let c = self.collection_for_write(collection)?;
         let staged = self
-            .stage(collection, &mut body, uploads, Some(id), Form::RecordUpdate)
+            .stage(&c, &mut body, uploads, Some(id), Form::RecordUpdate)
             .await?;
         let prepared = self
-            .prepare(req, collection, WriteOp::Update(id.to_owned(), body))
+            .prepare_in(req, c, WriteOp::Update(id.to_owned(), body))
             .await?;
         self.commit_with_files(prepared, id, staged, expand).await
     }
@@ -153,33 +154,29 @@ impl RecordsService {
         self.commit_row(prepared).await.map(|_| ())
     }
 
-    /// Checks and names the uploads of a write to `collection` (record `id` for an update,
-    /// whose files the body may keep) into `body`.
+    /// Checks and names the uploads of a write to `c` (record `id` for an update, whose
+    /// files the body may keep) into `body`.
     async fn stage(
         &self,
-        collection: &str,
+        c: &Arc<Collection>,
         body: &mut Map<String, Value>,
         uploads: Vec<Upload>,
         id: Option<&str>,
         form: Form,
     ) -> Result<Staged, CoreError> {
-        let Ok(c) = self.collection_for_write(collection) else {
-            // prepare() answers for the collection.
-            return Ok(Staged::default());
-        };
-        if !files::has_files(&c) {
+        if !files::has_files(c) {
             return Ok(Staged::default());
         }
-        let staged = files::stage(&c, body, uploads, &*self.ambient.ids, form)?;
+        let staged = files::stage(c, body, uploads, &*self.ambient.ids, form)?;
         let before = match id {
             Some(id) => self
-                .fetch(&c, id, None)
+                .fetch(c, id, None)
                 .await?
-                .map(|row| files::names_in(&c, &row))
+                .map(|row| files::names_in(c, &row))
                 .unwrap_or_default(),
             None => HashSet::new(),
         };
-        files::check_names(&c, body, &before, &staged.names(), form)?;
+        files::check_names(c, body, &before, &staged.names(), form)?;
         Ok(staged.with_before(before))
     }
 
