@@ -197,6 +197,25 @@ impl TestServer {
         )
     }
 
+    /// Sends a `multipart/form-data` request (a form with files), returning status and
+    /// parsed body (`Null` when empty).
+    pub async fn send_multipart(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Sends a JSON request, returning status and parsed body (`Null` when empty).
     pub async fn send(
         &self,

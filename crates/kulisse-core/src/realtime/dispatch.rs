@@ -14,7 +14,7 @@ use super::client::{Client, State};
 use super::joins::Fetched;
 use super::log::{Log, Logged};
 use super::service::{Inner, Message, RecordEvent};
-use super::{Config, Position, Subscription, Target};
+use super::{Position, Subscription, Target};
 use crate::Ambient;
 use crate::auth::Auth;
 use crate::changes::{Action, ChangeSet, Event, RecordChange};
@@ -34,39 +34,19 @@ pub(crate) enum Work {
 
 /// Delivers committed changes to the connected clients (see the module doc).
 pub(crate) struct Dispatcher {
-    records: RecordsService,
-    registry: Registry,
-    ambient: Ambient,
-    clients: Weak<Inner>,
+    pub(crate) records: RecordsService,
+    pub(crate) registry: Registry,
+    pub(crate) ambient: Ambient,
+    pub(crate) clients: Weak<Inner>,
     /// Set by the bus side when events were dropped.
-    lagged: Arc<AtomicBool>,
+    pub(crate) lagged: Arc<AtomicBool>,
     /// How many change sets were published (the bus side counts them).
-    published: Arc<AtomicU64>,
+    pub(crate) published: Arc<AtomicU64>,
     /// The recent change sets, for resuming clients. Only this thread touches it.
-    log: Log,
+    pub(crate) log: Log,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(
-        records: RecordsService,
-        registry: Registry,
-        ambient: Ambient,
-        clients: Weak<Inner>,
-        lagged: Arc<AtomicBool>,
-        published: Arc<AtomicU64>,
-        config: &Config,
-    ) -> Dispatcher {
-        Dispatcher {
-            records,
-            registry,
-            ambient,
-            clients,
-            lagged,
-            published,
-            log: Log::new(config.resume_window, config.resume_events),
-        }
-    }
-
     /// Runs on its own thread until the service is gone: record reads and rule checks
     /// block it, never a runtime worker or the writer.
     pub(crate) fn spawn(mut self, mut work: mpsc::Receiver<Work>) {

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::client::{Client, requester};
 use super::dispatch::{Dispatcher, Work};
+use super::log::Log;
 use super::resume::DroppedClients;
 use super::{Config, Position, RealtimeError, Subscription};
 use crate::Ambient;
@@ -231,15 +232,15 @@ impl RealtimeService {
             lagged: Arc::clone(&lagged),
             published: Arc::clone(&inner.published),
         }));
-        Dispatcher::new(
+        Dispatcher {
             records,
             registry,
             ambient,
-            Arc::downgrade(&inner),
+            clients: Arc::downgrade(&inner),
             lagged,
-            Arc::clone(&inner.published),
-            &config,
-        )
+            published: Arc::clone(&inner.published),
+            log: Log::new(config.resume_window, config.resume_events),
+        }
         .spawn(queue);
         RealtimeService { inner }
     }

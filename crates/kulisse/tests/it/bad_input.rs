@@ -145,6 +145,25 @@ fn corpus() -> Vec<Row> {
         row("POST", RECORDS).body("multipart/form-data", "no boundary"),
         row("POST", RECORDS).body(form, multipart(&[("@jsonPayload", "", "{broken")])),
         row("POST", RECORDS).body("text/plain", "title=x"),
+        // Files.
+        row("POST", RECORDS).body(form, multipart(&[("doc", "big.txt", &"x".repeat(200))])),
+        row("POST", RECORDS).body(
+            form,
+            multipart(&[("doc", "1.txt", "a"), ("doc", "2.txt", "b"), ("doc", "3.txt", "c")]),
+        ),
+        row("POST", RECORDS).json(r#"{"doc": ["someone_elses_0123456789.txt"]}"#),
+        row("PATCH", RECORD).json(r#"{"doc": "../../data.db"}"#),
+        // PB compat: the path is stripped from an upload's name; the file is stored.
+        row("POST", RECORDS)
+            .body(form, multipart(&[("doc", "../../etc/passwd", "root")]))
+            .want(Want::Status(200)),
+        row("GET", "/api/files/posts/rec000000000001/..%2F..%2Fdata.db"),
+        row("GET", "/api/files/posts/rec000000000001/%00"),
+        row("GET", "/api/files/posts/rec000000000001/..").header("range", "bytes=-"),
+        row("GET", "/api/files/nosuch/rec000000000001/a.txt"),
+        row("GET", format!("/api/files/posts/{}/a.txt", "x".repeat(5000))),
+        row("POST", "/api/files/token"),
+        row("POST", "/api/files/token").json("{not json"),
         // PB compat: a modifier with an unusable operand changes nothing.
         row("PATCH", RECORD)
             .json(r#"{"n+": "abc"}"#)
@@ -341,7 +360,8 @@ async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
                 {"name": "tags", "type": "select", "values": ["a", "b"], "maxSelect": 2},
                 {"name": "owner", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1},
                 {"name": "secret", "type": "text", "hidden": true},
-                {"name": "loc", "type": "geoPoint"}
+                {"name": "loc", "type": "geoPoint"},
+                {"name": "doc", "type": "file", "maxSelect": 2, "maxSize": 100}
             ]}))
         .send()
         .await

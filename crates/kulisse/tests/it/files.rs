@@ -65,27 +65,15 @@ fn file(name: &str, bytes: &[u8]) -> Part {
     Part::bytes(bytes.to_vec()).file_name(name.to_owned())
 }
 
-/// Sends a multipart write; status and body.
-async fn write(srv: &TestServer, method: reqwest::Method, path: &str, form: Form) -> (u16, Value) {
-    let response = srv
-        .client
-        .request(method, srv.url(path))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn create(srv: &TestServer, collection: &str, form: Form) -> (u16, Value) {
     let path = format!("/api/collections/{collection}/records");
-    write(srv, reqwest::Method::POST, &path, form).await
+    srv.send_multipart(reqwest::Method::POST, &path, form).await
 }
 
 async fn update(srv: &TestServer, collection: &str, id: &str, form: Form) -> (u16, Value) {
     let path = format!("/api/collections/{collection}/records/{id}");
-    write(srv, reqwest::Method::PATCH, &path, form).await
+    srv.send_multipart(reqwest::Method::PATCH, &path, form)
+        .await
 }
 
 /// Downloads `name` of record `id` of `docs`: status, headers, bytes.

@@ -393,13 +393,12 @@ async fn a_subscriber_whose_user_is_deleted_is_a_guest_from_then_on() {
     );
 }
 
-/// On PostgreSQL with two nodes: a create and a delete through one reach a subscriber on
-/// the other.
-#[tokio::test]
-async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
+/// Two nodes on one PostgreSQL database with the test collections; `None` (the test is
+/// skipped) without a PostgreSQL server.
+async fn two_nodes() -> Option<(TestServer, TestServer)> {
     if kulisse_testkit::pg_admin_url().is_none() {
         eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
-        return;
+        return None;
     }
     let a = kulisse_testkit::ENGINE
         .scope(TestEngine::Postgres, TestServer::start())
@@ -407,6 +406,16 @@ async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
     let su = a.superuser_token().await;
     collections(&a, &su).await;
     let b = TestServer::join(a.pg_url.as_deref().unwrap()).await;
+    Some((a, b))
+}
+
+/// On PostgreSQL with two nodes: a create and a delete through one reach a subscriber on
+/// the other.
+#[tokio::test]
+async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
     let mut sse = Sse::connect(&b.client, &b.base).await;
     assert_eq!(subscribe(&b, &sse, None, &["posts/*"]).await.0, 204);
     let post = create(&a, None, "posts", json!({"title": "from a"})).await;
@@ -456,17 +465,10 @@ async fn a_write_on_one_node_reaches_a_subscriber_on_another() {
 /// `PB_RESYNC` (events written meanwhile are unknown there), and delivery goes on after.
 #[tokio::test]
 async fn a_node_whose_feed_dropped_tells_its_clients_to_resync() {
-    if kulisse_testkit::pg_admin_url().is_none() {
-        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+    let Some((a, b)) = two_nodes().await else {
         return;
-    }
-    let a = kulisse_testkit::ENGINE
-        .scope(TestEngine::Postgres, TestServer::start())
-        .await;
-    let su = a.superuser_token().await;
-    collections(&a, &su).await;
+    };
     let url = a.pg_url.clone().unwrap();
-    let b = TestServer::join(&url).await;
     let mut sse = Sse::connect(&b.client, &b.base).await;
     assert_eq!(subscribe(&b, &sse, None, &["posts/*"]).await.0, 204);
     assert!(kulisse_testkit::cut_listeners(&url).await >= 2);

@@ -14,23 +14,6 @@ async fn collection(srv: &TestServer, su: &str, name: &str, fields: Value) {
     assert_eq!(s, 200, "{body}");
 }
 
-async fn multipart(
-    srv: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    form: reqwest::multipart::Form,
-) -> (u16, Value) {
-    let res = srv
-        .client
-        .request(method, srv.url(path))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn file_uploads_a_batch_cannot_store_are_refused_instead_of_dropped() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
@@ -62,7 +45,8 @@ async fn file_uploads_a_batch_cannot_store_are_refused_instead_of_dropped() {
         );
     let refused = json!({"data": {"requests.0.doc": {"code": "validation_not_supported", "message": "Not supported yet: kulisse cannot store uploaded files."}}, "message": "File uploads are not supported yet.", "status": 400});
     assert_eq!(
-        multipart(&srv, reqwest::Method::POST, "/api/batch", form).await,
+        srv.send_multipart(reqwest::Method::POST, "/api/batch", form)
+            .await,
         (400, refused)
     );
     let (_, list) = srv
@@ -76,13 +60,9 @@ async fn file_uploads_a_batch_cannot_store_are_refused_instead_of_dropped() {
             "doc",
             reqwest::multipart::Part::bytes(Vec::new()).file_name(""),
         );
-    let (s, created) = multipart(
-        &srv,
-        reqwest::Method::POST,
-        "/api/collections/docs/records",
-        form,
-    )
-    .await;
+    let (s, created) = srv
+        .send_multipart(reqwest::Method::POST, "/api/collections/docs/records", form)
+        .await;
     assert_eq!((s, &created["doc"]), (200, &json!("")), "{created}");
 }
 
@@ -222,13 +202,8 @@ async fn numbers_that_are_not_finite_are_refused() {
     }
     let form = reqwest::multipart::Form::new().text("n", "NaN");
     assert_eq!(
-        multipart(
-            &srv,
-            reqwest::Method::POST,
-            "/api/collections/nums/records",
-            form
-        )
-        .await,
+        srv.send_multipart(reqwest::Method::POST, "/api/collections/nums/records", form)
+            .await,
         (400, nan("Failed to create record."))
     );
     // Unreadable input that is not NaN or infinity stays PocketBase's 0.
