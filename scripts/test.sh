@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every kulisse test on a fresh machine: formatting and lints, the Rust unit and
 # integration tests (real HTTP server, real SQLite files, a real PostgreSQL server started
-# here), then the official PocketBase JS SDK suite and the Python SDK's realtime check
+# here, files on local disk and in an S3-compatible bucket of a moto server started here),
+# then the official PocketBase JS SDK suite and the Python SDK's realtime check
 # against a freshly started `kulisse serve` on each engine. Installs what the tests need
-# (Node.js, PostgreSQL, a Python virtualenv with the pinned SDK).
+# (Node.js, PostgreSQL, a Python virtualenv with moto and the pinned SDK).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +47,28 @@ chmod +x "$pg_dir/restart.sh"
 restart_script="$pg_dir/restart.sh"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port"
 
+step "S3-compatible server for the file-storage matrix (moto), and the Python SDK"
+# One throwaway virtualenv, pinned: moto's server mode and the official Python SDK (PyPI
+# `pocketbase`).
+py_env=$(mktemp -d)
+python3 -m venv "$py_env" 2>/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$py_env"
+}
+"$py_env/bin/pip" install -q --disable-pip-version-check -r scripts/s3-server-requirements.txt \
+    -r sdk-tests/python/requirements.txt
+s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$py_env/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$py_env/moto.log" 2>&1 &
+s3_server=$!
+cleanup() { kill "$s3_server" 2>/dev/null || true; cleanup_pg; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$s3_port/" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+export KULISSE_TEST_S3_URL="http://127.0.0.1:$s3_port"
+echo "moto $("$py_env/bin/pip" show moto | sed -n 's/^Version: //p') on port $s3_port"
+
 step "format, lints and the dependency rules of ARCHITECTURE.md"
 cargo fmt --all -- --check
 python3 scripts/check_deps.py
@@ -58,13 +81,6 @@ step "PostgreSQL crash under a write burst (alone: it restarts the shared test s
 KULISSE_TEST_PG_RESTART="$restart_script" cargo test --locked -p kulisse --test it -- --exact multinode::acknowledged_writes_survive_a_postgres_restart
 
 (cd sdk-tests && npm ci --no-audit --no-fund --loglevel=error)
-# The official Python SDK (PyPI `pocketbase`), pinned, in its own virtualenv.
-py_env=$(mktemp -d)
-python3 -m venv "$py_env" 2>/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-    python3 -m venv "$py_env"
-}
-"$py_env/bin/pip" install -q --disable-pip-version-check -r sdk-tests/python/requirements.txt
 # Starts `kulisse serve` on a free port with data dir $1, the global arguments that follow
 # (the engine) and, after `--`, arguments for `serve` only; sets $server (its pid), $url
 # and $log.

@@ -1,12 +1,15 @@
 //! The `BlobStore` adapter: uploaded files in the data dir's `storage/` (PocketBase's
-//! layout) or, later, an S3-compatible bucket, both through `object_store`.
+//! layout) or an S3-compatible bucket, both through `object_store`.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use kulisse_core::files::{Blob, BlobError, BlobStore, ByteRange};
+use kulisse_core::files::{Blob, BlobError, BlobStore, BlobStores, ByteRange};
+use kulisse_core::settings::S3Settings;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
@@ -31,6 +34,56 @@ impl ObjectBlobs {
         Ok(ObjectBlobs {
             store: Arc::new(store),
         })
+    }
+
+    /// Files in the S3-compatible bucket `s3` names (no request is made yet).
+    ///
+    /// # Errors
+    /// When the endpoint is no URL.
+    pub fn s3(s3: &S3Settings) -> Result<ObjectBlobs, BlobError> {
+        let endpoint = s3
+            .endpoint_url()
+            .ok_or_else(|| failed(format!("invalid S3 endpoint {:?}", s3.endpoint)))?;
+        let store = AmazonS3Builder::new()
+            .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+            .with_allow_http(endpoint.scheme() == "http")
+            .with_region(&s3.region)
+            .with_bucket_name(&s3.bucket)
+            .with_access_key_id(&s3.access_key)
+            .with_secret_access_key(s3.secret.expose())
+            .with_virtual_hosted_style_request(!s3.force_path_style)
+            .build()
+            .map_err(failed)?;
+        Ok(ObjectBlobs {
+            store: Arc::new(store),
+        })
+    }
+}
+
+/// The stores of one data dir: its `storage/`, and the buckets the settings name.
+pub struct Stores {
+    local: Arc<dyn BlobStore>,
+}
+
+impl Stores {
+    /// Files under `root` on the local disk (created if missing), or in a bucket.
+    ///
+    /// # Errors
+    /// When `root` cannot be created.
+    pub fn new(root: &Path) -> std::io::Result<Stores> {
+        Ok(Stores {
+            local: Arc::new(ObjectBlobs::local(root)?),
+        })
+    }
+}
+
+impl BlobStores for Stores {
+    fn local(&self) -> Arc<dyn BlobStore> {
+        Arc::clone(&self.local)
+    }
+
+    fn s3(&self, s3: &S3Settings) -> Result<Arc<dyn BlobStore>, BlobError> {
+        Ok(Arc::new(ObjectBlobs::s3(s3)?))
     }
 }
 
@@ -83,6 +136,14 @@ impl BlobStore for ObjectBlobs {
         Ok(())
     }
 
+    async fn put_bytes(&self, key_text: &str, bytes: Bytes) -> Result<(), BlobError> {
+        self.store
+            .put(&key(key_text)?, PutPayload::from(bytes))
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
     async fn get(&self, key_text: &str, range: Option<ByteRange>) -> Result<Blob, BlobError> {
         let key = key(key_text)?;
         let mut options = GetOptions::default();
@@ -132,12 +193,26 @@ impl BlobStore for ObjectBlobs {
             .await
             .map_err(store_error)?;
         for location in listed {
+            // One by one: a bulk delete is not offered by every S3-compatible store.
             match self.store.delete(&location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(failed(e)),
             }
         }
         Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let prefix = match prefix.trim_end_matches('/') {
+            "" => None,
+            text => Some(key(text)?),
+        };
+        self.store
+            .list(prefix.as_ref())
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(store_error)
     }
 }
 

@@ -52,6 +52,8 @@ pub struct Services {
     pub auth: AuthService,
     /// Application settings.
     pub settings: settings::SettingsService,
+    /// The file store the settings pick (none without file storage).
+    pub files: Option<files::FileStorage>,
     /// Realtime clients and their subscriptions.
     pub realtime: realtime::RealtimeService,
     /// Committed changes, local and from other nodes.
@@ -68,8 +70,8 @@ pub struct Ports {
     pub feed: Option<Arc<dyn ChangeFeed>>,
     /// Time and randomness.
     pub ambient: Ambient,
-    /// Where uploaded files live; without one, file uploads are refused.
-    pub blobs: Option<Arc<dyn files::BlobStore>>,
+    /// The stores uploaded files can live in; without them, file uploads are refused.
+    pub blobs: Option<Arc<dyn files::BlobStores>>,
 }
 
 impl Ports {
@@ -137,13 +139,20 @@ impl Services {
                 events.clone(),
             ));
         }
-        if let Some(blobs) = &blobs {
+        let files = blobs.map(|stores| files::FileStorage::new(stores, settings.clone()));
+        if let Some(files) = &files {
             events.subscribe(Arc::new(files::Janitor::new(
-                Arc::clone(blobs),
+                files.clone(),
                 registry.clone(),
             )));
         }
-        let records = RecordsService::new(store, writer, registry.clone(), ambient.clone(), blobs);
+        let records = RecordsService::new(
+            store,
+            writer,
+            registry.clone(),
+            ambient.clone(),
+            files.clone(),
+        );
         let realtime = realtime::RealtimeService::start(
             records.clone(),
             registry,
@@ -156,6 +165,7 @@ impl Services {
             records,
             auth,
             settings,
+            files,
             realtime,
             events,
             ambient,

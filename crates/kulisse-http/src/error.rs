@@ -209,7 +209,9 @@ fn status_of(e: &CoreError) -> StatusCode {
             | AuthError::SuperuserExists { .. } => BAD_REQUEST,
         },
         CoreError::Settings(e) => match e {
-            SettingsError::NotAnObject | SettingsError::Malformed => BAD_REQUEST,
+            SettingsError::NotAnObject | SettingsError::Malformed | SettingsError::S3Test(_) => {
+                BAD_REQUEST
+            }
         },
         CoreError::Query(e) => match e {
             QueryError::FilterByRequest | QueryError::FilterByCollection => FORBIDDEN,

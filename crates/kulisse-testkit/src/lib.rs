@@ -1,6 +1,6 @@
 //! Dev-only test kit for tests above the storage port: [`TestServer`] (the router
 //! `kulisse serve` builds, on a loopback port), the engine matrix ([`engine_tests!`],
-//! [`TestEngine`]) and the HTTP helpers API tests share.
+//! [`TestEngine`]), the file-storage matrix ([`storage_tests!`]) and the HTTP helpers API tests share.
 //!
 //! Only ever a dev-dependency (`scripts/check_deps.py` holds that): it depends on the binary
 //! crate's library and both engines. The PostgreSQL helpers live in
@@ -12,6 +12,7 @@ mod client;
 mod engine;
 mod server;
 mod sse;
+mod storage;
 
 pub use client::{
     SUPERUSER_EMAIL, SUPERUSER_PASSWORD, login_at, send_to, superuser_token_at, urlencode,
@@ -20,3 +21,4 @@ pub use engine::{ENGINE, TestEngine, current_engine};
 pub use kulisse_testkit_store::pg::{fresh_database, pg_admin_url};
 pub use server::{TestServer, cut_listeners};
 pub use sse::{Frame, Sse};
+pub use storage::{STORAGE, TestStorage, current_storage, fresh_bucket, s3_url};

@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use kulisse::http::{HttpOptions, router};
 use kulisse_core::Config;
+use kulisse_core::files::BlobStore;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::client::{SUPERUSER_EMAIL, SUPERUSER_PASSWORD, login_at, send_to};
 use crate::engine::{TestEngine, current_engine};
+use crate::storage::{TestStorage, current_storage, fresh_bucket};
 
 /// A server on the current test's engine, answering on a loopback port.
 pub struct TestServer {
@@ -20,6 +22,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     /// The database's URL on the PostgreSQL engine.
     pub pg_url: Option<String>,
+    /// The `s3` settings of its bucket, when it keeps files in one.
+    pub s3: Option<Value>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -105,7 +109,17 @@ impl TestServer {
             .upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD, false)
             .await
             .unwrap();
-        Self::serve(services, &opts, pg_url, Some(dir)).await
+        let mut srv = Self::serve(services, &opts, pg_url, Some(dir)).await;
+        if current_storage() == TestStorage::S3 {
+            let s3 = fresh_bucket().await;
+            let su = srv.superuser_token().await;
+            let (status, body) = srv
+                .send("PATCH", "/api/settings", Some(&su), Some(json!({"s3": s3})))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            srv.s3 = Some(s3);
+        }
+        srv
     }
 
     /// Another node on the PostgreSQL database `url` (made by [`TestServer::start`]): its
@@ -159,6 +173,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             client,
             pg_url,
+            s3: None,
             _dir: dir,
         }
     }
@@ -195,6 +210,18 @@ impl TestServer {
                 .as_ref()
                 .expect("every test server has a data dir"),
         )
+    }
+
+    /// The keys of every stored file (`{collectionId}/{recordId}/{name}`), sorted: in its
+    /// data dir's `storage/`, or in its bucket.
+    pub async fn stored_keys(&self) -> Vec<String> {
+        let blobs: Arc<dyn BlobStore> = match &self.s3 {
+            Some(s3) => crate::storage::bucket(s3),
+            None => Arc::new(kulisse_blob::ObjectBlobs::local(&self.storage()).unwrap()),
+        };
+        let mut keys = blobs.list("").await.unwrap();
+        keys.sort();
+        keys
     }
 
     /// Sends a `multipart/form-data` request (a form with files), returning status and

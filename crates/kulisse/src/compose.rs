@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use kulisse_blob::ObjectBlobs;
-use kulisse_core::files::BlobStore;
+use kulisse_blob::Stores;
+use kulisse_core::files::BlobStores;
 use kulisse_core::{ChangeFeed, Config, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
 use kulisse_store::{QueryLimits, Store};
@@ -41,7 +41,7 @@ pub async fn open(
 }
 
 /// Starts the services on `store`, tuned by `config`, with uploaded files under
-/// `storage`; on the PostgreSQL database `db`, joined to the other nodes sharing it
+/// `storage` (or in the bucket the settings name); on the PostgreSQL database `db`, joined to the other nodes sharing it
 /// through its change feed.
 ///
 /// # Errors
@@ -54,9 +54,9 @@ pub async fn start(
 ) -> anyhow::Result<Services> {
     let mut ports = Ports::new(store);
     ports.feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
-    let blobs = ObjectBlobs::local(storage)
+    let blobs = Stores::new(storage)
         .with_context(|| format!("cannot create the file storage {}", storage.display()))?;
-    ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStore>);
+    ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStores>);
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

@@ -2,17 +2,15 @@
 //! a cascade, a batch or a truncate deletes the files of every record it deleted, and a
 //! rolled-back delete deletes none.
 
-use std::sync::Arc;
-
 use tokio::runtime::Handle;
 
-use super::{BlobStore, record_prefix};
+use super::{FileStorage, record_prefix};
 use crate::changes::{Action, Event, Subscriber};
 use crate::collections::Registry;
 
 /// The bus subscriber that deletes deleted records' files.
 pub struct Janitor {
-    blobs: Arc<dyn BlobStore>,
+    storage: FileStorage,
     registry: Registry,
     /// The runtime the deletions run on (the bus calls back on the writer's thread, which
     /// must not wait for them).
@@ -20,10 +18,10 @@ pub struct Janitor {
 }
 
 impl Janitor {
-    /// A janitor for `blobs`; must be made on the runtime.
-    pub fn new(blobs: Arc<dyn BlobStore>, registry: Registry) -> Janitor {
+    /// A janitor for `storage`; must be made on the runtime.
+    pub fn new(storage: FileStorage, registry: Registry) -> Janitor {
         Janitor {
-            blobs,
+            storage,
             registry,
             runtime: Handle::current(),
         }
@@ -52,7 +50,13 @@ impl Subscriber for Janitor {
         if prefixes.is_empty() {
             return;
         }
-        let blobs = Arc::clone(&self.blobs);
+        let blobs = match self.storage.current() {
+            Ok(blobs) => blobs,
+            Err(e) => {
+                tracing::warn!(error = %e, ?prefixes, "cannot delete deleted records' files");
+                return;
+            }
+        };
         self.runtime.spawn(async move {
             for prefix in prefixes {
                 if let Err(e) = blobs.delete_prefix(&prefix).await {

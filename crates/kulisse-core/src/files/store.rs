@@ -21,6 +21,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// When the store cannot be written.
     async fn put(&self, key: &str, from: &Path) -> Result<(), BlobError>;
 
+    /// Stores `bytes` (a small file the server made: a thumbnail, a test file) under `key`.
+    ///
+    /// # Errors
+    /// When the store cannot be written.
+    async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), BlobError>;
+
     /// The blob under `key`, all of it or the bytes of `range`.
     ///
     /// # Errors
@@ -39,6 +45,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// # Errors
     /// When the store refuses.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
+
+    /// The keys of every blob whose key starts with `prefix` (`""`: all), in no order.
+    ///
+    /// # Errors
+    /// When the store cannot be listed.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
 }
 
 /// Part of a file, as an HTTP `Range` asks for it.

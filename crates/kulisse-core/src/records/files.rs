@@ -18,7 +18,7 @@ use crate::error::{CoreError, Form};
 use crate::files::{self, BlobStore};
 
 /// The file store, shared with work that outlives the request.
-pub(crate) type Blobs = Arc<dyn BlobStore>;
+type Blobs = Arc<dyn BlobStore>;
 use crate::ids::IdSource;
 
 /// PocketBase's `maxSize` when a file field sets none: 5 MiB.
@@ -54,8 +54,9 @@ impl Staged {
         self.files.iter().map(|(n, _)| n.clone()).collect()
     }
 
-    pub(super) fn is_empty(&self) -> bool {
-        self.files.is_empty()
+    /// Whether the write uploads files.
+    pub(super) fn has_new(&self) -> bool {
+        !self.files.is_empty()
     }
 
     pub(super) fn with_before(self, before: HashSet<String>) -> Staged {
@@ -274,6 +275,21 @@ pub struct StoredFile {
 }
 
 impl super::RecordsService {
+    /// The file store in use.
+    ///
+    /// # Errors
+    /// [`RecordsError::FileStorage`] without one, or when the settings' bucket cannot be
+    /// opened.
+    pub(super) fn blob_store(&self) -> Result<Blobs, CoreError> {
+        let storage = self
+            .files
+            .as_ref()
+            .ok_or_else(|| RecordsError::FileStorage("no file storage".into()))?;
+        storage
+            .current()
+            .map_err(|e| RecordsError::FileStorage(e.to_string()).into())
+    }
+
     /// `GET /api/files/{collection}/{recordId}/{filename}`: file `name` of record `id` (the
     /// bytes of `range`, when given), if
     /// one of the record's file fields names it. A protected field's file also needs the
@@ -295,7 +311,7 @@ impl super::RecordsService {
         let c = self
             .collection(collection)
             .map_err(|_| CoreError::NotFound)?;
-        let blobs = self.blobs.as_ref().ok_or(CoreError::NotFound)?;
+        let blobs = self.blob_store()?;
         if !files::is_stored_name(name) || c.kind == kulisse_schema::CollectionKind::View {
             return Err(CoreError::NotFound);
         }

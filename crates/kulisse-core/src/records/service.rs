@@ -23,7 +23,7 @@ pub struct RecordsService {
     pub(crate) ambient: Ambient,
     pub(crate) registry: Registry,
     /// Where uploaded files go; without one, uploads are refused.
-    pub(crate) blobs: Option<super::files::Blobs>,
+    pub(crate) files: Option<crate::files::FileStorage>,
 }
 
 /// Parsed list parameters.
@@ -77,14 +77,14 @@ impl RecordsService {
         writer: Writer,
         registry: Registry,
         ambient: Ambient,
-        blobs: Option<super::files::Blobs>,
+        files: Option<crate::files::FileStorage>,
     ) -> Self {
         Self {
             store,
             writer,
             ambient,
             registry,
-            blobs,
+            files,
         }
     }
 

@@ -18,7 +18,6 @@ use serde_json::{Map, Value};
 
 use super::ExpandTree;
 use super::apply::{Draft, apply};
-use super::error::RecordsError;
 use super::files::{self, Staged, Upload};
 use super::prepare::HashedPasswords;
 use super::rules::Rule;
@@ -189,22 +188,31 @@ impl RecordsService {
         staged: Staged,
         expand: &ExpandTree,
     ) -> Result<super::Record, CoreError> {
-        let put = match (&self.blobs, staged.is_empty()) {
-            (_, true) => Vec::new(),
-            (Some(blobs), false) => files::put(blobs, &prepared.collection, id, &staged).await?,
-            (None, false) => {
-                return Err(RecordsError::FileStorage("no file storage".into()).into());
-            }
+        // Only a write with new files needs the store before it commits (a misconfigured
+        // bucket must not stop the others).
+        let blobs = match staged.has_new() {
+            true => Some(self.blob_store()?),
+            false => None,
+        };
+        let put = match &blobs {
+            Some(blobs) => files::put(blobs, &prepared.collection, id, &staged).await?,
+            None => Vec::new(),
         };
         match self.commit_row(prepared).await {
             Ok((c, req, row)) => {
-                if let Some(blobs) = &self.blobs {
-                    files::delete_later(blobs, staged.dropped(&c, &row));
+                let dropped = staged.dropped(&c, &row);
+                if !dropped.is_empty() {
+                    match blobs.map_or_else(|| self.blob_store(), Ok) {
+                        Ok(blobs) => files::delete_later(&blobs, dropped),
+                        Err(e) => {
+                            tracing::warn!(error = %e, ?dropped, "cannot delete dropped files")
+                        }
+                    }
                 }
                 self.answer(&c, &req, row, expand).await
             }
             Err(e) => {
-                if let Some(blobs) = &self.blobs {
+                if let Some(blobs) = &blobs {
                     files::delete_later(blobs, put);
                 }
                 Err(e)

@@ -15,6 +15,9 @@ pub enum SettingsError {
     /// A value does not fit the settings' types.
     #[error("An error occurred while loading the submitted data.")]
     Malformed,
+    /// `POST /api/settings/test/s3`: the bucket is off or refused (the raw cause).
+    #[error("Failed to test the S3 filesystem. Raw error: \n{0}")]
+    S3Test(String),
 }
 
 impl SettingsError {
@@ -23,7 +26,7 @@ impl SettingsError {
     pub fn message(&self) -> Cow<'static, str> {
         match self {
             SettingsError::NotAnObject => GENERIC_BAD_REQUEST.into(),
-            SettingsError::Malformed => self.to_string().into(),
+            SettingsError::Malformed | SettingsError::S3Test(_) => self.to_string().into(),
         }
     }
 }

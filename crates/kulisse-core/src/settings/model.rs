@@ -105,6 +105,20 @@ pub struct S3Settings {
     pub force_path_style: bool,
 }
 
+impl S3Settings {
+    /// The endpoint as a URL (`https://` when it names none, as PocketBase accepts a bare
+    /// host); `None` when it is none.
+    pub fn endpoint_url(&self) -> Option<url::Url> {
+        let text = self.endpoint.trim();
+        let with_scheme = match text.contains("://") {
+            true => text.to_owned(),
+            false => format!("https://{text}"),
+        };
+        let url = url::Url::parse(&with_scheme).ok()?;
+        (matches!(url.scheme(), "http" | "https") && url.host().is_some()).then_some(url)
+    }
+}
+
 /// `backups`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -4,7 +4,7 @@
 use kulisse_schema::{FieldError, FieldErrors};
 
 use super::ip_range::IpRange;
-use super::model::Settings;
+use super::model::{S3Settings, Settings};
 
 /// Every field error of `s`, nested as PocketBase nests them.
 pub(super) fn validate(s: &Settings) -> Result<(), FieldErrors> {
@@ -22,7 +22,37 @@ pub(super) fn validate(s: &Settings) -> Result<(), FieldErrors> {
         logs.add("maxDays", at_least_zero());
     }
     errs.add_nested("logs", logs);
+    errs.add_nested("s3", s3(&s.s3));
+    let mut backups = FieldErrors::new();
+    backups.add_nested("s3", s3(&s.backups.s3));
+    errs.add_nested("backups", backups);
     errs.into_result()
+}
+
+/// An enabled bucket needs all of its settings, and an endpoint that is a URL.
+fn s3(s3: &S3Settings) -> FieldErrors {
+    let mut errs = FieldErrors::new();
+    if !s3.enabled {
+        return errs;
+    }
+    for (key, value) in [
+        ("accessKey", s3.access_key.as_str()),
+        ("bucket", s3.bucket.as_str()),
+        ("endpoint", s3.endpoint.as_str()),
+        ("region", s3.region.as_str()),
+        ("secret", s3.secret.expose()),
+    ] {
+        if value.is_empty() {
+            errs.add(key, FieldError::required());
+        }
+    }
+    if !s3.endpoint.is_empty() && s3.endpoint_url().is_none() {
+        errs.add(
+            "endpoint",
+            FieldError::new("validation_is_url", "Must be a valid URL."),
+        );
+    }
+    errs
 }
 
 fn batch(s: &Settings) -> FieldErrors {

@@ -27,6 +27,7 @@ pub fn api() -> Router<AppState> {
             "/api/settings",
             get(settings::view_settings).patch(settings::update_settings),
         )
+        .route("/api/settings/test/s3", post(settings::test_s3))
         .route("/api/batch", post(batch::batch))
         .route(
             "/api/realtime",

@@ -1,7 +1,9 @@
-//! `GET/PATCH /api/settings` (superusers only).
+//! `GET/PATCH /api/settings` and `POST /api/settings/test/s3` (superusers only).
 
 use crate::json::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use kulisse_core::CoreError;
 use serde_json::Value;
 
 use crate::AppState;
@@ -28,4 +30,22 @@ pub async fn update_settings(
             .update(&req.auth, &Value::Object(body))
             .await?,
     ))
+}
+
+/// `POST /api/settings/test/s3` `{"filesystem": "storage" | "backups"}`: 204 when a test
+/// file could be written to and deleted from that bucket.
+pub async fn test_s3(
+    State(s): State<AppState>,
+    Req(req): Req,
+    WriteBody(body, _): WriteBody<FormBody>,
+) -> Result<StatusCode, ApiError> {
+    let filesystem = body
+        .get("filesystem")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let files = s.services.files.as_ref().ok_or(CoreError::NotFound)?;
+    files
+        .test_s3(&req.auth, filesystem, &*s.services.ambient.ids)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -2,14 +2,13 @@
 //! and checks, downloads with its headers, and files deleted with what dropped them:
 //! an update that replaces or removes them, a failed write, a deleted record.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kulisse_testkit::{TestServer, engine_tests};
+use kulisse_testkit::{TestServer, storage_tests};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-engine_tests!(
+storage_tests!(
     uploads_are_named_stored_and_served_like_pocketbase,
     downloads_answer_ranges_and_conditional_requests,
     updates_replace_append_and_remove_files_and_deletes_take_them_along,
@@ -92,35 +91,19 @@ async fn download(
     (status, headers, response.bytes().await.unwrap().to_vec())
 }
 
-/// Every file under `dir`, by name.
-fn stored(dir: &Path) -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(dir, &mut files);
-    let mut names: Vec<String> = files
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Waits until the stored files are exactly `expected` (deletions run after the answer).
 async fn until_stored(srv: &TestServer, expected: &[&str]) {
     let mut expected: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
     expected.sort();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let now = stored(&srv.storage());
+        let mut now: Vec<String> = srv
+            .stored_keys()
+            .await
+            .iter()
+            .map(|k| k.rsplit('/').next().unwrap().to_owned())
+            .collect();
+        now.sort();
         if now == expected {
             return;
         }
@@ -184,12 +167,10 @@ async fn uploads_are_named_stored_and_served_like_pocketbase() {
     let id = record["id"].as_str().unwrap();
     let collection_id = record["collectionId"].as_str().unwrap();
     assert!(
-        srv.storage()
-            .join(collection_id)
-            .join(id)
-            .join(&cover)
-            .is_file(),
-        "PocketBase's layout: storage/<collectionId>/<recordId>/<name>"
+        srv.stored_keys()
+            .await
+            .contains(&format!("{collection_id}/{id}/{cover}")),
+        "PocketBase's layout: <collectionId>/<recordId>/<name>"
     );
 
     let (s, headers, bytes) = download(&srv, id, &files[0]).await;
@@ -522,4 +503,161 @@ async fn downloads_answer_ranges_and_conditional_requests() {
     assert_eq!(s, 304);
     let (s, _, _) = get(&[("if-modified-since", "Mon, 01 Jan 2001 00:00:00 GMT")]).await;
     assert_eq!(s, 200);
+}
+
+/// Two nodes on one PostgreSQL database with files in one bucket: a file uploaded through
+/// one downloads through the other, and a record deleted through the other takes its
+/// files along. (Runs when both servers are there.)
+#[tokio::test]
+async fn nodes_sharing_a_bucket_serve_each_others_files() {
+    if kulisse_testkit::pg_admin_url().is_none() || kulisse_testkit::s3_url().is_none() {
+        eprintln!("skipped: needs KULISSE_TEST_PG_URL and KULISSE_TEST_S3_URL");
+        return;
+    }
+    let scope = async {
+        let a = TestServer::start().await;
+        collections(&a).await;
+        let b = TestServer::join(a.pg_url.as_deref().unwrap()).await;
+        let (s, record) = create(
+            &a,
+            "docs",
+            Form::new().part("files", file("report.txt", b"from node a")),
+        )
+        .await;
+        assert_eq!(s, 200, "{record}");
+        let id = record["id"].as_str().unwrap();
+        let name = &names(&record, "files")[0];
+        let (s, _, bytes) = download(&b, id, name).await;
+        assert_eq!((s, bytes.as_slice()), (200, &b"from node a"[..]));
+
+        let (s, body) = b
+            .send(
+                "DELETE",
+                &format!("/api/collections/docs/records/{id}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(s, 204, "{body}");
+        until_stored(&a, &[]).await;
+    };
+    kulisse_testkit::ENGINE
+        .scope(
+            kulisse_testkit::TestEngine::Postgres,
+            kulisse_testkit::STORAGE.scope(kulisse_testkit::TestStorage::S3, scope),
+        )
+        .await;
+}
+
+storage_tests!(s3_settings_are_checked_and_tested_like_pocketbase);
+
+/// `s3` needs every setting once enabled, and `POST /api/settings/test/s3` writes a test
+/// file to the bucket as saved, reporting PocketBase's messages.
+async fn s3_settings_are_checked_and_tested_like_pocketbase() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let test = |body: Value| {
+        let su = su.clone();
+        let srv = &srv;
+        async move {
+            srv.send("POST", "/api/settings/test/s3", Some(&su), Some(body))
+                .await
+        }
+    };
+
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(
+                json!({"s3": {"enabled": true, "bucket": "", "region": "", "endpoint": "",
+                "accessKey": "", "secret": ""}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    for key in ["accessKey", "bucket", "endpoint", "region", "secret"] {
+        assert_eq!(
+            body["data"]["s3"][key]["code"], "validation_required",
+            "{body}"
+        );
+    }
+    let mut bad = json!({"enabled": true, "bucket": "b", "region": "r", "endpoint": "not a url",
+        "accessKey": "a", "secret": "s"});
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"backups": {"s3": bad.clone()}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &body["data"]["backups"]["s3"]["endpoint"]["code"]),
+        (400, &json!("validation_is_url")),
+        "{body}"
+    );
+
+    let (s, body) = test(json!({})).await;
+    assert_eq!(
+        (s, &body["message"]),
+        (400, &json!("Failed to test the S3 filesystem."))
+    );
+    assert_eq!(body["data"]["filesystem"]["code"], "validation_required");
+    let (s, body) = test(json!({"filesystem": "other"})).await;
+    assert_eq!(
+        (s, &body["data"]["filesystem"]["code"]),
+        (400, &json!("validation_in_invalid"))
+    );
+    let (s, body) = test(json!({"filesystem": "backups"})).await;
+    assert_eq!(
+        (s, &body["message"]),
+        (
+            400,
+            &json!(
+                "Failed to test the S3 filesystem. Raw error: \nS3 storage filesystem is not enabled."
+            )
+        ),
+        "{body}"
+    );
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/settings/test/s3",
+            None,
+            Some(json!({"filesystem": "storage"})),
+        )
+        .await;
+    assert_eq!(s, 401, "superusers only");
+
+    let Some(s3) = srv.s3.clone() else {
+        return;
+    };
+    let (s, _) = test(json!({"filesystem": "storage"})).await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        srv.stored_keys().await,
+        Vec::<String>::new(),
+        "the test file is gone"
+    );
+    bad["endpoint"] = s3["endpoint"].clone();
+    bad["bucket"] = json!("no-such-bucket");
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"backups": {"s3": bad}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = test(json!({"filesystem": "backups"})).await;
+    assert_eq!(s, 400);
+    assert!(
+        body["message"].as_str().unwrap().starts_with(
+            "Failed to test the S3 filesystem. Raw error: \nfailed to upload a test file"
+        ),
+        "{body}"
+    );
 }
