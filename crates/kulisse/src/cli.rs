@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "kulisse", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Data directory (database and, later, uploaded files).
+    /// Data directory (the SQLite database and uploaded files).
     #[arg(
         long,
         global = true,

@@ -60,6 +60,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         uploads_dir: Some(uploads_dir),
     };
     let realtime = services.realtime.clone();
+    let s3 = services.settings.snapshot().s3.clone();
     let app = router(services, &opts);
     let listener = tokio::net::TcpListener::bind(&args.http)
         .await
@@ -70,16 +71,19 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         Some(_) => "PostgreSQL (--db)".to_owned(),
         None => dir.join("data.db").display().to_string(),
     };
-    let files = dir.join("storage");
+    let files = match s3.enabled {
+        true => format!("S3 bucket {} at {}", s3.bucket, s3.endpoint),
+        false => dir.join("storage").display().to_string(),
+    };
     say(&format!(
-        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n├─ Database:  {storage}\n└─ Files:     {}",
-        files.display()
+        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n├─ Database:  {storage}\n└─ Files:     {files}"
     ));
-    if db.is_some() {
+    if db.is_some() && !s3.enabled {
         // Several nodes share the database, but not this directory.
         say(
             "Warning: uploaded files are kept on this node's disk; other nodes on the same \
-             database cannot serve them (S3 storage for several nodes is not built yet).",
+             database cannot serve them. Turn on S3 storage in the settings (\"s3\") to share \
+             files between nodes.",
         );
     }
     // Running queries are stopped as the shutdown begins: the requests still in flight
