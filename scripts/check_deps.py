@@ -23,7 +23,7 @@ HTTP = SERVER | {"http"}
 SQL = {"rusqlite", "tokio-postgres", "deadpool-postgres", "sea-query", "postgres-types"}
 ENGINES = {"kulisse-store-sqlite", "kulisse-store-postgres"}
 # Adapters implement a port of core for one technology; only the composition root picks one.
-ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob"}
+ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs"}
 
 # crate -> dependencies it must not have (None: it must have none at all).
 FORBIDDEN = {
@@ -36,6 +36,7 @@ FORBIDDEN = {
     "kulisse-core": SERVER | ENGINES | ADAPTERS | SQL,
     "kulisse-feed-postgres": HTTP | ENGINES | {"rusqlite", "deadpool-postgres"},
     "kulisse-blob": HTTP | ENGINES | SQL | {"kulisse-store"},
+    "kulisse-thumbs": HTTP | ENGINES | SQL | {"kulisse-store", "tokio"},
     # HTTP reaches data only through the services: no storage port, engine or adapter.
     "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL,
 }

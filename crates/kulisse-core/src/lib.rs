@@ -72,6 +72,8 @@ pub struct Ports {
     pub ambient: Ambient,
     /// The stores uploaded files can live in; without them, file uploads are refused.
     pub blobs: Option<Arc<dyn files::BlobStores>>,
+    /// Makes thumbnails; without it, `?thumb=` serves the original.
+    pub thumbnailer: Option<Arc<dyn files::Thumbnailer>>,
 }
 
 impl Ports {
@@ -82,6 +84,7 @@ impl Ports {
             feed: None,
             ambient: Ambient::system(),
             blobs: None,
+            thumbnailer: None,
         }
     }
 }
@@ -115,6 +118,7 @@ impl Services {
             feed,
             ambient,
             blobs,
+            thumbnailer,
         } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
@@ -146,12 +150,18 @@ impl Services {
                 registry.clone(),
             )));
         }
+        let thumbs = thumbnailer.map(|maker| {
+            // One generation per core: more would only queue for the CPU.
+            let at_once = std::thread::available_parallelism().map_or(1, usize::from);
+            files::Thumbs::new(maker, at_once, files::MAX_THUMB_ORIGINAL)
+        });
         let records = RecordsService::new(
             store,
             writer,
             registry.clone(),
             ambient.clone(),
             files.clone(),
+            thumbs,
         );
         let realtime = realtime::RealtimeService::start(
             records.clone(),

@@ -5,12 +5,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kulisse_blob::Stores;
-use kulisse_core::files::BlobStores;
+use kulisse_core::files::{BlobStores, Thumbnailer};
 use kulisse_core::{ChangeFeed, Config, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
+use kulisse_thumbs::Thumbnails;
+
+/// The most pixels an image may declare for a thumb to be made of it (a 50-megapixel
+/// photo; about 200 MB decoded): larger ones, and decompression bombs, are served as they
+/// are.
+const THUMB_MAX_PIXELS: u64 = 50_000_000;
 
 /// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir), bounding
 /// its queries by `limits`, and starts the services on it, tuned by `config`.
@@ -57,6 +63,7 @@ pub async fn start(
     let blobs = Stores::new(storage)
         .with_context(|| format!("cannot create the file storage {}", storage.display()))?;
     ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStores>);
+    ports.thumbnailer = Some(Arc::new(Thumbnails::new(THUMB_MAX_PIXELS)) as Arc<dyn Thumbnailer>);
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

@@ -83,6 +83,17 @@ pub fn key(collection_id: &str, record_id: &str, name: &str) -> String {
     format!("{collection_id}/{record_id}/{name}")
 }
 
+/// The key of thumb `size` (as asked for: `100x100`, `0x50f`) of a record's file `name`:
+/// `thumbs_{name}/{size}_{name}` beside it, PocketBase's layout.
+pub fn thumb_key(collection_id: &str, record_id: &str, name: &str, size: &str) -> String {
+    format!("{collection_id}/{record_id}/thumbs_{name}/{size}_{name}")
+}
+
+/// The prefix of every thumb of a record's file `name`.
+pub fn thumbs_prefix(collection_id: &str, record_id: &str, name: &str) -> String {
+    format!("{collection_id}/{record_id}/thumbs_{name}/")
+}
+
 /// The prefix of all of a record's files (and their thumbnails).
 pub fn record_prefix(collection_id: &str, record_id: &str) -> String {
     format!("{collection_id}/{record_id}/")

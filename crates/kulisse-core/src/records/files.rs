@@ -3,6 +3,7 @@
 //! remove work on names as on any list); their blobs are put under the record before the
 //! transaction and deleted again if it fails; files an update dropped are deleted after
 //! COMMIT. A deleted record's files go with it through the change event (`janitor.rs`).
+//! Downloads are `download.rs`.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use crate::error::{CoreError, Form};
 use crate::files::{self, BlobStore};
 
 /// The file store, shared with work that outlives the request.
-type Blobs = Arc<dyn BlobStore>;
+pub(super) type Blobs = Arc<dyn BlobStore>;
 use crate::ids::IdSource;
 
 /// PocketBase's `maxSize` when a file field sets none: 5 MiB.
@@ -63,18 +64,17 @@ impl Staged {
         Staged { before, ..self }
     }
 
-    /// The keys of the files the record had and `row` (as committed) no longer names.
+    /// The names of the files the record had and `row` (as committed) no longer names.
     ///
     /// `before` was read ahead of the transaction: when another write changed the record
     /// in between, this may miss a file (an orphan), but never names one the record
     /// still has, since `row` is what this write committed.
     pub(super) fn dropped(&self, c: &Collection, row: &Row) -> Vec<String> {
         let now = names_in(c, row);
-        let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
         self.before
             .iter()
             .filter(|n| !now.contains(*n) && files::is_stored_name(n))
-            .map(|n| files::key(&c.id, id, n))
+            .cloned()
             .collect()
     }
 }
@@ -252,8 +252,8 @@ pub(super) fn check_names(
     }
 }
 
-/// Deletes `keys` in the background (after a failed write, or files a write dropped);
-/// a failure is logged and leaves an orphan, never a lost file.
+/// Deletes `keys` in the background (files a failed write had put); a failure is logged
+/// and leaves an orphan, never a lost file.
 pub(super) fn delete_later(blobs: &Blobs, keys: Vec<String>) {
     if keys.is_empty() {
         return;
@@ -266,12 +266,23 @@ pub(super) fn delete_later(blobs: &Blobs, keys: Vec<String>) {
     });
 }
 
-/// A record's stored file, opened for download.
-pub struct StoredFile {
-    /// The blob: size, time written, bytes.
-    pub blob: files::Blob,
-    /// Its media type, by its extension.
-    pub content_type: String,
+/// Deletes the files `names` of record `id` of `c` and their thumbs in the background
+/// (files a write dropped), as [`delete_later`].
+pub(super) fn delete_dropped(blobs: &Blobs, c: &Collection, id: &str, names: Vec<String>) {
+    let keys = names.iter().map(|n| files::key(&c.id, id, n)).collect();
+    let thumbs: Vec<String> = names
+        .iter()
+        .map(|n| files::thumbs_prefix(&c.id, id, n))
+        .collect();
+    delete_later(blobs, keys);
+    let blobs = Arc::clone(blobs);
+    tokio::spawn(async move {
+        for prefix in thumbs {
+            if let Err(e) = blobs.delete_prefix(&prefix).await {
+                tracing::warn!(error = %e, %prefix, "cannot delete dropped files' thumbs");
+            }
+        }
+    });
 }
 
 impl super::RecordsService {
@@ -288,74 +299,5 @@ impl super::RecordsService {
         storage
             .current()
             .map_err(|e| RecordsError::FileStorage(e.to_string()).into())
-    }
-
-    /// `GET /api/files/{collection}/{recordId}/{filename}`: file `name` of record `id` (the
-    /// bytes of `range`, when given), if
-    /// one of the record's file fields names it. A protected field's file also needs the
-    /// record to pass the view rule for `auth` (the holder of the request's file token) in
-    /// the `protectedFile` context.
-    ///
-    /// # Errors
-    /// [`CoreError::NotFound`] for an unknown collection, record or file, or a protected
-    /// file the requester may not see (PocketBase's 404); [`RecordsError::FileStorage`]
-    /// when the store fails.
-    pub async fn open_file(
-        &self,
-        collection: &str,
-        id: &str,
-        name: &str,
-        auth: &crate::Auth,
-        range: Option<files::ByteRange>,
-    ) -> Result<StoredFile, CoreError> {
-        let c = self
-            .collection(collection)
-            .map_err(|_| CoreError::NotFound)?;
-        let blobs = self.blob_store()?;
-        if !files::is_stored_name(name) || c.kind == kulisse_schema::CollectionKind::View {
-            return Err(CoreError::NotFound);
-        }
-        let row = self.fetch(&c, id, None).await?.ok_or(CoreError::NotFound)?;
-        let field = c
-            .fields
-            .iter()
-            .find(|f| {
-                matches!(f.kind, FieldKind::File { .. })
-                    && row
-                        .get(&f.name)
-                        .is_some_and(|v| as_list(v).iter().any(|n| n == name))
-            })
-            .ok_or(CoreError::NotFound)?;
-        if matches!(
-            field.kind,
-            FieldKind::File {
-                protected: true,
-                ..
-            }
-        ) {
-            let mut req = crate::query::RequestInfo::for_auth(auth.clone(), "GET");
-            req.context = "protectedFile";
-            req.now = Some(self.ambient.clock.now());
-            let rule = self
-                .rule_cond(&c, super::rules::Action::View, &req)
-                .map_err(|_| CoreError::NotFound)?;
-            if rule.is_some() && self.fetch(&c, id, rule).await?.is_none() {
-                return Err(CoreError::NotFound);
-            }
-        }
-        let blob = blobs
-            .get(&files::key(&c.id, id, name), range)
-            .await
-            .map_err(|e| match e {
-                files::BlobError::NotFound => CoreError::NotFound,
-                files::BlobError::RangeNotSatisfiable { size } => {
-                    RecordsError::RangeNotSatisfiable { size }.into()
-                }
-                other => RecordsError::FileStorage(other.to_string()).into(),
-            })?;
-        Ok(StoredFile {
-            blob,
-            content_type: mime_of(name),
-        })
     }
 }

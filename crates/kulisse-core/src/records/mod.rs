@@ -5,6 +5,7 @@
 
 mod apply;
 mod batch;
+mod download;
 mod error;
 mod expand;
 mod files;
@@ -18,9 +19,10 @@ mod service;
 mod write;
 
 pub use batch::{BatchFailure, BatchItem, BatchOutcome, admit_batch};
+pub use download::StoredFile;
 pub use error::{BatchError, RecordsError};
 pub use expand::{ExpandBudget, ExpandTree, MAX_EMBEDDED, MAX_READ};
-pub use files::{DEFAULT_MAX_SIZE, StoredFile, Upload, has_files, mime_of};
+pub use files::{DEFAULT_MAX_SIZE, Upload, has_files, mime_of};
 pub use output::visible;
 pub use record::{EXPAND_KEY, Embedded, Record};
 pub use service::{ListParams, ListResult, MAX_PER_PAGE, RecordsService};

@@ -24,6 +24,8 @@ pub struct RecordsService {
     pub(crate) registry: Registry,
     /// Where uploaded files go; without one, uploads are refused.
     pub(crate) files: Option<crate::files::FileStorage>,
+    /// Makes thumbs; without it, `?thumb=` serves the original.
+    pub(crate) thumbs: Option<crate::files::Thumbs>,
 }
 
 /// Parsed list parameters.
@@ -78,6 +80,7 @@ impl RecordsService {
         registry: Registry,
         ambient: Ambient,
         files: Option<crate::files::FileStorage>,
+        thumbs: Option<crate::files::Thumbs>,
     ) -> Self {
         Self {
             store,
@@ -85,6 +88,7 @@ impl RecordsService {
             ambient,
             registry,
             files,
+            thumbs,
         }
     }
 

@@ -203,7 +203,7 @@ impl RecordsService {
                 let dropped = staged.dropped(&c, &row);
                 if !dropped.is_empty() {
                     match blobs.map_or_else(|| self.blob_store(), Ok) {
-                        Ok(blobs) => files::delete_later(&blobs, dropped),
+                        Ok(blobs) => files::delete_dropped(&blobs, &c, id, dropped),
                         Err(e) => {
                             tracing::warn!(error = %e, ?dropped, "cannot delete dropped files")
                         }

@@ -52,10 +52,11 @@ pub async fn download(
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
     let range = text(RANGE).and_then(parse_range);
+    let thumb = req.query.get("thumb").map(String::as_str);
     let open = |range| {
         s.services
             .records
-            .open_file(&collection, &id, &name, &holder, range)
+            .open_file(&collection, &id, &name, &holder, range, thumb)
     };
     let mut file = match open(range).await {
         Ok(file) => file,
@@ -120,7 +121,7 @@ pub async fn download(
     out.insert(CONTENT_TYPE, value(&file.content_type)?);
     out.insert(
         CONTENT_DISPOSITION,
-        value(&format!("{disposition}; filename=\"{name}\""))?,
+        value(&format!("{disposition}; filename=\"{}\"", file.name))?,
     );
     if let Some(length) = length {
         out.insert(CONTENT_LENGTH, HeaderValue::from(length));

@@ -661,3 +661,160 @@ async fn s3_settings_are_checked_and_tested_like_pocketbase() {
         "{body}"
     );
 }
+
+storage_tests!(thumbs_are_made_once_for_allowed_sizes_and_go_with_their_file);
+
+/// `200`×`100` pixels, left half blue, right half red, encoded as `format`.
+fn picture(format: image::ImageFormat) -> Vec<u8> {
+    let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(200, 100, |x, _| {
+        image::Rgb(if x < 100 { [0, 0, 255] } else { [255, 0, 0] })
+    }));
+    let mut out = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut out), format)
+        .unwrap();
+    out
+}
+
+/// A PNG whose header declares 100000 × 100000 pixels (a decompression bomb's).
+fn bomb() -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut out = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32fast::hash(&out[4..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+        out
+    };
+    let mut header = 100_000u32.to_be_bytes().repeat(2);
+    header.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &header));
+    png.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+async fn thumbs_are_made_once_for_allowed_sizes_and_go_with_their_file() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(
+                json!({"name": "pics", "viewRule": "", "createRule": "", "updateRule": "",
+                "fields": [{"name": "img", "type": "file", "maxSelect": 9,
+                    "thumbs": ["50x0", "20x20f", "0x50", "30x30t"]}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let form = Form::new()
+        .part("img", file("a.png", &picture(image::ImageFormat::Png)))
+        .part("img", file("b.webp", &picture(image::ImageFormat::WebP)))
+        .part("img", file("c.jpg", &picture(image::ImageFormat::Jpeg)))
+        .part("img", file("notes.txt", b"not an image"))
+        .part("img", file("bomb.png", &bomb()));
+    let (s, record) = create(&srv, "pics", form).await;
+    assert_eq!(s, 200, "{record}");
+    let id = record["id"].as_str().unwrap().to_owned();
+    let [png, webp, jpg, txt, bomb] = <[String; 5]>::try_from(names(&record, "img")).unwrap();
+    let thumb = |name: &str, size: &str| {
+        let url = srv.url(&format!("/api/files/pics/{id}/{name}?thumb={size}"));
+        let client = srv.client.clone();
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.unwrap();
+            (status, headers, bytes)
+        }
+    };
+    let dims = |bytes: &[u8]| {
+        let image = image::load_from_memory(bytes).unwrap();
+        (image.width(), image.height())
+    };
+
+    for (name, size, expected, content_type) in [
+        (&png, "50x0", (50, 25), "image/png"),
+        (&png, "0x50", (100, 50), "image/png"),
+        (&png, "20x20f", (20, 10), "image/png"),
+        (&png, "100x100", (100, 100), "image/png"),
+        (&png, "30x30t", (30, 30), "image/png"),
+        (&webp, "50x0", (50, 25), "image/png"),
+        (&jpg, "50x0", (50, 25), "image/jpeg"),
+    ] {
+        let (s, headers, bytes) = thumb(name, size).await;
+        assert_eq!(s, 200, "{name} {size}");
+        assert_eq!(dims(&bytes), expected, "{name} {size}");
+        assert_eq!(headers["content-type"], content_type, "{name} {size}");
+        assert_eq!(
+            headers["content-disposition"],
+            format!("inline; filename=\"{size}_{name}\"").as_str()
+        );
+    }
+    let (_, _, fill) = thumb(&png, "30x30t").await;
+    let fill = image::load_from_memory(&fill).unwrap().to_rgb8();
+    assert!(
+        fill.get_pixel(0, 0).0[2] > 200,
+        "cropped around the middle: blue on the left"
+    );
+    assert!(fill.get_pixel(29, 0).0[0] > 200, "and red on the right");
+
+    // Anything else serves the original, as PocketBase does.
+    for (name, size) in [
+        (&png, "7x7"),
+        (&png, "50x0f"),
+        (&txt, "100x100"),
+        (&bomb, "100x100"),
+        (&png, "../x"),
+    ] {
+        let (s, headers, bytes) = thumb(name, size).await;
+        assert_eq!(s, 200, "{name} {size}");
+        assert_eq!(
+            headers["content-disposition"].to_str().unwrap(),
+            if name.ends_with(".txt") {
+                format!("attachment; filename=\"{name}\"")
+            } else {
+                format!("inline; filename=\"{name}\"")
+            },
+            "{name} {size}"
+        );
+        let original = match name {
+            n if n == &txt => b"not an image".to_vec(),
+            n if n == &bomb => self::bomb(),
+            _ => picture(image::ImageFormat::Png),
+        };
+        assert_eq!(bytes.as_ref(), original.as_slice(), "{name} {size}");
+    }
+
+    let keys = srv.stored_keys().await;
+    let collection_id = record["collectionId"].as_str().unwrap();
+    assert!(
+        keys.contains(&format!("{collection_id}/{id}/thumbs_{png}/50x0_{png}")),
+        "cached beside the original: {keys:?}"
+    );
+    assert_eq!(keys.len(), 5 + 7, "five files and seven thumbs: {keys:?}");
+
+    // A removed file takes its thumbs along; a deleted record all of them.
+    let (s, body) = update(&srv, "pics", &id, Form::new().text("img-", png.clone())).await;
+    assert_eq!(s, 200, "{body}");
+    let webp_thumb = format!("50x0_{webp}");
+    let jpg_thumb = format!("50x0_{jpg}");
+    until_stored(&srv, &[&webp, &jpg, &txt, &bomb, &webp_thumb, &jpg_thumb]).await;
+    let (s, _) = srv
+        .send(
+            "DELETE",
+            &format!("/api/collections/pics/records/{id}"),
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    until_stored(&srv, &[]).await;
+}
