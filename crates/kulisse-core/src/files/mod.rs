@@ -4,6 +4,7 @@
 
 mod janitor;
 pub mod name;
+pub mod sniff;
 mod storage;
 pub mod store;
 mod thumb;

@@ -86,10 +86,10 @@ pub fn has_files(c: &Collection) -> bool {
         .any(|f| matches!(f.kind, FieldKind::File { .. }))
 }
 
-/// Checks `uploads` against their fields (size, type), names them and adds the names to
-/// `body` under their keys. Parts under a key that is no file field are ignored, as
-/// PocketBase ignores unknown keys.
-pub(super) fn stage(
+/// Checks `uploads` against their fields (size, and type by content), names them and
+/// adds the names to `body` under their keys. Parts under a key that is no file field are
+/// ignored, as PocketBase ignores unknown keys.
+pub(super) async fn stage(
     c: &Collection,
     body: &mut Map<String, Value>,
     uploads: Vec<Upload>,
@@ -132,8 +132,14 @@ pub(super) fn stage(
             continue;
         }
         let stored = files::stored_name(&upload.name, ids);
-        let mime = mime_of(&upload.name);
-        if !mime_types.is_empty() && !mime_types.iter().any(|m| m.eq_ignore_ascii_case(&mime)) {
+        let allowed = match mime_types.is_empty() {
+            true => true,
+            false => {
+                let mime = sniff(&upload).await;
+                mime_types.iter().any(|m| m.eq_ignore_ascii_case(&mime))
+            }
+        };
+        if !allowed {
             errs.add(
                 field_name,
                 FieldError::new(
@@ -154,6 +160,24 @@ pub(super) fn stage(
     } else {
         Err(CoreError::invalid(form, errs))
     }
+}
+
+/// The media type of an upload, by its content ([`files::sniff`]).
+async fn sniff(upload: &Upload) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::with_capacity(files::sniff::HEAD);
+    let read = match tokio::fs::File::open(&upload.path).await {
+        Ok(file) => {
+            file.take(files::sniff::HEAD as u64)
+                .read_to_end(&mut head)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = read {
+        tracing::warn!(error = %e, "cannot read an upload's first bytes");
+    }
+    files::sniff::media_type(&head, &upload.name)
 }
 
 /// The media type of a file named `name`, by its extension (`application/octet-stream`

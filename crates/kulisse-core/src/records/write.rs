@@ -166,7 +166,7 @@ impl RecordsService {
         if !files::has_files(c) {
             return Ok(Staged::default());
         }
-        let staged = files::stage(c, body, uploads, &*self.ambient.ids, form)?;
+        let staged = files::stage(c, body, uploads, &*self.ambient.ids, form).await?;
         let before = match id {
             Some(id) => self
                 .fetch(c, id, None)

@@ -300,13 +300,24 @@ async fn uploads_are_checked_against_their_field_and_leave_nothing_when_refused(
     );
     assert_eq!(body["data"]["small"]["params"]["maxSize"], 10);
 
-    let form = Form::new().part("cover", file("cover.txt", b"not an image"));
+    // The type is the content's, as PocketBase sniffs it: a name does not change it.
+    for name in ["cover.txt", "renamed.png"] {
+        let form = Form::new().part("cover", file(name, b"not an image"));
+        let (s, body) = create(&srv, "docs", form).await;
+        assert_eq!(
+            (s, code(&body, "cover").as_deref()),
+            (400, Some("validation_invalid_mime_type")),
+            "{name}: {body}"
+        );
+    }
+    let form = Form::new().part("cover", file("renamed.txt", PNG));
     let (s, body) = create(&srv, "docs", form).await;
-    assert_eq!(
-        (s, code(&body, "cover").as_deref()),
-        (400, Some("validation_invalid_mime_type")),
-        "{body}"
+    assert_eq!(s, 200, "a PNG by any name: {body}");
+    let path = format!(
+        "/api/collections/docs/records/{}",
+        body["id"].as_str().unwrap()
     );
+    assert_eq!(srv.send("DELETE", &path, None, None).await.0, 204);
 
     // Naming a file the record does not have.
     let form = Form::new().text("files", "someone_else_0123456789.txt");
