@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,7 +13,9 @@ use kulisse_core::settings::S3Settings;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as Key;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+};
 use tokio::io::AsyncReadExt;
 
 /// Bytes read from an upload's temporary file per part written.
@@ -52,6 +55,13 @@ impl ObjectBlobs {
             .with_access_key_id(&s3.access_key)
             .with_secret_access_key(s3.secret.expose())
             .with_virtual_hosted_style_request(!s3.force_path_style)
+            .with_retry(RetryConfig {
+                // A request waits for the store: a few quick retries, then a clear error
+                // (object_store's default keeps retrying for up to three minutes).
+                max_retries: 3,
+                retry_timeout: Duration::from_secs(10),
+                ..RetryConfig::default()
+            })
             .build()
             .map_err(failed)?;
         Ok(ObjectBlobs {

@@ -829,3 +829,39 @@ async fn thumbs_are_made_once_for_allowed_sizes_and_go_with_their_file() {
     assert_eq!(s, 204);
     until_stored(&srv, &[]).await;
 }
+
+kulisse_testkit::engine_tests!(a_failing_file_store_refuses_the_upload_and_writes_no_record);
+
+/// The file store fails (its bucket is gone): a write with files is refused with a clear
+/// message and writes nothing; writes without files go on.
+async fn a_failing_file_store_refuses_the_upload_and_writes_no_record() {
+    if kulisse_testkit::s3_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_S3_URL is not set");
+        return;
+    }
+    let srv = TestServer::start().await;
+    collections(&srv).await;
+    let su = srv.superuser_token().await;
+    let mut s3 = kulisse_testkit::fresh_bucket().await;
+    s3["bucket"] = json!("kulisse-no-such-bucket");
+    let (s, body) = srv
+        .send("PATCH", "/api/settings", Some(&su), Some(json!({"s3": s3})))
+        .await;
+    assert_eq!(s, 200, "{body}");
+
+    let form = Form::new()
+        .text("title", "with a file")
+        .part("files", file("a.txt", b"bytes"));
+    let (s, body) = create(&srv, "docs", form).await;
+    assert_eq!(
+        (s, body["message"].as_str()),
+        (400, Some("Failed to upload the files.")),
+        "{body}"
+    );
+    let (s, list) = srv
+        .send("GET", "/api/collections/docs/records", None, None)
+        .await;
+    assert_eq!((s, &list["totalItems"]), (200, &json!(0)), "{list}");
+    let (s, body) = create(&srv, "docs", Form::new().text("title", "no file")).await;
+    assert_eq!(s, 200, "a write without files needs no store: {body}");
+}
