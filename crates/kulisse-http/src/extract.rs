@@ -109,11 +109,11 @@ impl BodyKind for RecordBody {
     const FILES: bool = true;
 }
 
-/// Batch bodies: their file parts (`requests.N.field`) are refused until batches can
-/// store files, rather than dropped.
+/// Batch bodies, with file parts for their sub-requests (`requests.N.field`).
 pub struct BatchBody;
 impl BodyKind for BatchBody {
     const MALFORMED: &'static str = kulisse_core::error::GENERIC_BAD_REQUEST;
+    const FILES: bool = true;
 }
 
 /// Collection definitions.

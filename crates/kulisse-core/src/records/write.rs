@@ -83,6 +83,14 @@ impl PreparedWrite {
     pub fn collection(&self) -> &Arc<Collection> {
         &self.collection
     }
+
+    /// The id of the record written (a new record's, already drawn).
+    pub(super) fn record_id(&self) -> &str {
+        match &self.step {
+            Step::Create { draft } => draft.id(),
+            Step::Update { id } | Step::Delete { id } | Step::Upsert { id, .. } => id,
+        }
+    }
 }
 
 impl RecordsService {
@@ -104,10 +112,7 @@ impl RecordsService {
             .stage(&c, &mut body, uploads, None, Form::RecordCreate)
             .await?;
         let prepared = self.prepare_in(req, c, WriteOp::Create(body)).await?;
-        let id = match &prepared.step {
-            Step::Create { draft } => draft.id().to_owned(),
-            _ => String::new(),
-        };
+        let id = prepared.record_id().to_owned();
         self.commit_with_files(prepared, &id, staged, expand).await
     }
 
@@ -155,7 +160,7 @@ impl RecordsService {
 
     /// Checks and names the uploads of a write to `c` (record `id` for an update, whose
     /// files the body may keep) into `body`.
-    async fn stage(
+    pub(super) async fn stage(
         &self,
         c: &Arc<Collection>,
         body: &mut Map<String, Value>,

@@ -34,7 +34,7 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 pub async fn batch(
     State(s): State<AppState>,
     Req(req): Req,
-    WriteBody(body, _): WriteBody<BatchBody>,
+    WriteBody(body, mut files): WriteBody<BatchBody>,
 ) -> Result<Response, ApiError> {
     let limits = s.services.settings.batch();
     let requests = body
@@ -75,6 +75,23 @@ pub async fn batch(
             parse_sub_request(r)
                 .ok_or_else(|| ApiError::batch_failed(index, &ApiError::bad_request()))?,
         );
+    }
+    // `requests.N.field` goes to sub-request N as `field`; parts naming no sub-request
+    // are ignored, as unknown form keys are. (`files` keeps the temporary files until
+    // the batch is answered.)
+    for mut upload in std::mem::take(&mut files.uploads) {
+        let Some((index, key)) = upload
+            .key
+            .strip_prefix("requests.")
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(n, key)| Some((n.parse::<usize>().ok()?, key.to_owned())))
+        else {
+            continue;
+        };
+        if let Some(sub) = subs.get_mut(index) {
+            upload.key = key;
+            sub.item.uploads.push(upload);
+        }
     }
     let queries: Vec<_> = subs.iter().map(|s| s.item.query.clone()).collect();
     let items = subs.into_iter().map(|s| s.item).collect();
@@ -161,6 +178,7 @@ fn parse_sub_request(r: &Value) -> Option<SubRequest> {
             op,
             query,
             headers,
+            uploads: Vec::new(),
         },
     })
 }

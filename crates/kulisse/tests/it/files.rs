@@ -865,3 +865,110 @@ async fn a_failing_file_store_refuses_the_upload_and_writes_no_record() {
     let (s, body) = create(&srv, "docs", Form::new().text("title", "no file")).await;
     assert_eq!(s, 200, "a write without files needs no store: {body}");
 }
+
+storage_tests!(batches_store_their_sub_requests_files_all_or_nothing);
+
+/// `/api/batch` with `requests.N.field` file parts (as the SDK's batch sends them): each
+/// sub-request gets its files; a batch that fails stores none.
+async fn batches_store_their_sub_requests_files_all_or_nothing() {
+    let srv = TestServer::start().await;
+    collections(&srv).await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"batch": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, existing) = create(
+        &srv,
+        "docs",
+        Form::new().part("files", file("old.txt", b"old")),
+    )
+    .await;
+    assert_eq!(s, 200, "{existing}");
+    let existing_id = existing["id"].as_str().unwrap();
+    let old = names(&existing, "files")[0].clone();
+    let batch = |requests: Value, parts: Vec<(&str, Part)>| {
+        let form = parts.into_iter().fold(
+            Form::new().text("@jsonPayload", json!({ "requests": requests }).to_string()),
+            |form, (key, part)| form.part(key.to_owned(), part),
+        );
+        srv.send_multipart(reqwest::Method::POST, "/api/batch", form)
+    };
+
+    let (s, answers) = batch(
+        json!([
+            {"method": "POST", "url": "/api/collections/docs/records", "body": {"title": "new"}},
+            {"method": "PATCH", "url": format!("/api/collections/docs/records/{existing_id}"),
+             "body": {}},
+        ]),
+        vec![
+            ("requests.0.files", file("a.txt", b"first")),
+            ("requests.0.files", file("b.txt", b"second")),
+            ("requests.1.files+", file("c.txt", b"appended")),
+            ("requests.7.files", file("nobody.txt", b"ignored")),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{answers}");
+    let created = &answers[0]["body"];
+    let created_files = names(created, "files");
+    assert_eq!(created_files.len(), 2, "{created}");
+    let (s, _, bytes) = download(&srv, created["id"].as_str().unwrap(), &created_files[1]).await;
+    assert_eq!((s, bytes.as_slice()), (200, &b"second"[..]));
+    let updated = names(&answers[1]["body"], "files");
+    assert_eq!(
+        (updated.len(), &updated[0]),
+        (2, &old),
+        "appended: {answers}"
+    );
+    let (s, _, bytes) = download(&srv, existing_id, &updated[1]).await;
+    assert_eq!((s, bytes.as_slice()), (200, &b"appended"[..]));
+    let stored: Vec<&str> = [&old, &updated[1], &created_files[0], &created_files[1]]
+        .into_iter()
+        .map(String::as_str)
+        .collect();
+    until_stored(&srv, &stored).await;
+
+    // The second sub-request fails inside the transaction (its id is taken by the first),
+    // after the first one's file was stored: nothing stays.
+    let (s, body) = batch(
+        json!([
+            {"method": "POST", "url": "/api/collections/docs/records",
+             "body": {"id": "twice0000000000"}},
+            {"method": "POST", "url": "/api/collections/docs/records",
+             "body": {"id": "twice0000000000"}},
+        ]),
+        vec![("requests.0.files", file("lost.txt", b"lost"))],
+    )
+    .await;
+    assert_eq!(
+        (s, &body["data"]["requests"]["1"]["code"]),
+        (400, &json!("batch_request_failed")),
+        "{body}"
+    );
+    // A sub-request's file that fails its field's checks names that sub-request.
+    let (s, body) = batch(
+        json!([
+            {"method": "POST", "url": "/api/collections/docs/records", "body": {}},
+            {"method": "POST", "url": "/api/collections/docs/records", "body": {}},
+        ]),
+        vec![("requests.1.small", file("big.txt", b"more than ten bytes"))],
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["data"]["requests"]["1"]["response"]["data"]["small"]["code"],
+        "validation_file_size_limit",
+        "{body}"
+    );
+    let (_, list) = srv
+        .send("GET", "/api/collections/docs/records", None, None)
+        .await;
+    assert_eq!(list["totalItems"], 2, "{list}");
+    until_stored(&srv, &stored).await;
+}

@@ -14,7 +14,7 @@ async fn collection(srv: &TestServer, su: &str, name: &str, fields: Value) {
     assert_eq!(s, 200, "{body}");
 }
 
-async fn file_uploads_a_batch_cannot_store_are_refused_instead_of_dropped() {
+async fn an_unselected_file_input_is_no_upload() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
     collection(
@@ -24,35 +24,6 @@ async fn file_uploads_a_batch_cannot_store_are_refused_instead_of_dropped() {
         json!([{"name": "title", "type": "text"}, {"name": "doc", "type": "file", "maxSelect": 1}]),
     )
     .await;
-    // Batches cannot store files yet (records can): a batch with a file part is refused
-    // as a whole.
-    let (_, settings) = srv
-        .send(
-            "PATCH",
-            "/api/settings",
-            Some(&su),
-            Some(json!({"batch": {"enabled": true}})),
-        )
-        .await;
-    assert_eq!(settings["batch"]["enabled"], true);
-    let payload = json!({"requests": [{"method": "POST", "url": "/api/collections/docs/records",
-        "body": {"title": "with a file"}}]});
-    let form = reqwest::multipart::Form::new()
-        .text("@jsonPayload", payload.to_string())
-        .part(
-            "requests.0.doc",
-            reqwest::multipart::Part::bytes(b"%PDF-1.4 hello".to_vec()).file_name("hello.pdf"),
-        );
-    let refused = json!({"data": {"requests.0.doc": {"code": "validation_not_supported", "message": "Not supported yet: kulisse cannot store uploaded files."}}, "message": "File uploads are not supported yet.", "status": 400});
-    assert_eq!(
-        srv.send_multipart(reqwest::Method::POST, "/api/batch", form)
-            .await,
-        (400, refused)
-    );
-    let (_, list) = srv
-        .send("GET", "/api/collections/docs/records", None, None)
-        .await;
-    assert_eq!(list["totalItems"], 0, "nothing was half-stored");
     // A form's unselected file input (an empty part without a name) is no upload.
     let form = reqwest::multipart::Form::new()
         .text("title", "no file")
@@ -259,7 +230,7 @@ async fn numbers_that_are_not_finite_are_refused() {
 }
 
 kulisse_testkit::engine_tests!(
-    file_uploads_a_batch_cannot_store_are_refused_instead_of_dropped,
+    an_unselected_file_input_is_no_upload,
     password_fields_of_base_collections_store_a_bcrypt_hash,
     numbers_that_are_not_finite_are_refused,
 );
