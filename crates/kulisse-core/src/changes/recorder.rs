@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kulisse_schema::Collection;
+use kulisse_schema::{Collection, CollectionKind};
 use kulisse_store::{Row, Select, StoreError, StoreTx, ViewColumn};
 use serde_json::Value;
 
@@ -130,6 +130,9 @@ impl StoreTx for Recorder<'_> {
     fn drop_collection(&mut self, c: &Collection) -> Result<(), StoreError> {
         self.tx.drop_collection(c)?;
         self.set.collections = true;
+        if c.kind != CollectionKind::View {
+            self.set.truncated.push(c.id.clone());
+        }
         Ok(())
     }
 

@@ -38,7 +38,8 @@ pub struct ChangeSet {
     pub records: Vec<RecordChange>,
     /// Ids of collections emptied by a truncate of more records than the change set lists
     /// one by one ([`super::recorder::LISTED_TRUNCATE`]; smaller truncates are listed as
-    /// deletes): whatever a consumer derived from their records must be dropped.
+    /// deletes), or dropped with their table: whatever a consumer derived from their
+    /// records (their files too) must be dropped.
     pub truncated: Vec<String>,
     /// Collection definitions changed (created, altered or deleted).
     pub collections: bool,

@@ -45,7 +45,8 @@ impl Subscriber for Janitor {
             })
             .map(|c| record_prefix(&c.collection, &c.id))
             .collect();
-        // A truncate too big to list its records: the collection's whole directory.
+        // A truncate too big to list its records, or a dropped collection: its whole
+        // directory.
         prefixes.extend(set.truncated.iter().map(|c| format!("{c}/")));
         if prefixes.is_empty() {
             return;

@@ -972,3 +972,33 @@ async fn batches_store_their_sub_requests_files_all_or_nothing() {
     assert_eq!(list["totalItems"], 2, "{list}");
     until_stored(&srv, &stored).await;
 }
+
+storage_tests!(a_deleted_collection_takes_its_files_along);
+
+/// Deleting a collection deletes its directory of files (after the commit, through the
+/// change event, like a deleted record's).
+async fn a_deleted_collection_takes_its_files_along() {
+    let srv = TestServer::start().await;
+    collections(&srv).await;
+    let (s, doc) = create(
+        &srv,
+        "docs",
+        Form::new().part("files", file("kept.txt", b"kept")),
+    )
+    .await;
+    assert_eq!(s, 200, "{doc}");
+    let (s, note) = create(
+        &srv,
+        "notes",
+        Form::new().part("attachment", file("gone.txt", b"gone")),
+    )
+    .await;
+    assert_eq!(s, 200, "{note}");
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send("DELETE", "/api/collections/notes", Some(&su), None)
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let kept = names(&doc, "files")[0].clone();
+    until_stored(&srv, &[&kept]).await;
+}
