@@ -124,9 +124,9 @@ sdk_suite() {
 step "SDK suites (official pocketbase npm and PyPI packages) against kulisse serve on SQLite"
 sdk_suite
 
-step "SDK suites against kulisse serve on PostgreSQL"
+step "SDK suites against kulisse serve on PostgreSQL, files in an S3 bucket"
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse sdk
-sdk_suite --db "postgres://kulisse@127.0.0.1:$pg_port/sdk"
+KULISSE_S3_URL="$KULISSE_TEST_S3_URL" sdk_suite --db "postgres://kulisse@127.0.0.1:$pg_port/sdk"
 
 step "README: every command block exactly as written (the install is a release build)"
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse readme

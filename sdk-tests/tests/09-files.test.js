@@ -1,6 +1,6 @@
-// Files through the SDK (issue 15, first part): FormData uploads with Node's Blob/File,
-// `pb.files.getURL` downloads, `field+` and `field-` on update, and a deleted record's
-// files gone. Thumbnails, file tokens and S3 come with the rest of the issue.
+// Files through the SDK (issue 15): FormData uploads with Node's Blob/File,
+// `pb.files.getURL` downloads and thumbs, `field+` and `field-` on update, a deleted
+// record's files gone, protected files with `pb.files.getToken()`, and batches with files.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -17,6 +17,18 @@ let papers; // { owner -> users, paper (protected) }, view rule: the owner
 
 before(async () => {
   su = await superuserClient();
+  // With an S3-compatible server (the test script passes moto's on PostgreSQL), the files
+  // go to a fresh bucket of it.
+  const s3 = process.env.KULISSE_S3_URL;
+  if (s3) {
+    const bucket = uniqueName("kulisse-sdk").toLowerCase().replace(/_/g, "-");
+    const made = await fetch(`${s3}/${bucket}`, { method: "PUT" });
+    assert.ok(made.ok, `create bucket ${bucket}`);
+    await su.settings.update({
+      s3: { enabled: true, bucket, region: "us-east-1", endpoint: s3, accessKey: "test",
+        secret: "test", forcePathStyle: true },
+    });
+  }
   docs = await su.collections.create({
     name: uniqueName("docs"),
     listRule: "",
@@ -27,7 +39,7 @@ before(async () => {
     fields: [
       { name: "title", type: "text" },
       { name: "files", type: "file", maxSelect: 3 },
-      { name: "cover", type: "file", maxSelect: 1, mimeTypes: ["image/png"] },
+      { name: "cover", type: "file", maxSelect: 1, mimeTypes: ["image/png"], thumbs: ["10x0"] },
     ],
   });
   papers = await su.collections.create({
@@ -41,6 +53,7 @@ before(async () => {
 });
 
 after(async () => {
+  await su.settings.update({ batch: { enabled: false }, s3: { enabled: false } });
   await cleanupCollections(su, [docs.name, papers.name]);
 });
 
@@ -132,4 +145,49 @@ test("a protected file downloads only with pb.files.getToken() of a record the v
   await assert.rejects(newClient().files.getToken(), (err) => err.status === 401);
   await su.collection("users").delete(owner.record.id);
   await su.collection("users").delete(other.record.id);
+});
+
+// 40 x 20 pixels: the left half blue, the right half red.
+const PICTURE = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAACgAAAAUCAIAAABwJOjsAAAALElEQVR4nO3NwQ0AAAjCQHD/nXEHTHy1/+YsRW2R63fq8xgwMDAwMDAw8H8LZi4CJxCbxwYAAAAASUVORK5CYII=",
+  "base64",
+);
+
+/** Width and height from a PNG's header. */
+function pngSize(bytes) {
+  return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+}
+
+test("pb.files.getURL with thumb serves declared sizes and 100x100, the original otherwise", async () => {
+  const pb = newClient();
+  const form = new FormData();
+  form.append("cover", new Blob([PICTURE], { type: "image/png" }), "picture.png");
+  const record = await pb.collection(docs.name).create(form);
+
+  let got = await fetchFile(pb, record, record.cover, { thumb: "10x0" });
+  assert.equal(got.status, 200);
+  assert.equal(got.headers.get("content-type"), "image/png");
+  assert.deepEqual(pngSize(got.body), [10, 5]);
+  assert.equal(got.headers.get("content-disposition"), `inline; filename="10x0_${record.cover}"`);
+  got = await fetchFile(pb, record, record.cover, { thumb: "100x100" });
+  assert.deepEqual(pngSize(got.body), [100, 100]);
+  got = await fetchFile(pb, record, record.cover, { thumb: "20x20" });
+  assert.deepEqual(got.body, PICTURE, "an undeclared size: the original");
+});
+
+test("a batch with files stores each sub-request's files", async () => {
+  await su.settings.update({ batch: { enabled: true } });
+  const pb = newClient();
+  const batch = pb.createBatch();
+  batch.collection(docs.name).create({
+    title: "batched",
+    files: [new File(["one"], "one.txt"), new File(["two"], "two.txt")],
+  });
+  batch.collection(docs.name).create({ title: "also", cover: new File([PICTURE], "c.png") });
+  const [first, second] = await batch.send();
+  assert.equal(first.status, 200);
+  assert.equal(first.body.files.length, 2);
+  const got = await fetchFile(pb, first.body, first.body.files[1]);
+  assert.equal(got.body.toString(), "two");
+  assert.match(second.body.cover, /^c[a-z0-9]{10}_[a-z0-9]{10}\.png$/, "a short stem is padded");
 });
