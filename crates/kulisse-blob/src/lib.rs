@@ -33,7 +33,10 @@ impl ObjectBlobs {
     /// When `root` cannot be created.
     pub fn local(root: &Path) -> std::io::Result<ObjectBlobs> {
         std::fs::create_dir_all(root)?;
-        let store = LocalFileSystem::new_with_prefix(root).map_err(std::io::Error::other)?;
+        // Emptied directories go too: a deleted record leaves no trace in `storage/`.
+        let store = LocalFileSystem::new_with_prefix(root)
+            .map_err(std::io::Error::other)?
+            .with_automatic_cleanup(true);
         Ok(ObjectBlobs {
             store: Arc::new(store),
         })
@@ -296,6 +299,10 @@ mod tests {
             read(&blobs, "col/other/c.txt").await,
             b"hello",
             "other records keep theirs"
+        );
+        assert!(
+            !dir.path().join("storage/col/rec").exists(),
+            "an emptied record directory goes too"
         );
         assert!(blobs.get("../escape", None).await.is_err());
     }

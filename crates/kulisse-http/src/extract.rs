@@ -172,7 +172,11 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
         let body = |map| Ok(WriteBody(map, Files::default()));
         if content_type.starts_with("multipart/form-data") {
             let mut req = req;
-            DefaultBodyLimit::max(MAX_BODY_BYTES).apply(&mut req);
+            let limit = match K::FILES {
+                true => multipart_limit(req.uri().path(), state),
+                false => MAX_BODY_BYTES,
+            };
+            DefaultBodyLimit::max(limit).apply(&mut req);
             let multipart = Multipart::from_request(req, state)
                 .await
                 .map_err(|_| malformed())?;
@@ -205,6 +209,18 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
             _ => Err(malformed()),
         }
     }
+}
+
+/// The body limit of a multipart write: the usual one, or more when the collection's
+/// file fields allow more (a field for videos).
+fn multipart_limit(path: &str, state: &AppState) -> usize {
+    let collection = path
+        .strip_prefix("/api/collections/")
+        .and_then(|rest| rest.split('/').next());
+    let allowance = collection.map_or(0, |c| state.services.records.upload_allowance(c));
+    // Room for the form's other parts and the multipart framing.
+    let needed = allowance.saturating_add(1 << 20);
+    MAX_BODY_BYTES.max(usize::try_from(needed).unwrap_or(usize::MAX))
 }
 
 /// The connection's peer address: cheap, for handlers that need the client's address only

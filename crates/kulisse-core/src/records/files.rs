@@ -86,6 +86,30 @@ pub fn has_files(c: &Collection) -> bool {
         .any(|f| matches!(f.kind, FieldKind::File { .. }))
 }
 
+/// The most bytes the files of one write to `c` may hold: each file field's `maxSize`
+/// (5 MiB by default) times its `maxSelect` (PocketBase lets a field allow more than the
+/// usual request limit).
+fn upload_allowance(c: &Collection) -> u64 {
+    c.fields
+        .iter()
+        .map(|f| match &f.kind {
+            FieldKind::File {
+                max_size,
+                max_select,
+                ..
+            } => {
+                let size = if *max_size == 0 {
+                    DEFAULT_MAX_SIZE
+                } else {
+                    *max_size
+                };
+                size.saturating_mul((*max_select).max(1))
+            }
+            _ => 0,
+        })
+        .fold(0, u64::saturating_add)
+}
+
 /// Checks `uploads` against their fields (size, and type by content), names them and
 /// adds the names to `body` under their keys. Parts under a key that is no file field are
 /// ignored, as PocketBase ignores unknown keys.
@@ -310,6 +334,12 @@ pub(super) fn delete_dropped(blobs: &Blobs, c: &Collection, id: &str, names: Vec
 }
 
 impl super::RecordsService {
+    /// [`upload_allowance`] of the collection named `collection` (0 when there is none).
+    pub fn upload_allowance(&self, collection: &str) -> u64 {
+        self.collection(collection)
+            .map_or(0, |c| upload_allowance(&c))
+    }
+
     /// The file store in use.
     ///
     /// # Errors

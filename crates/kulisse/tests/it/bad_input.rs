@@ -153,6 +153,29 @@ fn corpus() -> Vec<Row> {
         ),
         row("POST", RECORDS).json(r#"{"doc": ["someone_elses_0123456789.txt"]}"#),
         row("PATCH", RECORD).json(r#"{"doc": "../../data.db"}"#),
+        // PB compat: an empty file is a file; it is stored.
+        row("POST", RECORDS)
+            .body(form, multipart(&[("doc", "empty.txt", "")]))
+            .want(Want::Status(200)),
+        // Forged or broken framing: another boundary than the header's, a body cut off
+        // before its closing boundary, a part without headers.
+        row("POST", RECORDS).body(
+            form,
+            String::from_utf8(multipart(&[("doc", "a.txt", "a")]))
+                .unwrap()
+                .replace("XyZ", "Other"),
+        ),
+        row("POST", RECORDS).body(
+            form,
+            "--XyZ\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\n\r\ncut off",
+        ),
+        row("POST", RECORDS).body(form, "--XyZ\r\n\r\nno headers\r\n--XyZ--\r\n"),
+        // A reserved device name is only a stem (names are never paths on disk); control
+        // characters make the part's header unreadable.
+        row("POST", RECORDS)
+            .body(form, multipart(&[("doc", "CON.txt", "x")]))
+            .want(Want::Status(200)),
+        row("POST", RECORDS).body(form, multipart(&[("doc", "a\u{1}\u{7f}.txt", "x")])),
         // PB compat: the path is stripped from an upload's name; the file is stored.
         row("POST", RECORDS)
             .body(form, multipart(&[("doc", "../../etc/passwd", "root")]))
@@ -439,6 +462,41 @@ async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
     assert_eq!(before, after, "nothing stored was changed");
     let res = client.get(url(RECORDS)).send().await.unwrap();
     assert_eq!(res.status(), 200, "the collection still lists");
+
+    // Refused uploads left nothing behind: no temporary file, and no stored file but
+    // those of records that exist.
+    let uploads = std::fs::read_dir(srv.dir().join(".uploads"))
+        .unwrap()
+        .count();
+    assert_eq!(uploads, 0, "temporary uploads are gone");
+    let storage = srv.dir().join("storage");
+    let mut owners = std::collections::BTreeSet::new();
+    for collection in std::fs::read_dir(&storage).unwrap() {
+        for record in std::fs::read_dir(collection.unwrap().path()).unwrap() {
+            owners.insert(record.unwrap().file_name().to_string_lossy().into_owned());
+        }
+    }
+    for id in owners {
+        let res = client
+            .get(url(&format!("{RECORDS}/{id}")))
+            .send()
+            .await
+            .unwrap();
+        let files: Vec<_> = std::fs::read_dir(&storage)
+            .unwrap()
+            .flat_map(|c| {
+                std::fs::read_dir(c.unwrap().path().join(&id))
+                    .into_iter()
+                    .flatten()
+            })
+            .map(|f| f.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            res.status(),
+            200,
+            "files of a record that was never stored: {id} {files:?}"
+        );
+    }
 }
 
 kulisse_testkit::engine_tests!(every_malformed_request_gets_a_bounded_pocketbase_4xx);

@@ -1002,3 +1002,53 @@ async fn a_deleted_collection_takes_its_files_along() {
     let kept = names(&doc, "files")[0].clone();
     until_stored(&srv, &[&kept]).await;
 }
+
+kulisse_testkit::engine_tests!(a_field_allowing_large_files_raises_the_body_limit);
+
+/// A file field whose `maxSize` is past the usual 32 MiB request limit takes files that
+/// large (streamed to disk, never held whole); a larger body still gets a 413.
+async fn a_field_allowing_large_files_raises_the_body_limit() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(json!({"name": "videos", "createRule": "", "viewRule": "",
+                "fields": [{"name": "clip", "type": "file", "maxSelect": 1,
+                    "maxSize": 40 << 20}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let big = vec![7u8; 36 << 20];
+    let (s, record) = create(
+        &srv,
+        "videos",
+        Form::new().part("clip", file("clip.bin", &big)),
+    )
+    .await;
+    assert_eq!(s, 200, "{record}");
+    let (s, _, bytes) = {
+        let url = srv.url(&format!(
+            "/api/files/videos/{}/{}",
+            record["id"].as_str().unwrap(),
+            record["clip"].as_str().unwrap()
+        ));
+        let response = srv.client.get(url).send().await.unwrap();
+        (
+            response.status().as_u16(),
+            (),
+            response.bytes().await.unwrap(),
+        )
+    };
+    assert_eq!((s, bytes.len()), (200, 36 << 20));
+    let too_big = vec![7u8; 42 << 20];
+    let (s, body) = create(
+        &srv,
+        "videos",
+        Form::new().part("clip", file("huge.bin", &too_big)),
+    )
+    .await;
+    assert_eq!(s, 413, "{body}");
+}

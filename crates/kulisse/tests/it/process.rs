@@ -106,6 +106,11 @@ impl ServerProcess {
         superuser_token_at(&self.client, &self.base).await
     }
 
+    /// Its data dir.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The most memory the process has held so far (`VmHWM`), in bytes.
     pub fn peak_rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
