@@ -22,6 +22,11 @@ PHASES = [
     ("auth_list", "list, token + owner rule (16)"),
     ("auth_password", "auth-with-password (16)"),
     ("health", "GET /api/health (64)"),
+    ("file_download", "download 50 KB image (64)"),
+    ("thumb_first", "thumb 100x100, first time (8)"),
+    ("thumb_cached", "thumb 100x100, cached (64)"),
+    ("file_upload", "upload 1 MB file (8)"),
+    ("upload_rss", "16 uploads of 20 MB at once (16)"),
 ]
 LIST_PHASES = ["list", "list_skiptotal", "list_relation", "list_expand", "auth_list"]
 # The ceiling server's counterpart of a phase.
@@ -335,6 +340,20 @@ def targets(res):
     ratio_target("list_expand", "kulisse_vs_pocketbase", 9, "filtered list expand=author vs PocketBase")
     ratio_target("create", "kulisse_vs_pocketbase", 4, "bulk create vs PocketBase")
     ratio_target("health", "kulisse_vs_ceiling", 0.70, "/api/health vs bare fixed JSON")
+    ratio_target("file_download", "kulisse_vs_pocketbase", 3, "download of a 50 KB image vs PocketBase")
+    ratio_target("thumb_first", "kulisse_vs_pocketbase", 1.5, "thumb, first generation vs PocketBase")
+    ratio_target("thumb_cached", "kulisse_vs_pocketbase", 3, "thumb, cached vs PocketBase")
+    ratio_target("file_upload", "kulisse_vs_pocketbase", 2, "upload of 1 MB files vs PocketBase")
+
+    def upload_growth(server):
+        u = res["servers"].get(server, {}).get("phases", {}).get("upload_rss")
+        if not u or u["state"] not in ("ok", "partial") or not u.get("rss_start_kb"):
+            return None
+        return round((u["rss_max_kb"] - u["rss_start_kb"]) / 1024, 1)
+    g = upload_growth("kulisse")
+    add("RSS growth during 16 uploads of 20 MB", "<= 64 MB", g, None if g is None else g <= 64, "MB")
+    g = upload_growth("pocketbase")
+    add("PocketBase's RSS growth, the same uploads", "(for comparison)", g, None, "MB")
     idle = ks.get("rss_idle_kb")
     add("idle RSS", "<= 15 MB", round(idle / 1024, 1) if idle else None, bool(idle and idle <= 15 * 1024), "MB")
     for label, phases, limit in (("RSS during view and create", ["view", "create", "auth_view"], 64),

@@ -110,7 +110,11 @@ struct Config {
     path: Template,
     headers: Vec<(String, Template)>,
     body: Option<Template>,
+    /// A raw body sent as it is (an upload; its content type comes from `--header`).
+    body_file: Option<Bytes>,
     vars: Vec<String>,
+    /// Take the vars lines in order (request n gets line n), not at random.
+    in_order: bool,
     conns: usize,
     duration: Option<f64>,
     count: Option<u64>,
@@ -143,7 +147,7 @@ struct Shared {
 fn usage() -> ! {
     eprintln!(
         "usage: bench-driver --url http://HOST:PORT... --path TPL [--method M] [--header 'K: TPL']... \
-         [--body TPL] [--vars FILE] [--conns N] (--duration S [--warmup S] | --count N) \
+         [--body TPL | --body-file FILE] [--vars FILE [--in-order 1]] [--conns N] (--duration S [--warmup S] | --count N) \
          [--pid PID]... [--aux-pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N]\n\
          \x20      bench-driver realtime ... (SSE subscribers and creates; `bench-driver realtime` prints its usage)"
     );
@@ -158,7 +162,9 @@ fn parse_args() -> Config {
         path: Template::parse("/"),
         headers: Vec::new(),
         body: None,
+        body_file: None,
         vars: Vec::new(),
+        in_order: false,
         conns: 1,
         duration: None,
         count: None,
@@ -182,6 +188,14 @@ fn parse_args() -> Config {
                 cfg.headers.push((hk.trim().to_string(), Template::parse(hv.trim())));
             }
             "--body" => cfg.body = Some(Template::parse(&v)),
+            "--body-file" => {
+                let bytes = std::fs::read(&v).unwrap_or_else(|e| {
+                    eprintln!("--body-file {v}: {e}");
+                    std::process::exit(2)
+                });
+                cfg.body_file = Some(Bytes::from(bytes));
+            }
+            "--in-order" => cfg.in_order = v == "1",
             "--vars" => {
                 let text = std::fs::read_to_string(&v).unwrap_or_else(|e| {
                     eprintln!("--vars {v}: {e}");
@@ -290,8 +304,8 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
         if sh.end.is_some_and(|e| t0 >= e) {
             break;
         }
-        let line =
-            if cfg.vars.is_empty() { "" } else { &cfg.vars[(rng.next() % cfg.vars.len() as u64) as usize] };
+        let pick = if cfg.in_order { seq } else { rng.next() };
+        let line = if cfg.vars.is_empty() { "" } else { &cfg.vars[(pick % cfg.vars.len() as u64) as usize] };
         let vars: Vec<&str> = line.split('\t').collect();
         let mut req = Request::builder()
             .method(cfg.method.clone())
@@ -301,6 +315,7 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
             req = req.header(k.as_str(), v.render(&vars, seq, &mut rng));
         }
         let body = match &cfg.body {
+            _ if cfg.body_file.is_some() => cfg.body_file.clone().unwrap_or_default(),
             Some(t) => {
                 req = req.header("content-type", "application/json");
                 Bytes::from(t.render(&vars, seq, &mut rng))
