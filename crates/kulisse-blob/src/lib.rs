@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use kulisse_core::files::{Blob, BlobError, BlobStore, BlobStores, ByteRange};
 use kulisse_core::settings::S3Settings;
@@ -14,9 +15,13 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as Key;
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+    GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
 };
 use tokio::io::AsyncReadExt;
+
+/// A blob's bytes as they are read.
+type BlobBody = BoxStream<'static, Result<Bytes, BlobError>>;
 
 /// Bytes read from an upload's temporary file per part written.
 const CHUNK: usize = 256 * 1024;
@@ -100,6 +105,31 @@ impl BlobStores for Stores {
     }
 }
 
+/// Bytes of a local file read per blocking call: a typical image in one, and a bounded
+/// buffer per download in flight.
+const READ_CHUNK: u64 = 64 * 1024;
+
+/// The bytes of `range` of a local file, read in [`READ_CHUNK`]s on the blocking pool
+/// (object_store's own stream makes a blocking call per 8 KiB).
+fn file_stream(file: std::fs::File, range: std::ops::Range<u64>) -> BlobBody {
+    futures::stream::try_unfold((file, range), |(mut file, range)| async move {
+        if range.is_empty() {
+            return Ok(None);
+        }
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Seek, SeekFrom};
+            let len = (range.end - range.start).min(READ_CHUNK);
+            let mut buf = vec![0; usize::try_from(len).map_err(failed)?];
+            file.seek(SeekFrom::Start(range.start)).map_err(failed)?;
+            file.read_exact(&mut buf).map_err(failed)?;
+            Ok(Some((Bytes::from(buf), (file, range.start + len..range.end))))
+        })
+        .await
+        .map_err(failed)?
+    })
+    .boxed()
+}
+
 fn failed(e: impl std::fmt::Display) -> BlobError {
     BlobError::Failed(e.to_string())
 }
@@ -178,11 +208,15 @@ impl BlobStore for ObjectBlobs {
             .map_err(store_error)?;
         let modified = jiff::Timestamp::from_millisecond(got.meta.last_modified.timestamp_millis())
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let body = match got.payload {
+            GetResultPayload::File(file, _) => file_stream(file, got.range),
+            GetResultPayload::Stream(stream) => stream.map_err(store_error).boxed(),
+        };
         Ok(Blob {
             size: got.meta.size,
             modified,
             range: served,
-            body: got.into_stream().map_err(store_error).boxed(),
+            body,
         })
     }
 

@@ -27,8 +27,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sorted = Sorted::start(listener, app.clone())?;
     axum::serve(
-        // A tapped listener's address is what axum hands handlers as `ConnectInfo`.
-        sorted.tap_io(|_| ()),
+        // A tapped listener's address is what axum hands handlers as `ConnectInfo`. No
+        // Nagle: a body written in several pieces (a file) must not wait for an ACK.
+        sorted.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        }),
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
