@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use kulisse_core::files::{Blob, BlobError, BlobStore, BlobStores, ByteRange};
 use kulisse_core::settings::S3Settings;
@@ -20,8 +19,7 @@ use object_store::{
 };
 use tokio::io::AsyncReadExt;
 
-/// A blob's bytes as they are read.
-type BlobBody = BoxStream<'static, Result<Bytes, BlobError>>;
+mod local;
 
 /// Bytes read from an upload's temporary file per part written.
 const CHUNK: usize = 256 * 1024;
@@ -29,6 +27,8 @@ const CHUNK: usize = 256 * 1024;
 /// Files in an `object_store`.
 pub struct ObjectBlobs {
     store: Arc<dyn ObjectStore>,
+    /// The same store when it is the local disk, for `local.rs`'s direct paths.
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl ObjectBlobs {
@@ -42,8 +42,10 @@ impl ObjectBlobs {
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(std::io::Error::other)?
             .with_automatic_cleanup(true);
+        let store = Arc::new(store);
         Ok(ObjectBlobs {
-            store: Arc::new(store),
+            store: Arc::clone(&store) as Arc<dyn ObjectStore>,
+            local: Some(store),
         })
     }
 
@@ -74,6 +76,7 @@ impl ObjectBlobs {
             .map_err(failed)?;
         Ok(ObjectBlobs {
             store: Arc::new(store),
+            local: None,
         })
     }
 }
@@ -105,31 +108,6 @@ impl BlobStores for Stores {
     }
 }
 
-/// Bytes of a local file read per blocking call: a typical image in one, and a bounded
-/// buffer per download in flight.
-const READ_CHUNK: u64 = 64 * 1024;
-
-/// The bytes of `range` of a local file, read in [`READ_CHUNK`]s on the blocking pool
-/// (object_store's own stream makes a blocking call per 8 KiB).
-fn file_stream(file: std::fs::File, range: std::ops::Range<u64>) -> BlobBody {
-    futures::stream::try_unfold((file, range), |(mut file, range)| async move {
-        if range.is_empty() {
-            return Ok(None);
-        }
-        tokio::task::spawn_blocking(move || {
-            use std::io::{Read, Seek, SeekFrom};
-            let len = (range.end - range.start).min(READ_CHUNK);
-            let mut buf = vec![0; usize::try_from(len).map_err(failed)?];
-            file.seek(SeekFrom::Start(range.start)).map_err(failed)?;
-            file.read_exact(&mut buf).map_err(failed)?;
-            Ok(Some((Bytes::from(buf), (file, range.start + len..range.end))))
-        })
-        .await
-        .map_err(failed)?
-    })
-    .boxed()
-}
-
 fn failed(e: impl std::fmt::Display) -> BlobError {
     BlobError::Failed(e.to_string())
 }
@@ -149,6 +127,12 @@ fn key(text: &str) -> Result<Key, BlobError> {
 impl BlobStore for ObjectBlobs {
     async fn put(&self, key_text: &str, from: &Path) -> Result<(), BlobError> {
         let key = key(key_text)?;
+        if let Some(local) = &self.local {
+            let to = local.path_to_filesystem(&key).map_err(failed)?;
+            if local::link(from, to).await.is_ok() {
+                return Ok(());
+            }
+        }
         let mut file = tokio::fs::File::open(from).await.map_err(failed)?;
         let size = file.metadata().await.map_err(failed)?.len();
         if size <= CHUNK as u64 {
@@ -189,6 +173,9 @@ impl BlobStore for ObjectBlobs {
 
     async fn get(&self, key_text: &str, range: Option<ByteRange>) -> Result<Blob, BlobError> {
         let key = key(key_text)?;
+        if let Some(local) = &self.local {
+            return local::read(local.path_to_filesystem(&key).map_err(failed)?, range).await;
+        }
         let mut options = GetOptions::default();
         let mut served = None;
         if let Some(range) = range {
@@ -209,7 +196,7 @@ impl BlobStore for ObjectBlobs {
         let modified = jiff::Timestamp::from_millisecond(got.meta.last_modified.timestamp_millis())
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let body = match got.payload {
-            GetResultPayload::File(file, _) => file_stream(file, got.range),
+            GetResultPayload::File(file, _) => local::stream(file, got.range),
             GetResultPayload::Stream(stream) => stream.map_err(store_error).boxed(),
         };
         Ok(Blob {

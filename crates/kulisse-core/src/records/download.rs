@@ -75,60 +75,78 @@ impl super::RecordsService {
                 return Err(CoreError::NotFound);
             }
         }
-        let content_type = mime_of(name);
-        if let Some(size) = thumb
-            && let Some(thumb) = self.thumb(&blobs, &c, field, id, name, size).await
-        {
-            return Ok(StoredFile {
-                blob: get(&blobs, &thumb.key, range).await?,
-                content_type: thumb.content_type.to_owned(),
-                name: format!("{size}_{name}"),
-            });
+        if let Some(thumb) = thumb.and_then(|size| Thumb::of(&c, field, id, name, size)) {
+            // Served when it was made before (the common case: one read); made first
+            // otherwise, or the original is served when it cannot be.
+            let blob = match get(&blobs, &thumb.key, range).await {
+                Err(CoreError::NotFound) if self.make_thumb(&blobs, &thumb).await => {
+                    Some(get(&blobs, &thumb.key, range).await?)
+                }
+                Err(CoreError::NotFound) => None,
+                other => Some(other?),
+            };
+            if let Some(blob) = blob {
+                return Ok(StoredFile {
+                    blob,
+                    content_type: thumb.content_type.to_owned(),
+                    name: format!("{}_{name}", thumb.size_text),
+                });
+            }
         }
         Ok(StoredFile {
             blob: get(&blobs, &files::key(&c.id, id, name), range).await?,
-            content_type,
+            content_type: mime_of(name),
             name: name.to_owned(),
         })
     }
 
-    /// Thumb `size` of file `name` of `field`, made if it was not yet; `None` when the
-    /// original is to be served (a size the field does not allow, no image, or a thumb
-    /// that could not be made: logged).
-    async fn thumb(
-        &self,
-        blobs: &Blobs,
-        c: &Collection,
-        field: &Field,
-        id: &str,
-        name: &str,
-        size_text: &str,
-    ) -> Option<Thumb> {
-        let thumbs = self.thumbs.as_ref()?;
+    /// Makes `thumb`; false (logged) when it cannot be made.
+    async fn make_thumb(&self, blobs: &Blobs, thumb: &Thumb) -> bool {
+        let Some(thumbs) = self.thumbs.as_ref() else {
+            return false;
+        };
+        match thumbs
+            .ensure(blobs, &thumb.original, &thumb.key, thumb.size)
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::info!(error = %e, original = %thumb.original, size = %thumb.size_text,
+                    "no thumb; serving the original");
+                false
+            }
+        }
+    }
+}
+
+/// A thumb a download asks for, of a size its field allows, of an image thumbs are made of.
+struct Thumb {
+    /// As asked (`100x100`, `0x50f`).
+    size_text: String,
+    size: ThumbSize,
+    key: String,
+    original: String,
+    content_type: &'static str,
+}
+
+impl Thumb {
+    /// Thumb `size_text` of file `name` of `field` of record `id` of `c`; `None` when the
+    /// original is to be served (a size the field does not allow, no image).
+    fn of(c: &Collection, field: &Field, id: &str, name: &str, size_text: &str) -> Option<Thumb> {
         let FieldKind::File { thumbs: sizes, .. } = &field.kind else {
             return None;
         };
         if size_text != files::ALWAYS_ALLOWED && !sizes.iter().any(|s| s == size_text) {
             return None;
         }
-        let size = ThumbSize::parse(size_text)?;
-        let content_type = files::thumb_type(&mime_of(name))?;
-        let key = files::thumb_key(&c.id, id, name, size_text);
-        let original = files::key(&c.id, id, name);
-        match thumbs.ensure(blobs, &original, &key, size).await {
-            Ok(()) => Some(Thumb { key, content_type }),
-            Err(e) => {
-                tracing::info!(error = %e, %original, size = size_text, "no thumb; serving the original");
-                None
-            }
-        }
+        Some(Thumb {
+            size_text: size_text.to_owned(),
+            size: ThumbSize::parse(size_text)?,
+            key: files::thumb_key(&c.id, id, name, size_text),
+            original: files::key(&c.id, id, name),
+            content_type: files::thumb_type(&mime_of(name))?,
+        })
     }
-}
-
-/// A thumb ready in the store.
-struct Thumb {
-    key: String,
-    content_type: &'static str,
 }
 
 /// The blob under `key`, as the download route reports a failure.
