@@ -26,6 +26,7 @@ fn failed(e: impl std::fmt::Display) -> BlobError {
 
 /// The file at `path`, all of it or the bytes of `range`.
 pub(crate) async fn read(path: PathBuf, range: Option<ByteRange>) -> Result<Blob, BlobError> {
+    let buf = buffer();
     let (file, head, rest, size, modified, served) = tokio::task::spawn_blocking(move || {
         let mut file = File::open(&path).map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::NotADirectory => BlobError::NotFound,
@@ -50,7 +51,7 @@ pub(crate) async fn read(path: PathBuf, range: Option<ByteRange>) -> Result<Blob
             .ok()
             .and_then(|t| jiff::Timestamp::try_from(t).ok())
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let head = chunk(&mut file, &bytes)?;
+        let head = chunk(&mut file, &bytes, buf)?;
         let rest = bytes.start + head.len() as u64..bytes.end;
         Ok((file, head, rest, size, modified, served))
     })
@@ -65,10 +66,16 @@ pub(crate) async fn read(path: PathBuf, range: Option<ByteRange>) -> Result<Blob
     })
 }
 
-/// Up to [`READ_CHUNK`] bytes of `file` from the start of `range`.
-fn chunk(file: &mut File, range: &Range<u64>) -> Result<Bytes, BlobError> {
+/// A buffer for [`chunk`], allocated by the calling (runtime) thread: the blocking
+/// threads that fill them then keep no memory of their own after a burst of downloads.
+fn buffer() -> Vec<u8> {
+    vec![0; READ_CHUNK as usize]
+}
+
+/// Up to [`READ_CHUNK`] bytes of `file` from the start of `range`, read into `buf`.
+fn chunk(file: &mut File, range: &Range<u64>, mut buf: Vec<u8>) -> Result<Bytes, BlobError> {
     let len = (range.end - range.start).min(READ_CHUNK);
-    let mut buf = vec![0; usize::try_from(len).map_err(failed)?];
+    buf.truncate(usize::try_from(len).map_err(failed)?);
     file.seek(SeekFrom::Start(range.start)).map_err(failed)?;
     file.read_exact(&mut buf).map_err(failed)?;
     Ok(Bytes::from(buf))
@@ -80,8 +87,9 @@ pub(crate) fn stream(file: File, range: Range<u64>) -> BlobBody {
         if range.is_empty() {
             return Ok(None);
         }
+        let buf = buffer();
         tokio::task::spawn_blocking(move || {
-            let bytes = chunk(&mut file, &range)?;
+            let bytes = chunk(&mut file, &range, buf)?;
             let rest = range.start + bytes.len() as u64..range.end;
             Ok(Some((bytes, (file, rest))))
         })

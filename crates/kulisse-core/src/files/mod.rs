@@ -8,6 +8,7 @@ pub mod sniff;
 mod storage;
 pub mod store;
 mod thumb;
+mod workers;
 
 pub use janitor::Janitor;
 pub use name::{is_stored_name, key, record_prefix, stored_name, thumb_key, thumbs_prefix};

@@ -7,11 +7,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::workers::Workers;
+use super::{BlobError, BlobStore};
 use bytes::Bytes;
 use futures::TryStreamExt;
-use tokio::sync::Semaphore;
-
-use super::{BlobError, BlobStore};
 
 /// The largest original a thumb is made of (it is read whole into memory).
 pub const MAX_THUMB_ORIGINAL: u64 = 64 << 20;
@@ -106,12 +105,12 @@ pub fn thumb_type(original: &str) -> Option<&'static str> {
     }
 }
 
-/// Makes thumbs on demand: at most `permits` at once, and one per key at a time (those
-/// who ask for a thumb being made wait for it).
+/// Makes thumbs on demand: on a pool of a few threads (at most that many at once), and
+/// one per key at a time (those who ask for a thumb being made wait for it).
 #[derive(Clone)]
 pub struct Thumbs {
     maker: Arc<dyn Thumbnailer>,
-    permits: Arc<Semaphore>,
+    workers: Arc<Workers>,
     making: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Originals larger than this are not read for a thumb.
     max_original: u64,
@@ -123,7 +122,7 @@ impl Thumbs {
     pub fn new(maker: Arc<dyn Thumbnailer>, at_once: usize, max_original: u64) -> Thumbs {
         Thumbs {
             maker,
-            permits: Arc::new(Semaphore::new(at_once.max(1))),
+            workers: Arc::new(Workers::new(at_once, "kulisse-thumbs")),
             making: Arc::default(),
             max_original,
         }
@@ -153,11 +152,6 @@ impl Thumbs {
                 Err(BlobError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .map_err(|e| ThumbError::Unreadable(e.to_string()))?;
             let source = blobs.get(original, None).await?;
             if source.size > self.max_original {
                 return Err(ThumbError::Unreadable(format!(
@@ -167,9 +161,11 @@ impl Thumbs {
             }
             let chunks: Vec<Bytes> = source.body.try_collect().await?;
             let maker = Arc::clone(&self.maker);
-            let made = tokio::task::spawn_blocking(move || maker.thumbnail(&chunks.concat(), size))
+            let made = self
+                .workers
+                .run(move || maker.thumbnail(&chunks.concat(), size))
                 .await
-                .map_err(|e| ThumbError::Unreadable(e.to_string()))??;
+                .ok_or_else(|| ThumbError::Unreadable("the thumbnailer panicked".into()))??;
             blobs.put_bytes(key, Bytes::from(made)).await?;
             Ok(())
         }
