@@ -23,7 +23,7 @@ HTTP = SERVER | {"http"}
 SQL = {"rusqlite", "tokio-postgres", "deadpool-postgres", "sea-query", "postgres-types"}
 ENGINES = {"kulisse-store-sqlite", "kulisse-store-postgres"}
 # Adapters implement a port of core for one technology; only the composition root picks one.
-ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs"}
+ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs", "kulisse-mail"}
 
 # crate -> dependencies it must not have (None: it must have none at all).
 FORBIDDEN = {
@@ -37,6 +37,7 @@ FORBIDDEN = {
     "kulisse-feed-postgres": HTTP | ENGINES | {"rusqlite", "deadpool-postgres"},
     "kulisse-blob": HTTP | ENGINES | SQL | {"kulisse-store"},
     "kulisse-thumbs": HTTP | ENGINES | SQL | {"kulisse-store", "tokio"},
+    "kulisse-mail": HTTP | ENGINES | SQL | {"kulisse-store"},
     # HTTP reaches data only through the services: no storage port, engine or adapter.
     "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL,
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every kulisse test on a fresh machine: formatting and lints, the Rust unit and
 # integration tests (real HTTP server, real SQLite files, a real PostgreSQL server started
-# here, files on local disk and in an S3-compatible bucket of a moto server started here),
+# here, files on local disk and in an S3-compatible bucket of a moto server started here,
+# mail through an SMTP sink started here),
 # then the official PocketBase JS SDK suite and the Python SDK's realtime check
 # against a freshly started `kulisse serve` on each engine. Installs what the tests need
 # (Node.js, PostgreSQL, a Python virtualenv with moto and the pinned SDK).
@@ -47,27 +48,39 @@ chmod +x "$pg_dir/restart.sh"
 restart_script="$pg_dir/restart.sh"
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port"
 
-step "S3-compatible server for the file-storage matrix (moto), and the Python SDK"
-# One throwaway virtualenv, pinned: moto's server mode and the official Python SDK (PyPI
-# `pocketbase`).
+step "S3-compatible server (moto) and SMTP sink (aiosmtpd) for the tests, and the Python SDK"
+# One throwaway virtualenv, pinned: moto's server mode, aiosmtpd and the official Python SDK
+# (PyPI `pocketbase`).
 py_env=$(mktemp -d)
 python3 -m venv "$py_env" 2>/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
     python3 -m venv "$py_env"
 }
-"$py_env/bin/pip" install -q --disable-pip-version-check -r scripts/s3-server-requirements.txt \
+"$py_env/bin/pip" install -q --disable-pip-version-check -r scripts/test-servers-requirements.txt \
     -r sdk-tests/python/requirements.txt
 s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$py_env/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$py_env/moto.log" 2>&1 &
 s3_server=$!
-cleanup() { kill "$s3_server" 2>/dev/null || true; cleanup_pg; }
+smtp_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+maildir="$py_env/maildir"
+mkdir -p "$maildir/tmp" "$maildir/new" "$maildir/cur"
+"$py_env/bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$maildir" \
+    >"$py_env/smtp.log" 2>&1 &
+smtp_server=$!
+cleanup() { kill "$s3_server" "$smtp_server" 2>/dev/null || true; cleanup_pg; }
 trap cleanup EXIT
 for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$s3_port/" >/dev/null 2>&1 && break
     sleep 0.1
 done
 export KULISSE_TEST_S3_URL="http://127.0.0.1:$s3_port"
-echo "moto $("$py_env/bin/pip" show moto | sed -n 's/^Version: //p') on port $s3_port"
+for _ in $(seq 1 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $smtp_port), 1)" 2>/dev/null && break
+    sleep 0.1
+done
+# Every message the SMTP sink receives lands in this Maildir, where tests read it.
+export KULISSE_TEST_SMTP="127.0.0.1:$smtp_port" KULISSE_TEST_MAILDIR="$maildir"
+echo "moto $("$py_env/bin/pip" show moto | sed -n 's/^Version: //p') on port $s3_port, aiosmtpd on port $smtp_port"
 
 step "format, lints and the dependency rules of ARCHITECTURE.md"
 cargo fmt --all -- --check

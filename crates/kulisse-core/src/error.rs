@@ -89,6 +89,9 @@ pub enum Form {
     /// A settings PATCH.
     #[error("An error occurred while saving the new settings.")]
     Settings,
+    /// `POST /api/settings/test/email`'s body.
+    #[error("Failed to send the test email.")]
+    TestEmail,
     /// `POST /api/settings/test/s3`'s body.
     #[error("Failed to test the S3 filesystem.")]
     TestS3,

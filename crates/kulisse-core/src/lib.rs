@@ -20,6 +20,7 @@ pub mod collections;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod mail;
 pub mod query;
 pub mod realtime;
 pub mod records;
@@ -54,6 +55,8 @@ pub struct Services {
     pub settings: settings::SettingsService,
     /// The file store the settings pick (none without file storage).
     pub files: Option<files::FileStorage>,
+    /// Mail through the settings' SMTP server (none without a mailer).
+    pub mail: Option<mail::MailService>,
     /// Realtime clients and their subscriptions.
     pub realtime: realtime::RealtimeService,
     /// Committed changes, local and from other nodes.
@@ -74,6 +77,8 @@ pub struct Ports {
     pub blobs: Option<Arc<dyn files::BlobStores>>,
     /// Makes thumbnails; without it, `?thumb=` serves the original.
     pub thumbnailer: Option<Arc<dyn files::Thumbnailer>>,
+    /// Opens SMTP mailers; without it, no mail is sent.
+    pub mailers: Option<Arc<dyn mail::Mailers>>,
 }
 
 impl Ports {
@@ -85,6 +90,7 @@ impl Ports {
             ambient: Ambient::system(),
             blobs: None,
             thumbnailer: None,
+            mailers: None,
         }
     }
 }
@@ -119,6 +125,7 @@ impl Services {
             ambient,
             blobs,
             thumbnailer,
+            mailers,
         } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
@@ -163,6 +170,8 @@ impl Services {
             files.clone(),
             thumbs,
         );
+        let mail = mailers
+            .map(|mailers| mail::MailService::new(mailers, settings.clone(), registry.clone()));
         let realtime = realtime::RealtimeService::start(
             records.clone(),
             registry,
@@ -176,6 +185,7 @@ impl Services {
             auth,
             settings,
             files,
+            mail,
             realtime,
             events,
             ambient,

@@ -209,9 +209,10 @@ fn status_of(e: &CoreError) -> StatusCode {
             | AuthError::SuperuserExists { .. } => BAD_REQUEST,
         },
         CoreError::Settings(e) => match e {
-            SettingsError::NotAnObject | SettingsError::Malformed | SettingsError::S3Test(_) => {
-                BAD_REQUEST
-            }
+            SettingsError::NotAnObject
+            | SettingsError::Malformed
+            | SettingsError::S3Test(_)
+            | SettingsError::EmailTest(_) => BAD_REQUEST,
         },
         CoreError::Query(e) => match e {
             QueryError::FilterByRequest | QueryError::FilterByCollection => FORBIDDEN,

@@ -6,8 +6,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use kulisse_blob::Stores;
 use kulisse_core::files::{BlobStores, Thumbnailer};
+use kulisse_core::mail::Mailers;
 use kulisse_core::{ChangeFeed, Config, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
+use kulisse_mail::Smtp;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
@@ -64,6 +66,7 @@ pub async fn start(
         .with_context(|| format!("cannot create the file storage {}", storage.display()))?;
     ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStores>);
     ports.thumbnailer = Some(Arc::new(Thumbnails::new(THUMB_MAX_PIXELS)) as Arc<dyn Thumbnailer>);
+    ports.mailers = Some(Arc::new(Smtp) as Arc<dyn Mailers>);
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

@@ -18,6 +18,9 @@ pub enum SettingsError {
     /// `POST /api/settings/test/s3`: the bucket is off or refused (the raw cause).
     #[error("Failed to test the S3 filesystem. Raw error: \n{0}")]
     S3Test(String),
+    /// `POST /api/settings/test/email`: the mail could not be sent (the raw cause).
+    #[error("Failed to send the test email. Raw error: \n{0}")]
+    EmailTest(String),
 }
 
 impl SettingsError {
@@ -26,7 +29,9 @@ impl SettingsError {
     pub fn message(&self) -> Cow<'static, str> {
         match self {
             SettingsError::NotAnObject => GENERIC_BAD_REQUEST.into(),
-            SettingsError::Malformed | SettingsError::S3Test(_) => self.to_string().into(),
+            SettingsError::Malformed | SettingsError::S3Test(_) | SettingsError::EmailTest(_) => {
+                self.to_string().into()
+            }
         }
     }
 }

@@ -22,6 +22,16 @@ pub(super) fn validate(s: &Settings) -> Result<(), FieldErrors> {
         logs.add("maxDays", at_least_zero());
     }
     errs.add_nested("logs", logs);
+    let mut smtp = FieldErrors::new();
+    if s.smtp.enabled {
+        if s.smtp.host.is_empty() {
+            smtp.add("host", FieldError::required());
+        }
+        if !(1..=65535).contains(&s.smtp.port) {
+            smtp.add("port", FieldError::required());
+        }
+    }
+    errs.add_nested("smtp", smtp);
     errs.add_nested("s3", s3(&s.s3));
     let mut backups = FieldErrors::new();
     backups.add_nested("s3", s3(&s.backups.s3));

@@ -28,6 +28,7 @@ pub fn api() -> Router<AppState> {
             get(settings::view_settings).patch(settings::update_settings),
         )
         .route("/api/settings/test/s3", post(settings::test_s3))
+        .route("/api/settings/test/email", post(settings::test_email))
         .route("/api/batch", post(batch::batch))
         .route(
             "/api/realtime",

@@ -1,4 +1,5 @@
-//! `GET/PATCH /api/settings` and `POST /api/settings/test/s3` (superusers only).
+//! `GET/PATCH /api/settings`, `POST /api/settings/test/s3` and
+//! `POST /api/settings/test/email` (superusers only).
 
 use crate::json::Json;
 use axum::extract::State;
@@ -47,5 +48,17 @@ pub async fn test_s3(
     files
         .test_s3(&req.auth, filesystem, &*s.services.ambient.ids)
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/settings/test/email` `{"email", "template", "collection"}`: 204 once the
+/// template was sent.
+pub async fn test_email(
+    State(s): State<AppState>,
+    Req(req): Req,
+    WriteBody(body, _): WriteBody<FormBody>,
+) -> Result<StatusCode, ApiError> {
+    let mail = s.services.mail.as_ref().ok_or(CoreError::NotFound)?;
+    mail.test_email(&req.auth, &Value::Object(body)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,6 +15,7 @@ mod files;
 mod filters;
 mod hidden_values;
 mod http_api;
+mod mail;
 mod migrations;
 mod multinode;
 mod process;

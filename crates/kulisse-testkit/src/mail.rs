@@ -1,0 +1,86 @@
+//! The SMTP sink mail tests read: `KULISSE_TEST_SMTP` (`host:port`) names it, and every
+//! message it receives becomes a file in the Maildir `KULISSE_TEST_MAILDIR` (the test
+//! script starts aiosmtpd). Tests send to addresses of their own and read those.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A received message.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// `From`.
+    pub from: String,
+    /// `To`.
+    pub to: String,
+    /// `Subject`, decoded.
+    pub subject: String,
+    /// The body, decoded.
+    pub body: String,
+    /// `Content-Type`.
+    pub content_type: String,
+}
+
+/// The `smtp` settings (as `PATCH /api/settings` takes them) of the test SMTP sink, if one
+/// was started. Under CI (`CI=true`) a missing sink fails the test.
+pub fn smtp_settings() -> Option<Value> {
+    let server = std::env::var("KULISSE_TEST_SMTP")
+        .ok()
+        .filter(|s| !s.is_empty());
+    assert!(
+        server.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but KULISSE_TEST_SMTP names no SMTP sink"
+    );
+    let (host, port) = server?
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))?;
+    Some(json!({"enabled": true, "host": host, "port": port.parse::<u16>().ok()?}))
+}
+
+/// The messages the sink received for `address`, waiting up to 10 s until there are at
+/// least `n`.
+pub async fn mail_to(address: &str, n: usize) -> Vec<Mail> {
+    let dir = std::path::PathBuf::from(
+        std::env::var("KULISSE_TEST_MAILDIR")
+            .expect("KULISSE_TEST_MAILDIR names the sink's Maildir"),
+    )
+    .join("new");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut found: Vec<(std::time::SystemTime, Mail)> = Vec::new();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let Ok(parsed) = mailparse::parse_mail(&bytes) else {
+                continue;
+            };
+            let header = |name: &str| {
+                mailparse::MailHeaderMap::get_first_value(parsed.headers.as_slice(), name)
+                    .unwrap_or_default()
+            };
+            if !header("To").contains(address) {
+                continue;
+            }
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            found.push((
+                modified,
+                Mail {
+                    from: header("From"),
+                    to: header("To"),
+                    subject: header("Subject"),
+                    body: parsed.get_body().unwrap_or_default(),
+                    content_type: parsed.ctype.mimetype.clone(),
+                },
+            ));
+        }
+        if found.len() >= n || Instant::now() > deadline {
+            found.sort_by_key(|(t, _)| *t);
+            return found.into_iter().map(|(_, m)| m).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,149 @@
+//! Mail (issue #16, first part): the settings' SMTP server, PocketBase's templates with
+//! their placeholders, and `POST /api/settings/test/email`, against a real SMTP sink.
+
+use kulisse_testkit::{TestServer, engine_tests, mail_to, smtp_settings};
+use serde_json::{Value, json};
+
+engine_tests!(
+    test_emails_render_each_template_and_go_through_smtp,
+    test_emails_are_checked_and_smtp_settings_validated_like_pocketbase,
+);
+
+async fn test_emails_render_each_template_and_go_through_smtp() {
+    let Some(smtp) = smtp_settings() else {
+        eprintln!("skipped: KULISSE_TEST_SMTP is not set");
+        return;
+    };
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let settings = json!({"smtp": smtp, "meta": {"appName": "Kulisse <Test>",
+        "appURL": "https://app.test/", "senderName": "Kulisse Team",
+        "senderAddress": "team@app.test"}});
+    let (s, body) = srv
+        .send("PATCH", "/api/settings", Some(&su), Some(settings))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let to = format!(
+        "{}@example.com",
+        srv.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    for template in [
+        "verification",
+        "password-reset",
+        "email-change",
+        "otp",
+        "login-alert",
+    ] {
+        let (s, body) = srv
+            .send(
+                "POST",
+                "/api/settings/test/email",
+                Some(&su),
+                Some(json!({"email": to, "template": template, "collection": "users"})),
+            )
+            .await;
+        assert_eq!(s, 204, "{template}: {body}");
+    }
+    let mails = mail_to(&to, 5).await;
+    assert_eq!(mails.len(), 5, "{mails:?}");
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Verify your Kulisse <Test> email",
+            "Reset your Kulisse <Test> password",
+            "Confirm your Kulisse <Test> new email address",
+            "OTP for Kulisse <Test>",
+            "Login from a new location",
+        ]
+    );
+    let verification = &mails[0];
+    assert_eq!(verification.from, "\"Kulisse Team\" <team@app.test>");
+    assert_eq!(verification.content_type, "text/html");
+    assert!(
+        verification
+            .body
+            .contains("https://app.test/_/#/auth/confirm-verification/__kulisse_test_token__"),
+        "the link from the settings' app URL: {}",
+        verification.body
+    );
+    assert!(
+        verification.body.contains("Kulisse &lt;Test&gt;"),
+        "placeholders are escaped in the HTML: {}",
+        verification.body
+    );
+    assert!(mails[3].body.contains("123456"), "{}", mails[3].body);
+}
+
+async fn test_emails_are_checked_and_smtp_settings_validated_like_pocketbase() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let test = |body: Value| {
+        let su = su.clone();
+        let srv = &srv;
+        async move {
+            srv.send("POST", "/api/settings/test/email", Some(&su), Some(body))
+                .await
+        }
+    };
+    let (s, body) = test(json!({})).await;
+    assert_eq!(
+        (s, &body["message"]),
+        (400, &json!("Failed to send the test email."))
+    );
+    for field in ["email", "template"] {
+        assert_eq!(body["data"][field]["code"], "validation_required", "{body}");
+    }
+    let (s, body) = test(json!({"email": "x", "template": "nope", "collection": "zzz"})).await;
+    assert_eq!(s, 400);
+    assert_eq!(body["data"]["email"]["code"], "validation_is_email");
+    assert_eq!(body["data"]["template"]["code"], "validation_in_invalid");
+    assert_eq!(
+        body["data"]["collection"]["code"],
+        "validation_invalid_auth_collection"
+    );
+    let (s, body) = test(json!({"email": "a@b.co", "template": "verification"})).await;
+    assert_eq!(s, 400, "SMTP is off by default: {body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed to send the test email. Raw error: \n"),
+        "{body}"
+    );
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/settings/test/email",
+            None,
+            Some(json!({"email": "a@b.co", "template": "otp"})),
+        )
+        .await;
+    assert_eq!(s, 401, "superusers only");
+
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"smtp": {"enabled": true, "host": ""}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &body["data"]["smtp"]["host"]["code"]),
+        (400, &json!("validation_required")),
+        "{body}"
+    );
+    // A server that is not there: the raw error, promptly.
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"smtp": {"enabled": true, "host": "127.0.0.1", "port": 9}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = test(json!({"email": "a@b.co", "template": "verification"})).await;
+    assert_eq!(s, 400, "{body}");
+}
