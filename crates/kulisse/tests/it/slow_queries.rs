@@ -25,12 +25,13 @@ const RECORDS: usize = 400;
 /// [`SLOW_FILTER`] fans out; also a small public collection `plain` for ordinary reads.
 async fn chain_fixture(limits: QueryLimits, records: usize) -> TestServer {
     let srv = TestServer::start_limited(HttpOptions::default(), limits).await;
-    seed_chain(&srv.base, records).await;
+    seed_chain(&srv.base, srv.pg_url.as_deref(), records).await;
     srv
 }
 
-/// Seeds [`chain_fixture`]'s collections on the server at `base`.
-async fn seed_chain(base: &str, records: usize) {
+/// Seeds [`chain_fixture`]'s collections on the server at `base` (on the PostgreSQL
+/// database `pg`, if it runs on one).
+async fn seed_chain(base: &str, pg: Option<&str>, records: usize) {
     let http = reqwest::Client::new();
     let su = superuser_token_at(&http, base).await;
     let (s, c) = send_to(
@@ -60,6 +61,19 @@ async fn seed_chain(base: &str, records: usize) {
     )
     .await;
     assert_eq!(s, 200, "{body}");
+    if let Some(url) = pg {
+        // No statistics for the planner: with them (an autovacuum's ANALYZE landing during
+        // the seeding) PostgreSQL may pick hash joins that answer SLOW_FILTER in a few
+        // hundred milliseconds, and the tests that need it slow would not be testing.
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(r#"ALTER TABLE "c" SET (autovacuum_enabled = off)"#)
+            .await
+            .unwrap();
+    }
     let mut ids: Vec<String> = Vec::new();
     for i in 0..records {
         // Every record points at FAN_OUT earlier ones (spread by a fixed stride), so each
@@ -400,7 +414,7 @@ async fn a_slow_create_rule_is_stopped_by_the_timeout_and_writes_go_on() {
 /// filters are gone. Before, its readers kept two cores busy for every abandoned filter.
 async fn abandoned_slow_filters_leave_the_server_idle() {
     let srv = ServerProcess::start().await;
-    seed_chain(&srv.base, RECORDS).await;
+    seed_chain(&srv.base, srv.db.as_deref(), RECORDS).await;
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
         .build()
