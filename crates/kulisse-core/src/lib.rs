@@ -135,13 +135,16 @@ impl Services {
         let registry = Registry::load(Arc::clone(&store), &writer).await?;
         events.subscribe(Arc::new(auth::ForgetChangedRecords::new(registry.clone())));
         let collections = CollectionsService::new(writer.clone(), registry.clone());
+        let settings = settings::SettingsService::load(Arc::clone(&store), writer.clone()).await?;
+        let mail = mailers
+            .map(|mailers| mail::MailService::new(mailers, settings.clone(), registry.clone()));
         let auth = AuthService::new(
             Arc::clone(&store),
             writer.clone(),
             registry.clone(),
             ambient.clone(),
+            mail.clone(),
         );
-        let settings = settings::SettingsService::load(Arc::clone(&store), writer.clone()).await?;
         if let Some(remote) = remote {
             tokio::spawn(changes::follow_feed(
                 remote,
@@ -170,8 +173,6 @@ impl Services {
             files.clone(),
             thumbs,
         );
-        let mail = mailers
-            .map(|mailers| mail::MailService::new(mailers, settings.clone(), registry.clone()));
         let realtime = realtime::RealtimeService::start(
             records.clone(),
             registry,

@@ -144,6 +144,12 @@ impl From<CoreError> for ApiError {
                 tracing::error!(error = %cause, "storage failure");
                 json!({})
             }
+            CoreError::Records(
+                RecordsError::FileStorage(cause) | RecordsError::FileUnavailable(cause),
+            ) => {
+                tracing::error!(error = %cause, "file storage failure");
+                json!({})
+            }
             CoreError::Records(_)
             | CoreError::Collections(_)
             | CoreError::Auth(_)
@@ -177,6 +183,7 @@ fn status_of(e: &CoreError) -> StatusCode {
             | RecordsError::RequiredReference
             | RecordsError::FileStorage(_) => BAD_REQUEST,
             RecordsError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            RecordsError::FileUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         },
         CoreError::Batch(e) => match e {
             BatchError::Disabled => FORBIDDEN,
@@ -347,6 +354,12 @@ mod tests {
                 RecordsError::FileStorage("disk full".into()).into(),
                 400,
                 "Failed to upload the files.",
+                json!({}),
+            ),
+            (
+                RecordsError::FileUnavailable("bucket gone".into()).into(),
+                503,
+                "The service is temporarily unavailable.",
                 json!({}),
             ),
             (

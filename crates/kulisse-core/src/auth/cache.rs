@@ -159,13 +159,7 @@ mod tests {
         let cache = AuthCache::default();
         let record = Arc::new(Row::new());
         cache.put("c", "r", Arc::clone(&record), cache.generation());
-        let claims = Claims {
-            collection_id: "c".into(),
-            exp: 100,
-            id: "r".into(),
-            refreshable: Some(true),
-            kind: "auth".into(),
-        };
+        let claims = Claims::new(TokenKind::Auth, "c", "r", 100, 0);
         cache.remember_verified("t", TokenKind::Auth, &claims, &record);
         assert!(cache.verified("t", TokenKind::Auth, 100).is_some());
         assert!(

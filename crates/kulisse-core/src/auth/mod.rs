@@ -3,6 +3,7 @@
 mod cache;
 mod error;
 mod forget;
+mod mailed;
 mod password;
 mod service;
 mod tokens;

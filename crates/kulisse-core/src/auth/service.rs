@@ -23,9 +23,13 @@ use crate::query::QueryError;
 #[derive(Clone)]
 pub struct AuthService {
     store: Arc<dyn Store>,
-    writer: Writer,
-    ambient: Ambient,
+    pub(super) writer: Writer,
+    pub(super) ambient: Ambient,
     registry: Registry,
+    /// Sends the mailed flows' mail (none: nothing is mailed).
+    pub(super) mail: Option<crate::mail::MailService>,
+    /// When records were last mailed a token.
+    pub(super) resends: Arc<super::mailed::Resends>,
 }
 
 /// The password part of `auth-methods` (other methods arrive with their issues).
@@ -45,12 +49,15 @@ impl AuthService {
         writer: Writer,
         registry: Registry,
         ambient: Ambient,
+        mail: Option<crate::mail::MailService>,
     ) -> Self {
         Self {
             store,
             writer,
             ambient,
             registry,
+            mail,
+            resends: Arc::default(),
         }
     }
 
@@ -88,17 +95,18 @@ impl AuthService {
                 record
             }
         };
-        let secret = match kind {
-            TokenKind::Auth => &auth.auth_token.secret,
-            TokenKind::File => &auth.file_token.secret,
-        };
+        let secret = &token_config(auth, kind).secret;
         let key = format!("{}{secret}", record.get("tokenKey")?.as_str()?);
         let verified = tokens::verify(token, &key, kind, now)?;
         cache.remember_verified(token, kind, &verified, &record);
         Some(Auth::Record { collection, record })
     }
 
-    async fn load(&self, c: &Arc<Collection>, id: &str) -> Result<Option<Row>, CoreError> {
+    pub(super) async fn load(
+        &self,
+        c: &Arc<Collection>,
+        id: &str,
+    ) -> Result<Option<Row>, CoreError> {
         Ok(self
             .store
             .select(Select::by_id(Arc::clone(c), id))
@@ -108,7 +116,7 @@ impl AuthService {
             .next())
     }
 
-    fn auth_collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
+    pub(super) fn auth_collection(&self, id_or_name: &str) -> Result<Arc<Collection>, CoreError> {
         self.registry
             .get(id_or_name)
             .ok_or(AuthError::UnknownCollection.into())
@@ -151,13 +159,21 @@ impl AuthService {
     /// A token of `kind` for `record` of `c`, signed with the record's `tokenKey` and the
     /// collection's secret for that kind.
     fn sign(&self, kind: TokenKind, c: &Collection, record: &Row) -> String {
+        self.sign_with(kind, c, record, |_| {})
+    }
+
+    /// [`Self::sign`] with claims `more` adds (a mailed token's addresses).
+    pub(super) fn sign_with(
+        &self,
+        kind: TokenKind,
+        c: &Collection,
+        record: &Row,
+        more: impl FnOnce(&mut tokens::Claims),
+    ) -> String {
         let Some(auth) = &c.auth else {
             return String::new();
         };
-        let config = match kind {
-            TokenKind::Auth => &auth.auth_token,
-            TokenKind::File => &auth.file_token,
-        };
+        let config = token_config(auth, kind);
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
         let key = format!(
             "{}{}",
@@ -167,15 +183,10 @@ impl AuthService {
                 .unwrap_or_default(),
             config.secret
         );
-        tokens::sign(
-            kind,
-            &c.id,
-            id,
-            config.duration,
-            &key,
-            true,
-            self.ambient.clock.now().as_second(),
-        )
+        let now = self.ambient.clock.now().as_second();
+        let mut claims = tokens::Claims::new(kind, &c.id, id, config.duration, now);
+        more(&mut claims);
+        tokens::sign(&claims, &key)
     }
 
     /// `auth-with-password`: identity fields are tried in order (email first, and only for
@@ -416,7 +427,7 @@ impl AuthService {
             .await
     }
 
-    async fn find_by_email(
+    pub(super) async fn find_by_email(
         &self,
         c: &Arc<Collection>,
         email: &str,
@@ -433,5 +444,19 @@ impl AuthService {
             .rows
             .into_iter()
             .next())
+    }
+}
+
+/// The duration and secret of `kind`'s tokens of a collection.
+pub(super) fn token_config(
+    auth: &kulisse_schema::collection::AuthOptions,
+    kind: TokenKind,
+) -> &kulisse_schema::collection::TokenConfig {
+    match kind {
+        TokenKind::Auth => &auth.auth_token,
+        TokenKind::File => &auth.file_token,
+        TokenKind::Verification => &auth.verification_token,
+        TokenKind::PasswordReset => &auth.password_reset_token,
+        TokenKind::EmailChange => &auth.email_change_token,
     }
 }

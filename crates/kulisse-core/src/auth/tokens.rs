@@ -10,6 +10,12 @@ pub enum TokenKind {
     Auth,
     /// Grants access to protected files.
     File,
+    /// Confirms an address (mailed; carries `email`).
+    Verification,
+    /// Sets a new password (mailed; carries `email`).
+    PasswordReset,
+    /// Confirms a new address (mailed to it; carries `email` and `newEmail`).
+    EmailChange,
 }
 
 impl TokenKind {
@@ -17,6 +23,9 @@ impl TokenKind {
         match self {
             TokenKind::Auth => "auth",
             TokenKind::File => "file",
+            TokenKind::Verification => "verification",
+            TokenKind::PasswordReset => "passwordReset",
+            TokenKind::EmailChange => "emailChange",
         }
     }
 }
@@ -27,10 +36,16 @@ impl TokenKind {
 pub struct Claims {
     /// Collection of the record.
     pub collection_id: String,
+    /// The address a mailed token was sent for (it must still be the record's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// Expiry (unix seconds).
     pub exp: i64,
     /// Record id.
     pub id: String,
+    /// An email change's new address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
     /// Whether auth-refresh may extend it (false for impersonation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshable: Option<bool>,
@@ -39,27 +54,33 @@ pub struct Claims {
     pub kind: String,
 }
 
-/// Signs claims for a record.
-pub(crate) fn sign(
-    kind: TokenKind,
-    collection_id: &str,
-    id: &str,
-    duration_secs: u64,
-    key: &str,
-    refreshable: bool,
-    now: i64,
-) -> String {
-    let exp = now.saturating_add(i64::try_from(duration_secs).unwrap_or(i64::MAX / 2));
-    let claims = Claims {
-        collection_id: collection_id.to_owned(),
-        exp,
-        id: id.to_owned(),
-        refreshable: (kind == TokenKind::Auth).then_some(refreshable),
-        kind: kind.as_str().to_owned(),
-    };
+impl Claims {
+    /// A token of `kind` for record `id` of collection `collection_id`, valid
+    /// `duration_secs` from `now` (unix seconds); auth tokens are refreshable.
+    pub(crate) fn new(
+        kind: TokenKind,
+        collection_id: &str,
+        id: &str,
+        duration_secs: u64,
+        now: i64,
+    ) -> Claims {
+        Claims {
+            collection_id: collection_id.to_owned(),
+            email: None,
+            exp: now.saturating_add(i64::try_from(duration_secs).unwrap_or(i64::MAX / 2)),
+            id: id.to_owned(),
+            new_email: None,
+            refreshable: (kind == TokenKind::Auth).then_some(true),
+            kind: kind.as_str().to_owned(),
+        }
+    }
+}
+
+/// Signs `claims` with `key`.
+pub(crate) fn sign(claims: &Claims, key: &str) -> String {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(key.as_bytes()),
     )
     .unwrap_or_default()
@@ -93,7 +114,10 @@ mod tests {
 
     #[test]
     fn tokens_verify_only_with_their_key() {
-        let t = sign(TokenKind::Auth, "pbc_1", "abc", 60, "key1", true, NOW);
+        let t = sign(
+            &Claims::new(TokenKind::Auth, "pbc_1", "abc", 60, NOW),
+            "key1",
+        );
         let peeked = peek(&t).unwrap();
         assert_eq!(
             (peeked.id.as_str(), peeked.kind.as_str(), peeked.refreshable),
@@ -107,7 +131,10 @@ mod tests {
 
     #[test]
     fn a_token_is_valid_up_to_its_expiry_second_by_the_clock_given() {
-        let t = sign(TokenKind::Auth, "pbc_1", "abc", 60, "key1", true, NOW);
+        let t = sign(
+            &Claims::new(TokenKind::Auth, "pbc_1", "abc", 60, NOW),
+            "key1",
+        );
         assert!(verify(&t, "key1", TokenKind::Auth, NOW + 60).is_some());
         assert!(verify(&t, "key1", TokenKind::Auth, NOW + 61).is_none());
     }

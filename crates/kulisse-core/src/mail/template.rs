@@ -21,16 +21,28 @@ pub enum TemplateKind {
 }
 
 impl TemplateKind {
-    /// The name `POST /api/settings/test/email` takes.
+    const ALL: [TemplateKind; 5] = [
+        TemplateKind::Verification,
+        TemplateKind::PasswordReset,
+        TemplateKind::EmailChange,
+        TemplateKind::Otp,
+        TemplateKind::LoginAlert,
+    ];
+
+    /// Its name, as `POST /api/settings/test/email` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TemplateKind::Verification => "verification",
+            TemplateKind::PasswordReset => "password-reset",
+            TemplateKind::EmailChange => "email-change",
+            TemplateKind::Otp => "otp",
+            TemplateKind::LoginAlert => "login-alert",
+        }
+    }
+
+    /// The kind named `name`.
     pub fn parse(name: &str) -> Option<TemplateKind> {
-        Some(match name {
-            "verification" => TemplateKind::Verification,
-            "password-reset" => TemplateKind::PasswordReset,
-            "email-change" => TemplateKind::EmailChange,
-            "otp" => TemplateKind::Otp,
-            "login-alert" => TemplateKind::LoginAlert,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// Where the collection's options keep it.

@@ -29,8 +29,8 @@ impl super::RecordsService {
     ///
     /// # Errors
     /// [`CoreError::NotFound`] for an unknown collection, record or file, or a protected
-    /// file the requester may not see (PocketBase's 404); [`RecordsError::FileStorage`]
-    /// when the store fails.
+    /// file the requester may not see (PocketBase's 404); [`RecordsError::FileUnavailable`]
+    /// when the store cannot be read.
     pub async fn open_file(
         &self,
         collection: &str,
@@ -156,6 +156,6 @@ async fn get(blobs: &Blobs, key: &str, range: Option<ByteRange>) -> Result<files
         BlobError::RangeNotSatisfiable { size } => {
             RecordsError::RangeNotSatisfiable { size }.into()
         }
-        other => RecordsError::FileStorage(other.to_string()).into(),
+        other => RecordsError::FileUnavailable(other.to_string()).into(),
     })
 }

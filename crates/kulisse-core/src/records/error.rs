@@ -29,6 +29,9 @@ pub enum RecordsError {
     /// The file store refused an upload (its message, for the log).
     #[error("Failed to upload the files.")]
     FileStorage(String),
+    /// The file store could not be read for a download (its message, for the log).
+    #[error("The service is temporarily unavailable.")]
+    FileUnavailable(String),
     /// A download's `Range` lies outside the file.
     #[error("The requested range is not satisfiable.")]
     RangeNotSatisfiable {

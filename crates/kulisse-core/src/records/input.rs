@@ -223,7 +223,7 @@ pub(crate) fn password_form(
 /// A new plain password checked against its field's options, PocketBase's rules: at least
 /// one character even when `min` is 0, at most `max` or 71 (bcrypt reads 72 bytes), and
 /// the field's pattern.
-fn check_plain_password(kind: &FieldKind, plain: &str) -> Result<(), FieldError> {
+pub(crate) fn check_plain_password(kind: &FieldKind, plain: &str) -> Result<(), FieldError> {
     let FieldKind::Password {
         min, max, pattern, ..
     } = kind

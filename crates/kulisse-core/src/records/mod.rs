@@ -10,6 +10,7 @@ mod error;
 mod expand;
 mod files;
 mod input;
+pub(crate) use input::check_plain_password;
 mod output;
 mod prepare;
 mod record;

@@ -5,6 +5,7 @@ mod batch;
 mod collections;
 mod files;
 mod health;
+mod mailed;
 mod realtime;
 mod records;
 mod settings;
@@ -77,6 +78,22 @@ pub fn api() -> Router<AppState> {
         .route(
             "/api/collections/{collection}/auth-refresh",
             post(auth::auth_refresh),
+        )
+        .route(
+            "/api/collections/{collection}/request-verification",
+            post(mailed::request_verification),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-verification",
+            post(mailed::confirm_verification),
+        )
+        .route(
+            "/api/collections/{collection}/request-password-reset",
+            post(mailed::request_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-password-reset",
+            post(mailed::confirm_password_reset),
         )
         .route("/api/files/token", post(files::token))
         .route(

@@ -147,3 +147,177 @@ async fn test_emails_are_checked_and_smtp_settings_validated_like_pocketbase() {
     let (s, body) = test(json!({"email": "a@b.co", "template": "verification"})).await;
     assert_eq!(s, 400, "{body}");
 }
+
+engine_tests!(verification_and_password_reset_mail_tokens_that_work_once);
+
+/// The token in the first link of `body` after `path` (`…/confirm-verification/`).
+fn token_after(body: &str, path: &str) -> String {
+    let start = body
+        .find(path)
+        .unwrap_or_else(|| panic!("no {path} in {body}"))
+        + path.len();
+    body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect()
+}
+
+async fn verification_and_password_reset_mail_tokens_that_work_once() {
+    let Some(smtp) = smtp_settings() else {
+        eprintln!("skipped: KULISSE_TEST_SMTP is not set");
+        return;
+    };
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"smtp": smtp, "meta": {"appURL": "https://app.test"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let email = format!(
+        "flows{}@example.com",
+        srv.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let (s, user) = srv
+        .send(
+            "POST",
+            "/api/collections/users/records",
+            Some(&su),
+            Some(json!({"email": email, "password": "old-password", "passwordConfirm": "old-password"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{user}");
+    let user_path = format!(
+        "/api/collections/users/records/{}",
+        user["id"].as_str().unwrap()
+    );
+    let post = |path: &str, body: Value| {
+        let path = format!("/api/collections/users/{path}");
+        let srv = &srv;
+        async move { srv.send("POST", &path, None, Some(body)).await }
+    };
+
+    // Request: 204 for anyone; an invalid address is a 400.
+    assert_eq!(
+        post("request-verification", json!({"email": email}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        post(
+            "request-verification",
+            json!({"email": "nobody@example.com"})
+        )
+        .await
+        .0,
+        204
+    );
+    let (s, body) = post("request-verification", json!({"email": "nope"})).await;
+    assert_eq!(
+        (s, &body["data"]["email"]["code"]),
+        (400, &json!("validation_is_email"))
+    );
+    let mails = mail_to(&email, 1).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let token = token_after(
+        &mails[0].body,
+        "https://app.test/_/#/auth/confirm-verification/",
+    );
+
+    // Confirm: a forged token, a reset token, then the real one (twice: idempotent).
+    let (s, body) = post("confirm-verification", json!({"token": "forged"})).await;
+    assert_eq!(
+        (s, &body["data"]["token"]["code"]),
+        (400, &json!("validation_invalid_token_claims"))
+    );
+    assert_eq!(
+        post("confirm-verification", json!({"token": token}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        post("confirm-verification", json!({"token": token}))
+            .await
+            .0,
+        204
+    );
+    let (_, stored) = srv.send("GET", &user_path, Some(&su), None).await;
+    assert_eq!(stored["verified"], true, "{stored}");
+
+    // Reset: the mail's token sets the password once and logs every session out.
+    let session = srv.login("users", &email, "old-password").await;
+    assert_eq!(
+        post("request-password-reset", json!({"email": email}))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        post("request-password-reset", json!({"email": email}))
+            .await
+            .0,
+        204
+    );
+    mail_to(&email, 2).await;
+    // Time enough for a second mail to arrive, were one sent.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mails = mail_to(&email, 2).await;
+    assert_eq!(
+        mails.len(),
+        2,
+        "a second request within 2 minutes mails nothing: {mails:?}"
+    );
+    let reset = token_after(
+        &mails[1].body,
+        "https://app.test/_/#/auth/confirm-password-reset/",
+    );
+    let (s, body) = post(
+        "confirm-password-reset",
+        json!({"token": token, "password": "new-password", "passwordConfirm": "new-password"}),
+    )
+    .await;
+    assert_eq!(
+        (s, &body["data"]["token"]["code"]),
+        (400, &json!("validation_invalid_token")),
+        "a verification token resets nothing: {body}"
+    );
+    let (s, body) = post(
+        "confirm-password-reset",
+        json!({"token": reset, "password": "short", "passwordConfirm": "other"}),
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["data"]["password"]["code"],
+        "validation_min_text_constraint"
+    );
+    assert_eq!(
+        body["data"]["passwordConfirm"]["code"],
+        "validation_values_mismatch"
+    );
+    let new =
+        json!({"token": reset, "password": "new-password", "passwordConfirm": "new-password"});
+    assert_eq!(post("confirm-password-reset", new.clone()).await.0, 204);
+    let (s, body) = post("confirm-password-reset", new).await;
+    assert_eq!(
+        (s, &body["data"]["token"]["code"]),
+        (400, &json!("validation_invalid_token")),
+        "used once: {body}"
+    );
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-refresh",
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(s, 401, "the old session is revoked");
+    srv.login("users", &email, "new-password").await;
+}

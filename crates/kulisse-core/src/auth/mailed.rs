@@ -1,0 +1,318 @@
+//! The mailed flows (spec §5.8): verification and password reset. A request answers 204
+//! whether or not the address belongs to anyone, after the same lookup either way (the
+//! mail goes out in the background), and mails a record at most once per kind every two
+//! minutes. A confirmation takes the mailed token: of its type, signed with the record's
+//! current `tokenKey` (so a password or email change voids it, and a reset's own new
+//! `tokenKey` makes it single-use), for the address the record still has.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kulisse_schema::{Collection, FieldError, FieldErrors, ids, value::is_email};
+use kulisse_store::Row;
+use serde_json::{Value, json};
+
+use super::service::{AuthService, token_config};
+use super::tokens::{self, TokenKind};
+use crate::error::{CoreError, Form};
+use crate::mail::{Placeholders, TemplateKind};
+
+/// How long a record waits for another mail of the same kind (PocketBase: 2 minutes).
+const RESEND_AFTER: Duration = Duration::from_secs(120);
+
+/// When each record was last mailed each kind of token (on this node).
+#[derive(Default)]
+pub(crate) struct Resends(Mutex<HashMap<(String, String, &'static str), Instant>>);
+
+impl Resends {
+    /// Whether record `id` of collection `c` may be mailed `kind` now; if so, counts it.
+    fn allow(&self, c: &str, id: &str, kind: &'static str) -> bool {
+        let Ok(mut sent) = self.0.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        if sent.len() > 10_000 {
+            sent.retain(|_, at| now.duration_since(*at) < RESEND_AFTER);
+        }
+        let key = (c.to_owned(), id.to_owned(), kind);
+        match sent.get(&key) {
+            Some(at) if now.duration_since(*at) < RESEND_AFTER => false,
+            _ => {
+                sent.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
+/// `body[key]` as text.
+fn text<'a>(body: &'a Value, key: &str) -> &'a str {
+    body.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The request's `email`, required and valid.
+fn requested_email(body: &Value) -> Result<&str, CoreError> {
+    let email = text(body, "email").trim();
+    let mut errs = FieldErrors::new();
+    if email.is_empty() {
+        errs.add("email", FieldError::required());
+    } else if !is_email(email) {
+        errs.add(
+            "email",
+            FieldError::new("validation_is_email", "Must be a valid email address."),
+        );
+    }
+    errs.into_result()
+        .map(|()| email)
+        .map_err(|errs| CoreError::invalid(Form::Request, errs))
+}
+
+fn field<'a>(row: &'a Row, name: &str) -> &'a Value {
+    row.get(name).unwrap_or(&Value::Null)
+}
+
+fn invalid_token() -> FieldError {
+    FieldError::new("validation_invalid_token", "Invalid or expired token.")
+}
+
+impl AuthService {
+    /// `POST /api/collections/{c}/request-verification` `{"email"}`: mails a verification
+    /// link to an unverified record with that address.
+    ///
+    /// # Errors
+    /// An unknown or non-auth collection; a missing or invalid address.
+    pub async fn request_verification(
+        &self,
+        collection: &str,
+        body: &Value,
+    ) -> Result<(), CoreError> {
+        let c = self.auth_collection(collection)?;
+        let email = requested_email(body)?;
+        if let Some(row) = self.find_by_email(&c, email).await?
+            && field(&row, "verified") != &Value::Bool(true)
+        {
+            self.mail_token(
+                &c,
+                &row,
+                TokenKind::Verification,
+                TemplateKind::Verification,
+                email,
+            );
+        }
+        Ok(())
+    }
+
+    /// `POST /api/collections/{c}/request-password-reset` `{"email"}`: mails a reset link
+    /// to the record with that address.
+    ///
+    /// # Errors
+    /// An unknown or non-auth collection; a missing or invalid address.
+    pub async fn request_password_reset(
+        &self,
+        collection: &str,
+        body: &Value,
+    ) -> Result<(), CoreError> {
+        let c = self.auth_collection(collection)?;
+        let email = requested_email(body)?;
+        if let Some(row) = self.find_by_email(&c, email).await? {
+            self.mail_token(
+                &c,
+                &row,
+                TokenKind::PasswordReset,
+                TemplateKind::PasswordReset,
+                email,
+            );
+        }
+        Ok(())
+    }
+
+    /// Signs a `kind` token for `row` (carrying `email`) and mails it with `template`,
+    /// unless the record got one within [`RESEND_AFTER`] or there is no mailer.
+    fn mail_token(
+        &self,
+        c: &Collection,
+        row: &Row,
+        kind: TokenKind,
+        template: TemplateKind,
+        email: &str,
+    ) {
+        let Some(mail) = &self.mail else {
+            return;
+        };
+        let id = field(row, "id").as_str().unwrap_or_default();
+        if !self.resends.allow(&c.id, id, template.name()) {
+            return;
+        }
+        let token = self.sign_with(kind, c, row, |claims| claims.email = Some(email.to_owned()));
+        let values = Placeholders {
+            token,
+            record: row
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "password" | "tokenKey"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            ..Placeholders::default()
+        };
+        mail.send_later(mail.compose(c, template, email, values));
+    }
+
+    /// `POST /api/collections/{c}/confirm-verification` `{"token"}`: marks the record
+    /// verified (again, harmlessly, if it already is).
+    ///
+    /// # Errors
+    /// A missing token, or one that is no valid verification token for the record's
+    /// current address (PocketBase's `token` field errors).
+    pub async fn confirm_verification(
+        &self,
+        collection: &str,
+        body: &Value,
+    ) -> Result<(), CoreError> {
+        let c = self.auth_collection(collection)?;
+        let token = text(body, "token");
+        let mut errs = FieldErrors::new();
+        if token.is_empty() {
+            errs.add("token", FieldError::required());
+            return Err(CoreError::invalid(Form::Request, errs));
+        }
+        if tokens::peek(token)
+            .and_then(|claims| claims.email)
+            .is_none()
+        {
+            errs.add(
+                "token",
+                FieldError::new(
+                    "validation_invalid_token_claims",
+                    "Missing email token claim.",
+                ),
+            );
+            return Err(CoreError::invalid(Form::Request, errs));
+        }
+        let Some(row) = self
+            .mailed_token(&c, token, TokenKind::Verification)
+            .await?
+        else {
+            errs.add("token", invalid_token());
+            return Err(CoreError::invalid(Form::Request, errs));
+        };
+        if field(&row, "verified") == &Value::Bool(true) {
+            return Ok(());
+        }
+        let id = field(&row, "id").as_str().unwrap_or_default().to_owned();
+        let changes = json!({"verified": true, "updated": self.ambient.now_text()});
+        self.update(&c, id, changes).await
+    }
+
+    /// `POST /api/collections/{c}/confirm-password-reset` `{"token", "password",
+    /// "passwordConfirm"}`: sets the password, rotates the `tokenKey` (every token of the
+    /// record dies, this one included) and marks the record verified when the token's
+    /// address is still its address.
+    ///
+    /// # Errors
+    /// PocketBase's field errors for the token and the new password.
+    pub async fn confirm_password_reset(
+        &self,
+        collection: &str,
+        body: &Value,
+    ) -> Result<(), CoreError> {
+        let c = self.auth_collection(collection)?;
+        let (token, password, confirm) = (
+            text(body, "token"),
+            text(body, "password"),
+            text(body, "passwordConfirm"),
+        );
+        let mut errs = FieldErrors::new();
+        let row = match token.is_empty() {
+            true => {
+                errs.add("token", FieldError::required());
+                None
+            }
+            false => {
+                let row = self
+                    .mailed_token(&c, token, TokenKind::PasswordReset)
+                    .await?;
+                if row.is_none() {
+                    errs.add("token", invalid_token());
+                }
+                row
+            }
+        };
+        let kind = c.field("password").map(|f| &f.kind);
+        if password.is_empty() {
+            errs.add("password", FieldError::required());
+        } else if let Some(kind) = kind
+            && let Err(e) = crate::records::check_plain_password(kind, password)
+        {
+            errs.add("password", e);
+        }
+        if confirm.is_empty() {
+            errs.add("passwordConfirm", FieldError::required());
+        } else if confirm != password {
+            errs.add(
+                "passwordConfirm",
+                FieldError::new("validation_values_mismatch", "Values don't match."),
+            );
+        }
+        let Some(row) = row.filter(|_| errs.is_empty()) else {
+            return Err(CoreError::invalid(Form::Request, errs));
+        };
+        let cost = match kind {
+            Some(kulisse_schema::FieldKind::Password { cost, .. }) => {
+                u32::try_from(*cost).unwrap_or(0)
+            }
+            _ => 0,
+        };
+        let claims_email = tokens::peek(token).and_then(|claims| claims.email);
+        let mut changes = json!({
+            "password": super::hash_password(password, cost),
+            "tokenKey": self.ambient.ids.random(ids::TOKEN_KEY_ALPHABET, 50),
+            "updated": self.ambient.now_text(),
+        });
+        if claims_email.as_deref() == field(&row, "email").as_str() {
+            changes["verified"] = Value::Bool(true);
+        }
+        let id = field(&row, "id").as_str().unwrap_or_default().to_owned();
+        self.update(&c, id, changes).await
+    }
+
+    /// The record `token` is a valid `kind` token of: signed with its current key,
+    /// unexpired, for the address it still has.
+    async fn mailed_token(
+        &self,
+        c: &Arc<Collection>,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<Option<Row>, CoreError> {
+        let Some(claims) = tokens::peek(token).filter(|claims| claims.collection_id == c.id) else {
+            return Ok(None);
+        };
+        let Some(auth) = &c.auth else {
+            return Ok(None);
+        };
+        let Some(row) = self.load(c, &claims.id).await? else {
+            return Ok(None);
+        };
+        let key = format!(
+            "{}{}",
+            field(&row, "tokenKey").as_str().unwrap_or_default(),
+            token_config(auth, kind).secret
+        );
+        let now = self.ambient.clock.now().as_second();
+        let valid = tokens::verify(token, &key, kind, now)
+            .is_some_and(|verified| verified.email.as_deref() == field(&row, "email").as_str());
+        Ok(valid.then_some(row))
+    }
+
+    async fn update(
+        &self,
+        c: &Arc<Collection>,
+        id: String,
+        changes: Value,
+    ) -> Result<(), CoreError> {
+        let c = Arc::clone(c);
+        let changes: Row = changes.as_object().cloned().unwrap_or_default();
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| Ok(tx.update(&c, &id, &changes)?))
+            .await
+    }
+}
