@@ -1,4 +1,5 @@
-//! The mailed flows (spec §5.8): verification and password reset. A request answers 204
+//! The mailed flows (spec §5.8): verification, password reset and email change. A request
+//! for a verification or a reset answers 204
 //! whether or not the address belongs to anyone, after the same lookup either way (the
 //! mail goes out in the background), and mails a record at most once per kind every two
 //! minutes. A confirmation takes the mailed token: of its type, signed with the record's
@@ -13,8 +14,10 @@ use kulisse_schema::{Collection, FieldError, FieldErrors, ids, value::is_email};
 use kulisse_store::Row;
 use serde_json::{Value, json};
 
+use super::error::AuthError;
 use super::service::{AuthService, token_config};
 use super::tokens::{self, TokenKind};
+use super::{Auth, verify_password};
 use crate::error::{CoreError, Form};
 use crate::mail::{Placeholders, TemplateKind};
 
@@ -70,6 +73,14 @@ fn requested_email(body: &Value) -> Result<&str, CoreError> {
 
 fn field<'a>(row: &'a Row, name: &str) -> &'a Value {
     row.get(name).unwrap_or(&Value::Null)
+}
+
+/// `row` for `{RECORD:field}` placeholders: all but its password hash and token key.
+fn public(row: &Row) -> serde_json::Map<String, Value> {
+    row.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "password" | "tokenKey"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn invalid_token() -> FieldError {
@@ -147,11 +158,7 @@ impl AuthService {
         let token = self.sign_with(kind, c, row, |claims| claims.email = Some(email.to_owned()));
         let values = Placeholders {
             token,
-            record: row
-                .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "password" | "tokenKey"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            record: public(row),
             ..Placeholders::default()
         };
         mail.send_later(mail.compose(c, template, email, values));
@@ -272,6 +279,132 @@ impl AuthService {
             changes["verified"] = Value::Bool(true);
         }
         let id = field(&row, "id").as_str().unwrap_or_default().to_owned();
+        self.update(&c, id, changes).await
+    }
+
+    /// `POST /api/collections/{c}/request-email-change` `{"newEmail"}` by a record of `c`:
+    /// mails a confirmation link to the new address.
+    ///
+    /// # Errors
+    /// 401 for a guest, 403 for a record of another collection; PocketBase's `newEmail`
+    /// errors (missing, invalid, the current one, taken).
+    pub async fn request_email_change(
+        &self,
+        auth: &Auth,
+        collection: &str,
+        body: &Value,
+    ) -> Result<(), CoreError> {
+        let Auth::Record {
+            collection: own,
+            record,
+        } = auth
+        else {
+            return Err(AuthError::TokenRequired.into());
+        };
+        let c = self.auth_collection(collection)?;
+        if own.id != c.id {
+            return Err(AuthError::OtherCollection {
+                collection: own.name.clone(),
+            }
+            .into());
+        }
+        let new_email = text(body, "newEmail").trim();
+        let current = field(record, "email").as_str().unwrap_or_default();
+        let mut errs = FieldErrors::new();
+        if new_email.is_empty() {
+            errs.add("newEmail", FieldError::required());
+        } else if !is_email(new_email) {
+            errs.add(
+                "newEmail",
+                FieldError::new("validation_is_email", "Must be a valid email address."),
+            );
+        } else if new_email.eq_ignore_ascii_case(current) {
+            errs.add(
+                "newEmail",
+                FieldError::new("validation_not_in_invalid", "Must not be in list."),
+            );
+        } else if self.find_by_email(&c, new_email).await?.is_some() {
+            errs.add(
+                "newEmail",
+                FieldError::new("validation_invalid_new_email", "Invalid new email address."),
+            );
+        }
+        errs.into_result()
+            .map_err(|errs| CoreError::invalid(Form::Request, errs))?;
+        let Some(mail) = &self.mail else {
+            return Ok(());
+        };
+        let token = self.sign_with(TokenKind::EmailChange, &c, record, |claims| {
+            claims.email = Some(current.to_owned());
+            claims.new_email = Some(new_email.to_owned());
+        });
+        let values = Placeholders {
+            token,
+            record: public(record),
+            ..Placeholders::default()
+        };
+        mail.send_later(mail.compose(&c, TemplateKind::EmailChange, new_email, values));
+        Ok(())
+    }
+
+    /// `POST /api/collections/{c}/confirm-email-change` `{"token", "password"}`: sets the
+    /// new address, marks it verified and rotates the `tokenKey` (every session ends).
+    ///
+    /// # Errors
+    /// PocketBase's field errors for the token and the password.
+    pub async fn confirm_email_change(
+        &self,
+        collection: &str,
+        body: &Value,
+    ) -> Result<(), CoreError> {
+        let c = self.auth_collection(collection)?;
+        let (token, password) = (text(body, "token"), text(body, "password"));
+        let mut errs = FieldErrors::new();
+        let new_email = tokens::peek(token).and_then(|claims| claims.new_email);
+        let row = if token.is_empty() {
+            errs.add("token", FieldError::required());
+            None
+        } else if new_email.is_none() {
+            errs.add(
+                "token",
+                FieldError::new(
+                    "validation_invalid_token_payload",
+                    "Invalid token payload - newEmail must be set.",
+                ),
+            );
+            None
+        } else {
+            let row = self.mailed_token(&c, token, TokenKind::EmailChange).await?;
+            if row.is_none() {
+                errs.add("token", invalid_token());
+            }
+            row
+        };
+        if password.is_empty() {
+            errs.add("password", FieldError::required());
+        } else if !row
+            .as_ref()
+            .and_then(|row| field(row, "password").as_str())
+            .is_some_and(|hash| verify_password(password, hash))
+        {
+            errs.add(
+                "password",
+                FieldError::new(
+                    "validation_invalid_password",
+                    "Missing or invalid auth record password.",
+                ),
+            );
+        }
+        let (Some(row), Some(new_email)) = (row.filter(|_| errs.is_empty()), new_email) else {
+            return Err(CoreError::invalid(Form::Request, errs));
+        };
+        let id = field(&row, "id").as_str().unwrap_or_default().to_owned();
+        let changes = json!({
+            "email": new_email,
+            "verified": true,
+            "tokenKey": self.ambient.ids.random(ids::TOKEN_KEY_ALPHABET, 50),
+            "updated": self.ambient.now_text(),
+        });
         self.update(&c, id, changes).await
     }
 

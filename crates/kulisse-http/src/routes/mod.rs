@@ -95,6 +95,14 @@ pub fn api() -> Router<AppState> {
             "/api/collections/{collection}/confirm-password-reset",
             post(mailed::confirm_password_reset),
         )
+        .route(
+            "/api/collections/{collection}/request-email-change",
+            post(mailed::request_email_change),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-email-change",
+            post(mailed::confirm_email_change),
+        )
         .route("/api/files/token", post(files::token))
         .route(
             "/api/files/{collection}/{id}/{filename}",

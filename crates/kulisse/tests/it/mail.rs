@@ -321,3 +321,135 @@ async fn verification_and_password_reset_mail_tokens_that_work_once() {
     assert_eq!(s, 401, "the old session is revoked");
     srv.login("users", &email, "new-password").await;
 }
+
+engine_tests!(an_email_change_is_mailed_to_the_new_address_and_confirmed_with_the_password);
+
+async fn an_email_change_is_mailed_to_the_new_address_and_confirmed_with_the_password() {
+    let Some(smtp) = smtp_settings() else {
+        eprintln!("skipped: KULISSE_TEST_SMTP is not set");
+        return;
+    };
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"smtp": smtp, "meta": {"appURL": "https://app.test"}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let tag = srv.base.replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let (old, new, other) = (
+        format!("old{tag}@example.com"),
+        format!("new{tag}@example.com"),
+        format!("other{tag}@example.com"),
+    );
+    for email in [&old, &other] {
+        let (s, body) = srv
+            .send(
+                "POST",
+                "/api/collections/users/records",
+                Some(&su),
+                Some(json!({"email": email, "password": "pass-word", "passwordConfirm": "pass-word"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let session = srv.login("users", &old, "pass-word").await;
+    let request = |body: Value, token: Option<String>| {
+        let srv = &srv;
+        async move {
+            srv.send(
+                "POST",
+                "/api/collections/users/request-email-change",
+                token.as_deref(),
+                Some(body),
+            )
+            .await
+        }
+    };
+    assert_eq!(request(json!({"newEmail": new}), None).await.0, 401);
+    assert_eq!(
+        request(json!({"newEmail": new}), Some(su.clone())).await.0,
+        403
+    );
+    for (asked, code) in [
+        (json!({}), "validation_required"),
+        (json!({"newEmail": "bad"}), "validation_is_email"),
+        (json!({"newEmail": old}), "validation_not_in_invalid"),
+        (json!({"newEmail": other}), "validation_invalid_new_email"),
+    ] {
+        let (s, body) = request(asked, Some(session.clone())).await;
+        assert_eq!(
+            (s, &body["data"]["newEmail"]["code"]),
+            (400, &json!(code)),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        request(json!({"newEmail": new}), Some(session.clone()))
+            .await
+            .0,
+        204
+    );
+    let mails = mail_to(&new, 1).await;
+    assert_eq!(mails.len(), 1, "mailed to the new address");
+    let token = token_after(
+        &mails[0].body,
+        "https://app.test/_/#/auth/confirm-email-change/",
+    );
+
+    let confirm = |body: Value| {
+        let srv = &srv;
+        async move {
+            srv.send(
+                "POST",
+                "/api/collections/users/confirm-email-change",
+                None,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (s, body) = confirm(json!({"token": token, "password": "wrong"})).await;
+    assert_eq!(
+        (s, &body["data"]["password"]["code"]),
+        (400, &json!("validation_invalid_password")),
+        "{body}"
+    );
+    let (s, body) = confirm(json!({"token": "bad", "password": "pass-word"})).await;
+    assert_eq!(
+        (s, &body["data"]["token"]["code"]),
+        (400, &json!("validation_invalid_token_payload")),
+        "{body}"
+    );
+    assert_eq!(
+        confirm(json!({"token": token, "password": "pass-word"}))
+            .await
+            .0,
+        204
+    );
+    let (s, _) = confirm(json!({"token": token, "password": "pass-word"})).await;
+    assert_eq!(s, 400, "used once");
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-refresh",
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(s, 401, "the old session is revoked");
+    srv.login("users", &new, "pass-word").await;
+    let (_, list) = srv
+        .send(
+            "GET",
+            &format!("/api/collections/users/records?filter=email%3D%27{new}%27"),
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(list["items"][0]["verified"], true, "{list}");
+}
