@@ -76,6 +76,8 @@ impl Mailer for SmtpMailer {
             .from(mailbox(&message.from)?)
             .to(mailbox(&message.to)?)
             .subject(&message.subject)
+            // A fresh Message-ID (missing ones count against a mail with spam filters).
+            .message_id(None)
             .header(ContentType::TEXT_HTML)
             .body(message.html.clone())
             .map_err(|e| MailError::Invalid(e.to_string()))?;
