@@ -75,6 +75,17 @@ fn field<'a>(row: &'a Row, name: &str) -> &'a Value {
     row.get(name).unwrap_or(&Value::Null)
 }
 
+/// Whether `password` is the one `hash` was made of (bcrypt, off the runtime threads).
+async fn password_matches(password: &str, hash: Option<String>) -> bool {
+    let Some(hash) = hash else {
+        return false;
+    };
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
 /// `row` for `{RECORD:field}` placeholders: all but its password hash and token key.
 fn public(row: &Row) -> serde_json::Map<String, Value> {
     row.iter()
@@ -263,15 +274,12 @@ impl AuthService {
         let Some(row) = row.filter(|_| errs.is_empty()) else {
             return Err(CoreError::invalid(Form::Request, errs));
         };
-        let cost = match kind {
-            Some(kulisse_schema::FieldKind::Password { cost, .. }) => {
-                u32::try_from(*cost).unwrap_or(0)
-            }
-            _ => 0,
-        };
+        let hash =
+            crate::records::hash_blocking(password.to_owned(), crate::records::password_cost(&c))
+                .await;
         let claims_email = tokens::peek(token).and_then(|claims| claims.email);
         let mut changes = json!({
-            "password": super::hash_password(password, cost),
+            "password": hash,
             "tokenKey": self.ambient.ids.random(ids::TOKEN_KEY_ALPHABET, 50),
             "updated": self.ambient.now_text(),
         });
@@ -380,13 +388,13 @@ impl AuthService {
             }
             row
         };
-        if password.is_empty() {
-            errs.add("password", FieldError::required());
-        } else if !row
+        let hash = row
             .as_ref()
             .and_then(|row| field(row, "password").as_str())
-            .is_some_and(|hash| verify_password(password, hash))
-        {
+            .map(str::to_owned);
+        if password.is_empty() {
+            errs.add("password", FieldError::required());
+        } else if !password_matches(password, hash).await {
             errs.add(
                 "password",
                 FieldError::new(

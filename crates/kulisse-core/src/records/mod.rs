@@ -11,6 +11,7 @@ mod expand;
 mod files;
 mod input;
 pub(crate) use input::check_plain_password;
+pub(crate) use prepare::{hash_blocking, password_cost};
 mod output;
 mod prepare;
 mod record;

@@ -220,13 +220,15 @@ enum Resolved {
     Upsert(String, Map<String, Value>),
 }
 
-async fn hash_blocking(password: String, cost: u32) -> String {
+/// bcrypt of `password` off the runtime threads (tens of milliseconds of CPU).
+pub(crate) async fn hash_blocking(password: String, cost: u32) -> String {
     tokio::task::spawn_blocking(move || hash_password(&password, cost))
         .await
         .unwrap_or_default()
 }
 
-fn password_cost(c: &Collection) -> u32 {
+/// The bcrypt cost of auth collection `c`'s passwords (0: the default).
+pub(crate) fn password_cost(c: &Collection) -> u32 {
     match c.field("password").map(|f| &f.kind) {
         Some(FieldKind::Password { cost, .. }) => u32::try_from(*cost).unwrap_or(0),
         _ => 0,
