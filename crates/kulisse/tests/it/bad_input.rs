@@ -187,6 +187,23 @@ fn corpus() -> Vec<Row> {
         row("GET", format!("/api/files/posts/{}/a.txt", "x".repeat(5000))),
         row("POST", "/api/files/token"),
         row("POST", "/api/files/token").json("{not json"),
+        // Mail and the mailed account flows: malformed bodies, forged or foreign tokens.
+        row("POST", "/api/settings/test/email").su().json("{not json"),
+        row("POST", "/api/settings/test/email").su().json(r#"{"email": 5, "template": []}"#),
+        row("POST", "/api/settings/test/s3").su().json(r#"{"filesystem": 5}"#),
+        row("POST", "/api/collections/users/request-verification").json("{not json"),
+        row("POST", "/api/collections/users/request-verification").json(r#"{"email": ["a@b.co"]}"#),
+        row("POST", "/api/collections/nosuch/request-verification").json(r#"{"email": "a@b.co"}"#),
+        row("POST", "/api/collections/posts/request-password-reset").json(r#"{"email": "a@b.co"}"#),
+        row("POST", "/api/collections/users/confirm-verification")
+            .json(r#"{"token": "eyJhbGciOiJIUzI1NiJ9.eyJlbWFpbCI6ImFAYi5jbyJ9.Zm9yZ2Vk"}"#),
+        row("POST", "/api/collections/users/confirm-verification").json(r#"{"token": {"a": 1}}"#),
+        row("POST", "/api/collections/users/confirm-password-reset")
+            .json(r#"{"token": "x.y.z", "password": "12345678", "passwordConfirm": "12345678"}"#),
+        row("POST", "/api/collections/users/request-email-change").json(r#"{"newEmail": "a@b.co"}"#),
+        row("POST", "/api/collections/users/request-email-change").su().json(r#"{"newEmail": "a@b.co"}"#),
+        row("POST", "/api/collections/users/confirm-email-change")
+            .json(r#"{"token": "eyJhbGciOiJIUzI1NiJ9.eyJuZXdFbWFpbCI6ImFAYi5jbyJ9.Zm9yZ2Vk", "password": "x"}"#),
         // PB compat: a modifier with an unusable operand changes nothing.
         row("PATCH", RECORD)
             .json(r#"{"n+": "abc"}"#)
