@@ -1,10 +1,10 @@
 //! The mailed flows (spec §5.8): verification, password reset and email change. A request
-//! for a verification or a reset answers 204
-//! whether or not the address belongs to anyone, after the same lookup either way (the
-//! mail goes out in the background), and mails a record at most once per kind every two
-//! minutes. A confirmation takes the mailed token: of its type, signed with the record's
-//! current `tokenKey` (so a password or email change voids it, and a reset's own new
-//! `tokenKey` makes it single-use), for the address the record still has.
+//! for a verification or a reset answers 204 whether or not the address belongs to anyone,
+//! after the same lookup either way (the mail goes out in the background), and mails a
+//! record at most once per kind every two minutes. A confirmation takes the mailed token:
+//! of its type, signed with the record's current `tokenKey` (so a password or email change
+//! voids it, and the change it confirms makes it single-use), for the address the record
+//! still has.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
