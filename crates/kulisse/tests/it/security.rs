@@ -334,3 +334,57 @@ kulisse_testkit::engine_tests!(
     hostile_parameters_are_refused_or_matched_literally,
     schema_changes_that_break_rules_are_refused
 );
+
+kulisse_testkit::engine_tests!(an_unknown_identity_and_a_wrong_password_take_the_same_time);
+
+/// Login does the same bcrypt work for an unknown identity as for a wrong password (a
+/// dummy hash), so timing tells nobody which addresses have accounts. Interleaved samples,
+/// compared by their medians: without the dummy hash the unknown identity answers in well
+/// under a tenth of the time.
+async fn an_unknown_identity_and_a_wrong_password_take_the_same_time() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections/users/records",
+            Some(&su),
+            Some(
+                json!({"email": "known@example.com", "password": "right-password",
+                "passwordConfirm": "right-password"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let login = |identity: &'static str| {
+        let srv = &srv;
+        async move {
+            let started = std::time::Instant::now();
+            let (s, _) = srv
+                .send(
+                    "POST",
+                    "/api/collections/users/auth-with-password",
+                    None,
+                    Some(json!({"identity": identity, "password": "wrong-password"})),
+                )
+                .await;
+            assert_eq!(s, 400);
+            started.elapsed()
+        }
+    };
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        unknown.push(login("nobody@example.com").await);
+        wrong.push(login("known@example.com").await);
+    }
+    let median = |samples: &mut Vec<std::time::Duration>| {
+        samples.sort();
+        samples[samples.len() / 2].as_secs_f64()
+    };
+    let (unknown, wrong) = (median(&mut unknown), median(&mut wrong));
+    let ratio = unknown / wrong;
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown identity {unknown:.4} s, wrong password {wrong:.4} s"
+    );
+}
