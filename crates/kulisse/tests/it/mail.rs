@@ -453,3 +453,88 @@ async fn an_email_change_is_mailed_to_the_new_address_and_confirmed_with_the_pas
         .await;
     assert_eq!(list["items"][0]["verified"], true, "{list}");
 }
+
+/// Two nodes on one PostgreSQL database: a password reset confirmed through one node ends
+/// the sessions the other node serves, on their next request. (Runs when both servers are
+/// there.)
+#[tokio::test]
+async fn a_reset_through_one_node_revokes_sessions_on_the_other() {
+    let (Some(smtp), Some(_)) = (smtp_settings(), kulisse_testkit::pg_admin_url()) else {
+        eprintln!("skipped: needs KULISSE_TEST_SMTP and KULISSE_TEST_PG_URL");
+        return;
+    };
+    let scope = async {
+        let a = TestServer::start().await;
+        let b = TestServer::join(a.pg_url.as_deref().unwrap()).await;
+        let su = a.superuser_token().await;
+        let (s, body) = a
+            .send(
+                "PATCH",
+                "/api/settings",
+                Some(&su),
+                Some(json!({"smtp": smtp, "meta": {"appURL": "https://app.test"}})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let email = format!(
+            "nodes{}@example.com",
+            a.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+        );
+        let (s, body) = a
+            .send(
+                "POST",
+                "/api/collections/users/records",
+                Some(&su),
+                Some(json!({"email": email, "password": "old-password",
+                    "passwordConfirm": "old-password"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let session = b.login("users", &email, "old-password").await;
+        let refresh = || {
+            b.send(
+                "POST",
+                "/api/collections/users/auth-refresh",
+                Some(&session),
+                None,
+            )
+        };
+        assert_eq!(refresh().await.0, 200, "node b serves the session");
+
+        let (s, _) = a
+            .send(
+                "POST",
+                "/api/collections/users/request-password-reset",
+                None,
+                Some(json!({"email": email})),
+            )
+            .await;
+        assert_eq!(s, 204);
+        let mails = mail_to(&email, 1).await;
+        let token = token_after(
+            &mails[0].body,
+            "https://app.test/_/#/auth/confirm-password-reset/",
+        );
+        let (s, body) = a
+            .send(
+                "POST",
+                "/api/collections/users/confirm-password-reset",
+                None,
+                Some(json!({"token": token, "password": "new-password",
+                    "passwordConfirm": "new-password"})),
+            )
+            .await;
+        assert_eq!(s, 204, "{body}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while refresh().await.0 != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node b still accepts the session"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    kulisse_testkit::ENGINE
+        .scope(kulisse_testkit::TestEngine::Postgres, scope)
+        .await;
+}
