@@ -64,21 +64,16 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "Unsupported Content-Type.")
     }
 
-    /// 400 for an uploaded file in form field `field`.
-    ///
-    /// TODO(#15): until uploads are stored, a file is refused instead of answering 200
-    /// and dropping it.
-    pub fn files_not_supported(field: &str) -> Self {
+    /// 400 for an uploaded file in form field `field` of a body that takes no files
+    /// (settings, collections, auth forms): refused rather than dropped, so nobody
+    /// believes it stored.
+    pub fn files_not_taken(field: &str) -> Self {
         let mut errs = FieldErrors::new();
         errs.add(
             field,
-            FieldError::not_supported("Not supported yet: kulisse cannot store uploaded files."),
+            FieldError::not_supported("This request takes no files."),
         );
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "File uploads are not supported yet.",
-        )
-        .with_data(errs.to_json())
+        Self::new(StatusCode::BAD_REQUEST, "Files are not accepted here.").with_data(errs.to_json())
     }
 
     /// 400 "Batch transaction failed.": the batch was rolled back because sub-request

@@ -313,7 +313,7 @@ async fn read_multipart<K: BodyKind>(
                 if file_name.is_empty() && bytes.is_empty() {
                     continue;
                 }
-                return Err(ApiError::files_not_supported(&name));
+                return Err(ApiError::files_not_taken(&name));
             }
             let temporary = match uploads_dir {
                 Some(dir) => tempfile::NamedTempFile::new_in(dir),

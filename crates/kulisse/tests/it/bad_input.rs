@@ -188,6 +188,10 @@ fn corpus() -> Vec<Row> {
         row("POST", "/api/files/token"),
         row("POST", "/api/files/token").json("{not json"),
         // Mail and the mailed account flows: malformed bodies, forged or foreign tokens.
+        // A file part where no files are taken is refused, not dropped.
+        row("PATCH", "/api/settings")
+            .su()
+            .body(form, multipart(&[("meta", "settings.json", "{}")])),
         row("POST", "/api/settings/test/email").su().json("{not json"),
         row("POST", "/api/settings/test/email").su().json(r#"{"email": 5, "template": []}"#),
         row("POST", "/api/settings/test/s3").su().json(r#"{"filesystem": 5}"#),
