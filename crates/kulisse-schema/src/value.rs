@@ -107,10 +107,7 @@ pub fn validate(field: &Field, v: &Value) -> Result<(), FieldError> {
         } => {
             let s = v.as_str().unwrap_or_default();
             if !is_email(s) {
-                return Err(FieldError::new(
-                    "validation_is_email",
-                    "Must be a valid email address.",
-                ));
+                return Err(not_an_email());
             }
             let domain = s.rsplit('@').next().unwrap_or_default();
             check_domain(
@@ -370,6 +367,25 @@ fn check_domain(
         return Err(FieldError::new(code, msg));
     }
     Ok(())
+}
+
+/// PocketBase's error for a value that is no email address.
+pub fn not_an_email() -> FieldError {
+    FieldError::new("validation_is_email", "Must be a valid email address.")
+}
+
+/// A form's required email address: PocketBase's `required` or `is_email` error.
+///
+/// # Errors
+/// When `text` is empty or no email address.
+pub fn required_email(text: &str) -> Result<(), FieldError> {
+    if text.is_empty() {
+        Err(FieldError::required())
+    } else if is_email(text) {
+        Ok(())
+    } else {
+        Err(not_an_email())
+    }
 }
 
 /// A pragmatic email check in the spirit of Go's `is.EmailFormat`: one `@`, a non-empty

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kulisse_schema::{Collection, FieldError, FieldErrors, ids, value::is_email};
+use kulisse_schema::value::required_email;
+use kulisse_schema::{Collection, FieldError, FieldErrors, ids};
 use kulisse_store::Row;
 use serde_json::{Value, json};
 
@@ -57,18 +58,11 @@ fn text<'a>(body: &'a Value, key: &str) -> &'a str {
 /// The request's `email`, required and valid.
 fn requested_email(body: &Value) -> Result<&str, CoreError> {
     let email = text(body, "email").trim();
-    let mut errs = FieldErrors::new();
-    if email.is_empty() {
-        errs.add("email", FieldError::required());
-    } else if !is_email(email) {
-        errs.add(
-            "email",
-            FieldError::new("validation_is_email", "Must be a valid email address."),
-        );
-    }
-    errs.into_result()
-        .map(|()| email)
-        .map_err(|errs| CoreError::invalid(Form::Request, errs))
+    required_email(email).map(|()| email).map_err(|e| {
+        let mut errs = FieldErrors::new();
+        errs.add("email", e);
+        CoreError::invalid(Form::Request, errs)
+    })
 }
 
 fn field<'a>(row: &'a Row, name: &str) -> &'a Value {
@@ -319,13 +313,8 @@ impl AuthService {
         let new_email = text(body, "newEmail").trim();
         let current = field(record, "email").as_str().unwrap_or_default();
         let mut errs = FieldErrors::new();
-        if new_email.is_empty() {
-            errs.add("newEmail", FieldError::required());
-        } else if !is_email(new_email) {
-            errs.add(
-                "newEmail",
-                FieldError::new("validation_is_email", "Must be a valid email address."),
-            );
+        if let Err(e) = required_email(new_email) {
+            errs.add("newEmail", e);
         } else if new_email.eq_ignore_ascii_case(current) {
             errs.add(
                 "newEmail",

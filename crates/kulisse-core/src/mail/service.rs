@@ -130,13 +130,8 @@ impl MailService {
         let text = |key| body.get(key).and_then(Value::as_str).unwrap_or_default();
         let (email, template, collection) = (text("email"), text("template"), text("collection"));
         let mut errs = FieldErrors::new();
-        if email.is_empty() {
-            errs.add("email", FieldError::required());
-        } else if !kulisse_schema::value::is_email(email) {
-            errs.add(
-                "email",
-                FieldError::new("validation_is_email", "Must be a valid email address."),
-            );
+        if let Err(e) = kulisse_schema::value::required_email(email) {
+            errs.add("email", e);
         }
         let kind = TemplateKind::parse(template);
         if template.is_empty() {
