@@ -1,7 +1,8 @@
 //! A fixed pool of threads for CPU work (making thumbs). At most its size of jobs run at
 //! once, and what their allocations leave behind stays in that many threads' heaps however
 //! many jobs run over time: on tokio's blocking pool a burst of thumbs would spread its
-//! decoded images over up to 512 threads, each keeping its own malloc arena.
+//! decoded images over up to 512 threads, each keeping pages in its own heap (mimalloc,
+//! like most allocators, keeps a heap per thread).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
