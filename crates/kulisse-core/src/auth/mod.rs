@@ -20,6 +20,16 @@ pub use password::{hash_password, verify_password};
 pub use service::{AuthMethods, AuthService};
 pub use tokens::{Claims, TokenKind};
 
+/// The token in an `Authorization` header value: as it is, or after `Bearer ` (PocketBase
+/// takes both).
+pub fn bare_token(header: &str) -> &str {
+    let raw = header.trim();
+    match raw.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => raw[7..].trim(),
+        _ => raw,
+    }
+}
+
 /// The requester of an operation.
 #[derive(Debug, Clone, Default)]
 pub enum Auth {

@@ -63,12 +63,8 @@ impl AuthService {
 
     /// Resolves an `Authorization` header value; anything invalid is a guest (§1.4).
     pub async fn authenticate(&self, header: Option<&str>) -> Auth {
-        let Some(raw) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+        let Some(token) = header.map(super::bare_token).filter(|t| !t.is_empty()) else {
             return Auth::Guest;
-        };
-        let token = match raw.get(..7) {
-            Some(p) if p.eq_ignore_ascii_case("bearer ") => raw[7..].trim(),
-            _ => raw,
         };
         self.resolve_token(token, TokenKind::Auth)
             .await
@@ -310,6 +306,7 @@ impl AuthService {
         &self,
         auth: &Auth,
         collection: &str,
+        presented: Option<&str>,
     ) -> Result<(Arc<Collection>, Row, String), CoreError> {
         let Auth::Record {
             collection: own,
@@ -325,8 +322,58 @@ impl AuthService {
             }
             .into());
         }
-        let token = self.token_for(&c, record);
+        // An impersonation token is not refreshable: the same token again, as PocketBase.
+        let token = match presented.and_then(tokens::peek) {
+            Some(claims) if claims.refreshable == Some(false) => {
+                presented.unwrap_or_default().to_owned()
+            }
+            _ => self.token_for(&c, record),
+        };
         Ok((c, (**record).clone(), token))
+    }
+
+    /// `POST /api/collections/{c}/impersonate/{id}` `{"duration"}` (superusers only): a
+    /// token of record `id` that cannot be refreshed, valid `duration` seconds (the
+    /// collection's auth token duration when 0 or missing).
+    ///
+    /// # Errors
+    /// 401 for a guest, 403 for anyone but a superuser, a negative duration, 404 for an
+    /// unknown record.
+    pub async fn impersonate(
+        &self,
+        auth: &Auth,
+        collection: &str,
+        id: &str,
+        body: &Value,
+    ) -> Result<(Arc<Collection>, Row, String), CoreError> {
+        match auth {
+            Auth::Guest => return Err(AuthError::TokenRequired.into()),
+            auth if !auth.is_superuser() => return Err(AuthError::SuperuserRequired.into()),
+            _ => {}
+        }
+        let c = self.auth_collection(collection)?;
+        let duration = body.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
+        if duration < 0.0 {
+            let mut errs = FieldErrors::new();
+            errs.add(
+                "duration",
+                FieldError::new(
+                    "validation_min_greater_equal_than_required",
+                    "Must be no less than 0.",
+                )
+                .with_param("threshold", 0),
+            );
+            return Err(CoreError::invalid(Form::Request, errs));
+        }
+        let record = self.load(&c, id).await?.ok_or(CoreError::NotFound)?;
+        let token = self.sign_with(TokenKind::Auth, &c, &record, |claims| {
+            claims.refreshable = Some(false);
+            if duration >= 1.0 {
+                let now = self.ambient.clock.now().as_second();
+                claims.exp = now.saturating_add(duration as i64);
+            }
+        });
+        Ok((c, record, token))
     }
 
     /// `auth-methods`.

@@ -2,6 +2,8 @@
 
 use crate::json::{Json, records_answer};
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
 use kulisse_core::records::Record;
 use serde::Serialize;
@@ -86,8 +88,29 @@ pub async fn auth_refresh(
     State(s): State<AppState>,
     Req(req): Req,
     Path(c): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (c, record, token) = s.services.auth.refresh(&req.auth, &c).await?;
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(kulisse_core::auth::bare_token);
+    let (c, record, token) = s.services.auth.refresh(&req.auth, &c, presented).await?;
+    auth_response(&s, &req, &c, record, token).await
+}
+
+/// `POST …/impersonate/{id}` (superusers only)
+pub async fn impersonate(
+    State(s): State<AppState>,
+    Req(req): Req,
+    Path((c, id)): Path<(String, String)>,
+    WriteBody(body, _): WriteBody<FormBody>,
+) -> Result<Response, ApiError> {
+    let body = Value::Object(body);
+    let (c, record, token) = s
+        .services
+        .auth
+        .impersonate(&req.auth, &c, &id, &body)
+        .await?;
     auth_response(&s, &req, &c, record, token).await
 }
 

@@ -80,6 +80,10 @@ pub fn api() -> Router<AppState> {
             post(auth::auth_refresh),
         )
         .route(
+            "/api/collections/{collection}/impersonate/{id}",
+            post(auth::impersonate),
+        )
+        .route(
             "/api/collections/{collection}/request-verification",
             post(mailed::request_verification),
         )

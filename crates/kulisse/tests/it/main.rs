@@ -4,6 +4,7 @@
 //! kulisse-testkit.
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
 mod admin_safety;
 mod bad_input;
 mod batch_expand;
