@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use super::records::expand_of;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{FormBody, RemoteIp, Req, WriteBody};
+use crate::extract::{BodyKind, FormBody, RemoteIp, Req, WriteBody};
 
 /// `{"record", "token"}` with the record shown (and expanded) as its owner sees it.
 async fn auth_response(
@@ -105,6 +105,13 @@ pub async fn impersonate(
     Path((c, id)): Path<(String, String)>,
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Response, ApiError> {
+    // PB compat: a duration that is no number is a body that cannot be loaded.
+    if body
+        .get("duration")
+        .is_some_and(|d| !d.is_null() && !d.is_number())
+    {
+        return Err(ApiError::malformed_body(FormBody::MALFORMED));
+    }
     let body = Value::Object(body);
     let (c, record, token) = s
         .services

@@ -206,6 +206,15 @@ fn corpus() -> Vec<Row> {
             .json(r#"{"token": "x.y.z", "password": "12345678", "passwordConfirm": "12345678"}"#),
         row("POST", "/api/collections/users/request-email-change").json(r#"{"newEmail": "a@b.co"}"#),
         row("POST", "/api/collections/users/request-email-change").su().json(r#"{"newEmail": "a@b.co"}"#),
+        row("POST", "/api/collections/users/impersonate/rec000000000001").json("{}"),
+        row("POST", "/api/collections/users/impersonate/rec000000000001")
+            .su()
+            .json(r#"{"duration": "forever"}"#),
+        row("POST", "/api/collections/users/impersonate/rec000000000001")
+            .su()
+            .json(r#"{"duration": -5}"#),
+        row("POST", "/api/collections/users/impersonate/..%2F..").su().json("{}"),
+        row("POST", "/api/collections/posts/impersonate/rec000000000001").su().json("{}"),
         row("POST", "/api/collections/users/confirm-email-change")
             .json(r#"{"token": "eyJhbGciOiJIUzI1NiJ9.eyJuZXdFbWFpbCI6ImFAYi5jbyJ9.Zm9yZ2Vk", "password": "x"}"#),
         // PB compat: a modifier with an unusable operand changes nothing.
