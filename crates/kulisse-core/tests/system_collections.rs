@@ -41,6 +41,19 @@ where
     }
 }
 
+/// A new store's collections, sorted.
+const EVERY_COLLECTION: [&str; 6] = [
+    "_authOrigins",
+    "_externalAuths",
+    "_mfas",
+    "_otps",
+    "_superusers",
+    "users",
+];
+
+/// The collections step 2 adds to a data dir at step 1.
+const AUTH_STATE: [&str; 4] = ["_authOrigins", "_externalAuths", "_mfas", "_otps"];
+
 async fn names(store: &dyn Store) -> Vec<String> {
     let mut names: Vec<String> = store
         .load_collections()
@@ -60,14 +73,14 @@ async fn a_new_store_gets_every_system_collection_and_the_version() {
         Services::start(Ports::new(Arc::clone(&store)))
             .await
             .unwrap();
-        assert_eq!(names(&*store).await, ["_superusers", "users"]);
-        assert_eq!(store.param(VERSION_KEY).await.unwrap(), Some(json!(1)));
+        assert_eq!(names(&*store).await, EVERY_COLLECTION);
+        assert_eq!(store.param(VERSION_KEY).await.unwrap(), Some(json!(2)));
     })
     .await;
 }
 
 #[tokio::test]
-async fn a_data_dir_from_before_the_series_is_adopted_without_creating_anything() {
+async fn a_data_dir_from_before_the_series_is_adopted_and_gains_only_later_steps() {
     on_both_engines(|open| async move {
         // What an earlier release left after its owner deleted `users`: collections, no
         // version.
@@ -80,18 +93,16 @@ async fn a_data_dir_from_before_the_series_is_adopted_without_creating_anything(
         Services::start(Ports::new(Arc::clone(&store)))
             .await
             .unwrap();
-        assert_eq!(
-            names(&*store).await,
-            ["_superusers"],
-            "`users` stays deleted"
-        );
-        assert_eq!(store.param(VERSION_KEY).await.unwrap(), Some(json!(1)));
+        let mut expected = AUTH_STATE.to_vec();
+        expected.push("_superusers");
+        assert_eq!(names(&*store).await, expected, "`users` stays deleted");
+        assert_eq!(store.param(VERSION_KEY).await.unwrap(), Some(json!(2)));
         store.close().await;
         let again = open().await;
         Services::start(Ports::new(Arc::clone(&again)))
             .await
             .unwrap();
-        assert_eq!(names(&*again).await, ["_superusers"]);
+        assert_eq!(names(&*again).await, expected);
     })
     .await;
 }
@@ -112,12 +123,51 @@ async fn a_store_from_a_newer_kulisse_is_refused() {
                 refused,
                 Err(CoreError::Store(StoreError::SchemaTooNew {
                     found: 99,
-                    known: 1
+                    known: 2
                 }))
             ),
             "{:?}",
             refused.err()
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_auth_state_step_creates_only_the_collections_missing() {
+    on_both_engines(|open| async move {
+        // A data dir at step 1 that already has an `_otps` (as PocketBase's do), with a
+        // record in it.
+        let store = open().await;
+        let otps = collection::auth_system_collections()
+            .into_iter()
+            .find(|c| c.name == collection::OTPS)
+            .map(Arc::new)
+            .unwrap();
+        let row = json!({"id": "otpid000000000a", "collectionRef": "c", "recordRef": "r",
+            "password": "h", "sentTo": "", "created": "2026-01-01 00:00:00.000Z",
+            "updated": "2026-01-01 00:00:00.000Z"});
+        let def = Arc::clone(&otps);
+        transact::<_, StoreError, _>(&*store, move |tx| {
+            tx.create_collection(&collection::superusers())?;
+            tx.create_collection(&def)?;
+            tx.insert(&def, row.as_object().unwrap())?;
+            tx.set_param(VERSION_KEY, &json!(1))
+        })
+        .await
+        .unwrap();
+        Services::start(Ports::new(Arc::clone(&store)))
+            .await
+            .unwrap();
+        let mut expected = AUTH_STATE.to_vec();
+        expected.push("_superusers");
+        assert_eq!(names(&*store).await, expected);
+        let kept = store
+            .select(kulisse_store::Select::by_id(otps, "otpid000000000a"))
+            .await
+            .unwrap();
+        assert_eq!(kept.rows.len(), 1, "the existing `_otps` keeps its records");
+        assert_eq!(store.param(VERSION_KEY).await.unwrap(), Some(json!(2)));
     })
     .await;
 }

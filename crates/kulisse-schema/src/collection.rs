@@ -626,7 +626,9 @@ impl Serialize for CollectionJson<'_> {
     }
 }
 
+mod auth_system;
 mod input;
+pub use auth_system::{AUTH_ORIGINS, EXTERNAL_AUTHS, MFAS, OTPS, auth_system_collections};
 pub use input::CollectionInputError;
 
 /// The `_superusers` collection of a new data dir.

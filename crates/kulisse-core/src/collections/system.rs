@@ -11,6 +11,8 @@
 //! what every release created in an empty data dir; adopting it creates nothing, so a
 //! `users` collection its owner deleted stays deleted.
 
+use std::collections::HashSet;
+
 use kulisse_schema::collection;
 use kulisse_store::{Store, StoreError, StoreTx};
 use serde_json::json;
@@ -21,19 +23,35 @@ use crate::error::CoreError;
 /// The `_params` key holding the last step applied.
 pub(crate) const VERSION_KEY: &str = "systemCollections";
 
-/// One step: its number (from 1, consecutive) and what it creates.
+/// One step: its number (from 1, consecutive) and what it creates, given the names of the
+/// collections that exist (lower case).
 struct Step {
     version: i64,
-    run: fn(&mut dyn StoreTx) -> Result<(), StoreError>,
+    run: fn(&mut dyn StoreTx, &HashSet<String>) -> Result<(), StoreError>,
 }
 
-const STEPS: &[Step] = &[Step {
-    version: 1,
-    run: |tx| {
-        tx.create_collection(&collection::superusers())?;
-        tx.create_collection(&collection::users())
+const STEPS: &[Step] = &[
+    Step {
+        version: 1,
+        run: |tx, _| {
+            tx.create_collection(&collection::superusers())?;
+            tx.create_collection(&collection::users())
+        },
     },
-}];
+    // Auth's state (OTP, MFA, login origins, OAuth2 links). A data dir PocketBase made
+    // has them already, and a user may have taken a name: only missing ones are made.
+    Step {
+        version: 2,
+        run: |tx, existing| {
+            for c in collection::auth_system_collections() {
+                if !existing.contains(&c.name.to_lowercase()) {
+                    tx.create_collection(&c)?;
+                }
+            }
+            Ok(())
+        },
+    },
+];
 
 /// Applies the steps the store has not seen, each in its own transaction.
 ///
@@ -58,9 +76,16 @@ pub(crate) async fn bring_up_to_date(store: &dyn Store, writer: &Writer) -> Resu
     }
     for step in STEPS.iter().filter(|s| s.version > reached) {
         let (run, version) = (step.run, step.version);
+        let existing: HashSet<String> = store
+            .load_collections()
+            .await?
+            .iter()
+            .filter_map(|c| c.get("name").and_then(serde_json::Value::as_str))
+            .map(str::to_lowercase)
+            .collect();
         let applied = writer
             .transact::<_, StoreError, _>(move |tx| {
-                run(tx)?;
+                run(tx, &existing)?;
                 tx.set_param(VERSION_KEY, &json!(version))
             })
             .await;

@@ -432,7 +432,17 @@ async fn nodes_starting_together_on_a_fresh_database_all_start_with_one_set_of_d
         .map(|c| c["name"].as_str().unwrap().to_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["_superusers", "users"]);
+    assert_eq!(
+        names,
+        [
+            "_authOrigins",
+            "_externalAuths",
+            "_mfas",
+            "_otps",
+            "_superusers",
+            "users"
+        ]
+    );
     a.close().await;
     b.close().await;
 }
