@@ -109,7 +109,7 @@ pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(256);
     if role == Role::Write {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        switch_to_wal(&conn)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     }
     // NOTE: synchronous=NORMAL in WAL mode keeps every commit once the process dies (the WAL
@@ -130,6 +130,28 @@ pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
         crate::budget::install(&mut conn)?;
     }
     Ok(conn)
+}
+
+/// Puts the database in WAL mode. The switch locks the database file exclusively, and
+/// SQLite answers a lock it could only wait for in a deadlock (this connection reading,
+/// another one about to write, as when several processes open a fresh data dir together)
+/// with `SQLITE_BUSY` at once instead of calling the busy handler, so the switch is retried
+/// here for as long as the busy timeout would have waited.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
 }
 
 impl Pool {
