@@ -25,6 +25,7 @@ mod tests;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -52,6 +53,8 @@ pub struct PostgresStore {
     /// True once [`Store::stop_queries`] was called.
     stop: watch::Sender<bool>,
     limits: QueryLimits,
+    /// Hits counted by this node, to sweep closed windows now and then.
+    hits_seen: AtomicU64,
 }
 
 impl PostgresStore {
@@ -110,6 +113,7 @@ impl PostgresStore {
             joins: Semaphore::new(size - size / 4),
             stop: watch::Sender::new(false),
             limits,
+            hits_seen: AtomicU64::new(0),
         })
     }
 }
@@ -204,6 +208,30 @@ impl Store for PostgresStore {
             .first()
             .and_then(|r| r.get::<_, Option<String>>(0))
             .and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<u64, StoreError> {
+        let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
+        // One statement, so concurrent hits on one key queue on its row and each sees the
+        // count with its own hit. Every thousandth hit of this node sweeps closed windows.
+        let row = client
+            .query_one(
+                "INSERT INTO _hits (key, closes, hits) VALUES ($1::text, $2::bigint + $3::bigint, 1) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                 hits = CASE WHEN _hits.closes <= $2::bigint THEN 1 ELSE _hits.hits + 1 END, \
+                 closes = CASE WHEN _hits.closes <= $2::bigint THEN $2::bigint + $3::bigint ELSE _hits.closes END \
+                 RETURNING hits",
+                &[&key, &now, &window_secs],
+            )
+            .await
+            .map_err(|e| classify(&e, None))?;
+        if self.hits_seen.fetch_add(1, Ordering::Relaxed) % 1000 == 999 {
+            client
+                .execute("DELETE FROM _hits WHERE closes <= $1::bigint", &[&now])
+                .await
+                .map_err(|e| classify(&e, None))?;
+        }
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
     fn stop_queries(&self) {

@@ -16,11 +16,18 @@ use crate::classify::classify;
 use crate::ddl::SCHEMA_LOCK;
 
 /// This engine's migrations, oldest first.
-pub static SYSTEM_MIGRATIONS: Migrations = Migrations::new(&[Migration {
-    version: 1,
-    name: "system_tables",
-    sql: include_str!("migrations/0001_system_tables.sql"),
-}]);
+pub static SYSTEM_MIGRATIONS: Migrations = Migrations::new(&[
+    Migration {
+        version: 1,
+        name: "system_tables",
+        sql: include_str!("migrations/0001_system_tables.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "hits",
+        sql: include_str!("migrations/0002_hits.sql"),
+    },
+]);
 
 /// Brings the database behind `client` up to the newest step of `list`.
 ///

@@ -1,7 +1,7 @@
 //! The SQLite engine: [`SqliteStore`] implements the storage port on an embedded database.
 //!
 //! Layout: `pool` (threads, connections, group commit), `render` (query IR → SQL), `ddl`
-//! (tables, views, indexes, metadata), `codec` (values ⇄ columns), `tx` (the write
+//! (tables, views, indexes, metadata), `hits` (the in-memory hit counters), `codec` (values ⇄ columns), `tx` (the write
 //! transaction), `classify` (driver errors → `StoreError`), `budget` (stopping queries past
 //! the time budget, of dropped requests, at shutdown), `migrations` (the versioned system
 //! tables, brought up to date at open). Every collection is a real table with typed columns
@@ -14,6 +14,7 @@ mod classify;
 mod codec;
 mod ddl;
 mod functions;
+mod hits;
 mod inline;
 mod migrations;
 mod pool;
@@ -37,6 +38,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Identifies this store's per-thread connections (see `inline`).
     id: u64,
+    /// The hit counters ([`Store::hit`]).
+    hits: hits::Hits,
 }
 
 /// Source of store ids for per-thread connections.
@@ -71,6 +74,7 @@ impl SqliteStore {
             pool,
             path: path.to_owned(),
             id,
+            hits: hits::Hits::default(),
         })
     }
 
@@ -154,6 +158,10 @@ impl Store for SqliteStore {
                 }
             })
             .await
+    }
+
+    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<u64, StoreError> {
+        Ok(self.hits.hit(key, window_secs, now))
     }
 
     fn stop_queries(&self) {

@@ -15,11 +15,18 @@ use crate::classify::classify;
 use crate::pool::control;
 
 /// This engine's migrations, oldest first.
-pub static SYSTEM_MIGRATIONS: Migrations = Migrations::new(&[Migration {
-    version: 1,
-    name: "system_tables",
-    sql: include_str!("migrations/0001_system_tables.sql"),
-}]);
+pub static SYSTEM_MIGRATIONS: Migrations = Migrations::new(&[
+    Migration {
+        version: 1,
+        name: "system_tables",
+        sql: include_str!("migrations/0001_system_tables.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "hits",
+        sql: include_str!("migrations/0002_hits.sql"),
+    },
+]);
 
 /// Brings the database on `conn` up to the newest step of `list`.
 ///
@@ -97,6 +104,12 @@ mod tests {
             .unwrap()
     }
 
+    static ONE_STEP: Migrations = Migrations::new(&[Migration {
+        version: 1,
+        name: "system_tables",
+        sql: include_str!("migrations/0001_system_tables.sql"),
+    }]);
+
     static TWO_STEPS: Migrations = Migrations::new(&[
         Migration {
             version: 1,
@@ -118,7 +131,7 @@ mod tests {
     #[test]
     fn a_database_at_an_older_version_gets_only_the_later_steps_in_order() {
         let conn = Connection::open_in_memory().unwrap();
-        run(&conn, &SYSTEM_MIGRATIONS).unwrap();
+        run(&conn, &ONE_STEP).unwrap();
         conn.execute("INSERT INTO _params (key, value) VALUES ('k', 'kept')", [])
             .unwrap();
         run(&conn, &TWO_STEPS).unwrap();

@@ -156,6 +156,16 @@ pub trait Store: Send + Sync + 'static {
     /// When the database cannot be read.
     async fn param(&self, key: &str) -> Result<Option<Value>, StoreError>;
 
+    /// Counts a hit on `key` and returns the hits in its current window: a fixed window of
+    /// `window_secs` that opens at the first hit after the last one closed (`now` is unix
+    /// seconds, the services' clock). Every process on the database shares the count, so
+    /// rate limits and attempt caps hold on several nodes. Counts are not data: a crash may
+    /// forget them.
+    ///
+    /// # Errors
+    /// When the database cannot be written.
+    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<u64, StoreError>;
+
     /// Interrupts every query running now and every one started from now on (they fail
     /// with [`StoreError::Interrupted`]); called when the server begins shutting down, so
     /// in-flight requests end at once instead of holding the shutdown for up to a query

@@ -8,6 +8,7 @@
 //! services' work (kulisse-core, tested through the API on both engines), above the port.
 
 mod concurrency;
+mod hits;
 mod notify;
 mod params;
 mod schema;
@@ -24,6 +25,7 @@ use serde_json::{Value, json};
 pub use concurrency::{
     concurrent_read_then_update_jobs_lose_no_update, readers_see_only_committed_states,
 };
+pub use hits::hits_count_per_key_in_fixed_windows;
 pub use notify::notifications_are_delivered_only_on_commit;
 pub use params::params_are_written_and_read_back;
 pub use schema::{schema_rebuilds_keep_values_by_field_id, views_read_their_tables};
@@ -81,6 +83,7 @@ macro_rules! store_conformance {
             schema_rebuilds_keep_values_by_field_id,
             views_read_their_tables,
             params_are_written_and_read_back,
+            hits_count_per_key_in_fixed_windows,
             notifications_are_delivered_only_on_commit,
             concurrent_read_then_update_jobs_lose_no_update,
             readers_see_only_committed_states,

@@ -153,10 +153,12 @@ impl Stored {
 }
 
 /// `snapshot` without the version table's definition and rows.
+/// `snapshot` without the tables later steps add beside the data (the version table, the
+/// hit counters): adopting a database must leave everything else as it was.
 fn without_version_table(snapshot: Vec<Stored>) -> Vec<Stored> {
     snapshot
         .into_iter()
-        .filter(|o| !o.name.contains("_migrations"))
+        .filter(|o| !o.name.contains("_migrations") && !o.name.starts_with("_hits"))
         .collect()
 }
 

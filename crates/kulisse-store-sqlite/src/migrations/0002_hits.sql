@@ -1,0 +1,4 @@
+-- Migration 2: the hit counters (rate limits, attempt caps). The PostgreSQL engine keeps
+-- them in a table every node shares; one process owns a SQLite data dir, so this engine
+-- keeps them in memory (hits.rs) and the step has nothing to create. It exists so both
+-- engines number their steps alike.
