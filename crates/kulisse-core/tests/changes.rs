@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kulisse_core::auth::Login;
 use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ExpandTree;
 use kulisse_core::{Auth, Ports, Services};
@@ -24,11 +25,13 @@ async fn abandoned_delete_is_still_announced(store: Arc<dyn Store>) -> bool {
         .upsert_superuser("root@example.com", "1234567890", false)
         .await
         .unwrap();
-    let (superusers, root, _) = services
+    let Ok(Login::Token(superusers, root, _)) = services
         .auth
-        .auth_with_password("_superusers", "root@example.com", "1234567890", None)
+        .auth_with_password("_superusers", "root@example.com", "1234567890", None, None)
         .await
-        .unwrap();
+    else {
+        panic!("a password login without MFA gives a token")
+    };
     let su = Auth::Record {
         collection: superusers,
         record: Arc::new(root),
@@ -50,11 +53,13 @@ async fn abandoned_delete_is_still_announced(store: Arc<dyn Store>) -> bool {
         .await
         .unwrap();
     let id = user.id().unwrap().to_owned();
-    let (_, _, token) = services
+    let Ok(Login::Token(_, _, token)) = services
         .auth
-        .auth_with_password("users", "u@example.com", "12345678", None)
+        .auth_with_password("users", "u@example.com", "12345678", None, None)
         .await
-        .unwrap();
+    else {
+        panic!("a password login without MFA gives a token")
+    };
     assert!(matches!(
         services.auth.authenticate(Some(&token)).await,
         Auth::Record { .. }

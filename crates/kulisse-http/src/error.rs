@@ -199,13 +199,19 @@ fn status_of(e: &CoreError) -> StatusCode {
         CoreError::Auth(e) => match e {
             AuthError::UnknownCollection | AuthError::NotAuthCollection => NOT_FOUND,
             AuthError::TokenRequired => UNAUTHORIZED,
+            AuthError::TooManyOtpAttempts => StatusCode::TOO_MANY_REQUESTS,
             AuthError::PasswordAuthDisabled
+            | AuthError::OtpDisabled
             | AuthError::AuthLocked
             | AuthError::AuthRuleUnmet
             | AuthError::OtherCollection { .. }
             | AuthError::SuperuserRequired
             | AuthError::SuperuserIpNotAllowed => FORBIDDEN,
             AuthError::InvalidCredentials
+            | AuthError::InvalidOtp
+            | AuthError::InvalidMfa
+            | AuthError::MfaOfAnotherRecord
+            | AuthError::MfaSameMethod
             | AuthError::InvalidSuperuserEmail { .. }
             | AuthError::SuperuserPasswordTooShort
             | AuthError::SuperuserExists { .. } => BAD_REQUEST,

@@ -105,20 +105,10 @@ pub(crate) const AUTH_FIELDS: &[&str] = &[
 
 /// Auth options kulisse keeps (for round trips) but does not implement yet; enabling one is
 /// refused, so nobody believes their accounts protected by a check that never runs.
-const UNSUPPORTED_AUTH_OPTIONS: &[(&str, &str)] = &[
-    (
-        "mfa",
-        "Not supported yet: kulisse does not ask for a second factor (MFA), so it cannot be enabled.",
-    ),
-    (
-        "otp",
-        "Not supported yet: kulisse cannot sign in with one-time passwords (OTP), so they cannot be enabled.",
-    ),
-    (
-        "oauth2",
-        "Not supported yet: kulisse has no OAuth2 sign-in, so it cannot be enabled.",
-    ),
-];
+const UNSUPPORTED_AUTH_OPTIONS: &[(&str, &str)] = &[(
+    "oauth2",
+    "Not supported yet: kulisse has no OAuth2 sign-in, so it cannot be enabled.",
+)];
 
 const AUTH_EXTRA_KEYS: &[&str] = &[
     "authAlert",
@@ -446,6 +436,7 @@ impl Collection {
                     errs.add_nested(*key, option);
                 }
             }
+            auth_methods::validate(auth, &mut errs);
             for f in &auth.identity_fields {
                 if !self.has_unique_index_on(f) {
                     let mut pa = FieldErrors::new();
@@ -626,8 +617,10 @@ impl Serialize for CollectionJson<'_> {
     }
 }
 
+mod auth_methods;
 mod auth_system;
 mod input;
+pub use auth_methods::{MfaOptions, OtpOptions};
 pub use auth_system::{AUTH_ORIGINS, EXTERNAL_AUTHS, MFAS, OTPS, auth_system_collections};
 pub use input::CollectionInputError;
 

@@ -19,6 +19,24 @@ pub enum AuthError {
     /// Unknown identity or wrong password; PB compat: the two are never told apart.
     #[error("Failed to authenticate.")]
     InvalidCredentials,
+    /// `request-otp` or `auth-with-otp` on a collection with OTP off.
+    #[error("The collection is not configured to allow OTP authentication.")]
+    OtpDisabled,
+    /// An unknown, expired, used or wrong one-time password.
+    #[error("Invalid or expired OTP.")]
+    InvalidOtp,
+    /// More attempts on a record's one-time passwords than its window allows.
+    #[error("Too many attempts, please try again later with a new OTP.")]
+    TooManyOtpAttempts,
+    /// An unknown, expired or used MFA session.
+    #[error("Invalid or expired MFA session.")]
+    InvalidMfa,
+    /// An MFA session opened by another record.
+    #[error("Invalid MFA session.")]
+    MfaOfAnotherRecord,
+    /// The second factor is the method that opened the session.
+    #[error("A different authentication method is required.")]
+    MfaSameMethod,
     /// The collection's `authRule` is `null`: nobody may authenticate.
     #[error("The request doesn't satisfy the collection requirements to authenticate.")]
     AuthLocked,

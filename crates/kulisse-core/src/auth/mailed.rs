@@ -15,10 +15,11 @@ use kulisse_schema::{Collection, FieldError, FieldErrors, ids};
 use kulisse_store::Row;
 use serde_json::{Value, json};
 
+use super::Auth;
 use super::error::AuthError;
+use super::forms::{field, password_matches, public, requested_email, text};
 use super::service::{AuthService, token_config};
 use super::tokens::{self, TokenKind};
-use super::{Auth, verify_password};
 use crate::error::{CoreError, Form};
 use crate::mail::{Placeholders, TemplateKind};
 
@@ -48,44 +49,6 @@ impl Resends {
             }
         }
     }
-}
-
-/// `body[key]` as text.
-fn text<'a>(body: &'a Value, key: &str) -> &'a str {
-    body.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// The request's `email`, required and valid.
-fn requested_email(body: &Value) -> Result<&str, CoreError> {
-    let email = text(body, "email").trim();
-    required_email(email).map(|()| email).map_err(|e| {
-        let mut errs = FieldErrors::new();
-        errs.add("email", e);
-        CoreError::invalid(Form::Request, errs)
-    })
-}
-
-fn field<'a>(row: &'a Row, name: &str) -> &'a Value {
-    row.get(name).unwrap_or(&Value::Null)
-}
-
-/// Whether `password` is the one `hash` was made of (bcrypt, off the runtime threads).
-async fn password_matches(password: &str, hash: Option<String>) -> bool {
-    let Some(hash) = hash else {
-        return false;
-    };
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
-}
-
-/// `row` for `{RECORD:field}` placeholders: all but its password hash and token key.
-fn public(row: &Row) -> serde_json::Map<String, Value> {
-    row.iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "password" | "tokenKey"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 fn invalid_token() -> FieldError {
@@ -433,7 +396,7 @@ impl AuthService {
         Ok(valid.then_some(row))
     }
 
-    async fn update(
+    pub(super) async fn update(
         &self,
         c: &Arc<Collection>,
         id: String,

@@ -3,7 +3,10 @@
 mod cache;
 mod error;
 mod forget;
+mod forms;
 mod mailed;
+mod mfa;
+mod otp;
 mod password;
 mod service;
 mod tokens;
@@ -17,7 +20,7 @@ pub use cache::AuthCache;
 pub use error::AuthError;
 pub(crate) use forget::ForgetChangedRecords;
 pub use password::{hash_password, verify_password};
-pub use service::{AuthMethods, AuthService};
+pub use service::{AuthMethods, AuthService, Login, Method};
 pub use tokens::{Claims, TokenKind};
 
 /// The token in an `Authorization` header value: as it is, or after `Bearer ` (PocketBase

@@ -22,7 +22,7 @@ use crate::query::QueryError;
 /// Login and token handling.
 #[derive(Clone)]
 pub struct AuthService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     pub(super) writer: Writer,
     pub(super) ambient: Ambient,
     registry: Registry,
@@ -30,6 +30,35 @@ pub struct AuthService {
     pub(super) mail: Option<crate::mail::MailService>,
     /// When records were last mailed a token.
     pub(super) resends: Arc<super::mailed::Resends>,
+}
+
+/// How a login ended.
+#[derive(Debug)]
+pub enum Login {
+    /// Signed in: the record (as stored) and its auth token.
+    Token(Arc<Collection>, Row, String),
+    /// The first of two factors passed; the client proves another method with this
+    /// `mfaId` (401 `{"mfaId"}`).
+    SecondFactor(Arc<Collection>, String),
+}
+
+/// A way to sign in, as `_mfas.method` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `auth-with-password`.
+    Password,
+    /// `auth-with-otp`.
+    Otp,
+}
+
+impl Method {
+    /// PocketBase's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Password => "password",
+            Method::Otp => "otp",
+        }
+    }
 }
 
 /// The password part of `auth-methods` (other methods arrive with their issues).
@@ -96,6 +125,11 @@ impl AuthService {
         let verified = tokens::verify(token, &key, kind, now)?;
         cache.remember_verified(token, kind, &verified, &record);
         Some(Auth::Record { collection, record })
+    }
+
+    /// One of the system collections auth keeps its state in (`_otps`, `_mfas`…).
+    pub(super) fn system_collection(&self, name: &str) -> Result<Arc<Collection>, CoreError> {
+        self.registry.get(name).ok_or(CoreError::UnknownCollection)
     }
 
     pub(super) async fn load(
@@ -197,7 +231,8 @@ impl AuthService {
         identity: &str,
         password: &str,
         identity_field: Option<&str>,
-    ) -> Result<(Arc<Collection>, Row, String), CoreError> {
+        mfa_id: Option<&str>,
+    ) -> Result<Login, CoreError> {
         let c = self.auth_collection(collection)?;
         let Some(opts) = c.auth.clone() else {
             return Err(CoreError::NotFound);
@@ -262,18 +297,44 @@ impl AuthService {
             (Some(r), true) => r,
             _ => return Err(AuthError::InvalidCredentials.into()),
         };
+        self.finish_login(c, record, Method::Password, mfa_id).await
+    }
+
+    /// What every login method does once it has found the record: the collection's
+    /// `authRule`, then MFA, then the token.
+    pub(super) async fn finish_login(
+        &self,
+        c: Arc<Collection>,
+        record: Row,
+        method: Method,
+        mfa_id: Option<&str>,
+    ) -> Result<Login, CoreError> {
         self.check_auth_rule(&c, &record).await?;
+        if let Some(mfa_id) = self.second_factor(&c, &record, method, mfa_id).await? {
+            return Ok(Login::SecondFactor(c, mfa_id));
+        }
         let token = self.token_for(&c, &record);
-        Ok((c, record, token))
+        Ok(Login::Token(c, record, token))
     }
 
     async fn check_auth_rule(&self, c: &Arc<Collection>, record: &Row) -> Result<(), CoreError> {
         let Some(rule) = c.auth.as_ref().and_then(|a| a.auth_rule.clone()) else {
             return Err(AuthError::AuthLocked.into());
         };
-        if rule.trim().is_empty() {
+        if rule.trim().is_empty() || self.record_matches(c, record, &rule).await? {
             return Ok(());
         }
+        Err(AuthError::AuthRuleUnmet.into())
+    }
+
+    /// Whether the stored `record` of `c` satisfies `rule` (an auth collection's rule on
+    /// its own records: `authRule`, `mfa.rule`), evaluated as for a guest's request.
+    pub(super) async fn record_matches(
+        &self,
+        c: &Arc<Collection>,
+        record: &Row,
+        rule: &str,
+    ) -> Result<bool, CoreError> {
         let req = crate::query::RequestInfo::for_auth(Auth::Guest, "POST");
         let schema = self.registry.snapshot();
         let resolver = crate::query::Resolver {
@@ -282,20 +343,16 @@ impl AuthService {
             request: &req,
             allow_hidden: true,
         };
-        let cond = crate::query::compile_filter(&rule, &resolver)
-            .map_err(|e| QueryError::broken_rule(&e, &rule))?
+        let cond = crate::query::compile_filter(rule, &resolver)
+            .map_err(|e| QueryError::broken_rule(&e, rule))?
             .unwrap_or(Cond::True);
         let id = record.get("id").and_then(Value::as_str).unwrap_or_default();
-        if self
+        Ok(!self
             .store
             .select(Select::by_id(Arc::clone(c), id).and(cond))
             .await?
             .rows
-            .is_empty()
-        {
-            return Err(AuthError::AuthRuleUnmet.into());
-        }
-        Ok(())
+            .is_empty())
     }
 
     /// `auth-refresh`: a new token for the requester, who must belong to `collection`.

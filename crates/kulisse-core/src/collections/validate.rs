@@ -127,17 +127,33 @@ pub(super) fn validate_rules(c: &Collection, snapshot: &Snapshot, errs: &mut Fie
         rules.push(("authRule", &a.auth_rule));
         rules.push(("manageRule", &a.manage_rule));
     }
+    let invalid = |text: &str| {
+        compile_filter(text, &resolver).err().map(|e| {
+            FieldError::new(
+                "validation_invalid_rule",
+                format!("Invalid rule. Raw error: {}.", e.describe(text)),
+            )
+        })
+    };
     for (key, rule) in rules {
-        if let Some(text) = rule.as_deref().filter(|t| !t.trim().is_empty())
-            && let Err(e) = compile_filter(text, &resolver)
+        if let Some(e) = rule
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .and_then(invalid)
         {
-            errs.add(
-                key,
-                FieldError::new(
-                    "validation_invalid_rule",
-                    format!("Invalid rule. Raw error: {}.", e.describe(text)),
-                ),
-            );
+            errs.add(key, e);
         }
+    }
+    // The MFA rule picks the records that need a second factor: a filter on the record.
+    if let Some(e) = c
+        .auth
+        .as_ref()
+        .map(|a| a.mfa().rule)
+        .filter(|t| !t.trim().is_empty())
+        .and_then(|t| invalid(&t))
+    {
+        let mut mfa = FieldErrors::new();
+        mfa.add("rule", e);
+        errs.add_nested("mfa", mfa);
     }
 }

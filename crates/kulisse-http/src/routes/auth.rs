@@ -1,10 +1,13 @@
-//! Auth endpoints of auth collections (password part).
+//! Auth endpoints of auth collections: password and OTP logins (each possibly the first
+//! of two MFA factors), refresh, impersonation, the methods.
 
 use crate::json::{Json, records_answer};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use kulisse_core::auth::Login;
 use kulisse_core::records::Record;
 use serde::Serialize;
 use std::sync::Arc;
@@ -57,6 +60,47 @@ fn form_str<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// The MFA session a second login method continues: `mfaId` in the body or the query.
+fn mfa_id<'a>(req: &'a RequestInfo, body: &'a Map<String, Value>) -> Option<&'a str> {
+    Some(form_str(body, "mfaId"))
+        .filter(|id| !id.is_empty())
+        .or_else(|| req.query.get("mfaId").map(String::as_str))
+}
+
+/// A finished login: the auth response, or PocketBase's bare 401 `{"mfaId"}` when a
+/// second method must follow. A superuser from outside `superuserIPs` gets neither.
+async fn login_response(
+    s: &AppState,
+    req: &RequestInfo,
+    ip: Option<std::net::IpAddr>,
+    login: Login,
+) -> Result<Response, ApiError> {
+    let c = match &login {
+        Login::Token(c, ..) | Login::SecondFactor(c, _) => c,
+    };
+    if c.is_superusers() {
+        // PB compat: checked once the method succeeded (a wrong password stays a 400).
+        s.services.settings.check_superuser_ip(ip)?;
+    }
+    match login {
+        Login::Token(c, record, token) => auth_response(s, req, &c, record, token).await,
+        Login::SecondFactor(_, mfa_id) => {
+            Ok((StatusCode::UNAUTHORIZED, Json(json!({ "mfaId": mfa_id }))).into_response())
+        }
+    }
+}
+
+/// Refuses a body whose `keys` are present but not text, as PocketBase's form loading does.
+fn text_fields(body: &Map<String, Value>, keys: &[&str]) -> Result<(), ApiError> {
+    let wrong = body.iter().any(|(k, v)| {
+        keys.iter().any(|key| k.eq_ignore_ascii_case(key)) && !v.is_null() && !v.is_string()
+    });
+    if wrong {
+        return Err(ApiError::malformed_body(FormBody::MALFORMED));
+    }
+    Ok(())
+}
+
 /// `POST …/auth-with-password`
 pub async fn auth_with_password(
     State(s): State<AppState>,
@@ -66,7 +110,7 @@ pub async fn auth_with_password(
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Response, ApiError> {
     let identity_field = Some(form_str(&body, "identityField")).filter(|f| !f.is_empty());
-    let (c, record, token) = s
+    let login = s
         .services
         .auth
         .auth_with_password(
@@ -74,13 +118,41 @@ pub async fn auth_with_password(
             form_str(&body, "identity"),
             form_str(&body, "password"),
             identity_field,
+            mfa_id(&req, &body),
         )
         .await?;
-    if c.is_superusers() {
-        // PB compat: checked once the password is right (a wrong one stays a 400).
-        s.services.settings.check_superuser_ip(ip)?;
-    }
-    auth_response(&s, &req, &c, record, token).await
+    login_response(&s, &req, ip, login).await
+}
+
+/// `POST …/request-otp` → `{"otpId"}`
+pub async fn request_otp(
+    State(s): State<AppState>,
+    Path(c): Path<String>,
+    WriteBody(body, _): WriteBody<FormBody>,
+) -> Result<Json<Value>, ApiError> {
+    text_fields(&body, &["email"])?;
+    let body = Value::Object(body);
+    let otp_id = s.services.auth.request_otp(&c, &body).await?;
+    Ok(Json(json!({ "otpId": otp_id })))
+}
+
+/// `POST …/auth-with-otp`
+pub async fn auth_with_otp(
+    State(s): State<AppState>,
+    Req(req): Req,
+    RemoteIp(ip): RemoteIp,
+    Path(c): Path<String>,
+    WriteBody(body, _): WriteBody<FormBody>,
+) -> Result<Response, ApiError> {
+    text_fields(&body, &["otpId", "password", "mfaId"])?;
+    let mfa = mfa_id(&req, &body).map(str::to_owned);
+    let form = json!({"otpId": form_str(&body, "otpId"), "password": form_str(&body, "password")});
+    let login = s
+        .services
+        .auth
+        .auth_with_otp(&c, &form, mfa.as_deref())
+        .await?;
+    login_response(&s, &req, ip, login).await
 }
 
 /// `POST …/auth-refresh`

@@ -76,6 +76,14 @@ pub fn api() -> Router<AppState> {
             post(auth::auth_with_password),
         )
         .route(
+            "/api/collections/{collection}/request-otp",
+            post(auth::request_otp),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-otp",
+            post(auth::auth_with_otp),
+        )
+        .route(
             "/api/collections/{collection}/auth-refresh",
             post(auth::auth_refresh),
         )

@@ -111,7 +111,7 @@ impl Collection {
             }
         }
         if let Some(auth) = &mut self.auth {
-            apply_auth(auth, obj);
+            apply_auth(auth, obj)?;
         }
         if self.kind == CollectionKind::View {
             // PB compat: view collections are read-only whatever the input says.
@@ -200,7 +200,10 @@ fn wrap_fields(errs: FieldErrors) -> FieldErrors {
     outer
 }
 
-fn apply_auth(auth: &mut AuthOptions, obj: &Map<String, Value>) {
+fn apply_auth(
+    auth: &mut AuthOptions,
+    obj: &Map<String, Value>,
+) -> Result<(), CollectionInputError> {
     if let Some(rule) = obj.get("authRule") {
         auth.auth_rule = rule.as_str().map(str::to_owned);
     }
@@ -233,9 +236,13 @@ fn apply_auth(auth: &mut AuthOptions, obj: &Map<String, Value>) {
         if let Some(v) = obj.get(*key)
             && !v.is_null()
         {
+            if !super::auth_methods::loadable(key, v) {
+                return Err(CollectionInputError::Malformed);
+            }
             merge_into(auth.extra.entry(key.to_string()).or_insert(Value::Null), v);
         }
     }
+    Ok(())
 }
 
 fn apply_token(token: &mut TokenConfig, t: &Map<String, Value>) {
