@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { simpleParser } from "mailparser";
-import { superuserClient, newClient, uniqueEmail } from "./helpers.js";
+import { superuserClient, newClient, uniqueEmail, uniqueName, cleanupCollections } from "./helpers.js";
 
 const SMTP = process.env.KULISSE_TEST_SMTP; // host:port of the sink
 const MAILDIR = process.env.KULISSE_TEST_MAILDIR;
@@ -82,4 +82,47 @@ test("verification, password reset and email change go by mail and work once", {
   const again = newClient();
   const auth = await again.collection("users").authWithPassword(newEmail, "second-password");
   assert.equal(auth.record.email, newEmail);
+});
+
+/** The one-time password in a mail (the default template's `<strong>{OTP}</strong>`). */
+function codeIn(mail) {
+  const match = mail.html.match(/<strong>(\d+)<\/strong>/);
+  assert.ok(match, `a code in ${mail.html}`);
+  return match[1];
+}
+
+test("requestOTP / authWithOTP sign in with a mailed code, and MFA asks a second method", { skip }, async () => {
+  const name = uniqueName("otp");
+  await su.collections.create({ name, type: "auth", otp: { enabled: true, length: 6 } });
+  try {
+    const email = uniqueEmail("otp");
+    const password = "otp-password";
+    await su.collection(name).create({ email, password, passwordConfirm: password });
+    const pb = newClient();
+
+    const { otpId } = await pb.collection(name).requestOTP(email);
+    const auth = await pb.collection(name).authWithOTP(otpId, codeIn((await mailsTo(email, 1))[0]));
+    assert.equal(auth.record.email, email);
+    assert.equal(auth.record.verified, true, "the code came to the record's address");
+    assert.equal(pb.authStore.isValid, true);
+    await assert.rejects(
+      pb.collection(name).authWithOTP(otpId, codeIn((await mailsTo(email, 1))[0])),
+      (e) => e.status === 400 && e.response.message === "Invalid or expired OTP.",
+    );
+
+    await su.collections.update(name, { mfa: { enabled: true } });
+    const second = newClient();
+    let mfaId;
+    await assert.rejects(second.collection(name).authWithPassword(email, password), (e) => {
+      mfaId = e.response.mfaId;
+      return e.status === 401 && typeof mfaId === "string" && mfaId.length === 15;
+    });
+    const next = await second.collection(name).requestOTP(email);
+    const code = codeIn((await mailsTo(email, 2))[1]);
+    const done = await second.collection(name).authWithOTP(next.otpId, code, { mfaId });
+    assert.equal(done.record.email, email);
+    assert.equal(second.authStore.isValid, true);
+  } finally {
+    await cleanupCollections(su, [name]);
+  }
 });

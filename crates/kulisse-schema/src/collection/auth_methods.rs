@@ -13,6 +13,10 @@ const MAX_DURATION: i64 = 86_400;
 const MIN_DURATION: i64 = 10;
 /// The fewest digits of an OTP.
 const MIN_OTP_LENGTH: i64 = 4;
+/// The most: bcrypt, which stores codes, reads only the first 72 bytes. PocketBase sets
+/// no maximum (and would compare only those 72 digits); kulisse refuses longer codes
+/// rather than make (or allocate) ones whose tail is never checked.
+const MAX_OTP_LENGTH: i64 = 72;
 
 /// `otp`: sign in with a code sent by mail.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +63,7 @@ impl AuthOptions {
         OtpOptions {
             enabled: enabled(o),
             duration: number(o, "duration"),
-            length: usize::try_from(number(o, "length")).unwrap_or(0),
+            length: usize::try_from(number(o, "length").min(MAX_OTP_LENGTH)).unwrap_or(0),
         }
     }
 
@@ -117,6 +121,8 @@ pub(crate) fn validate(auth: &AuthOptions, errs: &mut FieldErrors) {
             e.add("length", FieldError::required());
         } else if length < MIN_OTP_LENGTH {
             e.add("length", at_least(MIN_OTP_LENGTH));
+        } else if length > MAX_OTP_LENGTH {
+            e.add("length", at_most(MAX_OTP_LENGTH));
         }
         errs.add_nested("otp", e);
     }
@@ -148,15 +154,16 @@ fn check_duration(duration: i64, e: &mut FieldErrors) {
     } else if duration < MIN_DURATION {
         e.add("duration", at_least(MIN_DURATION));
     } else if duration > MAX_DURATION {
-        e.add(
-            "duration",
-            FieldError::new(
-                "validation_max_less_equal_than_required",
-                format!("Must be no greater than {MAX_DURATION}."),
-            )
-            .with_param("threshold", MAX_DURATION),
-        );
+        e.add("duration", at_most(MAX_DURATION));
     }
+}
+
+fn at_most(max: i64) -> FieldError {
+    FieldError::new(
+        "validation_max_less_equal_than_required",
+        format!("Must be no greater than {max}."),
+    )
+    .with_param("threshold", max)
 }
 
 fn at_least(min: i64) -> FieldError {

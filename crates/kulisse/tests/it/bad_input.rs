@@ -217,6 +217,25 @@ fn corpus() -> Vec<Row> {
         row("POST", "/api/collections/posts/impersonate/rec000000000001").su().json("{}"),
         row("POST", "/api/collections/users/confirm-email-change")
             .json(r#"{"token": "eyJhbGciOiJIUzI1NiJ9.eyJuZXdFbWFpbCI6ImFAYi5jbyJ9.Zm9yZ2Vk", "password": "x"}"#),
+        // One-time passwords (on for `users` here) and MFA sessions: malformed bodies,
+        // forged ids, wrong types; the auth state's system collections are not writable.
+        row("POST", "/api/collections/users/request-otp").json("{not json"),
+        row("POST", "/api/collections/users/request-otp").json(r#"{"email": ["a@b.co"]}"#),
+        row("POST", "/api/collections/users/request-otp").json(r#"{"email": "no"}"#),
+        row("POST", "/api/collections/posts/request-otp").json(r#"{"email": "a@b.co"}"#),
+        row("POST", "/api/collections/users/auth-with-otp").json("{}"),
+        row("POST", "/api/collections/users/auth-with-otp").json(r#"{"otpId": {"a": 1}, "password": 1}"#),
+        row("POST", "/api/collections/users/auth-with-otp")
+            .json(r#"{"otpId": "../../etc/passwd", "password": "12345678"}"#),
+        row("POST", "/api/collections/users/auth-with-otp?mfaId=%00")
+            .json(r#"{"otpId": "forgedotp000000", "password": "12345678", "mfaId": ["x"]}"#),
+        row("POST", "/api/collections/users/auth-with-password?mfaId=forgedmfa000000")
+            .json(r#"{"identity": "a@b.co", "password": "12345678"}"#),
+        row("POST", "/api/collections/_otps/records")
+            .json(r#"{"collectionRef": "x", "recordRef": "y", "password": "1"}"#),
+        row("POST", "/api/collections/_mfas/records")
+            .json(r#"{"collectionRef": "x", "recordRef": "y", "method": "password"}"#),
+        row("DELETE", "/api/collections/_otps").su(),
         // PB compat: a modifier with an unusable operand changes nothing.
         row("PATCH", RECORD)
             .json(r#"{"n+": "abc"}"#)
@@ -366,10 +385,20 @@ fn corpus() -> Vec<Row> {
             .json(r#"{"rateLimits": {"enabled": true}}"#),
         row("PATCH", "/api/collections/users")
             .su()
-            .json(r#"{"otp": {"enabled": true}, "mfa": {"enabled": true}}"#),
+            .json(r#"{"oauth2": {"enabled": true}}"#),
+        // OTP and MFA options PocketBase refuses.
         row("PATCH", "/api/collections/users")
             .su()
-            .json(r#"{"oauth2": {"enabled": true}}"#),
+            .json(r#"{"otp": {"duration": "x"}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"mfa": {"enabled": true, "rule": "nosuchfield = 1 &&"}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"mfa": {"enabled": true, "duration": -1}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"otp": {"enabled": true, "length": 1e300}}"#),
         row("PATCH", "/api/collections/_superusers")
             .su()
             .json(r#"{"createRule": ""}"#),
@@ -416,6 +445,14 @@ async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
                 {"name": "loc", "type": "geoPoint"},
                 {"name": "doc", "type": "file", "maxSelect": 2, "maxSize": 100}
             ]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = client
+        .patch(url("/api/collections/users"))
+        .header("Authorization", &su)
+        .json(&json!({"otp": {"enabled": true}}))
         .send()
         .await
         .unwrap();

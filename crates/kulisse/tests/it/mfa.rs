@@ -224,6 +224,12 @@ async fn mfa_and_otp_options_are_checked_like_pocketbase() {
             "{body}"
         );
     }
+    let (s, body) = patch(json!({"otp": {"enabled": true, "length": 73}})).await;
+    assert_eq!(
+        (s, &body["data"]["otp"]["length"]["code"]),
+        (400, &json!("validation_max_less_equal_than_required")),
+        "bcrypt compares only 72 digits: {body}"
+    );
     let (s, body) = patch(json!({"otp": {"enabled": true, "duration": "x"}})).await;
     assert_eq!(
         (s, &body["message"]),
