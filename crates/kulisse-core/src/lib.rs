@@ -20,6 +20,7 @@ pub mod collections;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod limits;
 pub mod mail;
 pub mod query;
 pub mod realtime;
@@ -59,6 +60,8 @@ pub struct Services {
     pub mail: Option<mail::MailService>,
     /// Realtime clients and their subscriptions.
     pub realtime: realtime::RealtimeService,
+    /// The settings' rate limits.
+    pub limits: limits::RateLimits,
     /// Committed changes, local and from other nodes.
     pub events: EventBus,
     /// The clock and id source every service reads.
@@ -153,6 +156,7 @@ impl Services {
                 events.clone(),
             ));
         }
+        let limits = limits::RateLimits::new(Arc::clone(&store), settings.clone(), ambient.clone());
         let files = blobs.map(|stores| files::FileStorage::new(stores, settings.clone()));
         if let Some(files) = &files {
             events.subscribe(Arc::new(files::Janitor::new(
@@ -188,6 +192,7 @@ impl Services {
             files,
             mail,
             realtime,
+            limits,
             events,
             ambient,
         })

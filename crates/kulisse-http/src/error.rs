@@ -88,6 +88,11 @@ impl ApiError {
             .with_data(json!({"requests": requests}))
     }
 
+    /// 429 "Too Many Requests." (a rate limit).
+    pub fn too_many_requests() -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests.")
+    }
+
     /// 413 "Request entity too large."
     pub fn too_large() -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large.")

@@ -41,7 +41,7 @@ impl FromRequestParts<AppState> for Req {
         if auth.is_superuser() {
             // `superuserIPs`: a superuser token from elsewhere is refused outright.
             let proxy = state.services.settings.trusted_proxy();
-            let ip = real_ip(&parts.headers, peer(parts), &proxy);
+            let ip = real_ip(&parts.headers, peer(&parts.extensions), &proxy);
             state.services.settings.check_superuser_ip(ip)?;
         }
         let mut info = RequestInfo::for_auth(auth, parts.method.as_str());
@@ -231,13 +231,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(peer(parts)))
+        Ok(Peer(peer(&parts.extensions)))
     }
 }
 
-fn peer(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
+/// The connection's address.
+pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
 }
@@ -253,7 +253,11 @@ impl FromRequestParts<AppState> for RemoteIp {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let proxy = state.services.settings.trusted_proxy();
-        Ok(RemoteIp(real_ip(&parts.headers, peer(parts), &proxy)))
+        Ok(RemoteIp(real_ip(
+            &parts.headers,
+            peer(&parts.extensions),
+            &proxy,
+        )))
     }
 }
 

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod fields;
 mod finalize;
 mod json;
+mod limits;
 mod middleware;
 mod routes;
 mod serve;
@@ -56,6 +57,10 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
         uploads_dir: opts.uploads_dir.as_deref().map(std::sync::Arc::from),
     };
     let routes = routes::api()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
         .with_state(state)
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
     Finalize::new(routes, finalize::Cors::new(&opts.origins))

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kulisse_store::{Engine, Page, QueryLimits, Select, Store, StoreError, WriteJob};
+use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, WriteJob};
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio_postgres::NoTls;
@@ -210,7 +210,7 @@ impl Store for PostgresStore {
             .and_then(|s| serde_json::from_str(&s).ok()))
     }
 
-    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<u64, StoreError> {
+    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<Hits, StoreError> {
         let client = self.pool.get().await.map_err(|e| pool_error(&e))?;
         // One statement, so concurrent hits on one key queue on its row and each sees the
         // count with its own hit. Every thousandth hit of this node sweeps closed windows.
@@ -220,7 +220,7 @@ impl Store for PostgresStore {
                  ON CONFLICT (key) DO UPDATE SET \
                  hits = CASE WHEN _hits.closes <= $2::bigint THEN 1 ELSE _hits.hits + 1 END, \
                  closes = CASE WHEN _hits.closes <= $2::bigint THEN $2::bigint + $3::bigint ELSE _hits.closes END \
-                 RETURNING hits",
+                 RETURNING hits, closes",
                 &[&key, &now, &window_secs],
             )
             .await
@@ -231,7 +231,10 @@ impl Store for PostgresStore {
                 .await
                 .map_err(|e| classify(&e, None))?;
         }
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        Ok(Hits {
+            count: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+            closes: row.get(1),
+        })
     }
 
     fn stop_queries(&self) {

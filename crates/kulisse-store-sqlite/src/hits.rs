@@ -5,21 +5,23 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use kulisse_store::Hits;
+
 /// Windows kept before expired ones are swept.
 const SWEEP_AT: usize = 10_000;
 
 /// Fixed-window counters by key: when each window opened, when it closes, its hits.
 #[derive(Default)]
-pub(crate) struct Hits(Mutex<HashMap<String, Window>>);
+pub(crate) struct Counters(Mutex<HashMap<String, Window>>);
 
 struct Window {
     closes: i64,
     hits: u64,
 }
 
-impl Hits {
-    /// Counts a hit on `key` at `now` in a window of `window_secs`; the hits so far.
-    pub(crate) fn hit(&self, key: &str, window_secs: i64, now: i64) -> u64 {
+impl Counters {
+    /// Counts a hit on `key` at `now` in a window of `window_secs`.
+    pub(crate) fn hit(&self, key: &str, window_secs: i64, now: i64) -> Hits {
         let mut windows = self
             .0
             .lock()
@@ -38,6 +40,9 @@ impl Hits {
             };
         }
         window.hits += 1;
-        window.hits
+        Hits {
+            count: window.hits,
+            closes: window.closes,
+        }
     }
 }

@@ -24,7 +24,7 @@ mod tx;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use kulisse_store::{Engine, Page, QueryLimits, Select, Store, StoreError, WriteJob};
+use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, WriteJob};
 use serde_json::Value;
 
 use crate::classify::classify;
@@ -39,7 +39,7 @@ pub struct SqliteStore {
     /// Identifies this store's per-thread connections (see `inline`).
     id: u64,
     /// The hit counters ([`Store::hit`]).
-    hits: hits::Hits,
+    hits: hits::Counters,
 }
 
 /// Source of store ids for per-thread connections.
@@ -74,7 +74,7 @@ impl SqliteStore {
             pool,
             path: path.to_owned(),
             id,
-            hits: hits::Hits::default(),
+            hits: hits::Counters::default(),
         })
     }
 
@@ -160,7 +160,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<u64, StoreError> {
+    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<Hits, StoreError> {
         Ok(self.hits.hit(key, window_secs, now))
     }
 

@@ -126,6 +126,15 @@ pub fn mark_count_columns(query: &str, cols: &mut [ViewColumn]) {
     }
 }
 
+/// A key's window after a [`Store::hit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hits {
+    /// Hits in the window, this one included.
+    pub count: u64,
+    /// When the window closes (unix seconds).
+    pub closes: i64,
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -156,15 +165,14 @@ pub trait Store: Send + Sync + 'static {
     /// When the database cannot be read.
     async fn param(&self, key: &str) -> Result<Option<Value>, StoreError>;
 
-    /// Counts a hit on `key` and returns the hits in its current window: a fixed window of
-    /// `window_secs` that opens at the first hit after the last one closed (`now` is unix
-    /// seconds, the services' clock). Every process on the database shares the count, so
-    /// rate limits and attempt caps hold on several nodes. Counts are not data: a crash may
-    /// forget them.
+    /// Counts a hit on `key` in its current window: a fixed window of `window_secs` that
+    /// opens at the first hit after the last one closed (`now` is unix seconds, the
+    /// services' clock). Every process on the database shares the count, so rate limits and
+    /// attempt caps hold on several nodes. Counts are not data: a crash may forget them.
     ///
     /// # Errors
     /// When the database cannot be written.
-    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<u64, StoreError>;
+    async fn hit(&self, key: &str, window_secs: i64, now: i64) -> Result<Hits, StoreError>;
 
     /// Interrupts every query running now and every one started from now on (they fail
     /// with [`StoreError::Interrupted`]); called when the server begins shutting down, so

@@ -194,6 +194,22 @@ impl TestServer {
             .await
     }
 
+    /// Turns the rate limits off (they are on by default for the auth endpoints): for
+    /// tests that log in or ask for mail from one address more often than a client may,
+    /// to test something else.
+    pub async fn without_rate_limits(&self) {
+        let su = self.superuser_token().await;
+        let (status, body) = self
+            .send(
+                "PATCH",
+                "/api/settings",
+                Some(&su),
+                Some(json!({"rateLimits": {"enabled": false}})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Where uploads wait for their write (its data dir's `.uploads/`, as `kulisse serve`).
     pub fn uploads(&self) -> std::path::PathBuf {
         self._dir

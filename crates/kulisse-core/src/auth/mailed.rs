@@ -1,14 +1,12 @@
 //! The mailed flows (spec §5.8): verification, password reset and email change. A request
 //! for a verification or a reset answers 204 whether or not the address belongs to anyone,
 //! after the same lookup either way (the mail goes out in the background), and mails a
-//! record at most once per kind every two minutes. A confirmation takes the mailed token:
+//! record at most once per kind every two minutes (on any node). A confirmation takes the mailed token:
 //! of its type, signed with the record's current `tokenKey` (so a password or email change
 //! voids it, and the change it confirms makes it single-use), for the address the record
 //! still has.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use kulisse_schema::value::required_email;
 use kulisse_schema::{Collection, FieldError, FieldErrors, ids};
@@ -23,33 +21,9 @@ use super::tokens::{self, TokenKind};
 use crate::error::{CoreError, Form};
 use crate::mail::{Placeholders, TemplateKind};
 
-/// How long a record waits for another mail of the same kind (PocketBase: 2 minutes).
-const RESEND_AFTER: Duration = Duration::from_secs(120);
-
-/// When each record was last mailed each kind of token (on this node).
-#[derive(Default)]
-pub(crate) struct Resends(Mutex<HashMap<(String, String, &'static str), Instant>>);
-
-impl Resends {
-    /// Whether record `id` of collection `c` may be mailed `kind` now; if so, counts it.
-    fn allow(&self, c: &str, id: &str, kind: &'static str) -> bool {
-        let Ok(mut sent) = self.0.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        if sent.len() > 10_000 {
-            sent.retain(|_, at| now.duration_since(*at) < RESEND_AFTER);
-        }
-        let key = (c.to_owned(), id.to_owned(), kind);
-        match sent.get(&key) {
-            Some(at) if now.duration_since(*at) < RESEND_AFTER => false,
-            _ => {
-                sent.insert(key, now);
-                true
-            }
-        }
-    }
-}
+/// Seconds a record waits for another mail of the same kind (PocketBase: 2 minutes),
+/// counted across nodes ([`kulisse_store::Store::hit`]).
+const RESEND_AFTER: i64 = 120;
 
 fn invalid_token() -> FieldError {
     FieldError::new("validation_invalid_token", "Invalid or expired token.")
@@ -71,9 +45,9 @@ impl AuthService {
         if let Some(row) = self.find_by_email(&c, email).await?
             && field(&row, "verified") != &Value::Bool(true)
         {
-            self.mail_token(
-                &c,
-                &row,
+            self.mail_token_later(
+                c,
+                row,
                 TokenKind::Verification,
                 TemplateKind::Verification,
                 email,
@@ -95,9 +69,9 @@ impl AuthService {
         let c = self.auth_collection(collection)?;
         let email = requested_email(body)?;
         if let Some(row) = self.find_by_email(&c, email).await? {
-            self.mail_token(
-                &c,
-                &row,
+            self.mail_token_later(
+                c,
+                row,
                 TokenKind::PasswordReset,
                 TemplateKind::PasswordReset,
                 email,
@@ -106,9 +80,23 @@ impl AuthService {
         Ok(())
     }
 
+    /// [`Self::mail_token`] after the answer, so that the request answers as fast for a
+    /// known address as for an unknown one.
+    fn mail_token_later(
+        &self,
+        c: Arc<Collection>,
+        row: Row,
+        kind: TokenKind,
+        template: TemplateKind,
+        email: &str,
+    ) {
+        let (service, email) = (self.clone(), email.to_owned());
+        tokio::spawn(async move { service.mail_token(&c, &row, kind, template, &email).await });
+    }
+
     /// Signs a `kind` token for `row` (carrying `email`) and mails it with `template`,
     /// unless the record got one within [`RESEND_AFTER`] or there is no mailer.
-    fn mail_token(
+    async fn mail_token(
         &self,
         c: &Collection,
         row: &Row,
@@ -120,8 +108,15 @@ impl AuthService {
             return;
         };
         let id = field(row, "id").as_str().unwrap_or_default();
-        if !self.resends.allow(&c.id, id, template.name()) {
-            return;
+        let key = format!("resend:{}:{id}:{}", c.id, template.name());
+        let now = self.ambient.clock.now().as_second();
+        match self.store.hit(&key, RESEND_AFTER, now).await {
+            Ok(hits) if hits.count == 1 => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %CoreError::from(e), "mail not sent: resends not counted");
+                return;
+            }
         }
         let token = self.sign_with(kind, c, row, |claims| claims.email = Some(email.to_owned()));
         let values = Placeholders {

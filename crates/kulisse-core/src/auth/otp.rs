@@ -145,7 +145,7 @@ impl AuthService {
             .to_owned();
         let now = self.ambient.clock.now().as_second();
         let key = format!("otp:{}:{record_id}", c.id);
-        if self.store.hit(&key, ATTEMPTS_WINDOW, now).await? > MAX_ATTEMPTS {
+        if self.store.hit(&key, ATTEMPTS_WINDOW, now).await?.count > MAX_ATTEMPTS {
             return Err(AuthError::TooManyOtpAttempts.into());
         }
         let hash = field(&stored, "password").as_str().map(str::to_owned);

@@ -28,8 +28,6 @@ pub struct AuthService {
     registry: Registry,
     /// Sends the mailed flows' mail (none: nothing is mailed).
     pub(super) mail: Option<crate::mail::MailService>,
-    /// When records were last mailed a token.
-    pub(super) resends: Arc<super::mailed::Resends>,
 }
 
 /// How a login ended.
@@ -86,7 +84,6 @@ impl AuthService {
             ambient,
             registry,
             mail,
-            resends: Arc::default(),
         }
     }
 

@@ -31,7 +31,7 @@ pub struct Settings {
     pub backups: BackupsSettings,
     /// `/api/batch` limits.
     pub batch: BatchSettings,
-    /// Request rate limits (stored; kulisse does not enforce them yet).
+    /// Request rate limits (`limits.rs` applies them).
     pub rate_limits: RateLimitsSettings,
     /// Which headers carry the client address behind a proxy.
     pub trusted_proxy: TrustedProxySettings,
@@ -151,7 +151,7 @@ pub struct BatchSettings {
 pub struct RateLimitsSettings {
     /// The limits, matched by label.
     pub rules: Vec<RateLimitRule>,
-    /// Must stay off: kulisse does not limit requests yet.
+    /// Whether the rules apply.
     pub enabled: bool,
     /// Addresses and subnets no limit applies to.
     #[serde(rename = "excludedIPs")]
@@ -313,6 +313,17 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Whether `ip` is in `rateLimits.excludedIPs` (no limit applies to it).
+    pub fn rate_limit_excluded(&self, ip: IpAddr) -> bool {
+        self.rate_limits
+            .excluded_ips
+            .iter()
+            .filter_map(|s| IpRange::parse(s))
+            .any(|r| r.contains(ip))
+    }
+}
+
 impl Default for MetaSettings {
     fn default() -> Self {
         MetaSettings {
@@ -363,6 +374,9 @@ impl Default for BatchSettings {
 }
 
 impl Default for RateLimitsSettings {
+    /// On, for the auth endpoints only (PocketBase ships its limits off): per client
+    /// address, logins 20 a minute, requests that send mail 5 a minute each, confirmations
+    /// 10 a minute each. Other routes are not limited until a rule names them.
     fn default() -> Self {
         let rule = |label: &str, duration, max_requests| RateLimitRule {
             label: label.into(),
@@ -372,12 +386,16 @@ impl Default for RateLimitsSettings {
         };
         RateLimitsSettings {
             rules: vec![
-                rule("*:auth", 3, 2),
-                rule("*:create", 5, 20),
-                rule("/api/batch", 1, 3),
-                rule("/api/", 10, 300),
+                rule("*:auth", 60, 20),
+                rule("*:requestOTP", 60, 5),
+                rule("*:requestVerification", 60, 5),
+                rule("*:requestPasswordReset", 60, 5),
+                rule("*:requestEmailChange", 60, 5),
+                rule("*:confirmVerification", 60, 10),
+                rule("*:confirmPasswordReset", 60, 10),
+                rule("*:confirmEmailChange", 60, 10),
             ],
-            enabled: false,
+            enabled: true,
             excluded_ips: Vec::new(),
         }
     }
@@ -400,7 +418,7 @@ mod tests {
     use super::*;
 
     /// `GET /api/settings` of a new data dir as the untyped settings answered it.
-    const DEFAULT_VIEW: &str = r##"{"backups":{"cron":"","cronMaxKeep":3,"s3":{"accessKey":"","bucket":"","enabled":false,"endpoint":"","forcePathStyle":false,"region":""}},"batch":{"enabled":false,"maxBodySize":0,"maxRequests":50,"timeout":3},"logs":{"logAuthId":false,"logIP":true,"maxDataSize":0,"maxDays":5,"minLevel":0},"meta":{"accentColor":"#1055c9","appName":"Acme","appURL":"http://localhost:8090","hideControls":false,"senderAddress":"support@example.com","senderName":"Support"},"rateLimits":{"enabled":false,"excludedIPs":[],"rules":[{"audience":"","duration":3,"label":"*:auth","maxRequests":2},{"audience":"","duration":5,"label":"*:create","maxRequests":20},{"audience":"","duration":1,"label":"/api/batch","maxRequests":3},{"audience":"","duration":10,"label":"/api/","maxRequests":300}]},"s3":{"accessKey":"","bucket":"","enabled":false,"endpoint":"","forcePathStyle":false,"region":""},"smtp":{"authMethod":"","enabled":false,"host":"smtp.example.com","localName":"","port":587,"tls":false,"username":""},"superuserIPs":[],"trustedProxy":{"headers":[],"useLeftmostIP":false}}"##;
+    const DEFAULT_VIEW: &str = r##"{"backups":{"cron":"","cronMaxKeep":3,"s3":{"accessKey":"","bucket":"","enabled":false,"endpoint":"","forcePathStyle":false,"region":""}},"batch":{"enabled":false,"maxBodySize":0,"maxRequests":50,"timeout":3},"logs":{"logAuthId":false,"logIP":true,"maxDataSize":0,"maxDays":5,"minLevel":0},"meta":{"accentColor":"#1055c9","appName":"Acme","appURL":"http://localhost:8090","hideControls":false,"senderAddress":"support@example.com","senderName":"Support"},"rateLimits":{"enabled":true,"excludedIPs":[],"rules":[{"audience":"","duration":60,"label":"*:auth","maxRequests":20},{"audience":"","duration":60,"label":"*:requestOTP","maxRequests":5},{"audience":"","duration":60,"label":"*:requestVerification","maxRequests":5},{"audience":"","duration":60,"label":"*:requestPasswordReset","maxRequests":5},{"audience":"","duration":60,"label":"*:requestEmailChange","maxRequests":5},{"audience":"","duration":60,"label":"*:confirmVerification","maxRequests":10},{"audience":"","duration":60,"label":"*:confirmPasswordReset","maxRequests":10},{"audience":"","duration":60,"label":"*:confirmEmailChange","maxRequests":10}]},"s3":{"accessKey":"","bucket":"","enabled":false,"endpoint":"","forcePathStyle":false,"region":""},"smtp":{"authMethod":"","enabled":false,"host":"smtp.example.com","localName":"","port":587,"tls":false,"username":""},"superuserIPs":[],"trustedProxy":{"headers":[],"useLeftmostIP":false}}"##;
 
     #[test]
     fn defaults_serve_the_same_bytes_as_the_untyped_settings() {

@@ -37,12 +37,6 @@ impl SettingsService {
     /// When the store cannot be read.
     pub async fn load(store: Arc<dyn Store>, writer: Writer) -> Result<Self, CoreError> {
         let settings = read(&*store).await?;
-        if settings.rate_limits.enabled {
-            // A data dir from PocketBase may have it on; saving settings will refuse it.
-            tracing::warn!(
-                "settings: rateLimits.enabled is on, but kulisse does not limit requests yet"
-            );
-        }
         Ok(Self {
             store,
             writer,

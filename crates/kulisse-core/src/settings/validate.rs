@@ -91,26 +91,40 @@ fn rate_limits(s: &Settings) -> FieldErrors {
     let mut errs = FieldErrors::new();
     let mut rules = FieldErrors::new();
     for (i, rule) in s.rate_limits.rules.iter().enumerate() {
+        let mut e = FieldErrors::new();
         if !valid_rate_limit_label(&rule.label) {
-            let mut e = FieldErrors::new();
             e.add(
                 "label",
                 FieldError::new("validation_match_invalid", "Must be in a valid format."),
             );
-            rules.add_nested(i.to_string(), e);
         }
+        if !matches!(rule.audience.as_str(), "" | "@guest" | "@auth") {
+            e.add(
+                "audience",
+                FieldError::new("validation_in_invalid", "Must be a valid value."),
+            );
+        }
+        for (key, value) in [
+            ("duration", rule.duration),
+            ("maxRequests", rule.max_requests),
+        ] {
+            if value == 0 {
+                e.add(key, FieldError::required());
+            } else if value < 0 {
+                e.add(
+                    key,
+                    FieldError::new(
+                        "validation_min_greater_equal_than_required",
+                        "Must be no less than 1.",
+                    )
+                    .with_param("threshold", 1),
+                );
+            }
+        }
+        rules.add_nested(i.to_string(), e);
     }
     errs.add_nested("rules", rules);
     errs.add_nested("excludedIPs", ip_list(&s.rate_limits.excluded_ips));
-    if s.rate_limits.enabled {
-        // Accepting it would make an app look rate limited when nothing is.
-        errs.add(
-            "enabled",
-            FieldError::not_supported(
-                "Not supported yet: kulisse does not enforce rate limits, so they cannot be enabled.",
-            ),
-        );
-    }
     errs
 }
 
@@ -170,7 +184,6 @@ mod tests {
             label: "bad label!".into(),
             ..RateLimitRule::default()
         }];
-        s.rate_limits.enabled = true;
         s.rate_limits.excluded_ips = vec!["nope".into()];
         s.batch.max_requests = -1;
         s.meta.app_name = String::new();
@@ -187,9 +200,12 @@ mod tests {
                 "logs": {"maxDays": min},
                 "meta": {"appName": required},
                 "rateLimits": {
-                    "enabled": {"code": "validation_not_supported", "message": "Not supported yet: kulisse does not enforce rate limits, so they cannot be enabled."},
                     "excludedIPs": {"0": invalid_ip},
-                    "rules": {"0": {"label": {"code": "validation_match_invalid", "message": "Must be in a valid format."}}}
+                    "rules": {"0": {
+                        "label": {"code": "validation_match_invalid", "message": "Must be in a valid format."},
+                        "duration": required,
+                        "maxRequests": required
+                    }}
                 },
                 "superuserIPs": {"1": required, "2": invalid_ip}
             })

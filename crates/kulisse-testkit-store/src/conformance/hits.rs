@@ -13,7 +13,7 @@ const NOW: i64 = 1_800_000_000;
 pub async fn hits_count_per_key_in_fixed_windows(s: &Subject) {
     let hit = |key: &'static str, now: i64| {
         let store = Arc::clone(&s.store);
-        async move { store.hit(key, 60, now).await.unwrap() }
+        async move { store.hit(key, 60, now).await.unwrap().count }
     };
     assert_eq!(hit("kt_a", NOW).await, 1);
     assert_eq!(hit("kt_a", NOW + 1).await, 2);
@@ -25,11 +25,17 @@ pub async fn hits_count_per_key_in_fixed_windows(s: &Subject) {
         "the window closed: a new one"
     );
     assert_eq!(hit("kt_a", NOW + 61).await, 2);
+    let window = s.store.hit("kt_a", 60, NOW + 62).await.unwrap();
+    assert_eq!(
+        (window.count, window.closes),
+        (3, NOW + 120),
+        "closes a window after it opened"
+    );
 
     let at_once: Vec<_> = (0..50)
         .map(|_| {
             let store = Arc::clone(&s.store);
-            tokio::spawn(async move { store.hit("kt_c", 600, NOW).await.unwrap() })
+            tokio::spawn(async move { store.hit("kt_c", 600, NOW).await.unwrap().count })
         })
         .collect();
     let mut counts = BTreeSet::new();

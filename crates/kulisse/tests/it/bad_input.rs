@@ -379,10 +379,14 @@ fn corpus() -> Vec<Row> {
         row("PATCH", "/api/settings")
             .su()
             .json(r#"{"superuserIPs": "10.0.0.0/8"}"#),
-        // Options kulisse does not enforce yet cannot be turned on.
+        // Options kulisse does not enforce yet cannot be turned on; rate limit rules are
+        // checked as PocketBase checks them.
         row("PATCH", "/api/settings")
             .su()
-            .json(r#"{"rateLimits": {"enabled": true}}"#),
+            .json(r#"{"rateLimits": {"rules": [{"label": "*:auth", "audience": "@everyone", "duration": -1, "maxRequests": 0}]}}"#),
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"rateLimits": {"rules": [{"label": "no spaces allowed here"}]}}"#),
         row("PATCH", "/api/collections/users")
             .su()
             .json(r#"{"oauth2": {"enabled": true}}"#),

@@ -22,6 +22,7 @@ mod migrations;
 mod multinode;
 mod otp;
 mod process;
+mod rate_limits;
 mod realtime;
 mod resources;
 mod security;
