@@ -12,7 +12,7 @@
 //! trailing slash count as `users`.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use kulisse_store::Store;
 
@@ -49,6 +49,45 @@ pub struct RateLimits {
     store: Arc<dyn Store>,
     settings: SettingsService,
     ambient: Ambient,
+    /// What the rules are about, for the settings of its version.
+    summary: Arc<RwLock<Summary>>,
+}
+
+/// What the rules in force are about, so that a request no rule names is let through at
+/// the cost of a few comparisons.
+#[derive(Default)]
+struct Summary {
+    /// The settings' version it was made from (`None`: not yet made).
+    version: Option<u64>,
+    /// Whether the rules apply at all.
+    enabled: bool,
+    /// Whether a rule names a path (`/api/`, `POST /api/batch`): any request may be about.
+    paths: bool,
+    /// The tags rules name.
+    tags: Vec<String>,
+}
+
+impl Summary {
+    fn of(settings: &Settings, version: u64) -> Summary {
+        let mut summary = Summary {
+            version: Some(version),
+            enabled: settings.rate_limits.enabled,
+            ..Summary::default()
+        };
+        for rule in &settings.rate_limits.rules {
+            let label = rule.label.as_str();
+            match label.split_once(':') {
+                Some((_, tag)) => summary.tags.push(tag.to_owned()),
+                None if label.starts_with('/') || label.contains(' ') => summary.paths = true,
+                None => summary.tags.push(label.to_owned()),
+            }
+        }
+        summary
+    }
+
+    fn may_apply(&self, tags: &[&str]) -> bool {
+        self.enabled && (self.paths || tags.iter().any(|t| self.tags.iter().any(|s| s == t)))
+    }
 }
 
 impl RateLimits {
@@ -57,7 +96,26 @@ impl RateLimits {
             store,
             settings,
             ambient,
+            summary: Arc::default(),
         }
+    }
+
+    /// Whether any enabled rule could apply to a request of a route with `tags`: a rule
+    /// naming one of them, or a path rule. Asked of every request, with nothing but the
+    /// route's tags, so it reads a summary of the rules made once per settings version.
+    pub fn may_apply(&self, tags: &[&str]) -> bool {
+        let version = self.settings.version();
+        if let Ok(summary) = self.summary.read()
+            && summary.version == Some(version)
+        {
+            return summary.may_apply(tags);
+        }
+        let fresh = Summary::of(&self.settings.snapshot(), version);
+        let answer = fresh.may_apply(tags);
+        if let Ok(mut summary) = self.summary.write() {
+            *summary = fresh;
+        }
+        answer
     }
 
     /// Whether any enabled rule could apply to `attempt` whoever sends it: lets a request

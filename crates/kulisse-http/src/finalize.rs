@@ -1,6 +1,7 @@
 //! The service every request and response passes through, around the route table:
-//! PocketBase's CORS, `//` redirects, the `fields` parameter, security headers, and
-//! axum's own statuses (405, 413, non-JSON 404) turned into PocketBase's.
+//! PocketBase's CORS, `//` redirects, rate limits (`limits.rs`), the `fields` parameter,
+//! security headers, and axum's own statuses (405, 413, non-JSON 404) turned into
+//! PocketBase's.
 //!
 //! NOTE: this is one hand-written tower service, not `from_fn` middleware plus
 //! tower-http's CORS layer. Those cloned their inner services (and the CORS
@@ -26,8 +27,11 @@ use axum::routing::future::RouteFuture;
 use pin_project_lite::pin_project;
 use tower::Service;
 
+use kulisse_core::Services;
+
 use super::error::ApiError;
 use super::fields::FieldsFilter;
+use super::limits;
 use super::middleware::{is_json, pick_fields, redirect_to_clean_path};
 
 /// The headers PocketBase sets on every response but preflights.
@@ -113,14 +117,17 @@ impl Cors {
 pub struct Finalize {
     routes: Router,
     cors: Arc<Cors>,
+    /// For the rate limits.
+    services: Arc<Services>,
 }
 
 impl Finalize {
     /// Wraps the route table.
-    pub fn new(routes: Router, cors: Cors) -> Self {
+    pub fn new(routes: Router, cors: Cors, services: Arc<Services>) -> Self {
         Self {
             routes,
             cors: Arc::new(cors),
+            services,
         }
     }
 }
@@ -197,6 +204,28 @@ impl Service<Request> for Finalize {
             .query()
             .and_then(|q| super::extract::query_map(q).remove("fields"))
             .map(|raw| FieldsFilter::parse(&raw));
+        let route = limits::classify(req.method(), req.uri().path());
+        if self.services.limits.may_apply(route.tags) {
+            // A rule may be about this request: checked before routing, off the fast path.
+            let (services, mut routes) = (Arc::clone(&self.services), self.routes.clone());
+            return FinalizeFuture::Picking {
+                inner: Box::pin(async move {
+                    let (parts, body) = req.into_parts();
+                    if let Some(refused) = limits::refusal(&services, &parts).await {
+                        return after.apply(refused);
+                    }
+                    let res = match routes.call(Request::from_parts(parts, body)).await {
+                        Ok(res) => res,
+                        Err(never) => match never {},
+                    };
+                    match fields {
+                        Some(Ok(Some(filter))) => after.apply(pick_fields(res, &filter).await),
+                        Some(Err(e)) => after.apply(e.into_response()),
+                        None | Some(Ok(None)) => after.apply(res),
+                    }
+                }),
+            };
+        }
         match fields {
             None | Some(Ok(None)) => FinalizeFuture::Routed {
                 inner: self.routes.call(req),

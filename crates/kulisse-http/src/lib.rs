@@ -56,12 +56,9 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
         services: std::sync::Arc::new(services),
         uploads_dir: opts.uploads_dir.as_deref().map(std::sync::Arc::from),
     };
+    let services = std::sync::Arc::clone(&state.services);
     let routes = routes::api()
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limits::rate_limit,
-        ))
         .with_state(state)
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
-    Finalize::new(routes, finalize::Cors::new(&opts.origins))
+    Finalize::new(routes, finalize::Cors::new(&opts.origins), services)
 }

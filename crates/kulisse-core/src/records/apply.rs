@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::input::apply_body;
 use super::prepare::HashedPasswords;
 use super::references::delete_with_references;
-use super::rules::{compile_rule, request_for_rule};
+use super::rules::{Managed, Manages, compile_rule, request_for_rule};
 use super::write::{Inputs, PreparedWrite, Step};
 use crate::Ambient;
 use crate::collections::Snapshot;
@@ -141,16 +141,8 @@ impl Draft {
                 _ => {}
             }
         }
-        if c.is_auth() {
-            if !superuser && value::to_bool(body.get("verified").unwrap_or(&Value::Null)) {
-                errs.add(
-                    "verified",
-                    FieldError::new("validation_values_mismatch", "Values don't match."),
-                );
-            }
-            if c.is_superusers() {
-                row.insert("verified".into(), Value::Bool(true));
-            }
+        if c.is_superusers() {
+            row.insert("verified".into(), Value::Bool(true));
         }
         validate_row(c, &row, &mut errs);
         Draft { row, touched, errs }
@@ -183,6 +175,16 @@ fn apply_create(
         if tx.select(&q)?.is_empty() {
             return Err(CoreError::invalid(Form::RecordCreate, FieldErrors::new()));
         }
+    }
+    if c.is_auth()
+        && value::to_bool(req.body.get("verified").unwrap_or(&Value::Null))
+        && !Manages::of(c, schema, req, Managed::Draft(&row), &row, &touched)?.decide(tx)?
+    {
+        // Only a manager may create a record already verified.
+        errs.add(
+            "verified",
+            FieldError::new("validation_values_mismatch", "Values don't match."),
+        );
     }
     check_relations(tx, schema, c, &row, &mut errs)?;
     if !errs.is_empty() {
@@ -240,18 +242,23 @@ fn apply_update(
             row.insert("password".into(), Value::String(hash.clone()));
             rotate_token_key = true;
         }
-        if !superuser && row.get("verified") != stored.get("verified") {
-            errs.add(
-                "verified",
-                FieldError::new("validation_values_mismatch", "Values don't match."),
-            );
+        let manager =
+            Manages::of(c, schema, req, Managed::Stored(id), &row, &touched)?.decide(tx)?;
+        let mismatch = || FieldError::new("validation_values_mismatch", "Values don't match.");
+        if !manager && row.get("verified") != stored.get("verified") {
+            errs.add("verified", mismatch());
+        }
+        // PocketBase lets anyone the update rule admits change `emailVisibility`; kulisse
+        // lets only the owner and managers decide who sees an address.
+        if !manager
+            && !req.auth.is_record(&c.id, id)
+            && row.get("emailVisibility") != stored.get("emailVisibility")
+        {
+            errs.add("emailVisibility", mismatch());
         }
         if row.get("email") != stored.get("email") {
-            if !superuser {
-                errs.add(
-                    "email",
-                    FieldError::new("validation_values_mismatch", "Values don't match."),
-                );
+            if !manager {
+                errs.add("email", mismatch());
             }
             rotate_token_key = true;
         }

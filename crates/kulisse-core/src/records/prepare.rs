@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::apply::Draft;
 use super::error::RecordsError;
 use super::input::{password_fields, password_form};
-use super::rules::{Action, Rule};
+use super::rules::{Action, Managed, Manages, Rule};
 use super::service::RecordsService;
 use super::write::{Inputs, PreparedWrite, Step, WriteOp};
 use crate::auth::hash_password;
@@ -116,7 +116,6 @@ impl RecordsService {
                 }
             }
         };
-        let superuser = req.auth.is_superuser();
         let mut passwords = match &op {
             Resolved::Create(body) | Resolved::Update(_, body) | Resolved::Upsert(_, body) => {
                 HashedPasswords::of(&c, body).await
@@ -150,10 +149,18 @@ impl RecordsService {
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned();
+                    // A manager sets a new password without the old one.
+                    let schema = self.registry.snapshot();
+                    let manager =
+                        match Manages::of(&c, &schema, &req, Managed::Stored(&id), &stored, &[])? {
+                            Manages::Always => true,
+                            Manages::Never => false,
+                            Manages::If(q) => !self.store.select(*q).await?.rows.is_empty(),
+                        };
                     let body = req.body.clone();
                     let coll = Arc::clone(&c);
                     let password = tokio::task::spawn_blocking(move || {
-                        password_form(&coll, &body, false, Some(&old_hash), !superuser)
+                        password_form(&coll, &body, false, Some(&old_hash), !manager)
                     })
                     .await
                     .map_err(|_| {

@@ -2,8 +2,10 @@
 //! text or `null`-ness, and the rule compiled against the request (`@request.*`) into a
 //! condition the store evaluates. Superusers bypass every rule.
 
+use std::sync::Arc;
+
 use kulisse_schema::Collection;
-use kulisse_store::{Cond, Row};
+use kulisse_store::{Cond, Row, Select, StoreTx};
 
 use super::service::RecordsService;
 use crate::collections::Snapshot;
@@ -127,4 +129,63 @@ pub(super) fn request_for_rule(
         }
     }
     rule_req
+}
+
+/// The auth record a `manageRule` is checked for.
+pub(super) enum Managed<'a> {
+    /// A stored record, by id.
+    Stored(&'a str),
+    /// A record about to be created.
+    Draft(&'a Row),
+}
+
+/// Whether the requester manages an auth record (PocketBase's `manageRule`: managers may
+/// set `verified`, `email` and `emailVisibility` and a new password without the old one),
+/// as far as it can be told without reading the database.
+pub(super) enum Manages {
+    /// A superuser manages every record.
+    Always,
+    /// Not an auth collection, or no `manageRule`.
+    Never,
+    /// The requester does if this query finds the record.
+    If(Box<Select>),
+}
+
+impl Manages {
+    /// Decides for `req` about `target` of `c`; `row`/`touched` give the rule's
+    /// `@request.body` (the body after modifiers).
+    pub(super) fn of(
+        c: &Arc<Collection>,
+        schema: &Snapshot,
+        req: &RequestInfo,
+        target: Managed<'_>,
+        row: &Row,
+        touched: &[String],
+    ) -> Result<Manages, CoreError> {
+        if req.auth.is_superuser() {
+            return Ok(Manages::Always);
+        }
+        let Some(rule) = c.auth.as_ref().and_then(|a| a.manage_rule.as_deref()) else {
+            return Ok(Manages::Never);
+        };
+        let cond = compile_rule(rule, c, schema, &request_for_rule(req, c, row, touched))?;
+        let q = match target {
+            Managed::Stored(id) => Select::by_id(Arc::clone(c), id),
+            Managed::Draft(draft) => Select {
+                virtual_row: Some(draft.clone()),
+                limit: Some(1),
+                ..Select::all(Arc::clone(c))
+            },
+        };
+        Ok(Manages::If(Box::new(q.and(cond))))
+    }
+
+    /// The answer, reading inside the write transaction when it takes a query.
+    pub(super) fn decide(self, tx: &mut dyn StoreTx) -> Result<bool, CoreError> {
+        match self {
+            Manages::Always => Ok(true),
+            Manages::Never => Ok(false),
+            Manages::If(q) => Ok(!tx.select(&q)?.is_empty()),
+        }
+    }
 }

@@ -38,7 +38,9 @@ pub(super) fn apply_patch(
 pub(super) fn decode_stored(stored: Option<&Value>) -> Settings {
     let mut doc = Settings::default().to_stored();
     if let Some(stored @ Value::Object(_)) = stored {
-        merge(&mut doc, stored);
+        let mut stored = stored.clone();
+        forget_untouched_legacy_rate_limits(&mut stored);
+        merge(&mut doc, &stored);
     } else if stored.is_some() {
         tracing::warn!("settings: the stored document is not an object; using the defaults");
     }
@@ -56,6 +58,26 @@ pub(super) fn decode_stored(stored: Option<&Value>) -> Settings {
     }
     tracing::warn!("settings: the stored document does not load; using the defaults");
     Settings::default()
+}
+
+/// PocketBase's `rateLimits` defaults (off, four rules), which every document saved before
+/// kulisse enforced limits holds (it could not turn them on) and PocketBase's data dirs
+/// hold unless someone edited them.
+fn legacy_rate_limits() -> Value {
+    let rule = |label: &str, duration: i64, max: i64| serde_json::json!({"audience": "", "duration": duration, "label": label, "maxRequests": max});
+    serde_json::json!({"enabled": false, "excludedIPs": [], "rules": [
+        rule("*:auth", 3, 2), rule("*:create", 5, 20), rule("/api/batch", 1, 3), rule("/api/", 10, 300)
+    ]})
+}
+
+/// Drops a stored `rateLimits` nobody changed from PocketBase's defaults, so kulisse's
+/// defaults (on, for the auth endpoints) apply to it; limits anyone edited are kept.
+fn forget_untouched_legacy_rate_limits(stored: &mut Value) {
+    if let Value::Object(doc) = stored
+        && doc.get("rateLimits") == Some(&legacy_rate_limits())
+    {
+        doc.remove("rateLimits");
+    }
 }
 
 /// Deep merge: objects merge key by key; anything else replaces. An explicit `null`
@@ -121,6 +143,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn untouched_legacy_rate_limits_give_way_to_the_defaults_and_edited_ones_stay() {
+        let legacy = json!({"rateLimits": legacy_rate_limits()});
+        assert_eq!(
+            decode_stored(Some(&legacy)).rate_limits,
+            Settings::default().rate_limits
+        );
+        let mut edited = legacy.clone();
+        edited["rateLimits"]["excludedIPs"] = json!(["10.0.0.1"]);
+        let kept = decode_stored(Some(&edited)).rate_limits;
+        assert!(!kept.enabled && kept.rules.len() == 4 && kept.excluded_ips == ["10.0.0.1"]);
+    }
 
     fn patch(current: &Settings, body: Value) -> Result<Settings, LoadFailed> {
         let Value::Object(body) = body else {

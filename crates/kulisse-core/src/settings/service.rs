@@ -2,6 +2,7 @@
 //! whole when a PATCH is saved or another node changed them.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use kulisse_store::{Store, StoreError};
@@ -25,6 +26,8 @@ pub struct SettingsService {
     store: Arc<dyn Store>,
     writer: Writer,
     current: Arc<RwLock<Arc<Settings>>>,
+    /// Bumped whenever other settings are installed, for what is derived from them.
+    version: Arc<AtomicU64>,
     /// Held from reading the store to installing the result, so that a reload which read
     /// older settings cannot install them over newer ones.
     installing: Arc<tokio::sync::Mutex<()>>,
@@ -41,6 +44,7 @@ impl SettingsService {
             store,
             writer,
             current: Arc::new(RwLock::new(Arc::new(settings))),
+            version: Arc::default(),
             installing: Arc::default(),
         })
     }
@@ -120,7 +124,14 @@ impl SettingsService {
     fn install(&self, settings: Settings) {
         if let Ok(mut cur) = self.current.write() {
             *cur = Arc::new(settings);
+            self.version.fetch_add(1, Ordering::Release);
         }
+    }
+
+    /// Which settings are in force: changes whenever others are installed, so what is
+    /// derived from them can be kept until then (a cheaper check than a snapshot).
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 }
 

@@ -20,47 +20,6 @@ use super::error::ApiError;
 
 use super::AppState;
 
-// The routes rate limits know by their tags ([`tags`]).
-const RECORDS: &str = "/api/collections/{collection}/records";
-const RECORD: &str = "/api/collections/{collection}/records/{id}";
-const AUTH_METHODS: &str = "/api/collections/{collection}/auth-methods";
-const AUTH_WITH_PASSWORD: &str = "/api/collections/{collection}/auth-with-password";
-const REQUEST_OTP: &str = "/api/collections/{collection}/request-otp";
-const AUTH_WITH_OTP: &str = "/api/collections/{collection}/auth-with-otp";
-const AUTH_REFRESH: &str = "/api/collections/{collection}/auth-refresh";
-const REQUEST_VERIFICATION: &str = "/api/collections/{collection}/request-verification";
-const CONFIRM_VERIFICATION: &str = "/api/collections/{collection}/confirm-verification";
-const REQUEST_PASSWORD_RESET: &str = "/api/collections/{collection}/request-password-reset";
-const CONFIRM_PASSWORD_RESET: &str = "/api/collections/{collection}/confirm-password-reset";
-const REQUEST_EMAIL_CHANGE: &str = "/api/collections/{collection}/request-email-change";
-const CONFIRM_EMAIL_CHANGE: &str = "/api/collections/{collection}/confirm-email-change";
-const FILE: &str = "/api/files/{collection}/{id}/{filename}";
-
-/// PocketBase's rate-limit tags of a route (its action words; logins also `auth`), by
-/// method and route template: what `collection:tag` and `*:tag` labels name.
-pub fn tags(method: &Method, template: &str) -> &'static [&'static str] {
-    match (method.as_str(), template) {
-        ("GET", RECORDS) => &["list"],
-        ("POST", RECORDS) => &["create"],
-        ("GET", RECORD) => &["view"],
-        ("PATCH", RECORD) => &["update"],
-        ("DELETE", RECORD) => &["delete"],
-        ("GET", FILE) => &["file"],
-        (_, AUTH_METHODS) => &["listAuthMethods"],
-        (_, AUTH_REFRESH) => &["authRefresh"],
-        (_, AUTH_WITH_PASSWORD) => &["authWithPassword", "auth"],
-        (_, REQUEST_OTP) => &["requestOTP"],
-        (_, AUTH_WITH_OTP) => &["authWithOTP", "auth"],
-        (_, REQUEST_VERIFICATION) => &["requestVerification"],
-        (_, CONFIRM_VERIFICATION) => &["confirmVerification"],
-        (_, REQUEST_PASSWORD_RESET) => &["requestPasswordReset"],
-        (_, CONFIRM_PASSWORD_RESET) => &["confirmPasswordReset"],
-        (_, REQUEST_EMAIL_CHANGE) => &["requestEmailChange"],
-        (_, CONFIRM_EMAIL_CHANGE) => &["confirmEmailChange"],
-        _ => &[],
-    }
-}
-
 /// All `/api` routes.
 pub fn api() -> Router<AppState> {
     Router::new()
@@ -99,32 +58,68 @@ pub fn api() -> Router<AppState> {
             delete(collections::truncate_collection),
         )
         .route(
-            RECORDS,
+            "/api/collections/{collection}/records",
             get(records::list_records).post(records::create_record),
         )
         .route(
-            RECORD,
+            "/api/collections/{collection}/records/{id}",
             get(records::view_record)
                 .patch(records::update_record)
                 .delete(records::delete_record),
         )
-        .route(AUTH_METHODS, get(auth::auth_methods))
-        .route(AUTH_WITH_PASSWORD, post(auth::auth_with_password))
-        .route(REQUEST_OTP, post(auth::request_otp))
-        .route(AUTH_WITH_OTP, post(auth::auth_with_otp))
-        .route(AUTH_REFRESH, post(auth::auth_refresh))
+        .route(
+            "/api/collections/{collection}/auth-methods",
+            get(auth::auth_methods),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-password",
+            post(auth::auth_with_password),
+        )
+        .route(
+            "/api/collections/{collection}/request-otp",
+            post(auth::request_otp),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-otp",
+            post(auth::auth_with_otp),
+        )
+        .route(
+            "/api/collections/{collection}/auth-refresh",
+            post(auth::auth_refresh),
+        )
         .route(
             "/api/collections/{collection}/impersonate/{id}",
             post(auth::impersonate),
         )
-        .route(REQUEST_VERIFICATION, post(mailed::request_verification))
-        .route(CONFIRM_VERIFICATION, post(mailed::confirm_verification))
-        .route(REQUEST_PASSWORD_RESET, post(mailed::request_password_reset))
-        .route(CONFIRM_PASSWORD_RESET, post(mailed::confirm_password_reset))
-        .route(REQUEST_EMAIL_CHANGE, post(mailed::request_email_change))
-        .route(CONFIRM_EMAIL_CHANGE, post(mailed::confirm_email_change))
+        .route(
+            "/api/collections/{collection}/request-verification",
+            post(mailed::request_verification),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-verification",
+            post(mailed::confirm_verification),
+        )
+        .route(
+            "/api/collections/{collection}/request-password-reset",
+            post(mailed::request_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-password-reset",
+            post(mailed::confirm_password_reset),
+        )
+        .route(
+            "/api/collections/{collection}/request-email-change",
+            post(mailed::request_email_change),
+        )
+        .route(
+            "/api/collections/{collection}/confirm-email-change",
+            post(mailed::confirm_email_change),
+        )
         .route("/api/files/token", post(files::token))
-        .route(FILE, get(files::download))
+        .route(
+            "/api/files/{collection}/{id}/{filename}",
+            get(files::download),
+        )
         .route("/api/{*rest}", any(api_not_found))
         .merge(not_built_yet())
 }

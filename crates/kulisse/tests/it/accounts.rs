@@ -1,9 +1,13 @@
-//! Accounts beyond password login (issue #16): impersonation.
+//! Accounts beyond password login (issue #16): impersonation, and what only managers (a
+//! superuser, or whom the collection's `manageRule` admits) may change on an auth record.
 
 use kulisse_testkit::{TestServer, engine_tests};
 use serde_json::{Value, json};
 
-engine_tests!(superusers_impersonate_with_tokens_that_cannot_be_refreshed);
+engine_tests!(
+    superusers_impersonate_with_tokens_that_cannot_be_refreshed,
+    only_managers_set_verified_email_or_a_password_without_the_old_one,
+);
 
 /// The claims of a JWT, unverified.
 fn claims(token: &str) -> Value {
@@ -106,4 +110,173 @@ async fn superusers_impersonate_with_tokens_that_cannot_be_refreshed() {
         )
         .await;
     assert_eq!(s, 404);
+}
+
+async fn only_managers_set_verified_email_or_a_password_without_the_old_one() {
+    let srv = TestServer::start().await;
+    srv.without_rate_limits().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(
+                json!({"name": "members", "type": "auth", "listRule": "", "viewRule": "",
+                "createRule": "", "updateRule": "@request.auth.id != ''",
+                "manageRule": "@request.auth.role = 'admin'",
+                "fields": [{"name": "role", "type": "text"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let mut ids = Vec::new();
+    for (email, role) in [
+        ("a@x.com", "user"),
+        ("b@x.com", "user"),
+        ("m@x.com", "admin"),
+    ] {
+        let (s, body) = srv
+            .send(
+                "POST",
+                "/api/collections/members/records",
+                Some(&su),
+                Some(
+                    json!({"email": email, "role": role, "password": "pass-word",
+                    "passwordConfirm": "pass-word"}),
+                ),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let ta = srv.login("members", "a@x.com", "pass-word").await;
+    let tb = srv.login("members", "b@x.com", "pass-word").await;
+    let tm = srv.login("members", "m@x.com", "pass-word").await;
+    let update = |token: &str, id: &str, body: Value| {
+        let (srv, token, path) = (
+            &srv,
+            token.to_owned(),
+            format!("/api/collections/members/records/{id}"),
+        );
+        async move { srv.send("PATCH", &path, Some(&token), Some(body)).await }
+    };
+    let refused = |(s, body): (u16, Value), field: &str, code: &str| {
+        assert_eq!(s, 400, "{field}: {body}");
+        assert_eq!(body["data"][field]["code"], code, "{body}");
+    };
+
+    // Another record, admitted by the update rule but not a manager.
+    refused(
+        update(&ta, &b, json!({"emailVisibility": true})).await,
+        "emailVisibility",
+        "validation_values_mismatch",
+    );
+    refused(
+        update(&ta, &b, json!({"verified": true})).await,
+        "verified",
+        "validation_values_mismatch",
+    );
+    refused(
+        update(&ta, &b, json!({"email": "b2@x.com"})).await,
+        "email",
+        "validation_values_mismatch",
+    );
+    refused(
+        update(
+            &ta,
+            &b,
+            json!({"password": "new-password", "passwordConfirm": "new-password"}),
+        )
+        .await,
+        "oldPassword",
+        "validation_required",
+    );
+    assert_eq!(
+        update(&ta, &b, json!({"role": "x"})).await.0,
+        200,
+        "other fields follow the update rule"
+    );
+
+    // The owner: its own visibility and password (with the old one); never its own
+    // verified flag, and a token key in the body changes nothing.
+    let (s, own) = update(
+        &ta,
+        &a,
+        json!({"emailVisibility": true, "tokenKey": "k".repeat(50)}),
+    )
+    .await;
+    assert_eq!((s, &own["emailVisibility"]), (200, &json!(true)), "{own}");
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/collections/members/auth-refresh",
+            Some(&ta),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s, 200,
+        "a's token lives: the token key was not set from the body"
+    );
+    refused(
+        update(&ta, &a, json!({"verified": true})).await,
+        "verified",
+        "validation_values_mismatch",
+    );
+    refused(
+        update(&ta, &a, json!({"password": "new-password", "passwordConfirm": "new-password", "oldPassword": "wrong"})).await,
+        "oldPassword",
+        "validation_invalid_old_password",
+    );
+
+    // A manager, by the manageRule: all of it, a password without the old one included
+    // (which ends the record's sessions).
+    for body in [
+        json!({"emailVisibility": true}),
+        json!({"verified": true}),
+        json!({"email": "b2@x.com"}),
+        json!({"password": "set-by-admin", "passwordConfirm": "set-by-admin"}),
+    ] {
+        let (s, res) = update(&tm, &b, body.clone()).await;
+        assert_eq!(s, 200, "{body}: {res}");
+    }
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/collections/members/auth-refresh",
+            Some(&tb),
+            None,
+        )
+        .await;
+    assert_eq!(s, 401, "b's old token died with its password");
+    srv.login("members", "b2@x.com", "set-by-admin").await;
+
+    // Creating a verified record takes a manager too.
+    let create = |token: Option<String>, email: &str| {
+        let srv = &srv;
+        let body = json!({"email": email, "password": "pass-word", "passwordConfirm": "pass-word", "verified": true});
+        async move {
+            srv.send(
+                "POST",
+                "/api/collections/members/records",
+                token.as_deref(),
+                Some(body),
+            )
+            .await
+        }
+    };
+    refused(
+        create(None, "g@x.com").await,
+        "verified",
+        "validation_values_mismatch",
+    );
+    refused(
+        create(Some(ta.clone()), "g@x.com").await,
+        "verified",
+        "validation_values_mismatch",
+    );
+    let (s, made) = create(Some(tm.clone()), "g@x.com").await;
+    assert_eq!((s, &made["verified"]), (200, &json!(true)), "{made}");
 }
