@@ -280,3 +280,117 @@ async fn only_managers_set_verified_email_or_a_password_without_the_old_one() {
     let (s, made) = create(Some(tm.clone()), "g@x.com").await;
     assert_eq!((s, &made["verified"]), (200, &json!(true)), "{made}");
 }
+
+/// Two nodes on one PostgreSQL database: whatever ends a record's sessions through one node
+/// (an email change, its deletion, the collection's truncation, a new auth token secret)
+/// ends them on the other node, which had the session cached, as soon as the change
+/// reaches it (milliseconds; bounded here at 5 s).
+#[tokio::test]
+async fn what_ends_a_session_on_one_node_ends_it_on_the_other() {
+    if kulisse_testkit::pg_admin_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+        return;
+    }
+    let scope = async {
+        let a = TestServer::start().await;
+        a.without_rate_limits().await;
+        let b = TestServer::join(a.pg_url.as_deref().unwrap()).await;
+        let su = a.superuser_token().await;
+        // Signs a new user up through a and hands back its id and a session b serves.
+        let session_on_b = |email: &'static str| {
+            let (a, b, su) = (&a, &b, su.clone());
+            async move {
+                let (s, user) = a
+                    .send(
+                        "POST",
+                        "/api/collections/users/records",
+                        Some(&su),
+                        Some(json!({"email": email, "password": "pass-word",
+                            "passwordConfirm": "pass-word"})),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{user}");
+                let token = a.login("users", email, "pass-word").await;
+                let refresh = b
+                    .send(
+                        "POST",
+                        "/api/collections/users/auth-refresh",
+                        Some(&token),
+                        None,
+                    )
+                    .await;
+                assert_eq!(refresh.0, 200, "node b serves the session: {}", refresh.1);
+                (user["id"].as_str().unwrap().to_owned(), token)
+            }
+        };
+        let ended_on_b = |token: String, what: &'static str| {
+            let b = &b;
+            async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while b
+                    .send(
+                        "POST",
+                        "/api/collections/users/auth-refresh",
+                        Some(&token),
+                        None,
+                    )
+                    .await
+                    .0
+                    != 401
+                {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{what}: node b still serves the session"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        };
+
+        let (id, token) = session_on_b("email@example.com").await;
+        let (s, body) = a
+            .send(
+                "PATCH",
+                &format!("/api/collections/users/records/{id}"),
+                Some(&su),
+                Some(json!({"email": "changed@example.com"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        ended_on_b(token, "an email change").await;
+
+        let (id, token) = session_on_b("deleted@example.com").await;
+        let (s, _) = a
+            .send(
+                "DELETE",
+                &format!("/api/collections/users/records/{id}"),
+                Some(&su),
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+        ended_on_b(token, "a deletion").await;
+
+        let (_, token) = session_on_b("secret@example.com").await;
+        let (s, body) = a
+            .send(
+                "PATCH",
+                "/api/collections/users",
+                Some(&su),
+                Some(json!({"authToken": {"secret": "s".repeat(50)}})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        ended_on_b(token, "a new auth token secret").await;
+
+        let (_, token) = session_on_b("truncated@example.com").await;
+        let (s, _) = a
+            .send("DELETE", "/api/collections/users/truncate", Some(&su), None)
+            .await;
+        assert_eq!(s, 204);
+        ended_on_b(token, "a truncation").await;
+    };
+    kulisse_testkit::ENGINE
+        .scope(kulisse_testkit::TestEngine::Postgres, scope)
+        .await;
+}
