@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kulisse_core::auth::Login;
+use kulisse_core::auth::{Client, Login};
 use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ExpandTree;
 use kulisse_core::{Auth, Ports, Services};
@@ -27,7 +27,14 @@ async fn abandoned_delete_is_still_announced(store: Arc<dyn Store>) -> bool {
         .unwrap();
     let Ok(Login::Token(superusers, root, _)) = services
         .auth
-        .auth_with_password("_superusers", "root@example.com", "1234567890", None, None)
+        .auth_with_password(
+            "_superusers",
+            "root@example.com",
+            "1234567890",
+            None,
+            None,
+            &Client::default(),
+        )
         .await
     else {
         panic!("a password login without MFA gives a token")
@@ -55,7 +62,14 @@ async fn abandoned_delete_is_still_announced(store: Arc<dyn Store>) -> bool {
     let id = user.id().unwrap().to_owned();
     let Ok(Login::Token(_, _, token)) = services
         .auth
-        .auth_with_password("users", "u@example.com", "12345678", None, None)
+        .auth_with_password(
+            "users",
+            "u@example.com",
+            "12345678",
+            None,
+            None,
+            &Client::default(),
+        )
         .await
     else {
         panic!("a password login without MFA gives a token")

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use kulisse_core::auth::Login;
+use kulisse_core::auth::{Client, Login};
 use kulisse_core::clock::{Clock, ManualClock};
 use kulisse_core::ids::SeededIds;
 use kulisse_core::query::RequestInfo;
@@ -38,7 +38,14 @@ async fn a_superuser_token_expires_when_the_clock_passes_its_duration() {
         .unwrap();
     let Ok(Login::Token(_, _, token)) = services
         .auth
-        .auth_with_password("_superusers", "root@example.com", "1234567890", None, None)
+        .auth_with_password(
+            "_superusers",
+            "root@example.com",
+            "1234567890",
+            None,
+            None,
+            &Client::default(),
+        )
         .await
     else {
         panic!("a password login without MFA gives a token")

@@ -114,6 +114,7 @@ impl AuthService {
         collection: &str,
         body: &Value,
         mfa_id: Option<&str>,
+        client: &super::Client,
     ) -> Result<Login, CoreError> {
         let c = self.auth_collection(collection)?;
         let otp = otp_options(&c)?;
@@ -171,7 +172,8 @@ impl AuthService {
         let record = self
             .verify_if_sent_to_own_address(&c, record, &stored)
             .await?;
-        self.finish_login(c, record, Method::Otp, mfa_id).await
+        self.finish_login(c, record, Method::Otp, mfa_id, client)
+            .await
     }
 
     /// A code sent to the record's current address proves it: the record becomes verified.

@@ -229,6 +229,7 @@ impl AuthService {
         password: &str,
         identity_field: Option<&str>,
         mfa_id: Option<&str>,
+        client: &super::Client,
     ) -> Result<Login, CoreError> {
         let c = self.auth_collection(collection)?;
         let Some(opts) = c.auth.clone() else {
@@ -294,23 +295,27 @@ impl AuthService {
             (Some(r), true) => r,
             _ => return Err(AuthError::InvalidCredentials.into()),
         };
-        self.finish_login(c, record, Method::Password, mfa_id).await
+        self.finish_login(c, record, Method::Password, mfa_id, client)
+            .await
     }
 
     /// What every login method does once it has found the record: the collection's
-    /// `authRule`, then MFA, then the token.
+    /// `authRule`, then MFA, then the token (and, after the answer, the login's origin
+    /// and its alert).
     pub(super) async fn finish_login(
         &self,
         c: Arc<Collection>,
         record: Row,
         method: Method,
         mfa_id: Option<&str>,
+        client: &super::Client,
     ) -> Result<Login, CoreError> {
         self.check_auth_rule(&c, &record).await?;
         if let Some(mfa_id) = self.second_factor(&c, &record, method, mfa_id).await? {
             return Ok(Login::SecondFactor(c, mfa_id));
         }
         let token = self.token_for(&c, &record);
+        self.note_origin_later(Arc::clone(&c), record.clone(), client.clone());
         Ok(Login::Token(c, record, token))
     }
 

@@ -5,9 +5,9 @@ use crate::json::{Json, records_answer};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::response::{IntoResponse, Response};
-use kulisse_core::auth::Login;
+use kulisse_core::auth::{Client, Login};
 use kulisse_core::records::Record;
 use serde::Serialize;
 use std::sync::Arc;
@@ -101,11 +101,24 @@ fn text_fields(body: &Map<String, Value>, keys: &[&str]) -> Result<(), ApiError>
     Ok(())
 }
 
+/// The client of a login, for its origin and alert.
+fn client(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> Client {
+    Client {
+        ip,
+        user_agent: headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
 /// `POST …/auth-with-password`
 pub async fn auth_with_password(
     State(s): State<AppState>,
     Req(req): Req,
     RemoteIp(ip): RemoteIp,
+    headers: HeaderMap,
     Path(c): Path<String>,
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Response, ApiError> {
@@ -119,6 +132,7 @@ pub async fn auth_with_password(
             form_str(&body, "password"),
             identity_field,
             mfa_id(&req, &body),
+            &client(&headers, ip),
         )
         .await?;
     login_response(&s, &req, ip, login).await
@@ -141,6 +155,7 @@ pub async fn auth_with_otp(
     State(s): State<AppState>,
     Req(req): Req,
     RemoteIp(ip): RemoteIp,
+    headers: HeaderMap,
     Path(c): Path<String>,
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<Response, ApiError> {
@@ -150,7 +165,7 @@ pub async fn auth_with_otp(
     let login = s
         .services
         .auth
-        .auth_with_otp(&c, &form, mfa.as_deref())
+        .auth_with_otp(&c, &form, mfa.as_deref(), &client(&headers, ip))
         .await?;
     login_response(&s, &req, ip, login).await
 }

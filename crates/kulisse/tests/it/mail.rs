@@ -540,3 +540,123 @@ async fn a_reset_through_one_node_revokes_sessions_on_the_other() {
         .scope(kulisse_testkit::TestEngine::Postgres, scope)
         .await;
 }
+
+engine_tests!(a_login_from_a_new_origin_is_alerted_and_five_origins_are_kept);
+
+/// PocketBase's `authAlert`: the first login remembers its origin (address and user agent)
+/// quietly, a login from another origin mails "Login from a new location", a record keeps
+/// its five latest origins (which it may list), and an alert that is off sends nothing.
+async fn a_login_from_a_new_origin_is_alerted_and_five_origins_are_kept() {
+    let Some(smtp) = smtp_settings() else {
+        eprintln!("skipped: KULISSE_TEST_SMTP is not set");
+        return;
+    };
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"smtp": smtp})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let email = format!(
+        "origins{}@example.com",
+        srv.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let (s, user) = srv
+        .send(
+            "POST",
+            "/api/collections/users/records",
+            Some(&su),
+            Some(json!({"email": email, "password": "pass-word", "passwordConfirm": "pass-word"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{user}");
+    let id = user["id"].as_str().unwrap().to_owned();
+    let login = |agent: &'static str| {
+        let (srv, email) = (&srv, email.clone());
+        async move {
+            let res = srv
+                .client
+                .post(srv.url("/api/collections/users/auth-with-password"))
+                .header("User-Agent", agent)
+                .json(&json!({"identity": email, "password": "pass-word"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let origins = |token: String| {
+        let (srv, id) = (&srv, id.clone());
+        async move {
+            let path =
+                format!("/api/collections/_authOrigins/records?filter=recordRef='{id}'&perPage=50");
+            srv.send("GET", &path, Some(&token), None).await.1["totalItems"]
+                .as_u64()
+                .unwrap_or(0)
+        }
+    };
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(300));
+
+    login("agent-one").await;
+    settle().await;
+    let token = login("agent-one").await;
+    settle().await;
+    assert_eq!(
+        origins(token.clone()).await,
+        1,
+        "the record lists its own origin"
+    );
+    for agent in [
+        "agent-two",
+        "agent-three",
+        "agent-four",
+        "agent-five",
+        "agent-six",
+    ] {
+        login(agent).await;
+        settle().await;
+    }
+    let mails = mail_to(&email, 5).await;
+    assert_eq!(
+        mails.len(),
+        5,
+        "one alert per new origin, none for the first login"
+    );
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.subject == "Login from a new location")
+    );
+    assert!(
+        mails[0].body.contains(" - 127.0.0.1 agent-two"),
+        "{}",
+        mails[0].body
+    );
+    assert_eq!(
+        origins(su.clone()).await,
+        5,
+        "the five latest origins are kept"
+    );
+
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/users",
+            Some(&su),
+            Some(json!({"authAlert": {"enabled": false}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    login("agent-seven").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(mail_to(&email, 5).await.len(), 5, "alerts are off");
+}
