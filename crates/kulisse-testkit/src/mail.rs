@@ -15,8 +15,10 @@ pub struct Mail {
     pub to: String,
     /// `Subject`, decoded.
     pub subject: String,
-    /// The body, decoded.
+    /// The HTML body, decoded.
     pub body: String,
+    /// The plain-text alternative, decoded (empty if there is none).
+    pub text: String,
     /// `Content-Type`.
     pub content_type: String,
 }
@@ -35,6 +37,18 @@ pub fn smtp_settings() -> Option<Value> {
         .rsplit_once(':')
         .map(|(h, p)| (h.to_owned(), p.to_owned()))?;
     Some(json!({"enabled": true, "host": host, "port": port.parse::<u16>().ok()?}))
+}
+
+/// The decoded body of the `mimetype` part of `mail` (itself, or one of its parts).
+fn part_of(mail: &mailparse::ParsedMail<'_>, mimetype: &str) -> String {
+    if mail.ctype.mimetype == mimetype {
+        return mail.get_body().unwrap_or_default();
+    }
+    mail.subparts
+        .iter()
+        .map(|p| part_of(p, mimetype))
+        .find(|b| !b.is_empty())
+        .unwrap_or_default()
 }
 
 /// The messages the sink received for `address`, waiting up to 10 s until there are at
@@ -72,7 +86,8 @@ pub async fn mail_to(address: &str, n: usize) -> Vec<Mail> {
                     from: header("From"),
                     to: header("To"),
                     subject: header("Subject"),
-                    body: parsed.get_body().unwrap_or_default(),
+                    body: part_of(&parsed, "text/html"),
+                    text: part_of(&parsed, "text/plain"),
                     content_type: parsed.ctype.mimetype.clone(),
                 },
             ));

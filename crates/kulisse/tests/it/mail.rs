@@ -59,7 +59,17 @@ async fn test_emails_render_each_template_and_go_through_smtp() {
     );
     let verification = &mails[0];
     assert_eq!(verification.from, "\"Kulisse Team\" <team@app.test>");
-    assert_eq!(verification.content_type, "text/html");
+    assert_eq!(verification.content_type, "multipart/alternative");
+    assert!(
+        verification
+            .text
+            .contains("Thank you for joining us at Kulisse <Test>.")
+            && verification
+                .text
+                .contains("https://app.test/_/#/auth/confirm-verification/__kulisse_test_token__"),
+        "a plain-text part with the link: {}",
+        verification.text
+    );
     assert!(
         verification
             .body
