@@ -12,7 +12,8 @@
 //! trailing slash count as `users`.
 
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kulisse_store::Store;
 
@@ -49,44 +50,71 @@ pub struct RateLimits {
     store: Arc<dyn Store>,
     settings: SettingsService,
     ambient: Ambient,
-    /// What the rules are about, for the settings of its version.
-    summary: Arc<RwLock<Summary>>,
+    /// What the rules are about ([`Summary`]), for the settings of its version.
+    summary: Arc<Summary>,
 }
 
-/// What the rules in force are about, so that a request no rule names is let through at
-/// the cost of a few comparisons.
+/// The tags routes carry, in the order of their bits in a [`Summary`] (the busiest
+/// first: they are looked up on every request).
+pub const TAGS: [&str; 19] = [
+    "view",
+    "list",
+    "create",
+    "update",
+    "delete",
+    "file",
+    "listAuthMethods",
+    "authRefresh",
+    "auth",
+    "authWithPassword",
+    "authWithOAuth2",
+    "requestOTP",
+    "authWithOTP",
+    "requestVerification",
+    "confirmVerification",
+    "requestPasswordReset",
+    "confirmPasswordReset",
+    "requestEmailChange",
+    "confirmEmailChange",
+];
+
+/// What the rules in force are about, as bits: every request asks it, so it is read
+/// without a lock (a lock's counter, written by every request on every core, would move
+/// between the cores' caches on each one).
 #[derive(Default)]
 struct Summary {
-    /// The settings' version it was made from (`None`: not yet made).
-    version: Option<u64>,
-    /// Whether the rules apply at all.
-    enabled: bool,
-    /// Whether a rule names a path (`/api/`, `POST /api/batch`): any request may be about.
-    paths: bool,
-    /// The tags rules name.
-    tags: Vec<String>,
+    /// The settings' version the bits were made from, plus one (0: not made yet).
+    version: AtomicU64,
+    /// [`ENABLED`], [`PATHS`] and one bit per tag a rule names ([`bit`]).
+    bits: AtomicU64,
+}
+
+/// The rules apply.
+const ENABLED: u64 = 1 << 62;
+/// A rule names a path (`/api/`, `POST /api/batch`): any request may be about.
+const PATHS: u64 = 1 << 63;
+
+/// The bit of a route tag (`None` for a word no route carries, which no request matches).
+fn bit(tag: &str) -> Option<u64> {
+    TAGS.iter().position(|t| *t == tag).map(|i| 1 << i)
 }
 
 impl Summary {
-    fn of(settings: &Settings, version: u64) -> Summary {
-        let mut summary = Summary {
-            version: Some(version),
-            enabled: settings.rate_limits.enabled,
-            ..Summary::default()
+    fn bits_of(settings: &Settings) -> u64 {
+        let mut bits = if settings.rate_limits.enabled {
+            ENABLED
+        } else {
+            0
         };
         for rule in &settings.rate_limits.rules {
             let label = rule.label.as_str();
             match label.split_once(':') {
-                Some((_, tag)) => summary.tags.push(tag.to_owned()),
-                None if label.starts_with('/') || label.contains(' ') => summary.paths = true,
-                None => summary.tags.push(label.to_owned()),
+                Some((_, tag)) => bits |= bit(tag).unwrap_or(0),
+                None if label.starts_with('/') || label.contains(' ') => bits |= PATHS,
+                None => bits |= bit(label).unwrap_or(0),
             }
         }
-        summary
-    }
-
-    fn may_apply(&self, tags: &[&str]) -> bool {
-        self.enabled && (self.paths || tags.iter().any(|t| self.tags.iter().any(|s| s == t)))
+        bits
     }
 }
 
@@ -102,20 +130,19 @@ impl RateLimits {
 
     /// Whether any enabled rule could apply to a request of a route with `tags`: a rule
     /// naming one of them, or a path rule. Asked of every request, with nothing but the
-    /// route's tags, so it reads a summary of the rules made once per settings version.
+    /// route's tags, so it reads bits made once per settings version.
     pub fn may_apply(&self, tags: &[&str]) -> bool {
-        let version = self.settings.version();
-        if let Ok(summary) = self.summary.read()
-            && summary.version == Some(version)
-        {
-            return summary.may_apply(tags);
-        }
-        let fresh = Summary::of(&self.settings.snapshot(), version);
-        let answer = fresh.may_apply(tags);
-        if let Ok(mut summary) = self.summary.write() {
-            *summary = fresh;
-        }
-        answer
+        let version = self.settings.version() + 1;
+        let bits = if self.summary.version.load(Ordering::Acquire) == version {
+            self.summary.bits.load(Ordering::Acquire)
+        } else {
+            let bits = Summary::bits_of(&self.settings.snapshot());
+            self.summary.bits.store(bits, Ordering::Release);
+            self.summary.version.store(version, Ordering::Release);
+            bits
+        };
+        bits & ENABLED != 0
+            && (bits & PATHS != 0 || tags.iter().any(|t| bit(t).is_some_and(|b| bits & b != 0)))
     }
 
     /// Whether any enabled rule could apply to `attempt` whoever sends it: lets a request

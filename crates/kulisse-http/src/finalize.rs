@@ -116,7 +116,14 @@ impl Cors {
 #[derive(Clone)]
 pub struct Finalize {
     routes: Router,
-    cors: Arc<Cors>,
+    /// Behind one reference count: the service is cloned for every request, and each
+    /// count is a cache line every core writes.
+    shared: Arc<Shared>,
+}
+
+/// What [`Finalize`] reads besides the routes.
+struct Shared {
+    cors: Cors,
     /// For the rate limits.
     services: Arc<Services>,
 }
@@ -126,8 +133,7 @@ impl Finalize {
     pub fn new(routes: Router, cors: Cors, services: Arc<Services>) -> Self {
         Self {
             routes,
-            cors: Arc::new(cors),
-            services,
+            shared: Arc::new(Shared { cors, services }),
         }
     }
 }
@@ -189,7 +195,7 @@ impl Service<Request> for Finalize {
 
     fn call(&mut self, req: Request) -> FinalizeFuture {
         if req.method() == Method::OPTIONS {
-            return FinalizeFuture::ready(self.cors.preflight(&req));
+            return FinalizeFuture::ready(self.shared.cors.preflight(&req));
         }
         if req.uri().path().contains("//") {
             // PB compat: the redirect comes before any of PocketBase's middleware, bare.
@@ -197,7 +203,7 @@ impl Service<Request> for Finalize {
         }
         let after = After {
             is_api: req.uri().path().starts_with("/api/"),
-            allow_origin: self.cors.allow(req.headers().get(ORIGIN)),
+            allow_origin: self.shared.cors.allow(req.headers().get(ORIGIN)),
         };
         let fields = req
             .uri()
@@ -205,9 +211,9 @@ impl Service<Request> for Finalize {
             .and_then(|q| super::extract::query_map(q).remove("fields"))
             .map(|raw| FieldsFilter::parse(&raw));
         let route = limits::classify(req.method(), req.uri().path());
-        if self.services.limits.may_apply(route.tags) {
+        if self.shared.services.limits.may_apply(route.tags) {
             // A rule may be about this request: checked before routing, off the fast path.
-            let (services, mut routes) = (Arc::clone(&self.services), self.routes.clone());
+            let (services, mut routes) = (Arc::clone(&self.shared.services), self.routes.clone());
             return FinalizeFuture::Picking {
                 inner: Box::pin(async move {
                     let (parts, body) = req.into_parts();

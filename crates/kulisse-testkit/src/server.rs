@@ -194,6 +194,29 @@ impl TestServer {
             .await
     }
 
+    /// An address no other test server's tests use: `tag` and this server's address.
+    pub fn unique_email(&self, tag: &str) -> String {
+        format!(
+            "{tag}{}@example.com",
+            self.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+        )
+    }
+
+    /// Creates a `users` record with `email` and `password` (as the superuser): its JSON.
+    pub async fn create_user(&self, email: &str, password: &str) -> Value {
+        let su = self.superuser_token().await;
+        let (status, user) = self
+            .send(
+                "POST",
+                "/api/collections/users/records",
+                Some(&su),
+                Some(json!({"email": email, "password": password, "passwordConfirm": password})),
+            )
+            .await;
+        assert_eq!(status, 200, "{user}");
+        user
+    }
+
     /// Turns the rate limits off (they are on by default for the auth endpoints): for
     /// tests that log in or ask for mail from one address more often than a client may,
     /// to test something else.

@@ -572,19 +572,8 @@ async fn a_login_from_a_new_origin_is_alerted_and_five_origins_are_kept() {
         )
         .await;
     assert_eq!(s, 200, "{body}");
-    let email = format!(
-        "origins{}@example.com",
-        srv.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
-    );
-    let (s, user) = srv
-        .send(
-            "POST",
-            "/api/collections/users/records",
-            Some(&su),
-            Some(json!({"email": email, "password": "pass-word", "passwordConfirm": "pass-word"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{user}");
+    let email = srv.unique_email("origins");
+    let user = srv.create_user(&email, "pass-word").await;
     let id = user["id"].as_str().unwrap().to_owned();
     let login = |agent: &'static str| {
         let (srv, email) = (&srv, email.clone());

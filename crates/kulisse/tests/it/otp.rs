@@ -40,19 +40,8 @@ pub(crate) async fn otp_server(tag: &str) -> Option<(TestServer, String, String)
         )
         .await;
     assert_eq!(s, 200, "{body}");
-    let email = format!(
-        "{tag}{}@example.com",
-        srv.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
-    );
-    let (s, user) = srv
-        .send(
-            "POST",
-            "/api/collections/users/records",
-            Some(&su),
-            Some(json!({"email": email, "password": "pass-word", "passwordConfirm": "pass-word"})),
-        )
-        .await;
-    assert_eq!(s, 200, "{user}");
+    let email = srv.unique_email(tag);
+    let user = srv.create_user(&email, "pass-word").await;
     let id = user["id"].as_str().unwrap().to_owned();
     Some((srv, email, id))
 }
