@@ -230,4 +230,26 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn every_tag_a_route_carries_is_one_the_limits_know() {
+        let actions = [
+            "auth-methods",
+            "auth-refresh",
+            "auth-with-password",
+            "auth-with-oauth2",
+            "request-otp",
+            "auth-with-otp",
+            "request-verification",
+            "confirm-verification",
+            "request-password-reset",
+            "confirm-password-reset",
+            "request-email-change",
+            "confirm-email-change",
+        ];
+        let records = ["list", "create", "view", "update", "delete", "file"];
+        for tag in actions.iter().flat_map(|a| action_tags(a)).chain(&records) {
+            assert!(kulisse_core::limits::TAGS.contains(tag), "{tag}");
+        }
+    }
 }
