@@ -8,8 +8,8 @@
 //!
 //! The key is the rule and the client's address ([`Attempt::ip`], the `trustedProxy`
 //! header's address or else the connection's), never what the request spells: the route
-//! arrives as its matched template and the collection by its name, so `USERS`, an id or a
-//! trailing slash count as `users`.
+//! arrives as its tags and the collection by its name, so `USERS`, its id or a
+//! percent-encoded name count as `users`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
