@@ -52,12 +52,24 @@ def guest():
     pb.realtime.unsubscribe()
 
 
-def wait_connected(pb):
-    deadline = time.monotonic() + WAIT_S
-    while not pb.realtime.client_id:
-        assert time.monotonic() < deadline, "no PB_CONNECT within the wait"
-        time.sleep(0.02)
-    assert len(pb.realtime.client_id) == 40
+def subscribed(pb, subscribe, tries=3):
+    """Runs `subscribe()` until the SDK has its client id (PB_CONNECT arrived).
+
+    The SDK starts its SSE thread before it registers its PB_CONNECT listener
+    (`RealtimeService._connect`), so on a busy machine the event can arrive first and be
+    dropped, and that connection never gets a client id. A new connection is the SDK's only
+    way out: after a wait, the test unsubscribes (which closes it) and subscribes again.
+    """
+    for _ in range(tries):
+        subscribe()
+        deadline = time.monotonic() + WAIT_S
+        while not pb.realtime.client_id and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if pb.realtime.client_id:
+            assert len(pb.realtime.client_id) == 40
+            return
+        pb.realtime.unsubscribe()
+    pytest.fail(f"no PB_CONNECT on {tries} connections")
 
 
 def first_event(events, write, attempts=20):
@@ -74,8 +86,7 @@ def first_event(events, write, attempts=20):
 
 def test_python_sdk_subscribe_receives_a_create_event(su, collection, guest):
     events = queue.Queue()
-    guest.collection(collection).subscribe(events.put)
-    wait_connected(guest)
+    subscribed(guest, lambda: guest.collection(collection).subscribe(events.put))
 
     counter = iter(range(1000))
     write = lambda: su.collection(collection).create({"title": f"w{next(counter)}"}).id
@@ -96,8 +107,7 @@ def test_python_sdk_subscribe_receives_a_create_event(su, collection, guest):
 def test_python_sdk_subscribe_one_receives_update_and_delete_of_that_record(su, collection, guest):
     target = su.collection(collection).create({"title": "target"})
     events = queue.Queue()
-    guest.collection(collection).subscribe_one(target.id, events.put)
-    wait_connected(guest)
+    subscribed(guest, lambda: guest.collection(collection).subscribe_one(target.id, events.put))
 
     counter = iter(range(1000))
     write = lambda: su.collection(collection).update(target.id, {"title": f"u{next(counter)}"}).title
