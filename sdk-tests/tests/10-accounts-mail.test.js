@@ -3,7 +3,7 @@
 // confirmEmailChange, with the mails read from the test script's SMTP sink (a Maildir).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { simpleParser } from "mailparser";
 import { superuserClient, newClient, uniqueEmail, uniqueName, cleanupCollections } from "./helpers.js";
@@ -31,15 +31,20 @@ after(async () => {
   await su.settings.update({ smtp: { enabled: false } });
 });
 
-/** The messages the sink got for `address`, waiting until there are `n`. */
+/**
+ * The messages the sink got for `address`, oldest first, waiting until there are `n`.
+ * Ordered by when the sink wrote them: the `Date` header counts whole seconds, so two mails
+ * of one second would come in any order.
+ */
 async function mailsTo(address, n) {
   for (let i = 0; i < 100; i++) {
     const found = [];
     for (const name of await readdir(join(MAILDIR, "new"))) {
-      const mail = await simpleParser(await readFile(join(MAILDIR, "new", name)));
-      if (mail.to?.text.includes(address)) found.push(mail);
+      const path = join(MAILDIR, "new", name);
+      const mail = await simpleParser(await readFile(path));
+      if (mail.to?.text.includes(address)) found.push({ mail, written: (await stat(path)).mtimeMs });
     }
-    if (found.length >= n) return found.sort((a, b) => a.date - b.date);
+    if (found.length >= n) return found.sort((a, b) => a.written - b.written).map((f) => f.mail);
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.fail(`no ${n} mails to ${address}`);
