@@ -21,18 +21,7 @@ fn claims(token: &str) -> Value {
 async fn superusers_impersonate_with_tokens_that_cannot_be_refreshed() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
-    let (s, user) = srv
-        .send(
-            "POST",
-            "/api/collections/users/records",
-            Some(&su),
-            Some(
-                json!({"email": "target@example.com", "password": "pass-word",
-                "passwordConfirm": "pass-word"}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 200, "{user}");
+    let user = srv.create_user("target@example.com", "pass-word").await;
     let id = user["id"].as_str().unwrap();
     let path = format!("/api/collections/users/impersonate/{id}");
     let now = std::time::SystemTime::now()

@@ -363,18 +363,7 @@ async fn requests_for_mail_take_the_same_time_whether_or_not_the_address_has_an_
         )
         .await;
     assert_eq!(s, 200, "{body}");
-    let (s, body) = srv
-        .send(
-            "POST",
-            "/api/collections/users/records",
-            Some(&su),
-            Some(
-                json!({"email": "known@example.com", "password": "right-password",
-                "passwordConfirm": "right-password"}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
+    srv.create_user("known@example.com", "right-password").await;
     for (endpoint, status) in [
         ("request-verification", 204),
         ("request-password-reset", 204),
@@ -433,19 +422,7 @@ async fn requests_for_mail_take_the_same_time_whether_or_not_the_address_has_an_
 async fn an_unknown_identity_and_a_wrong_password_take_the_same_time() {
     let srv = TestServer::start().await;
     srv.without_rate_limits().await;
-    let su = srv.superuser_token().await;
-    let (s, body) = srv
-        .send(
-            "POST",
-            "/api/collections/users/records",
-            Some(&su),
-            Some(
-                json!({"email": "known@example.com", "password": "right-password",
-                "passwordConfirm": "right-password"}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
+    srv.create_user("known@example.com", "right-password").await;
     let login = |identity: &'static str| {
         let srv = &srv;
         async move {
