@@ -214,7 +214,7 @@ impl Service<Request> for Finalize {
         if self.shared.services.limits.may_apply(route.tags) {
             // A rule may be about this request: checked before routing, off the fast path.
             let (services, mut routes) = (Arc::clone(&self.shared.services), self.routes.clone());
-            return FinalizeFuture::Picking {
+            return FinalizeFuture::Boxed {
                 inner: Box::pin(async move {
                     let (parts, body) = req.into_parts();
                     if let Some(refused) = limits::refusal(&services, &parts).await {
@@ -240,7 +240,7 @@ impl Service<Request> for Finalize {
             Some(Err(e)) => FinalizeFuture::ready(after.apply(e.into_response())),
             Some(Ok(Some(filter))) => {
                 let inner = self.routes.call(req);
-                FinalizeFuture::Picking {
+                FinalizeFuture::Boxed {
                     inner: Box::pin(async move {
                         let res = match inner.await {
                             Ok(res) => res,
@@ -255,16 +255,17 @@ impl Service<Request> for Finalize {
 }
 
 pin_project! {
-    /// [`Finalize`]'s answer: ready at once, the router's with the fix-ups applied, or,
-    /// when `fields` asks for picking (which reads the whole body), a boxed future.
+    /// [`Finalize`]'s answer: ready at once, the router's with the fix-ups applied, or a
+    /// boxed future when more happens around the router: `fields` picking (which reads the
+    /// whole body), or a rate limit checked first.
     #[project = FinalizeProj]
     pub enum FinalizeFuture {
         /// Answered without the router.
         Ready { response: Option<Response> },
         /// The router's answer, then [`After::apply`].
         Routed { #[pin] inner: RouteFuture<Infallible>, after: Option<After> },
-        /// The router's answer with `fields` picked.
-        Picking { inner: Pin<Box<dyn Future<Output = Response> + Send>> },
+        /// The router's answer after a rate-limit check or with `fields` picked.
+        Boxed { inner: Pin<Box<dyn Future<Output = Response> + Send>> },
     }
 }
 
@@ -292,7 +293,7 @@ impl Future for FinalizeFuture {
                 }
                 Poll::Ready(Err(never)) => match never {},
             },
-            FinalizeProj::Picking { inner } => inner.as_mut().poll(cx).map(Ok),
+            FinalizeProj::Boxed { inner } => inner.as_mut().poll(cx).map(Ok),
         }
     }
 }
