@@ -23,7 +23,7 @@ HTTP = SERVER | {"http"}
 SQL = {"rusqlite", "tokio-postgres", "deadpool-postgres", "sea-query", "postgres-types"}
 ENGINES = {"kulisse-store-sqlite", "kulisse-store-postgres"}
 # Adapters implement a port of core for one technology; only the composition root picks one.
-ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs", "kulisse-mail"}
+ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs", "kulisse-mail", "kulisse-oauth2"}
 
 # crate -> dependencies it must not have (None: it must have none at all).
 FORBIDDEN = {
@@ -38,6 +38,8 @@ FORBIDDEN = {
     "kulisse-blob": HTTP | ENGINES | SQL | {"kulisse-store"},
     "kulisse-thumbs": HTTP | ENGINES | SQL | {"kulisse-store", "tokio"},
     "kulisse-mail": HTTP | ENGINES | SQL | {"kulisse-store"},
+    # An HTTP client only: it serves nothing.
+    "kulisse-oauth2": SERVER | ENGINES | SQL | {"kulisse-store"},
     # HTTP reaches data only through the services: no storage port, engine or adapter.
     "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL,
 }

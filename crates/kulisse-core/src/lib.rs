@@ -52,6 +52,8 @@ pub struct Services {
     pub records: RecordsService,
     /// Login, tokens, identities.
     pub auth: AuthService,
+    /// Sign-in through OAuth2 providers.
+    pub oauth2: auth::oauth2::OAuth2Service,
     /// Application settings.
     pub settings: settings::SettingsService,
     /// The file store the settings pick (none without file storage).
@@ -82,6 +84,8 @@ pub struct Ports {
     pub thumbnailer: Option<Arc<dyn files::Thumbnailer>>,
     /// Opens SMTP mailers; without it, no mail is sent.
     pub mailers: Option<Arc<dyn mail::Mailers>>,
+    /// Talks to OAuth2 providers; without it, no provider is known.
+    pub identity_providers: Option<Arc<dyn auth::oauth2::IdentityProviders>>,
 }
 
 impl Ports {
@@ -94,6 +98,7 @@ impl Ports {
             blobs: None,
             thumbnailer: None,
             mailers: None,
+            identity_providers: None,
         }
     }
 }
@@ -129,6 +134,7 @@ impl Services {
             blobs,
             thumbnailer,
             mailers,
+            identity_providers,
         } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
@@ -184,10 +190,18 @@ impl Services {
             &events,
             config.realtime,
         );
+        let oauth2 = auth::oauth2::OAuth2Service::new(
+            auth.clone(),
+            records.clone(),
+            realtime.clone(),
+            ambient.clone(),
+            identity_providers,
+        );
         Ok(Services {
             collections,
             records,
             auth,
+            oauth2,
             settings,
             files,
             mail,

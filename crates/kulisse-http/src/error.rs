@@ -207,6 +207,7 @@ fn status_of(e: &CoreError) -> StatusCode {
             AuthError::TooManyOtpAttempts => StatusCode::TOO_MANY_REQUESTS,
             AuthError::PasswordAuthDisabled
             | AuthError::OtpDisabled
+            | AuthError::OAuth2Disabled
             | AuthError::AuthLocked
             | AuthError::AuthRuleUnmet
             | AuthError::OtherCollection { .. }
@@ -214,6 +215,8 @@ fn status_of(e: &CoreError) -> StatusCode {
             | AuthError::SuperuserIpNotAllowed => FORBIDDEN,
             AuthError::InvalidCredentials
             | AuthError::InvalidOtp
+            | AuthError::OAuth2Token
+            | AuthError::OAuth2User
             | AuthError::InvalidMfa
             | AuthError::MfaOfAnotherRecord
             | AuthError::MfaSameMethod

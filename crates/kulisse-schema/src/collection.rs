@@ -103,13 +103,6 @@ pub(crate) const AUTH_FIELDS: &[&str] = &[
     "verified",
 ];
 
-/// Auth options kulisse keeps (for round trips) but does not implement yet; enabling one is
-/// refused, so nobody believes their accounts protected by a check that never runs.
-const UNSUPPORTED_AUTH_OPTIONS: &[(&str, &str)] = &[(
-    "oauth2",
-    "Not supported yet: kulisse has no OAuth2 sign-in, so it cannot be enabled.",
-)];
-
 const AUTH_EXTRA_KEYS: &[&str] = &[
     "authAlert",
     "oauth2",
@@ -428,15 +421,8 @@ impl Collection {
                     FieldError::new("validation_nil_or_not_empty_required", "Cannot be blank."),
                 );
             }
-            for (key, message) in UNSUPPORTED_AUTH_OPTIONS {
-                let enabled = auth.extra.get(*key).and_then(|o| o.get("enabled"));
-                if enabled.and_then(Value::as_bool) == Some(true) {
-                    let mut option = FieldErrors::new();
-                    option.add("enabled", FieldError::not_supported(*message));
-                    errs.add_nested(*key, option);
-                }
-            }
             auth_methods::validate(auth, &mut errs);
+            oauth2::validate(auth, &mut errs);
             for f in &auth.identity_fields {
                 if !self.has_unique_index_on(f) {
                     let mut pa = FieldErrors::new();
@@ -583,8 +569,15 @@ impl Serialize for CollectionJson<'_> {
         if let Some(a) = &c.auth {
             m.serialize_entry("authRule", &a.auth_rule)?;
             m.serialize_entry("manageRule", &a.manage_rule)?;
-            for key in ["authAlert", "oauth2"] {
-                m.serialize_entry(key, a.extra.get(key).unwrap_or(&Value::Null))?;
+            m.serialize_entry(
+                "authAlert",
+                a.extra.get("authAlert").unwrap_or(&Value::Null),
+            )?;
+            let oauth2 = a.extra.get("oauth2").unwrap_or(&Value::Null);
+            if self.with_secrets {
+                m.serialize_entry("oauth2", oauth2)?;
+            } else {
+                m.serialize_entry("oauth2", &oauth2::without_secrets(oauth2))?;
             }
             m.serialize_entry(
                 "passwordAuth",
@@ -620,9 +613,14 @@ impl Serialize for CollectionJson<'_> {
 mod auth_methods;
 mod auth_system;
 mod input;
+mod oauth2;
 pub use auth_methods::{MfaOptions, OtpOptions};
 pub use auth_system::{AUTH_ORIGINS, EXTERNAL_AUTHS, MFAS, OTPS, auth_system_collections};
 pub use input::CollectionInputError;
+pub use oauth2::{
+    KNOWN_PROVIDERS, KnownProvider, MappedFields, OAuth2Options, ProviderConfig, is_oidc,
+    known_provider,
+};
 
 /// The `_superusers` collection of a new data dir.
 pub fn superusers() -> Collection {

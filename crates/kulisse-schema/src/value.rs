@@ -419,7 +419,7 @@ fn is_hostname(d: &str) -> bool {
 }
 
 /// Host of an absolute http(s)-like URL, or `None` when it is not a valid URL.
-fn url_host(s: &str) -> Option<String> {
+pub(crate) fn url_host(s: &str) -> Option<String> {
     let (scheme, rest) = s.split_once("://")?;
     if scheme.is_empty()
         || !scheme

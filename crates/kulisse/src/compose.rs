@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kulisse_blob::Stores;
+use kulisse_core::auth::oauth2::IdentityProviders;
 use kulisse_core::files::{BlobStores, Thumbnailer};
 use kulisse_core::mail::Mailers;
 use kulisse_core::{ChangeFeed, Config, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
 use kulisse_mail::Smtp;
+use kulisse_oauth2::Providers;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
@@ -67,6 +69,8 @@ pub async fn start(
     ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStores>);
     ports.thumbnailer = Some(Arc::new(Thumbnails::new(THUMB_MAX_PIXELS)) as Arc<dyn Thumbnailer>);
     ports.mailers = Some(Arc::new(Smtp) as Arc<dyn Mailers>);
+    let providers = Providers::new().context("cannot start the OAuth2 providers' HTTP client")?;
+    ports.identity_providers = Some(Arc::new(providers) as Arc<dyn IdentityProviders>);
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

@@ -28,6 +28,15 @@ pub enum AuthError {
     /// More attempts on a record's one-time passwords than its window allows.
     #[error("Too many attempts, please try again later with a new OTP.")]
     TooManyOtpAttempts,
+    /// `auth-with-oauth2` on a collection with OAuth2 off.
+    #[error("The collection is not configured to allow OAuth2 authentication.")]
+    OAuth2Disabled,
+    /// The provider refused the code, or its token failed kulisse's checks.
+    #[error("Failed to fetch OAuth2 token.")]
+    OAuth2Token,
+    /// The provider's user could not be read.
+    #[error("Failed to fetch OAuth2 user.")]
+    OAuth2User,
     /// An unknown, expired or used MFA session.
     #[error("Invalid or expired MFA session.")]
     InvalidMfa,

@@ -6,6 +6,7 @@ mod forget;
 mod forms;
 mod mailed;
 mod mfa;
+pub mod oauth2;
 mod origins;
 mod otp;
 mod password;

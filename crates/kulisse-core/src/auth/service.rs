@@ -47,6 +47,8 @@ pub enum Method {
     Password,
     /// `auth-with-otp`.
     Otp,
+    /// `auth-with-oauth2`.
+    OAuth2,
 }
 
 impl Method {
@@ -55,6 +57,7 @@ impl Method {
         match self {
             Method::Password => "password",
             Method::Otp => "otp",
+            Method::OAuth2 => "oauth2",
         }
     }
 }

@@ -133,6 +133,19 @@ impl Client {
         Ok(())
     }
 
+    /// Removes the subscription to `topic` (a custom topic whose one message was sent).
+    pub(crate) fn drop_topic(&self, topic: &str) {
+        if let Ok(mut state) = self.state.write() {
+            let kept = state
+                .subscriptions
+                .iter()
+                .filter(|s| &*s.topic != topic)
+                .cloned()
+                .collect();
+            state.subscriptions = Arc::new(kept);
+        }
+    }
+
     /// Starts a new stream for a client that resumes from `from` (see [`State::resume`]).
     pub(crate) fn resume_from(&self, from: Position) {
         if let Ok(mut state) = self.state.write() {

@@ -326,14 +326,17 @@ impl RealtimeService {
         self.inner.dropped().clear();
     }
 
-    /// Sends `data` on the custom topic `topic` (such as `@oauth2`) to client `client_id`,
-    /// which must be connected to this node and subscribed to exactly that topic.
+    /// Sends `data` once on the custom topic `topic` (such as `@oauth2`) to client
+    /// `client_id`, which must be connected to this node from address `ip` and subscribed
+    /// to exactly that topic; the subscription ends with it (a popup's code goes to the
+    /// page that asked for it, and only once).
     ///
     /// # Errors
     /// [`RealtimeError::UnknownClient`] otherwise, or when its outbox is full.
-    pub fn send_custom(
+    pub fn send_once(
         &self,
         client_id: &str,
+        ip: &str,
         topic: &str,
         data: &serde_json::Value,
     ) -> Result<(), RealtimeError> {
@@ -344,16 +347,21 @@ impl RealtimeService {
             .ok()
             .and_then(|c| c.get(client_id).cloned())
             .ok_or(RealtimeError::UnknownClient)?;
+        let from_ip = client.peer.split(' ').next() == Some(ip);
         let subscribed = client
             .state()
             .subscriptions
             .iter()
             .any(|s| &*s.topic == topic);
+        if !from_ip || !subscribed {
+            return Err(RealtimeError::UnknownClient);
+        }
+        client.drop_topic(topic);
         let message = Message::Custom {
             topic: Arc::from(topic),
             data: data.to_string().into_bytes(),
         };
-        if subscribed && client.send(message) {
+        if client.send(message) {
             Ok(())
         } else {
             Err(RealtimeError::UnknownClient)

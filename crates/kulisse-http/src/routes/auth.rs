@@ -17,18 +17,21 @@ use kulisse_core::query::RequestInfo;
 use kulisse_schema::Collection;
 use serde_json::{Map, Value, json};
 
+use super::oauth2::Meta;
 use super::records::expand_of;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{BodyKind, FormBody, RemoteIp, Req, WriteBody};
 
-/// `{"record", "token"}` with the record shown (and expanded) as its owner sees it.
+/// `{"record", "token"}` with the record shown (and expanded) as its owner sees it, after
+/// an OAuth2 sign-in's `meta`.
 async fn auth_response(
     s: &AppState,
     req: &RequestInfo,
     c: &Arc<Collection>,
     record: Row,
     token: String,
+    meta: Option<Meta>,
 ) -> Result<Response, ApiError> {
     let mut as_owner = req.clone();
     as_owner.auth = kulisse_core::Auth::Record {
@@ -42,12 +45,21 @@ async fn auth_response(
         .await?;
     let [record] = rows;
     let embedded = record.embedded();
-    Ok(records_answer(AuthAnswer { record, token }, embedded))
+    Ok(records_answer(
+        AuthAnswer {
+            meta,
+            record,
+            token,
+        },
+        embedded,
+    ))
 }
 
-/// `{"record", "token"}`.
+/// `{"meta", "record", "token"}` (`meta` after OAuth2 only).
 #[derive(Serialize)]
 struct AuthAnswer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<Meta>,
     record: Record,
     token: String,
 }
@@ -61,7 +73,7 @@ fn form_str<'a>(body: &'a Map<String, Value>, key: &str) -> &'a str {
 }
 
 /// The MFA session a second login method continues: `mfaId` in the body or the query.
-fn mfa_id<'a>(req: &'a RequestInfo, body: &'a Map<String, Value>) -> Option<&'a str> {
+pub(super) fn mfa_id<'a>(req: &'a RequestInfo, body: &'a Map<String, Value>) -> Option<&'a str> {
     Some(form_str(body, "mfaId"))
         .filter(|id| !id.is_empty())
         .or_else(|| req.query.get("mfaId").map(String::as_str))
@@ -69,11 +81,12 @@ fn mfa_id<'a>(req: &'a RequestInfo, body: &'a Map<String, Value>) -> Option<&'a 
 
 /// A finished login: the auth response, or PocketBase's bare 401 `{"mfaId"}` when a
 /// second method must follow. A superuser from outside `superuserIPs` gets neither.
-async fn login_response(
+pub(super) async fn login_response(
     s: &AppState,
     req: &RequestInfo,
     ip: Option<std::net::IpAddr>,
     login: Login,
+    meta: Option<Meta>,
 ) -> Result<Response, ApiError> {
     let c = match &login {
         Login::Token(c, ..) | Login::SecondFactor(c, _) => c,
@@ -83,7 +96,7 @@ async fn login_response(
         s.services.settings.check_superuser_ip(ip)?;
     }
     match login {
-        Login::Token(c, record, token) => auth_response(s, req, &c, record, token).await,
+        Login::Token(c, record, token) => auth_response(s, req, &c, record, token, meta).await,
         Login::SecondFactor(_, mfa_id) => {
             Ok((StatusCode::UNAUTHORIZED, Json(json!({ "mfaId": mfa_id }))).into_response())
         }
@@ -102,7 +115,7 @@ fn text_fields(body: &Map<String, Value>, keys: &[&str]) -> Result<(), ApiError>
 }
 
 /// The client of a login, for its origin and alert.
-fn client(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> Client {
+pub(super) fn client(headers: &HeaderMap, ip: Option<std::net::IpAddr>) -> Client {
     Client {
         ip,
         user_agent: headers
@@ -135,7 +148,7 @@ pub async fn auth_with_password(
             &client(&headers, ip),
         )
         .await?;
-    login_response(&s, &req, ip, login).await
+    login_response(&s, &req, ip, login, None).await
 }
 
 /// `POST …/request-otp` → `{"otpId"}`
@@ -167,7 +180,7 @@ pub async fn auth_with_otp(
         .auth
         .auth_with_otp(&c, &form, mfa.as_deref(), &client(&headers, ip))
         .await?;
-    login_response(&s, &req, ip, login).await
+    login_response(&s, &req, ip, login, None).await
 }
 
 /// `POST …/auth-refresh`
@@ -182,7 +195,7 @@ pub async fn auth_refresh(
         .and_then(|v| v.to_str().ok())
         .map(kulisse_core::auth::bare_token);
     let (c, record, token) = s.services.auth.refresh(&req.auth, &c, presented).await?;
-    auth_response(&s, &req, &c, record, token).await
+    auth_response(&s, &req, &c, record, token, None).await
 }
 
 /// `POST …/impersonate/{id}` (superusers only)
@@ -205,7 +218,7 @@ pub async fn impersonate(
         .auth
         .impersonate(&req.auth, &c, &id, &body)
         .await?;
-    auth_response(&s, &req, &c, record, token).await
+    auth_response(&s, &req, &c, record, token, None).await
 }
 
 /// `GET …/auth-methods`
@@ -214,6 +227,7 @@ pub async fn auth_methods(
     Path(c): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let m = s.services.auth.methods(&c)?;
+    let providers = s.services.oauth2.providers(&c).await?;
     let enabled = |key: &str| {
         m.extra
             .get(key)
@@ -233,12 +247,21 @@ pub async fn auth_methods(
         }
     };
     let has = |f: &str| m.password_enabled && m.identity_fields.iter().any(|i| i == f);
+    // The pre-0.23 list (the SDKs' `authProviders`): the same entries, logo left empty.
+    let legacy: Vec<Value> = providers
+        .iter()
+        .map(|p| {
+            let mut v = json!(p);
+            v["logo"] = json!("");
+            v
+        })
+        .collect();
     Ok(Json(json!({
         "password": {"identityFields": m.identity_fields, "enabled": m.password_enabled},
-        "oauth2": {"providers": [], "enabled": enabled("oauth2")},
+        "oauth2": {"providers": providers, "enabled": enabled("oauth2")},
         "mfa": {"enabled": enabled("mfa"), "duration": duration("mfa")},
         "otp": {"enabled": enabled("otp"), "duration": duration("otp")},
-        "authProviders": [],
+        "authProviders": legacy,
         "usernamePassword": has("username"),
         "emailPassword": has("email"),
     })))

@@ -6,6 +6,7 @@ mod collections;
 mod files;
 mod health;
 mod mailed;
+mod oauth2;
 mod realtime;
 mod records;
 mod settings;
@@ -74,6 +75,14 @@ pub fn api() -> Router<AppState> {
         .route(
             "/api/collections/{collection}/auth-with-password",
             post(auth::auth_with_password),
+        )
+        .route(
+            "/api/collections/{collection}/auth-with-oauth2",
+            post(oauth2::auth_with_oauth2),
+        )
+        .route(
+            "/api/oauth2-redirect",
+            get(oauth2::redirect_get).post(oauth2::redirect_post),
         )
         .route(
             "/api/collections/{collection}/request-otp",

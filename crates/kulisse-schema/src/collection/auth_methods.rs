@@ -80,11 +80,6 @@ impl AuthOptions {
                 .to_owned(),
         }
     }
-
-    /// Whether OAuth2 sign-in is on.
-    pub fn oauth2_enabled(&self) -> bool {
-        enabled(option(self, "oauth2"))
-    }
 }
 
 /// Whether `input` (a submitted `otp` or `mfa`) has the types PocketBase loads: a
@@ -105,6 +100,7 @@ pub(crate) fn loadable(key: &str, input: &Value) -> bool {
                 && is("duration", Value::is_number)
                 && is("rule", Value::is_string)
         }
+        "oauth2" => super::oauth2::loadable(o),
         _ => true,
     }
 }
@@ -133,7 +129,7 @@ pub(crate) fn validate(auth: &AuthOptions, errs: &mut FieldErrors) {
         let methods = [
             auth.password_auth_enabled,
             otp.enabled,
-            auth.oauth2_enabled(),
+            auth.oauth2().enabled,
         ];
         if methods.iter().filter(|on| **on).count() < 2 {
             e.add(

@@ -239,7 +239,14 @@ fn apply_auth(
             if !super::auth_methods::loadable(key, v) {
                 return Err(CollectionInputError::Malformed);
             }
-            merge_into(auth.extra.entry(key.to_string()).or_insert(Value::Null), v);
+            let target = auth.extra.entry(key.to_string()).or_insert(Value::Null);
+            if *key == "oauth2" {
+                let old = target.clone();
+                merge_into(target, v);
+                super::oauth2::keep_secrets(Some(&old), target);
+            } else {
+                merge_into(target, v);
+            }
         }
     }
     Ok(())

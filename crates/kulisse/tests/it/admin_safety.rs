@@ -470,57 +470,7 @@ async fn superuser_ips_follow_the_trusted_proxy_header() {
     assert_eq!(get_with(&srv, "/api/settings", &su, &[]).await.0, 200);
 }
 
-async fn options_kulisse_does_not_enforce_cannot_be_enabled() {
-    let srv = TestServer::start().await;
-    let su = srv.superuser_token().await;
-    // OAuth2 sign-in is the accounts issue's next part.
-    let option = "oauth2";
-    let body = json!({ option: {"enabled": true} });
-    let (s, res) = srv
-        .send(
-            "PATCH",
-            "/api/collections/users",
-            Some(&su),
-            Some(body.clone()),
-        )
-        .await;
-    assert_eq!(s, 400, "{option}: {res}");
-    assert_eq!(res["message"], "Failed to update collection.");
-    assert_eq!(
-        res["data"][option]["enabled"]["code"], "validation_not_supported",
-        "{res}"
-    );
-    let mut create = body;
-    create["name"] = json!(format!("members_{option}"));
-    create["type"] = json!("auth");
-    let (s, res) = srv
-        .send("POST", "/api/collections", Some(&su), Some(create))
-        .await;
-    assert_eq!(s, 400, "{option}: {res}");
-    assert_eq!(
-        res["data"][option]["enabled"]["code"],
-        "validation_not_supported"
-    );
-    let (_, methods) = srv
-        .send("GET", "/api/collections/users/auth-methods", None, None)
-        .await;
-    assert_eq!(methods["mfa"]["enabled"], false);
-    assert_eq!(methods["otp"]["enabled"], false);
-    assert_eq!(methods["oauth2"]["enabled"], false);
-    // Keeping them off is fine.
-    let (s, res) = srv
-        .send(
-            "PATCH",
-            "/api/collections/users",
-            Some(&su),
-            Some(json!({"mfa": {"enabled": false}, "otp": {"enabled": false}, "oauth2": {"enabled": false}})),
-        )
-        .await;
-    assert_eq!(s, 200, "{res}");
-}
-
 kulisse_testkit::engine_tests!(
     superuser_ips_are_validated_and_enforced,
     superuser_ips_follow_the_trusted_proxy_header,
-    options_kulisse_does_not_enforce_cannot_be_enabled,
 );

@@ -379,17 +379,30 @@ fn corpus() -> Vec<Row> {
         row("PATCH", "/api/settings")
             .su()
             .json(r#"{"superuserIPs": "10.0.0.0/8"}"#),
-        // Options kulisse does not enforce yet cannot be turned on; rate limit rules are
-        // checked as PocketBase checks them.
+        // Rate limit rules are checked as PocketBase checks them.
         row("PATCH", "/api/settings")
             .su()
             .json(r#"{"rateLimits": {"rules": [{"label": "*:auth", "audience": "@everyone", "duration": -1, "maxRequests": 0}]}}"#),
         row("PATCH", "/api/settings")
             .su()
             .json(r#"{"rateLimits": {"rules": [{"label": "no spaces allowed here"}]}}"#),
+        // OAuth2 providers: incomplete, of the wrong type, unknown.
         row("PATCH", "/api/collections/users")
             .su()
-            .json(r#"{"oauth2": {"enabled": true}}"#),
+            .json(r#"{"oauth2": {"enabled": true, "providers": [{"name": "github"}]}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"oauth2": {"providers": "github"}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"oauth2": {"enabled": true, "providers": [{"name": "nope", "clientId": "a", "clientSecret": "b"}]}}"#),
+        row("POST", "/api/collections/users/auth-with-oauth2")
+            .json(r#"{"provider": "google", "code": 5}"#),
+        // The popup's redirect answers a garbled form with its failure page.
+        row("POST", "/api/oauth2-redirect")
+            .body("application/x-www-form-urlencoded", "state=%ZZ&code")
+            .want(Want::Status(303)),
+        row("GET", "/api/oauth2-redirect?state=%ZZ&&code=%00").want(Want::Status(307)),
         // OTP and MFA options PocketBase refuses.
         row("PATCH", "/api/collections/users")
             .su()
@@ -432,7 +445,11 @@ fn pocketbase_shaped(status: u16, body: &[u8]) -> Result<(), String> {
 
 async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
     let srv = ServerProcess::start().await;
-    let client = reqwest::Client::new();
+    // Redirects (the OAuth2 popup's) are answers to check, not to follow.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let url = |p: &str| format!("{}{p}", srv.base);
     let su = superuser_token_at(&client, &srv.base).await;
     let open = "";

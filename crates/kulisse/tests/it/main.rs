@@ -20,6 +20,7 @@ mod mail;
 mod mfa;
 mod migrations;
 mod multinode;
+mod oauth2;
 mod otp;
 mod process;
 mod rate_limits;
