@@ -39,6 +39,20 @@ pub(crate) async fn read(
         }
         raw
     };
+    let mut user = user_of(&provider.name, &raw);
+    if provider.name == "github" {
+        let emails = format!("{}/emails", provider.user_info_url.trim_end_matches('/'));
+        user.email = github_email(http, provider, &emails, &tokens.access_token).await;
+    }
+    if user.id.is_empty() {
+        return Err(ProviderError::User("no user id".into()));
+    }
+    user.raw = raw;
+    Ok(user)
+}
+
+/// The user in `raw`, as provider `provider` shapes it.
+fn user_of(provider: &str, raw: &Map<String, Value>) -> ExternalUser {
     let text = |v: Option<&Value>| match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -46,14 +60,13 @@ pub(crate) async fn read(
     };
     let field = |key: &str| text(raw.get(key));
     let mut user = ExternalUser::default();
-    match provider.name.as_str() {
+    match provider {
         "github" => {
             user.id = field("id");
             user.name = field("name");
             user.username = field("login");
             user.avatar_url = field("avatar_url");
-            let emails = format!("{}/emails", provider.user_info_url.trim_end_matches('/'));
-            user.email = github_email(http, provider, &emails, &tokens.access_token).await;
+            // The email is read from `/user/emails` (see `github_email`).
         }
         "microsoft" => {
             user.id = field("id");
@@ -111,11 +124,7 @@ pub(crate) async fn read(
             }
         }
     }
-    if user.id.is_empty() {
-        return Err(ProviderError::User("no user id".into()));
-    }
-    user.raw = raw;
-    Ok(user)
+    user
 }
 
 /// OpenID Connect's booleans, which some providers (Apple) send as text.
@@ -181,4 +190,107 @@ async fn github_email(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn of(provider: &str, raw: Value) -> ExternalUser {
+        user_of(provider, raw.as_object().unwrap_or(&Map::new()))
+    }
+
+    #[test]
+    fn each_provider_maps_its_user_and_keeps_only_vouched_emails() {
+        let oidc = of(
+            "google",
+            json!({"sub": "1", "name": "Ann", "email": "a@x.test", "email_verified": "true", "picture": "p"}),
+        );
+        assert_eq!(
+            (
+                oidc.id.as_str(),
+                oidc.email.as_str(),
+                oidc.avatar_url.as_str()
+            ),
+            ("1", "a@x.test", "p")
+        );
+        assert_eq!(
+            of(
+                "apple",
+                json!({"sub": "1", "email": "a@x.test", "email_verified": false})
+            )
+            .email,
+            ""
+        );
+        let ms = of(
+            "microsoft",
+            json!({"id": "m", "displayName": "Mo", "mail": "ceo@x.test"}),
+        );
+        assert_eq!(
+            (ms.id.as_str(), ms.name.as_str(), ms.email.as_str()),
+            ("m", "Mo", "")
+        );
+        let gitlab = of(
+            "gitlab",
+            json!({"id": 7, "username": "gl", "email": "g@x.test", "confirmed_at": null}),
+        );
+        assert_eq!((gitlab.id.as_str(), gitlab.email.as_str()), ("7", ""));
+        let gitlab = of(
+            "gitlab",
+            json!({"id": 7, "email": "g@x.test", "confirmed_at": "2020-01-01"}),
+        );
+        assert_eq!(gitlab.email, "g@x.test");
+        let discord = of(
+            "discord",
+            json!({"id": "9", "username": "dd", "global_name": null, "avatar": "h", "email": "d@x.test", "verified": true}),
+        );
+        assert_eq!(discord.name, "dd");
+        assert_eq!(
+            discord.avatar_url,
+            "https://cdn.discordapp.com/avatars/9/h.png"
+        );
+        assert_eq!(discord.email, "d@x.test");
+        assert_eq!(
+            of(
+                "discord",
+                json!({"id": "9", "email": "d@x.test", "verified": false})
+            )
+            .email,
+            ""
+        );
+        let fb = of(
+            "facebook",
+            json!({"id": "f", "name": "Fi", "email": "f@x.test", "picture": {"data": {"url": "u"}}}),
+        );
+        assert_eq!(
+            (fb.email.as_str(), fb.avatar_url.as_str()),
+            ("f@x.test", "u")
+        );
+        let twitch = of(
+            "twitch",
+            json!({"data": [{"id": "t", "login": "tw", "display_name": "Tw", "email": "t@x.test", "profile_image_url": "i"}]}),
+        );
+        assert_eq!(
+            (
+                twitch.id.as_str(),
+                twitch.username.as_str(),
+                twitch.name.as_str()
+            ),
+            ("t", "tw", "Tw")
+        );
+        let github = of(
+            "github",
+            json!({"id": 5, "login": "octo", "email": "public@x.test"}),
+        );
+        assert_eq!(
+            (
+                github.id.as_str(),
+                github.username.as_str(),
+                github.email.as_str()
+            ),
+            ("5", "octo", "")
+        );
+    }
 }
