@@ -101,6 +101,9 @@ pub enum Form {
     /// Any other request form: auth-with-password, the collections import's list.
     #[error("An error occurred while validating the submitted data.")]
     Request,
+    /// `POST /api/settings/apple/generate-client-secret`'s body.
+    #[error("Invalid client secret data.")]
+    AppleClientSecret,
     /// A form PocketBase checks as it loads it (`auth-with-oauth2`).
     #[error("An error occurred while loading the submitted data.")]
     Load,

@@ -22,7 +22,9 @@ pub use client::{
 pub use engine::{ENGINE, TestEngine, current_engine};
 pub use kulisse_testkit_store::pg::{fresh_database, pg_admin_url};
 pub use mail::{Mail, mail_to, smtp_settings};
-pub use oauth2::{AVATAR_PNG, FakeProvider, Grant, IdToken};
+pub use oauth2::{
+    APPLE_PRIVATE_KEY, AVATAR_PNG, FakeProvider, Grant, IdToken, apple_secret_claims,
+};
 pub use server::{TestServer, cut_listeners};
 pub use sse::{Frame, Sse};
 pub use storage::{STORAGE, TestStorage, current_storage, fresh_bucket, s3_url};

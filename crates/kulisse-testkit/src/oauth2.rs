@@ -323,3 +323,18 @@ async fn jwks() -> Response {
     axum::Json(json!({"keys": [{"kty": "RSA", "kid": KEY_ID, "use": "sig", "alg": "RS256", "n": PROVIDER_N, "e": "AQAB"}]}))
         .into_response()
 }
+
+/// A Sign in with Apple key (PKCS #8, P-256; test only).
+pub const APPLE_PRIVATE_KEY: &str = include_str!("oauth2_keys/apple.p8");
+const APPLE_PUBLIC_KEY: &[u8] = include_bytes!("oauth2_keys/apple.pub.pem");
+
+/// The claims of a client secret signed with [`APPLE_PRIVATE_KEY`] (ES256), if its
+/// signature checks; expiry and audience are the caller's to look at.
+pub fn apple_secret_claims(secret: &str) -> Option<Value> {
+    let key = jsonwebtoken::DecodingKey::from_ec_pem(APPLE_PUBLIC_KEY).ok()?;
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(secret, &key, &validation)
+        .ok()
+        .map(|d| d.claims)
+}

@@ -31,6 +31,10 @@ pub fn api() -> Router<AppState> {
         )
         .route("/api/settings/test/s3", post(settings::test_s3))
         .route("/api/settings/test/email", post(settings::test_email))
+        .route(
+            "/api/settings/apple/generate-client-secret",
+            post(settings::apple_client_secret),
+        )
         .route("/api/batch", post(batch::batch))
         .route(
             "/api/realtime",

@@ -1,5 +1,6 @@
-//! `GET/PATCH /api/settings`, `POST /api/settings/test/s3` and
-//! `POST /api/settings/test/email` (superusers only).
+//! `GET/PATCH /api/settings`, `POST /api/settings/test/s3`,
+//! `POST /api/settings/test/email` and `POST /api/settings/apple/generate-client-secret`
+//! (superusers only).
 
 use crate::json::Json;
 use axum::extract::State;
@@ -31,6 +32,19 @@ pub async fn update_settings(
             .update(&req.auth, &Value::Object(body))
             .await?,
     ))
+}
+
+/// `POST /api/settings/apple/generate-client-secret` → `{"secret"}`
+pub async fn apple_client_secret(
+    State(s): State<AppState>,
+    Req(req): Req,
+    WriteBody(body, _): WriteBody<FormBody>,
+) -> Result<Json<Value>, ApiError> {
+    let secret = s
+        .services
+        .oauth2
+        .apple_client_secret(&req.auth, &Value::Object(body))?;
+    Ok(Json(serde_json::json!({ "secret": secret })))
 }
 
 /// `POST /api/settings/test/s3` `{"filesystem": "storage" | "backups"}`: 204 when a test

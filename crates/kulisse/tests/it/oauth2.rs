@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use kulisse_testkit::{FakeProvider, Grant, IdToken, Sse, TestServer, engine_tests};
+use kulisse_testkit::{
+    APPLE_PRIVATE_KEY, FakeProvider, Grant, IdToken, Sse, TestServer, apple_secret_claims,
+    engine_tests,
+};
 use serde_json::{Value, json};
 
 engine_tests!(
@@ -20,6 +23,7 @@ engine_tests!(
     github_users_sign_in_with_their_verified_primary_address,
     oauth2_can_be_the_first_of_two_factors,
     the_popup_redirect_hands_the_code_to_the_waiting_page_once,
+    superusers_make_apples_client_secret,
 );
 
 const CLIENT_ID: &str = "kulisse-app";
@@ -634,4 +638,57 @@ async fn the_popup_redirect_hands_the_code_to_the_waiting_page_once() {
     );
     let frame = refused.next(Duration::from_secs(5)).await.unwrap();
     assert_eq!(frame.data["error"], "access_denied");
+}
+
+async fn superusers_make_apples_client_secret() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let path = "/api/settings/apple/generate-client-secret";
+    let form = json!({"clientId": "com.example.app", "teamId": "TEAM123456",
+        "keyId": "KEY1234567", "privateKey": APPLE_PRIVATE_KEY, "duration": 3600});
+    let (s, body) = srv.send("POST", path, Some(&su), Some(form.clone())).await;
+    assert_eq!(s, 200, "{body}");
+    let secret = body["secret"].as_str().unwrap();
+    let claims = apple_secret_claims(secret).expect("signed with the given key");
+    assert_eq!(claims["iss"], "TEAM123456");
+    assert_eq!(claims["sub"], "com.example.app");
+    assert_eq!(claims["aud"], json!(["https://appleid.apple.com"]));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+    let header: Value = serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(secret.split('.').next().unwrap().as_bytes())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (header["alg"].as_str(), header["kid"].as_str()),
+        (Some("ES256"), Some("KEY1234567"))
+    );
+
+    let (s, body) = srv
+        .send(
+            "POST",
+            path,
+            Some(&su),
+            Some(json!({"clientId": "c", "teamId": "t", "keyId": "k", "privateKey": "nope", "duration": 99_999_999})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(body["message"], "Invalid client secret data.");
+    assert_eq!(body["data"]["teamId"]["code"], "validation_length_invalid");
+    assert_eq!(body["data"]["keyId"]["code"], "validation_length_invalid");
+    assert_eq!(
+        body["data"]["privateKey"]["code"],
+        "validation_match_invalid"
+    );
+    assert_eq!(body["data"]["duration"]["params"]["threshold"], 15_777_000);
+    let (s, _) = srv.send("POST", path, None, Some(form.clone())).await;
+    assert_eq!(s, 401);
+    srv.create_user("apple@example.com", "apple-pass").await;
+    let token = srv.login("users", "apple@example.com", "apple-pass").await;
+    let (s, _) = srv.send("POST", path, Some(&token), Some(form)).await;
+    assert_eq!(s, 403);
 }

@@ -1,7 +1,8 @@
 //! Sign-in through OAuth2 providers (spec §5.7): the providers `auth-methods` lists, the
-//! code flow's sign-in, and the redirect that hands a popup's code to the page that opened
-//! it through realtime (`@oauth2`).
+//! code flow's sign-in, the redirect that hands a popup's code to the page that opened it
+//! through realtime (`@oauth2`), and Apple's client secret.
 
+mod apple;
 mod port;
 mod redirect;
 mod sign_in;
