@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kulisse_schema::collection::{AUTH_ORIGINS, EXTERNAL_AUTHS, MFAS, OTPS};
 use kulisse_schema::{Collection, CollectionKind, Field, FieldKind};
 use kulisse_store::{
     CmpOp, Cond, Join, JoinSource, Literal, Row, Select, StoreError, StoreTx, Term,
@@ -77,10 +78,43 @@ pub(crate) fn delete_with_references(
             }
         }
     }
+    if c.is_auth() {
+        forget_auth_state(tx, all, c, id)?;
+    }
     match tx.delete(c, id) {
         Ok(()) | Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Deletes what the auth system collections keep about auth record `id` of `c` (its
+/// OAuth2 links, login origins, MFA sessions and one-time passwords), as PocketBase does:
+/// a link left behind would sign its provider's user into nothing.
+fn forget_auth_state(
+    tx: &mut dyn StoreTx,
+    all: &[Arc<Collection>],
+    c: &Collection,
+    id: &str,
+) -> Result<(), StoreError> {
+    let eq = |column: &str, value: &str| Cond::Compare {
+        left: Term::Column(column.into()),
+        op: CmpOp::Eq,
+        right: Term::Value(Literal::Text(value.into())),
+    };
+    let kept = all
+        .iter()
+        .filter(|s| [EXTERNAL_AUTHS, AUTH_ORIGINS, MFAS, OTPS].contains(&s.name.as_str()));
+    for system in kept {
+        let q = Select::all(Arc::clone(system))
+            .and(eq("collectionRef", &c.id))
+            .and(eq("recordRef", id));
+        for row in tx.select(&q)? {
+            if let Some(row_id) = row.get("id").and_then(|v| v.as_str()) {
+                tx.delete(system, row_id)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The condition "relation field `f` holds `id`" (one of its ids, for multiple relations).

@@ -24,6 +24,7 @@ engine_tests!(
     oauth2_can_be_the_first_of_two_factors,
     the_popup_redirect_hands_the_code_to_the_waiting_page_once,
     superusers_make_apples_client_secret,
+    a_deleted_or_truncated_account_leaves_no_link_behind,
 );
 
 const CLIENT_ID: &str = "kulisse-app";
@@ -691,4 +692,59 @@ async fn superusers_make_apples_client_secret() {
     let token = srv.login("users", "apple@example.com", "apple-pass").await;
     let (s, _) = srv.send("POST", path, Some(&token), Some(form)).await;
     assert_eq!(s, 403);
+}
+
+async fn a_deleted_or_truncated_account_leaves_no_link_behind() {
+    let (srv, provider, su) = oauth2_server().await;
+    let sign_in_as = |sub: &'static str| {
+        let code = provider.code_for(person(sub, &format!("{sub}@example.com"), true));
+        let srv = &srv;
+        async move { sign_in(srv, None, form(&code)).await }
+    };
+    let (s, first) = sign_in_as("dora").await;
+    assert_eq!(s, 200, "{first}");
+    let id = first["record"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(links_of(&srv, &su, &id).await.len(), 1);
+    let (s, _) = srv
+        .send(
+            "DELETE",
+            &format!("/api/collections/users/records/{id}"),
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert!(
+        links_of(&srv, &su, &id).await.is_empty(),
+        "the link went with the record"
+    );
+    let filter = kulisse_testkit::urlencode(&format!("recordRef='{id}'"));
+    let (_, origins) = srv
+        .send(
+            "GET",
+            &format!("/api/collections/_authOrigins/records?filter={filter}"),
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(
+        origins["totalItems"], 0,
+        "and so did its login origins: {origins}"
+    );
+    let (s, again) = sign_in_as("dora").await;
+    assert_eq!((s, &again["meta"]["isNew"]), (200, &json!(true)), "{again}");
+
+    let (s, _) = srv
+        .send("DELETE", "/api/collections/users/truncate", Some(&su), None)
+        .await;
+    assert_eq!(s, 204);
+    let (s, after) = sign_in_as("dora").await;
+    assert_eq!((s, &after["meta"]["isNew"]), (200, &json!(true)), "{after}");
+    let (s, next) = sign_in_as("dora").await;
+    assert_eq!(s, 200, "{next}");
+    assert_eq!(
+        next["meta"]["isNew"], false,
+        "the stale link now points at the new record"
+    );
+    assert_eq!(next["record"]["id"], after["record"]["id"]);
 }

@@ -365,7 +365,8 @@ impl OAuth2Service {
         Some((upload, path))
     }
 
-    /// Links `record` to the provider's user in `_externalAuths`, unless it already is.
+    /// Links `record` to the provider's user in `_externalAuths`, unless it already is. A
+    /// link to a record that is gone (its collection was truncated) is moved to `record`.
     async fn link(
         &self,
         c: &Arc<Collection>,
@@ -373,11 +374,23 @@ impl OAuth2Service {
         provider: &ProviderConfig,
         user: &ExternalUser,
     ) -> Result<(), CoreError> {
-        if self.link_of(c, provider, user).await?.is_some() {
-            return Ok(());
-        }
         let links = self.auth.system_collection(EXTERNAL_AUTHS)?;
         let now = self.ambient.now_text();
+        if let Some(link) = self.link_of(c, provider, user).await? {
+            if field(&link, "recordRef") == field(record, "id") {
+                return Ok(());
+            }
+            let link_id = field(&link, "id").as_str().unwrap_or_default().to_owned();
+            let changes: Row = json!({"recordRef": field(record, "id"), "updated": now})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            self.auth
+                .writer
+                .transact::<_, StoreError, _>(move |tx| tx.update(&links, &link_id, &changes))
+                .await?;
+            return Ok(());
+        }
         let row = json!({
             "id": self.ambient.ids.record_id(),
             "collectionRef": c.id,
