@@ -25,6 +25,7 @@ engine_tests!(
     the_popup_redirect_hands_the_code_to_the_waiting_page_once,
     superusers_make_apples_client_secret,
     a_deleted_or_truncated_account_leaves_no_link_behind,
+    a_signed_in_user_links_a_provider_to_their_own_account,
 );
 
 const CLIENT_ID: &str = "kulisse-app";
@@ -705,6 +706,16 @@ async fn a_deleted_or_truncated_account_leaves_no_link_behind() {
     assert_eq!(s, 200, "{first}");
     let id = first["record"]["id"].as_str().unwrap().to_owned();
     assert_eq!(links_of(&srv, &su, &id).await.len(), 1);
+    let filter = kulisse_testkit::urlencode(&format!("recordRef='{id}'"));
+    let origins_path = format!("/api/collections/_authOrigins/records?filter={filter}");
+    // The login's origin is noted after its answer.
+    for _ in 0..100 {
+        let (_, origins) = srv.send("GET", &origins_path, Some(&su), None).await;
+        if origins["totalItems"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (s, _) = srv
         .send(
             "DELETE",
@@ -718,15 +729,7 @@ async fn a_deleted_or_truncated_account_leaves_no_link_behind() {
         links_of(&srv, &su, &id).await.is_empty(),
         "the link went with the record"
     );
-    let filter = kulisse_testkit::urlencode(&format!("recordRef='{id}'"));
-    let (_, origins) = srv
-        .send(
-            "GET",
-            &format!("/api/collections/_authOrigins/records?filter={filter}"),
-            Some(&su),
-            None,
-        )
-        .await;
+    let (_, origins) = srv.send("GET", &origins_path, Some(&su), None).await;
     assert_eq!(
         origins["totalItems"], 0,
         "and so did its login origins: {origins}"
@@ -747,4 +750,47 @@ async fn a_deleted_or_truncated_account_leaves_no_link_behind() {
         "the stale link now points at the new record"
     );
     assert_eq!(next["record"]["id"], after["record"]["id"]);
+}
+
+async fn a_signed_in_user_links_a_provider_to_their_own_account() {
+    let (srv, provider, su) = oauth2_server().await;
+    let me = srv.create_user("me@example.com", "my-password").await;
+    let id = me["id"].as_str().unwrap();
+    let token = srv.login("users", "me@example.com", "my-password").await;
+    // Another address at the provider: linked to the requester all the same.
+    let code = provider.code_for(person("me-elsewhere", "other@example.com", true));
+    let (s, body) = sign_in(&srv, Some(&token), form(&code)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["record"]["id"], id);
+    assert_eq!(body["meta"]["isNew"], false);
+    assert_eq!(
+        body["record"]["verified"], false,
+        "not the record's address"
+    );
+    // The record's own address, verified by the provider: verified, nothing reset.
+    let code = provider.code_for(person("me", "me@example.com", true));
+    let (s, body) = sign_in(&srv, Some(&token), form(&code)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["record"]["verified"], true);
+    let links = links_of(&srv, &su, id).await;
+    assert_eq!(
+        links.len(),
+        1,
+        "one link per provider and record: {links:?}"
+    );
+    assert_eq!(links[0]["providerId"], "me-elsewhere", "the first stays");
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/collections/users/auth-refresh",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "the session the link was made in goes on");
+    assert!(
+        !srv.login("users", "me@example.com", "my-password")
+            .await
+            .is_empty()
+    );
 }

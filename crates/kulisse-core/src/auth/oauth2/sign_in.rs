@@ -50,6 +50,22 @@ pub struct OAuth2Form {
     pub create_data: Map<String, Value>,
 }
 
+/// An existing record a sign-in found without a link.
+enum Found {
+    /// The signed-in requester.
+    Requester(Row),
+    /// The record with the provider's verified email.
+    ByEmail(Row),
+}
+
+/// Whether `record`'s email is the provider's verified email.
+fn has_email(record: &Row, user: &ExternalUser) -> bool {
+    !user.email.is_empty()
+        && field(record, "email")
+            .as_str()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&user.email))
+}
+
 /// A finished OAuth2 sign-in: the login and the provider's user (`meta`).
 #[derive(Debug)]
 pub struct OAuth2Login {
@@ -122,7 +138,7 @@ impl OAuth2Service {
         let (record, is_new) = match self.linked_record(&c, &provider, &user).await? {
             Some(record) => (record, false),
             None => match self.own_or_same_email(req, &c, &user).await? {
-                Some(record) => (self.adopt(&c, record, &user).await?, false),
+                Some(found) => (self.adopt(&c, found, &user).await?, false),
                 None => (
                     self.create(req, &c, &options.mapped_fields, &user, form.create_data)
                         .await?,
@@ -185,63 +201,79 @@ impl OAuth2Service {
         req: &RequestInfo,
         c: &Arc<Collection>,
         user: &ExternalUser,
-    ) -> Result<Option<Row>, CoreError> {
+    ) -> Result<Option<Found>, CoreError> {
         if let Auth::Record { collection, record } = &req.auth
             && collection.id == c.id
         {
-            return Ok(Some((**record).clone()));
+            return Ok(Some(Found::Requester((**record).clone())));
         }
         if user.email.is_empty() {
             return Ok(None);
         }
-        self.auth.find_by_email(c, &user.email).await
+        Ok(self
+            .auth
+            .find_by_email(c, &user.email)
+            .await?
+            .map(Found::ByEmail))
     }
 
-    /// An existing record about to be linked. When it has the provider's verified email
-    /// but is not verified itself, whoever made it never proved the address: it becomes
-    /// verified, and its password and sessions are reset, so that someone who signed up
-    /// with another person's address beforehand loses the account to its real owner.
+    /// An existing record about to be linked, verified when it has the provider's verified
+    /// email. One found by that email that was not verified was made by someone who never
+    /// proved the address: its password and sessions are reset too, so that whoever signed
+    /// up with another person's address beforehand loses the account to its owner.
     async fn adopt(
         &self,
         c: &Arc<Collection>,
-        record: Row,
+        found: Found,
         user: &ExternalUser,
     ) -> Result<Row, CoreError> {
-        let same_email = !user.email.is_empty()
-            && field(&record, "email")
-                .as_str()
-                .is_some_and(|e| e.eq_ignore_ascii_case(&user.email));
-        if !same_email || field(&record, "verified").as_bool() == Some(true) {
+        let (record, by_email) = match found {
+            Found::Requester(record) => (record, false),
+            Found::ByEmail(record) => (record, true),
+        };
+        if !has_email(&record, user) || field(&record, "verified").as_bool() == Some(true) {
             return Ok(record);
         }
-        let id = field(&record, "id").as_str().unwrap_or_default().to_owned();
-        let cost = match c.field("password").map(|f| &f.kind) {
-            Some(FieldKind::Password { cost, .. }) => u32::try_from(*cost).unwrap_or(0),
-            _ => 0,
-        };
-        let password = self
-            .ambient
-            .ids
-            .random(TOKEN_KEY_ALPHABET, RANDOM_PASSWORD_LEN);
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password, cost))
-            .await
-            .map_err(|e| CoreError::Store(StoreError::Other(e.to_string())))?;
-        let changes: Row = json!({
-            "verified": true,
-            "password": hash,
-            "tokenKey": self.ambient.ids.random(TOKEN_KEY_ALPHABET, 50),
-            "updated": self.ambient.now_text(),
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+        let mut changes = Row::new();
+        changes.insert("verified".into(), Value::Bool(true));
+        if by_email {
+            let cost = match c.field("password").map(|f| &f.kind) {
+                Some(FieldKind::Password { cost, .. }) => u32::try_from(*cost).unwrap_or(0),
+                _ => 0,
+            };
+            let password = self
+                .ambient
+                .ids
+                .random(TOKEN_KEY_ALPHABET, RANDOM_PASSWORD_LEN);
+            let hash = tokio::task::spawn_blocking(move || hash_password(&password, cost))
+                .await
+                .map_err(|e| CoreError::Store(StoreError::Other(e.to_string())))?;
+            changes.insert("password".into(), Value::String(hash));
+            changes.insert(
+                "tokenKey".into(),
+                Value::String(self.ambient.ids.random(TOKEN_KEY_ALPHABET, 50)),
+            );
+        }
+        self.change(c, &record, changes).await
+    }
+
+    /// Writes `changes` to the stored `record` of `c` (fields the sign-in sets itself,
+    /// past the update rule) and reads it back.
+    async fn change(
+        &self,
+        c: &Arc<Collection>,
+        record: &Row,
+        mut changes: Row,
+    ) -> Result<Row, CoreError> {
+        changes.insert("updated".into(), Value::String(self.ambient.now_text()));
+        let id = field(record, "id").as_str().unwrap_or_default().to_owned();
         let target = Arc::clone(c);
+        let written = id.clone();
         self.auth
             .writer
-            .transact::<_, StoreError, _>(move |tx| tx.update(&target, &id, &changes))
+            .transact::<_, StoreError, _>(move |tx| tx.update(&target, &written, &changes))
             .await?;
-        let id = field(&record, "id").as_str().unwrap_or_default();
-        self.auth.load(c, id).await?.ok_or(CoreError::NotFound)
+        self.auth.load(c, &id).await?.ok_or(CoreError::NotFound)
     }
 
     /// A new record for the provider's user: `createData`, the provider's email (unless
@@ -310,26 +342,14 @@ impl OAuth2Service {
             .create(create_req, &c.id, body, uploads, &ExpandTree::default())
             .await?;
         drop(keep_files);
-        let id = created.id().unwrap_or_default().to_owned();
-        let record = self.auth.load(c, &id).await?.ok_or(CoreError::NotFound)?;
-        let verified = !user.email.is_empty()
-            && field(&record, "email")
-                .as_str()
-                .is_some_and(|e| e.eq_ignore_ascii_case(&user.email));
-        if !verified {
+        let id = created.id().unwrap_or_default();
+        let record = self.auth.load(c, id).await?.ok_or(CoreError::NotFound)?;
+        if !has_email(&record, user) {
             return Ok(record);
         }
-        let target = Arc::clone(c);
-        let changes: Row = json!({"verified": true})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        self.auth
-            .writer
-            .transact::<_, StoreError, _>(move |tx| tx.update(&target, &id, &changes))
-            .await?;
-        let id = field(&record, "id").as_str().unwrap_or_default();
-        self.auth.load(c, id).await?.ok_or(CoreError::NotFound)
+        let mut changes = Row::new();
+        changes.insert("verified".into(), Value::Bool(true));
+        self.change(c, &record, changes).await
     }
 
     /// The provider's avatar as an upload to the file field `name` (none when it cannot
@@ -408,7 +428,9 @@ impl OAuth2Service {
             })
             .await;
         match written {
-            // The same first sign-in, twice at once: one link is enough.
+            // Linked meanwhile (the same first sign-in twice at once), or the record is
+            // already linked to another user of this provider: one per provider and record
+            // (PocketBase's unique index), and the first stays.
             Err(StoreError::Unique(_)) => Ok(()),
             other => other.map_err(CoreError::from),
         }
