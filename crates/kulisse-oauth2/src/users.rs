@@ -2,9 +2,10 @@
 //!
 //! The email is kept only when the provider vouches for it: OpenID Connect's
 //! `email_verified`, GitHub's verified primary address, GitLab's confirmed address,
-//! Discord's `verified`; Facebook and Twitch only ever share confirmed addresses.
-//! Microsoft Graph's `mail` is whatever the tenant's admin typed (the "nOAuth" attack),
-//! so a Microsoft email is never used.
+//! Discord's `verified`, Bitbucket's confirmed primary address; Facebook and Twitch only
+//! ever share confirmed addresses. Microsoft Graph's `mail` is whatever the tenant's admin
+//! typed (the "nOAuth" attack), Spotify says its addresses are unverified, and Gitea's
+//! depend on the instance's settings: their emails are never used. X shares none.
 
 use kulisse_core::auth::oauth2::{ExternalUser, ProviderConfig, ProviderError};
 use serde_json::{Map, Value};
@@ -40,9 +41,9 @@ pub(crate) async fn read(
         raw
     };
     let mut user = user_of(&provider.name, &raw);
-    if provider.name == "github" {
+    if let Some(shape) = EmailList::of(&provider.name) {
         let emails = format!("{}/emails", provider.user_info_url.trim_end_matches('/'));
-        user.email = github_email(http, provider, &emails, &tokens.access_token).await;
+        user.email = primary_email(http, provider, shape, &emails, &tokens.access_token).await;
     }
     if user.id.is_empty() {
         return Err(ProviderError::User("no user id".into()));
@@ -66,7 +67,33 @@ fn user_of(provider: &str, raw: &Map<String, Value>) -> ExternalUser {
             user.name = field("name");
             user.username = field("login");
             user.avatar_url = field("avatar_url");
-            // The email is read from `/user/emails` (see `github_email`).
+            // The email is read from `/user/emails` (see `primary_email`).
+        }
+        "bitbucket" => {
+            user.id = field("uuid");
+            user.name = field("display_name");
+            user.username = field("username");
+            user.avatar_url = text(raw.get("links").and_then(|l| l.pointer("/avatar/href")));
+            // The email is read from `/user/emails` (see `primary_email`).
+        }
+        "gitea" => {
+            user.id = field("id");
+            user.name = field("full_name");
+            user.username = field("login");
+            user.avatar_url = field("avatar_url");
+        }
+        "spotify" => {
+            user.id = field("id");
+            user.name = field("display_name");
+            user.avatar_url = text(raw.get("images").and_then(|i| i.pointer("/0/url")));
+        }
+        "twitter" => {
+            let data = raw.get("data");
+            let of = |key: &str| text(data.and_then(|u| u.get(key)));
+            user.id = of("id");
+            user.name = of("name");
+            user.username = of("username");
+            user.avatar_url = of("profile_image_url");
         }
         "microsoft" => {
             user.id = field("id");
@@ -162,34 +189,67 @@ async fn get(
         .map_err(fail)
 }
 
-/// GitHub's verified primary address (`/user` shows only a public one, unverified).
-async fn github_email(
+/// How a provider lists a user's addresses at `{userInfoURL}/emails`.
+#[derive(Clone, Copy)]
+enum EmailList {
+    /// GitHub: `[{email, primary, verified}]` (`/user` shows only a public one, unverified).
+    GitHub,
+    /// Bitbucket: `{values: [{email, is_primary, is_confirmed}]}`.
+    Bitbucket,
+}
+
+impl EmailList {
+    fn of(provider: &str) -> Option<Self> {
+        match provider {
+            "github" => Some(Self::GitHub),
+            "bitbucket" => Some(Self::Bitbucket),
+            _ => None,
+        }
+    }
+
+    /// The verified primary address in `list`.
+    fn primary(self, list: &Value) -> Option<&str> {
+        let (items, email, primary, verified) = match self {
+            Self::GitHub => (list.as_array()?, "email", "primary", "verified"),
+            Self::Bitbucket => (
+                list.get("values")?.as_array()?,
+                "email",
+                "is_primary",
+                "is_confirmed",
+            ),
+        };
+        let yes = Some(&Value::Bool(true));
+        items
+            .iter()
+            .find(|e| e.get(primary) == yes && e.get(verified) == yes)?
+            .get(email)?
+            .as_str()
+    }
+}
+
+/// The user's verified primary address from the provider's address list (empty when
+/// there is none, or the list cannot be read: the sign-in goes on without an email).
+async fn primary_email(
     http: &reqwest::Client,
     provider: &ProviderConfig,
+    shape: EmailList,
     url: &str,
     access_token: &str,
 ) -> String {
-    let mut request = http.get(url).bearer_auth(access_token);
-    request = request.header(reqwest::header::ACCEPT, "application/json");
+    let request = http
+        .get(url)
+        .bearer_auth(access_token)
+        .header(reqwest::header::ACCEPT, "application/json");
     let Ok(response) = request
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)
     else {
-        tracing::info!(provider = %provider.name, "GitHub emails unreadable; signing in without one");
+        tracing::info!(provider = %provider.name, "address list unreadable; signing in without an email");
         return String::new();
     };
-    let emails: Vec<Value> = response.json().await.unwrap_or_default();
-    emails
-        .iter()
-        .find(|e| {
-            e.get("primary") == Some(&Value::Bool(true))
-                && e.get("verified") == Some(&Value::Bool(true))
-        })
-        .and_then(|e| e.get("email"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+    let list: Value = response.json().await.unwrap_or_default();
+    shape.primary(&list).unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -292,5 +352,22 @@ mod tests {
             ),
             ("5", "octo", "")
         );
+    }
+
+    #[test]
+    fn only_a_verified_primary_address_counts() {
+        let github = json!([
+            {"email": "old@x.test", "primary": false, "verified": true},
+            {"email": "new@x.test", "primary": true, "verified": false},
+        ]);
+        assert_eq!(EmailList::GitHub.primary(&github), None);
+        let github = json!([{"email": "me@x.test", "primary": true, "verified": true}]);
+        assert_eq!(EmailList::GitHub.primary(&github), Some("me@x.test"));
+        let bitbucket =
+            json!({"values": [{"email": "b@x.test", "is_primary": true, "is_confirmed": true}]});
+        assert_eq!(EmailList::Bitbucket.primary(&bitbucket), Some("b@x.test"));
+        let unconfirmed =
+            json!({"values": [{"email": "b@x.test", "is_primary": true, "is_confirmed": false}]});
+        assert_eq!(EmailList::Bitbucket.primary(&unconfirmed), None);
     }
 }
