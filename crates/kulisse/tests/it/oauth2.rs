@@ -26,6 +26,7 @@ engine_tests!(
     superusers_make_apples_client_secret,
     a_deleted_or_truncated_account_leaves_no_link_behind,
     a_signed_in_user_links_a_provider_to_their_own_account,
+    every_named_provider_signs_in_through_its_endpoint_settings,
 );
 
 const CLIENT_ID: &str = "kulisse-app";
@@ -793,4 +794,143 @@ async fn a_signed_in_user_links_a_provider_to_their_own_account() {
             .await
             .is_empty()
     );
+}
+
+async fn every_named_provider_signs_in_through_its_endpoint_settings() {
+    let (srv, provider, su) = oauth2_server().await;
+    let avatar = provider.url("/avatar.png");
+    // (provider, its user as it shapes it, the id, username and email kulisse reads)
+    let cases = [
+        (
+            "google",
+            json!({"sub": "g1", "name": "G", "email": "g@example.com", "email_verified": true, "picture": avatar}),
+            "g1",
+            "",
+            "g@example.com",
+        ),
+        (
+            "apple",
+            json!({"sub": "a1", "email": "a@example.com", "email_verified": "true"}),
+            "a1",
+            "",
+            "a@example.com",
+        ),
+        (
+            "microsoft",
+            json!({"id": "m1", "displayName": "M", "mail": "m@example.com"}),
+            "m1",
+            "",
+            "",
+        ),
+        (
+            "gitlab",
+            json!({"id": 11, "username": "gl", "name": "GL", "email": "gl@example.com", "confirmed_at": "2024-01-01T00:00:00Z", "avatar_url": avatar}),
+            "11",
+            "gl",
+            "gl@example.com",
+        ),
+        (
+            "discord",
+            json!({"id": "d1", "username": "dd", "global_name": "D D", "email": "d@example.com", "verified": true}),
+            "d1",
+            "dd",
+            "d@example.com",
+        ),
+        (
+            "facebook",
+            json!({"id": "f1", "name": "F", "email": "f@example.com", "picture": {"data": {"url": avatar}}}),
+            "f1",
+            "",
+            "f@example.com",
+        ),
+        (
+            "twitch",
+            json!({"data": [{"id": "t1", "login": "tw", "display_name": "T", "email": "t@example.com"}]}),
+            "t1",
+            "tw",
+            "t@example.com",
+        ),
+        (
+            "twitter",
+            json!({"data": {"id": "x1", "username": "ex", "name": "X"}}),
+            "x1",
+            "ex",
+            "",
+        ),
+        (
+            "spotify",
+            json!({"id": "s1", "display_name": "S", "email": "s@example.com"}),
+            "s1",
+            "",
+            "",
+        ),
+        (
+            "gitea",
+            json!({"id": 5, "login": "gt", "full_name": "G T", "email": "gt@example.com"}),
+            "5",
+            "gt",
+            "",
+        ),
+    ];
+    let providers: Vec<Value> = cases
+        .iter()
+        .map(|(name, ..)| {
+            let user_info = if *name == "apple" {
+                String::new()
+            } else {
+                provider.url("/userinfo")
+            };
+            json!({"name": name, "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET,
+                "authURL": provider.url("/authorize"), "tokenURL": provider.url("/token"),
+                "userInfoURL": user_info,
+                "extra": {"jwksURL": provider.url("/jwks"), "issuers": [provider.url("")]}})
+        })
+        .collect();
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/users",
+            Some(&su),
+            Some(json!({"oauth2": {"enabled": true, "providers": providers}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, methods) = srv
+        .send("GET", "/api/collections/users/auth-methods", None, None)
+        .await;
+    assert_eq!(
+        methods["oauth2"]["providers"].as_array().unwrap().len(),
+        cases.len()
+    );
+    for (name, user, id, username, email) in cases {
+        // Apple's user is its ID token; the others send one too, and it must name the same
+        // subject as their user data where that has a `sub`.
+        let mut grant = Grant::of(user.clone());
+        if name != "apple" && user.get("sub").is_none() {
+            grant.id_token = IdToken::Missing;
+        }
+        let code = provider.code(grant);
+        let mut create = json!({});
+        if email.is_empty() {
+            create = json!({"email": format!("{name}.chosen@example.com")});
+        }
+        let (s, body) = sign_in(
+            &srv,
+            None,
+            json!({"provider": name, "code": code, "redirectURL": REDIRECT, "createData": create}),
+        )
+        .await;
+        assert_eq!(s, 200, "{name}: {body}");
+        let meta = &body["meta"];
+        assert_eq!(meta["id"], id, "{name}: {meta}");
+        assert_eq!(meta["username"], username, "{name}: {meta}");
+        assert_eq!(meta["email"], email, "{name}: {meta}");
+        assert_eq!(body["record"]["verified"], !email.is_empty(), "{name}");
+    }
+    let twitch = provider
+        .exchanges()
+        .into_iter()
+        .find(|e| e["form"]["client_id"] == CLIENT_ID)
+        .expect("Twitch takes the client's credentials in the form");
+    assert_eq!(twitch["authorization"], "");
 }
