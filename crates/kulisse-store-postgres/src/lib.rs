@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, WriteJob};
+use kulisse_store::{
+    Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob,
+};
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio_postgres::NoTls;
@@ -75,13 +77,46 @@ impl PostgresStore {
     /// # Errors
     /// As [`PostgresStore::connect`].
     pub async fn connect_with(url: &str, limits: QueryLimits) -> Result<PostgresStore, StoreError> {
+        let size = std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 4)
+            .clamp(4, 32);
+        Self::connect_to(url, limits, None, size).await
+    }
+
+    /// A store of its own in schema `schema` of the database at `url` (created when
+    /// missing), with at most `connections` connections: the request log's, so that its
+    /// tables never mix with the app's and its writes never take the app's connections.
+    ///
+    /// # Errors
+    /// As [`Self::connect_with`]; an invalid schema name.
+    pub async fn connect_in_schema(
+        url: &str,
+        schema: &str,
+        limits: QueryLimits,
+        connections: usize,
+    ) -> Result<PostgresStore, StoreError> {
+        if schema.is_empty() || !schema.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(StoreError::Other(format!("invalid schema name {schema:?}")));
+        }
+        Self::connect_to(url, limits, Some(schema), connections.max(1)).await
+    }
+
+    async fn connect_to(
+        url: &str,
+        limits: QueryLimits,
+        schema: Option<&str>,
+        size: usize,
+    ) -> Result<PostgresStore, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Other(format!("invalid database url: {e}")))?;
         // The time budget, enforced by the server on every statement of every pooled
         // connection; options given in the URL come first and stay. PostgreSQL's largest
         // timeout is i32::MAX ms (~24 days).
         let millis = limits.timeout.as_millis().clamp(1, i32::MAX as u128);
-        let budget = format!("-c statement_timeout={millis}");
+        let mut budget = format!("-c statement_timeout={millis}");
+        if let Some(schema) = schema {
+            budget.push_str(&format!(" -c search_path={schema}"));
+        }
         let options = match config.get_options() {
             Some(given) if !given.is_empty() => format!("{given} {budget}"),
             _ => budget,
@@ -94,9 +129,6 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let size = std::thread::available_parallelism()
-            .map_or(4, |n| n.get() * 4)
-            .clamp(4, 32);
         let pool = Pool::builder(manager)
             .max_size(size)
             .runtime(Runtime::Tokio1)
@@ -106,11 +138,29 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Other(e.to_string()))?;
         let mut client = pool.get().await.map_err(|e| pool_error(&e))?;
+        if let Some(schema) = schema {
+            // Two nodes may create it at once; the loser's error is no failure.
+            let created = client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .await;
+            if let Err(e) = created {
+                let exists = client
+                    .query_opt(
+                        "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                        &[&schema],
+                    )
+                    .await
+                    .map_err(|e| classify(&e, None))?;
+                if exists.is_none() {
+                    return Err(classify(&e, None));
+                }
+            }
+        }
         migrations::run(&mut client, &SYSTEM_MIGRATIONS).await?;
         drop(client);
         Ok(PostgresStore {
             pool,
-            joins: Semaphore::new(size - size / 4),
+            joins: Semaphore::new((size - size / 4).max(1)),
             stop: watch::Sender::new(false),
             limits,
             hits_seen: AtomicU64::new(0),
@@ -163,6 +213,17 @@ impl Store for PostgresStore {
         .await;
         lease.release();
         page
+    }
+
+    async fn count_per(&self, query: Select, key: Term) -> Result<Vec<(String, u64)>, StoreError> {
+        let lease = Lease::new(self.pool.get().await.map_err(|e| pool_error(&e))?);
+        let client = lease.client();
+        let counts = until_stopped(&self.stop.subscribe(), client, async {
+            tx::count_per(client, &query, &key).await
+        })
+        .await;
+        lease.release();
+        counts
     }
 
     async fn write(&self, job: WriteJob) -> Result<(), StoreError> {

@@ -75,6 +75,22 @@ pub(crate) async fn count_rows(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+pub(crate) async fn count_per(
+    client: &deadpool_postgres::Client,
+    q: &Select,
+    key: &kulisse_store::Term,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows = query(client, &render::count_per(q, key), Some(&q.collection)).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let key: Option<String> = r.try_get(0).ok().flatten();
+            let n: i64 = r.try_get(1).unwrap_or(0);
+            (key.unwrap_or_default(), u64::try_from(n).unwrap_or(0))
+        })
+        .collect())
+}
+
 impl PgTx<'_> {
     fn run(&self, sql: &Sql, c: Option<&Collection>) -> Result<u64, StoreError> {
         self.handle.block_on(async {

@@ -24,7 +24,9 @@ mod tx;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, WriteJob};
+use kulisse_store::{
+    Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob,
+};
 use serde_json::Value;
 
 use crate::classify::classify;
@@ -139,6 +141,12 @@ impl Store for SqliteStore {
 
     async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
         self.pool.write(job).await
+    }
+
+    async fn count_per(&self, query: Select, key: Term) -> Result<Vec<(String, u64)>, StoreError> {
+        self.pool
+            .read(Lane::OneTable, move |conn| tx::count_per(conn, &query, &key))
+            .await
     }
 
     async fn param(&self, key: &str) -> Result<Option<Value>, StoreError> {

@@ -161,6 +161,19 @@ pub(crate) fn count_rows(q: &Select) -> Sql {
     sql
 }
 
+/// `SELECT CAST(<key> AS TEXT), COUNT(*) FROM <table> WHERE … GROUP BY 1 ORDER BY 1`.
+pub(crate) fn count_per(q: &Select, key: &Term) -> Sql {
+    let table = quote(&q.collection.name);
+    let mut sql = Sql::default();
+    sql.push("SELECT CAST((");
+    render_term(key, &table, &mut sql);
+    sql.push(") AS TEXT), COUNT(*) FROM ");
+    from_source(q, &table, &mut sql);
+    where_clause(q, &table, &mut sql);
+    sql.push(" GROUP BY 1 ORDER BY 1");
+    sql
+}
+
 /// The table, or the virtual row standing in for it. The CASTs give the virtual columns
 /// the affinity the real columns have, so comparisons behave the same.
 fn from_source(q: &Select, table: &str, sql: &mut Sql) {

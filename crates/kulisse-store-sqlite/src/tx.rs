@@ -56,6 +56,24 @@ pub(crate) fn count_rows(conn: &Connection, q: &Select) -> Result<u64, StoreErro
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+pub(crate) fn count_per(
+    conn: &Connection,
+    q: &Select,
+    key: &kulisse_store::Term,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let sql = render::count_per(q, key);
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(classify)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        })
+        .map_err(classify)?;
+    rows.map(|r| r.map_err(classify)).collect()
+}
+
 fn encoded(c: &Collection, row: &Row) -> (Vec<String>, Vec<SqlValue>) {
     let mut cols = Vec::with_capacity(row.len());
     let mut vals = Vec::with_capacity(row.len());

@@ -159,6 +159,14 @@ pub trait Store: Send + Sync + 'static {
     /// The job's own error, or a commit failure.
     async fn write(&self, job: WriteJob) -> Result<(), StoreError>;
 
+    /// How many rows of `query` (its filter; its order and paging are ignored) have each
+    /// value of `key`, read as text (NULL as ""), in ascending key order: the request
+    /// log's hourly counts.
+    ///
+    /// # Errors
+    /// When the query cannot run.
+    async fn count_per(&self, query: Select, key: Term) -> Result<Vec<(String, u64)>, StoreError>;
+
     /// Reads a value from the key/value parameter table (settings, secrets).
     ///
     /// # Errors

@@ -19,7 +19,7 @@ mod statement;
 mod term;
 mod types;
 
-pub(crate) use statement::{count_rows, select_rows};
+pub(crate) use statement::{count_per, count_rows, select_rows};
 
 use crate::codec::Param;
 

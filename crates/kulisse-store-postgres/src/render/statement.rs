@@ -79,6 +79,25 @@ pub(crate) fn count_rows(q: &Select) -> Sql {
     sql
 }
 
+/// `SELECT <key as text>, COUNT(*) FROM <table> WHERE … GROUP BY 1 ORDER BY 1` (in
+/// SQLite's order: NULL first, then text bytewise).
+pub(crate) fn count_per(q: &Select, key: &Term) -> Sql {
+    let mut ctx = Ctx {
+        table: quote(&q.collection.name),
+        main: Arc::clone(&q.collection),
+        aliases: HashMap::new(),
+    };
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    text_expr(key, &mut ctx, &mut sql);
+    sql.push(" COLLATE \"C\", COUNT(*) FROM ");
+    from_source(q, &ctx, &mut sql);
+    where_clause(q, &mut ctx, &mut sql);
+    // SQLite's order: NULL first.
+    sql.push(" GROUP BY 1 ORDER BY 1 ASC NULLS FIRST");
+    sql
+}
+
 /// SQLite sorts NULL first, then numbers, then text (binary order).
 fn order_term(term: &Term, desc: bool, ctx: &mut Ctx, sql: &mut Sql) {
     let dir = if desc {

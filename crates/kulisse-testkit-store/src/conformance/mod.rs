@@ -8,6 +8,7 @@
 //! services' work (kulisse-core, tested through the API on both engines), above the port.
 
 mod concurrency;
+mod groups;
 mod hits;
 mod notify;
 mod params;
@@ -25,6 +26,7 @@ use serde_json::{Value, json};
 pub use concurrency::{
     concurrent_read_then_update_jobs_lose_no_update, readers_see_only_committed_states,
 };
+pub use groups::counts_per_key_follow_the_filter_in_key_order;
 pub use hits::hits_count_per_key_in_fixed_windows;
 pub use notify::notifications_are_delivered_only_on_commit;
 pub use params::params_are_written_and_read_back;
@@ -77,6 +79,7 @@ macro_rules! store_conformance {
     ($open:path) => {
         $crate::store_conformance!(@each $open;
             selects_filter_sort_page_and_count,
+            counts_per_key_follow_the_filter_in_key_order,
             write_jobs_commit_whole_or_roll_back_with_their_error,
             missing_rows_and_duplicates_are_refused,
             after_commit_hooks_run_even_when_the_caller_stopped_waiting,
