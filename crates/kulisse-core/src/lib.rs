@@ -21,6 +21,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod limits;
+pub mod logs;
 pub mod mail;
 pub mod query;
 pub mod realtime;
@@ -64,6 +65,8 @@ pub struct Services {
     pub realtime: realtime::RealtimeService,
     /// The settings' rate limits.
     pub limits: limits::RateLimits,
+    /// The request log (none without a store for it).
+    pub logs: Option<logs::LogService>,
     /// Committed changes, local and from other nodes.
     pub events: EventBus,
     /// The clock and id source every service reads.
@@ -86,6 +89,8 @@ pub struct Ports {
     pub mailers: Option<Arc<dyn mail::Mailers>>,
     /// Talks to OAuth2 providers; without it, no provider is known.
     pub identity_providers: Option<Arc<dyn auth::oauth2::IdentityProviders>>,
+    /// Where the request log is kept; without it, requests are not logged.
+    pub log_store: Option<Arc<dyn Store>>,
 }
 
 impl Ports {
@@ -99,6 +104,7 @@ impl Ports {
             thumbnailer: None,
             mailers: None,
             identity_providers: None,
+            log_store: None,
         }
     }
 }
@@ -135,6 +141,7 @@ impl Services {
             thumbnailer,
             mailers,
             identity_providers,
+            log_store,
         } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
@@ -190,6 +197,13 @@ impl Services {
             &events,
             config.realtime,
         );
+        let logs = match log_store {
+            Some(store) => Some(
+                logs::LogService::start(store, settings.clone(), auth.clone(), ambient.clone())
+                    .await?,
+            ),
+            None => None,
+        };
         let oauth2 = auth::oauth2::OAuth2Service::new(
             auth.clone(),
             records.clone(),
@@ -207,6 +221,7 @@ impl Services {
             mail,
             realtime,
             limits,
+            logs,
             events,
             ambient,
         })

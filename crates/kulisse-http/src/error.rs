@@ -114,9 +114,16 @@ impl ApiError {
     }
 }
 
+/// An error answer's message, kept on the response for its request log entry.
+#[derive(Clone)]
+pub(crate) struct LoggedError(pub(crate) String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, super::json::Json(self.body())).into_response()
+        let message = LoggedError(self.message.clone());
+        let mut res = (self.status, super::json::Json(self.body())).into_response();
+        res.extensions_mut().insert(message);
+        res
     }
 }
 

@@ -1,7 +1,7 @@
 //! The service every request and response passes through, around the route table:
 //! PocketBase's CORS, `//` redirects, rate limits (`limits.rs`), the `fields` parameter,
-//! security headers, and axum's own statuses (405, 413, non-JSON 404) turned into
-//! PocketBase's.
+//! security headers, axum's own statuses (405, 413, non-JSON 404) turned into
+//! PocketBase's, and the request log (`request_log.rs`).
 //!
 //! NOTE: this is one hand-written tower service, not `from_fn` middleware plus
 //! tower-http's CORS layer. Those cloned their inner services (and the CORS
@@ -33,6 +33,7 @@ use super::error::ApiError;
 use super::fields::FieldsFilter;
 use super::limits;
 use super::middleware::{is_json, pick_fields, redirect_to_clean_path};
+use super::request_log::Capture;
 
 /// The headers PocketBase sets on every response but preflights.
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
@@ -124,7 +125,7 @@ pub struct Finalize {
 /// What [`Finalize`] reads besides the routes.
 struct Shared {
     cors: Cors,
-    /// For the rate limits.
+    /// For the rate limits and the request log.
     services: Arc<Services>,
 }
 
@@ -142,6 +143,8 @@ impl Finalize {
 struct After {
     is_api: bool,
     allow_origin: Option<HeaderValue>,
+    /// The request's log entry in the making (none while logging is off).
+    log: Option<Capture>,
 }
 
 impl After {
@@ -159,6 +162,9 @@ impl After {
         // NOTE: no `reserve` here: `http::json` makes JSON answers' maps big enough.
         let framable = res.extensions().get::<Framable>().is_some();
         add_cors_and_security(res.headers_mut(), self.allow_origin, framable);
+        if let Some(log) = self.log {
+            log.finish(&res);
+        }
         res
     }
 }
@@ -204,6 +210,7 @@ impl Service<Request> for Finalize {
         let after = After {
             is_api: req.uri().path().starts_with("/api/"),
             allow_origin: self.shared.cors.allow(req.headers().get(ORIGIN)),
+            log: Capture::start(&self.shared.services, &req),
         };
         let fields = req
             .uri()

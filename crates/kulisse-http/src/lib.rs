@@ -15,6 +15,7 @@ mod finalize;
 mod json;
 mod limits;
 mod middleware;
+mod request_log;
 mod routes;
 mod serve;
 

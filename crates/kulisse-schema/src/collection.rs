@@ -613,10 +613,12 @@ impl Serialize for CollectionJson<'_> {
 mod auth_methods;
 mod auth_system;
 mod input;
+mod logs;
 mod oauth2;
 pub use auth_methods::{MfaOptions, OtpOptions};
 pub use auth_system::{AUTH_ORIGINS, EXTERNAL_AUTHS, MFAS, OTPS, auth_system_collections};
 pub use input::CollectionInputError;
+pub use logs::{LOGS, logs};
 pub use oauth2::{
     KNOWN_PROVIDERS, KnownProvider, MappedFields, OAuth2Options, ProviderConfig, is_oidc,
     known_provider,

@@ -30,9 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kulisse_store::{
-    Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob,
-};
+use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob};
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio_postgres::NoTls;
@@ -145,10 +143,7 @@ impl PostgresStore {
                 .await;
             if let Err(e) = created {
                 let exists = client
-                    .query_opt(
-                        "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-                        &[&schema],
-                    )
+                    .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
                     .await
                     .map_err(|e| classify(&e, None))?;
                 if exists.is_none() {

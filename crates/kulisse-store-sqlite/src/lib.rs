@@ -24,9 +24,7 @@ mod tx;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use kulisse_store::{
-    Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob,
-};
+use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob};
 use serde_json::Value;
 
 use crate::classify::classify;
@@ -145,7 +143,9 @@ impl Store for SqliteStore {
 
     async fn count_per(&self, query: Select, key: Term) -> Result<Vec<(String, u64)>, StoreError> {
         self.pool
-            .read(Lane::OneTable, move |conn| tx::count_per(conn, &query, &key))
+            .read(Lane::OneTable, move |conn| {
+                tx::count_per(conn, &query, &key)
+            })
             .await
     }
 

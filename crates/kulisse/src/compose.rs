@@ -17,6 +17,11 @@ use kulisse_store_postgres::PostgresStore;
 use kulisse_store_sqlite::SqliteStore;
 use kulisse_thumbs::Thumbnails;
 
+/// The PostgreSQL schema the request log lives in (its tables never mix with the app's).
+const LOG_SCHEMA: &str = "kulisse_logs";
+/// Connections a node's request log may hold: its writes come in batches.
+const LOG_CONNECTIONS: usize = 2;
+
 /// The most pixels an image may declare for a thumb to be made of it (a 50-megapixel
 /// photo; about 200 MB decoded): larger ones, and decompression bombs, are served as they
 /// are.
@@ -46,23 +51,48 @@ pub async fn open(
             )
         }
     };
-    let services = start(Arc::clone(&store), db, config, &dir.join("storage")).await?;
+    let services = start(Arc::clone(&store), db, config, dir).await?;
     Ok((store, services))
 }
 
-/// Starts the services on `store`, tuned by `config`, with uploaded files under
-/// `storage` (or in the bucket the settings name); on the PostgreSQL database `db`, joined to the other nodes sharing it
-/// through its change feed.
+/// Starts the services on `store`, tuned by `config`, with uploaded files under the data
+/// dir `dir`'s `storage/` (or in the bucket the settings name) and the request log in its
+/// `logs.db`; on the PostgreSQL database `db`, joined to the other nodes sharing it
+/// through its change feed, with the log in the database's schema `kulisse_logs`.
 ///
 /// # Errors
-/// When the schema cannot be loaded or `storage` cannot be created.
+/// When the schema cannot be loaded, or the file storage or the log cannot be opened.
 pub async fn start(
     store: Arc<dyn Store>,
     db: Option<&str>,
     config: Config,
-    storage: &Path,
+    dir: &Path,
 ) -> anyhow::Result<Services> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let storage = dir.join("storage");
+    let storage = storage.as_path();
+    let log_store: Arc<dyn Store> = match db {
+        Some(url) => Arc::new(
+            PostgresStore::connect_in_schema(
+                url,
+                LOG_SCHEMA,
+                QueryLimits::default(),
+                LOG_CONNECTIONS,
+            )
+            .await
+            .context("cannot open the request log's schema")?,
+        ),
+        None => {
+            let path = dir.join("logs.db");
+            Arc::new(
+                SqliteStore::open(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            )
+        }
+    };
     let mut ports = Ports::new(store);
+    ports.log_store = Some(log_store);
     ports.feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
     let blobs = Stores::new(storage)
         .with_context(|| format!("cannot create the file storage {}", storage.display()))?;

@@ -60,6 +60,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         uploads_dir: Some(uploads_dir),
     };
     let realtime = services.realtime.clone();
+    let logs = services.logs.clone();
     let s3 = services.settings.snapshot().s3.clone();
     let app = router(services, &opts);
     let listener = tokio::net::TcpListener::bind(&args.http)
@@ -97,6 +98,9 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         realtime.close();
     };
     kulisse::http::serve(listener, app, shutdown).await?;
+    if let Some(logs) = logs {
+        logs.close().await;
+    }
     store.close().await;
     say("Server stopped; database closed.");
     Ok(())

@@ -46,7 +46,7 @@ impl Snapshot {
         )
     }
 
-    fn new(list: Vec<Collection>) -> Self {
+    pub(crate) fn new(list: Vec<Collection>) -> Self {
         let list: Vec<Arc<Collection>> = list.into_iter().map(Arc::new).collect();
         let by_id = list
             .iter()

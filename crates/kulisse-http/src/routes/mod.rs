@@ -5,6 +5,7 @@ mod batch;
 mod collections;
 mod files;
 mod health;
+mod logs;
 mod mailed;
 mod oauth2;
 mod realtime;
@@ -31,6 +32,9 @@ pub fn api() -> Router<AppState> {
         )
         .route("/api/settings/test/s3", post(settings::test_s3))
         .route("/api/settings/test/email", post(settings::test_email))
+        .route("/api/logs", get(logs::list).delete(logs::clear))
+        .route("/api/logs/stats", get(logs::stats))
+        .route("/api/logs/{id}", get(logs::view))
         .route(
             "/api/settings/apple/generate-client-secret",
             post(settings::apple_client_secret),
@@ -138,9 +142,9 @@ pub fn api() -> Router<AppState> {
 }
 
 /// API areas PocketBase serves that kulisse does not have yet: files (but downloads, routed
-/// above), logs, backups, crons. They are told apart inside the catch-all (a route each would make the
+/// above), backups, crons. They are told apart inside the catch-all (a route each would make the
 /// route table, and so every request's lookup, bigger).
-const NOT_BUILT_YET: [&str; 4] = ["files", "logs", "backups", "crons"];
+const NOT_BUILT_YET: [&str; 3] = ["files", "backups", "crons"];
 
 /// PocketBase's plain 404 for every method on the dashboard's path `/_/` (not built yet),
 /// so neither a client nor the public directory takes it for a static file.

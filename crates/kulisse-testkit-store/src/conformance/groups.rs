@@ -17,13 +17,17 @@ pub async fn counts_per_key_follow_the_filter_in_key_order(s: &Subject) {
             {"name": "at", "type": "date"}
         ]
     }));
-    create_with(&s.store, &logs, vec![
-        json!({"id": "e1", "level": 0, "at": "2026-12-05 10:59:59.999Z"}),
-        json!({"id": "e2", "level": 8, "at": "2026-12-05 09:00:00.000Z"}),
-        json!({"id": "e3", "level": 0, "at": "2026-12-05 10:00:00.000Z"}),
-        json!({"id": "e4", "level": 0, "at": "2026-12-05 09:30:00.000Z"}),
-        json!({"id": "e5", "level": 0, "at": ""}),
-    ])
+    create_with(
+        &s.store,
+        &logs,
+        vec![
+            json!({"id": "e1", "level": 0, "at": "2026-12-05 10:59:59.999Z"}),
+            json!({"id": "e2", "level": 8, "at": "2026-12-05 09:00:00.000Z"}),
+            json!({"id": "e3", "level": 0, "at": "2026-12-05 10:00:00.000Z"}),
+            json!({"id": "e4", "level": 0, "at": "2026-12-05 09:30:00.000Z"}),
+            json!({"id": "e5", "level": 0, "at": ""}),
+        ],
+    )
     .await;
     let hour = Term::Strftime {
         format: "%Y-%m-%d %H:00:00.000Z".into(),

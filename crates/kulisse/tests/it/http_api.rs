@@ -237,8 +237,6 @@ async fn areas_not_built_yet_answer_pocketbase_404() {
     let su = srv.superuser_token().await;
     for path in [
         "/api/files/posts/abc/photo.png",
-        "/api/logs",
-        "/api/logs/stats",
         "/api/backups",
         "/api/crons",
         "/_/",

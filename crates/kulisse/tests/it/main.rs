@@ -16,6 +16,7 @@ mod files;
 mod filters;
 mod hidden_values;
 mod http_api;
+mod logs;
 mod mail;
 mod mfa;
 mod migrations;

@@ -1,0 +1,214 @@
+//! What a request leaves in the log: the facts HTTP captures (cheap to take: clones of
+//! reference-counted header values and the URI), and the entry PocketBase writes of them.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use http::{HeaderValue, Method, Uri};
+use serde_json::{Map, Value, json};
+
+/// PocketBase's log levels (Go's `slog`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// `-4`.
+    Debug,
+    /// `0`: a request answered below 400.
+    Info,
+    /// `4`.
+    Warn,
+    /// `8`: a request answered 400 or above.
+    Error,
+}
+
+impl Level {
+    /// The number stored and filtered on.
+    pub fn number(self) -> i64 {
+        match self {
+            Level::Debug => -4,
+            Level::Info => 0,
+            Level::Warn => 4,
+            Level::Error => 8,
+        }
+    }
+}
+
+/// One answered request, as HTTP saw it.
+#[derive(Debug)]
+pub struct RequestFacts {
+    /// The method.
+    pub method: Method,
+    /// The URI as requested (path and query).
+    pub uri: Uri,
+    /// The answer's status.
+    pub status: u16,
+    /// How long the answer took.
+    pub took: Duration,
+    /// The connection's address.
+    pub remote_ip: Option<IpAddr>,
+    /// The client's address (after `trustedProxy`).
+    pub user_ip: Option<IpAddr>,
+    /// `User-Agent`.
+    pub user_agent: Option<HeaderValue>,
+    /// `Referer`.
+    pub referer: Option<HeaderValue>,
+    /// `Authorization`, resolved to the requester when the entry is written.
+    pub authorization: Option<HeaderValue>,
+    /// The error message answered, for a status of 400 or more.
+    pub error: Option<String>,
+}
+
+/// Who made a request, as the log names it.
+pub(super) struct Requester {
+    /// The auth collection's name (empty for a guest).
+    pub(super) collection: String,
+    /// The record's id.
+    pub(super) id: String,
+}
+
+/// What the `logs` settings keep of an entry.
+pub(super) struct Keep {
+    pub(super) ip: bool,
+    pub(super) auth_id: bool,
+    /// The largest `data` kept, serialised (0: any).
+    pub(super) max_data_size: usize,
+}
+
+impl RequestFacts {
+    /// The level PocketBase gives a request with this status.
+    pub fn level(&self) -> Level {
+        if self.status >= 400 {
+            Level::Error
+        } else {
+            Level::Info
+        }
+    }
+
+    /// The entry's `message` and `data`, as PocketBase writes them.
+    pub(super) fn entry(&self, requester: &Requester, keep: &Keep) -> (String, Map<String, Value>) {
+        let url = self
+            .uri
+            .path_and_query()
+            .map_or_else(|| self.uri.path(), |p| p.as_str());
+        let text = |v: &Option<HeaderValue>| {
+            v.as_ref()
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let ip = |ip: Option<IpAddr>| ip.map(|ip| ip.to_string()).unwrap_or_default();
+        let mut data = Map::new();
+        data.insert("type".into(), json!("request"));
+        data.insert("method".into(), json!(self.method.as_str()));
+        data.insert("url".into(), json!(url));
+        data.insert("status".into(), json!(self.status));
+        data.insert("execTime".into(), json!(self.took.as_secs_f64() * 1000.0));
+        data.insert("auth".into(), json!(requester.collection));
+        if keep.auth_id && !requester.id.is_empty() {
+            data.insert("authId".into(), json!(requester.id));
+        }
+        if keep.ip {
+            data.insert("remoteIP".into(), json!(ip(self.remote_ip)));
+            data.insert("userIP".into(), json!(ip(self.user_ip)));
+        }
+        data.insert("referer".into(), json!(text(&self.referer)));
+        data.insert("userAgent".into(), json!(text(&self.user_agent)));
+        if let Some(error) = &self.error {
+            data.insert("error".into(), json!(error));
+            data.insert("details".into(), Value::Null);
+        }
+        if keep.max_data_size > 0 {
+            cap(&mut data, keep.max_data_size);
+        }
+        (format!("{} {url}", self.method), data)
+    }
+}
+
+/// Shortens the longest text values of `data` until it serialises to at most `max`
+/// bytes (PocketBase's `logs.maxDataSize`): the entry is kept, its longest strings are
+/// cut.
+fn cap(data: &mut Map<String, Value>, max: usize) {
+    for _ in 0..data.len() {
+        let size = serde_json::to_string(&*data).map_or(0, |s| s.len());
+        if size <= max {
+            return;
+        }
+        let Some((key, len)) = data
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.len())))
+            .max_by_key(|(_, len)| *len)
+        else {
+            return;
+        };
+        let keep = len.saturating_sub(size - max);
+        if let Some(Value::String(s)) = data.get_mut(&key) {
+            let mut cut = keep;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(status: u16) -> RequestFacts {
+        RequestFacts {
+            method: Method::GET,
+            uri: "/api/collections/posts/records?page=2"
+                .parse()
+                .unwrap_or_default(),
+            status,
+            took: Duration::from_micros(1500),
+            remote_ip: Some([127, 0, 0, 1].into()),
+            user_ip: Some([10, 0, 0, 1].into()),
+            user_agent: Some(HeaderValue::from_static("curl/8")),
+            referer: None,
+            authorization: None,
+            error: (status >= 400).then(|| "Nope.".to_owned()),
+        }
+    }
+
+    #[test]
+    fn entries_carry_pocketbases_request_data() {
+        let who = Requester {
+            collection: "users".into(),
+            id: "abc".into(),
+        };
+        let all = Keep {
+            ip: true,
+            auth_id: true,
+            max_data_size: 0,
+        };
+        let (message, data) = facts(200).entry(&who, &all);
+        assert_eq!(message, "GET /api/collections/posts/records?page=2");
+        assert_eq!(data["status"], 200);
+        assert_eq!(data["execTime"], 1.5);
+        assert_eq!(data["auth"], "users");
+        assert_eq!(data["authId"], "abc");
+        assert_eq!(data["userIP"], "10.0.0.1");
+        assert_eq!(data["remoteIP"], "127.0.0.1");
+        assert!(data.get("error").is_none());
+        assert_eq!(facts(200).level(), Level::Info);
+
+        let private = Keep {
+            ip: false,
+            auth_id: false,
+            max_data_size: 0,
+        };
+        let (_, data) = facts(403).entry(&who, &private);
+        assert_eq!(data["error"], "Nope.");
+        assert!(data.get("userIP").is_none() && data.get("authId").is_none());
+        assert_eq!(facts(403).level(), Level::Error);
+
+        let small = Keep {
+            ip: true,
+            auth_id: true,
+            max_data_size: 200,
+        };
+        let (_, data) = facts(200).entry(&who, &small);
+        assert!(serde_json::to_string(&data).unwrap_or_default().len() <= 200);
+    }
+}

@@ -1,0 +1,20 @@
+//! The request log (spec §8.3): every API request is logged off the request path, in
+//! batches, into a store of its own (the data dir's `logs.db` on SQLite, so logging never
+//! waits for record writes; a schema of its own on PostgreSQL), and read back by
+//! superusers with the records' filter and sort language.
+//!
+//! A request hands its facts to [`LogService::record`], which only queues them: when the
+//! queue is full the entry is dropped and counted, and the request never waits. A writer
+//! task turns queued facts into PocketBase's log entries (applying the `logs` settings)
+//! and stores them a batch per transaction. A cleanup task deletes entries older than
+//! `logs.maxDays`.
+
+mod entry;
+mod read;
+mod retention;
+mod service;
+mod writer;
+
+pub use entry::{Level, RequestFacts};
+pub use read::{LogPage, LogStats};
+pub use service::LogService;

@@ -1,0 +1,163 @@
+//! [`LogService`]: the queue requests hand their facts to, and the tasks behind it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use kulisse_schema::Collection;
+use kulisse_schema::collection::{LOGS, logs};
+use kulisse_store::{Store, StoreError};
+use tokio::sync::mpsc;
+
+use super::RequestFacts;
+use crate::Ambient;
+use crate::auth::AuthService;
+use crate::error::CoreError;
+use crate::settings::SettingsService;
+
+/// Entries waiting to be written; past this, new ones are dropped (and counted).
+const QUEUE: usize = 16_384;
+
+/// The request log.
+#[derive(Clone)]
+pub struct LogService {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    /// The log's own store.
+    pub(super) store: Arc<dyn Store>,
+    /// `_logs`.
+    pub(super) collection: Arc<Collection>,
+    pub(super) settings: SettingsService,
+    pub(super) auth: AuthService,
+    pub(super) ambient: Ambient,
+    queue: mpsc::Sender<(jiff::Timestamp, RequestFacts)>,
+    /// Whether the settings keep logs (`logs.maxDays` above 0), as of `settings_version`.
+    enabled: AtomicBool,
+    /// Whether `trustedProxy` names headers, as of `settings_version`.
+    behind_proxy: AtomicBool,
+    settings_version: AtomicU64,
+    /// Entries dropped because the queue was full or their batch failed.
+    pub(super) dropped: AtomicU64,
+}
+
+impl LogService {
+    /// Opens the log in `store` (creating its table the first time) and starts its writer
+    /// and its cleanup.
+    ///
+    /// # Errors
+    /// When the log's table can neither be found nor created.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: SettingsService,
+        auth: AuthService,
+        ambient: Ambient,
+    ) -> Result<LogService, CoreError> {
+        let collection = Arc::new(ensure_table(&store).await?);
+        let (queue, received) = mpsc::channel(QUEUE);
+        let inner = Arc::new(Inner {
+            store,
+            collection,
+            settings,
+            auth,
+            ambient,
+            queue,
+            enabled: AtomicBool::new(false),
+            behind_proxy: AtomicBool::new(false),
+            settings_version: AtomicU64::new(u64::MAX),
+            dropped: AtomicU64::new(0),
+        });
+        tokio::spawn(super::writer::run(Arc::clone(&inner), received));
+        tokio::spawn(super::retention::run(Arc::downgrade(&inner)));
+        Ok(LogService { inner })
+    }
+
+    /// Whether requests are logged now (`logs.maxDays` above 0): callers ask before they
+    /// gather a request's facts, so that logging turned off costs nothing.
+    pub fn wants(&self) -> bool {
+        let inner = &self.inner;
+        let version = inner.settings.version();
+        if inner.settings_version.load(Ordering::Relaxed) != version {
+            let settings = inner.settings.snapshot();
+            inner
+                .enabled
+                .store(settings.logs.max_days > 0, Ordering::Relaxed);
+            inner.behind_proxy.store(
+                !settings.trusted_proxy.headers.is_empty(),
+                Ordering::Relaxed,
+            );
+            inner.settings_version.store(version, Ordering::Relaxed);
+        }
+        inner.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Whether `trustedProxy` names headers, so a client's address needs working out (as
+    /// of the last [`Self::wants`]).
+    pub fn behind_proxy(&self) -> bool {
+        self.inner.behind_proxy.load(Ordering::Relaxed)
+    }
+
+    /// Queues a request's entry; never waits. Dropped (and counted) when the queue is
+    /// full.
+    pub fn record(&self, facts: RequestFacts) {
+        let inner = &self.inner;
+        let at = inner.ambient.clock.now();
+        if inner.queue.try_send((at, facts)).is_err() {
+            inner.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Lets the writer store what is queued (for up to a second), then closes the log's
+    /// store: the server is stopping.
+    pub async fn close(&self) {
+        let queue = &self.inner.queue;
+        for _ in 0..100 {
+            if queue.capacity() == queue.max_capacity() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        self.inner.store.close().await;
+    }
+
+    /// Deletes the entries older than `logs.maxDays` (what the cleanup does every six
+    /// hours; PocketBase's `__pbLogsCleanup__`); how many.
+    ///
+    /// # Errors
+    /// When the log's store fails.
+    pub async fn delete_old(&self) -> Result<u64, CoreError> {
+        Ok(super::retention::clean(&self.inner).await?)
+    }
+
+    /// Entries dropped so far (a full queue, a failed write).
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// `_logs` as the store has it, created when missing (another node may create it at the
+/// same moment: then its table is the one).
+async fn ensure_table(store: &Arc<dyn Store>) -> Result<Collection, CoreError> {
+    let wanted = logs();
+    let has = |stored: &[serde_json::Value]| {
+        stored
+            .iter()
+            .any(|c| c.get("name").and_then(serde_json::Value::as_str) == Some(LOGS))
+    };
+    if has(&store.load_collections().await?) {
+        return Ok(wanted);
+    }
+    let create = wanted.clone();
+    let created = store
+        .write(Box::new(move |tx| {
+            tx.create_collection(&create).map(|()| None)
+        }))
+        .await;
+    match created {
+        Ok(()) => Ok(wanted),
+        Err(_) if has(&store.load_collections().await?) => Ok(wanted),
+        Err(e) => Err(CoreError::Store(StoreError::Other(format!(
+            "cannot create the log table: {e}"
+        )))),
+    }
+}

@@ -1,0 +1,96 @@
+//! The log's writer: takes queued requests in batches, makes PocketBase's entries of them
+//! (who asked, what the `logs` settings keep) and writes each batch in one transaction of
+//! the log's store.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use kulisse_schema::ids::RECORD_ID_ALPHABET;
+use kulisse_store::Row;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::RequestFacts;
+use super::entry::{Keep, Requester};
+use super::service::Inner;
+use crate::Auth;
+
+/// The most entries written in one transaction.
+const BATCH: usize = 1_000;
+
+pub(super) async fn run(
+    inner: Arc<Inner>,
+    mut received: mpsc::Receiver<(jiff::Timestamp, RequestFacts)>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while received.recv_many(&mut batch, BATCH).await > 0 {
+        let settings = inner.settings.snapshot();
+        let keep = Keep {
+            ip: settings.logs.log_ip,
+            auth_id: settings.logs.log_auth_id,
+            max_data_size: usize::try_from(settings.logs.max_data_size).unwrap_or(0),
+        };
+        let min_level = settings.logs.min_level;
+        let mut rows = Vec::with_capacity(batch.len());
+        for (at, facts) in batch.drain(..) {
+            let level = facts.level().number();
+            if level < min_level {
+                continue;
+            }
+            let requester = requester(&inner, &facts).await;
+            let (message, data) = facts.entry(&requester, &keep);
+            let row = json!({
+                "id": inner.ambient.ids.random(RECORD_ID_ALPHABET, 15),
+                "level": level,
+                "message": message,
+                "data": Value::Object(data),
+                "created": kulisse_schema::datetime::format(at),
+            });
+            if let Value::Object(row) = row {
+                rows.push(row);
+            }
+        }
+        write(&inner, rows).await;
+    }
+}
+
+async fn write(inner: &Arc<Inner>, rows: Vec<Row>) {
+    if rows.is_empty() {
+        return;
+    }
+    let n = rows.len() as u64;
+    let collection = Arc::clone(&inner.collection);
+    let written = inner
+        .store
+        .write(Box::new(move |tx| {
+            for row in &rows {
+                tx.insert(&collection, row)?;
+            }
+            Ok(None)
+        }))
+        .await;
+    if let Err(e) = written {
+        inner.dropped.fetch_add(n, Ordering::Relaxed);
+        tracing::warn!(error = %e, entries = n, "request log entries lost");
+    }
+}
+
+/// Who made the request: its token resolved now (through the verified-token cache; the
+/// request itself never paid for it).
+async fn requester(inner: &Inner, facts: &RequestFacts) -> Requester {
+    let header = facts.authorization.as_ref().and_then(|v| v.to_str().ok());
+    match inner.auth.authenticate(header).await {
+        Auth::Record { collection, record } => Requester {
+            collection: collection.name.clone(),
+            id: record
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        },
+        Auth::Guest => Requester {
+            collection: String::new(),
+            id: String::new(),
+        },
+    }
+}

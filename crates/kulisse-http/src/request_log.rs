@@ -1,0 +1,64 @@
+//! What [`crate::Finalize`] gathers for the request log: taken as a request comes in
+//! (clones of reference-counted values, nothing formatted), handed to the log service
+//! with the answer's status and time. Nothing is gathered while logging is off.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::header::{AUTHORIZATION, REFERER, USER_AGENT};
+use axum::response::Response;
+use kulisse_core::Services;
+use kulisse_core::logs::{LogService, RequestFacts};
+
+use crate::error::LoggedError;
+use crate::extract::{peer, real_ip};
+
+/// A request on its way, for its log entry.
+pub(crate) struct Capture {
+    logs: LogService,
+    started: Instant,
+    facts: RequestFacts,
+}
+
+impl Capture {
+    /// The facts of `req`, when the log wants them.
+    pub(crate) fn start(services: &Services, req: &Request) -> Option<Capture> {
+        let logs = services.logs.as_ref().filter(|l| l.wants())?;
+        let headers = req.headers();
+        let remote_ip = peer(req.extensions());
+        let user_ip = if logs.behind_proxy() {
+            real_ip(headers, remote_ip, &services.settings.trusted_proxy())
+        } else {
+            remote_ip
+        };
+        Some(Capture {
+            logs: logs.clone(),
+            started: Instant::now(),
+            facts: RequestFacts {
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                status: 0,
+                took: std::time::Duration::ZERO,
+                remote_ip,
+                user_ip,
+                user_agent: headers.get(USER_AGENT).cloned(),
+                referer: headers.get(REFERER).cloned(),
+                authorization: headers.get(AUTHORIZATION).cloned(),
+                error: None,
+            },
+        })
+    }
+
+    /// Logs the request with its answer `res`.
+    pub(crate) fn finish(self, res: &Response) {
+        let Capture {
+            logs,
+            started,
+            mut facts,
+        } = self;
+        facts.status = res.status().as_u16();
+        facts.took = started.elapsed();
+        facts.error = res.extensions().get::<LoggedError>().map(|e| e.0.clone());
+        logs.record(facts);
+    }
+}
