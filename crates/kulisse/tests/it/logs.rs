@@ -306,3 +306,23 @@ async fn the_logs_settings_decide_what_is_kept() {
         "nothing is logged with maxDays 0: {off}"
     );
 }
+
+/// Two nodes on one PostgreSQL database keep one log: what node b answered, node a lists.
+#[tokio::test]
+async fn every_nodes_requests_are_in_one_log() {
+    if kulisse_testkit::pg_admin_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+        return;
+    }
+    let scope = async {
+        let a = TestServer::start().await;
+        let b = TestServer::join(a.pg_url.as_deref().unwrap()).await;
+        let su = a.superuser_token().await;
+        get_with(&b, "/api/health", &[("user-agent", "node-b/1")]).await;
+        let items = entries(&a, &su, "data.userAgent = 'node-b/1'", 1).await;
+        assert_eq!(items[0]["data"]["url"], "/api/health");
+    };
+    kulisse_testkit::ENGINE
+        .scope(kulisse_testkit::TestEngine::Postgres, scope)
+        .await;
+}

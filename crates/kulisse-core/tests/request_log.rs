@@ -1,0 +1,123 @@
+//! The request log never makes a request wait: with its writer held up, entries past the
+//! queue's bound are dropped and counted, and recording stays immediate; once the writer
+//! goes on, what was queued is stored.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kulisse_core::Auth;
+use kulisse_core::auth::{Client, Login};
+use kulisse_core::logs::RequestFacts;
+use kulisse_core::records::ListParams;
+use kulisse_core::{Ports, Services};
+use kulisse_store::Store;
+use kulisse_store_sqlite::SqliteStore;
+
+fn facts(i: usize) -> RequestFacts {
+    RequestFacts {
+        method: http::Method::GET,
+        uri: format!("/api/health?n={i}").parse().unwrap(),
+        status: 200,
+        took: Duration::from_micros(50),
+        remote_ip: None,
+        user_ip: None,
+        user_agent: None,
+        referer: None,
+        authorization: None,
+        error: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_is_queued_up_to_its_bound_and_the_rest_dropped_without_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
+    let log_store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("logs.db")).unwrap());
+    let mut ports = Ports::new(store);
+    ports.log_store = Some(Arc::clone(&log_store));
+    let services = Services::start(ports).await.unwrap();
+    let logs = services.logs.clone().unwrap();
+
+    // Hold the log's writer thread for a while.
+    let (held, release) = std::sync::mpsc::channel::<()>();
+    let blocker = tokio::spawn({
+        let log_store = Arc::clone(&log_store);
+        async move {
+            log_store
+                .write(Box::new(move |_| {
+                    let _ = release.recv_timeout(Duration::from_secs(10));
+                    Ok(None)
+                }))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let flood = 40_000;
+    let started = Instant::now();
+    assert!(logs.wants());
+    for i in 0..flood {
+        logs.record(facts(i));
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "{flood} entries recorded in {took:?}: recording never waits"
+    );
+    let dropped = logs.dropped();
+    assert!(dropped > 0, "past the bound entries are dropped");
+    assert!(dropped < flood as u64, "up to the bound they are kept");
+
+    held.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    let kept = flood as u64 - dropped;
+    // What was queued gets written.
+    let su = superuser(&services).await;
+    let one = ListParams {
+        per_page: 1,
+        ..ListParams::default()
+    };
+    let mut stored = 0;
+    for _ in 0..500 {
+        let page = logs.list(&su, &one).await.unwrap();
+        stored = page.total_items;
+        if u64::try_from(stored).unwrap() >= kept {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        u64::try_from(stored).unwrap(),
+        kept,
+        "every queued entry is stored"
+    );
+}
+
+/// A superuser requester.
+async fn superuser(services: &Services) -> Auth {
+    services
+        .auth
+        .upsert_superuser("root@example.com", "1234567890", false)
+        .await
+        .unwrap();
+    let Ok(Login::Token(superusers, root, _)) = services
+        .auth
+        .auth_with_password(
+            "_superusers",
+            "root@example.com",
+            "1234567890",
+            None,
+            None,
+            &Client::default(),
+        )
+        .await
+    else {
+        panic!("a password login without MFA gives a token")
+    };
+    Auth::Record {
+        collection: superusers,
+        record: Arc::new(root),
+    }
+}
