@@ -26,6 +26,7 @@ fn facts(i: usize) -> RequestFacts {
         referer: None,
         authorization: None,
         error: None,
+        error_data: None,
     }
 }
 

@@ -114,13 +114,20 @@ impl ApiError {
     }
 }
 
-/// An error answer's message, kept on the response for its request log entry.
+/// An error answer's message and field errors, kept on the response for its request log
+/// entry.
 #[derive(Clone)]
-pub(crate) struct LoggedError(pub(crate) String);
+pub(crate) struct LoggedError {
+    pub(crate) message: String,
+    pub(crate) data: Value,
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let message = LoggedError(self.message.clone());
+        let message = LoggedError {
+            message: self.message.clone(),
+            data: self.data.clone(),
+        };
         let mut res = (self.status, super::json::Json(self.body())).into_response();
         res.extensions_mut().insert(message);
         res

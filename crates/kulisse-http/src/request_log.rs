@@ -45,6 +45,7 @@ impl Capture {
                 referer: headers.get(REFERER).cloned(),
                 authorization: headers.get(AUTHORIZATION).cloned(),
                 error: None,
+                error_data: None,
             },
         })
     }
@@ -58,7 +59,10 @@ impl Capture {
         } = self;
         facts.status = res.status().as_u16();
         facts.took = started.elapsed();
-        facts.error = res.extensions().get::<LoggedError>().map(|e| e.0.clone());
+        if let Some(e) = res.extensions().get::<LoggedError>() {
+            facts.error = Some(e.message.clone());
+            facts.error_data = Some(e.data.clone());
+        }
         logs.record(facts);
     }
 }

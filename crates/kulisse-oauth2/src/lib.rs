@@ -15,6 +15,7 @@ mod exchange;
 mod id_token;
 mod users;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use kulisse_core::auth::oauth2::{
@@ -25,35 +26,40 @@ use kulisse_core::auth::oauth2::{
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The providers' HTTP client, with the discovery documents and signing keys read so far.
+#[derive(Default)]
 pub struct Providers {
-    http: reqwest::Client,
+    /// Made on first use: loading the platform's root certificates cost a server that
+    /// never signs anyone in with OAuth2 ~17M instructions at startup, and their memory.
+    http: OnceLock<reqwest::Client>,
     documents: discovery::Documents,
     keys: id_token::KeySets,
 }
 
 impl Providers {
-    /// A client for the providers (TLS through rustls with the platform's roots).
-    ///
-    /// # Errors
-    /// When the TLS stack cannot start.
-    pub fn new() -> Result<Self, reqwest::Error> {
+    /// The adapter; its HTTP client is made when first needed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The HTTP client (TLS through rustls with the platform's roots).
+    fn http(&self) -> Result<&reqwest::Client, ProviderError> {
+        if let Some(http) = self.http.get() {
+            return Ok(http);
+        }
         let http = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
             .connect_timeout(CALL_TIMEOUT)
             .user_agent(concat!("kulisse/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self {
-            http,
-            documents: discovery::Documents::default(),
-            keys: id_token::KeySets::default(),
-        })
+            .build()
+            .map_err(|e| ProviderError::Token(format!("no HTTP client: {e}")))?;
+        Ok(self.http.get_or_init(|| http))
     }
 }
 
 #[async_trait::async_trait]
 impl IdentityProviders for Providers {
     async fn endpoints(&self, provider: &ProviderConfig) -> Result<ProviderConfig, ProviderError> {
-        self.documents.resolve(&self.http, provider).await
+        self.documents.resolve(self.http()?, provider).await
     }
 
     async fn identify(
@@ -61,13 +67,14 @@ impl IdentityProviders for Providers {
         provider: &ProviderConfig,
         grant: &CodeGrant,
     ) -> Result<ExternalUser, ProviderError> {
+        let http = self.http()?;
         let provider = self.endpoints(provider).await?;
-        let tokens = exchange::exchange(&self.http, &provider, grant).await?;
+        let tokens = exchange::exchange(http, &provider, grant).await?;
         let claims = match &tokens.id_token {
-            Some(token) => self.keys.verify(&self.http, &provider, token).await?,
+            Some(token) => self.keys.verify(http, &provider, token).await?,
             None => None,
         };
-        let mut user = users::read(&self.http, &provider, &tokens, claims.as_ref()).await?;
+        let mut user = users::read(http, &provider, &tokens, claims.as_ref()).await?;
         user.access_token = tokens.access_token;
         user.refresh_token = tokens.refresh_token;
         user.expiry = tokens.expiry;
@@ -75,6 +82,6 @@ impl IdentityProviders for Providers {
     }
 
     async fn download(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>, ProviderError> {
-        download::download(&self.http, url, max_bytes).await
+        download::download(self.http()?, url, max_bytes).await
     }
 }

@@ -15,7 +15,11 @@ pub(crate) fn encode(field: &Field, v: &Value) -> SqlValue {
             None => SqlValue::Real(n.as_f64().unwrap_or(0.0)),
         },
         (FieldKind::Bool, Value::Bool(b)) => SqlValue::Integer(i64::from(*b)),
-        (k, v) if k.is_json_stored() => SqlValue::Text(v.to_string()),
+        // serde_json's writer, not `Display` (which goes through `fmt` and cost twice as
+        // much for a request log entry's `data`).
+        (k, v) if k.is_json_stored() => {
+            SqlValue::Text(serde_json::to_string(v).unwrap_or_default())
+        }
         (_, Value::String(s)) => SqlValue::Text(s.clone()),
         (_, Value::Null) => SqlValue::Text(String::new()),
         (_, other) => SqlValue::Text(other.to_string()),

@@ -99,8 +99,7 @@ pub async fn start(
     ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStores>);
     ports.thumbnailer = Some(Arc::new(Thumbnails::new(THUMB_MAX_PIXELS)) as Arc<dyn Thumbnailer>);
     ports.mailers = Some(Arc::new(Smtp) as Arc<dyn Mailers>);
-    let providers = Providers::new().context("cannot start the OAuth2 providers' HTTP client")?;
-    ports.identity_providers = Some(Arc::new(providers) as Arc<dyn IdentityProviders>);
+    ports.identity_providers = Some(Arc::new(Providers::new()) as Arc<dyn IdentityProviders>);
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

@@ -55,6 +55,8 @@ pub struct RequestFacts {
     pub authorization: Option<HeaderValue>,
     /// The error message answered, for a status of 400 or more.
     pub error: Option<String>,
+    /// The error answer's `data` (field errors), logged as PocketBase's `details`.
+    pub error_data: Option<Value>,
 }
 
 /// Who made a request, as the log names it.
@@ -114,12 +116,42 @@ impl RequestFacts {
         data.insert("userAgent".into(), json!(text(&self.user_agent)));
         if let Some(error) = &self.error {
             data.insert("error".into(), json!(error));
-            data.insert("details".into(), Value::Null);
+            data.insert(
+                "details".into(),
+                self.error_data.as_ref().map_or(Value::Null, details),
+            );
         }
         if keep.max_data_size > 0 {
             cap(&mut data, keep.max_data_size);
         }
         (format!("{} {url}", self.method), data)
+    }
+}
+
+/// PocketBase's `details` of an error answer's `data`: each field's message as Go's
+/// validation writes it (lower-cased first letter, no final period), nested as the fields
+/// are; `null` when there are none.
+fn details(data: &Value) -> Value {
+    fn of(node: &Value) -> Value {
+        match node.get("message").and_then(Value::as_str) {
+            Some(message) if node.get("code").is_some() => {
+                let message = message.trim_end_matches('.');
+                let mut chars = message.chars();
+                let lower: String = chars
+                    .next()
+                    .map(|c| c.to_lowercase().chain(chars).collect())
+                    .unwrap_or_default();
+                Value::String(lower)
+            }
+            _ => match node.as_object() {
+                Some(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), of(v))).collect()),
+                None => node.clone(),
+            },
+        }
+    }
+    match data.as_object() {
+        Some(o) if !o.is_empty() => of(data),
+        _ => Value::Null,
     }
 }
 
@@ -168,6 +200,9 @@ mod tests {
             referer: None,
             authorization: None,
             error: (status >= 400).then(|| "Nope.".to_owned()),
+            error_data: (status >= 400).then(|| {
+                json!({"keyId": {"code": "validation_length_invalid", "message": "The length must be exactly 10."}})
+            }),
         }
     }
 
@@ -200,6 +235,10 @@ mod tests {
         };
         let (_, data) = facts(403).entry(&who, &private);
         assert_eq!(data["error"], "Nope.");
+        assert_eq!(
+            data["details"],
+            json!({"keyId": "the length must be exactly 10"})
+        );
         assert!(data.get("userIP").is_none() && data.get("authId").is_none());
         assert_eq!(facts(403).level(), Level::Error);
 

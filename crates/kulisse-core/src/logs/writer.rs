@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use kulisse_schema::ids::RECORD_ID_ALPHABET;
 use kulisse_store::Row;
@@ -17,6 +18,10 @@ use crate::Auth;
 
 /// The most entries written in one transaction.
 const BATCH: usize = 1_000;
+/// How long the writer gathers entries after the first of a batch: a transaction per
+/// request would cost more than the request (a commit each), so entries wait up to this
+/// long to share one. It is also how late an entry may show in `GET /api/logs`.
+const GATHER: Duration = Duration::from_millis(200);
 
 pub(super) async fn run(
     inner: Arc<Inner>,
@@ -24,6 +29,17 @@ pub(super) async fn run(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while received.recv_many(&mut batch, BATCH).await > 0 {
+        // Sleep rather than wait on the queue: waking for every request would cost the
+        // writer a task switch per entry.
+        if batch.len() < BATCH {
+            tokio::time::sleep(GATHER).await;
+            while batch.len() < BATCH {
+                match received.try_recv() {
+                    Ok(entry) => batch.push(entry),
+                    Err(_) => break,
+                }
+            }
+        }
         let settings = inner.settings.snapshot();
         let keep = Keep {
             ip: settings.logs.log_ip,

@@ -18,13 +18,13 @@ fn service(s: &AppState) -> Result<&LogService, ApiError> {
     s.services.logs.as_ref().ok_or_else(ApiError::not_found)
 }
 
-/// An entry in PocketBase's key order.
+/// An entry in PocketBase's key order (`id, created, data, message, level`).
 pub struct Entry(Row);
 
 impl Serialize for Entry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(5))?;
-        for key in ["id", "created", "level", "message", "data"] {
+        for key in ["id", "created", "data", "message", "level"] {
             map.serialize_entry(key, self.0.get(key).unwrap_or(&Value::Null))?;
         }
         map.end()
