@@ -3,7 +3,7 @@
 //! run with `Handle::block_on` on the job's own thread.
 
 use kulisse_schema::Collection;
-use kulisse_store::{Row, Select, StoreError, StoreTx, ViewColumn};
+use kulisse_store::{Literal, Row, Select, StoreError, StoreTx, ViewColumn};
 use serde_json::Value;
 use tokio::runtime::Handle;
 use tokio_postgres::error::SqlState;
@@ -189,6 +189,14 @@ impl StoreTx for PgTx<'_> {
         );
         self.run(&Sql { text, params }, Some(c)).map(|_| ())
     }
+    /// Row by row through [`StoreTx::insert`].
+    fn append(&mut self, c: &Collection, rows: &[Vec<Literal>]) -> Result<(), StoreError> {
+        for values in rows {
+            self.insert(c, &kulisse_store::appended_row(c, values)?)?;
+        }
+        Ok(())
+    }
+
     fn update(&mut self, c: &Collection, id: &str, changes: &Row) -> Result<(), StoreError> {
         let (cols, mut params) = encoded(c, changes);
         if cols.is_empty() {

@@ -1,7 +1,7 @@
 //! [`StoreTx`] on the writer connection (inside the batch transaction and a savepoint).
 
 use kulisse_schema::{Collection, Field};
-use kulisse_store::{Row, Select, StoreError, StoreTx, ViewColumn};
+use kulisse_store::{Literal, Row, Select, StoreError, StoreTx, ViewColumn};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
@@ -105,6 +105,32 @@ impl StoreTx for SqliteTx<'_> {
         let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
         stmt.execute(rusqlite::params_from_iter(vals.iter()))
             .map_err(classify)?;
+        Ok(())
+    }
+
+    fn append(&mut self, c: &Collection, rows: &[Vec<Literal>]) -> Result<(), StoreError> {
+        let cols: Vec<String> = c.fields.iter().map(|f| quote(&f.name)).collect();
+        let marks = vec!["?"; cols.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({marks})",
+            quote(&c.name),
+            cols.join(", ")
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(classify)?;
+        for row in rows {
+            kulisse_store::check_appended(c, row)?;
+            let values = row.iter().map(|v| match v {
+                Literal::Null => SqlValue::Null,
+                Literal::Bool(b) => SqlValue::Integer(i64::from(*b)),
+                Literal::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                    SqlValue::Integer(*n as i64)
+                }
+                Literal::Number(n) => SqlValue::Real(*n),
+                Literal::Text(t) => SqlValue::Text(t.clone()),
+            });
+            stmt.execute(rusqlite::params_from_iter(values))
+                .map_err(classify)?;
+        }
         Ok(())
     }
 

@@ -204,6 +204,13 @@ pub trait StoreTx {
     /// # Errors
     /// Constraint violations as [`StoreError::Unique`] and friends.
     fn insert(&mut self, collection: &Collection, row: &Row) -> Result<(), StoreError>;
+    /// Inserts `rows` into `collection`, each a value per field in the collection's field
+    /// order, a JSON-stored field as its JSON text: bulk appends (the request log's) without
+    /// a map and a rendered statement per row.
+    ///
+    /// # Errors
+    /// As [`StoreTx::insert`]; a row with another number of values than the fields.
+    fn append(&mut self, collection: &Collection, rows: &[Vec<Literal>]) -> Result<(), StoreError>;
     /// Updates the given columns of the row with `id`.
     ///
     /// # Errors
@@ -259,6 +266,50 @@ pub trait StoreTx {
     /// # Errors
     /// When the engine has no such channel, or the payload is too long.
     fn notify(&mut self, channel: &str, payload: &str) -> Result<(), StoreError>;
+}
+
+/// The row an [`StoreTx::append`] row's `values` make, for stores that insert rows as maps:
+/// each field's value, a JSON-stored field's text parsed back to its value.
+///
+/// # Errors
+/// When there are not as many values as fields.
+pub fn appended_row(collection: &Collection, values: &[Literal]) -> Result<Row, StoreError> {
+    check_appended(collection, values)?;
+    Ok(collection
+        .fields
+        .iter()
+        .zip(values)
+        .map(|(f, v)| {
+            let value = match v {
+                Literal::Null => Value::Null,
+                Literal::Bool(b) => Value::Bool(*b),
+                Literal::Number(n) => {
+                    serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number)
+                }
+                Literal::Text(t) if f.kind.is_json_stored() => {
+                    serde_json::from_str(t).unwrap_or(Value::Null)
+                }
+                Literal::Text(t) => Value::String(t.clone()),
+            };
+            (f.name.clone(), value)
+        })
+        .collect())
+}
+
+/// Refuses an [`StoreTx::append`] row with another number of values than `collection` has
+/// fields.
+///
+/// # Errors
+/// Then.
+pub fn check_appended(collection: &Collection, values: &[Literal]) -> Result<(), StoreError> {
+    if values.len() == collection.fields.len() {
+        return Ok(());
+    }
+    Err(StoreError::Other(format!(
+        "append: {} values for {} fields",
+        values.len(),
+        collection.fields.len()
+    )))
 }
 
 /// The longest payload [`StoreTx::notify`] carries (PostgreSQL's limit is 8,000 bytes,

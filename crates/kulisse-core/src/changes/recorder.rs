@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kulisse_schema::{Collection, CollectionKind};
-use kulisse_store::{Row, Select, StoreError, StoreTx, ViewColumn};
+use kulisse_store::{Literal, Row, Select, StoreError, StoreTx, ViewColumn};
 use serde_json::Value;
 
 use super::{Action, ChangeSet, RecordChange};
@@ -73,6 +73,13 @@ impl StoreTx for Recorder<'_> {
         let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
         let stored = self.rows.then(|| row.clone());
         self.record(c, id, Action::Create, stored);
+        Ok(())
+    }
+
+    fn append(&mut self, c: &Collection, rows: &[Vec<Literal>]) -> Result<(), StoreError> {
+        for values in rows {
+            self.insert(c, &kulisse_store::appended_row(c, values)?)?;
+        }
         Ok(())
     }
 

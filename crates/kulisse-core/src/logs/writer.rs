@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kulisse_schema::ids::RECORD_ID_ALPHABET;
-use kulisse_store::Row;
-use serde_json::{Value, json};
+use kulisse_store::Literal;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::RequestFacts;
@@ -55,22 +55,27 @@ pub(super) async fn run(
             }
             let requester = requester(&inner, &facts).await;
             let (message, data) = facts.entry(&requester, &keep);
-            let row = json!({
-                "id": inner.ambient.ids.random(RECORD_ID_ALPHABET, 15),
-                "level": level,
-                "message": message,
-                "data": Value::Object(data),
-                "created": kulisse_schema::datetime::format(at),
-            });
-            if let Value::Object(row) = row {
-                rows.push(row);
-            }
+            let (mut message, mut data) = (Some(message), Some(data));
+            let row = inner
+                .collection
+                .fields
+                .iter()
+                .map(|f| match f.name.as_str() {
+                    "id" => Literal::Text(inner.ambient.ids.random(RECORD_ID_ALPHABET, 15)),
+                    "level" => Literal::Number(level as f64),
+                    "message" => Literal::Text(message.take().unwrap_or_default()),
+                    "data" => Literal::Text(data.take().unwrap_or_default()),
+                    "created" => Literal::Text(kulisse_schema::datetime::format(at)),
+                    _ => Literal::Null,
+                })
+                .collect();
+            rows.push(row);
         }
         write(&inner, rows).await;
     }
 }
 
-async fn write(inner: &Arc<Inner>, rows: Vec<Row>) {
+async fn write(inner: &Arc<Inner>, rows: Vec<Vec<Literal>>) {
     if rows.is_empty() {
         return;
     }
@@ -79,10 +84,7 @@ async fn write(inner: &Arc<Inner>, rows: Vec<Row>) {
     let written = inner
         .store
         .write(Box::new(move |tx| {
-            for row in &rows {
-                tx.insert(&collection, row)?;
-            }
-            Ok(None)
+            tx.append(&collection, &rows).map(|()| None)
         }))
         .await;
     if let Err(e) = written {

@@ -7,6 +7,7 @@
 //! listed in [`crate::store_conformance!`]. Cascades and change sets are not here: they are
 //! services' work (kulisse-core, tested through the API on both engines), above the port.
 
+mod append;
 mod concurrency;
 mod groups;
 mod hits;
@@ -23,6 +24,7 @@ use kulisse_schema::Collection;
 use kulisse_store::{Row, Select, Store, StoreError, StoreTx, transact};
 use serde_json::{Value, json};
 
+pub use append::appended_rows_read_back_like_inserted_ones;
 pub use concurrency::{
     concurrent_read_then_update_jobs_lose_no_update, readers_see_only_committed_states,
 };
@@ -80,6 +82,7 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@each $open;
             selects_filter_sort_page_and_count,
             counts_per_key_follow_the_filter_in_key_order,
+            appended_rows_read_back_like_inserted_ones,
             write_jobs_commit_whole_or_roll_back_with_their_error,
             missing_rows_and_duplicates_are_refused,
             after_commit_hooks_run_even_when_the_caller_stopped_waiting,
