@@ -17,13 +17,13 @@ use kulisse_store_sqlite::SqliteStore;
 fn facts(i: usize) -> RequestFacts {
     RequestFacts {
         method: http::Method::GET,
-        uri: format!("/api/health?n={i}").parse().unwrap(),
+        url: format!("/api/health?n={i}"),
         status: 200,
         took: Duration::from_micros(50),
         remote_ip: None,
         user_ip: None,
-        user_agent: None,
-        referer: None,
+        user_agent: String::new(),
+        referer: String::new(),
         authorization: None,
         error: None,
         error_data: None,

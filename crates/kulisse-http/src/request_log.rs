@@ -1,6 +1,7 @@
 //! What [`crate::Finalize`] gathers for the request log: taken as a request comes in
-//! (clones of reference-counted values, nothing formatted), handed to the log service
-//! with the answer's status and time. Nothing is gathered while logging is off.
+//! (owned copies of the URL and three headers; see `kulisse_core::logs::RequestFacts`),
+//! handed to the log service with the answer's status and time. Nothing is gathered while
+//! logging is off.
 
 use std::time::Instant;
 
@@ -25,6 +26,13 @@ impl Capture {
     pub(crate) fn start(services: &Services, req: &Request) -> Option<Capture> {
         let logs = services.logs.as_ref().filter(|l| l.wants())?;
         let headers = req.headers();
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
         let remote_ip = peer(req.extensions());
         let user_ip = if logs.behind_proxy() {
             real_ip(headers, remote_ip, &services.settings.trusted_proxy())
@@ -36,14 +44,21 @@ impl Capture {
             started: Instant::now(),
             facts: RequestFacts {
                 method: req.method().clone(),
-                uri: req.uri().clone(),
+                url: req
+                    .uri()
+                    .path_and_query()
+                    .map_or_else(|| req.uri().path(), |p| p.as_str())
+                    .to_owned(),
                 status: 0,
                 took: std::time::Duration::ZERO,
                 remote_ip,
                 user_ip,
-                user_agent: headers.get(USER_AGENT).cloned(),
-                referer: headers.get(REFERER).cloned(),
-                authorization: headers.get(AUTHORIZATION).cloned(),
+                user_agent: text(USER_AGENT),
+                referer: text(REFERER),
+                authorization: headers
+                    .get(AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
                 error: None,
                 error_data: None,
             },

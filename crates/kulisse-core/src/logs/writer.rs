@@ -96,8 +96,7 @@ async fn write(inner: &Arc<Inner>, rows: Vec<Vec<Literal>>) {
 /// Who made the request: its token resolved now (through the verified-token cache; the
 /// request itself never paid for it).
 async fn requester(inner: &Inner, facts: &RequestFacts) -> Requester {
-    let header = facts.authorization.as_ref().and_then(|v| v.to_str().ok());
-    match inner.auth.authenticate(header).await {
+    match inner.auth.authenticate(facts.authorization.as_deref()).await {
         Auth::Record { collection, record } => Requester {
             collection: collection.name.clone(),
             id: record
