@@ -23,6 +23,7 @@ pub mod ids;
 pub mod limits;
 pub mod logs;
 pub mod mail;
+pub mod priority;
 pub mod query;
 pub mod realtime;
 pub mod records;

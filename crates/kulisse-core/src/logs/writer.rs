@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use kulisse_schema::ids::RECORD_ID_ALPHABET;
-use kulisse_store::Literal;
+use kulisse_store::{Engine, Literal};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -47,43 +47,59 @@ pub(super) async fn run(
             max_data_size: usize::try_from(settings.logs.max_data_size).unwrap_or(0),
         };
         let min_level = settings.logs.min_level;
-        let mut rows = Vec::with_capacity(batch.len());
+        let mut entries = Vec::with_capacity(batch.len());
         for (at, facts) in batch.drain(..) {
-            let level = facts.level().number();
-            if level < min_level {
+            if facts.level().number() < min_level {
                 continue;
             }
             let requester = requester(&inner, &facts).await;
-            let (message, data) = facts.entry(&requester, &keep);
-            let (mut message, mut data) = (Some(message), Some(data));
-            let row = inner
-                .collection
-                .fields
-                .iter()
-                .map(|f| match f.name.as_str() {
-                    "id" => Literal::Text(inner.ambient.ids.random(RECORD_ID_ALPHABET, 15)),
-                    "level" => Literal::Number(level as f64),
-                    "message" => Literal::Text(message.take().unwrap_or_default()),
-                    "data" => Literal::Text(data.take().unwrap_or_default()),
-                    "created" => Literal::Text(kulisse_schema::datetime::format(at)),
-                    _ => Literal::Null,
-                })
-                .collect();
-            rows.push(row);
+            entries.push((at, facts, requester));
         }
-        write(&inner, rows).await;
+        write(&inner, entries, keep).await;
     }
 }
 
-async fn write(inner: &Arc<Inner>, rows: Vec<Vec<Literal>>) {
-    if rows.is_empty() {
+/// Writes `entries` in one transaction. The entries are made into rows there: on SQLite
+/// that is the log store's own writer thread, which then runs behind requests (see
+/// [`crate::priority`]). PostgreSQL runs write jobs on the runtime's shared blocking
+/// threads, whose priority must stay as it is.
+async fn write(
+    inner: &Arc<Inner>,
+    entries: Vec<(jiff::Timestamp, RequestFacts, Requester)>,
+    keep: Keep,
+) {
+    if entries.is_empty() {
         return;
     }
-    let n = rows.len() as u64;
+    let n = entries.len() as u64;
     let collection = Arc::clone(&inner.collection);
+    let ids = Arc::clone(&inner.ambient.ids);
+    let own_thread = inner.store.engine() == Engine::Sqlite;
     let written = inner
         .store
         .write(Box::new(move |tx| {
+            if own_thread {
+                crate::priority::run_behind_requests();
+            }
+            let rows: Vec<Vec<Literal>> = entries
+                .iter()
+                .map(|(at, facts, requester)| {
+                    let (message, data) = facts.entry(requester, &keep);
+                    let (mut message, mut data) = (Some(message), Some(data));
+                    collection
+                        .fields
+                        .iter()
+                        .map(|f| match f.name.as_str() {
+                            "id" => Literal::Text(ids.random(RECORD_ID_ALPHABET, 15)),
+                            "level" => Literal::Number(facts.level().number() as f64),
+                            "message" => Literal::Text(message.take().unwrap_or_default()),
+                            "data" => Literal::Text(data.take().unwrap_or_default()),
+                            "created" => Literal::Text(kulisse_schema::datetime::format(*at)),
+                            _ => Literal::Null,
+                        })
+                        .collect()
+                })
+                .collect();
             tx.append(&collection, &rows).map(|()| None)
         }))
         .await;
@@ -96,7 +112,11 @@ async fn write(inner: &Arc<Inner>, rows: Vec<Vec<Literal>>) {
 /// Who made the request: its token resolved now (through the verified-token cache; the
 /// request itself never paid for it).
 async fn requester(inner: &Inner, facts: &RequestFacts) -> Requester {
-    match inner.auth.authenticate(facts.authorization.as_deref()).await {
+    match inner
+        .auth
+        .authenticate(facts.authorization.as_deref())
+        .await
+    {
         Auth::Record { collection, record } => Requester {
             collection: collection.name.clone(),
             id: record

@@ -54,7 +54,7 @@ impl Dispatcher {
         let spawned = std::thread::Builder::new()
             .name("realtime".into())
             .spawn(move || {
-                super::run_behind_requests();
+                crate::priority::run_behind_requests();
                 while let Some(next) = work.blocking_recv() {
                     let Some(inner) = self.clients.upgrade() else {
                         return;

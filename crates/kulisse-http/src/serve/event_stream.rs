@@ -24,7 +24,7 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, Response, Version};
 use bytes::Bytes;
 use futures::FutureExt;
 use http_body_util::BodyExt;
-use kulisse_core::realtime::run_behind_requests;
+use kulisse_core::priority::run_behind_requests;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::{Handle, Runtime};
@@ -92,7 +92,7 @@ pub(crate) async fn serve_or_return(
 }
 
 /// The runtime realtime streams run on, behind requests (see
-/// [`kulisse_core::realtime::run_behind_requests`]); started with the first stream.
+/// [`kulisse_core::priority::run_behind_requests`]); started with the first stream.
 /// `None` if its threads cannot be started: streams then run with the requests.
 fn streams() -> Option<&'static Handle> {
     static STREAMS: OnceLock<Option<Runtime>> = OnceLock::new();
