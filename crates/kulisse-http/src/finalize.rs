@@ -143,8 +143,9 @@ impl Finalize {
 struct After {
     is_api: bool,
     allow_origin: Option<HeaderValue>,
-    /// The request's log entry in the making (none while logging is off).
-    log: Option<Capture>,
+    /// The request's log entry in the making (none while logging is off). Boxed: inline,
+    /// it made every request's future bigger, logging or not.
+    log: Option<Box<Capture>>,
 }
 
 impl After {
@@ -210,7 +211,7 @@ impl Service<Request> for Finalize {
         let after = After {
             is_api: req.uri().path().starts_with("/api/"),
             allow_origin: self.shared.cors.allow(req.headers().get(ORIGIN)),
-            log: Capture::start(&self.shared.services, &req),
+            log: Capture::start(&self.shared.services, &req).map(Box::new),
         };
         let fields = req
             .uri()

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use super::RequestFacts;
 use super::entry::{Keep, Requester};
 use super::service::Inner;
-use crate::ids::IdSource;
 use crate::Auth;
+use crate::ids::IdSource;
 
 /// The most entries written in one transaction.
 const BATCH: usize = 1_000;
@@ -157,14 +157,21 @@ mod tests {
     #[test]
     fn log_ids_have_pocketbases_shape_and_sort_by_time() {
         let ids = crate::ids::RandomIds;
-        let early = log_id(jiff::Timestamp::from_second(1_800_000_000).unwrap_or_default(), &ids);
+        let early = log_id(
+            jiff::Timestamp::from_second(1_800_000_000).unwrap_or_default(),
+            &ids,
+        );
         let later = log_id(
             jiff::Timestamp::from_second(1_800_000_000).unwrap_or_default()
                 + jiff::SignedDuration::from_micros(1),
             &ids,
         );
         assert_eq!(early.len(), 15);
-        assert!(early.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()));
+        assert!(
+            early
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        );
         assert!(early[..11] < later[..11], "{early} {later}");
     }
 }
