@@ -2,6 +2,8 @@
 //! cache never keeps a user that a request deleted and then abandoned.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,29 +22,7 @@ async fn abandoned_delete_is_still_announced(store: Arc<dyn Store>) -> bool {
     let services = Services::start(Ports::new(Arc::clone(&store)))
         .await
         .unwrap();
-    services
-        .auth
-        .upsert_superuser("root@example.com", "1234567890", false)
-        .await
-        .unwrap();
-    let Ok(Login::Token(superusers, root, _)) = services
-        .auth
-        .auth_with_password(
-            "_superusers",
-            "root@example.com",
-            "1234567890",
-            None,
-            None,
-            &Client::default(),
-        )
-        .await
-    else {
-        panic!("a password login without MFA gives a token")
-    };
-    let su = Auth::Record {
-        collection: superusers,
-        record: Arc::new(root),
-    };
+    let su = support::superuser(&services).await;
     let Value::Object(body) =
         json!({"email": "u@example.com", "password": "12345678", "passwordConfirm": "12345678"})
     else {

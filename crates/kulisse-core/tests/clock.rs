@@ -2,10 +2,11 @@
 //! sleeping, and seeds the ids.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use kulisse_core::auth::{Client, Login};
 use kulisse_core::clock::{Clock, ManualClock};
 use kulisse_core::ids::SeededIds;
 use kulisse_core::query::RequestInfo;
@@ -31,25 +32,7 @@ async fn a_superuser_token_expires_when_the_clock_passes_its_duration() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp::from_second(START).unwrap()));
     let services = services_at(Arc::clone(&clock), &dir).await;
-    services
-        .auth
-        .upsert_superuser("root@example.com", "1234567890", false)
-        .await
-        .unwrap();
-    let Ok(Login::Token(_, _, token)) = services
-        .auth
-        .auth_with_password(
-            "_superusers",
-            "root@example.com",
-            "1234567890",
-            None,
-            None,
-            &Client::default(),
-        )
-        .await
-    else {
-        panic!("a password login without MFA gives a token")
-    };
+    let (_, _, token) = support::superuser_login(&services).await;
     // `_superusers` tokens last 86,400 s by default.
     clock.advance(SignedDuration::from_secs(86_400));
     assert!(

@@ -3,11 +3,11 @@
 //! goes on, what was queued is stored.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kulisse_core::Auth;
-use kulisse_core::auth::{Client, Login};
 use kulisse_core::logs::RequestFacts;
 use kulisse_core::records::ListParams;
 use kulisse_core::{Ports, Services};
@@ -75,7 +75,7 @@ async fn a_flood_is_queued_up_to_its_bound_and_the_rest_dropped_without_waiting(
     blocker.await.unwrap().unwrap();
     let kept = flood as u64 - dropped;
     // What was queued gets written.
-    let su = superuser(&services).await;
+    let su = support::superuser(&services).await;
     let one = ListParams {
         per_page: 1,
         ..ListParams::default()
@@ -94,31 +94,4 @@ async fn a_flood_is_queued_up_to_its_bound_and_the_rest_dropped_without_waiting(
         kept,
         "every queued entry is stored"
     );
-}
-
-/// A superuser requester.
-async fn superuser(services: &Services) -> Auth {
-    services
-        .auth
-        .upsert_superuser("root@example.com", "1234567890", false)
-        .await
-        .unwrap();
-    let Ok(Login::Token(superusers, root, _)) = services
-        .auth
-        .auth_with_password(
-            "_superusers",
-            "root@example.com",
-            "1234567890",
-            None,
-            None,
-            &Client::default(),
-        )
-        .await
-    else {
-        panic!("a password login without MFA gives a token")
-    };
-    Auth::Record {
-        collection: superusers,
-        record: Arc::new(root),
-    }
 }

@@ -86,16 +86,9 @@ impl Documents {
         {
             return Ok(document);
         }
-        let fail = |e: reqwest::Error| ProviderError::Discovery(format!("{url}: {e}"));
-        let document: Value = http
-            .get(url)
-            .send()
+        let document: Value = crate::fetch_json(http, url)
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(fail)?
-            .json()
-            .await
-            .map_err(fail)?;
+            .map_err(|e| ProviderError::Discovery(format!("{url}: {e}")))?;
         if let Ok(mut read) = self.read.lock() {
             read.insert(url.to_owned(), (Instant::now(), document.clone()));
         }

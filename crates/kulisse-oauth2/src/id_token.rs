@@ -128,16 +128,9 @@ impl KeySets {
         let set = match kept {
             Some((at, set)) if !fresh || at.elapsed() < REFRESH_AFTER => set,
             _ => {
-                let fail = |e: reqwest::Error| ProviderError::Token(format!("{url}: {e}"));
-                let set: JwkSet = http
-                    .get(url)
-                    .send()
+                let set: JwkSet = crate::fetch_json(http, url)
                     .await
-                    .and_then(reqwest::Response::error_for_status)
-                    .map_err(fail)?
-                    .json()
-                    .await
-                    .map_err(fail)?;
+                    .map_err(|e| ProviderError::Token(format!("{url}: {e}")))?;
                 if let Ok(mut read) = self.read.lock() {
                     read.insert(url.to_owned(), (Instant::now(), set.clone()));
                 }

@@ -56,6 +56,14 @@ impl Providers {
     }
 }
 
+/// The JSON a provider publishes at `url` (a discovery document, a key set).
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T, reqwest::Error> {
+    http.get(url).send().await?.error_for_status()?.json().await
+}
+
 #[async_trait::async_trait]
 impl IdentityProviders for Providers {
     async fn endpoints(&self, provider: &ProviderConfig) -> Result<ProviderConfig, ProviderError> {
