@@ -386,6 +386,23 @@ fn corpus() -> Vec<Row> {
         row("PATCH", "/api/settings")
             .su()
             .json(r#"{"rateLimits": {"rules": [{"label": "no spaces allowed here"}]}}"#),
+        // The request log: bad filters, sorts and pages; settings of the wrong type.
+        row("GET", format!("/api/logs?filter={}", urlencode("data.status >")))
+            .su(),
+        row("GET", format!("/api/logs?sort={}", urlencode("-nosuchfield")))
+            .su(),
+        row("GET", format!("/api/logs/stats?filter={}", urlencode("((level")))
+            .su(),
+        row("GET", "/api/logs?perPage=abc&page=-1").su(),
+        row("GET", "/api/logs/nosuchentry").su(),
+        row("GET", "/api/logs"),
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"logs": {"maxDays": "five", "minLevel": []}}"#),
+        // Apple's client secret: wrong types and a key that is no key.
+        row("POST", "/api/settings/apple/generate-client-secret")
+            .su()
+            .json(r#"{"clientId": 1, "teamId": [], "keyId": "KEY1234567", "privateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "duration": "x"}"#),
         // OAuth2 providers: incomplete, of the wrong type, unknown.
         row("PATCH", "/api/collections/users")
             .su()
