@@ -23,7 +23,10 @@ HTTP = SERVER | {"http"}
 SQL = {"rusqlite", "tokio-postgres", "deadpool-postgres", "sea-query", "postgres-types"}
 ENGINES = {"kulisse-store-sqlite", "kulisse-store-postgres"}
 # Adapters implement a port of core for one technology; only the composition root picks one.
-ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs", "kulisse-mail", "kulisse-oauth2"}
+ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs", "kulisse-mail", "kulisse-oauth2",
+            "kulisse-metrics"}
+# A metrics exporter records for the whole process; only the adapter installs one.
+EXPORTERS = {"metrics-exporter-prometheus", "metrics-process"}
 
 # crate -> dependencies it must not have (None: it must have none at all).
 FORBIDDEN = {
@@ -31,17 +34,19 @@ FORBIDDEN = {
     "kulisse-filter": None,
     "kulisse-store": {"kulisse-core"} | HTTP | ENGINES | SQL,
     "kulisse-store-sqlite": {"kulisse-core", "kulisse-store-postgres", "tokio-postgres",
-                             "deadpool-postgres"} | HTTP,
+                             "deadpool-postgres"} | HTTP | EXPORTERS,
     "kulisse-store-postgres": {"kulisse-core", "kulisse-store-sqlite", "rusqlite"} | HTTP,
-    "kulisse-core": SERVER | ENGINES | ADAPTERS | SQL,
+    "kulisse-core": SERVER | ENGINES | ADAPTERS | SQL | EXPORTERS,
     "kulisse-feed-postgres": HTTP | ENGINES | {"rusqlite", "deadpool-postgres"},
     "kulisse-blob": HTTP | ENGINES | SQL | {"kulisse-store"},
     "kulisse-thumbs": HTTP | ENGINES | SQL | {"kulisse-store", "tokio"},
     "kulisse-mail": HTTP | ENGINES | SQL | {"kulisse-store"},
     # An HTTP client only: it serves nothing.
     "kulisse-oauth2": SERVER | ENGINES | SQL | {"kulisse-store"},
+    # A recorder for the metrics facade, and nothing else.
+    "kulisse-metrics": HTTP | ENGINES | SQL | {"kulisse-store", "tokio"},
     # HTTP reaches data only through the services: no storage port, engine or adapter.
-    "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL,
+    "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL | EXPORTERS,
 }
 # Test kits: used only as dev-dependencies (tests), so they may depend on anything.
 DEV_ONLY = {"kulisse-testkit", "kulisse-testkit-store"}

@@ -80,6 +80,8 @@ for _ in $(seq 1 100); do
 done
 # Every message the SMTP sink receives lands in this Maildir, where tests read it.
 export KULISSE_TEST_SMTP="127.0.0.1:$smtp_port" KULISSE_TEST_MAILDIR="$maildir"
+# The metrics tests parse scrapes with this interpreter's prometheus_client.
+export KULISSE_TEST_PYTHON="$py_env/bin/python"
 echo "moto $("$py_env/bin/pip" show moto | sed -n 's/^Version: //p') on port $s3_port, aiosmtpd on port $smtp_port"
 
 step "format, lints and the dependency rules of ARCHITECTURE.md"

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod limits;
 pub mod logs;
 pub mod mail;
+pub mod metrics;
 pub mod priority;
 pub mod query;
 pub mod realtime;
@@ -68,6 +69,8 @@ pub struct Services {
     pub limits: limits::RateLimits,
     /// The request log (none without a store for it).
     pub logs: Option<logs::LogService>,
+    /// Scrapes of the metrics (none unless the operator turned metrics on).
+    pub metrics: Option<metrics::MetricsService>,
     /// Committed changes, local and from other nodes.
     pub events: EventBus,
     /// The clock and id source every service reads.
@@ -92,6 +95,9 @@ pub struct Ports {
     pub identity_providers: Option<Arc<dyn auth::oauth2::IdentityProviders>>,
     /// Where the request log is kept; without it, requests are not logged.
     pub log_store: Option<Arc<dyn Store>>,
+    /// Renders the metrics (installed as the process's recorder); without it, metrics are
+    /// off.
+    pub metrics: Option<Arc<dyn metrics::MetricsExporter>>,
 }
 
 impl Ports {
@@ -106,6 +112,7 @@ impl Ports {
             mailers: None,
             identity_providers: None,
             log_store: None,
+            metrics: None,
         }
     }
 }
@@ -143,6 +150,7 @@ impl Services {
             mailers,
             identity_providers,
             log_store,
+            metrics,
         } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
@@ -205,6 +213,14 @@ impl Services {
             ),
             None => None,
         };
+        let metrics = metrics.map(|exporter| {
+            metrics::MetricsService::new(
+                exporter,
+                Arc::clone(&records.store),
+                realtime.clone(),
+                logs.clone(),
+            )
+        });
         let oauth2 = auth::oauth2::OAuth2Service::new(
             auth.clone(),
             records.clone(),
@@ -223,6 +239,7 @@ impl Services {
             realtime,
             limits,
             logs,
+            metrics,
             events,
             ambient,
         })

@@ -41,6 +41,11 @@ impl ApiError {
         )
     }
 
+    /// 401 with `message`: credentials other than a record's token are missing or wrong.
+    pub fn unauthorized(message: &'static str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
     /// 404 "File not found.": PocketBase's static-file fallback.
     pub fn file_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "File not found.")

@@ -1,7 +1,8 @@
 //! The service every request and response passes through, around the route table:
 //! PocketBase's CORS, `//` redirects, rate limits (`limits.rs`), the `fields` parameter,
 //! security headers, axum's own statuses (405, 413, non-JSON 404) turned into
-//! PocketBase's, and the request log (`request_log.rs`).
+//! PocketBase's, the request log (`request_log.rs`) and the request metrics
+//! (`request_metrics.rs`).
 //!
 //! NOTE: this is one hand-written tower service, not `from_fn` middleware plus
 //! tower-http's CORS layer. Those cloned their inner services (and the CORS
@@ -34,6 +35,7 @@ use super::fields::FieldsFilter;
 use super::limits;
 use super::middleware::{is_json, pick_fields, redirect_to_clean_path};
 use super::request_log::Capture;
+use super::request_metrics::RequestTimer;
 
 /// The headers PocketBase sets on every response but preflights.
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
@@ -127,6 +129,8 @@ struct Shared {
     cors: Cors,
     /// For the rate limits and the request log.
     services: Arc<Services>,
+    /// Whether requests are counted and timed (metrics are on).
+    timed: bool,
 }
 
 impl Finalize {
@@ -134,7 +138,11 @@ impl Finalize {
     pub fn new(routes: Router, cors: Cors, services: Arc<Services>) -> Self {
         Self {
             routes,
-            shared: Arc::new(Shared { cors, services }),
+            shared: Arc::new(Shared {
+                cors,
+                timed: services.metrics.is_some(),
+                services,
+            }),
         }
     }
 }
@@ -146,6 +154,8 @@ struct After {
     /// The request's log entry in the making (none while logging is off). Boxed: inline,
     /// it made every request's future bigger, logging or not.
     log: Option<Box<Capture>>,
+    /// The request's timing for the metrics (none while metrics are off).
+    timer: Option<RequestTimer>,
 }
 
 impl After {
@@ -165,6 +175,9 @@ impl After {
         add_cors_and_security(res.headers_mut(), self.allow_origin, framable);
         if let Some(log) = self.log {
             log.finish(&res);
+        }
+        if let Some(timer) = self.timer {
+            timer.finish(&res);
         }
         res
     }
@@ -212,6 +225,7 @@ impl Service<Request> for Finalize {
             is_api: req.uri().path().starts_with("/api/"),
             allow_origin: self.shared.cors.allow(req.headers().get(ORIGIN)),
             log: Capture::start(&self.shared.services, &req).map(Box::new),
+            timer: self.shared.timed.then(|| RequestTimer::start(req.method())),
         };
         let fields = req
             .uri()

@@ -16,6 +16,7 @@ mod json;
 mod limits;
 mod middleware;
 mod request_log;
+mod request_metrics;
 mod routes;
 mod serve;
 
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use kulisse_core::Services;
 
 pub use finalize::Finalize;
+pub use routes::metrics::serve_metrics;
 pub use serve::serve;
 
 /// What handlers share.
@@ -46,6 +48,10 @@ pub struct HttpOptions {
     /// data dir's, so they are never in memory (the OS temp dir may be a tmpfs). `None`:
     /// the OS temp dir.
     pub uploads_dir: Option<PathBuf>,
+    /// With metrics on: the bearer token that opens `GET /metrics` on the API's address.
+    /// `None`: no `/metrics` there (metrics may be served on an address of their own,
+    /// [`serve_metrics`]).
+    pub metrics_token: Option<String>,
 }
 
 /// The whole application as one service: PocketBase's routes inside [`Finalize`].
@@ -58,7 +64,19 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
         uploads_dir: opts.uploads_dir.as_deref().map(std::sync::Arc::from),
     };
     let services = std::sync::Arc::clone(&state.services);
-    let routes = routes::api()
+    let mut routes = routes::api(services.metrics.is_some());
+    if let Some(metrics) = &services.metrics {
+        request_metrics::describe();
+        if let Some(token) = &opts.metrics_token {
+            let token = Some(std::sync::Arc::from(token.as_str()));
+            routes = routes.route(
+                "/metrics",
+                routes::metrics::scrape(metrics.clone(), token)
+                    .layer(request_metrics::RouteTemplate("/metrics")),
+            );
+        }
+    }
+    let routes = routes
         .with_state(state)
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
     Finalize::new(routes, finalize::Cors::new(&opts.origins), services)

@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob};
+use kulisse_store::{
+    Engine, Hits, Page, PoolStatus, QueryLimits, Select, Store, StoreError, Term, WriteJob,
+};
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio_postgres::NoTls;
@@ -295,6 +297,17 @@ impl Store for PostgresStore {
 
     fn stop_queries(&self) {
         self.stop.send_replace(true);
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            open: status.size,
+            max: status.max_size,
+            idle: Some(status.available),
+            waiting_reads: status.waiting,
+            waiting_writes: 0,
+        }
     }
 
     async fn close(&self) {

@@ -24,12 +24,15 @@ mod tx;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use kulisse_store::{Engine, Hits, Page, QueryLimits, Select, Store, StoreError, Term, WriteJob};
+use kulisse_store::{
+    Engine, Hits, Page, PoolStatus, QueryLimits, Select, Store, StoreError, Term, WriteJob,
+};
 use serde_json::Value;
 
 use crate::classify::classify;
 pub use crate::inline::release_thread_snapshots;
 pub use crate::migrations::SYSTEM_MIGRATIONS;
+pub use crate::pool::describe_metrics;
 use crate::pool::{Lane, Pool};
 
 /// The embedded SQLite store.
@@ -174,6 +177,10 @@ impl Store for SqliteStore {
 
     fn stop_queries(&self) {
         self.pool.stop_queries();
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.pool.status()
     }
 
     async fn close(&self) {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kulisse_store::{AfterCommit, QueryLimits, StoreError, WriteJob};
+use kulisse_store::{AfterCommit, PoolStatus, QueryLimits, StoreError, WriteJob};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, oneshot};
 
@@ -182,9 +182,10 @@ impl Pool {
         }
         let commits = Arc::new(AtomicU64::new(0));
         let writer_commits = Arc::clone(&commits);
+        let batches = Batches::new(path);
         let handle = std::thread::Builder::new()
             .name("sqlite-write".into())
-            .spawn(move || writer_loop(writer, write_rx, &writer_commits))
+            .spawn(move || writer_loop(writer, write_rx, &writer_commits, &batches))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         threads.push(handle);
         Ok(Pool {
@@ -257,6 +258,21 @@ impl Pool {
         self.stopping.store(true, Ordering::Release);
     }
 
+    /// The threads and what waits for them.
+    pub(crate) fn status(&self) -> PoolStatus {
+        let waiting_writes = self
+            .writes
+            .lock()
+            .map_or(0, |w| w.as_ref().map_or(0, flume::Sender::len));
+        PoolStatus {
+            open: self.readers + 1,
+            max: self.readers + 1,
+            idle: None,
+            waiting_reads: self.reads.len(),
+            waiting_writes,
+        }
+    }
+
     /// Queues a write job and waits for its commit.
     pub(crate) async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
         let ticket = self.ticket();
@@ -300,7 +316,52 @@ impl Pool {
 /// How long the writer waits without work before it checkpoints the WAL.
 const IDLE_CHECKPOINT_AFTER: Duration = Duration::from_millis(250);
 
-fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>, commits: &AtomicU64) {
+/// The writer's metrics: how many jobs each commit folds together, and how long each
+/// transaction takes, labelled with the database file's name (`data`, `logs`). Looked up
+/// per batch (a batch costs an fsync; the lookup is nothing beside it), so a recorder
+/// installed after the store opened still gets them.
+struct Batches {
+    db: Arc<str>,
+}
+
+/// Histogram: write jobs per commit.
+const BATCH_JOBS: &str = "kulisse_sqlite_commit_batch_jobs";
+/// Histogram: time from BEGIN to COMMIT of a batch.
+const BATCH_SECONDS: &str = "kulisse_sqlite_commit_seconds";
+
+/// Gives the recorder the help text of the writer's series.
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        BATCH_JOBS,
+        "Write jobs folded into one SQLite commit (the group commit)"
+    );
+    metrics::describe_histogram!(
+        BATCH_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from BEGIN to COMMIT of one batch on SQLite's writer thread"
+    );
+}
+
+impl Batches {
+    fn new(path: &Path) -> Batches {
+        let db = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        Batches { db: Arc::from(db) }
+    }
+
+    fn record(&self, jobs: usize, took: Duration) {
+        metrics::histogram!(BATCH_JOBS, "db" => Arc::clone(&self.db)).record(jobs as f64);
+        metrics::histogram!(BATCH_SECONDS, "db" => Arc::clone(&self.db)).record(took);
+    }
+}
+
+fn writer_loop(
+    conn: Connection,
+    rx: flume::Receiver<WriteTask>,
+    commits: &AtomicU64,
+    batches: &Batches,
+) {
     let mut dirty = false;
     loop {
         let first = if dirty {
@@ -325,7 +386,9 @@ fn writer_loop(conn: Connection, rx: flume::Receiver<WriteTask>, commits: &Atomi
                 Err(_) => break,
             }
         }
+        let (jobs, started) = (batch.len(), Instant::now());
         run_batch(&conn, batch, commits);
+        batches.record(jobs, started.elapsed());
         dirty = true;
     }
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {

@@ -18,6 +18,7 @@ mod error;
 pub mod geo;
 mod limits;
 pub mod migrations;
+mod pool_status;
 mod query;
 mod rebuild;
 mod shape;
@@ -32,6 +33,7 @@ pub use affinity::Affinity;
 pub use error::StoreError;
 pub use limits::QueryLimits;
 pub use migrations::{Migration, Migrations};
+pub use pool_status::PoolStatus;
 pub use query::{CmpOp, Cond, Join, JoinSource, Literal, NaturalOrder, Order, Page, Select, Term};
 pub use rebuild::{Carry, Conversion, rebuild_plan, same_table_shape};
 pub use shape::SemiJoin;
@@ -187,6 +189,9 @@ pub trait Store: Send + Sync + 'static {
     /// in-flight requests end at once instead of holding the shutdown for up to a query
     /// budget. [`Store::close`] still flushes and closes afterwards.
     fn stop_queries(&self);
+
+    /// What the connections are doing now (for the metrics; cheap, never waits).
+    fn pool_status(&self) -> PoolStatus;
 
     /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);

@@ -98,7 +98,11 @@ impl TestServer {
             Some(url) => listeners(url).await,
             None => 0,
         };
-        let services = kulisse::compose::start(store, pg_url.as_deref(), config, dir.path())
+        let options = kulisse::compose::Options {
+            config,
+            metrics: opts.metrics_token.is_some(),
+        };
+        let services = kulisse::compose::start(store, pg_url.as_deref(), options, dir.path())
             .await
             .unwrap();
         if let Some(url) = &pg_url {
@@ -128,7 +132,7 @@ impl TestServer {
         let store = Arc::new(PostgresStore::connect(url).await.unwrap());
         let before = listeners(url).await;
         let dir = tempfile::tempdir().unwrap();
-        let services = kulisse::compose::start(store, Some(url), Config::default(), dir.path())
+        let services = kulisse::compose::start(store, Some(url), Default::default(), dir.path())
             .await
             .unwrap();
         wait_for_listeners(url, before + 1).await;
@@ -145,7 +149,7 @@ impl TestServer {
     /// fixture's): no superuser is added.
     pub async fn start_on(store: Arc<dyn Store>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let services = kulisse::compose::start(store, None, Config::default(), dir.path())
+        let services = kulisse::compose::start(store, None, Default::default(), dir.path())
             .await
             .unwrap();
         Self::serve(services, &HttpOptions::default(), None, Some(dir)).await

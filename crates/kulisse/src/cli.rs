@@ -23,9 +23,30 @@ pub struct Cli {
     #[arg(long, global = true, env = "KULISSE_DB")]
     pub db: Option<String>,
 
+    /// How the server's own log lines (warnings, errors; more with `RUST_LOG`) are
+    /// written to stderr: `text` for people, `json` (one object per line) for a log
+    /// collector.
+    #[arg(
+        long = "log-format",
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "KULISSE_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Subcommands.
@@ -93,6 +114,31 @@ pub struct ServeArgs {
     /// How many recent record events are kept for reconnecting realtime clients.
     #[arg(long = "realtime-resume-events", default_value_t = 10_000)]
     pub realtime_resume_events: usize,
+
+    /// Turns metrics on and serves them at `/metrics` on the API's address, to scrapers
+    /// that send `Authorization: Bearer <token>` (at least 16 characters). With
+    /// `--metrics-http`, the token guards that address instead.
+    #[arg(long = "metrics-token", env = "KULISSE_METRICS_TOKEN", value_parser = parse_token)]
+    pub metrics_token: Option<String>,
+
+    /// Turns metrics on and serves `/metrics` on this address of its own (such as a
+    /// private interface's `10.0.0.5:9090`), not on the API's.
+    #[arg(long = "metrics-http", env = "KULISSE_METRICS_HTTP")]
+    pub metrics_http: Option<String>,
+}
+
+/// The shortest metrics token: a shorter one could be guessed by a patient scraper.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// Checks a metrics token's length.
+fn parse_token(text: &str) -> Result<String, String> {
+    let token = text.trim();
+    match token.chars().count() >= MIN_TOKEN_LEN {
+        true => Ok(token.to_owned()),
+        false => Err(format!(
+            "the metrics token must have at least {MIN_TOKEN_LEN} characters"
+        )),
+    }
 }
 
 /// Parses a duration with its unit (`500ms`, `30s`, `2m`, `1h 30m`: humantime's forms);
@@ -128,6 +174,15 @@ mod tests {
         assert!(parse_duration("45").is_err(), "a bare number is ambiguous");
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn metrics_tokens_are_long() {
+        assert!(parse_token("short").is_err());
+        assert_eq!(
+            parse_token(" 0123456789abcdef ").as_deref(),
+            Ok("0123456789abcdef")
+        );
     }
 
     #[test]

@@ -8,9 +8,11 @@ use kulisse_blob::Stores;
 use kulisse_core::auth::oauth2::IdentityProviders;
 use kulisse_core::files::{BlobStores, Thumbnailer};
 use kulisse_core::mail::Mailers;
+use kulisse_core::metrics::MetricsExporter;
 use kulisse_core::{ChangeFeed, Config, Ports, Services};
 use kulisse_feed_postgres::PostgresFeed;
 use kulisse_mail::Smtp;
+use kulisse_metrics::Prometheus;
 use kulisse_oauth2::Providers;
 use kulisse_store::{QueryLimits, Store};
 use kulisse_store_postgres::PostgresStore;
@@ -27,14 +29,25 @@ const LOG_CONNECTIONS: usize = 2;
 /// are.
 const THUMB_MAX_PIXELS: u64 = 50_000_000;
 
+/// How the services are put together, besides where their data lives.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The services' tuning (from `serve`'s flags).
+    pub config: Config,
+    /// Record metrics: installs the Prometheus recorder (the process's; before any store is
+    /// opened, so the stores' own series are recorded too).
+    pub metrics: bool,
+}
+
 /// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir), bounding
-/// its queries by `limits`, and starts the services on it, tuned by `config`.
+/// its queries by `limits`, and starts the services on it as `options` say.
 pub async fn open(
     dir: &Path,
     db: Option<&str>,
     limits: QueryLimits,
-    config: Config,
+    options: Options,
 ) -> anyhow::Result<(Arc<dyn Store>, Services)> {
+    let exporter = metrics_exporter(options.metrics)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let store: Arc<dyn Store> = match db {
@@ -51,22 +64,44 @@ pub async fn open(
             )
         }
     };
-    let services = start(Arc::clone(&store), db, config, dir).await?;
+    let services = start_on(Arc::clone(&store), db, options.config, dir, exporter).await?;
     Ok((store, services))
 }
 
-/// Starts the services on `store`, tuned by `config`, with uploaded files under the data
+/// The metrics exporter, installed as the process's recorder when metrics are on.
+fn metrics_exporter(on: bool) -> anyhow::Result<Option<Arc<dyn MetricsExporter>>> {
+    if !on {
+        return Ok(None);
+    }
+    let prometheus = Prometheus::install().context("cannot turn metrics on")?;
+    kulisse_store_sqlite::describe_metrics();
+    Ok(Some(prometheus as Arc<dyn MetricsExporter>))
+}
+
+/// Starts the services on `store` as `options` say, with uploaded files under the data
 /// dir `dir`'s `storage/` (or in the bucket the settings name) and the request log in its
 /// `logs.db`; on the PostgreSQL database `db`, joined to the other nodes sharing it
 /// through its change feed, with the log in the database's schema `kulisse_logs`.
 ///
 /// # Errors
-/// When the schema cannot be loaded, or the file storage or the log cannot be opened.
+/// When the schema cannot be loaded, or the file storage, the log or the metrics cannot
+/// be opened.
 pub async fn start(
+    store: Arc<dyn Store>,
+    db: Option<&str>,
+    options: Options,
+    dir: &Path,
+) -> anyhow::Result<Services> {
+    let exporter = metrics_exporter(options.metrics)?;
+    start_on(store, db, options.config, dir, exporter).await
+}
+
+async fn start_on(
     store: Arc<dyn Store>,
     db: Option<&str>,
     config: Config,
     dir: &Path,
+    exporter: Option<Arc<dyn MetricsExporter>>,
 ) -> anyhow::Result<Services> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
@@ -100,6 +135,7 @@ pub async fn start(
     ports.thumbnailer = Some(Arc::new(Thumbnails::new(THUMB_MAX_PIXELS)) as Arc<dyn Thumbnailer>);
     ports.mailers = Some(Arc::new(Smtp) as Arc<dyn Mailers>);
     ports.identity_providers = Some(Arc::new(Providers::new()) as Arc<dyn IdentityProviders>);
+    ports.metrics = exporter;
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

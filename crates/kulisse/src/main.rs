@@ -9,7 +9,7 @@ use kulisse::http::{HttpOptions, router};
 use kulisse_store::QueryLimits;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, ServeArgs, SuperuserAction};
+use crate::cli::{Cli, Command, LogFormat, ServeArgs, SuperuserAction};
 
 /// mimalloc returns freed memory to the system (glibc kept the memory of large list
 /// responses for the life of the process) and is faster for our many small allocations.
@@ -26,12 +26,14 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    let lines = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+    );
+    match cli.log_format {
+        LogFormat::Text => lines.init(),
+        LogFormat::Json => lines.json().init(),
+    }
     match cli.command {
         Command::Serve(args) => serve(&cli.dir, cli.db.as_deref(), args).await,
         Command::Superuser { action } => superuser(&cli.dir, cli.db.as_deref(), action).await,
@@ -50,7 +52,11 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
             resume_events: args.realtime_resume_events,
         },
     };
-    let (store, services) = compose::open(dir, db, limits, config).await?;
+    let options = compose::Options {
+        config,
+        metrics: args.metrics_token.is_some() || args.metrics_http.is_some(),
+    };
+    let (store, services) = compose::open(dir, db, limits, options).await?;
     let uploads_dir = dir.join(".uploads");
     std::fs::create_dir_all(&uploads_dir)
         .with_context(|| format!("cannot create {}", uploads_dir.display()))?;
@@ -58,7 +64,13 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         public_dir: Some(args.public_dir),
         origins: args.origins,
         uploads_dir: Some(uploads_dir),
+        // On the API's address only when metrics have no address of their own.
+        metrics_token: args
+            .metrics_token
+            .clone()
+            .filter(|_| args.metrics_http.is_none()),
     };
+    let metrics = services.metrics.clone();
     let realtime = services.realtime.clone();
     let logs = services.logs.clone();
     let s3 = services.settings.snapshot().s3.clone();
@@ -76,9 +88,33 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         true => format!("S3 bucket {} at {}", s3.bucket, s3.endpoint),
         false => dir.join("storage").display().to_string(),
     };
-    say(&format!(
-        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n├─ Database:  {storage}\n└─ Files:     {files}"
-    ));
+    // Metrics on an address of their own, or on the API's behind the token.
+    let (metrics_at, metrics_server) = match (metrics, &args.metrics_http) {
+        (Some(metrics), Some(at)) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (--metrics-http)"))?;
+            let at = listener.local_addr()?;
+            let token = args.metrics_token.clone();
+            let serving = tokio::spawn(kulisse::http::serve_metrics(
+                listener,
+                metrics,
+                token,
+                std::future::pending(),
+            ));
+            (Some(format!("http://{at}/metrics")), Some(serving))
+        }
+        (Some(_), None) => (Some(format!("http://{addr}/metrics (bearer token)")), None),
+        (None, _) => (None, None),
+    };
+    let mut banner = format!(
+        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n├─ Database:  {storage}\n"
+    );
+    if let Some(at) = metrics_at {
+        banner.push_str(&format!("├─ Metrics:   {at}\n"));
+    }
+    banner.push_str(&format!("└─ Files:     {files}"));
+    say(&banner);
     if db.is_some() && !s3.enabled {
         // Several nodes share the database, but not this directory.
         say(
@@ -98,6 +134,9 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         realtime.close();
     };
     kulisse::http::serve(listener, app, shutdown).await?;
+    if let Some(serving) = metrics_server {
+        serving.abort();
+    }
     if let Some(logs) = logs {
         logs.close().await;
     }
@@ -146,7 +185,7 @@ async fn superuser(
     action: SuperuserAction,
 ) -> anyhow::Result<()> {
     let (store, services) =
-        compose::open(dir, db, QueryLimits::default(), Default::default()).await?;
+        compose::open(dir, db, QueryLimits::default(), compose::Options::default()).await?;
     let result = match &action {
         SuperuserAction::Upsert { email, password } => {
             services.auth.upsert_superuser(email, password, false).await

@@ -133,6 +133,17 @@ impl LogService {
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
     }
+
+    /// Entries waiting for the writer.
+    pub fn queued(&self) -> usize {
+        let queue = &self.inner.queue;
+        queue.max_capacity() - queue.capacity()
+    }
+
+    /// The store the log is kept in.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
 }
 
 /// `_logs` as the store has it, created when missing (another node may create it at the

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use kulisse_schema::{CollectionKind, FieldError, FieldErrors};
+use metrics::{counter, gauge};
 use serde_json::{Value, json};
 
 use super::{Address, MailError, Mailer, Mailers, Message, Placeholders, Template, TemplateKind};
@@ -12,6 +13,7 @@ use crate::auth::Auth;
 use crate::collections::Registry;
 use crate::collections::service::require_superuser;
 use crate::error::{CoreError, Form};
+use crate::metrics::series;
 use crate::settings::{Settings, SettingsError, SettingsService, SmtpSettings};
 
 /// Waits before the second and third attempt of a message.
@@ -69,26 +71,29 @@ impl MailService {
     /// over about 12 s; a message that still fails is logged and dropped.
     pub fn send_later(&self, message: Message) {
         let service = self.clone();
+        gauge!(series::MAIL_QUEUE).increment(1);
         tokio::spawn(async move {
             let mut waits = RETRIES.iter();
-            loop {
+            let outcome = loop {
                 match service.send_now(&message).await {
-                    Ok(()) => return,
+                    Ok(()) => break "sent",
                     Err(MailError::Disabled) => {
                         tracing::warn!(to = %message.to.email, subject = %message.subject,
                             "mail not sent: SMTP is not enabled in the settings");
-                        return;
+                        break "disabled";
                     }
                     Err(e) => match waits.next() {
                         Some(wait) => tokio::time::sleep(*wait).await,
                         None => {
                             tracing::warn!(error = %e, to = %message.to.email,
                                 subject = %message.subject, "mail not sent");
-                            return;
+                            break "failed";
                         }
                     },
                 }
-            }
+            };
+            gauge!(series::MAIL_QUEUE).decrement(1);
+            counter!(series::MAIL_MESSAGES, "outcome" => outcome).increment(1);
         });
     }
 

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::{Message, Position, RealtimeError, Subscription};
 use crate::auth::Auth;
 use crate::changes::RowsWanted;
+use crate::metrics::series;
 
 /// Messages a client may have waiting before it counts as too slow and is disconnected.
 pub(crate) const OUTBOX: usize = 1024;
@@ -170,11 +171,18 @@ impl Client {
 
     /// Queues `message`; `false` when the outbox is full or the stream is gone.
     pub(crate) fn send(&self, message: Message) -> bool {
-        self.outbox
+        let kind = message.kind();
+        let queued = self
+            .outbox
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
-            .is_some_and(|o| o.try_send(message).is_ok())
+            .is_some_and(|o| o.try_send(message).is_ok());
+        match queued {
+            true => metrics::counter!(series::REALTIME_MESSAGES, "kind" => kind).increment(1),
+            false => metrics::counter!(series::REALTIME_MESSAGES_REFUSED).increment(1),
+        }
+        queued
     }
 }
 

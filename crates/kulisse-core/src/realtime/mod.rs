@@ -25,5 +25,5 @@ mod topic;
 pub use config::Config;
 pub use error::RealtimeError;
 pub use position::Position;
-pub use service::{Connection, Message, RealtimeService, RecordEvent};
+pub use service::{Census, Connection, Message, RealtimeService, RecordEvent};
 pub use topic::{Options, Subscription, Target};

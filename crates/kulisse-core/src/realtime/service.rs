@@ -34,6 +34,15 @@ pub const MAX_CLIENT_ID_LEN: usize = 255;
 /// resynchronise instead of writers waiting.
 const BACKLOG: usize = 4096;
 
+/// The clients connected to a node, counted for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Clients with a stream open.
+    pub clients: usize,
+    /// Their subscriptions, summed.
+    pub subscriptions: usize,
+}
+
 /// One message for a client's stream.
 #[derive(Debug)]
 pub enum Message {
@@ -56,6 +65,15 @@ pub enum Message {
 }
 
 impl Message {
+    /// What kind of message this is, for the metrics.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Message::Record(..) => "record",
+            Message::Resync(_) => "resync",
+            Message::Custom { .. } => "custom",
+        }
+    }
+
     /// Where the client is once it has this message (its event id), if it is a change.
     pub fn position(&self) -> Option<Position> {
         match self {
@@ -309,6 +327,20 @@ impl RealtimeService {
             idle: inner.config.idle,
             ends: Instant::now() + inner.config.max_lifetime,
             service: Arc::downgrade(inner),
+        }
+    }
+
+    /// How many clients are connected to this node now, and their subscriptions.
+    pub fn census(&self) -> Census {
+        let Ok(clients) = self.inner.clients.read() else {
+            return Census::default();
+        };
+        Census {
+            clients: clients.len(),
+            subscriptions: clients
+                .values()
+                .map(|c| c.state().subscriptions.len())
+                .sum(),
         }
     }
 

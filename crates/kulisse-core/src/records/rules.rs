@@ -10,6 +10,7 @@ use kulisse_store::{Cond, Row, Select, StoreTx};
 use super::service::RecordsService;
 use crate::collections::Snapshot;
 use crate::error::CoreError;
+use crate::metrics::series;
 use crate::query::{QueryError, RequestInfo, Resolver, compile_filter};
 
 /// Which API rule an action checks.
@@ -98,15 +99,16 @@ pub(crate) fn compile_rule(
     if rule.trim().is_empty() {
         return Ok(Cond::True);
     }
+    let started = std::time::Instant::now();
     let resolver = Resolver {
         collection: c,
         schema,
         request: req,
         allow_hidden: true,
     };
-    Ok(compile_filter(rule, &resolver)
-        .map_err(|e| QueryError::broken_rule(&e, rule))?
-        .unwrap_or(Cond::True))
+    let cond = compile_filter(rule, &resolver).map_err(|e| QueryError::broken_rule(&e, rule));
+    metrics::histogram!(series::RULE_COMPILE).record(started.elapsed());
+    Ok(cond?.unwrap_or(Cond::True))
 }
 
 /// `@request.body` as rules see it: submitted keys, with every modified field replaced by

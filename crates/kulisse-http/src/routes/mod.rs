@@ -7,6 +7,7 @@ mod files;
 mod health;
 mod logs;
 mod mailed;
+pub(crate) mod metrics;
 mod oauth2;
 mod realtime;
 mod records;
@@ -16,15 +17,43 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post, put};
+use axum::routing::{MethodRouter, any, delete, get, post, put};
 
 use super::error::ApiError;
+use super::request_metrics::RouteTemplate;
 
 use super::AppState;
 
-/// All `/api` routes.
-pub fn api() -> Router<AppState> {
-    Router::new()
+/// The route table being built; with metrics on, each route's handlers tag their answers
+/// with its template ([`RouteTemplate`]).
+struct Table {
+    router: Router<AppState>,
+    tagged: bool,
+}
+
+impl Table {
+    fn new(tagged: bool) -> Table {
+        Table {
+            router: Router::new(),
+            tagged,
+        }
+    }
+
+    fn route(self, path: &'static str, handlers: MethodRouter<AppState>) -> Table {
+        let handlers = match self.tagged {
+            true => handlers.layer(RouteTemplate(path)),
+            false => handlers,
+        };
+        Table {
+            router: self.router.route(path, handlers),
+            tagged: self.tagged,
+        }
+    }
+}
+
+/// All `/api` routes; `tagged` when metrics are on.
+pub fn api(tagged: bool) -> Router<AppState> {
+    Table::new(tagged)
         .route("/api/health", get(health::health).head(health::health))
         .route(
             "/api/settings",
@@ -138,6 +167,7 @@ pub fn api() -> Router<AppState> {
             get(files::download),
         )
         .route("/api/{*rest}", any(api_not_found))
+        .router
         .merge(not_built_yet())
 }
 

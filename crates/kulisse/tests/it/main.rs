@@ -18,6 +18,7 @@ mod hidden_values;
 mod http_api;
 mod logs;
 mod mail;
+mod metrics;
 mod mfa;
 mod migrations;
 mod multinode;

@@ -20,6 +20,8 @@ pub struct ServerProcess {
     pub base: String,
     /// The PostgreSQL database it serves (`--db`), if any.
     pub db: Option<String>,
+    /// What it printed as it started, line by line.
+    pub banner: Vec<String>,
     client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -33,6 +35,15 @@ impl ServerProcess {
     /// Starts the binary over a fresh data dir (SQLite) or a fresh database (PostgreSQL),
     /// with the test superuser.
     pub async fn start_on_engine(engine: TestEngine) -> ServerProcess {
+        Self::start_over(engine, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more `serve` flags.
+    pub async fn start_with(flags: &[&str]) -> ServerProcess {
+        Self::start_over(current_engine(), flags).await
+    }
+
+    async fn start_over(engine: TestEngine, flags: &[&str]) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let db = match engine {
             TestEngine::Sqlite => None,
@@ -55,20 +66,21 @@ impl ServerProcess {
             .output()
             .unwrap();
         assert!(upsert.status.success(), "{upsert:?}");
-        Self::serve(dir, db)
+        Self::serve(dir, db, flags)
     }
 
     /// Another node on this process's PostgreSQL database, with a data dir of its own.
     pub fn join(&self) -> ServerProcess {
         let db = self.db.clone().expect("a node on PostgreSQL");
-        Self::serve(tempfile::tempdir().unwrap(), Some(db))
+        Self::serve(tempfile::tempdir().unwrap(), Some(db), &[])
     }
 
-    fn serve(dir: tempfile::TempDir, db: Option<String>) -> ServerProcess {
+    fn serve(dir: tempfile::TempDir, db: Option<String>, flags: &[&str]) -> ServerProcess {
         let mut child = Command::new(BIN)
             .args(["serve", "--http", "127.0.0.1:0", "--dir"])
             .arg(dir.path())
             .args(db_args(db.as_deref()))
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -79,12 +91,22 @@ impl ServerProcess {
             .strip_prefix("Server started at ")
             .unwrap_or_else(|| panic!("unexpected first line: {first}"))
             .to_owned();
+        let mut banner = vec![first];
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let last = line.starts_with("└─");
+            banner.push(line);
+            if last {
+                break;
+            }
+        }
         // Keep reading, so a full pipe never stalls the server.
         std::thread::spawn(move || lines.for_each(drop));
         ServerProcess {
             child,
             base,
             db,
+            banner,
             client: reqwest::Client::new(),
             _dir: dir,
         }
