@@ -19,6 +19,7 @@ pub mod clock;
 pub mod collections;
 pub mod error;
 pub mod files;
+pub mod health;
 pub mod ids;
 pub mod limits;
 pub mod logs;

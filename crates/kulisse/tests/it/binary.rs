@@ -67,6 +67,41 @@ fn superuser_commands_manage_accounts() {
     );
 }
 
+#[test]
+fn log_lines_can_be_json_for_a_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |format: &str, dir: &std::path::Path| {
+        Command::new(BIN)
+            .args(["superuser", "upsert", "a@example.com", "1234567890"])
+            .args(["--log-format", format, "--dir"])
+            .arg(dir)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    };
+    // A new data dir's migrations are logged at `info`: one JSON object per line.
+    let out = run("json", dir.path());
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let migration = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "applied a system migration")
+        .unwrap_or_else(|| panic!("no migration line in {stderr}"));
+    assert_eq!(migration["level"], "INFO");
+    assert!(migration["fields"]["version"].is_u64(), "{migration}");
+    assert!(migration["timestamp"].is_string());
+    // Text stays the default.
+    let other = tempfile::tempdir().unwrap();
+    let out = run("text", other.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("applied a system migration") && !stderr.starts_with('{'));
+    assert!(!run("yaml", other.path()).status.success(), "unknown formats are refused");
+}
+
 /// `kulisse serve` on a free port over `dir`: the process, its address, and its stdout's
 /// remaining lines.
 fn serve_in(

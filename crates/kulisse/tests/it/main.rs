@@ -14,6 +14,7 @@ mod compat;
 mod expand_graph;
 mod files;
 mod filters;
+mod health;
 mod hidden_values;
 mod http_api;
 mod logs;
