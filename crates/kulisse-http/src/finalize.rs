@@ -35,7 +35,7 @@ use super::fields::FieldsFilter;
 use super::limits;
 use super::middleware::{is_json, pick_fields, redirect_to_clean_path};
 use super::request_log::Capture;
-use super::request_metrics::RequestTimer;
+use super::request_metrics::{RequestTimer, RouteTemplates};
 
 /// The headers PocketBase sets on every response but preflights.
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
@@ -129,19 +129,24 @@ struct Shared {
     cors: Cors,
     /// For the rate limits and the request log.
     services: Arc<Services>,
-    /// Whether requests are counted and timed (metrics are on).
-    timed: bool,
+    /// The routes' templates when requests are counted and timed (metrics are on).
+    templates: Option<RouteTemplates>,
 }
 
 impl Finalize {
-    /// Wraps the route table.
-    pub fn new(routes: Router, cors: Cors, services: Arc<Services>) -> Self {
+    /// Wraps the route table; with its `templates`, requests are counted and timed.
+    pub(crate) fn new(
+        routes: Router,
+        cors: Cors,
+        services: Arc<Services>,
+        templates: Option<RouteTemplates>,
+    ) -> Self {
         Self {
             routes,
             shared: Arc::new(Shared {
                 cors,
-                timed: services.metrics.is_some(),
                 services,
+                templates,
             }),
         }
     }
@@ -225,7 +230,11 @@ impl Service<Request> for Finalize {
             is_api: req.uri().path().starts_with("/api/"),
             allow_origin: self.shared.cors.allow(req.headers().get(ORIGIN)),
             log: Capture::start(&self.shared.services, &req).map(Box::new),
-            timer: self.shared.timed.then(|| RequestTimer::start(req.method())),
+            timer: self
+                .shared
+                .templates
+                .as_ref()
+                .map(|t| RequestTimer::start(req.method(), t.of(req.uri().path()))),
         };
         let fields = req
             .uri()

@@ -64,20 +64,26 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
         uploads_dir: opts.uploads_dir.as_deref().map(std::sync::Arc::from),
     };
     let services = std::sync::Arc::clone(&state.services);
-    let mut routes = routes::api(services.metrics.is_some());
+    let mut table = routes::api();
     if let Some(metrics) = &services.metrics {
         request_metrics::describe();
         if let Some(token) = &opts.metrics_token {
             let token = Some(std::sync::Arc::from(token.as_str()));
-            routes = routes.route(
-                "/metrics",
-                routes::metrics::scrape(metrics.clone(), token)
-                    .layer(request_metrics::RouteTemplate("/metrics")),
-            );
+            table = table.route("/metrics", routes::metrics::scrape(metrics.clone(), token));
         }
     }
-    let routes = routes
+    let templates = services
+        .metrics
+        .is_some()
+        .then(|| request_metrics::RouteTemplates::new(&table.templates));
+    let routes = table
+        .router
         .with_state(state)
         .fallback_service(middleware::static_files(opts.public_dir.as_deref()));
-    Finalize::new(routes, finalize::Cors::new(&opts.origins), services)
+    Finalize::new(
+        routes,
+        finalize::Cors::new(&opts.origins),
+        services,
+        templates,
+    )
 }

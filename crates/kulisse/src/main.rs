@@ -27,9 +27,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let lines = tracing_subscriber::fmt().with_env_filter(
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-    );
+    // On stderr: stdout carries the startup banner, which scripts read.
+    let lines = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        );
     match cli.log_format {
         LogFormat::Text => lines.init(),
         LogFormat::Json => lines.json().init(),

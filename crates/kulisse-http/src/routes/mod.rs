@@ -20,40 +20,33 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, delete, get, post, put};
 
 use super::error::ApiError;
-use super::request_metrics::RouteTemplate;
 
 use super::AppState;
 
-/// The route table being built; with metrics on, each route's handlers tag their answers
-/// with its template ([`RouteTemplate`]).
-struct Table {
-    router: Router<AppState>,
-    tagged: bool,
+/// The route table, and its templates (for the request metrics).
+pub(crate) struct Table {
+    pub router: Router<AppState>,
+    pub templates: Vec<&'static str>,
 }
 
 impl Table {
-    fn new(tagged: bool) -> Table {
+    fn new() -> Table {
         Table {
             router: Router::new(),
-            tagged,
+            templates: Vec::new(),
         }
     }
 
-    fn route(self, path: &'static str, handlers: MethodRouter<AppState>) -> Table {
-        let handlers = match self.tagged {
-            true => handlers.layer(RouteTemplate(path)),
-            false => handlers,
-        };
-        Table {
-            router: self.router.route(path, handlers),
-            tagged: self.tagged,
-        }
+    pub(crate) fn route(mut self, path: &'static str, handlers: MethodRouter<AppState>) -> Table {
+        self.router = self.router.route(path, handlers);
+        self.templates.push(path);
+        self
     }
 }
 
-/// All `/api` routes; `tagged` when metrics are on.
-pub fn api(tagged: bool) -> Router<AppState> {
-    Table::new(tagged)
+/// All routes but the public directory's files.
+pub(crate) fn api() -> Table {
+    let table = Table::new()
         .route("/api/health", get(health::health).head(health::health))
         .route(
             "/api/settings",
@@ -166,9 +159,8 @@ pub fn api(tagged: bool) -> Router<AppState> {
             "/api/files/{collection}/{id}/{filename}",
             get(files::download),
         )
-        .route("/api/{*rest}", any(api_not_found))
-        .router
-        .merge(not_built_yet())
+        .route("/api/{*rest}", any(api_not_found));
+    not_built_yet(table)
 }
 
 /// API areas PocketBase serves that kulisse does not have yet: files (but downloads, routed
@@ -178,12 +170,10 @@ const NOT_BUILT_YET: [&str; 3] = ["files", "backups", "crons"];
 
 /// PocketBase's plain 404 for every method on the dashboard's path `/_/` (not built yet),
 /// so neither a client nor the public directory takes it for a static file.
-fn not_built_yet() -> Router<AppState> {
-    ["/_", "/_/", "/_/{*rest}"]
-        .iter()
-        .fold(Router::new(), |r, path| {
-            r.route(path, any(|| async { ApiError::not_found() }))
-        })
+fn not_built_yet(table: Table) -> Table {
+    ["/_", "/_/", "/_/{*rest}"].iter().fold(table, |t, path| {
+        t.route(path, any(|| async { ApiError::not_found() }))
+    })
 }
 
 /// PB compat: unknown API paths answer like PocketBase's static fallback for GET, an empty

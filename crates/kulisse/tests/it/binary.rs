@@ -99,7 +99,10 @@ fn log_lines_can_be_json_for_a_collector() {
     let out = run("text", other.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("applied a system migration") && !stderr.starts_with('{'));
-    assert!(!run("yaml", other.path()).status.success(), "unknown formats are refused");
+    assert!(
+        !run("yaml", other.path()).status.success(),
+        "unknown formats are refused"
+    );
 }
 
 /// `kulisse serve` on a free port over `dir`: the process, its address, and its stdout's
