@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-SERVERS = ["kulisse", "kulisse-pg", "pocketbase", "ceiling"]
+SERVERS = ["kulisse", "kulisse-nolog", "kulisse-pg", "pocketbase", "ceiling"]
 PHASES = [
     ("create", "bulk create (16 clients)"),
     ("view", "view by id (64)"),
@@ -295,6 +295,7 @@ def ratios(res):
     out = {}
     for p, _ in PHASES:
         k, pb, kp = rps(res, "kulisse", p), rps(res, "pocketbase", p), rps(res, "kulisse-pg", p)
+        kn = rps(res, "kulisse-nolog", p)
         c = rps(res, "ceiling", CEILING_OF[p]) if p in CEILING_OF else None
         kc, pc = cpu_per_req(res, "kulisse", p), cpu_per_req(res, "pocketbase", p)
         kpc = cpu_per_req(res, "kulisse-pg", p, aux=True)
@@ -309,6 +310,8 @@ def ratios(res):
             "kulisse_pg_vs_kulisse": round(kp / k, 3) if kp and k else None,
             # kulisse-pg's CPU includes PostgreSQL's (postmaster and backends)
             "cpu_pocketbase_vs_kulisse_pg": round(pc / kpc, 3) if kpc and pc else None,
+            # the request log on (kulisse) against off (kulisse-nolog), same build and data
+            "kulisse_log_on_vs_off": round(k / kn, 3) if k and kn else None,
         }
     return out
 
@@ -329,6 +332,11 @@ def targets(res):
 
     ratio_target("view", "kulisse_vs_pocketbase", 4.5, "view by id vs PocketBase")
     ratio_target("view", "kulisse_vs_ceiling", 0.75, "view by id vs bare hyper+SQLite")
+    if "kulisse-nolog" in res["servers"]:
+        ratio_target("view", "kulisse_log_on_vs_off", 0.95, "view with the request log on vs off")
+    dropped = ks.get("log_dropped")
+    if dropped is not None:
+        add("request-log entries dropped in the run (no idle CPU left)", "(for information)", dropped, None)
     v = kp.get("view")
     add("view p99 at 64 clients", "< 3 ms", v.get("p99_ms") if v and v["state"] != "failed" else None,
         bool(v and v["state"] in ("ok", "partial") and v["p99_ms"] < 3), "ms")
@@ -390,6 +398,10 @@ def has_pg(res):
     return "kulisse-pg" in res["servers"]
 
 
+def has_nolog(res):
+    return "kulisse-nolog" in res["servers"]
+
+
 def rows(res):
     """Main table rows: phase, kulisse req/s, p50/p99, [kulisse-pg req/s, p50/p99], PB req/s,
     p50/p99, k/PB, PB/k CPU, [kulisse-pg/PB, kulisse-pg/kulisse], ceiling, k/ceiling."""
@@ -402,7 +414,9 @@ def rows(res):
         r = res["ratios"][p]
         pg = [fmt_rps(kp), fmt_lat(kp)] if has_pg(res) else []
         pg_x = [fmt_x(r.get("kulisse_pg_vs_pocketbase")), fmt_x(r.get("kulisse_pg_vs_kulisse"))] if has_pg(res) else []
-        out.append([label, fmt_rps(k), fmt_lat(k)] + pg + [fmt_rps(pb), fmt_lat(pb),
+        kn = res["servers"].get("kulisse-nolog", {}).get("phases", {}).get(p)
+        nolog = [fmt_rps(kn) if kn else "", fmt_x(r.get("kulisse_log_on_vs_off")) if kn else ""] if has_nolog(res) else []
+        out.append([label, fmt_rps(k), fmt_lat(k)] + nolog + pg + [fmt_rps(pb), fmt_lat(pb),
                     fmt_x(r["kulisse_vs_pocketbase"]), fmt_x(r.get("cpu_pocketbase_vs_kulisse"))] + pg_x +
                    [fmt_rps(c) if c else "", fmt_x(r["kulisse_vs_ceiling"]) if c else ""])
     return out
@@ -411,7 +425,8 @@ def rows(res):
 def head(res):
     pg = ["kulisse-pg req/s", "p50/p99 ms"] if has_pg(res) else []
     pg_x = ["kulisse-pg/PB", "kulisse-pg/kulisse"] if has_pg(res) else []
-    return (["phase (clients)", "kulisse req/s", "p50/p99 ms"] + pg + ["PocketBase req/s", "p50/p99 ms",
+    nolog = ["kulisse log off req/s", "log on/off"] if has_nolog(res) else []
+    return (["phase (clients)", "kulisse req/s", "p50/p99 ms"] + nolog + pg + ["PocketBase req/s", "p50/p99 ms",
             "kulisse/PB", "PB/kulisse CPU per req"] + pg_x + ["ceiling req/s", "kulisse/ceiling"])
 
 

@@ -1,10 +1,20 @@
 //! PocketBase's datetime wire format `YYYY-MM-DD HH:MM:SS.mmmZ` (spec §1.6).
 
+use jiff::fmt::temporal::DateTimePrinter;
 use jiff::{Timestamp, civil::DateTime, tz::TimeZone};
+
+/// The wire format but its `Z`: ISO 8601 with a space, always three fraction digits.
+/// NOTE: jiff's ISO printer, not `strftime`: interpreting the format string cost ~2.5k
+/// instructions a timestamp (two per record create, one per request-log entry).
+const PRINTER: DateTimePrinter = DateTimePrinter::new().separator(b' ').precision(Some(3));
 
 /// Formats a timestamp in the wire format (UTC, millisecond precision).
 pub fn format(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%d %H:%M:%S%.3fZ").to_string()
+    let mut out = String::with_capacity(24);
+    // Writing to a String cannot fail.
+    let _ = PRINTER.print_datetime(&TimeZone::UTC.to_datetime(ts), &mut out);
+    out.push('Z');
+    out
 }
 
 /// Now, in the wire format.
@@ -63,6 +73,11 @@ mod tests {
             Some("2026-11-23 05:02:20.795Z")
         );
         assert_eq!(parse("garbage"), None);
+        assert_eq!(
+            format(Timestamp::from_millisecond(1_700_000_000_005).unwrap_or_default()),
+            "2023-11-14 22:13:20.005Z"
+        );
+        assert_eq!(format(Timestamp::UNIX_EPOCH), "1970-01-01 00:00:00.000Z");
         assert_eq!(parse("01/02/2024"), None);
     }
 }

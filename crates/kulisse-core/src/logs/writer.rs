@@ -61,8 +61,8 @@ pub(super) async fn run(
 }
 
 /// Writes `entries` in one transaction. The entries are made into rows there: on SQLite
-/// that is the log store's own writer thread, which then runs behind requests (see
-/// [`crate::priority`]). PostgreSQL runs write jobs on the runtime's shared blocking
+/// that is the log store's own writer thread, which then runs only when a core would
+/// otherwise idle (see [`crate::priority`]). PostgreSQL runs write jobs on the runtime's shared blocking
 /// threads, whose priority must stay as it is.
 async fn write(
     inner: &Arc<Inner>,
@@ -80,7 +80,7 @@ async fn write(
         .store
         .write(Box::new(move |tx| {
             if own_thread {
-                crate::priority::run_behind_requests();
+                crate::priority::run_only_when_idle();
             }
             let rows: Vec<Vec<Literal>> = entries
                 .iter()
