@@ -120,10 +120,12 @@ impl Ports {
 
 /// What the operator tunes (from `kulisse serve`'s flags); the defaults are PocketBase's
 /// behaviour.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Config {
     /// Realtime streams' timeouts and the resume window.
     pub realtime: realtime::Config,
+    /// The request log's share of the CPU.
+    pub logs: logs::Config,
 }
 
 impl Services {
@@ -209,8 +211,14 @@ impl Services {
         );
         let logs = match log_store {
             Some(store) => Some(
-                logs::LogService::start(store, settings.clone(), auth.clone(), ambient.clone())
-                    .await?,
+                logs::LogService::start(
+                    store,
+                    settings.clone(),
+                    auth.clone(),
+                    ambient.clone(),
+                    config.logs,
+                )
+                .await?,
             ),
             None => None,
         };

@@ -1,6 +1,7 @@
 //! The request log never makes a request wait: with its writer held up, entries past the
 //! queue's bound are dropped and counted, and recording stays immediate; once the writer
-//! goes on, what was queued is stored.
+//! goes on, what was queued is stored. Past its CPU budget, the writer drops whole batches
+//! (counted too).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -8,9 +9,9 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kulisse_core::logs::RequestFacts;
+use kulisse_core::logs::{self, RequestFacts};
 use kulisse_core::records::ListParams;
-use kulisse_core::{Ports, Services};
+use kulisse_core::{Config, Ports, Services};
 use kulisse_store::Store;
 use kulisse_store_sqlite::SqliteStore;
 
@@ -93,5 +94,57 @@ async fn a_flood_is_queued_up_to_its_bound_and_the_rest_dropped_without_waiting(
         u64::try_from(stored).unwrap(),
         kept,
         "every queued entry is stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_cpu_budget_the_writer_drops_whole_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
+    let log_store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("logs.db")).unwrap());
+    let mut ports = Ports::new(store);
+    ports.log_store = Some(log_store);
+    // A thousandth of a core: the bank (a second's worth, 1 ms) pays for the first batch
+    // only; the next ones find it overspent for long after.
+    let config = Config {
+        logs: logs::Config { cpu_share: 0.001 },
+        ..Config::default()
+    };
+    let services = Services::start_with(ports, config).await.unwrap();
+    let logs = services.logs.clone().unwrap();
+    assert!(logs.wants());
+    let (rounds, per_round) = (5, 1_000);
+    for round in 0..rounds {
+        for i in 0..per_round {
+            logs.record(facts(round * per_round + i));
+        }
+        // Each round is a batch of its own: the writer gathers for 0.2 s.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let su = support::superuser(&services).await;
+    let one = ListParams {
+        per_page: 1,
+        ..ListParams::default()
+    };
+    let total = (rounds * per_round) as u64;
+    let mut stored = 0;
+    for _ in 0..250 {
+        stored = u64::try_from(logs.list(&su, &one).await.unwrap().total_items).unwrap();
+        if stored + logs.dropped() == total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        stored + logs.dropped(),
+        total,
+        "every entry stored or counted"
+    );
+    assert!(stored >= 1, "the bank pays for a first batch");
+    assert!(
+        logs.dropped() >= 3 * per_round as u64,
+        "later batches are dropped: {} of {total}",
+        logs.dropped()
     );
 }

@@ -115,6 +115,18 @@ pub struct ServeArgs {
     #[arg(long = "realtime-resume-events", default_value_t = 10_000)]
     pub realtime_resume_events: usize,
 
+    /// The share of one core the request log's writer may use, in percent (1–100): under
+    /// a load that would need more, entries are dropped and counted (the health check's
+    /// `logs.dropped`, `kulisse_log_entries_dropped_total`) rather than slow requests.
+    /// `100` writes every entry whatever it costs, as PocketBase does.
+    #[arg(
+        long = "log-cpu",
+        env = "KULISSE_LOG_CPU",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u8).range(1..=100)
+    )]
+    pub log_cpu: u8,
+
     /// Turns metrics on and serves them at `/metrics` on the API's address, to scrapers
     /// that send `Authorization: Bearer <token>` (at least 16 characters). With
     /// `--metrics-http`, the token guards that address instead.

@@ -54,6 +54,9 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
             resume_window: args.realtime_resume_window,
             resume_events: args.realtime_resume_events,
         },
+        logs: kulisse_core::logs::Config {
+            cpu_share: f64::from(args.log_cpu) / 100.0,
+        },
     };
     let options = compose::Options {
         config,

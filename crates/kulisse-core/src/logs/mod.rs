@@ -6,9 +6,11 @@
 //! A request hands its facts to [`LogService::record`], which only queues them: when the
 //! queue is full the entry is dropped and counted, and the request never waits. A writer
 //! task turns queued facts into PocketBase's log entries (applying the `logs` settings)
-//! and stores them a batch per transaction. A cleanup task deletes entries older than
+//! and stores them a batch per transaction, within a share of one core ([`Config`]): a
+//! batch past it is dropped and counted too. A cleanup task deletes entries older than
 //! `logs.maxDays`.
 
+mod budget;
 mod entry;
 mod read;
 mod retention;
@@ -16,5 +18,19 @@ mod service;
 mod writer;
 
 pub use entry::{Level, RequestFacts};
+
+/// How the request log may use the machine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Config {
+    /// The share of one core its writer may use, in (0, 1]; batches past it are dropped
+    /// and counted. 1 (the default, as PocketBase) writes every entry whatever it costs.
+    pub cpu_share: f64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config { cpu_share: 1.0 }
+    }
+}
 pub use read::{LogPage, LogStats};
 pub use service::LogService;

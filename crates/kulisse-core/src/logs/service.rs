@@ -37,7 +37,8 @@ pub(super) struct Inner {
     /// Whether `trustedProxy` names headers, as of `settings_version`.
     behind_proxy: AtomicBool,
     settings_version: AtomicU64,
-    /// Entries dropped because the queue was full or their batch failed.
+    /// Entries dropped because the queue was full, the writer's CPU budget spent, or
+    /// their batch failed.
     pub(super) dropped: AtomicU64,
 }
 
@@ -52,6 +53,7 @@ impl LogService {
         settings: SettingsService,
         auth: AuthService,
         ambient: Ambient,
+        config: super::Config,
     ) -> Result<LogService, CoreError> {
         let collection = Arc::new(ensure_table(&store).await?);
         let (queue, received) = mpsc::channel(QUEUE);
@@ -67,7 +69,7 @@ impl LogService {
             settings_version: AtomicU64::new(u64::MAX),
             dropped: AtomicU64::new(0),
         });
-        tokio::spawn(super::writer::run(Arc::clone(&inner), received));
+        tokio::spawn(super::writer::run(Arc::clone(&inner), received, config));
         tokio::spawn(super::retention::run(Arc::downgrade(&inner)));
         Ok(LogService { inner })
     }

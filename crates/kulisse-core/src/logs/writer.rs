@@ -1,10 +1,10 @@
 //! The log's writer: takes queued requests in batches, makes PocketBase's entries of them
 //! (who asked, what the `logs` settings keep) and writes each batch in one transaction of
-//! the log's store.
+//! the log's store, while its CPU budget lasts.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use kulisse_schema::ids::RECORD_ID_ALPHABET;
 use kulisse_store::{Engine, Literal};
@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::RequestFacts;
+use super::budget::{CpuBudget, thread_cpu_time};
 use super::entry::{Keep, Requester};
 use super::service::Inner;
 use crate::Auth;
@@ -27,7 +28,9 @@ const GATHER: Duration = Duration::from_millis(200);
 pub(super) async fn run(
     inner: Arc<Inner>,
     mut received: mpsc::Receiver<(jiff::Timestamp, RequestFacts)>,
+    config: super::Config,
 ) {
+    let mut budget = CpuBudget::new(config.cpu_share, Instant::now());
     let mut batch = Vec::with_capacity(BATCH);
     while received.recv_many(&mut batch, BATCH).await > 0 {
         // Sleep rather than wait on the queue: waking for every request would cost the
@@ -40,6 +43,13 @@ pub(super) async fn run(
                     Err(_) => break,
                 }
             }
+        }
+        if !budget.allows(Instant::now()) {
+            inner
+                .dropped
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            batch.clear();
+            continue;
         }
         let settings = inner.settings.snapshot();
         let keep = Keep {
@@ -56,22 +66,24 @@ pub(super) async fn run(
             let requester = requester(&inner, &facts).await;
             entries.push((at, facts, requester));
         }
-        write(&inner, entries, keep).await;
+        budget.spend(write(&inner, entries, keep).await);
     }
 }
 
-/// Writes `entries` in one transaction. The entries are made into rows there: on SQLite
-/// that is the log store's own writer thread, which then runs only when a core would
-/// otherwise idle (see [`crate::priority`]). PostgreSQL runs write jobs on the runtime's shared blocking
-/// threads, whose priority must stay as it is.
+/// Writes `entries` in one transaction; the CPU time it took. The entries are made into
+/// rows there: on SQLite that is the log store's own writer thread, which then runs only
+/// when a core would otherwise idle (see [`crate::priority`]). PostgreSQL runs write jobs
+/// on the runtime's shared blocking threads, whose priority must stay as it is.
 async fn write(
     inner: &Arc<Inner>,
     entries: Vec<(jiff::Timestamp, RequestFacts, Requester)>,
     keep: Keep,
-) {
+) -> Duration {
     if entries.is_empty() {
-        return;
+        return Duration::ZERO;
     }
+    let spent = Arc::new(AtomicU64::new(0));
+    let charged = Arc::clone(&spent);
     let n = entries.len() as u64;
     let collection = Arc::clone(&inner.collection);
     let ids = Arc::clone(&inner.ambient.ids);
@@ -79,6 +91,7 @@ async fn write(
     let written = inner
         .store
         .write(Box::new(move |tx| {
+            let started = thread_cpu_time();
             if own_thread {
                 crate::priority::run_only_when_idle();
             }
@@ -101,13 +114,20 @@ async fn write(
                         .collect()
                 })
                 .collect();
-            tx.append(&collection, &rows).map(|()| None)
+            let appended = tx.append(&collection, &rows).map(|()| None);
+            let took = thread_cpu_time().saturating_sub(started);
+            charged.store(
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            appended
         }))
         .await;
     if let Err(e) = written {
         inner.dropped.fetch_add(n, Ordering::Relaxed);
         tracing::warn!(error = %e, entries = n, "request log entries lost");
     }
+    Duration::from_nanos(spent.load(Ordering::Relaxed))
 }
 
 /// An entry's id in PocketBase's shape (15 of `[a-z0-9]`) that sorts by time: the

@@ -130,6 +130,7 @@ async fn a_reconnect_the_server_cannot_serve_is_told_to_resync() {
             resume_events: 2,
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let su = srv.superuser_token().await;
@@ -183,6 +184,7 @@ async fn an_sdk_reconnect_from_the_same_place_takes_over_the_dropped_client() {
             max_lifetime: Duration::from_secs(1),
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let su = srv.superuser_token().await;
@@ -254,6 +256,7 @@ async fn streams_end_when_idle_and_at_their_maximum_lifetime() {
             max_lifetime: Duration::from_millis(1500),
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let su = srv.superuser_token().await;
