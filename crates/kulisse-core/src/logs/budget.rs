@@ -5,8 +5,9 @@
 //! a second, writing every entry would take a fifth of its throughput, even on CPU that
 //! looks idle (a writer on one hyperthread slows a request on its sibling). So the writer
 //! has a budget: a share of one core, banked for up to a second so bursts are kept whole.
-//! A batch that finds the budget spent is dropped and counted, like a full queue's entries;
-//! a machine with CPU to spare never gets there.
+//! A batch that finds the budget spent is dropped and counted, like a full queue's entries,
+//! and until the budget refills requests are not even captured (only counted); a machine
+//! with CPU to spare never gets there.
 
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,14 @@ impl CpuBudget {
         self.credit = (self.credit + passed * self.share).min(BANK.as_secs_f64() * self.share);
         self.last = now;
         self.credit > 0.0
+    }
+
+    /// How long until the spent credit is back above zero (zero when it is).
+    pub(super) fn refilled_in(&self) -> Duration {
+        if self.credit > 0.0 || self.share <= 0.0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64((-self.credit / self.share).min(BANK.as_secs_f64() * 60.0))
     }
 
     /// Charges a written batch's CPU time.

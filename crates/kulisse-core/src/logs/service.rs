@@ -36,6 +36,9 @@ pub(super) struct Inner {
     enabled: AtomicBool,
     /// Whether `trustedProxy` names headers, as of `settings_version`.
     behind_proxy: AtomicBool,
+    /// Set while the writer's CPU budget is spent: requests are then not captured at all
+    /// (only counted as dropped), so a pause costs them nothing.
+    pub(super) paused: AtomicBool,
     settings_version: AtomicU64,
     /// Entries dropped because the queue was full, the writer's CPU budget spent, or
     /// their batch failed.
@@ -66,6 +69,7 @@ impl LogService {
             queue,
             enabled: AtomicBool::new(false),
             behind_proxy: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
             settings_version: AtomicU64::new(u64::MAX),
             dropped: AtomicU64::new(0),
         });
@@ -74,8 +78,10 @@ impl LogService {
         Ok(LogService { inner })
     }
 
-    /// Whether requests are logged now (`logs.maxDays` above 0): callers ask before they
-    /// gather a request's facts, so that logging turned off costs nothing.
+    /// Whether requests are logged now (`logs.maxDays` above 0, and the writer's CPU
+    /// budget not spent): callers ask before they gather a request's facts, so that
+    /// logging turned off costs nothing. A request not wanted during a pause is counted
+    /// as dropped.
     pub fn wants(&self) -> bool {
         let inner = &self.inner;
         let version = inner.settings.version();
@@ -90,7 +96,14 @@ impl LogService {
             );
             inner.settings_version.store(version, Ordering::Relaxed);
         }
-        inner.enabled.load(Ordering::Relaxed)
+        if !inner.enabled.load(Ordering::Relaxed) {
+            return false;
+        }
+        if inner.paused.load(Ordering::Relaxed) {
+            inner.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 
     /// Whether `trustedProxy` names headers, so a client's address needs working out (as
@@ -100,9 +113,13 @@ impl LogService {
     }
 
     /// Queues a request's entry; never waits. Dropped (and counted) when the queue is
-    /// full.
+    /// full or the writer's CPU budget is spent.
     pub fn record(&self, facts: RequestFacts) {
         let inner = &self.inner;
+        if inner.paused.load(Ordering::Relaxed) {
+            inner.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let at = inner.ambient.clock.now();
         if inner.queue.try_send((at, facts)).is_err() {
             inner.dropped.fetch_add(1, Ordering::Relaxed);

@@ -49,6 +49,10 @@ pub(super) async fn run(
                 .dropped
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             batch.clear();
+            // Requests stop being captured until the budget is back.
+            inner.paused.store(true, Ordering::Relaxed);
+            tokio::time::sleep(budget.refilled_in()).await;
+            inner.paused.store(false, Ordering::Relaxed);
             continue;
         }
         let settings = inner.settings.snapshot();
