@@ -4,7 +4,8 @@
 //! a cheap request costs about as much. On a machine serving tens of thousands of requests
 //! a second, writing every entry would take a fifth of its throughput, even on CPU that
 //! looks idle (a writer on one hyperthread slows a request on its sibling). So the writer
-//! has a budget: a share of one core, banked for up to a second so bursts are kept whole.
+//! has a budget: a share of one core, banked for up to a second so bursts are kept whole,
+//! charged with each batch's time from queueing to commit (see `writer::write`).
 //! A batch that finds the budget spent is dropped and counted, like a full queue's entries,
 //! and until the budget refills requests are not even captured (only counted); a machine
 //! with CPU to spare never gets there.
@@ -54,27 +55,9 @@ impl CpuBudget {
         Duration::from_secs_f64((-self.credit / self.share).min(BANK.as_secs_f64() * 60.0))
     }
 
-    /// Charges a written batch's CPU time.
+    /// Charges a written batch's time.
     pub(super) fn spend(&mut self, cpu: Duration) {
         self.credit -= cpu.as_secs_f64();
-    }
-}
-
-/// The CPU time the calling thread has used so far: what a write job costs is the
-/// difference (Linux; elsewhere wall time, which also counts time the thread waited).
-pub(super) fn thread_cpu_time() -> Duration {
-    #[cfg(target_os = "linux")]
-    {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        Duration::new(
-            u64::try_from(t.tv_sec).unwrap_or(0),
-            u32::try_from(t.tv_nsec).unwrap_or(0),
-        )
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        START.get_or_init(Instant::now).elapsed()
     }
 }
 
@@ -107,21 +90,23 @@ mod tests {
     }
 
     #[test]
+    fn an_overspent_budget_says_when_it_is_back() {
+        let t0 = Instant::now();
+        let mut budget = CpuBudget::new(0.05, t0);
+        assert_eq!(budget.refilled_in(), Duration::ZERO);
+        budget.spend(Duration::from_millis(75));
+        // 25 ms short at 5 % of a core: half a second.
+        let wait = budget.refilled_in().as_secs_f64();
+        assert!((wait - 0.5).abs() < 1e-6, "{wait}");
+        assert!(!budget.allows(t0 + Duration::from_millis(499)));
+        assert!(budget.allows(t0 + Duration::from_millis(501)));
+    }
+
+    #[test]
     fn a_whole_core_never_refuses() {
         let t0 = Instant::now();
         let mut budget = CpuBudget::new(1.0, t0);
         budget.spend(Duration::from_secs(10));
         assert!(budget.allows(t0));
-    }
-
-    #[test]
-    fn thread_cpu_time_grows_with_work() {
-        let before = thread_cpu_time();
-        let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
-        }
-        std::hint::black_box(x);
-        assert!(thread_cpu_time() > before);
     }
 }

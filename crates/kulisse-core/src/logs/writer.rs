@@ -3,7 +3,7 @@
 //! the log's store, while its CPU budget lasts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use kulisse_schema::ids::RECORD_ID_ALPHABET;
@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::RequestFacts;
-use super::budget::{CpuBudget, thread_cpu_time};
+use super::budget::CpuBudget;
 use super::entry::{Keep, Requester};
 use super::service::Inner;
 use crate::Auth;
@@ -74,7 +74,10 @@ pub(super) async fn run(
     }
 }
 
-/// Writes `entries` in one transaction; the CPU time it took. The entries are made into
+/// Writes `entries` in one transaction; how long it took, from the job's queueing to its
+/// commit. That is what the budget charges: more than the writer's CPU time when other
+/// threads preempt it (then the log keeps less), never less (the commit, its WAL frames and
+/// checkpoints included, which the job's own CPU time leaves out). The entries are made into
 /// rows there: on SQLite that is the log store's own writer thread, which then runs only
 /// when a core would otherwise idle (see [`crate::priority`]). PostgreSQL runs write jobs
 /// on the runtime's shared blocking threads, whose priority must stay as it is.
@@ -86,8 +89,7 @@ async fn write(
     if entries.is_empty() {
         return Duration::ZERO;
     }
-    let spent = Arc::new(AtomicU64::new(0));
-    let charged = Arc::clone(&spent);
+    let started = Instant::now();
     let n = entries.len() as u64;
     let collection = Arc::clone(&inner.collection);
     let ids = Arc::clone(&inner.ambient.ids);
@@ -95,7 +97,6 @@ async fn write(
     let written = inner
         .store
         .write(Box::new(move |tx| {
-            let started = thread_cpu_time();
             if own_thread {
                 crate::priority::run_only_when_idle();
             }
@@ -118,20 +119,14 @@ async fn write(
                         .collect()
                 })
                 .collect();
-            let appended = tx.append(&collection, &rows).map(|()| None);
-            let took = thread_cpu_time().saturating_sub(started);
-            charged.store(
-                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
-            appended
+            tx.append(&collection, &rows).map(|()| None)
         }))
         .await;
     if let Err(e) = written {
         inner.dropped.fetch_add(n, Ordering::Relaxed);
         tracing::warn!(error = %e, entries = n, "request log entries lost");
     }
-    Duration::from_nanos(spent.load(Ordering::Relaxed))
+    started.elapsed()
 }
 
 /// An entry's id in PocketBase's shape (15 of `[a-z0-9]`) that sorts by time: the
