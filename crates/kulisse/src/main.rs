@@ -102,12 +102,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
                 .with_context(|| format!("cannot listen on {at} (--metrics-http)"))?;
             let at = listener.local_addr()?;
             let token = args.metrics_token.clone();
-            let serving = tokio::spawn(kulisse::http::serve_metrics(
-                listener,
-                metrics,
-                token,
-                std::future::pending(),
-            ));
+            let serving = tokio::spawn(kulisse::http::serve_metrics(listener, metrics, token));
             (Some(format!("http://{at}/metrics")), Some(serving))
         }
         (Some(_), None) => (Some(format!("http://{addr}/metrics (bearer token)")), None),

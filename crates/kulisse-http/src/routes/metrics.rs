@@ -57,7 +57,8 @@ fn carries(headers: &HeaderMap, token: &str) -> bool {
         .is_some_and(|given| bool::from(given.trim().as_bytes().ct_eq(token.as_bytes())))
 }
 
-/// Serves `/metrics` alone on `listener` until `shutdown` resolves (`--metrics-http`).
+/// Serves `/metrics` alone on `listener` (`--metrics-http`), until the task is aborted:
+/// a scrape in flight at shutdown is not worth waiting for.
 ///
 /// # Errors
 /// When the listener fails.
@@ -65,12 +66,9 @@ pub async fn serve_metrics(
     listener: TcpListener,
     metrics: MetricsService,
     token: Option<String>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", scrape(metrics, token.map(Arc::from)))
         .fallback(|| async { ApiError::not_found() });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).await
 }

@@ -147,22 +147,30 @@ async fn node() -> ServerProcess {
     ServerProcess::start_with(&["--metrics-token", TOKEN]).await
 }
 
+/// A collection `name` with a text field `title` that guests may view and create in, and
+/// list under `list_rule`.
+async fn public_collection(node: &ServerProcess, name: &str, list_rule: &str) {
+    let su = node.superuser_token().await;
+    let (s, body) = node
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(
+                json!({"name": name, "type": "base", "fields": [{"name": "title", "type": "text"}],
+                "listRule": list_rule, "viewRule": "", "createRule": ""}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+}
+
 const RECORDS: &str = "/api/collections/{collection}/records";
 const RECORD: &str = "/api/collections/{collection}/records/{id}";
 
 async fn requests_are_counted_by_route_template_and_status() {
     let srv = node().await;
-    let su = srv.superuser_token().await;
-    let (s, body) = srv
-        .send(
-            "POST",
-            "/api/collections",
-            Some(&su),
-            Some(json!({"name": "notes", "type": "base", "fields": [{"name": "title", "type": "text"}],
-                "listRule": "title != ''", "viewRule": "", "createRule": ""})),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
+    public_collection(&srv, "notes", "title != ''").await;
     let before = scrape(&srv).await;
     let mut ids = Vec::new();
     for title in ["a", "b", "c"] {
@@ -258,17 +266,7 @@ async fn requests_are_counted_by_route_template_and_status() {
 
 async fn the_stores_realtime_and_the_process_are_measured() {
     let srv = node().await;
-    let su = srv.superuser_token().await;
-    let (s, body) = srv
-        .send(
-            "POST",
-            "/api/collections",
-            Some(&su),
-            Some(json!({"name": "posts", "type": "base", "fields": [{"name": "title", "type": "text"}],
-                "listRule": "", "viewRule": "", "createRule": ""})),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
+    public_collection(&srv, "posts", "").await;
     let sse = Sse::connect(&reqwest::Client::new(), &srv.base).await;
     let (s, body) = srv
         .send(
