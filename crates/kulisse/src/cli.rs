@@ -198,6 +198,30 @@ mod tests {
     }
 
     #[test]
+    fn the_log_cpu_share_is_a_percentage() {
+        let parse = |share: &str| Cli::try_parse_from(["kulisse", "serve", "--log-cpu", share]);
+        let Ok(Cli {
+            command: Command::Serve(args),
+            ..
+        }) = parse("20")
+        else {
+            panic!("--log-cpu 20 is refused");
+        };
+        assert_eq!(args.log_cpu, 20);
+        assert!(parse("0").is_err());
+        assert!(parse("101").is_err());
+        let Ok(Cli {
+            command: Command::Serve(args),
+            ..
+        }) = Cli::try_parse_from(["kulisse", "serve"])
+        else {
+            panic!("serve without flags is refused");
+        };
+        assert_eq!(args.log_cpu, 5, "5 % of a core by default");
+        assert_eq!(args.metrics_token, None, "metrics are off by default");
+    }
+
+    #[test]
     fn windows_may_be_zero() {
         assert_eq!(parse_window("0"), Ok(Duration::ZERO));
         assert_eq!(parse_window("90s"), Ok(Duration::from_secs(90)));
