@@ -31,15 +31,23 @@ fn facts(i: usize) -> RequestFacts {
     }
 }
 
+/// Services over SQLite in `dir`, with the request log in its `logs.db`, tuned by `config`;
+/// and the log's store.
+async fn with_log(dir: &std::path::Path, config: Config) -> (Services, Arc<dyn Store>) {
+    let store = Arc::new(SqliteStore::open(&dir.join("data.db")).unwrap());
+    let log_store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("logs.db")).unwrap());
+    let mut ports = Ports::new(store);
+    ports.log_store = Some(Arc::clone(&log_store));
+    (
+        Services::start_with(ports, config).await.unwrap(),
+        log_store,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_is_queued_up_to_its_bound_and_the_rest_dropped_without_waiting() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
-    let log_store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("logs.db")).unwrap());
-    let mut ports = Ports::new(store);
-    ports.log_store = Some(Arc::clone(&log_store));
-    let services = Services::start(ports).await.unwrap();
+    let (services, log_store) = with_log(dir.path(), Config::default()).await;
     let logs = services.logs.clone().unwrap();
 
     // Hold the log's writer thread for a while.
@@ -100,18 +108,13 @@ async fn a_flood_is_queued_up_to_its_bound_and_the_rest_dropped_without_waiting(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_its_cpu_budget_the_writer_drops_whole_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("data.db")).unwrap());
-    let log_store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&dir.path().join("logs.db")).unwrap());
-    let mut ports = Ports::new(store);
-    ports.log_store = Some(log_store);
     // A thousandth of a core: the bank (a second's worth, 1 ms) pays for the first batch
     // only; the next ones find it overspent for long after.
     let config = Config {
         logs: logs::Config { cpu_share: 0.001 },
         ..Config::default()
     };
-    let services = Services::start_with(ports, config).await.unwrap();
+    let (services, _) = with_log(dir.path(), config).await;
     let logs = services.logs.clone().unwrap();
     assert!(logs.wants());
     let (rounds, per_round) = (5, 1_000);

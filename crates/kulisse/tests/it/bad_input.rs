@@ -399,6 +399,14 @@ fn corpus() -> Vec<Row> {
         row("PATCH", "/api/settings")
             .su()
             .json(r#"{"logs": {"maxDays": "five", "minLevel": []}}"#),
+        // Metrics (on for this server): no, a garbled, an oversized or another kind of
+        // token; a method it does not take.
+        row("GET", "/metrics"),
+        row("GET", "/metrics").header("Authorization", "Bearer"),
+        row("GET", "/metrics").header("Authorization", "Basic bWV0cmljczpzZWNyZXQ="),
+        row("GET", "/metrics").header("Authorization", "Bearer ".to_owned() + &"m".repeat(20_000)),
+        row("GET", "/metrics").su(),
+        row("POST", "/metrics").json(r#"{"token": "x"}"#),
         // Apple's client secret: wrong types and a key that is no key.
         row("POST", "/api/settings/apple/generate-client-secret")
             .su()
@@ -461,7 +469,8 @@ fn pocketbase_shaped(status: u16, body: &[u8]) -> Result<(), String> {
 }
 
 async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
-    let srv = ServerProcess::start().await;
+    // Metrics on, so their endpoint and their recording face the corpus too.
+    let srv = ServerProcess::start_with(&["--metrics-token", "bad-input-metrics-token"]).await;
     // Redirects (the OAuth2 popup's) are answers to check, not to follow.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -26,6 +26,46 @@ engine_tests!(
     metrics_can_have_an_address_of_their_own,
 );
 
+#[tokio::test]
+async fn each_node_counts_its_own_requests() {
+    if kulisse_testkit::pg_admin_url().is_none() {
+        return;
+    }
+    let a =
+        ServerProcess::start_with_engine(TestEngine::Postgres, &["--metrics-token", TOKEN]).await;
+    let b = a.join_with(&["--metrics-token", TOKEN]);
+    public_collection(&a, "shared", "").await;
+    let (s, body) = a
+        .send(
+            "POST",
+            "/api/collections/shared/records",
+            None,
+            Some(json!({"title": "x"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/collections/shared/records/{id}");
+    for _ in 0..3 {
+        assert_eq!(b.send("GET", &path, None, None).await.0, 200);
+    }
+    let view = [("route", RECORD), ("method", "GET"), ("status", "200")];
+    let create = [("route", RECORDS), ("method", "POST"), ("status", "200")];
+    let (on_a, on_b) = (scrape(&a).await, scrape(&b).await);
+    assert_eq!(on_b.value("kulisse_http_requests_total", &view), 3.0);
+    assert_eq!(on_a.value("kulisse_http_requests_total", &view), 0.0);
+    assert_eq!(on_a.value("kulisse_http_requests_total", &create), 1.0);
+    assert_eq!(on_b.value("kulisse_http_requests_total", &create), 0.0);
+    // Both report the one database's pool, each its own connections.
+    for node in [&on_a, &on_b] {
+        let open = node.value(
+            "kulisse_db_connections",
+            &[("db", "data"), ("state", "open")],
+        );
+        assert!(open >= 1.0, "{open}");
+    }
+}
+
 const TOKEN: &str = "scrape-me-0123456789";
 
 /// Parses the text format with `prometheus_client`'s parser; prints every sample with its

@@ -43,6 +43,11 @@ impl ServerProcess {
         Self::start_over(current_engine(), flags).await
     }
 
+    /// [`ServerProcess::start_on_engine`] with more `serve` flags.
+    pub async fn start_with_engine(engine: TestEngine, flags: &[&str]) -> ServerProcess {
+        Self::start_over(engine, flags).await
+    }
+
     async fn start_over(engine: TestEngine, flags: &[&str]) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let db = match engine {
@@ -71,8 +76,13 @@ impl ServerProcess {
 
     /// Another node on this process's PostgreSQL database, with a data dir of its own.
     pub fn join(&self) -> ServerProcess {
+        self.join_with(&[])
+    }
+
+    /// [`ServerProcess::join`] with more `serve` flags.
+    pub fn join_with(&self, flags: &[&str]) -> ServerProcess {
         let db = self.db.clone().expect("a node on PostgreSQL");
-        Self::serve(tempfile::tempdir().unwrap(), Some(db), &[])
+        Self::serve(tempfile::tempdir().unwrap(), Some(db), flags)
     }
 
     fn serve(dir: tempfile::TempDir, db: Option<String>, flags: &[&str]) -> ServerProcess {
