@@ -70,6 +70,7 @@ mod ast;
 mod error;
 mod lexer;
 mod parser;
+mod shape;
 
 #[cfg(test)]
 mod proptests;

@@ -610,11 +610,13 @@ impl Serialize for CollectionJson<'_> {
     }
 }
 
+mod analytics;
 mod auth_methods;
 mod auth_system;
 mod input;
 mod logs;
 mod oauth2;
+pub use analytics::{ANALYTICS, analytics};
 pub use auth_methods::{MfaOptions, OtpOptions};
 pub use auth_system::{AUTH_ORIGINS, EXTERNAL_AUTHS, MFAS, OTPS, auth_system_collections};
 pub use input::CollectionInputError;

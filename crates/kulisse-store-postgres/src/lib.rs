@@ -18,6 +18,7 @@ mod codec;
 mod ddl;
 mod migrations;
 mod render;
+mod slow;
 mod tx;
 
 #[cfg(test)]
@@ -31,7 +32,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use kulisse_store::{
-    Engine, Hits, Page, PoolStatus, QueryLimits, Select, Store, StoreError, Term, WriteJob,
+    Engine, Hits, Page, PoolStatus, QueryLimits, Select, SlowQueries, SlowQuery, Store, StoreError,
+    Term, WriteJob,
 };
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
@@ -57,6 +59,8 @@ pub struct PostgresStore {
     limits: QueryLimits,
     /// Hits counted by this node, to sweep closed windows now and then.
     hits_seen: AtomicU64,
+    /// Reads slower than the limits' threshold, since the last drain.
+    slow: SlowQueries,
 }
 
 impl PostgresStore {
@@ -161,6 +165,7 @@ impl PostgresStore {
             stop: watch::Sender::new(false),
             limits,
             hits_seen: AtomicU64::new(0),
+            slow: SlowQueries::new(limits.slow),
         })
     }
 }
@@ -198,10 +203,13 @@ impl Store for PostgresStore {
         };
         let lease = Lease::new(self.pool.get().await.map_err(|e| pool_error(&e))?);
         let client = lease.client();
+        let slow = &self.slow;
         let page = until_stopped(&self.stop.subscribe(), client, async {
-            let rows = tx::select_rows(client, &query).await?;
+            let sql = render::select_rows(&query);
+            let rows = slow::timed(slow, client, &sql, tx::rows_of(client, &query, &sql)).await?;
             let total = if query.count_total {
-                Some(tx::count_rows(client, &query).await?)
+                let sql = render::count_rows(&query);
+                Some(slow::timed(slow, client, &sql, tx::count(client, &query, &sql)).await?)
             } else {
                 None
             };
@@ -297,6 +305,10 @@ impl Store for PostgresStore {
 
     fn stop_queries(&self) {
         self.stop.send_replace(true);
+    }
+
+    fn drain_slow_queries(&self) -> Vec<SlowQuery> {
+        self.slow.drain()
     }
 
     fn pool_status(&self) -> PoolStatus {

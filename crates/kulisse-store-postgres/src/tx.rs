@@ -58,19 +58,29 @@ pub(crate) async fn select_rows(
     client: &deadpool_postgres::Client,
     q: &Select,
 ) -> Result<Vec<Row>, StoreError> {
-    let rows = query(client, &render::select_rows(q), Some(&q.collection)).await?;
+    rows_of(client, q, &render::select_rows(q)).await
+}
+
+/// Reads the rows of `q`, rendered as `sql`.
+pub(crate) async fn rows_of(
+    client: &deadpool_postgres::Client,
+    q: &Select,
+    sql: &Sql,
+) -> Result<Vec<Row>, StoreError> {
+    let rows = query(client, sql, Some(&q.collection)).await?;
     Ok(rows
         .iter()
         .map(|r| codec::decode_row(&q.collection.fields, r))
         .collect())
 }
 
-/// Counts the rows a select matches.
-pub(crate) async fn count_rows(
+/// Counts the rows a select `q` matches, with its rendered count `sql`.
+pub(crate) async fn count(
     client: &deadpool_postgres::Client,
     q: &Select,
+    sql: &Sql,
 ) -> Result<u64, StoreError> {
-    let rows = query(client, &render::count_rows(q), Some(&q.collection)).await?;
+    let rows = query(client, sql, Some(&q.collection)).await?;
     let n: i64 = rows.first().and_then(|r| r.try_get(0).ok()).unwrap_or(0);
     Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -19,13 +19,16 @@ mod inline;
 mod migrations;
 mod pool;
 mod render;
+mod slow;
 mod tx;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use kulisse_store::{
-    Engine, Hits, Page, PoolStatus, QueryLimits, Select, Store, StoreError, Term, WriteJob,
+    Engine, Hits, Page, PoolStatus, QueryLimits, Select, SlowQueries, SlowQuery, Store, StoreError,
+    Term, WriteJob,
 };
 use serde_json::Value;
 
@@ -43,6 +46,8 @@ pub struct SqliteStore {
     id: u64,
     /// The hit counters ([`Store::hit`]).
     hits: hits::Counters,
+    /// Reads slower than the limits' threshold, since the last drain.
+    slow: Arc<SlowQueries>,
 }
 
 /// Source of store ids for per-thread connections.
@@ -78,6 +83,7 @@ impl SqliteStore {
             path: path.to_owned(),
             id,
             hits: hits::Counters::default(),
+            slow: Arc::new(SlowQueries::new(limits.slow)),
         })
     }
 
@@ -127,11 +133,16 @@ impl Store for SqliteStore {
         } else {
             Lane::Joins
         };
+        let slow = Arc::clone(&self.slow);
         self.pool
             .read(lane, move |conn| {
-                let rows = tx::select_rows(conn, &query)?;
+                let sql = render::select_rows(&query);
+                let rows = slow::timed(&slow, conn, &sql, || {
+                    tx::query_rows(conn, &sql.text, &sql.params, &query.collection.fields)
+                })?;
                 let total = if query.count_total {
-                    Some(tx::count_rows(conn, &query)?)
+                    let sql = render::count_rows(&query);
+                    Some(slow::timed(&slow, conn, &sql, || tx::count(conn, &sql))?)
                 } else {
                     None
                 };
@@ -177,6 +188,10 @@ impl Store for SqliteStore {
 
     fn stop_queries(&self) {
         self.pool.stop_queries();
+    }
+
+    fn drain_slow_queries(&self) -> Vec<SlowQuery> {
+        self.slow.drain()
     }
 
     fn pool_status(&self) -> PoolStatus {

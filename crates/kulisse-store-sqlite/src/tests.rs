@@ -737,6 +737,7 @@ async fn reads_past_the_timeout_are_interrupted_and_leave_the_other_jobs_of_thei
     let dir = tempfile::tempdir().unwrap();
     let limits = kulisse_store::QueryLimits {
         timeout: std::time::Duration::from_millis(200),
+        ..kulisse_store::QueryLimits::default()
     };
     let store = Arc::new(SqliteStore::open_with(&dir.path().join("data.db"), limits).unwrap());
     let c = Arc::new(posts());

@@ -46,9 +46,8 @@ pub(crate) fn query_rows(
     rows.collect::<Result<Vec<_>, _>>().map_err(classify)
 }
 
-/// Counts the rows a select matches.
-pub(crate) fn count_rows(conn: &Connection, q: &Select) -> Result<u64, StoreError> {
-    let sql = render::count_rows(q);
+/// Runs rendered `COUNT(*)` SQL: how many rows a select matches.
+pub(crate) fn count(conn: &Connection, sql: &render::Sql) -> Result<u64, StoreError> {
     let mut stmt = conn.prepare_cached(&sql.text).map_err(classify)?;
     let n: i64 = stmt
         .query_row(rusqlite::params_from_iter(sql.params.iter()), |r| r.get(0))

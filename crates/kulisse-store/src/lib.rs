@@ -22,6 +22,7 @@ mod pool_status;
 mod query;
 mod rebuild;
 mod shape;
+mod slow;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub use pool_status::PoolStatus;
 pub use query::{CmpOp, Cond, Join, JoinSource, Literal, NaturalOrder, Order, Page, Select, Term};
 pub use rebuild::{Carry, Conversion, rebuild_plan, same_table_shape};
 pub use shape::SemiJoin;
+pub use slow::{SlowQueries, SlowQuery};
 
 /// One record as stored: column name → canonical JSON value.
 pub type Row = serde_json::Map<String, Value>;
@@ -192,6 +194,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// What the connections are doing now (for the metrics; cheap, never waits).
     fn pool_status(&self) -> PoolStatus;
+
+    /// The reads slower than [`QueryLimits::slow`] since the last call, by shape (for the
+    /// slow-query log; cheap, never waits on the database).
+    fn drain_slow_queries(&self) -> Vec<SlowQuery>;
 
     /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);

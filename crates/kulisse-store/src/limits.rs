@@ -20,17 +20,26 @@ pub struct QueryLimits {
     /// [`crate::StoreError::Interrupted`]: a read job (rows and count) or one write job on
     /// SQLite, one statement on PostgreSQL.
     pub timeout: Duration,
+    /// Reads taking at least this long are timed into the slow-query log (none when
+    /// `None`): only reads through [`crate::Store::select`], where an app's filters and
+    /// sorts run.
+    pub slow: Option<Duration>,
 }
 
 impl QueryLimits {
     /// PocketBase's bound.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// What counts as a slow read unless the operator says otherwise: slower than a
+    /// request to a well-indexed collection by two orders of magnitude, yet fast enough
+    /// that a user would not yet complain.
+    pub const DEFAULT_SLOW: Duration = Duration::from_millis(100);
 }
 
 impl Default for QueryLimits {
     fn default() -> Self {
         Self {
             timeout: Self::DEFAULT_TIMEOUT,
+            slow: Some(Self::DEFAULT_SLOW),
         }
     }
 }

@@ -88,6 +88,17 @@ pub struct ServeArgs {
     )]
     pub query_timeout: Duration,
 
+    /// Reads taking at least this long go into the slow-query log, with their plan, for
+    /// the index advisor (`/api/advisor/queries`): `100ms`, `1s`, `0` for every read, or
+    /// `off`.
+    #[arg(
+        long = "slow-query",
+        env = "KULISSE_SLOW_QUERY",
+        default_value = "100ms",
+        value_parser = parse_threshold
+    )]
+    pub slow_query: Threshold,
+
     /// A realtime stream that sent nothing for this long ends; the SDKs reconnect
     /// (PocketBase: 5 minutes).
     #[arg(long = "realtime-idle", default_value = "5m", value_parser = parse_duration)]
@@ -165,6 +176,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         })
 }
 
+/// A duration a measure starts at, or none: the measure is off. (A name of its own, so
+/// that clap's derive reads `off` as a value instead of making the flag optional.)
+pub type Threshold = Option<Duration>;
+
+/// Parses a threshold: a duration (`0` for everything) or `off`.
+fn parse_threshold(text: &str) -> Result<Threshold, String> {
+    match text.trim() {
+        "off" => Ok(None),
+        "0" => Ok(Some(Duration::ZERO)),
+        other => humantime::parse_duration(other)
+            .map(Some)
+            .map_err(|e| format!("{e} (for example 100ms, 0 for everything, or off)")),
+    }
+}
+
 /// Parses a window like [`parse_duration`], where `0` turns the feature off.
 fn parse_window(text: &str) -> Result<Duration, String> {
     match text.trim() {
@@ -195,6 +221,17 @@ mod tests {
             parse_token(" 0123456789abcdef ").as_deref(),
             Ok("0123456789abcdef")
         );
+    }
+
+    #[test]
+    fn the_slow_query_threshold_is_a_duration_zero_or_off() {
+        assert_eq!(
+            parse_threshold("250ms"),
+            Ok(Some(Duration::from_millis(250)))
+        );
+        assert_eq!(parse_threshold("0"), Ok(Some(Duration::ZERO)));
+        assert_eq!(parse_threshold("off"), Ok(None));
+        assert!(parse_threshold("slow").is_err());
     }
 
     #[test]

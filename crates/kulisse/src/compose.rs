@@ -107,21 +107,21 @@ async fn start_on(
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
     let storage = dir.join("storage");
     let storage = storage.as_path();
+    // The log's own reads are the operator's, not the app's: no slow-query log there.
+    let log_limits = QueryLimits {
+        slow: None,
+        ..QueryLimits::default()
+    };
     let log_store: Arc<dyn Store> = match db {
         Some(url) => Arc::new(
-            PostgresStore::connect_in_schema(
-                url,
-                LOG_SCHEMA,
-                QueryLimits::default(),
-                LOG_CONNECTIONS,
-            )
-            .await
-            .context("cannot open the request log's schema")?,
+            PostgresStore::connect_in_schema(url, LOG_SCHEMA, log_limits, LOG_CONNECTIONS)
+                .await
+                .context("cannot open the request log's schema")?,
         ),
         None => {
             let path = dir.join("logs.db");
             Arc::new(
-                SqliteStore::open(&path)
+                SqliteStore::open_with(&path, log_limits)
                     .with_context(|| format!("cannot open {}", path.display()))?,
             )
         }

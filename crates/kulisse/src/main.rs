@@ -46,6 +46,7 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyhow::Result<()> {
     let limits = QueryLimits {
         timeout: args.query_timeout,
+        slow: args.slow_query,
     };
     let config = kulisse_core::Config {
         realtime: kulisse_core::realtime::Config {

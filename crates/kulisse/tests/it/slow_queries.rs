@@ -123,6 +123,7 @@ fn filtered(filter: &str) -> String {
 fn short_budget() -> QueryLimits {
     QueryLimits {
         timeout: Duration::from_millis(300),
+        ..QueryLimits::default()
     }
 }
 
@@ -452,6 +453,7 @@ async fn measure_the_slow_filter() {
     let srv = chain_fixture(
         QueryLimits {
             timeout: Duration::from_secs(600),
+            ..QueryLimits::default()
         },
         std::env::var("N").map_or(RECORDS, |n| n.parse().unwrap()),
     )
