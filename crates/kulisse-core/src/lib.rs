@@ -12,7 +12,9 @@
 //!
 //! Must not depend on: axum/HTTP types, SQL drivers, engine crates.
 
+pub mod advisor;
 mod ambient;
+pub mod analytics;
 pub mod auth;
 pub mod changes;
 pub mod clock;
@@ -68,8 +70,10 @@ pub struct Services {
     pub realtime: realtime::RealtimeService,
     /// The settings' rate limits.
     pub limits: limits::RateLimits,
-    /// The request log (none without a store for it).
+    /// The request log (none without a store for it), and the analytics rolled up from it.
     pub logs: Option<logs::LogService>,
+    /// The slow-query log and the index advisor (none without the analytics).
+    pub advisor: Option<advisor::AdvisorService>,
     /// Scrapes of the metrics (none unless the operator turned metrics on).
     pub metrics: Option<metrics::MetricsService>,
     /// Committed changes, local and from other nodes.
@@ -204,7 +208,7 @@ impl Services {
         );
         let realtime = realtime::RealtimeService::start(
             records.clone(),
-            registry,
+            registry.clone(),
             ambient.clone(),
             &events,
             config.realtime,
@@ -213,6 +217,8 @@ impl Services {
             Some(store) => Some(
                 logs::LogService::start(
                     store,
+                    Arc::clone(&records.store),
+                    registry.clone(),
                     settings.clone(),
                     auth.clone(),
                     ambient.clone(),
@@ -222,6 +228,13 @@ impl Services {
             ),
             None => None,
         };
+        let advisor = logs.as_ref().map(|l| {
+            advisor::AdvisorService::new(
+                l.analytics().clone(),
+                collections.clone(),
+                Arc::clone(&records.store),
+            )
+        });
         let metrics = metrics.map(|exporter| {
             metrics::MetricsService::new(
                 exporter,
@@ -248,6 +261,7 @@ impl Services {
             realtime,
             limits,
             logs,
+            advisor,
             metrics,
             events,
             ambient,

@@ -17,6 +17,9 @@ use kulisse_store_sqlite::SqliteStore;
 
 fn facts(i: usize) -> RequestFacts {
     RequestFacts {
+        route: "",
+        action: "",
+        collection: String::new(),
         method: http::Method::GET,
         url: format!("/api/health?n={i}"),
         status: 200,
@@ -111,7 +114,10 @@ async fn past_its_cpu_budget_the_writer_drops_whole_batches() {
     // A thousandth of a core: the bank (a second's worth, 1 ms) pays for the first batch
     // only; the next ones find it overspent for long after.
     let config = Config {
-        logs: logs::Config { cpu_share: 0.001 },
+        logs: logs::Config {
+            cpu_share: 0.001,
+            ..logs::Config::default()
+        },
         ..Config::default()
     };
     let (services, _) = with_log(dir.path(), config).await;

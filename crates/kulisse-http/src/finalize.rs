@@ -129,17 +129,21 @@ struct Shared {
     cors: Cors,
     /// For the rate limits and the request log.
     services: Arc<Services>,
-    /// The routes' templates when requests are counted and timed (metrics are on).
-    templates: Option<RouteTemplates>,
+    /// The routes' templates, which the metrics and the request log's analytics group by.
+    templates: RouteTemplates,
+    /// Whether requests are counted and timed (metrics are on).
+    metrics: bool,
 }
 
 impl Finalize {
-    /// Wraps the route table; with its `templates`, requests are counted and timed.
+    /// Wraps the route table, whose `templates` are given; with `metrics`, requests are
+    /// counted and timed.
     pub(crate) fn new(
         routes: Router,
         cors: Cors,
         services: Arc<Services>,
-        templates: Option<RouteTemplates>,
+        templates: RouteTemplates,
+        metrics: bool,
     ) -> Self {
         Self {
             routes,
@@ -147,6 +151,7 @@ impl Finalize {
                 cors,
                 services,
                 templates,
+                metrics,
             }),
         }
     }
@@ -226,22 +231,21 @@ impl Service<Request> for Finalize {
             // PB compat: the redirect comes before any of PocketBase's middleware, bare.
             return FinalizeFuture::ready(redirect_to_clean_path(req.uri()));
         }
+        let route = limits::classify(req.method(), req.uri().path());
+        let shared = &self.shared;
         let after = After {
             is_api: req.uri().path().starts_with("/api/"),
-            allow_origin: self.shared.cors.allow(req.headers().get(ORIGIN)),
-            log: Capture::start(&self.shared.services, &req).map(Box::new),
-            timer: self
-                .shared
-                .templates
-                .as_ref()
-                .map(|t| RequestTimer::start(req.method(), t.of(req.uri().path()))),
+            allow_origin: shared.cors.allow(req.headers().get(ORIGIN)),
+            log: Capture::start(&shared.services, &req, &shared.templates, &route).map(Box::new),
+            timer: shared
+                .metrics
+                .then(|| RequestTimer::start(req.method(), shared.templates.of(req.uri().path()))),
         };
         let fields = req
             .uri()
             .query()
             .and_then(|q| super::extract::query_map(q).remove("fields"))
             .map(|raw| FieldsFilter::parse(&raw));
-        let route = limits::classify(req.method(), req.uri().path());
         if self.shared.services.limits.may_apply(route.tags) {
             // A rule may be about this request: checked before routing, off the fast path.
             let (services, mut routes) = (Arc::clone(&self.shared.services), self.routes.clone());

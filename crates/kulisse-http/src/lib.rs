@@ -72,10 +72,8 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
             table = table.route("/metrics", routes::metrics::scrape(metrics.clone(), token));
         }
     }
-    let templates = services
-        .metrics
-        .is_some()
-        .then(|| request_metrics::RouteTemplates::new(&table.templates));
+    let templates = request_metrics::RouteTemplates::new(&table.templates);
+    let metrics = services.metrics.is_some();
     let routes = table
         .router
         .with_state(state)
@@ -85,5 +83,6 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
         finalize::Cors::new(&opts.origins),
         services,
         templates,
+        metrics,
     )
 }

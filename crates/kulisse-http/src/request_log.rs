@@ -13,6 +13,8 @@ use kulisse_core::logs::{LogService, RequestFacts};
 
 use crate::error::LoggedError;
 use crate::extract::{peer, real_ip};
+use crate::limits::Route;
+use crate::request_metrics::RouteTemplates;
 
 /// A request on its way, for its log entry.
 pub(crate) struct Capture {
@@ -22,8 +24,14 @@ pub(crate) struct Capture {
 }
 
 impl Capture {
-    /// The facts of `req`, when the log wants them.
-    pub(crate) fn start(services: &Services, req: &Request) -> Option<Capture> {
+    /// The facts of `req` (whose `route` the limits read; its template is one of
+    /// `templates`), when the log wants them.
+    pub(crate) fn start(
+        services: &Services,
+        req: &Request,
+        templates: &RouteTemplates,
+        route: &Route<'_>,
+    ) -> Option<Capture> {
         let logs = services.logs.as_ref().filter(|l| l.wants())?;
         let headers = req.headers();
         let text = |name| {
@@ -49,6 +57,9 @@ impl Capture {
                     .path_and_query()
                     .map_or_else(|| req.uri().path(), |p| p.as_str())
                     .to_owned(),
+                route: templates.of(req.uri().path()),
+                action: route.tags.first().copied().unwrap_or_default(),
+                collection: route.collection.unwrap_or_default().to_owned(),
                 status: 0,
                 took: std::time::Duration::ZERO,
                 remote_ip,

@@ -138,6 +138,16 @@ pub struct ServeArgs {
     )]
     pub log_cpu: u8,
 
+    /// How often this node adds its usage analytics to the sums every node shares (its
+    /// own requests show in its reports at once; other nodes' this much later).
+    #[arg(
+        long = "analytics-flush",
+        env = "KULISSE_ANALYTICS_FLUSH",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    pub analytics_flush: Duration,
+
     /// Turns metrics on and serves them at `/metrics` on the API's address, to scrapers
     /// that send `Authorization: Bearer <token>` (at least 16 characters). With
     /// `--metrics-http`, the token guards that address instead.

@@ -57,6 +57,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         },
         logs: kulisse_core::logs::Config {
             cpu_share: f64::from(args.log_cpu) / 100.0,
+            rollup_every: args.analytics_flush,
         },
     };
     let options = compose::Options {

@@ -43,6 +43,15 @@ pub struct RequestFacts {
     pub method: Method,
     /// The URL as requested (path and query).
     pub url: String,
+    /// The route's template (`/api/collections/{collection}/records`; `other` for the
+    /// public directory's files), for the analytics.
+    pub route: &'static str,
+    /// PocketBase's name for what the request does to a collection (`list`, `view`,
+    /// `create`, `update`, `delete`, `authWithPassword`, `file`…), empty for other routes.
+    pub action: &'static str,
+    /// The collection the URL names, as it spells it (a name or an id; empty for routes
+    /// of no collection).
+    pub collection: String,
     /// The answer's status.
     pub status: u16,
     /// How long the answer took.
@@ -212,6 +221,9 @@ mod tests {
 
     fn facts(status: u16) -> RequestFacts {
         RequestFacts {
+            route: "",
+            action: "",
+            collection: String::new(),
             method: Method::GET,
             url: "/api/collections/posts/records?page=2".into(),
             status,

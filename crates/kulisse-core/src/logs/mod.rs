@@ -18,6 +18,7 @@ mod service;
 mod writer;
 
 pub use entry::{Level, RequestFacts};
+pub(crate) use service::ensure_table;
 
 /// How the request log may use the machine.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,11 +26,17 @@ pub struct Config {
     /// The share of one core its writer may use, in (0, 1]; batches past it are dropped
     /// and counted. 1 (the default, as PocketBase) writes every entry whatever it costs.
     pub cpu_share: f64,
+    /// How often a node adds its analytics' rollup to the stored sums (and so how late
+    /// its requests show on other nodes; a node's own show at once).
+    pub rollup_every: std::time::Duration,
 }
 
 impl Default for Config {
     fn default() -> Config {
-        Config { cpu_share: 1.0 }
+        Config {
+            cpu_share: 1.0,
+            rollup_every: std::time::Duration::from_secs(60),
+        }
     }
 }
 pub use read::{LogPage, LogStats};

@@ -4,13 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kulisse_schema::Collection;
-use kulisse_schema::collection::{LOGS, logs};
+use kulisse_schema::collection::logs;
 use kulisse_store::{Store, StoreError};
 use tokio::sync::mpsc;
 
 use super::RequestFacts;
 use crate::Ambient;
+use crate::analytics::AnalyticsService;
 use crate::auth::AuthService;
+use crate::collections::Registry;
 use crate::error::CoreError;
 use crate::settings::SettingsService;
 
@@ -31,6 +33,8 @@ pub(super) struct Inner {
     pub(super) settings: SettingsService,
     pub(super) auth: AuthService,
     pub(super) ambient: Ambient,
+    /// Sums of every request the writer takes.
+    pub(super) analytics: AnalyticsService,
     queue: mpsc::Sender<(jiff::Timestamp, RequestFacts)>,
     /// Whether the settings keep logs (`logs.maxDays` above 0), as of `settings_version`.
     enabled: AtomicBool,
@@ -41,24 +45,37 @@ pub(super) struct Inner {
     pub(super) paused: AtomicBool,
     settings_version: AtomicU64,
     /// Entries dropped because the queue was full, the writer's CPU budget spent, or
-    /// their batch failed.
-    pub(super) dropped: AtomicU64,
+    /// their batch failed (shared with the analytics, which count them per hour).
+    pub(super) dropped: Arc<AtomicU64>,
 }
 
 impl LogService {
-    /// Opens the log in `store` (creating its table the first time) and starts its writer
-    /// and its cleanup.
+    /// Opens the log in `store` (creating its tables the first time) and starts its
+    /// writer, its cleanup and its analytics (of the collections in `registry`, whose
+    /// records are in `data`).
     ///
     /// # Errors
-    /// When the log's table can neither be found nor created.
+    /// When the log's tables can neither be found nor created.
     pub async fn start(
         store: Arc<dyn Store>,
+        data: Arc<dyn Store>,
+        registry: Registry,
         settings: SettingsService,
         auth: AuthService,
         ambient: Ambient,
         config: super::Config,
     ) -> Result<LogService, CoreError> {
-        let collection = Arc::new(ensure_table(&store).await?);
+        let collection = Arc::new(ensure_table(&store, logs()).await?);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let analytics = AnalyticsService::start(
+            Arc::clone(&store),
+            data,
+            registry,
+            ambient.clone(),
+            Arc::clone(&dropped),
+            config.rollup_every,
+        )
+        .await?;
         let (queue, received) = mpsc::channel(QUEUE);
         let inner = Arc::new(Inner {
             store,
@@ -66,12 +83,13 @@ impl LogService {
             settings,
             auth,
             ambient,
+            analytics,
             queue,
             enabled: AtomicBool::new(false),
             behind_proxy: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             settings_version: AtomicU64::new(u64::MAX),
-            dropped: AtomicU64::new(0),
+            dropped,
         });
         tokio::spawn(super::writer::run(Arc::clone(&inner), received, config));
         tokio::spawn(super::retention::run(Arc::downgrade(&inner)));
@@ -126,8 +144,8 @@ impl LogService {
         }
     }
 
-    /// Lets the writer store what is queued (for up to a second), then closes the log's
-    /// store: the server is stopping.
+    /// Lets the writer store what is queued (for up to a second) and the analytics their
+    /// rollup, then closes the log's store: the server is stopping.
     pub async fn close(&self) {
         let queue = &self.inner.queue;
         for _ in 0..100 {
@@ -136,7 +154,14 @@ impl LogService {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        // Errors are logged by the flush.
+        let _ = self.inner.analytics.flush().await;
         self.inner.store.close().await;
+    }
+
+    /// The analytics rolled up from the log.
+    pub fn analytics(&self) -> &AnalyticsService {
+        &self.inner.analytics
     }
 
     /// Deletes the entries older than `logs.maxDays` (what the cleanup does every six
@@ -165,14 +190,17 @@ impl LogService {
     }
 }
 
-/// `_logs` as the store has it, created when missing (another node may create it at the
-/// same moment: then its table is the one).
-async fn ensure_table(store: &Arc<dyn Store>) -> Result<Collection, CoreError> {
-    let wanted = logs();
+/// The log store's table `wanted` (`_logs`, `_analytics`), created when missing (another
+/// node may create it at the same moment: then its table is the one).
+pub(crate) async fn ensure_table(
+    store: &Arc<dyn Store>,
+    wanted: Collection,
+) -> Result<Collection, CoreError> {
+    let name = wanted.name.clone();
     let has = |stored: &[serde_json::Value]| {
         stored
             .iter()
-            .any(|c| c.get("name").and_then(serde_json::Value::as_str) == Some(LOGS))
+            .any(|c| c.get("name").and_then(serde_json::Value::as_str) == Some(name.as_str()))
     };
     if has(&store.load_collections().await?) {
         return Ok(wanted);
@@ -187,7 +215,7 @@ async fn ensure_table(store: &Arc<dyn Store>) -> Result<Collection, CoreError> {
         Ok(()) => Ok(wanted),
         Err(_) if has(&store.load_collections().await?) => Ok(wanted),
         Err(e) => Err(CoreError::Store(StoreError::Other(format!(
-            "cannot create the log table: {e}"
+            "cannot create the log's table {name}: {e}"
         )))),
     }
 }

@@ -1,6 +1,6 @@
-//! The log's writer: takes queued requests in batches, makes PocketBase's entries of them
-//! (who asked, what the `logs` settings keep) and writes each batch in one transaction of
-//! the log's store, while its CPU budget lasts.
+//! The log's writer: takes queued requests in batches, adds them to the analytics, makes
+//! PocketBase's entries of them (who asked, what the `logs` settings keep) and writes each
+//! batch in one transaction of the log's store, while its CPU budget lasts.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -64,12 +64,16 @@ pub(super) async fn run(
         let min_level = settings.logs.min_level;
         let mut entries = Vec::with_capacity(batch.len());
         for (at, facts) in batch.drain(..) {
-            if facts.level().number() < min_level {
-                continue;
-            }
             let requester = requester(&inner, &facts).await;
             entries.push((at, facts, requester));
         }
+        // The analytics count every request, whatever level the log keeps.
+        inner.analytics.add(
+            entries
+                .iter()
+                .map(|(at, f, r)| (*at, f, r.collection.as_str(), r.id.as_str())),
+        );
+        entries.retain(|(_, facts, _)| facts.level().number() >= min_level);
         budget.spend(write(&inner, entries, keep).await);
     }
 }

@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{CollectionBody, Req, WriteBody, list_params};
 
-fn to_json(c: &Collection) -> Value {
+pub(crate) fn to_json(c: &Collection) -> Value {
     serde_json::to_value(c.json(false)).unwrap_or(Value::Null)
 }
 

@@ -1,5 +1,6 @@
 //! Route table. Handler names follow PocketBase's action words.
 
+mod analytics;
 mod auth;
 mod batch;
 mod collections;
@@ -57,6 +58,16 @@ pub(crate) fn api() -> Table {
         .route("/api/logs", get(logs::list).delete(logs::clear))
         .route("/api/logs/stats", get(logs::stats))
         .route("/api/logs/{id}", get(logs::view))
+        .route("/api/analytics/requests", get(analytics::requests))
+        .route("/api/analytics/routes", get(analytics::routes))
+        .route("/api/analytics/users", get(analytics::users))
+        .route("/api/analytics/filters", get(analytics::filters))
+        .route("/api/advisor/queries", get(analytics::slow_queries))
+        .route("/api/advisor/suggestions", get(analytics::suggestions))
+        .route(
+            "/api/advisor/suggestions/{id}/apply",
+            post(analytics::apply),
+        )
         .route(
             "/api/settings/apple/generate-client-secret",
             post(settings::apple_client_secret),
