@@ -117,6 +117,17 @@ pub(crate) fn drop_collection(c: &Collection) -> Vec<String> {
     vec![format!("DROP {what} IF EXISTS {} CASCADE", quote(&c.name))]
 }
 
+/// The statements that drop the indexes `new` no longer has and create those it adds
+/// (the table's rows, and the planner's statistics of them, stay).
+pub(crate) fn change_indexes(old: &Collection, new: &Collection) -> Vec<String> {
+    let (dropped, created) = kulisse_store::index_changes(old, new);
+    dropped
+        .iter()
+        .map(|d| format!("DROP INDEX IF EXISTS {}", quote(&d.name)))
+        .chain(created.iter().map(|d| create_index_sql(&new.name, d)))
+        .collect()
+}
+
 /// Statements rebuilding `old` into `new`, keeping the values of fields matched by id.
 pub(crate) fn alter_collection(old: &Collection, new: &Collection) -> Vec<String> {
     if new.kind == CollectionKind::View {

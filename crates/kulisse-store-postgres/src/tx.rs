@@ -2,7 +2,7 @@
 //! thread: write jobs are synchronous closures (see `kulisse-store`), so each statement is
 //! run with `Handle::block_on` on the job's own thread.
 
-use kulisse_schema::Collection;
+use kulisse_schema::{Collection, CollectionKind};
 use kulisse_store::{Literal, Row, Select, StoreError, StoreTx, ViewColumn};
 use serde_json::Value;
 use tokio::runtime::Handle;
@@ -255,7 +255,9 @@ impl StoreTx for PgTx<'_> {
 
     fn alter_collection(&mut self, old: &Collection, new: &Collection) -> Result<(), StoreError> {
         self.schema_change()?;
-        if !kulisse_store::same_table_shape(old, new) {
+        if kulisse_store::same_columns(old, new) && new.kind != CollectionKind::View {
+            self.batch(&ddl::change_indexes(old, new), Some(new))?;
+        } else if !kulisse_store::same_table_shape(old, new) {
             self.batch(&ddl::alter_collection(old, new), Some(new))?;
         }
         self.save_meta(new)

@@ -87,6 +87,23 @@ fn drop_indexes(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Drops the indexes `new` no longer has and creates those it adds (the table's rows stay
+/// where they are).
+pub(crate) fn change_indexes(
+    conn: &Connection,
+    old: &Collection,
+    new: &Collection,
+) -> rusqlite::Result<()> {
+    let (dropped, created) = kulisse_store::index_changes(old, new);
+    for d in dropped {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", quote(&d.name)))?;
+    }
+    for d in created {
+        conn.execute_batch(&create_index_sql(&new.name, &d))?;
+    }
+    Ok(())
+}
+
 /// Creates the table or view, its indexes and the metadata row.
 pub(crate) fn create_collection(conn: &Connection, c: &Collection) -> rusqlite::Result<()> {
     match c.kind {

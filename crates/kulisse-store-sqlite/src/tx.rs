@@ -1,6 +1,6 @@
 //! [`StoreTx`] on the writer connection (inside the batch transaction and a savepoint).
 
-use kulisse_schema::{Collection, Field};
+use kulisse_schema::{Collection, CollectionKind, Field};
 use kulisse_store::{Literal, Row, Select, StoreError, StoreTx, ViewColumn};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
@@ -176,6 +176,10 @@ impl StoreTx for SqliteTx<'_> {
 
     fn alter_collection(&mut self, old: &Collection, new: &Collection) -> Result<(), StoreError> {
         if kulisse_store::same_table_shape(old, new) {
+            return ddl::update_meta(self.conn, new).map_err(classify);
+        }
+        if kulisse_store::same_columns(old, new) && new.kind != CollectionKind::View {
+            ddl::change_indexes(self.conn, old, new).map_err(ddl_error)?;
             return ddl::update_meta(self.conn, new).map_err(classify);
         }
         ddl::alter_collection(self.conn, old, new).map_err(ddl_error)

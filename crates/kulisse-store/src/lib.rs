@@ -36,7 +36,7 @@ pub use limits::QueryLimits;
 pub use migrations::{Migration, Migrations};
 pub use pool_status::PoolStatus;
 pub use query::{CmpOp, Cond, Join, JoinSource, Literal, NaturalOrder, Order, Page, Select, Term};
-pub use rebuild::{Carry, Conversion, rebuild_plan, same_table_shape};
+pub use rebuild::{Carry, Conversion, index_changes, rebuild_plan, same_columns, same_table_shape};
 pub use shape::SemiJoin;
 pub use slow::{SlowQueries, SlowQuery};
 

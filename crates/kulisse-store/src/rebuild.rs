@@ -2,7 +2,7 @@
 //! the stored shape changes at all, and which old column feeds which new one when the table
 //! is rebuilt. Engines only render the SQL for the plan.
 
-use kulisse_schema::{Collection, Field};
+use kulisse_schema::{Collection, Field, IndexDef};
 
 /// Whether `old` and `new` are stored the same way, so that a change between them only
 /// rewrites the collection's metadata (rules, options) and leaves the table or view alone.
@@ -13,10 +13,17 @@ use kulisse_schema::{Collection, Field};
 /// SQL must be replaced. (The SQLite engine's copy of this test once left the kind and the
 /// query to its caller; both engines now ask this one.)
 pub fn same_table_shape(old: &Collection, new: &Collection) -> bool {
+    same_columns(old, new) && old.storage_indexes() == new.storage_indexes()
+}
+
+/// Whether `old` and `new` keep their rows alike: [`same_table_shape`] but for the
+/// indexes, which can then change on their own ([`index_changes`]) instead of the table
+/// being rebuilt (a copy of every row, under the write lock, and on PostgreSQL the
+/// planner's statistics lost until the next `ANALYZE`).
+pub fn same_columns(old: &Collection, new: &Collection) -> bool {
     old.name == new.name
         && old.kind == new.kind
         && old.view_query == new.view_query
-        && old.storage_indexes() == new.storage_indexes()
         && old.fields.len() == new.fields.len()
         && old.fields.iter().zip(&new.fields).all(|(a, b)| {
             a.id == b.id
@@ -24,6 +31,23 @@ pub fn same_table_shape(old: &Collection, new: &Collection) -> bool {
                 && a.kind.type_name() == b.kind.type_name()
                 && a.kind.is_multiple() == b.kind.is_multiple()
         })
+}
+
+/// The indexes of `old` that `new` no longer has (to drop first) and those `new` adds (to
+/// create then); a changed index is in both.
+pub fn index_changes(old: &Collection, new: &Collection) -> (Vec<IndexDef>, Vec<IndexDef>) {
+    let (before, after) = (old.storage_indexes(), new.storage_indexes());
+    let dropped = before
+        .iter()
+        .filter(|d| !after.contains(d))
+        .cloned()
+        .collect();
+    let created = after
+        .iter()
+        .filter(|d| !before.contains(d))
+        .cloned()
+        .collect();
+    (dropped, created)
 }
 
 /// How a stored value must change to move from one field definition to another.

@@ -6,6 +6,8 @@
 
 mod accounts;
 mod admin_safety;
+mod advisor;
+mod analytics;
 mod bad_input;
 mod batch_expand;
 mod binary;
