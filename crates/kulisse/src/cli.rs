@@ -139,7 +139,7 @@ pub struct ServeArgs {
     pub log_cpu: u8,
 
     /// How often this node adds its usage analytics to the sums every node shares (its
-    /// own requests show in its reports at once; other nodes' this much later).
+    /// own requests show in its reports within a second; other nodes' this much later).
     #[arg(
         long = "analytics-flush",
         env = "KULISSE_ANALYTICS_FLUSH",

@@ -27,7 +27,8 @@ pub struct Config {
     /// and counted. 1 (the default, as PocketBase) writes every entry whatever it costs.
     pub cpu_share: f64,
     /// How often a node adds its analytics' rollup to the stored sums (and so how late
-    /// its requests show on other nodes; a node's own show at once).
+    /// its requests show on other nodes; a node's own show within a second, once its log's
+    /// writer took them).
     pub rollup_every: std::time::Duration,
 }
 
