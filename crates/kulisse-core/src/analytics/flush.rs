@@ -49,14 +49,7 @@ pub(super) async fn write(
 
 /// The stored sums with `sums` added.
 fn added(stored: &Row, sums: &Sums) -> Row {
-    let number = |name: &str| stored.get(name).and_then(Value::as_f64).unwrap_or(0.0);
-    let mut total = Sums {
-        count: number("count") as u64,
-        client_errors: number("clientErrors") as u64,
-        server_errors: number("serverErrors") as u64,
-        time_sum: number("timeSum"),
-        time_max: number("timeMax"),
-    };
+    let mut total = super::read::sums(stored);
     total.add(sums);
     sums_row(&total)
 }
