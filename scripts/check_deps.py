@@ -25,8 +25,11 @@ ENGINES = {"kulisse-store-sqlite", "kulisse-store-postgres"}
 # Adapters implement a port of core for one technology; only the composition root picks one.
 ADAPTERS = {"kulisse-feed-postgres", "kulisse-blob", "kulisse-thumbs", "kulisse-mail", "kulisse-oauth2",
             "kulisse-metrics"}
-# A metrics exporter records for the whole process; only the adapter installs one.
-EXPORTERS = {"metrics-exporter-prometheus", "metrics-process"}
+# A metrics exporter records for the whole process; only the adapter installs one. Trace
+# export is a layer of the process's tracing subscriber; only the binary sets one up.
+METRICS_EXPORTERS = {"metrics-exporter-prometheus", "metrics-process"}
+TRACE_EXPORTERS = {"opentelemetry", "opentelemetry_sdk", "opentelemetry-otlp", "tracing-opentelemetry"}
+EXPORTERS = METRICS_EXPORTERS | TRACE_EXPORTERS
 
 # crate -> dependencies it must not have (None: it must have none at all).
 FORBIDDEN = {
@@ -35,16 +38,16 @@ FORBIDDEN = {
     "kulisse-store": {"kulisse-core"} | HTTP | ENGINES | SQL,
     "kulisse-store-sqlite": {"kulisse-core", "kulisse-store-postgres", "tokio-postgres",
                              "deadpool-postgres"} | HTTP | EXPORTERS,
-    "kulisse-store-postgres": {"kulisse-core", "kulisse-store-sqlite", "rusqlite"} | HTTP,
+    "kulisse-store-postgres": {"kulisse-core", "kulisse-store-sqlite", "rusqlite"} | HTTP | EXPORTERS,
     "kulisse-core": SERVER | ENGINES | ADAPTERS | SQL | EXPORTERS,
-    "kulisse-feed-postgres": HTTP | ENGINES | {"rusqlite", "deadpool-postgres"},
-    "kulisse-blob": HTTP | ENGINES | SQL | {"kulisse-store"},
-    "kulisse-thumbs": HTTP | ENGINES | SQL | {"kulisse-store", "tokio"},
-    "kulisse-mail": HTTP | ENGINES | SQL | {"kulisse-store"},
+    "kulisse-feed-postgres": HTTP | ENGINES | EXPORTERS | {"rusqlite", "deadpool-postgres"},
+    "kulisse-blob": HTTP | ENGINES | SQL | EXPORTERS | {"kulisse-store"},
+    "kulisse-thumbs": HTTP | ENGINES | SQL | EXPORTERS | {"kulisse-store", "tokio"},
+    "kulisse-mail": HTTP | ENGINES | SQL | EXPORTERS | {"kulisse-store"},
     # An HTTP client only: it serves nothing.
-    "kulisse-oauth2": SERVER | ENGINES | SQL | {"kulisse-store"},
+    "kulisse-oauth2": SERVER | ENGINES | SQL | EXPORTERS | {"kulisse-store"},
     # A recorder for the metrics facade, and nothing else.
-    "kulisse-metrics": HTTP | ENGINES | SQL | {"kulisse-store", "tokio"},
+    "kulisse-metrics": HTTP | ENGINES | SQL | TRACE_EXPORTERS | {"kulisse-store", "tokio"},
     # HTTP reaches data only through the services: no storage port, engine or adapter.
     "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL | EXPORTERS,
 }

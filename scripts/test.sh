@@ -92,6 +92,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked
 
+step "the build with OpenTelemetry export (feature otel): lints and its export test"
+cargo clippy -p kulisse --features otel --all-targets --locked -- -D warnings
+cargo test -p kulisse --features otel --locked --test otel
+
 step "PostgreSQL crash under a write burst (alone: it restarts the shared test server)"
 KULISSE_TEST_PG_RESTART="$restart_script" cargo test --locked -p kulisse --test it -- --exact multinode::acknowledged_writes_survive_a_postgres_restart
 

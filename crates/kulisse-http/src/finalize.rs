@@ -1,8 +1,8 @@
 //! The service every request and response passes through, around the route table:
 //! PocketBase's CORS, `//` redirects, rate limits (`limits.rs`), the `fields` parameter,
 //! security headers, axum's own statuses (405, 413, non-JSON 404) turned into
-//! PocketBase's, the request log (`request_log.rs`) and the request metrics
-//! (`request_metrics.rs`).
+//! PocketBase's, the request log (`request_log.rs`), the request metrics
+//! (`request_metrics.rs`) and the request's span (`request_trace.rs`).
 //!
 //! NOTE: this is one hand-written tower service, not `from_fn` middleware plus
 //! tower-http's CORS layer. Those cloned their inner services (and the CORS
@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use pin_project_lite::pin_project;
 use tower::Service;
+use tracing::Instrument;
 
 use kulisse_core::Services;
 
@@ -36,6 +37,7 @@ use super::limits;
 use super::middleware::{is_json, pick_fields, redirect_to_clean_path};
 use super::request_log::Capture;
 use super::request_metrics::{RequestTimer, RouteTemplates};
+use super::request_trace;
 
 /// The headers PocketBase sets on every response but preflights.
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
@@ -166,6 +168,8 @@ struct After {
     log: Option<Box<Capture>>,
     /// The request's timing for the metrics (none while metrics are off).
     timer: Option<RequestTimer>,
+    /// The request's span (none while nothing records it). Boxed, as `log`.
+    span: Option<Box<tracing::Span>>,
 }
 
 impl After {
@@ -189,7 +193,26 @@ impl After {
         if let Some(timer) = self.timer {
             timer.finish(&res);
         }
+        if let Some(span) = &self.span {
+            request_trace::finish(span, res.status());
+        }
         res
+    }
+
+    /// The request's span, to run its answer in.
+    fn span(&self) -> Option<tracing::Span> {
+        self.span.as_deref().cloned()
+    }
+}
+
+/// `future`, boxed, inside `span` (if the request has one).
+fn traced(
+    span: Option<tracing::Span>,
+    future: impl Future<Output = Response> + Send + 'static,
+) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+    match span {
+        Some(span) => Box::pin(future.instrument(span)),
+        None => Box::pin(future),
     }
 }
 
@@ -240,6 +263,7 @@ impl Service<Request> for Finalize {
             timer: shared
                 .metrics
                 .then(|| RequestTimer::start(req.method(), shared.templates.of(req.uri().path()))),
+            span: request_trace::start(req.method(), req.uri().path(), &shared.templates),
         };
         let fields = req
             .uri()
@@ -250,7 +274,7 @@ impl Service<Request> for Finalize {
             // A rule may be about this request: checked before routing, off the fast path.
             let (services, mut routes) = (Arc::clone(&self.shared.services), self.routes.clone());
             return FinalizeFuture::Boxed {
-                inner: Box::pin(async move {
+                inner: traced(after.span(), async move {
                     let (parts, body) = req.into_parts();
                     if let Some(refused) = limits::refusal(&services, &parts).await {
                         return after.apply(refused);
@@ -276,7 +300,7 @@ impl Service<Request> for Finalize {
             Some(Ok(Some(filter))) => {
                 let inner = self.routes.call(req);
                 FinalizeFuture::Boxed {
-                    inner: Box::pin(async move {
+                    inner: traced(after.span(), async move {
                         let res = match inner.await {
                             Ok(res) => res,
                             Err(never) => match never {},
@@ -320,14 +344,18 @@ impl Future for FinalizeFuture {
             FinalizeProj::Ready { response } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
-            FinalizeProj::Routed { inner, after } => match inner.poll(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Ok(res)) => {
-                    let after = after.take().expect("polled after completion");
-                    Poll::Ready(Ok(after.apply(res)))
+            FinalizeProj::Routed { inner, after } => {
+                let span = after.as_ref().and_then(After::span);
+                let _entered = span.as_ref().map(tracing::Span::enter);
+                match inner.poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(res)) => {
+                        let after = after.take().expect("polled after completion");
+                        Poll::Ready(Ok(after.apply(res)))
+                    }
+                    Poll::Ready(Err(never)) => match never {},
                 }
-                Poll::Ready(Err(never)) => match never {},
-            },
+            }
             FinalizeProj::Boxed { inner } => inner.as_mut().poll(cx).map(Ok),
         }
     }

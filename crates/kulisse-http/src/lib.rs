@@ -17,6 +17,7 @@ mod limits;
 mod middleware;
 mod request_log;
 mod request_metrics;
+mod request_trace;
 mod routes;
 mod serve;
 

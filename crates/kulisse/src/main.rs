@@ -1,13 +1,17 @@
 //! The kulisse binary: PocketBase's API on embedded SQLite, in one process.
 
 mod cli;
+#[cfg(feature = "otel")]
+mod otel;
 
 use anyhow::Context;
 use clap::Parser;
 use kulisse::compose;
 use kulisse::http::{HttpOptions, router};
 use kulisse_store::QueryLimits;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::cli::{Cli, Command, LogFormat, ServeArgs, SuperuserAction};
 
@@ -17,26 +21,49 @@ use crate::cli::{Cli, Command, LogFormat, ServeArgs, SuperuserAction};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Outside the runtime: the exporter's last flush blocks, after the runtime is gone.
+    let _export = init_tracing(cli.log_format)?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(compose::on_worker_park)
         .build()
         .context("cannot start the async runtime")?
-        .block_on(run())
+        .block_on(run(cli))
 }
 
-async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    // On stderr: stdout carries the startup banner, which scripts read.
-    let lines = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        );
-    match cli.log_format {
-        LogFormat::Text => lines.init(),
-        LogFormat::Json => lines.json().init(),
+/// What must live until the process ends: the OpenTelemetry export (flushed when it is
+/// dropped), in builds that have it.
+struct Telemetry {
+    #[cfg(feature = "otel")]
+    _export: Option<otel::Export>,
+}
+
+/// Log lines on stderr (stdout carries the startup banner, which scripts read), filtered
+/// by `RUST_LOG` (warnings by default); in a build with the `otel` feature, also the
+/// OpenTelemetry export when the `OTEL_*` variables name a collector.
+fn init_tracing(format: LogFormat) -> anyhow::Result<Telemetry> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = match format {
+        LogFormat::Text => lines.with_filter(filter).boxed(),
+        LogFormat::Json => lines.json().with_filter(filter).boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(lines);
+    #[cfg(feature = "otel")]
+    {
+        let (layer, export) = otel::layer()?.unzip();
+        registry.with(layer).init();
+        Ok(Telemetry { _export: export })
     }
+    #[cfg(not(feature = "otel"))]
+    {
+        registry.init();
+        Ok(Telemetry {})
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(&cli.dir, cli.db.as_deref(), args).await,
         Command::Superuser { action } => superuser(&cli.dir, cli.db.as_deref(), action).await,
