@@ -62,6 +62,8 @@ pub(super) async fn run(
             max_data_size: usize::try_from(settings.logs.max_data_size).unwrap_or(0),
         };
         let min_level = settings.logs.min_level;
+        // The budget pays for the whole batch: who asked, the analytics, the write.
+        let started = Instant::now();
         let mut entries = Vec::with_capacity(batch.len());
         for (at, facts) in batch.drain(..) {
             let requester = requester(&inner, &facts).await;
@@ -74,7 +76,8 @@ pub(super) async fn run(
                 .map(|(at, f, r)| (*at, f, r.collection.as_str(), r.id.as_str())),
         );
         entries.retain(|(_, facts, _)| facts.level().number() >= min_level);
-        budget.spend(write(&inner, entries, keep).await);
+        let prepared = started.elapsed();
+        budget.spend(prepared + write(&inner, entries, keep).await);
     }
 }
 

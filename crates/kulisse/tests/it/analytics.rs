@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use kulisse_testkit::{TestServer, engine_tests, urlencode};
+use kulisse_testkit::{TestEngine, TestServer, engine_tests, urlencode};
 use serde_json::{Value, json};
+
+use crate::process::ServerProcess;
 
 engine_tests!(
     the_reports_count_a_scripted_sequence_of_requests,
@@ -309,4 +311,88 @@ async fn only_superusers_read_the_reports_and_bad_windows_are_400() {
         )
         .await;
     assert_eq!(s, 400, "{body}");
+}
+
+/// Two nodes on one PostgreSQL database add to the same rows: one report counts both
+/// nodes' requests, and a user signed in on both is one active user.
+#[tokio::test]
+async fn two_nodes_add_to_one_report() {
+    if kulisse_testkit::pg_admin_url().is_none() {
+        return;
+    }
+    let flush = ["--analytics-flush", "200ms"];
+    let a = ServerProcess::start_with_engine(TestEngine::Postgres, &flush).await;
+    let b = a.join_with(&flush);
+    let su = a.superuser_token().await;
+    let (s, body) = a
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(json!({"name": "orders", "listRule": "", "fields": [{"name": "total", "type": "number"}]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = a
+        .send(
+            "POST",
+            "/api/collections/users/records",
+            None,
+            Some(
+                json!({"email": "both@example.com", "password": "both-password",
+                "passwordConfirm": "both-password"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let login = json!({"identity": "both@example.com", "password": "both-password"});
+    let path = format!(
+        "/api/collections/orders/records?filter={}",
+        urlencode("total > 5")
+    );
+    for (node, lists) in [(&a, 3), (&b, 2)] {
+        let (s, auth) = node
+            .send(
+                "POST",
+                "/api/collections/users/auth-with-password",
+                None,
+                Some(login.clone()),
+            )
+            .await;
+        assert_eq!(s, 200, "{auth}");
+        let token = auth["token"].as_str().unwrap().to_owned();
+        for _ in 0..lists {
+            assert_eq!(node.send("GET", &path, Some(&token), None).await.0, 200);
+        }
+    }
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (_, requests) = a
+            .send(
+                "GET",
+                "/api/analytics/requests?collection=orders",
+                Some(&su),
+                None,
+            )
+            .await;
+        let (_, users) = a.send("GET", "/api/analytics/users", Some(&su), None).await;
+        let lists = item(&requests["items"], &[("action", "list")]).map(|i| i["count"].clone());
+        if lists == Some(json!(5)) && users["active"] == 1 {
+            let (_, filters) = b
+                .send(
+                    "GET",
+                    "/api/analytics/filters?collection=orders",
+                    Some(&su),
+                    None,
+                )
+                .await;
+            assert_eq!(filters["filters"][0]["shape"], "total > ?", "{filters}");
+            assert_eq!(filters["filters"][0]["count"], 5, "{filters}");
+            assert_eq!(users["daily"][0]["active"], 1, "{users}");
+            return;
+        }
+        last = json!({"requests": requests, "users": users});
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the nodes' requests never added up: {last}");
 }
