@@ -1,11 +1,12 @@
 //! Requests as metrics: counted by route template, method and status, and timed, in
-//! [`Finalize`](crate::Finalize) as the answer goes out. Nothing here runs while metrics
-//! are off: no template is looked up and no request is timed.
+//! [`Finalize`](crate::Finalize) as the answer goes out. While metrics are off no request
+//! is counted or timed.
 //!
 //! The route template (`/api/collections/{collection}/records/{id}`) is what a dashboard
 //! groups by: the path itself would make a series of every record. [`RouteTemplates`]
 //! finds a request's template with the router axum itself matches with (matchit), over the
-//! route table's own templates, as the request comes in.
+//! route table's own templates, as the request comes in; the request log (for the
+//! analytics) and the request's trace span name requests by it too, each only when on.
 //!
 //! NOTE: tagging each route's answers instead (a layer on every route, the template in
 //! the answer's extensions) cost ~1.5k instructions a request: axum boxes and clones a
