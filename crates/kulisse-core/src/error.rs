@@ -51,6 +51,9 @@ pub enum CoreError {
     /// The addressed resource does not exist or is hidden by a rule.
     #[error("The requested resource wasn't found.")]
     NotFound,
+    /// No scheduled job has the id in the path.
+    #[error("Missing or invalid cron job.")]
+    UnknownCron,
     /// The action's rule is `null` and the requester is not a superuser.
     #[error("Only superusers can perform this action.")]
     SuperusersOnly,
@@ -138,6 +141,7 @@ impl CoreError {
             CoreError::Store(_) => GENERIC_BAD_REQUEST.into(),
             CoreError::UnknownCollection
             | CoreError::NotFound
+            | CoreError::UnknownCron
             | CoreError::SuperusersOnly
             | CoreError::Invalid { .. } => self.to_string().into(),
         }

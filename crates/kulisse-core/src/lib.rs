@@ -19,6 +19,7 @@ pub mod auth;
 pub mod changes;
 pub mod clock;
 pub mod collections;
+pub mod crons;
 pub mod error;
 pub mod files;
 pub mod health;
@@ -74,6 +75,8 @@ pub struct Services {
     pub logs: Option<logs::LogService>,
     /// The slow-query log and the index advisor (none without the analytics).
     pub advisor: Option<advisor::AdvisorService>,
+    /// The scheduled jobs.
+    pub crons: crons::CronService,
     /// Scrapes of the metrics (none unless the operator turned metrics on).
     pub metrics: Option<metrics::MetricsService>,
     /// Committed changes, local and from other nodes.
@@ -235,6 +238,11 @@ impl Services {
                 Arc::clone(&records.store),
             )
         });
+        let crons = crons::CronService::start(
+            Arc::clone(&records.store),
+            ambient.clone(),
+            crons::builtin(Arc::clone(&records.store), auth.clone(), logs.clone()),
+        );
         let metrics = metrics.map(|exporter| {
             metrics::MetricsService::new(
                 exporter,
@@ -262,6 +270,7 @@ impl Services {
             limits,
             logs,
             advisor,
+            crons,
             metrics,
             events,
             ambient,

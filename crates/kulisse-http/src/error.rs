@@ -176,6 +176,7 @@ impl From<CoreError> for ApiError {
             | CoreError::Realtime(_)
             | CoreError::UnknownCollection
             | CoreError::NotFound
+            | CoreError::UnknownCron
             | CoreError::SuperusersOnly => json!({}),
         };
         ApiError {
@@ -261,7 +262,7 @@ fn status_of(e: &CoreError) -> StatusCode {
             RealtimeError::UnknownClient => NOT_FOUND,
             RealtimeError::AuthMismatch => FORBIDDEN,
         },
-        CoreError::UnknownCollection | CoreError::NotFound => NOT_FOUND,
+        CoreError::UnknownCollection | CoreError::NotFound | CoreError::UnknownCron => NOT_FOUND,
         CoreError::SuperusersOnly => FORBIDDEN,
         CoreError::Invalid { .. } => BAD_REQUEST,
         CoreError::Store(StoreError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,

@@ -16,6 +16,7 @@ mod cancel;
 mod classify;
 mod codec;
 mod ddl;
+mod locks;
 mod migrations;
 mod render;
 mod slow;
@@ -32,8 +33,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use kulisse_store::{
-    Engine, Hits, Page, PoolStatus, QueryLimits, Select, SlowQueries, SlowQuery, Store, StoreError,
-    Term, WriteJob,
+    Engine, Hits, NamedLock, Page, PoolStatus, QueryLimits, Select, SlowQueries, SlowQuery, Store,
+    StoreError, Term, WriteJob,
 };
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
@@ -309,6 +310,10 @@ impl Store for PostgresStore {
 
     fn drain_slow_queries(&self) -> Vec<SlowQuery> {
         self.slow.drain()
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<NamedLock>, StoreError> {
+        locks::try_lock(&self.pool, name).await
     }
 
     fn pool_status(&self) -> PoolStatus {

@@ -318,6 +318,10 @@ impl StoreTx for PgTx<'_> {
         self.run(&sql, None).map(|_| ())
     }
 
+    fn optimize(&mut self) -> Result<(), StoreError> {
+        self.batch(&["ANALYZE".to_owned()], None)
+    }
+
     fn notify(&mut self, channel: &str, payload: &str) -> Result<(), StoreError> {
         let sql = Sql {
             text: "SELECT pg_notify($1, $2)".into(),

@@ -16,6 +16,7 @@ mod ddl;
 mod functions;
 mod hits;
 mod inline;
+mod locks;
 mod migrations;
 mod pool;
 mod render;
@@ -27,8 +28,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kulisse_store::{
-    Engine, Hits, Page, PoolStatus, QueryLimits, Select, SlowQueries, SlowQuery, Store, StoreError,
-    Term, WriteJob,
+    Engine, Hits, NamedLock, Page, PoolStatus, QueryLimits, Select, SlowQueries, SlowQuery, Store,
+    StoreError, Term, WriteJob,
 };
 use serde_json::Value;
 
@@ -48,6 +49,8 @@ pub struct SqliteStore {
     hits: hits::Counters,
     /// Reads slower than the limits' threshold, since the last drain.
     slow: Arc<SlowQueries>,
+    /// The names locked by [`Store::try_lock`].
+    locks: locks::Locks,
 }
 
 /// Source of store ids for per-thread connections.
@@ -84,6 +87,7 @@ impl SqliteStore {
             id,
             hits: hits::Counters::default(),
             slow: Arc::new(SlowQueries::new(limits.slow)),
+            locks: locks::Locks::default(),
         })
     }
 
@@ -192,6 +196,10 @@ impl Store for SqliteStore {
 
     fn drain_slow_queries(&self) -> Vec<SlowQuery> {
         self.slow.drain()
+    }
+
+    async fn try_lock(&self, name: &str) -> Result<Option<NamedLock>, StoreError> {
+        Ok(self.locks.try_lock(name))
     }
 
     fn pool_status(&self) -> PoolStatus {

@@ -225,6 +225,10 @@ impl StoreTx for SqliteTx<'_> {
             .map_err(classify)
     }
 
+    fn optimize(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA optimize").map_err(classify)
+    }
+
     /// One process owns a SQLite data dir: there is nobody to notify.
     fn notify(&mut self, _channel: &str, _payload: &str) -> Result<(), StoreError> {
         Err(StoreError::Other(

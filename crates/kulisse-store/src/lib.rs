@@ -17,6 +17,7 @@ mod affinity;
 mod error;
 pub mod geo;
 mod limits;
+mod lock;
 pub mod migrations;
 mod pool_status;
 mod query;
@@ -33,6 +34,7 @@ use serde_json::Value;
 pub use affinity::Affinity;
 pub use error::StoreError;
 pub use limits::QueryLimits;
+pub use lock::NamedLock;
 pub use migrations::{Migration, Migrations};
 pub use pool_status::PoolStatus;
 pub use query::{CmpOp, Cond, Join, JoinSource, Literal, NaturalOrder, Order, Page, Select, Term};
@@ -199,6 +201,14 @@ pub trait Store: Send + Sync + 'static {
     /// slow-query log; cheap, never waits on the database).
     fn drain_slow_queries(&self) -> Vec<SlowQuery>;
 
+    /// Takes the lock named `name` if no process on this database holds it (`None` when
+    /// one does): PostgreSQL's session advisory locks, held on a connection of their own;
+    /// within the process on SQLite, which one process serves.
+    ///
+    /// # Errors
+    /// When the database cannot be reached.
+    async fn try_lock(&self, name: &str) -> Result<Option<NamedLock>, StoreError>;
+
     /// Flushes and closes; later calls fail with [`StoreError::Unavailable`].
     async fn close(&self);
 }
@@ -268,6 +278,12 @@ pub trait StoreTx {
     /// # Errors
     /// When the write fails.
     fn set_param(&mut self, key: &str, value: &Value) -> Result<(), StoreError>;
+    /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA
+    /// optimize`, PostgreSQL's `ANALYZE`): PocketBase's nightly `__pbDBOptimize__`.
+    ///
+    /// # Errors
+    /// When the database refuses.
+    fn optimize(&mut self) -> Result<(), StoreError>;
     /// Queues `payload` for every process listening on `channel` of this database; it is
     /// delivered if, and only if, the transaction commits, so a listener never hears of a
     /// change that was rolled back, nor misses one that committed while it was connected

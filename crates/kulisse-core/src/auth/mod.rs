@@ -1,6 +1,7 @@
 //! Who is asking: tokens, passwords and the auth endpoints' logic.
 
 mod cache;
+mod cleanup;
 mod error;
 mod forget;
 mod forms;

@@ -25,7 +25,7 @@ pub struct AuthService {
     pub(super) store: Arc<dyn Store>,
     pub(super) writer: Writer,
     pub(super) ambient: Ambient,
-    registry: Registry,
+    pub(super) registry: Registry,
     /// Sends the mailed flows' mail (none: nothing is mailed).
     pub(super) mail: Option<crate::mail::MailService>,
 }

@@ -153,6 +153,10 @@ impl StoreTx for Recorder<'_> {
         Ok(())
     }
 
+    fn optimize(&mut self) -> Result<(), StoreError> {
+        self.tx.optimize()
+    }
+
     fn notify(&mut self, channel: &str, payload: &str) -> Result<(), StoreError> {
         self.tx.notify(channel, payload)
     }

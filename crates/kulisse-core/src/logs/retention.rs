@@ -1,8 +1,8 @@
-//! Deleting entries older than `logs.maxDays` (PocketBase's `__pbLogsCleanup__`, every six
-//! hours). Each node runs it; deleting what another node deleted is harmless.
+//! Deleting entries older than `logs.maxDays` (PocketBase's `__pbLogsCleanup__`, a scheduled
+//! job every six hours: see [`crate::crons`]). Deleting what another node deleted is
+//! harmless.
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use jiff::SignedDuration;
 use kulisse_store::{CmpOp, Cond, Literal, Select, StoreError, Term};
@@ -10,21 +10,8 @@ use serde_json::Value;
 
 use super::service::Inner;
 
-/// How often old entries are deleted.
-const EVERY: Duration = Duration::from_secs(6 * 3600);
 /// Entries deleted per transaction (the writer goes on between them).
 const CHUNK: u64 = 5_000;
-
-pub(super) async fn run(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(EVERY);
-    loop {
-        tick.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if let Err(e) = clean(&inner).await {
-            tracing::warn!(error = %e, "old request log entries not deleted");
-        }
-    }
-}
 
 /// Deletes the entries older than `logs.maxDays` (all of them when it is 0, logging off);
 /// how many.

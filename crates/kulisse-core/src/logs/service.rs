@@ -51,8 +51,8 @@ pub(super) struct Inner {
 
 impl LogService {
     /// Opens the log in `store` (creating its tables the first time) and starts its
-    /// writer, its cleanup and its analytics (of the collections in `registry`, whose
-    /// records are in `data`).
+    /// writer and its analytics (of the collections in `registry`, whose records are in
+    /// `data`). Old entries are deleted by a scheduled job ([`crate::crons`]).
     ///
     /// # Errors
     /// When the log's tables can neither be found nor created.
@@ -92,7 +92,6 @@ impl LogService {
             dropped,
         });
         tokio::spawn(super::writer::run(Arc::clone(&inner), received, config));
-        tokio::spawn(super::retention::run(Arc::downgrade(&inner)));
         Ok(LogService { inner })
     }
 
@@ -164,8 +163,8 @@ impl LogService {
         &self.inner.analytics
     }
 
-    /// Deletes the entries older than `logs.maxDays` (what the cleanup does every six
-    /// hours; PocketBase's `__pbLogsCleanup__`); how many.
+    /// Deletes the entries older than `logs.maxDays` (PocketBase's `__pbLogsCleanup__`,
+    /// every six hours, see [`crate::crons`]); how many.
     ///
     /// # Errors
     /// When the log's store fails.

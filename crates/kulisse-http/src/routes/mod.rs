@@ -4,6 +4,7 @@ mod analytics;
 mod auth;
 mod batch;
 mod collections;
+mod crons;
 mod files;
 mod health;
 mod logs;
@@ -58,6 +59,8 @@ pub(crate) fn api() -> Table {
         .route("/api/logs", get(logs::list).delete(logs::clear))
         .route("/api/logs/stats", get(logs::stats))
         .route("/api/logs/{id}", get(logs::view))
+        .route("/api/crons", get(crons::list))
+        .route("/api/crons/{id}", post(crons::run))
         .route("/api/analytics/requests", get(analytics::requests))
         .route("/api/analytics/routes", get(analytics::routes))
         .route("/api/analytics/users", get(analytics::users))

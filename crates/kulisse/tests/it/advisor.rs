@@ -40,34 +40,21 @@ async fn create(srv: &TestServer, su: &str, body: Value) -> Value {
 /// Seeds `rows` rows straight into the table (the API would take minutes): `code` is
 /// `c0`… `c{CODES-1}` in turn, `owner` the id of `owner`.
 async fn seed(srv: &TestServer, table: &str, rows: u64, owner: &str) {
-    match srv.pg_url.as_deref() {
-        Some(url) => {
-            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            client
-                .batch_execute(&format!(
-                    r#"INSERT INTO "{table}" (id, code, owner)
-                       SELECT lpad(i::text, 15, '0'), 'c' || (i % {CODES}), '{owner}'
-                       FROM generate_series(1, {rows}) AS i;
-                       ANALYZE "{table}";"#
-                ))
-                .await
-                .unwrap();
-        }
-        None => {
-            let path = srv.uploads().parent().unwrap().join("data.db");
-            let conn = rusqlite::Connection::open(path).unwrap();
-            conn.busy_timeout(Duration::from_secs(10)).unwrap();
-            conn.execute_batch(&format!(
-                r#"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows})
-                   INSERT INTO "{table}" (id, code, owner)
-                   SELECT printf('%015d', i), 'c' || (i % {CODES}), '{owner}' FROM s;"#
-            ))
-            .unwrap();
-        }
-    }
+    let sql = if srv.pg_url.is_some() {
+        format!(
+            r#"INSERT INTO "{table}" (id, code, owner)
+               SELECT lpad(i::text, 15, '0'), 'c' || (i % {CODES}), '{owner}'
+               FROM generate_series(1, {rows}) AS i;
+               ANALYZE "{table}";"#
+        )
+    } else {
+        format!(
+            r#"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {rows})
+               INSERT INTO "{table}" (id, code, owner)
+               SELECT printf('%015d', i), 'c' || (i % {CODES}), '{owner}' FROM s;"#
+        )
+    };
+    crate::db::execute(srv, &sql).await;
 }
 
 /// The slow-query log's item for the list query of `table` filtering on `code`, whose

@@ -13,6 +13,8 @@ mod batch_expand;
 mod binary;
 mod change_events;
 mod compat;
+mod crons;
+mod db;
 mod expand_graph;
 mod files;
 mod filters;
