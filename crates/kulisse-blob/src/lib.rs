@@ -81,19 +81,23 @@ impl ObjectBlobs {
     }
 }
 
-/// The stores of one data dir: its `storage/`, and the buckets the settings name.
+/// The stores of one data dir: its `storage/` and `backups/`, and the buckets the
+/// settings name.
 pub struct Stores {
     local: Arc<dyn BlobStore>,
+    backups: Arc<dyn BlobStore>,
 }
 
 impl Stores {
-    /// Files under `root` on the local disk (created if missing), or in a bucket.
+    /// Files under `root` and backups under `backups` on the local disk (both created if
+    /// missing), or in a bucket.
     ///
     /// # Errors
-    /// When `root` cannot be created.
-    pub fn new(root: &Path) -> std::io::Result<Stores> {
+    /// When `root` or `backups` cannot be created.
+    pub fn new(root: &Path, backups: &Path) -> std::io::Result<Stores> {
         Ok(Stores {
             local: Arc::new(ObjectBlobs::local(root)?),
+            backups: Arc::new(ObjectBlobs::local(backups)?),
         })
     }
 }
@@ -101,6 +105,10 @@ impl Stores {
 impl BlobStores for Stores {
     fn local(&self) -> Arc<dyn BlobStore> {
         Arc::clone(&self.local)
+    }
+
+    fn local_backups(&self) -> Arc<dyn BlobStore> {
+        Arc::clone(&self.backups)
     }
 
     fn s3(&self, s3: &S3Settings) -> Result<Arc<dyn BlobStore>, BlobError> {

@@ -14,6 +14,7 @@ use kulisse_schema::FieldErrors;
 use kulisse_store::StoreError;
 
 use crate::auth::AuthError;
+use crate::backups::BackupError;
 use crate::collections::CollectionsError;
 use crate::query::QueryError;
 use crate::realtime::RealtimeError;
@@ -45,6 +46,9 @@ pub enum CoreError {
     /// A realtime subscription request refused.
     #[error(transparent)]
     Realtime(#[from] RealtimeError),
+    /// A backup operation refused.
+    #[error(transparent)]
+    Backups(#[from] BackupError),
     /// The collection in the path does not exist.
     #[error("Missing collection context.")]
     UnknownCollection,
@@ -135,6 +139,7 @@ impl CoreError {
             CoreError::Settings(e) => e.message(),
             CoreError::Query(e) => e.message(),
             CoreError::Realtime(e) => e.to_string().into(),
+            CoreError::Backups(e) => e.to_string().into(),
             CoreError::Store(StoreError::Unavailable) => {
                 "The service is temporarily unavailable.".into()
             }

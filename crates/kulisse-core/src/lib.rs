@@ -16,6 +16,7 @@ pub mod advisor;
 mod ambient;
 pub mod analytics;
 pub mod auth;
+pub mod backups;
 pub mod changes;
 pub mod clock;
 pub mod collections;
@@ -75,6 +76,8 @@ pub struct Services {
     pub logs: Option<logs::LogService>,
     /// The slow-query log and the index advisor (none without the analytics).
     pub advisor: Option<advisor::AdvisorService>,
+    /// Backups (none without a file store to keep them in).
+    pub backups: Option<backups::BackupService>,
     /// The scheduled jobs.
     pub crons: crons::CronService,
     /// Scrapes of the metrics (none unless the operator turned metrics on).
@@ -106,6 +109,9 @@ pub struct Ports {
     /// Renders the metrics (installed as the process's recorder); without it, metrics are
     /// off.
     pub metrics: Option<Arc<dyn metrics::MetricsExporter>>,
+    /// Where large temporary files go (a backup being assembled): the data dir's, so they
+    /// never fill a small `/tmp`; the system's temporary directory without it.
+    pub scratch: Option<std::path::PathBuf>,
 }
 
 impl Ports {
@@ -121,6 +127,7 @@ impl Ports {
             identity_providers: None,
             log_store: None,
             metrics: None,
+            scratch: None,
         }
     }
 }
@@ -161,6 +168,7 @@ impl Services {
             identity_providers,
             log_store,
             metrics,
+            scratch,
         } = ports;
         let events = EventBus::default();
         // Subscribe before anything is loaded: a change heard while loading must not be
@@ -189,7 +197,9 @@ impl Services {
             ));
         }
         let limits = limits::RateLimits::new(Arc::clone(&store), settings.clone(), ambient.clone());
-        let files = blobs.map(|stores| files::FileStorage::new(stores, settings.clone()));
+        let files = blobs
+            .clone()
+            .map(|stores| files::FileStorage::new(stores, settings.clone()));
         if let Some(files) = &files {
             events.subscribe(Arc::new(files::Janitor::new(
                 files.clone(),
@@ -238,6 +248,20 @@ impl Services {
                 Arc::clone(&records.store),
             )
         });
+        let backups = blobs.map(|blobs| {
+            backups::BackupService::new(
+                backups::Sources {
+                    data: Arc::clone(&records.store),
+                    logs: logs.as_ref().map(|l| Arc::clone(l.store())),
+                    files: files.clone(),
+                },
+                blobs,
+                settings.clone(),
+                auth.clone(),
+                ambient.clone(),
+                scratch.unwrap_or_else(std::env::temp_dir),
+            )
+        });
         let crons = crons::CronService::start(
             Arc::clone(&records.store),
             ambient.clone(),
@@ -270,6 +294,7 @@ impl Services {
             limits,
             logs,
             advisor,
+            backups,
             crons,
             metrics,
             events,

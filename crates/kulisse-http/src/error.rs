@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use kulisse_core::CoreError;
 use kulisse_core::StoreError;
 use kulisse_core::auth::AuthError;
+use kulisse_core::backups::BackupError;
 use kulisse_core::collections::CollectionsError;
 use kulisse_core::query::QueryError;
 use kulisse_core::realtime::RealtimeError;
@@ -174,6 +175,7 @@ impl From<CoreError> for ApiError {
             | CoreError::Auth(_)
             | CoreError::Settings(_)
             | CoreError::Realtime(_)
+            | CoreError::Backups(_)
             | CoreError::UnknownCollection
             | CoreError::NotFound
             | CoreError::UnknownCron
@@ -261,6 +263,10 @@ fn status_of(e: &CoreError) -> StatusCode {
         CoreError::Realtime(e) => match e {
             RealtimeError::UnknownClient => NOT_FOUND,
             RealtimeError::AuthMismatch => FORBIDDEN,
+        },
+        CoreError::Backups(e) => match e {
+            BackupError::NoAccess => FORBIDDEN,
+            BackupError::Busy | BackupError::Failed(_) => BAD_REQUEST,
         },
         CoreError::UnknownCollection | CoreError::NotFound | CoreError::UnknownCron => NOT_FOUND,
         CoreError::SuperusersOnly => FORBIDDEN,

@@ -20,6 +20,7 @@ mod locks;
 mod migrations;
 mod render;
 mod slow;
+mod snapshot;
 mod tx;
 
 #[cfg(test)]
@@ -314,6 +315,10 @@ impl Store for PostgresStore {
 
     async fn try_lock(&self, name: &str) -> Result<Option<NamedLock>, StoreError> {
         locks::try_lock(&self.pool, name).await
+    }
+
+    async fn snapshot(&self, into: &std::path::Path) -> Result<(), StoreError> {
+        snapshot::copy_out(&self.pool, into).await
     }
 
     fn pool_status(&self) -> PoolStatus {

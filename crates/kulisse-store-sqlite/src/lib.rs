@@ -21,6 +21,7 @@ mod migrations;
 mod pool;
 mod render;
 mod slow;
+mod snapshot;
 mod tx;
 
 use std::path::{Path, PathBuf};
@@ -200,6 +201,13 @@ impl Store for SqliteStore {
 
     async fn try_lock(&self, name: &str) -> Result<Option<NamedLock>, StoreError> {
         Ok(self.locks.try_lock(name))
+    }
+
+    async fn snapshot(&self, into: &Path) -> Result<(), StoreError> {
+        let (from, into) = (self.path.clone(), into.to_owned());
+        tokio::task::spawn_blocking(move || snapshot::vacuum_into(&from, &into))
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?
     }
 
     fn pool_status(&self) -> PoolStatus {

@@ -201,6 +201,16 @@ pub trait Store: Send + Sync + 'static {
     /// slow-query log; cheap, never waits on the database).
     fn drain_slow_queries(&self) -> Vec<SlowQuery>;
 
+    /// Writes a consistent copy of this store's data into the directory `into`, while
+    /// writes go on: on SQLite its database file under its own name (`data.db`), made by
+    /// `VACUUM INTO` in one read transaction; on PostgreSQL `postgres-<schema>/<table>.copy`
+    /// for each table of its schema, `COPY … TO STDOUT` in one repeatable-read
+    /// transaction. Backups are made of these.
+    ///
+    /// # Errors
+    /// When the database cannot be read or `into` written.
+    async fn snapshot(&self, into: &std::path::Path) -> Result<(), StoreError>;
+
     /// Takes the lock named `name` if no process on this database holds it (`None` when
     /// one does): PostgreSQL's session advisory locks, held on a connection of their own;
     /// within the process on SQLite, which one process serves.

@@ -129,13 +129,14 @@ async fn start_on(
     let mut ports = Ports::new(store);
     ports.log_store = Some(log_store);
     ports.feed = db.map(|url| Arc::new(PostgresFeed::start(url)) as Arc<dyn ChangeFeed>);
-    let blobs = Stores::new(storage)
+    let blobs = Stores::new(storage, &dir.join("backups"))
         .with_context(|| format!("cannot create the file storage {}", storage.display()))?;
     ports.blobs = Some(Arc::new(blobs) as Arc<dyn BlobStores>);
     ports.thumbnailer = Some(Arc::new(Thumbnails::new(THUMB_MAX_PIXELS)) as Arc<dyn Thumbnailer>);
     ports.mailers = Some(Arc::new(Smtp) as Arc<dyn Mailers>);
     ports.identity_providers = Some(Arc::new(Providers::new()) as Arc<dyn IdentityProviders>);
     ports.metrics = exporter;
+    ports.scratch = Some(dir.join(".scratch"));
     Services::start_with(ports, config)
         .await
         .context("cannot load the schema")

@@ -18,6 +18,9 @@ pub trait BlobStores: Send + Sync + 'static {
     /// The data dir's `storage/`.
     fn local(&self) -> Arc<dyn BlobStore>;
 
+    /// The data dir's `backups/`.
+    fn local_backups(&self) -> Arc<dyn BlobStore>;
+
     /// The bucket `s3` names (connections are made when it is first used).
     ///
     /// # Errors

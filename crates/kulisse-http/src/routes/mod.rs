@@ -2,6 +2,7 @@
 
 mod analytics;
 mod auth;
+mod backups;
 mod batch;
 mod collections;
 mod crons;
@@ -59,6 +60,11 @@ pub(crate) fn api() -> Table {
         .route("/api/logs", get(logs::list).delete(logs::clear))
         .route("/api/logs/stats", get(logs::stats))
         .route("/api/logs/{id}", get(logs::view))
+        .route("/api/backups", get(backups::list).post(backups::create))
+        .route(
+            "/api/backups/{key}",
+            get(backups::download).delete(backups::delete),
+        )
         .route("/api/crons", get(crons::list))
         .route("/api/crons/{id}", post(crons::run))
         .route("/api/analytics/requests", get(analytics::requests))

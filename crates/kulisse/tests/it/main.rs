@@ -8,6 +8,7 @@ mod accounts;
 mod admin_safety;
 mod advisor;
 mod analytics;
+mod backups;
 mod bad_input;
 mod batch_expand;
 mod binary;

@@ -1,0 +1,16 @@
+//! Why a backup operation was refused, in PocketBase's words.
+
+/// A refused backup operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackupError {
+    /// Another backup or restore is running (on any node).
+    #[error("Try again later - another backup/restore operation has already been started.")]
+    Busy,
+    /// A download without a superuser's file token.
+    #[error("Insufficient permissions to access the resource.")]
+    NoAccess,
+    /// The backup could not be made, listed, found or deleted; the cause is logged, or
+    /// (for a missing backup, as PocketBase) shown.
+    #[error("{0}")]
+    Failed(String),
+}

@@ -1,0 +1,19 @@
+//! Backups (spec §8.4, superusers only): a zip of a consistent snapshot of the records'
+//! store ([`Store::snapshot`](kulisse_store::Store::snapshot): SQLite's `VACUUM INTO`, or
+//! PostgreSQL's tables copied out in one repeatable-read transaction), of the request
+//! log's, and of the uploaded files, with a manifest of every entry's size and SHA-256.
+//! Writes go on while it is made. Backups are kept in the data dir's `backups/`, or in the
+//! bucket `backups.s3` names. One backup or restore runs at a time, across nodes.
+//!
+//! Restoring one, the scheduled backup (`backups.cron`) and uploads are the next steps of
+//! issue #18.
+
+mod archive;
+mod error;
+mod name;
+mod service;
+
+pub use archive::MANIFEST;
+pub use error::BackupError;
+pub use name::is_valid as is_valid_name;
+pub use service::{BackupInfo, BackupService, Sources};

@@ -1,0 +1,263 @@
+//! [`BackupService`]: making, listing, downloading and deleting backups.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kulisse_store::{Engine, Store};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use super::{BackupError, archive, name};
+use crate::auth::AuthService;
+use crate::collections::service::require_superuser;
+use crate::error::CoreError;
+use crate::files::store::{Blob, BlobStore};
+use crate::files::{BlobStores, FileStorage};
+use crate::settings::SettingsService;
+use crate::{Ambient, Auth};
+
+/// The lock every backup or restore holds, on every node.
+const LOCK: &str = "kulisse:backups";
+
+/// Backups of the data, the request log and the uploaded files.
+#[derive(Clone)]
+pub struct BackupService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data: Arc<dyn Store>,
+    logs: Option<Arc<dyn Store>>,
+    files: Option<FileStorage>,
+    blobs: Arc<dyn BlobStores>,
+    settings: SettingsService,
+    auth: AuthService,
+    ambient: Ambient,
+    scratch: PathBuf,
+}
+
+/// What `GET /api/backups` lists of one backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupInfo {
+    /// Its name.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was written.
+    pub modified: String,
+}
+
+/// What a backup is made of.
+pub struct Sources {
+    /// The records' store.
+    pub data: Arc<dyn Store>,
+    /// The request log's store.
+    pub logs: Option<Arc<dyn Store>>,
+    /// The uploaded files, where the settings keep them.
+    pub files: Option<FileStorage>,
+}
+
+impl BackupService {
+    /// Backups of `sources`, kept in the data dir's `backups/` or the bucket
+    /// `backups.s3` names (from `blobs`), assembled under `scratch`.
+    pub fn new(
+        sources: Sources,
+        blobs: Arc<dyn BlobStores>,
+        settings: SettingsService,
+        auth: AuthService,
+        ambient: Ambient,
+        scratch: PathBuf,
+    ) -> BackupService {
+        BackupService {
+            inner: Arc::new(Inner {
+                data: sources.data,
+                logs: sources.logs,
+                files: sources.files,
+                blobs,
+                settings,
+                auth,
+                ambient,
+                scratch,
+            }),
+        }
+    }
+
+    /// Where backups are kept now.
+    fn destination(&self) -> Result<Arc<dyn BlobStore>, CoreError> {
+        let settings = self.inner.settings.snapshot();
+        if settings.backups.s3.enabled {
+            return self.inner.blobs.s3(&settings.backups.s3).map_err(|e| {
+                BackupError::Failed(format!("The backups bucket cannot be used: {e}")).into()
+            });
+        }
+        Ok(self.inner.blobs.local_backups())
+    }
+
+    /// `GET /api/backups`: newest first.
+    ///
+    /// # Errors
+    /// 401/403 for anyone but a superuser; 400 when the backups cannot be listed.
+    pub async fn list(&self, auth: &Auth) -> Result<Vec<BackupInfo>, CoreError> {
+        require_superuser(auth)?;
+        let store = self.destination()?;
+        let failed = |e: crate::files::store::BlobError| {
+            BackupError::Failed(format!("Failed to retrieve backup items. Raw error: {e}"))
+        };
+        let mut items = Vec::new();
+        for key in store.list("").await.map_err(failed)? {
+            if !name::is_valid(&key) {
+                continue;
+            }
+            let blob = store.get(&key, None).await.map_err(failed)?;
+            items.push(BackupInfo {
+                key,
+                size: blob.size,
+                modified: kulisse_schema::datetime::format(blob.modified),
+            });
+        }
+        items.sort_by(|a, b| b.modified.cmp(&a.modified).then_with(|| a.key.cmp(&b.key)));
+        Ok(items)
+    }
+
+    /// `POST /api/backups`: makes a backup named `name` (PocketBase's default name when
+    /// none); its key.
+    ///
+    /// # Errors
+    /// 401/403 for anyone but a superuser; 400 for an invalid name, while another backup
+    /// or restore runs, or when the backup cannot be made (the cause is logged).
+    pub async fn create(&self, auth: &Auth, name: Option<&str>) -> Result<String, CoreError> {
+        require_superuser(auth)?;
+        let inner = &self.inner;
+        let now = inner.ambient.clock.now();
+        let key = match name.filter(|n| !n.is_empty()) {
+            Some(n) => name::checked(n)?.to_owned(),
+            None => name::default(&inner.settings.snapshot().meta.app_name, now),
+        };
+        let _lock = inner.data.try_lock(LOCK).await?.ok_or(BackupError::Busy)?;
+        let work = scratch_dir(&inner.scratch)?;
+        let made = self.make(work.path(), &key, now).await;
+        made.map_err(|e| {
+            tracing::error!(backup = %key, error = %e, "backup failed");
+            BackupError::Failed("Failed to create backup.".into())
+        })?;
+        Ok(key)
+    }
+
+    /// Makes the backup `key` in `work` and stores it.
+    async fn make(&self, work: &Path, key: &str, now: jiff::Timestamp) -> Result<(), String> {
+        let inner = &self.inner;
+        let content = work.join("content");
+        tokio::fs::create_dir_all(&content)
+            .await
+            .map_err(|e| e.to_string())?;
+        inner
+            .data
+            .snapshot(&content)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(logs) = &inner.logs {
+            logs.snapshot(&content).await.map_err(|e| e.to_string())?;
+        }
+        if let Some(files) = &inner.files {
+            let store = files.current().map_err(|e| e.to_string())?;
+            copy_files(&*store, &content.join("storage")).await?;
+        }
+        let engine = match inner.data.engine() {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        };
+        let zip = work.join(key);
+        let created = kulisse_schema::datetime::format(now);
+        let (from, to) = (content.clone(), zip.clone());
+        tokio::task::spawn_blocking(move || archive::write(&from, &to, engine, created))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        self.destination()
+            .map_err(|e| e.to_string())?
+            .put(key, &zip)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// `DELETE /api/backups/{key}`.
+    ///
+    /// # Errors
+    /// 401/403 for anyone but a superuser; 400 for a key that names no backup.
+    pub async fn delete(&self, auth: &Auth, key: &str) -> Result<(), CoreError> {
+        require_superuser(auth)?;
+        let store = self.destination()?;
+        self.existing(&*store, key).await?;
+        store
+            .delete(&[key.to_owned()])
+            .await
+            .map_err(|e| BackupError::Failed(format!("Failed to delete backup. Raw error: {e}")))?;
+        Ok(())
+    }
+
+    /// `GET /api/backups/{key}?token=`: the backup, for a superuser's file token.
+    ///
+    /// # Errors
+    /// 403 without a superuser's file token; 400 for a key that names no backup.
+    pub async fn download(&self, token: &str, key: &str) -> Result<Blob, CoreError> {
+        if !self.inner.auth.file_token_auth(token).await.is_superuser() {
+            return Err(BackupError::NoAccess.into());
+        }
+        let store = self.destination()?;
+        self.existing(&*store, key).await
+    }
+
+    /// The backup `key` in `store`.
+    async fn existing(&self, store: &dyn BlobStore, key: &str) -> Result<Blob, CoreError> {
+        let missing = || BackupError::Failed(format!("Missing or invalid backup file: {key}"));
+        if !name::is_valid(key) {
+            return Err(missing().into());
+        }
+        store.get(key, None).await.map_err(|_| missing().into())
+    }
+}
+
+/// A fresh directory under `scratch` (created if missing), removed when dropped.
+fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError> {
+    std::fs::create_dir_all(scratch)
+        .and_then(|()| {
+            tempfile::Builder::new()
+                .prefix("backup-")
+                .tempdir_in(scratch)
+        })
+        .map_err(|e| {
+            tracing::error!(error = %e, dir = %scratch.display(), "no room for a backup");
+            BackupError::Failed("Failed to create backup.".into()).into()
+        })
+}
+
+/// Copies every blob of `store` into `to`, under its key.
+async fn copy_files(store: &dyn BlobStore, to: &Path) -> Result<(), String> {
+    for key in store.list("").await.map_err(|e| e.to_string())? {
+        // Keys are the store's own (`{collectionId}/{recordId}/{name}`); none climbs out.
+        if key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        {
+            continue;
+        }
+        let path = to.join(&key);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut blob = store.get(&key, None).await.map_err(|e| e.to_string())?;
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| e.to_string())?;
+        while let Some(chunk) = blob.body.next().await {
+            file.write_all(&chunk.map_err(|e| e.to_string())?)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        file.flush().await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Backups (spec §8.4): `GET /api/backups`, `POST /api/backups`, `GET` and `DELETE
+//! /api/backups/{key}`.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use kulisse_core::backups::{BackupInfo, BackupService};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{FormBody, Req, WriteBody};
+use crate::json::Json;
+
+fn service(s: &AppState) -> Result<&BackupService, ApiError> {
+    s.services.backups.as_ref().ok_or_else(ApiError::not_found)
+}
+
+/// `GET /api/backups`
+pub async fn list(
+    State(s): State<AppState>,
+    Req(req): Req,
+) -> Result<Json<Vec<BackupInfo>>, ApiError> {
+    Ok(Json(service(&s)?.list(&req.auth).await?))
+}
+
+/// `POST /api/backups` `{"name"}` (optional): 204 once the backup is stored.
+pub async fn create(
+    State(s): State<AppState>,
+    Req(req): Req,
+    WriteBody(body, _): WriteBody<FormBody>,
+) -> Result<StatusCode, ApiError> {
+    let name = body.get("name").and_then(Value::as_str);
+    service(&s)?.create(&req.auth, name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/backups/{key}`
+pub async fn delete(
+    State(s): State<AppState>,
+    Req(req): Req,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service(&s)?.delete(&req.auth, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/backups/{key}?token=`: the zip, for a superuser's file token.
+pub async fn download(
+    State(s): State<AppState>,
+    Req(req): Req,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    let token = req.query.get("token").map_or("", String::as_str);
+    let blob = service(&s)?.download(token, &key).await?;
+    let mut response = Response::new(Body::from_stream(blob.body));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(blob.size));
+    // The key passed the backups' name rule: it is safe in a header.
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{key}\"")) {
+        headers.insert(CONTENT_DISPOSITION, disposition);
+    }
+    Ok(response)
+}

@@ -1,0 +1,240 @@
+//! Backups (issue #18, spec §8.4): made while the server runs, holding a consistent copy
+//! of the records, the request log and the uploaded files with a manifest that checks them,
+//! listed, downloaded with a superuser's file token, deleted; only superusers reach them.
+
+use std::io::Read;
+
+use kulisse_testkit::{TestServer, engine_tests};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+engine_tests!(
+    a_backup_holds_the_records_the_files_and_a_manifest_that_checks_them,
+    backups_are_listed_named_and_deleted_as_pocketbase_does,
+    only_superusers_reach_backups,
+);
+
+/// A public collection `docs` with a title and a file, and one record with `notes.txt`.
+async fn record_with_a_file(srv: &TestServer, su: &str) -> (Value, Value) {
+    let (s, c) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(su),
+            Some(
+                json!({"name": "docs", "listRule": "", "viewRule": "", "createRule": "",
+                "fields": [{"name": "title", "type": "text"},
+                           {"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1000000}]}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let form = Form::new().text("title", "kept in the backup").part(
+        "doc",
+        Part::bytes(b"the file's bytes".to_vec()).file_name("notes.txt"),
+    );
+    let (s, record) = srv
+        .send_multipart(reqwest::Method::POST, "/api/collections/docs/records", form)
+        .await;
+    assert_eq!(s, 200, "{record}");
+    (c, record)
+}
+
+/// The entries of the zip `bytes`, by name.
+fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..zip.len())
+        .map(|i| {
+            let mut entry = zip.by_index(i).unwrap();
+            let mut content = Vec::new();
+            entry.read_to_end(&mut content).unwrap();
+            (entry.name().unwrap().into_owned(), content)
+        })
+        .collect()
+}
+
+async fn download(srv: &TestServer, key: &str, token: &str) -> reqwest::Response {
+    srv.client
+        .get(srv.url(&format!("/api/backups/{key}?token={token}")))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn file_token(srv: &TestServer, auth: &str) -> String {
+    let (s, body) = srv.send("POST", "/api/files/token", Some(auth), None).await;
+    assert_eq!(s, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+async fn a_backup_holds_the_records_the_files_and_a_manifest_that_checks_them() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (c, record) = record_with_a_file(&srv, &su).await;
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/backups",
+            Some(&su),
+            Some(json!({"name": "first.zip"})),
+        )
+        .await;
+    assert_eq!((s, &body), (204, &Value::Null), "{body}");
+    let res = download(&srv, "first.zip", &file_token(&srv, &su).await).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    let bytes = res.bytes().await.unwrap();
+    let entries = entries(&bytes);
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    let content = |name: &str| {
+        entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| panic!("no {name} in {names:?}"))
+    };
+    // The uploaded file, under its storage key.
+    let stored = record["doc"].as_str().unwrap();
+    let key = format!(
+        "storage/{}/{}/{stored}",
+        c["id"].as_str().unwrap(),
+        record["id"].as_str().unwrap()
+    );
+    assert_eq!(content(&key), b"the file's bytes");
+    // The record, in the engine's snapshot.
+    let manifest: Value = serde_json::from_slice(&content("kulisse-backup.json")).unwrap();
+    let title = "kept in the backup";
+    if srv.pg_url.is_some() {
+        assert_eq!(manifest["engine"], "postgres");
+        let docs = String::from_utf8(content("postgres-public/docs.copy")).unwrap();
+        assert!(docs.contains(title), "{docs}");
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("postgres-kulisse_logs/")),
+            "{names:?}"
+        );
+    } else {
+        assert_eq!(manifest["engine"], "sqlite");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("data.db"), content("data.db")).unwrap();
+        let db = rusqlite::Connection::open(dir.path().join("data.db")).unwrap();
+        let found: String = db
+            .query_row(r#"SELECT title FROM "docs""#, [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(found, title);
+        assert!(names.contains(&"logs.db"), "{names:?}");
+    }
+    // Every entry but the manifest is listed in it with its size and SHA-256.
+    let listed = manifest["entries"].as_array().unwrap();
+    assert_eq!(listed.len(), entries.len() - 1, "{manifest}");
+    for entry in listed {
+        let data = content(entry["name"].as_str().unwrap());
+        assert_eq!(entry["size"], data.len());
+        assert_eq!(
+            entry["sha256"],
+            data_encoding::HEXLOWER.encode(&Sha256::digest(&data))
+        );
+    }
+}
+
+async fn backups_are_listed_named_and_deleted_as_pocketbase_does() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv.send("GET", "/api/backups", Some(&su), None).await;
+    assert_eq!((s, body), (200, json!([])));
+    let (s, body) = srv
+        .send("POST", "/api/backups", Some(&su), Some(json!({})))
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let (_, list) = srv.send("GET", "/api/backups", Some(&su), None).await;
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let key = items[0]["key"].as_str().unwrap().to_owned();
+    let stamp = key
+        .strip_prefix("pb_backup_acme_")
+        .and_then(|k| k.strip_suffix(".zip"))
+        .unwrap_or_else(|| panic!("not PocketBase's default name: {key}"));
+    assert!(
+        stamp.len() == 14 && stamp.bytes().all(|b| b.is_ascii_digit()),
+        "{key}"
+    );
+    assert!(items[0]["size"].as_u64().unwrap() > 0);
+    assert!(items[0]["modified"].as_str().unwrap().ends_with('Z'));
+    for bad in ["Bad.zip", "../x.zip", "x.tar", ""] {
+        let (s, body) = srv
+            .send(
+                "POST",
+                "/api/backups",
+                Some(&su),
+                Some(json!({"name": bad.to_owned() + if bad.is_empty() { "a b.zip" } else { "" }})),
+            )
+            .await;
+        assert_eq!(s, 400, "{bad}: {body}");
+        assert_eq!(
+            body["data"]["name"]["code"], "validation_match_invalid",
+            "{body}"
+        );
+    }
+    let (s, body) = srv
+        .send("DELETE", "/api/backups/nothing.zip", Some(&su), None)
+        .await;
+    assert_eq!(s, 400, "{body}");
+    let (s, _) = srv
+        .send("DELETE", &format!("/api/backups/{key}"), Some(&su), None)
+        .await;
+    assert_eq!(s, 204);
+    let (_, list) = srv.send("GET", "/api/backups", Some(&su), None).await;
+    assert_eq!(list, json!([]));
+}
+
+async fn only_superusers_reach_backups() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    srv.create_user("nosy@example.com", "nosy-password").await;
+    let user = srv
+        .login("users", "nosy@example.com", "nosy-password")
+        .await;
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/backups",
+            Some(&su),
+            Some(json!({"name": "secret.zip"})),
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(srv.send("GET", "/api/backups", None, None).await.0, 401);
+    assert_eq!(
+        srv.send("GET", "/api/backups", Some(&user), None).await.0,
+        403
+    );
+    assert_eq!(
+        srv.send("POST", "/api/backups", Some(&user), Some(json!({})))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        srv.send("DELETE", "/api/backups/secret.zip", Some(&user), None)
+            .await
+            .0,
+        403
+    );
+    for token in [String::new(), file_token(&srv, &user).await, su.clone()] {
+        let res = download(&srv, "secret.zip", &token).await;
+        assert_eq!(res.status(), 403);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body["message"],
+            "Insufficient permissions to access the resource."
+        );
+    }
+    assert_eq!(
+        download(&srv, "secret.zip", &file_token(&srv, &su).await)
+            .await
+            .status(),
+        200
+    );
+}
