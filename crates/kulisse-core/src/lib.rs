@@ -266,6 +266,10 @@ impl Services {
             Arc::clone(&records.store),
             ambient.clone(),
             crons::builtin(Arc::clone(&records.store), auth.clone(), logs.clone()),
+            match backups.clone() {
+                Some(b) => Arc::new(move || b.scheduled_job().into_iter().collect()),
+                None => Arc::new(Vec::new),
+            },
         );
         let metrics = metrics.map(|exporter| {
             metrics::MetricsService::new(

@@ -5,15 +5,18 @@
 //! Writes go on while it is made. Backups are kept in the data dir's `backups/`, or in the
 //! bucket `backups.s3` names. One backup or restore runs at a time, across nodes.
 //!
-//! Restoring one, the scheduled backup (`backups.cron`) and uploads are the next steps of
+//! While `backups.cron` is set, a scheduled job makes one at its minutes and keeps the
+//! newest `backups.cronMaxKeep` of those. Restoring one and uploads are the next steps of
 //! issue #18.
 
 mod archive;
 mod error;
 mod name;
+mod scheduled;
 mod service;
 
 pub use archive::MANIFEST;
 pub use error::BackupError;
 pub use name::is_valid as is_valid_name;
+pub use scheduled::AUTO_JOB;
 pub use service::{BackupInfo, BackupService, Sources};

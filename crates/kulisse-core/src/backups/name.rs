@@ -19,6 +19,15 @@ pub fn is_valid(name: &str) -> bool {
         })
 }
 
+/// The prefix of scheduled backups' names: PocketBase's, which no name a client gives can
+/// have, so that pruning never deletes a backup someone made by hand.
+pub(super) const AUTO_PREFIX: &str = "@auto_";
+
+/// Whether `key` names a stored backup: a valid name, or one with [`AUTO_PREFIX`].
+pub(super) fn is_stored(key: &str) -> bool {
+    is_valid(key.strip_prefix(AUTO_PREFIX).unwrap_or(key))
+}
+
 /// `name` when valid; PocketBase's 400 on `name` otherwise.
 pub(super) fn checked(name: &str) -> Result<&str, CoreError> {
     if is_valid(name) {
@@ -59,6 +68,14 @@ mod tests {
         }
         assert!(!is_valid(&format!("{}.zip", "a".repeat(147))));
         assert!(is_valid(&format!("{}.zip", "a".repeat(146))));
+    }
+
+    #[test]
+    fn scheduled_backups_are_stored_under_the_auto_prefix() {
+        assert!(is_stored("@auto_pb_backup_acme_20261123050851.zip"));
+        assert!(is_stored("mine.zip"));
+        assert!(!is_valid("@auto_pb_backup_acme_20261123050851.zip"));
+        assert!(!is_stored("@other.zip"));
     }
 
     #[test]

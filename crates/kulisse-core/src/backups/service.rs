@@ -23,17 +23,17 @@ const LOCK: &str = "kulisse:backups";
 /// Backups of the data, the request log and the uploaded files.
 #[derive(Clone)]
 pub struct BackupService {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     data: Arc<dyn Store>,
     logs: Option<Arc<dyn Store>>,
     files: Option<FileStorage>,
     blobs: Arc<dyn BlobStores>,
-    settings: SettingsService,
+    pub(super) settings: SettingsService,
     auth: AuthService,
-    ambient: Ambient,
+    pub(super) ambient: Ambient,
     scratch: PathBuf,
 }
 
@@ -84,7 +84,7 @@ impl BackupService {
     }
 
     /// Where backups are kept now.
-    fn destination(&self) -> Result<Arc<dyn BlobStore>, CoreError> {
+    pub(super) fn destination(&self) -> Result<Arc<dyn BlobStore>, CoreError> {
         let settings = self.inner.settings.snapshot();
         if settings.backups.s3.enabled {
             return self.inner.blobs.s3(&settings.backups.s3).map_err(|e| {
@@ -106,7 +106,7 @@ impl BackupService {
         };
         let mut items = Vec::new();
         for key in store.list("").await.map_err(failed)? {
-            if !name::is_valid(&key) {
+            if !name::is_stored(&key) {
                 continue;
             }
             let blob = store.get(&key, None).await.map_err(failed)?;
@@ -134,14 +134,24 @@ impl BackupService {
             Some(n) => name::checked(n)?.to_owned(),
             None => name::default(&inner.settings.snapshot().meta.app_name, now),
         };
+        self.make_named(&key, now).await?;
+        Ok(key)
+    }
+
+    /// Makes the backup `key` (already checked), holding the backups' lock.
+    pub(super) async fn make_named(
+        &self,
+        key: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(), CoreError> {
+        let inner = &self.inner;
         let _lock = inner.data.try_lock(LOCK).await?.ok_or(BackupError::Busy)?;
         let work = scratch_dir(&inner.scratch)?;
-        let made = self.make(work.path(), &key, now).await;
+        let made = self.make(work.path(), key, now).await;
         made.map_err(|e| {
             tracing::error!(backup = %key, error = %e, "backup failed");
-            BackupError::Failed("Failed to create backup.".into())
-        })?;
-        Ok(key)
+            BackupError::Failed("Failed to create backup.".into()).into()
+        })
     }
 
     /// Makes the backup `key` in `work` and stores it.
@@ -211,7 +221,7 @@ impl BackupService {
     /// The backup `key` in `store`.
     async fn existing(&self, store: &dyn BlobStore, key: &str) -> Result<Blob, CoreError> {
         let missing = || BackupError::Failed(format!("Missing or invalid backup file: {key}"));
-        if !name::is_valid(key) {
+        if !name::is_stored(key) {
             return Err(missing().into());
         }
         store.get(key, None).await.map_err(|_| missing().into())

@@ -10,6 +10,9 @@ use crate::error::CoreError;
 /// What a job runs: a fresh future each time.
 pub type Run = Arc<dyn Fn() -> BoxFuture<'static, Result<(), CoreError>> + Send + Sync>;
 
+/// Jobs made from the settings as they are now (the scheduled backup of `backups.cron`).
+pub type MoreJobs = Arc<dyn Fn() -> Vec<Job> + Send + Sync>;
+
 /// A job and when it runs.
 #[derive(Clone)]
 pub struct Job {

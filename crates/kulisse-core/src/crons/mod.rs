@@ -7,11 +7,12 @@
 //! | `__pbMFACleanup__` | `0 * * * *` | deletes MFA sessions past their collection's `mfa.duration` |
 //! | `__pbOTPCleanup__` | `0 * * * *` | deletes one-time passwords past their collection's `otp.duration` |
 //! | `__pbLogsCleanup__` | `0 */6 * * *` | deletes request log entries older than `logs.maxDays` |
+//! | `__auto_pb_backup__` | `backups.cron` | a backup, keeping the last `backups.cronMaxKeep` (listed only while set) |
 
 mod builtin;
 mod job;
 mod service;
 
 pub(crate) use builtin::builtin;
-pub use job::{Job, Run};
+pub use job::{Job, MoreJobs, Run};
 pub use service::{CronInfo, CronService};

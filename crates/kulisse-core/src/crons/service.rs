@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use kulisse_store::Store;
 use serde::Serialize;
 
-use super::Job;
+use super::{Job, MoreJobs};
 use crate::collections::service::require_superuser;
 use crate::error::CoreError;
 use crate::{Ambient, Auth};
@@ -26,8 +26,19 @@ pub struct CronService {
 
 struct Inner {
     jobs: Vec<Job>,
+    /// Jobs the settings make (the scheduled backup), asked for each time.
+    more: MoreJobs,
     store: Arc<dyn Store>,
     ambient: Ambient,
+}
+
+impl Inner {
+    /// The jobs now: the fixed ones, then those the settings make.
+    fn jobs(&self) -> Vec<Job> {
+        let mut jobs = self.jobs.clone();
+        jobs.extend((self.more)());
+        jobs
+    }
 }
 
 /// A job as `GET /api/crons` lists it.
@@ -40,11 +51,17 @@ pub struct CronInfo {
 }
 
 impl CronService {
-    /// Schedules `jobs` (in the order `GET /api/crons` lists them) on this node, claiming
-    /// each run in `store`.
-    pub fn start(store: Arc<dyn Store>, ambient: Ambient, jobs: Vec<Job>) -> CronService {
+    /// Schedules `jobs` (in the order `GET /api/crons` lists them) and those `more` makes
+    /// at each minute, on this node, claiming each run in `store`.
+    pub fn start(
+        store: Arc<dyn Store>,
+        ambient: Ambient,
+        jobs: Vec<Job>,
+        more: MoreJobs,
+    ) -> CronService {
         let inner = Arc::new(Inner {
             jobs,
+            more,
             store,
             ambient,
         });
@@ -60,7 +77,7 @@ impl CronService {
         require_superuser(auth)?;
         Ok(self
             .inner
-            .jobs
+            .jobs()
             .iter()
             .map(|j| CronInfo {
                 id: j.id.clone(),
@@ -77,10 +94,9 @@ impl CronService {
         require_superuser(auth)?;
         let job = self
             .inner
-            .jobs
-            .iter()
+            .jobs()
+            .into_iter()
             .find(|j| j.id == id)
-            .cloned()
             .ok_or(CoreError::UnknownCron)?;
         tokio::spawn(run(Arc::clone(&self.inner.store), job));
         Ok(())
@@ -113,7 +129,7 @@ async fn schedule(inner: Weak<Inner>) {
 }
 
 async fn tick(inner: &Arc<Inner>, minute: i64) {
-    for job in inner.jobs.iter().filter(|j| j.is_due(minute)) {
+    for job in inner.jobs().iter().filter(|j| j.is_due(minute)) {
         let key = format!("cron:{}:{minute}", job.id);
         match inner.store.hit(&key, 3600, minute).await {
             Ok(hits) if hits.count == 1 => {

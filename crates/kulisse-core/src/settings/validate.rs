@@ -34,6 +34,17 @@ pub(super) fn validate(s: &Settings) -> Result<(), FieldErrors> {
     errs.add_nested("smtp", smtp);
     errs.add_nested("s3", s3(&s.s3));
     let mut backups = FieldErrors::new();
+    if !s.backups.cron.is_empty() {
+        if s.backups.cron.parse::<croner::Cron>().is_err() {
+            backups.add(
+                "cron",
+                FieldError::new("validation_invalid_cron", "Invalid cron expression."),
+            );
+        }
+        if s.backups.cron_max_keep < 1 {
+            backups.add("cronMaxKeep", FieldError::required());
+        }
+    }
     backups.add_nested("s3", s3(&s.backups.s3));
     errs.add_nested("backups", backups);
     errs.into_result()
@@ -209,6 +220,21 @@ mod tests {
                 },
                 "superuserIPs": {"1": required, "2": invalid_ip}
             })
+        );
+    }
+
+    #[test]
+    fn a_backup_schedule_is_a_cron_expression_that_keeps_at_least_one() {
+        let mut s = Settings::default();
+        s.backups.cron = "0 3 * * *".into();
+        assert!(validate(&s).is_ok());
+        s.backups.cron = "at three".into();
+        s.backups.cron_max_keep = 0;
+        let errs = validate(&s).unwrap_err().to_json();
+        assert_eq!(errs["backups"]["cron"]["code"], "validation_invalid_cron");
+        assert_eq!(
+            errs["backups"]["cronMaxKeep"]["code"],
+            "validation_required"
         );
     }
 

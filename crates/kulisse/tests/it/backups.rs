@@ -13,6 +13,7 @@ engine_tests!(
     a_backup_holds_the_records_the_files_and_a_manifest_that_checks_them,
     backups_are_listed_named_and_deleted_as_pocketbase_does,
     only_superusers_reach_backups,
+    a_backup_schedule_makes_backups_and_keeps_the_newest,
 );
 
 /// A public collection `docs` with a title and a file, and one record with `notes.txt`.
@@ -237,4 +238,103 @@ async fn only_superusers_reach_backups() {
             .status(),
         200
     );
+}
+
+/// The keys of the stored backups.
+async fn keys(srv: &TestServer, su: &str) -> Vec<String> {
+    let (s, list) = srv.send("GET", "/api/backups", Some(su), None).await;
+    assert_eq!(s, 200, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_backup_schedule_makes_backups_and_keeps_the_newest() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"backups": {"cron": "every night", "cronMaxKeep": 0}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["data"]["backups"]["cron"]["code"],
+        "validation_invalid_cron"
+    );
+    assert_eq!(
+        body["data"]["backups"]["cronMaxKeep"]["code"],
+        "validation_required"
+    );
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"backups": {"cron": "0 3 * * *", "cronMaxKeep": 2}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, crons) = srv.send("GET", "/api/crons", Some(&su), None).await;
+    assert_eq!(
+        crons.as_array().unwrap().last(),
+        Some(&json!({"id": "__auto_pb_backup__", "expression": "0 3 * * *"})),
+        "{crons}"
+    );
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/backups",
+            Some(&su),
+            Some(json!({"name": "by-hand.zip"})),
+        )
+        .await;
+    assert_eq!(s, 204);
+    // Three scheduled runs, a second apart (their names have the second in them); each
+    // is done once a scheduled backup not seen before is listed.
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        let (s, _) = srv
+            .send("POST", "/api/crons/__auto_pb_backup__", Some(&su), None)
+            .await;
+        assert_eq!(s, 204);
+        let mut new = None;
+        for _ in 0..100 {
+            new = keys(&srv, &su)
+                .await
+                .into_iter()
+                .find(|k| k.starts_with("@auto_") && !seen.contains(k));
+            if new.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        seen.push(new.expect("the scheduled backup was never made"));
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let keys = keys(&srv, &su).await;
+    let scheduled: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.starts_with("@auto_pb_backup_acme_"))
+        .collect();
+    assert_eq!(scheduled.len(), 2, "the newest two are kept: {keys:?}");
+    assert!(keys.contains(&"by-hand.zip".to_owned()), "{keys:?}");
+    let token = file_token(&srv, &su).await;
+    assert_eq!(download(&srv, scheduled[0], &token).await.status(), 200);
+    let (s, _) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"backups": {"cron": ""}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, crons) = srv.send("GET", "/api/crons", Some(&su), None).await;
+    assert_eq!(crons.as_array().unwrap().len(), 4, "{crons}");
 }

@@ -1,0 +1,58 @@
+//! The scheduled backup: while `backups.cron` is set, the job `__auto_pb_backup__` makes a
+//! backup named `@auto_pb_backup_<app>_<time>.zip` at its minutes and then deletes the
+//! oldest scheduled ones beyond `backups.cronMaxKeep` (backups made by hand are kept).
+
+use std::sync::Arc;
+
+use super::name::{self, AUTO_PREFIX};
+use super::{BackupError, BackupService};
+use crate::crons::{Job, Run};
+use crate::error::CoreError;
+
+/// PocketBase's id of the job.
+pub const AUTO_JOB: &str = "__auto_pb_backup__";
+
+impl BackupService {
+    /// The job of `backups.cron`, while it is set (and valid: the settings check it).
+    pub fn scheduled_job(&self) -> Option<Job> {
+        let cron = self.inner.settings.snapshot().backups.cron.clone();
+        if cron.is_empty() {
+            return None;
+        }
+        let service = self.clone();
+        let run: Run = Arc::new(move || {
+            let service = service.clone();
+            Box::pin(async move { service.scheduled_backup().await })
+        });
+        Job::new(AUTO_JOB, &cron, run).ok()
+    }
+
+    /// Makes a scheduled backup, then keeps the newest `cronMaxKeep` scheduled ones.
+    async fn scheduled_backup(&self) -> Result<(), CoreError> {
+        let settings = self.inner.settings.snapshot();
+        let now = self.inner.ambient.clock.now();
+        let key = format!(
+            "{AUTO_PREFIX}{}",
+            name::default(&settings.meta.app_name, now)
+        );
+        self.make_named(&key, now).await?;
+        let store = self.destination()?;
+        let failed = |e: crate::files::store::BlobError| {
+            BackupError::Failed(format!("Failed to prune the scheduled backups: {e}"))
+        };
+        let mut scheduled = Vec::new();
+        for key in store.list("").await.map_err(failed)? {
+            if key.starts_with(AUTO_PREFIX) && name::is_stored(&key) {
+                let modified = store.get(&key, None).await.map_err(failed)?.modified;
+                scheduled.push((modified, key));
+            }
+        }
+        scheduled.sort_by(|a, b| b.cmp(a));
+        let keep = usize::try_from(settings.backups.cron_max_keep.max(1)).unwrap_or(1);
+        let old: Vec<String> = scheduled.into_iter().skip(keep).map(|(_, k)| k).collect();
+        if !old.is_empty() {
+            store.delete(&old).await.map_err(failed)?;
+        }
+        Ok(())
+    }
+}
