@@ -100,6 +100,17 @@ pub trait BodyKind {
     const MALFORMED: &'static str;
     /// Whether multipart file parts are taken (into temporary files) or refused.
     const FILES: bool = false;
+    /// The largest body, when not the usual one (a record's file fields may raise that).
+    const LIMIT: Option<usize> = None;
+}
+
+/// A backup's upload: one zip, as large as a backup gets. The handler reads it only after
+/// checking that a superuser sends it.
+pub struct BackupBody;
+impl BodyKind for BackupBody {
+    const MALFORMED: &'static str = "An error occurred while loading the submitted data.";
+    const FILES: bool = true;
+    const LIMIT: Option<usize> = Some(16 << 30);
 }
 
 /// Record create/update bodies.
@@ -172,9 +183,10 @@ impl<K: BodyKind> FromRequest<AppState> for WriteBody<K> {
         let body = |map| Ok(WriteBody(map, Files::default()));
         if content_type.starts_with("multipart/form-data") {
             let mut req = req;
-            let limit = match K::FILES {
-                true => multipart_limit(req.uri().path(), state),
-                false => MAX_BODY_BYTES,
+            let limit = match (K::LIMIT, K::FILES) {
+                (Some(limit), _) => limit,
+                (None, true) => multipart_limit(req.uri().path(), state),
+                (None, false) => MAX_BODY_BYTES,
             };
             DefaultBodyLimit::max(limit).apply(&mut req);
             let multipart = Multipart::from_request(req, state)

@@ -191,6 +191,67 @@ impl BackupService {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether `auth` may upload a backup: asked before its body is read, so nobody else
+    /// can fill the disk with one.
+    ///
+    /// # Errors
+    /// 401/403 for anyone but a superuser.
+    pub fn may_upload(&self, auth: &Auth) -> Result<(), CoreError> {
+        require_superuser(auth)
+    }
+
+    /// `POST /api/backups/upload`: stores the zip `file` (its name as uploaded, and where
+    /// its bytes are).
+    ///
+    /// # Errors
+    /// 401/403 for anyone but a superuser; 400 (on `file`) without one, for a name the rule
+    /// refuses, a file that is no zip, or a name a backup already has.
+    pub async fn upload(&self, auth: &Auth, file: Option<(&str, &Path)>) -> Result<(), CoreError> {
+        require_superuser(auth)?;
+        let invalid = |code: &'static str, message: &str| {
+            let mut errors = kulisse_schema::FieldErrors::default();
+            errors.add("file", kulisse_schema::FieldError::new(code, message));
+            CoreError::invalid(crate::error::Form::Request, errors)
+        };
+        let Some((name, path)) = file else {
+            return Err(invalid("validation_required", "Cannot be blank."));
+        };
+        if !name::is_valid(name) {
+            return Err(invalid(
+                "validation_match_invalid",
+                "The file name must be a backup's: a-z, 0-9, _ and - before .zip.",
+            ));
+        }
+        let mut head = [0u8; 4];
+        let is_zip = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+            && head == *b"PK\x03\x04";
+        if !is_zip {
+            return Err(invalid(
+                "validation_invalid_mime_type",
+                "The file must be a zip archive.",
+            ));
+        }
+        let _lock = self
+            .inner
+            .data
+            .try_lock(LOCK)
+            .await?
+            .ok_or(BackupError::Busy)?;
+        let store = self.destination()?;
+        if store.get(name, None).await.is_ok() {
+            return Err(invalid(
+                "validation_backup_exists",
+                "A backup with this name exists.",
+            ));
+        }
+        store.put(name, path).await.map_err(|e| {
+            tracing::error!(backup = %name, error = %e, "backup upload not stored");
+            BackupError::Failed("Failed to upload the backup.".into()).into()
+        })
+    }
+
     /// `DELETE /api/backups/{key}`.
     ///
     /// # Errors

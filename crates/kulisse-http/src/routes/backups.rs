@@ -1,8 +1,8 @@
-//! Backups (spec §8.4): `GET /api/backups`, `POST /api/backups`, `GET` and `DELETE
-//! /api/backups/{key}`.
+//! Backups (spec §8.4): `GET /api/backups`, `POST /api/backups`,
+//! `POST /api/backups/upload`, `GET` and `DELETE /api/backups/{key}`.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{FormBody, Req, WriteBody};
+use crate::extract::{BackupBody, FormBody, Req, WriteBody};
 use crate::json::Json;
 
 fn service(s: &AppState) -> Result<&BackupService, ApiError> {
@@ -34,6 +34,25 @@ pub async fn create(
 ) -> Result<StatusCode, ApiError> {
     let name = body.get("name").and_then(Value::as_str);
     service(&s)?.create(&req.auth, name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/backups/upload` (multipart `file`, a zip): 204 once it is stored. Only a
+/// superuser's body is read.
+pub async fn upload(State(s): State<AppState>, req: Request) -> Result<StatusCode, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let Req(info) = Req::from_request_parts(&mut parts, &s).await?;
+    let backups = service(&s)?;
+    backups.may_upload(&info.auth)?;
+    let WriteBody(_, files) =
+        WriteBody::<BackupBody>::from_request(Request::from_parts(parts, body), &s).await?;
+    let file = files.uploads.iter().find(|u| u.key == "file");
+    backups
+        .upload(
+            &info.auth,
+            file.map(|f| (f.name.as_str(), f.path.as_path())),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

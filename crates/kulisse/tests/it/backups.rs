@@ -14,6 +14,7 @@ engine_tests!(
     backups_are_listed_named_and_deleted_as_pocketbase_does,
     only_superusers_reach_backups,
     a_backup_schedule_makes_backups_and_keeps_the_newest,
+    an_uploaded_backup_is_stored_as_it_came,
 );
 
 /// A public collection `docs` with a title and a file, and one record with `notes.txt`.
@@ -337,4 +338,95 @@ async fn a_backup_schedule_makes_backups_and_keeps_the_newest() {
     assert_eq!(s, 200);
     let (_, crons) = srv.send("GET", "/api/crons", Some(&su), None).await;
     assert_eq!(crons.as_array().unwrap().len(), 4, "{crons}");
+}
+
+async fn upload(srv: &TestServer, token: Option<&str>, name: &str, bytes: &[u8]) -> (u16, Value) {
+    let form = Form::new().part(
+        "file",
+        Part::bytes(bytes.to_vec()).file_name(name.to_owned()),
+    );
+    let mut req = srv
+        .client
+        .post(srv.url("/api/backups/upload"))
+        .multipart(form);
+    if let Some(token) = token {
+        req = req.header("Authorization", token);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn an_uploaded_backup_is_stored_as_it_came() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    record_with_a_file(&srv, &su).await;
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/backups",
+            Some(&su),
+            Some(json!({"name": "orig.zip"})),
+        )
+        .await;
+    assert_eq!(s, 204);
+    let token = file_token(&srv, &su).await;
+    let original = download(&srv, "orig.zip", &token)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(upload(&srv, Some(&su), "copy.zip", &original).await.0, 204);
+    let copy = download(&srv, "copy.zip", &token)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(copy, original);
+    assert_eq!(keys(&srv, &su).await.len(), 2);
+    let code = |body: &Value| {
+        body["data"]["file"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (s, body) = upload(&srv, Some(&su), "copy.zip", &original).await;
+    assert_eq!(
+        (s, code(&body)),
+        (400, "validation_backup_exists".into()),
+        "{body}"
+    );
+    let (s, body) = upload(&srv, Some(&su), "text.zip", b"not a zip at all").await;
+    assert_eq!(
+        (s, code(&body)),
+        (400, "validation_invalid_mime_type".into()),
+        "{body}"
+    );
+    let (s, body) = upload(&srv, Some(&su), "Bad Name.zip", &original).await;
+    assert_eq!(
+        (s, code(&body)),
+        (400, "validation_match_invalid".into()),
+        "{body}"
+    );
+    let res = srv
+        .client
+        .post(srv.url("/api/backups/upload"))
+        .header("Authorization", &su)
+        .multipart(Form::new().text("other", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(code(&body), "validation_required", "{body}");
+    srv.create_user("up@example.com", "up-password").await;
+    let user = srv.login("users", "up@example.com", "up-password").await;
+    assert_eq!(
+        upload(&srv, Some(&user), "mine.zip", &original).await.0,
+        403
+    );
+    assert_eq!(upload(&srv, None, "mine.zip", &original).await.0, 401);
+    assert_eq!(keys(&srv, &su).await.len(), 2);
 }
