@@ -252,6 +252,8 @@ impl Services {
             backups::BackupService::new(
                 backups::Sources {
                     data: Arc::clone(&records.store),
+                    registry: collections.registry().clone(),
+                    events: events.clone(),
                     logs: logs.as_ref().map(|l| Arc::clone(l.store())),
                     files: files.clone(),
                 },

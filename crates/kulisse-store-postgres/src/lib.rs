@@ -321,6 +321,14 @@ impl Store for PostgresStore {
         snapshot::copy_out(&self.pool, into).await
     }
 
+    async fn check_snapshot(&self, _from: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("restoring a backup on PostgreSQL"))
+    }
+
+    async fn restore(&self, _from: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("restoring a backup on PostgreSQL"))
+    }
+
     fn pool_status(&self) -> PoolStatus {
         let status = self.pool.status();
         PoolStatus {

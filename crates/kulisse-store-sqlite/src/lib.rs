@@ -210,6 +210,26 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Other(e.to_string()))?
     }
 
+    async fn check_snapshot(&self, from: &Path) -> Result<(), StoreError> {
+        let file = snapshot::file_in(&self.path, from)?;
+        let checked = file.clone();
+        tokio::task::spawn_blocking(move || snapshot::integrity_check(&checked))
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))??;
+        // Opening runs this kulisse's migrations on the copy, as a start on it would.
+        let copy = SqliteStore::open(&file)?;
+        let loaded = copy.load_collections().await;
+        copy.close().await;
+        loaded.map(drop)
+    }
+
+    async fn restore(&self, from: &Path) -> Result<(), StoreError> {
+        let (live, file) = (self.path.clone(), snapshot::file_in(&self.path, from)?);
+        tokio::task::spawn_blocking(move || snapshot::copy_into(&file, &live))
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?
+    }
+
     fn pool_status(&self) -> PoolStatus {
         self.pool.status()
     }

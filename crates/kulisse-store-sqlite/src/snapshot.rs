@@ -1,7 +1,10 @@
-//! [`Store::snapshot`](kulisse_store::Store::snapshot) on SQLite: `VACUUM INTO` on a
-//! connection of its own (read-only, outside the pool and its query timeout: a large
+//! Snapshots on SQLite. [`Store::snapshot`](kulisse_store::Store::snapshot): `VACUUM INTO`
+//! on a connection of its own (read-only, outside the pool and its query timeout: a large
 //! database takes longer than any request may). It reads in one transaction, so the copy
-//! is of one moment, and in WAL mode writers go on meanwhile.
+//! is of one moment, and in WAL mode writers go on meanwhile. Restoring one: checked
+//! (`PRAGMA integrity_check`), then copied into the live database with SQLite's backup
+//! API, in one write transaction on a connection of its own: readers see the old data or
+//! the restored data, never a mix.
 
 use std::path::Path;
 
@@ -28,6 +31,61 @@ pub(crate) fn vacuum_into(from: &Path, into: &Path) -> Result<(), StoreError> {
         .map_err(classify)?;
     conn.execute("VACUUM INTO ?1", [dest]).map_err(classify)?;
     Ok(())
+}
+
+/// The snapshot of the database at `live` in the directory `from`: its file of the same
+/// name.
+pub(crate) fn file_in(live: &Path, from: &Path) -> Result<std::path::PathBuf, StoreError> {
+    let name = live
+        .file_name()
+        .ok_or_else(|| StoreError::Other(format!("no file name in {}", live.display())))?;
+    let file = from.join(name);
+    if !file.is_file() {
+        return Err(StoreError::Other(format!(
+            "the backup has no {}",
+            name.to_string_lossy()
+        )));
+    }
+    Ok(file)
+}
+
+/// `PRAGMA integrity_check` of the database at `file`.
+pub(crate) fn integrity_check(file: &Path) -> Result<(), StoreError> {
+    let conn =
+        Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(classify)?;
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| StoreError::Other(format!("the database is damaged: {e}")))?;
+    if verdict != "ok" {
+        return Err(StoreError::Other(format!(
+            "the database is damaged: {verdict}"
+        )));
+    }
+    Ok(())
+}
+
+/// Copies the database at `file` into the live one at `live`, in one step.
+pub(crate) fn copy_into(file: &Path, live: &Path) -> Result<(), StoreError> {
+    let source =
+        Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(classify)?;
+    let mut dest = Connection::open(live).map_err(classify)?;
+    dest.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(classify)?;
+    let backup = rusqlite::backup::Backup::new(&source, &mut dest).map_err(classify)?;
+    // All pages in one step (-1): one write transaction, so no reader sees half a restore.
+    // Busy while a write commits: tried again, for up to the busy timeout's 30 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match backup.step(-1).map_err(classify)? {
+            rusqlite::backup::StepResult::Done => return Ok(()),
+            _ if std::time::Instant::now() > deadline => {
+                return Err(StoreError::Other(
+                    "the database stayed busy: the restore was not applied".into(),
+                ));
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
 }
 
 #[cfg(test)]

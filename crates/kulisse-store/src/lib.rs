@@ -211,6 +211,24 @@ pub trait Store: Send + Sync + 'static {
     /// When the database cannot be read or `into` written.
     async fn snapshot(&self, into: &std::path::Path) -> Result<(), StoreError>;
 
+    /// Checks that the directory `from` holds a snapshot of this store that can be restored
+    /// ([`Store::snapshot`]'s files, as a backup brought them back): on SQLite, that its
+    /// file passes `PRAGMA integrity_check` and opens with this kulisse's migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::Other`] saying what is wrong; [`StoreError::Unsupported`] where the
+    /// engine cannot restore yet.
+    async fn check_snapshot(&self, from: &std::path::Path) -> Result<(), StoreError>;
+
+    /// Replaces this store's data with the checked snapshot in `from`, at once for every
+    /// reader: on SQLite, SQLite's backup API copies the snapshot into the live database in
+    /// one write transaction, while the server keeps running.
+    ///
+    /// # Errors
+    /// When the copy fails (the live data is then as it was); [`StoreError::Unsupported`]
+    /// where the engine cannot restore yet.
+    async fn restore(&self, from: &std::path::Path) -> Result<(), StoreError>;
+
     /// Takes the lock named `name` if no process on this database holds it (`None` when
     /// one does): PostgreSQL's session advisory locks, held on a connection of their own;
     /// within the process on SQLite, which one process serves.

@@ -6,28 +6,34 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
 /// The manifest's entry name.
 pub const MANIFEST: &str = "kulisse-backup.json";
+/// The manifest's format this kulisse writes and reads.
+const FORMAT: u32 = 1;
+/// The most entries an archive may have.
+const MAX_ENTRIES: usize = 1_000_000;
+/// The largest manifest read.
+const MAX_MANIFEST: u64 = 256 << 20;
 
 /// What the archive holds.
-#[derive(Debug, Serialize)]
-struct Manifest<'a> {
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
     /// The format of this manifest.
     format: u32,
     /// The kulisse that made it.
-    version: &'a str,
+    version: String,
     /// `sqlite` or `postgres`.
-    engine: &'a str,
+    engine: String,
     /// When the snapshot was taken.
     created: String,
     entries: Vec<Entry>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Entry {
     name: String,
     size: u64,
@@ -56,9 +62,9 @@ pub(super) fn write(dir: &Path, to: &Path, engine: &str, created: String) -> std
         entries.push(Entry { name, size, sha256 });
     }
     let manifest = Manifest {
-        format: 1,
-        version: env!("CARGO_PKG_VERSION"),
-        engine,
+        format: FORMAT,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        engine: engine.to_owned(),
         created,
         entries,
     };
@@ -70,6 +76,100 @@ pub(super) fn write(dir: &Path, to: &Path, engine: &str, created: String) -> std
         .into_inner()
         .map_err(std::io::IntoInnerError::into_error)?
         .sync_all()
+}
+
+/// Unpacks the archive `zip` (made on `engine`) into `to`, checking it whole first: its
+/// manifest, that each entry is a plain file at a path inside `to` (no `..`, no absolute
+/// path, no link), that it is listed with the size and SHA-256 it unpacks to (so a
+/// truncated, altered or bomb archive is caught as it is read, never beyond its listed
+/// size), that nothing listed is missing, and that the disk has room for it. Why not,
+/// when it is refused.
+pub(super) fn unpack(zip: &Path, to: &Path, engine: &str) -> Result<(), String> {
+    let file = File::open(zip).map_err(|e| format!("cannot open the archive: {e}"))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| format!("not a readable zip archive: {e}"))?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(format!("more than {MAX_ENTRIES} entries"));
+    }
+    let manifest: Manifest = {
+        let entry = archive
+            .by_name(MANIFEST)
+            .map_err(|_| format!("no {MANIFEST}: not a kulisse backup"))?;
+        serde_json::from_reader(entry.take(MAX_MANIFEST))
+            .map_err(|e| format!("unreadable {MANIFEST}: {e}"))?
+    };
+    if manifest.format != FORMAT {
+        return Err(format!(
+            "manifest format {} (this kulisse reads {FORMAT})",
+            manifest.format
+        ));
+    }
+    if manifest.engine != engine {
+        return Err(format!(
+            "a backup of a {} store cannot be restored into a {engine} one",
+            manifest.engine
+        ));
+    }
+    let total: u64 = manifest.entries.iter().map(|e| e.size).sum();
+    std::fs::create_dir_all(to).map_err(|e| format!("cannot unpack: {e}"))?;
+    room_for(to, total)?;
+    let mut listed: std::collections::HashMap<&str, &Entry> = manifest
+        .entries
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| format!("entry {i} unreadable: {e}"))?;
+        let name = entry
+            .name()
+            .map_err(|e| format!("entry {i} has no readable name: {e}"))?
+            .into_owned();
+        if name == MANIFEST || entry.is_dir() {
+            continue;
+        }
+        if entry.is_symlink() {
+            return Err(format!("{name} is a link"));
+        }
+        let Some(relative) = entry.enclosed_name() else {
+            return Err(format!("{name} points outside the archive"));
+        };
+        let Some(want) = listed.remove(name.as_str()) else {
+            return Err(format!("{name} is not in the manifest"));
+        };
+        let path = to.join(relative);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot unpack {name}: {e}"))?;
+        }
+        let mut out = File::create(&path).map_err(|e| format!("cannot unpack {name}: {e}"))?;
+        // One byte more than listed shows an entry that is longer than it should be.
+        let (size, sha256) = copy_hashed(&mut (&mut entry).take(want.size + 1), &mut out)
+            .map_err(|e| format!("{name} is damaged: {e}"))?;
+        if size != want.size || sha256 != want.sha256 {
+            return Err(format!("{name} does not match its checksum"));
+        }
+    }
+    if let Some(missing) = listed.keys().next() {
+        return Err(format!("{missing} is missing"));
+    }
+    Ok(())
+}
+
+/// Whether the file system of `dir` has room for `bytes` more (and a tenth to spare).
+fn room_for(dir: &Path, bytes: u64) -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        let stats = rustix::fs::statvfs(dir).map_err(|e| format!("cannot check the disk: {e}"))?;
+        let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if bytes.saturating_add(bytes / 10) > free {
+            return Err(format!(
+                "it unpacks to {bytes} bytes, and the disk has {free} free"
+            ));
+        }
+    }
+    let _ = (dir, bytes);
+    Ok(())
 }
 
 /// Copies `from` into `to`; the bytes copied and their SHA-256 (hex).

@@ -9,6 +9,11 @@ pub enum BackupError {
     /// A download without a superuser's file token.
     #[error("Insufficient permissions to access the resource.")]
     NoAccess,
+    /// The backup cannot be restored: the archive is damaged, altered or of another
+    /// engine, its database fails its checks, or the engine cannot restore yet. The live
+    /// data is untouched.
+    #[error("Failed to restore the backup: {0}.")]
+    Unrestorable(String),
     /// The backup could not be made, listed, found or deleted; the cause is logged, or
     /// (for a missing backup, as PocketBase) shown.
     #[error("{0}")]

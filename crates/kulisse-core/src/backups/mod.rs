@@ -6,12 +6,14 @@
 //! bucket `backups.s3` names. One backup or restore runs at a time, across nodes.
 //!
 //! While `backups.cron` is set, a scheduled job makes one at its minutes and keeps the
-//! newest `backups.cronMaxKeep` of those. Restoring one and uploads are the next steps of
-//! issue #18.
+//! newest `backups.cronMaxKeep` of those. A restore checks the whole archive and the
+//! snapshot before it replaces anything ([`restore`](self)); on PostgreSQL it is refused
+//! for now.
 
 mod archive;
 mod error;
 mod name;
+mod restore;
 mod scheduled;
 mod service;
 

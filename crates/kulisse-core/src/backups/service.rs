@@ -10,6 +10,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::{BackupError, archive, name};
 use crate::auth::AuthService;
+use crate::changes::EventBus;
+use crate::collections::Registry;
 use crate::collections::service::require_superuser;
 use crate::error::CoreError;
 use crate::files::store::{Blob, BlobStore};
@@ -18,7 +20,7 @@ use crate::settings::SettingsService;
 use crate::{Ambient, Auth};
 
 /// The lock every backup or restore holds, on every node.
-const LOCK: &str = "kulisse:backups";
+pub(super) const LOCK: &str = "kulisse:backups";
 
 /// Backups of the data, the request log and the uploaded files.
 #[derive(Clone)]
@@ -27,14 +29,17 @@ pub struct BackupService {
 }
 
 pub(super) struct Inner {
-    data: Arc<dyn Store>,
-    logs: Option<Arc<dyn Store>>,
-    files: Option<FileStorage>,
+    pub(super) data: Arc<dyn Store>,
+    pub(super) logs: Option<Arc<dyn Store>>,
+    pub(super) files: Option<FileStorage>,
     blobs: Arc<dyn BlobStores>,
     pub(super) settings: SettingsService,
     auth: AuthService,
     pub(super) ambient: Ambient,
-    scratch: PathBuf,
+    pub(super) scratch: PathBuf,
+    /// To reload after a restore.
+    pub(super) registry: Registry,
+    pub(super) events: EventBus,
 }
 
 /// What `GET /api/backups` lists of one backup.
@@ -48,10 +53,14 @@ pub struct BackupInfo {
     pub modified: String,
 }
 
-/// What a backup is made of.
+/// What a backup is made of, and what a restore reloads.
 pub struct Sources {
     /// The records' store.
     pub data: Arc<dyn Store>,
+    /// The collections, reloaded after a restore.
+    pub registry: Registry,
+    /// Told that everything may have changed after a restore.
+    pub events: EventBus,
     /// The request log's store.
     pub logs: Option<Arc<dyn Store>>,
     /// The uploaded files, where the settings keep them.
@@ -79,6 +88,8 @@ impl BackupService {
                 auth,
                 ambient,
                 scratch,
+                registry: sources.registry,
+                events: sources.events,
             }),
         }
     }
@@ -155,7 +166,12 @@ impl BackupService {
     }
 
     /// Makes the backup `key` in `work` and stores it.
-    async fn make(&self, work: &Path, key: &str, now: jiff::Timestamp) -> Result<(), String> {
+    pub(super) async fn make(
+        &self,
+        work: &Path,
+        key: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(), String> {
         let inner = &self.inner;
         let content = work.join("content");
         tokio::fs::create_dir_all(&content)
@@ -280,7 +296,11 @@ impl BackupService {
     }
 
     /// The backup `key` in `store`.
-    async fn existing(&self, store: &dyn BlobStore, key: &str) -> Result<Blob, CoreError> {
+    pub(super) async fn existing(
+        &self,
+        store: &dyn BlobStore,
+        key: &str,
+    ) -> Result<Blob, CoreError> {
         let missing = || BackupError::Failed(format!("Missing or invalid backup file: {key}"));
         if !name::is_stored(key) {
             return Err(missing().into());
@@ -290,7 +310,7 @@ impl BackupService {
 }
 
 /// A fresh directory under `scratch` (created if missing), removed when dropped.
-fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError> {
+pub(super) fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError> {
     std::fs::create_dir_all(scratch)
         .and_then(|()| {
             tempfile::Builder::new()
@@ -304,7 +324,7 @@ fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError> {
 }
 
 /// Copies every blob of `store` into `to`, under its key.
-async fn copy_files(store: &dyn BlobStore, to: &Path) -> Result<(), String> {
+pub(super) async fn copy_files(store: &dyn BlobStore, to: &Path) -> Result<(), String> {
     for key in store.list("").await.map_err(|e| e.to_string())? {
         // Keys are the store's own (`{collectionId}/{recordId}/{name}`); none climbs out.
         if key

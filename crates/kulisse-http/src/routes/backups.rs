@@ -1,5 +1,6 @@
 //! Backups (spec §8.4): `GET /api/backups`, `POST /api/backups`,
-//! `POST /api/backups/upload`, `GET` and `DELETE /api/backups/{key}`.
+//! `POST /api/backups/upload`, `GET` and `DELETE /api/backups/{key}`,
+//! `POST /api/backups/{key}/restore`.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
@@ -53,6 +54,17 @@ pub async fn upload(State(s): State<AppState>, req: Request) -> Result<StatusCod
             file.map(|f| (f.name.as_str(), f.path.as_path())),
         )
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/backups/{key}/restore`: 204 once the data is the backup's (the server runs
+/// on; PocketBase restarts).
+pub async fn restore(
+    State(s): State<AppState>,
+    Req(req): Req,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service(&s)?.restore(&req.auth, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -62,6 +62,7 @@ pub(crate) fn api() -> Table {
         .route("/api/logs/{id}", get(logs::view))
         .route("/api/backups", get(backups::list).post(backups::create))
         .route("/api/backups/upload", post(backups::upload))
+        .route("/api/backups/{key}/restore", post(backups::restore))
         .route(
             "/api/backups/{key}",
             get(backups::download).delete(backups::delete),

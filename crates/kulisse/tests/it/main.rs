@@ -34,6 +34,7 @@ mod process;
 mod rate_limits;
 mod realtime;
 mod resources;
+mod restore;
 mod security;
 mod settings;
 mod slow_queries;
