@@ -21,7 +21,7 @@ use futures::StreamExt;
 use kulisse_store::{Engine, Store, StoreError};
 use tokio::io::AsyncWriteExt;
 
-use super::service::{LOCK, scratch_dir};
+use super::service::scratch_dir;
 use super::{BackupError, BackupService, archive};
 use crate::Auth;
 use crate::changes::Event;
@@ -41,7 +41,7 @@ impl BackupService {
         let inner = &self.inner;
         let backups = self.destination()?;
         let blob = self.existing(&*backups, key).await?;
-        let _lock = inner.data.try_lock(LOCK).await?.ok_or(BackupError::Busy)?;
+        let _exclusive = self.exclusive().await?;
         let work = scratch_dir(&inner.scratch)?;
         let refused = |why: String| -> CoreError { BackupError::Unrestorable(why).into() };
         let zip = work.path().join("archive.zip");

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
 use kulisse_store::{Engine, Store};
@@ -20,7 +21,7 @@ use crate::settings::SettingsService;
 use crate::{Ambient, Auth};
 
 /// The lock every backup or restore holds, on every node.
-pub(super) const LOCK: &str = "kulisse:backups";
+const LOCK: &str = "kulisse:backups";
 
 /// Backups of the data, the request log and the uploaded files.
 #[derive(Clone)]
@@ -37,6 +38,8 @@ pub(super) struct Inner {
     auth: AuthService,
     pub(super) ambient: Ambient,
     pub(super) scratch: PathBuf,
+    /// Set while this node makes or restores a backup.
+    running: Arc<AtomicBool>,
     /// To reload after a restore.
     pub(super) registry: Registry,
     pub(super) events: EventBus,
@@ -88,10 +91,35 @@ impl BackupService {
                 auth,
                 ambient,
                 scratch,
+                running: Arc::default(),
                 registry: sources.registry,
                 events: sources.events,
             }),
         }
+    }
+
+    /// The right to make, upload or restore a backup, on every node, until dropped.
+    ///
+    /// # Errors
+    /// 400 while another backup or restore runs.
+    pub(super) async fn exclusive(&self) -> Result<Exclusive, CoreError> {
+        let lock = self
+            .inner
+            .data
+            .try_lock(LOCK)
+            .await?
+            .ok_or(BackupError::Busy)?;
+        self.inner.running.store(true, Ordering::Relaxed);
+        Ok(Exclusive {
+            _lock: lock,
+            running: Arc::clone(&self.inner.running),
+        })
+    }
+
+    /// Whether this node could start a backup now (`/api/health`'s `canBackup`): none is
+    /// being made or restored here.
+    pub fn can_backup(&self) -> bool {
+        !self.inner.running.load(Ordering::Relaxed)
     }
 
     /// Where backups are kept now.
@@ -156,7 +184,7 @@ impl BackupService {
         now: jiff::Timestamp,
     ) -> Result<(), CoreError> {
         let inner = &self.inner;
-        let _lock = inner.data.try_lock(LOCK).await?.ok_or(BackupError::Busy)?;
+        let _exclusive = self.exclusive().await?;
         let work = scratch_dir(&inner.scratch)?;
         let made = self.make(work.path(), key, now).await;
         made.map_err(|e| {
@@ -249,12 +277,7 @@ impl BackupService {
                 "The file must be a zip archive.",
             ));
         }
-        let _lock = self
-            .inner
-            .data
-            .try_lock(LOCK)
-            .await?
-            .ok_or(BackupError::Busy)?;
+        let _exclusive = self.exclusive().await?;
         let store = self.destination()?;
         if store.get(name, None).await.is_ok() {
             return Err(invalid(
@@ -306,6 +329,18 @@ impl BackupService {
             return Err(missing().into());
         }
         store.get(key, None).await.map_err(|_| missing().into())
+    }
+}
+
+/// Held while a backup is made, uploaded or restored.
+pub(super) struct Exclusive {
+    _lock: kulisse_store::NamedLock,
+    running: Arc<AtomicBool>,
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        self.running.store(false, Ordering::Relaxed);
     }
 }
 

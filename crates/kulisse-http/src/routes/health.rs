@@ -10,8 +10,8 @@ use crate::AppState;
 use crate::extract::{Peer, Req, real_ip};
 
 /// PocketBase's health answer; superusers also get PocketBase's diagnostics and kulisse's
-/// readiness checks (worked out only for them: health is polled often). `canBackup` is
-/// false: kulisse has no backups yet, and a monitor must not believe it could take one.
+/// readiness checks (worked out only for them: health is polled often). `canBackup` says
+/// whether this node could start a backup now (none being made or restored here).
 /// The answer stays 200 when a check fails, as PocketBase's does; `data.ready` says it.
 pub async fn health(State(s): State<AppState>, Req(req): Req, Peer(peer): Peer) -> Json<Value> {
     let data = if req.auth.is_superuser() {
@@ -20,7 +20,7 @@ pub async fn health(State(s): State<AppState>, Req(req): Req, Peer(peer): Peer) 
         let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
         let readiness = s.services.readiness().await;
         json!({
-            "canBackup": false,
+            "canBackup": s.services.backups.as_ref().is_some_and(|b| b.can_backup()),
             "realIP": ip,
             "possibleProxyHeader": "",
             "ready": readiness.ready,
