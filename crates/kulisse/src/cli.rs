@@ -60,6 +60,30 @@ pub enum Command {
         #[command(subcommand)]
         action: SuperuserAction,
     },
+    /// Makes, lists and restores backups (as `/api/backups` does, without a token).
+    Backup {
+        /// The action.
+        #[command(subcommand)]
+        action: BackupAction,
+    },
+}
+
+/// `backup` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Makes a backup of the data, the request log and the uploaded files.
+    Create {
+        /// Its name (`a-z 0-9 _ -`, ending in `.zip`; PocketBase's default name without).
+        name: Option<String>,
+    },
+    /// Lists the backups, newest first.
+    List,
+    /// Restores a backup, after checking it whole (SQLite; with the server stopped, or
+    /// use the API while it runs).
+    Restore {
+        /// The backup's name.
+        key: String,
+    },
 }
 
 /// `serve` flags.

@@ -1,5 +1,6 @@
 //! The kulisse binary: PocketBase's API on embedded SQLite, in one process.
 
+mod backup;
 mod cli;
 #[cfg(feature = "otel")]
 mod otel;
@@ -67,6 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(&cli.dir, cli.db.as_deref(), args).await,
         Command::Superuser { action } => superuser(&cli.dir, cli.db.as_deref(), action).await,
+        Command::Backup { action } => backup::run(&cli.dir, cli.db.as_deref(), action).await,
     }
 }
 
@@ -177,7 +179,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
 
 /// Prints a status line; a closed stdout (a supervisor that stopped reading) must not
 /// take the server down, so write errors are ignored.
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

@@ -22,3 +22,9 @@ pub use error::BackupError;
 pub use name::is_valid as is_valid_name;
 pub use scheduled::AUTO_JOB;
 pub use service::{BackupInfo, BackupService, Sources};
+
+/// Told each step of a backup or restore as it starts (the command line shows them).
+pub type Progress = dyn Fn(&'static str) + Send + Sync;
+
+/// The progress of an operation nobody watches (one the API started).
+pub fn unwatched(_step: &'static str) {}

@@ -22,7 +22,7 @@ use kulisse_store::{Engine, Store, StoreError};
 use tokio::io::AsyncWriteExt;
 
 use super::service::scratch_dir;
-use super::{BackupError, BackupService, archive};
+use super::{BackupError, BackupService, Progress, archive};
 use crate::Auth;
 use crate::changes::Event;
 use crate::collections::service::require_superuser;
@@ -38,6 +38,19 @@ impl BackupService {
     /// live was touched).
     pub async fn restore(&self, auth: &Auth, key: &str) -> Result<(), CoreError> {
         require_superuser(auth)?;
+        self.restore_as_operator(key, &super::unwatched).await
+    }
+
+    /// [`Self::restore`] for the command line (`kulisse backup restore`), telling
+    /// `progress` each step.
+    ///
+    /// # Errors
+    /// As [`Self::restore`], but for the token.
+    pub async fn restore_as_operator(
+        &self,
+        key: &str,
+        progress: &Progress,
+    ) -> Result<(), CoreError> {
         let inner = &self.inner;
         let backups = self.destination()?;
         let blob = self.existing(&*backups, key).await?;
@@ -45,6 +58,7 @@ impl BackupService {
         let work = scratch_dir(&inner.scratch)?;
         let refused = |why: String| -> CoreError { BackupError::Unrestorable(why).into() };
         let zip = work.path().join("archive.zip");
+        progress("fetching the backup");
         save(blob, &zip).await.map_err(refused)?;
         let content = work.path().join("content");
         let engine = match inner.data.engine() {
@@ -52,6 +66,7 @@ impl BackupService {
             Engine::Postgres => "postgres",
         };
         let (from, to) = (zip.clone(), content.clone());
+        progress("unpacking and checking");
         tokio::task::spawn_blocking(move || archive::unpack(&from, &to, engine))
             .await
             .map_err(|e| refused(e.to_string()))?
@@ -69,11 +84,15 @@ impl BackupService {
         tokio::fs::create_dir_all(&undo)
             .await
             .map_err(|e| refused(e.to_string()))?;
-        self.make(&undo, &rollback, now).await.map_err(|e| {
-            refused(format!(
-                "the data as it is could not be backed up first: {e}"
-            ))
-        })?;
+        progress("backing up the data as it is");
+        self.make(&undo, &rollback, now, progress)
+            .await
+            .map_err(|e| {
+                refused(format!(
+                    "the data as it is could not be backed up first: {e}"
+                ))
+            })?;
+        progress("restoring");
         for store in &stores {
             store.restore(&content).await.map_err(unrestorable)?;
         }

@@ -35,7 +35,7 @@ impl BackupService {
             "{AUTO_PREFIX}{}",
             name::default(&settings.meta.app_name, now)
         );
-        self.make_named(&key, now).await?;
+        self.make_named(&key, now, &super::unwatched).await?;
         let store = self.destination()?;
         let failed = |e: crate::files::store::BlobError| {
             BackupError::Failed(format!("Failed to prune the scheduled backups: {e}"))

@@ -9,7 +9,7 @@ use kulisse_store::{Engine, Store};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
-use super::{BackupError, archive, name};
+use super::{BackupError, Progress, archive, name};
 use crate::auth::AuthService;
 use crate::changes::EventBus;
 use crate::collections::Registry;
@@ -139,6 +139,15 @@ impl BackupService {
     /// 401/403 for anyone but a superuser; 400 when the backups cannot be listed.
     pub async fn list(&self, auth: &Auth) -> Result<Vec<BackupInfo>, CoreError> {
         require_superuser(auth)?;
+        self.list_as_operator().await
+    }
+
+    /// The backups, newest first, for the command line (`kulisse backup list`): whoever
+    /// runs it reads the data dir anyway.
+    ///
+    /// # Errors
+    /// When the backups cannot be listed.
+    pub async fn list_as_operator(&self) -> Result<Vec<BackupInfo>, CoreError> {
         let store = self.destination()?;
         let failed = |e: crate::files::store::BlobError| {
             BackupError::Failed(format!("Failed to retrieve backup items. Raw error: {e}"))
@@ -167,13 +176,26 @@ impl BackupService {
     /// or restore runs, or when the backup cannot be made (the cause is logged).
     pub async fn create(&self, auth: &Auth, name: Option<&str>) -> Result<String, CoreError> {
         require_superuser(auth)?;
+        self.create_as_operator(name, &super::unwatched).await
+    }
+
+    /// [`Self::create`] for the command line (`kulisse backup create`), telling `progress`
+    /// each step.
+    ///
+    /// # Errors
+    /// As [`Self::create`], but for the token.
+    pub async fn create_as_operator(
+        &self,
+        name: Option<&str>,
+        progress: &Progress,
+    ) -> Result<String, CoreError> {
         let inner = &self.inner;
         let now = inner.ambient.clock.now();
         let key = match name.filter(|n| !n.is_empty()) {
             Some(n) => name::checked(n)?.to_owned(),
             None => name::default(&inner.settings.snapshot().meta.app_name, now),
         };
-        self.make_named(&key, now).await?;
+        self.make_named(&key, now, progress).await?;
         Ok(key)
     }
 
@@ -182,11 +204,12 @@ impl BackupService {
         &self,
         key: &str,
         now: jiff::Timestamp,
+        progress: &Progress,
     ) -> Result<(), CoreError> {
         let inner = &self.inner;
         let _exclusive = self.exclusive().await?;
         let work = scratch_dir(&inner.scratch)?;
-        let made = self.make(work.path(), key, now).await;
+        let made = self.make(work.path(), key, now, progress).await;
         made.map_err(|e| {
             tracing::error!(backup = %key, error = %e, "backup failed");
             BackupError::Failed("Failed to create backup.".into()).into()
@@ -199,21 +222,25 @@ impl BackupService {
         work: &Path,
         key: &str,
         now: jiff::Timestamp,
+        progress: &Progress,
     ) -> Result<(), String> {
         let inner = &self.inner;
         let content = work.join("content");
         tokio::fs::create_dir_all(&content)
             .await
             .map_err(|e| e.to_string())?;
+        progress("snapshot of the data");
         inner
             .data
             .snapshot(&content)
             .await
             .map_err(|e| e.to_string())?;
         if let Some(logs) = &inner.logs {
+            progress("snapshot of the request log");
             logs.snapshot(&content).await.map_err(|e| e.to_string())?;
         }
         if let Some(files) = &inner.files {
+            progress("copying the uploaded files");
             let store = files.current().map_err(|e| e.to_string())?;
             copy_files(&*store, &content.join("storage")).await?;
         }
@@ -224,10 +251,12 @@ impl BackupService {
         let zip = work.join(key);
         let created = kulisse_schema::datetime::format(now);
         let (from, to) = (content.clone(), zip.clone());
+        progress("zipping");
         tokio::task::spawn_blocking(move || archive::write(&from, &to, engine, created))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
+        progress("storing the backup");
         self.destination()
             .map_err(|e| e.to_string())?
             .put(key, &zip)

@@ -24,6 +24,43 @@ fn version_and_help_describe_the_cli() {
 }
 
 #[test]
+fn backup_commands_make_list_and_restore_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    assert!(run(&["superuser", "upsert", "a@example.com", "1234567890"]).0);
+    let (ok, out, err) = run(&["backup", "create", "by-cli.zip"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "Backup by-cli.zip made.\n");
+    assert!(dir.path().join("backups/by-cli.zip").is_file());
+    let (ok, out, _) = run(&["backup", "list"]);
+    assert!(ok && out.starts_with("by-cli.zip "), "{out}");
+    let (ok, _, err) = run(&["backup", "create", "Not Valid.zip"]);
+    assert!(!ok);
+    assert!(
+        err.contains("An error occurred while validating the submitted data."),
+        "{err}"
+    );
+    assert!(run(&["superuser", "delete", "a@example.com"]).0);
+    let (ok, out, err) = run(&["backup", "restore", "by-cli.zip"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "Backup by-cli.zip restored.\n");
+    // The superuser deleted after the backup is back.
+    let (ok, _, err) = run(&["superuser", "create", "a@example.com", "1234567890"]);
+    assert!(!ok, "the restored superuser exists: {err}");
+    let (ok, _, err) = run(&["backup", "restore", "nothing.zip"]);
+    assert!(!ok && err.contains("nothing.zip"), "{err}");
+}
+
+#[test]
 fn superuser_commands_manage_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
