@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
 /// The manifest's entry name.
-pub const MANIFEST: &str = "kulisse-backup.json";
+pub(super) const MANIFEST: &str = "kulisse-backup.json";
 /// The manifest's format this kulisse writes and reads.
 const FORMAT: u32 = 1;
 /// The most entries an archive may have.

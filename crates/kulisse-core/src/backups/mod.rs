@@ -17,10 +17,7 @@ mod restore;
 mod scheduled;
 mod service;
 
-pub use archive::MANIFEST;
 pub use error::BackupError;
-pub use name::is_valid as is_valid_name;
-pub use scheduled::AUTO_JOB;
 pub use service::{BackupInfo, BackupService, Sources};
 
 /// Told each step of a backup or restore as it starts (the command line shows them).

@@ -9,7 +9,7 @@ const MAX_LEN: usize = 150;
 
 /// Whether `name` is a backup's name: `^[a-z0-9_-]+\.zip$`, 1–150 characters. Every key
 /// the backups API touches is checked with it first, so no path ever reaches a store.
-pub fn is_valid(name: &str) -> bool {
+pub(super) fn is_valid(name: &str) -> bool {
     name.len() <= MAX_LEN
         && name.strip_suffix(".zip").is_some_and(|stem| {
             !stem.is_empty()

@@ -10,7 +10,7 @@ use crate::crons::{Job, Run};
 use crate::error::CoreError;
 
 /// PocketBase's id of the job.
-pub const AUTO_JOB: &str = "__auto_pb_backup__";
+const AUTO_JOB: &str = "__auto_pb_backup__";
 
 impl BackupService {
     /// The job of `backups.cron`, while it is set (and valid: the settings check it).
@@ -43,8 +43,11 @@ impl BackupService {
         let mut scheduled = Vec::new();
         for key in store.list("").await.map_err(failed)? {
             if key.starts_with(AUTO_PREFIX) && name::is_stored(&key) {
-                let modified = store.get(&key, None).await.map_err(failed)?.modified;
-                scheduled.push((modified, key));
+                match store.get(&key, None).await {
+                    Ok(blob) => scheduled.push((blob.modified, key)),
+                    Err(crate::files::store::BlobError::NotFound) => {}
+                    Err(e) => return Err(failed(e).into()),
+                }
             }
         }
         scheduled.sort_by(|a, b| b.cmp(a));

@@ -157,7 +157,12 @@ impl BackupService {
             if !name::is_stored(&key) {
                 continue;
             }
-            let blob = store.get(&key, None).await.map_err(failed)?;
+            let blob = match store.get(&key, None).await {
+                Ok(blob) => blob,
+                // Deleted since it was listed (a pruning, another request).
+                Err(crate::files::store::BlobError::NotFound) => continue,
+                Err(e) => return Err(failed(e).into()),
+            };
             items.push(BackupInfo {
                 key,
                 size: blob.size,

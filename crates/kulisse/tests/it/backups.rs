@@ -56,7 +56,7 @@ fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-async fn download(srv: &TestServer, key: &str, token: &str) -> reqwest::Response {
+pub async fn download(srv: &TestServer, key: &str, token: &str) -> reqwest::Response {
     srv.client
         .get(srv.url(&format!("/api/backups/{key}?token={token}")))
         .send()
@@ -64,7 +64,7 @@ async fn download(srv: &TestServer, key: &str, token: &str) -> reqwest::Response
         .unwrap()
 }
 
-async fn file_token(srv: &TestServer, auth: &str) -> String {
+pub async fn file_token(srv: &TestServer, auth: &str) -> String {
     let (s, body) = srv.send("POST", "/api/files/token", Some(auth), None).await;
     assert_eq!(s, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
@@ -340,7 +340,12 @@ async fn a_backup_schedule_makes_backups_and_keeps_the_newest() {
     assert_eq!(crons.as_array().unwrap().len(), 4, "{crons}");
 }
 
-async fn upload(srv: &TestServer, token: Option<&str>, name: &str, bytes: &[u8]) -> (u16, Value) {
+pub async fn upload(
+    srv: &TestServer,
+    token: Option<&str>,
+    name: &str,
+    bytes: &[u8],
+) -> (u16, Value) {
     let form = Form::new().part(
         "file",
         Part::bytes(bytes.to_vec()).file_name(name.to_owned()),

@@ -5,6 +5,8 @@
 use std::io::{Read, Write};
 
 use kulisse_testkit::{TestServer, engine_tests};
+
+use crate::backups::{download, file_token, upload};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -197,34 +199,14 @@ fn manifest(entries: &[(&str, &[u8])], engine: &str) -> Value {
             "sha256": data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))})).collect::<Vec<_>>()})
 }
 
-async fn upload(srv: &TestServer, su: &str, name: &str, bytes: Vec<u8>) {
-    let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_owned()));
-    let res = srv
-        .client
-        .post(srv.url("/api/backups/upload"))
-        .header("Authorization", su)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204, "{name}");
-}
-
 async fn a_damaged_or_hostile_archive_is_refused_and_nothing_changes() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
     two_docs(&srv, &su).await;
     backup(&srv, &su, "good.zip").await;
-    let token = {
-        let (_, body) = srv.send("POST", "/api/files/token", Some(&su), None).await;
-        body["token"].as_str().unwrap().to_owned()
-    };
-    let good = srv
-        .client
-        .get(srv.url(&format!("/api/backups/good.zip?token={token}")))
-        .send()
+    let token = file_token(&srv, &su).await;
+    let good = download(&srv, "good.zip", &token)
         .await
-        .unwrap()
         .bytes()
         .await
         .unwrap()
@@ -312,7 +294,7 @@ async fn a_damaged_or_hostile_archive_is_refused_and_nothing_changes() {
     ];
     let before = titles(&srv).await;
     for (key, bytes, why) in cases {
-        upload(&srv, &su, key, bytes).await;
+        assert_eq!(upload(&srv, Some(&su), key, &bytes).await.0, 204, "{key}");
         let (s, body) = restore(&srv, &su, key).await;
         assert_eq!(s, 400, "{key}: {body}");
         let message = body["message"].as_str().unwrap();
