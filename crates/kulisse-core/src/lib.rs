@@ -213,7 +213,7 @@ impl Services {
         });
         let records = RecordsService::new(
             store,
-            writer,
+            writer.clone(),
             registry.clone(),
             ambient.clone(),
             files.clone(),
@@ -253,7 +253,7 @@ impl Services {
                 backups::Sources {
                     data: Arc::clone(&records.store),
                     registry: collections.registry().clone(),
-                    events: events.clone(),
+                    writer: writer.clone(),
                     logs: logs.as_ref().map(|l| Arc::clone(l.store())),
                     files: files.clone(),
                 },

@@ -19,6 +19,7 @@ mod ddl;
 mod locks;
 mod migrations;
 mod render;
+mod restore;
 mod slow;
 mod snapshot;
 mod tx;
@@ -321,12 +322,12 @@ impl Store for PostgresStore {
         snapshot::copy_out(&self.pool, into).await
     }
 
-    async fn check_snapshot(&self, _from: &std::path::Path) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("restoring a backup on PostgreSQL"))
+    async fn check_snapshot(&self, from: &std::path::Path) -> Result<(), StoreError> {
+        restore::check(&self.pool, from).await
     }
 
-    async fn restore(&self, _from: &std::path::Path) -> Result<(), StoreError> {
-        Err(StoreError::Unsupported("restoring a backup on PostgreSQL"))
+    async fn restore(&self, from: &std::path::Path) -> Result<(), StoreError> {
+        restore::restore(&self.pool, from).await
     }
 
     fn pool_status(&self) -> PoolStatus {

@@ -38,9 +38,6 @@ pub enum StoreError {
         /// The newest version this binary knows.
         known: i64,
     },
-    /// This engine cannot do that (yet); the message says what.
-    #[error("not supported by this engine: {0}")]
-    Unsupported(&'static str),
     /// Anything else; the message is for logs, never for clients.
     #[error("storage error: {0}")]
     Other(String),

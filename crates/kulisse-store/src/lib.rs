@@ -213,20 +213,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the directory `from` holds a snapshot of this store that can be restored
     /// ([`Store::snapshot`]'s files, as a backup brought them back): on SQLite, that its
-    /// file passes `PRAGMA integrity_check` and opens with this kulisse's migrations.
+    /// file passes `PRAGMA integrity_check` and opens with this kulisse's migrations; on
+    /// PostgreSQL, that it was made with the same migrations and its collections' definitions
+    /// load.
     ///
     /// # Errors
-    /// [`StoreError::Other`] saying what is wrong; [`StoreError::Unsupported`] where the
-    /// engine cannot restore yet.
+    /// [`StoreError::Other`] saying what is wrong.
     async fn check_snapshot(&self, from: &std::path::Path) -> Result<(), StoreError>;
 
     /// Replaces this store's data with the checked snapshot in `from`, at once for every
-    /// reader: on SQLite, SQLite's backup API copies the snapshot into the live database in
-    /// one write transaction, while the server keeps running.
+    /// reader, while the server keeps running: on SQLite, SQLite's backup API copies the
+    /// snapshot into the live database in one write transaction; on PostgreSQL, one
+    /// transaction drops and remakes every collection and copies every table back in.
     ///
     /// # Errors
-    /// When the copy fails (the live data is then as it was); [`StoreError::Unsupported`]
-    /// where the engine cannot restore yet.
+    /// When the copy fails (the live data is then as it was).
     async fn restore(&self, from: &std::path::Path) -> Result<(), StoreError>;
 
     /// Takes the lock named `name` if no process on this database holds it (`None` when

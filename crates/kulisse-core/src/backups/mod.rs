@@ -7,8 +7,7 @@
 //!
 //! While `backups.cron` is set, a scheduled job makes one at its minutes and keeps the
 //! newest `backups.cronMaxKeep` of those. A restore checks the whole archive and the
-//! snapshot before it replaces anything ([`restore`](self)); on PostgreSQL it is refused
-//! for now.
+//! snapshot before it replaces anything, then tells every node (see `restore.rs`).
 
 mod archive;
 mod error;

@@ -4,12 +4,14 @@
 //!    checked against the manifest (size, SHA-256, a plain file inside the directory) as it
 //!    is read ([`super::archive::unpack`]);
 //! 2. each store checks its snapshot ([`Store::check_snapshot`]: on SQLite
-//!    `PRAGMA integrity_check` and this kulisse's migrations on the copy);
+//!    `PRAGMA integrity_check` and this kulisse's migrations on the copy; on PostgreSQL the
+//!    same migrations and loadable collections);
 //! 3. a backup of the data as it is now is made (`pre_restore_<time>.zip`), so a restore
 //!    can be undone by restoring that one;
 //! 4. only then is the data replaced ([`Store::restore`]: at once for every reader, the
 //!    server running on), the uploaded files put back, and the collections and settings
-//!    reloaded, every subscriber told that anything may have changed.
+//!    reloaded, here and (through the change feed) on every other node, every subscriber
+//!    told that anything may have changed.
 //!
 //! A damaged, altered or foreign archive is refused at step 1 or 2 with a reason, and the
 //! live data is as it was.
@@ -24,7 +26,6 @@ use tokio::io::AsyncWriteExt;
 use super::service::scratch_dir;
 use super::{BackupError, BackupService, Progress, archive};
 use crate::Auth;
-use crate::changes::Event;
 use crate::collections::service::require_superuser;
 use crate::error::CoreError;
 use crate::files::store::BlobStore;
@@ -104,7 +105,7 @@ impl BackupService {
         }
         inner.registry.reload().await?;
         inner.settings.reload().await?;
-        inner.events.publish(&Event::Missed);
+        inner.writer.announce_reset().await?;
         tracing::warn!(backup = %key, rollback = %rollback, "backup restored");
         Ok(())
     }

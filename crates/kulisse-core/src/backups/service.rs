@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{BackupError, Progress, archive, name};
 use crate::auth::AuthService;
-use crate::changes::EventBus;
+use crate::changes::Writer;
 use crate::collections::Registry;
 use crate::collections::service::require_superuser;
 use crate::error::CoreError;
@@ -40,9 +40,9 @@ pub(super) struct Inner {
     pub(super) scratch: PathBuf,
     /// Set while this node makes or restores a backup.
     running: Arc<AtomicBool>,
-    /// To reload after a restore.
+    /// To reload after a restore, and tell every node.
     pub(super) registry: Registry,
-    pub(super) events: EventBus,
+    pub(super) writer: Writer,
 }
 
 /// What `GET /api/backups` lists of one backup.
@@ -62,8 +62,8 @@ pub struct Sources {
     pub data: Arc<dyn Store>,
     /// The collections, reloaded after a restore.
     pub registry: Registry,
-    /// Told that everything may have changed after a restore.
-    pub events: EventBus,
+    /// Tells every node that everything may have changed after a restore.
+    pub writer: Writer,
     /// The request log's store.
     pub logs: Option<Arc<dyn Store>>,
     /// The uploaded files, where the settings keep them.
@@ -93,7 +93,7 @@ impl BackupService {
                 scratch,
                 running: Arc::default(),
                 registry: sources.registry,
-                events: sources.events,
+                writer: sources.writer,
             }),
         }
     }

@@ -21,6 +21,27 @@ impl Writer {
         Writer { store, feed, bus }
     }
 
+    /// Tells every node that anything may have changed under it (a restore replaced the
+    /// data): the other nodes reload the schema and the settings, as for any such change
+    /// set, and this node publishes [`Event::Missed`] (after its caller reloaded them).
+    ///
+    /// # Errors
+    /// When the announcement cannot be written.
+    pub async fn announce_reset(&self) -> Result<(), StoreError> {
+        if let Some(feed) = self.feed.clone() {
+            let set = ChangeSet {
+                collections: true,
+                params: true,
+                ..ChangeSet::default()
+            };
+            self.store
+                .write(Box::new(move |tx| feed.announce(tx, &set).map(|()| None)))
+                .await?;
+        }
+        self.bus.publish(&Event::Missed);
+        Ok(())
+    }
+
     /// Runs `f` in one transaction on a [`Recorder`]. When it commits, its change set is
     /// published on the bus and, through the feed, reaches the other nodes. Publishing is
     /// the engine's after-commit hook: it happens before this returns (so the caller's next

@@ -138,19 +138,6 @@ async fn a_restore_brings_back_records_files_and_settings() {
     assert_eq!(file_of(&srv, &first).await.0, 404);
 
     let (s, body) = restore(&srv, &su, "before.zip").await;
-    if srv.pg_url.is_some() {
-        assert_eq!(s, 400, "{body}");
-        assert_eq!(
-            body["message"],
-            "Failed to restore the backup: not supported by this engine: restoring a backup on PostgreSQL."
-        );
-        assert_eq!(
-            titles(&srv).await,
-            ["b second", "c later"],
-            "nothing changed"
-        );
-        return;
-    }
     assert_eq!(s, 204, "{body}");
     assert_eq!(titles(&srv).await, ["a first", "b second"]);
     assert_eq!(
@@ -305,4 +292,71 @@ async fn a_damaged_or_hostile_archive_is_refused_and_nothing_changes() {
         assert_eq!(titles(&srv).await, before, "{key} changed the data");
     }
     assert!(!srv.uploads().parent().unwrap().join("../evil.txt").exists());
+}
+
+/// A restore on one node of a PostgreSQL database reaches the others: they reload the
+/// schema and the settings it replaced.
+#[tokio::test]
+async fn a_restore_on_one_node_reaches_the_others() {
+    if kulisse_testkit::pg_admin_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+        return;
+    }
+    let scope = async {
+        let a = TestServer::start().await;
+        let b = TestServer::join(a.pg_url.as_deref().unwrap()).await;
+        let su = a.superuser_token().await;
+        two_docs(&a, &su).await;
+        backup(&a, &su, "shared.zip").await;
+        let (s, _) = a
+            .send(
+                "POST",
+                "/api/collections",
+                Some(&su),
+                Some(json!({"name": "later", "fields": [{"name": "x", "type": "text"}]})),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let (s, _) = a
+            .send(
+                "PATCH",
+                "/api/settings",
+                Some(&su),
+                Some(json!({"meta": {"appName": "Later"}})),
+            )
+            .await;
+        assert_eq!(s, 200);
+        let seen_on_b = |path: &'static str| {
+            let (b, su) = (&b, su.clone());
+            async move { b.send("GET", path, Some(&su), None).await }
+        };
+        for _ in 0..100 {
+            if seen_on_b("/api/collections/later").await.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen_on_b("/api/collections/later").await.0, 200);
+        let (s, body) = restore(&a, &su, "shared.zip").await;
+        assert_eq!(s, 204, "{body}");
+        for _ in 0..100 {
+            if seen_on_b("/api/collections/later").await.0 == 404 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            seen_on_b("/api/collections/later").await.0,
+            404,
+            "b still has the collection"
+        );
+        assert_eq!(
+            seen_on_b("/api/settings").await.1["meta"]["appName"],
+            "Acme"
+        );
+        assert_eq!(titles(&b).await, ["a first", "b second"]);
+    };
+    kulisse_testkit::ENGINE
+        .scope(kulisse_testkit::TestEngine::Postgres, scope)
+        .await;
 }
