@@ -14,6 +14,7 @@ mod batch_expand;
 mod binary;
 mod change_events;
 mod compat;
+mod crash;
 mod crons;
 mod db;
 mod expand_graph;

@@ -138,6 +138,16 @@ impl ServerProcess {
         superuser_token_at(&self.client, &self.base).await
     }
 
+    /// Kills the process at once (SIGKILL: no shutdown, nothing flushed) and starts the
+    /// binary again on the same data dir, as after a crash.
+    pub fn kill_and_restart(mut self) -> ServerProcess {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let placeholder = tempfile::tempdir().unwrap();
+        let dir = std::mem::replace(&mut self._dir, placeholder);
+        Self::serve(dir, self.db.take(), &[])
+    }
+
     /// Its data dir.
     pub fn dir(&self) -> &std::path::Path {
         self._dir.path()
