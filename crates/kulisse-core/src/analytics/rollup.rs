@@ -165,7 +165,8 @@ impl Rollup {
             user.key = user_key(requester.collection, requester.id);
             self.add(user, &sums);
         }
-        if facts.action == "list" {
+        // Only lists that ran: a refused filter or sort served no query.
+        if facts.action == "list" && facts.status < 400 {
             let (filter, sort) = list_params(&facts.url);
             if let Some((shape, fields)) = filter.as_deref().and_then(filter_shape) {
                 let mut dims = Dims::new(hour, Metric::Filter);
@@ -302,14 +303,19 @@ fn filter_shape(filter: &str) -> Option<(String, String)> {
     Some((expr.shape(), fields.join(",")))
 }
 
-/// A sort's shape: its fields, as given, without spaces.
+/// A sort's shape: its fields, as given, without spaces; `None` for text no sort is made
+/// of (the request was refused anyway), so nothing odd is ever stored.
 fn sort_shape(sort: &str) -> Option<String> {
     let fields: Vec<&str> = sort
         .split(',')
         .map(str::trim)
         .filter(|f| !f.is_empty())
         .collect();
-    (!fields.is_empty()).then(|| fields.join(","))
+    let plain = |f: &&str| {
+        f.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:@+-".contains(&b))
+    };
+    (!fields.is_empty() && fields.iter().all(plain)).then(|| fields.join(","))
 }
 
 #[cfg(test)]
@@ -355,7 +361,9 @@ mod tests {
         let url = "/api/collections/posts/records?filter=status%3D%27paid%27%26%26total%3E20&sort=-created";
         rollup.add_request(at(0), &list(url, 200, 10), "posts", alice());
         let other = "/api/collections/posts/records?filter=status='open' %26%26 total>5";
-        rollup.add_request(at(1), &list(other, 400, 30), "posts", alice());
+        rollup.add_request(at(1), &list(other, 200, 30), "posts", alice());
+        // A refused list ran no query: it counts as a request, not as a filter.
+        rollup.add_request(at(1), &list(url, 400, 1), "posts", alice());
         rollup.add_request(
             at(2),
             &list("/api/collections/posts/records", 500, 2),
@@ -378,18 +386,20 @@ mod tests {
         );
         assert_eq!(
             (sums.count, sums.client_errors, sums.server_errors),
-            (3, 1, 1)
+            (4, 1, 1)
         );
-        assert_eq!((sums.time_sum, sums.time_max), (42.0, 30.0));
+        assert_eq!((sums.time_sum, sums.time_max), (43.0, 30.0));
         let filters = find(Metric::Filter);
         assert_eq!(filters.len(), 1, "{filters:?}");
         assert_eq!(filters[0].0.key, "status = ? && total > ?");
         assert_eq!(filters[0].0.detail, "status =,total >");
         assert_eq!(filters[0].1.count, 2);
         assert_eq!(find(Metric::Sort)[0].0.key, "-created");
+        assert_eq!(find(Metric::Sort)[0].1.count, 1);
+        assert_eq!(sort_shape("-created,\u{0}x"), None);
         let users = find(Metric::User);
         assert_eq!(users.len(), 1);
-        assert_eq!(users[0].1.count, 2);
+        assert_eq!(users[0].1.count, 3);
         assert!(!users[0].0.key.contains("alice"));
         assert_eq!(users[0].0.hour % 86_400, 0);
         assert!(rollup.is_empty());

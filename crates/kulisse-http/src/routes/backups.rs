@@ -33,8 +33,13 @@ pub async fn create(
     Req(req): Req,
     WriteBody(body, _): WriteBody<FormBody>,
 ) -> Result<StatusCode, ApiError> {
-    let name = body.get("name").and_then(Value::as_str);
-    service(&s)?.create(&req.auth, name).await?;
+    // A name that is no text is checked as its JSON text, so the name rule refuses it.
+    let name = match body.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    service(&s)?.create(&req.auth, name.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -407,6 +407,60 @@ fn corpus() -> Vec<Row> {
         row("GET", "/metrics").header("Authorization", "Bearer ".to_owned() + &"m".repeat(20_000)),
         row("GET", "/metrics").su(),
         row("POST", "/metrics").json(r#"{"token": "x"}"#),
+        // Analytics and the advisor: windows that are no dates, backwards or too long;
+        // intervals it does not know; an unknown suggestion. A limit it cannot read is
+        // ignored (as PocketBase ignores a malformed perPage), and an unknown collection
+        // has nothing to report.
+        row("GET", "/api/analytics/requests?from=yesterday").su(),
+        row("GET", "/api/analytics/requests?from=2026-12-02&to=2026-12-01").su(),
+        row("GET", "/api/analytics/requests?from=1900-01-01").su(),
+        row("GET", "/api/analytics/requests?interval=fortnight&collection=%00").su(),
+        row("GET", "/api/analytics/routes?limit=-5").su()
+            .want(Want::Status(200)),
+        row("GET", "/api/analytics/routes?limit=99999999999999999999").su()
+            .want(Want::Status(200)),
+        row("GET", "/api/analytics/users?to=%ff%fe").su(),
+        row("GET", format!("/api/analytics/filters?collection={}", "c".repeat(5_000)))
+            .su()
+            .want(Want::Status(200)),
+        row("GET", "/api/advisor/queries?limit=abc").su()
+            .want(Want::Status(200)),
+        row("GET", "/api/advisor/suggestions?from=not-a-date").su(),
+        row("POST", "/api/advisor/suggestions/..%2F..%2Fetc/apply").su(),
+        row("POST", "/api/advisor/suggestions/nosuchsuggestion/apply")
+            .su()
+            .json(r#"{"ignored": [1, 2]}"#),
+        row("GET", "/api/analytics/requests"),
+        // Crons: unknown ids, odd spellings, a guest.
+        row("POST", "/api/crons/nosuchjob").su(),
+        row("POST", format!("/api/crons/{}", "j".repeat(5_000))).su(),
+        row("POST", "/api/crons/__pbLogsCleanup__"),
+        // Backups: names the rule refuses, paths that climb, bodies of the wrong shape,
+        // uploads that are no zip or have no file, downloads without a token, settings
+        // of the wrong kind.
+        row("POST", "/api/backups").su().json(r#"{"name": "../../evil.zip"}"#),
+        row("POST", "/api/backups").su().json(r#"{"name": 5}"#),
+        row("POST", "/api/backups").su().json(r#"["a.zip"]"#),
+        row("POST", "/api/backups").su().json(format!(r#"{{"name": "{}.zip"}}"#, "a".repeat(200))),
+        row("GET", "/api/backups/..%2Fdata.db?token=x"),
+        row("GET", "/api/backups/nothing.zip?token=garbage"),
+        row("DELETE", "/api/backups/..%2F..%2Fdata.db").su(),
+        row("POST", "/api/backups/nothing.zip/restore").su(),
+        row("POST", "/api/backups/%2e%2e/restore").su(),
+        row("POST", "/api/backups/upload")
+            .su()
+            .body("multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.zip\"\r\n\r\nnot a zip\r\n--X--\r\n"),
+        row("POST", "/api/backups/upload")
+            .su()
+            .body("multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../x.zip\"\r\n\r\nPK\u{3}\u{4}\r\n--X--\r\n"),
+        row("POST", "/api/backups/upload").su().json(r#"{"file": "a.zip"}"#),
+        row("POST", "/api/backups/upload").body("multipart/form-data; boundary=X", "--X--\r\n"),
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"backups": {"cron": "* * * * * * * *", "cronMaxKeep": -3}}"#),
+        row("PATCH", "/api/settings")
+            .su()
+            .json(r#"{"backups": {"cron": 5, "cronMaxKeep": "x"}}"#),
         // Apple's client secret: wrong types and a key that is no key.
         row("POST", "/api/settings/apple/generate-client-secret")
             .su()
