@@ -17,8 +17,15 @@ engine_tests!(
     an_uploaded_backup_is_stored_as_it_came,
 );
 
-/// A public collection `docs` with a title and a file, and one record with `notes.txt`.
-async fn record_with_a_file(srv: &TestServer, su: &str) -> (Value, Value) {
+/// A public collection `docs` (anyone may list, view, create, update and delete) with a
+/// title and a file, and one record titled `title` with `notes.txt` holding `bytes`: the
+/// collection and the record.
+pub async fn record_with_a_file(
+    srv: &TestServer,
+    su: &str,
+    title: &str,
+    bytes: &[u8],
+) -> (Value, Value) {
     let (s, c) = srv
         .send(
             "POST",
@@ -26,16 +33,16 @@ async fn record_with_a_file(srv: &TestServer, su: &str) -> (Value, Value) {
             Some(su),
             Some(
                 json!({"name": "docs", "listRule": "", "viewRule": "", "createRule": "",
+                "updateRule": "", "deleteRule": "",
                 "fields": [{"name": "title", "type": "text"},
                            {"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1000000}]}),
             ),
         )
         .await;
     assert_eq!(s, 200, "{c}");
-    let form = Form::new().text("title", "kept in the backup").part(
-        "doc",
-        Part::bytes(b"the file's bytes".to_vec()).file_name("notes.txt"),
-    );
+    let form = Form::new()
+        .text("title", title.to_owned())
+        .part("doc", Part::bytes(bytes.to_vec()).file_name("notes.txt"));
     let (s, record) = srv
         .send_multipart(reqwest::Method::POST, "/api/collections/docs/records", form)
         .await;
@@ -73,7 +80,8 @@ pub async fn file_token(srv: &TestServer, auth: &str) -> String {
 async fn a_backup_holds_the_records_the_files_and_a_manifest_that_checks_them() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
-    let (c, record) = record_with_a_file(&srv, &su).await;
+    let (c, record) =
+        record_with_a_file(&srv, &su, "kept in the backup", b"the file's bytes").await;
     let (s, body) = srv
         .send(
             "POST",
@@ -367,7 +375,7 @@ pub async fn upload(
 async fn an_uploaded_backup_is_stored_as_it_came() {
     let srv = TestServer::start().await;
     let su = srv.superuser_token().await;
-    record_with_a_file(&srv, &su).await;
+    record_with_a_file(&srv, &su, "uploaded", b"bytes").await;
     let (s, _) = srv
         .send(
             "POST",

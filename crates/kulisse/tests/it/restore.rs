@@ -6,8 +6,7 @@ use std::io::{Read, Write};
 
 use kulisse_testkit::{TestServer, engine_tests};
 
-use crate::backups::{download, file_token, upload};
-use reqwest::multipart::{Form, Part};
+use crate::backups::{download, file_token, record_with_a_file, upload};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -58,28 +57,7 @@ async fn titles(srv: &TestServer) -> Vec<String> {
 
 /// `docs` with two records, the first with a file; the first record.
 async fn two_docs(srv: &TestServer, su: &str) -> Value {
-    let (s, c) = srv
-        .send(
-            "POST",
-            "/api/collections",
-            Some(su),
-            Some(
-                json!({"name": "docs", "listRule": "", "viewRule": "", "createRule": "",
-                "updateRule": "", "deleteRule": "",
-                "fields": [{"name": "title", "type": "text"},
-                           {"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 1000000}]}),
-            ),
-        )
-        .await;
-    assert_eq!(s, 200, "{c}");
-    let form = Form::new().text("title", "a first").part(
-        "doc",
-        Part::bytes(b"original bytes".to_vec()).file_name("a.txt"),
-    );
-    let (s, first) = srv
-        .send_multipart(reqwest::Method::POST, "/api/collections/docs/records", form)
-        .await;
-    assert_eq!(s, 200, "{first}");
+    let (_, first) = record_with_a_file(srv, su, "a first", b"original bytes").await;
     let (s, _) = srv
         .send(
             "POST",
