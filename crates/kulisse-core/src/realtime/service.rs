@@ -189,14 +189,19 @@ impl Drop for Connection {
         if !self.client.is_current(self.stream) {
             return;
         }
+        // Read before taking the dropped clients' lock: a subscription request takes that
+        // lock while holding the client's state.
+        let resumable = !inner.closing.load(Ordering::Acquire) && self.client.state().bound;
+        // The client leaves the live clients and joins the dropped ones under the dropped
+        // clients' lock: a change set delivered in between would otherwise find it in
+        // neither, and forget what its resume is owed.
+        let mut dropped = inner.dropped();
         if let Ok(mut clients) = inner.clients.write() {
             clients.remove(&self.client_id);
         }
         self.client.close();
-        if !inner.closing.load(Ordering::Acquire) && self.client.state().bound {
-            inner
-                .dropped()
-                .keep(Arc::clone(&self.client), self.at, self.ended);
+        if resumable {
+            dropped.keep(Arc::clone(&self.client), self.at, self.ended);
         }
     }
 }
