@@ -260,6 +260,7 @@ impl Services {
                 blobs,
                 settings.clone(),
                 auth.clone(),
+                mail.clone(),
                 ambient.clone(),
                 scratch.unwrap_or_else(std::env::temp_dir),
             )

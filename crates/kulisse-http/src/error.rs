@@ -266,9 +266,10 @@ fn status_of(e: &CoreError) -> StatusCode {
         },
         CoreError::Backups(e) => match e {
             BackupError::NoAccess => FORBIDDEN,
-            BackupError::Busy | BackupError::Failed(_) | BackupError::Unrestorable(_) => {
-                BAD_REQUEST
-            }
+            BackupError::Busy
+            | BackupError::NotMade(_)
+            | BackupError::Failed(_)
+            | BackupError::Unrestorable(_) => BAD_REQUEST,
         },
         CoreError::UnknownCollection | CoreError::NotFound | CoreError::UnknownCron => NOT_FOUND,
         CoreError::SuperusersOnly => FORBIDDEN,

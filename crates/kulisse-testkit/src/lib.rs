@@ -27,4 +27,4 @@ pub use oauth2::{
 };
 pub use server::{TestServer, cut_listeners};
 pub use sse::{Frame, Sse};
-pub use storage::{STORAGE, TestStorage, current_storage, fresh_bucket, s3_url};
+pub use storage::{STORAGE, TestStorage, bucket, current_storage, fresh_bucket, s3_url};

@@ -536,6 +536,26 @@ impl AuthService {
             .await
     }
 
+    /// The superusers' email addresses: whom the app tells of its own failures.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn superuser_emails(&self) -> Result<Vec<String>, CoreError> {
+        let c = self
+            .registry
+            .get(SUPERUSERS)
+            .ok_or(CoreError::UnknownCollection)?;
+        Ok(self
+            .store
+            .select(Select::all(c))
+            .await?
+            .rows
+            .iter()
+            .filter_map(|row| row.get("email").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect())
+    }
+
     pub(super) async fn find_by_email(
         &self,
         c: &Arc<Collection>,

@@ -14,7 +14,12 @@ pub enum BackupError {
     /// data is untouched.
     #[error("Failed to restore the backup: {0}.")]
     Unrestorable(String),
-    /// The backup could not be made, listed, found or deleted; the cause is logged, or
+    /// The backup could not be made, for the cause given: clients see PocketBase's
+    /// message; the cause is logged, and mailed to the superusers when a scheduled backup
+    /// fails.
+    #[error("Failed to create backup.")]
+    NotMade(String),
+    /// The backup could not be listed, found or deleted; the cause is logged, or
     /// (for a missing backup, as PocketBase) shown.
     #[error("{0}")]
     Failed(String),

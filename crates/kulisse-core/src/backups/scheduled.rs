@@ -1,6 +1,7 @@
 //! The scheduled backup: while `backups.cron` is set, the job `__auto_pb_backup__` makes a
 //! backup named `@auto_pb_backup_<app>_<time>.zip` at its minutes and then deletes the
 //! oldest scheduled ones beyond `backups.cronMaxKeep` (backups made by hand are kept).
+//! When it fails, every superuser is mailed: nobody watches a nightly job's log.
 
 use std::sync::Arc;
 
@@ -22,9 +23,41 @@ impl BackupService {
         let service = self.clone();
         let run: Run = Arc::new(move || {
             let service = service.clone();
-            Box::pin(async move { service.scheduled_backup().await })
+            Box::pin(async move {
+                let made = service.scheduled_backup().await;
+                if let Err(e) = &made {
+                    service.tell_superusers(e).await;
+                }
+                made
+            })
         });
         Job::new(AUTO_JOB, &cron, run).ok()
+    }
+
+    /// Mails every superuser that the scheduled backup failed with `error` (when mail is
+    /// set up; otherwise the cron's log line is all there is).
+    async fn tell_superusers(&self, error: &CoreError) {
+        let Some(mail) = &self.inner.mail else {
+            return;
+        };
+        let emails = match self.inner.auth.superuser_emails().await {
+            Ok(emails) => emails,
+            Err(e) => {
+                tracing::warn!(error = %e, "the superusers to tell of a failed backup are unknown");
+                return;
+            }
+        };
+        let why = match error {
+            CoreError::Backups(BackupError::NotMade(cause)) => cause.clone(),
+            other => other.to_string(),
+        };
+        let text = format!(
+            "The scheduled backup ({AUTO_JOB}) failed: {why}. The backups made so far are \
+             listed under Settings > Backups; the server's log has the details."
+        );
+        for email in emails {
+            mail.send_later(mail.notice(&email, "Scheduled backup failed", &text));
+        }
     }
 
     /// Makes a scheduled backup, then keeps the newest `cronMaxKeep` scheduled ones.

@@ -17,6 +17,7 @@ use crate::collections::service::require_superuser;
 use crate::error::CoreError;
 use crate::files::store::{Blob, BlobStore};
 use crate::files::{BlobStores, FileStorage};
+use crate::mail::MailService;
 use crate::settings::SettingsService;
 use crate::{Ambient, Auth};
 
@@ -35,7 +36,9 @@ pub(super) struct Inner {
     pub(super) files: Option<FileStorage>,
     blobs: Arc<dyn BlobStores>,
     pub(super) settings: SettingsService,
-    auth: AuthService,
+    pub(super) auth: AuthService,
+    /// Tells the superusers when a scheduled backup fails.
+    pub(super) mail: Option<MailService>,
     pub(super) ambient: Ambient,
     pub(super) scratch: PathBuf,
     /// Set while this node makes or restores a backup.
@@ -78,6 +81,7 @@ impl BackupService {
         blobs: Arc<dyn BlobStores>,
         settings: SettingsService,
         auth: AuthService,
+        mail: Option<MailService>,
         ambient: Ambient,
         scratch: PathBuf,
     ) -> BackupService {
@@ -89,6 +93,7 @@ impl BackupService {
                 blobs,
                 settings,
                 auth,
+                mail,
                 ambient,
                 scratch,
                 running: Arc::default(),
@@ -120,6 +125,16 @@ impl BackupService {
     /// being made or restored here.
     pub fn can_backup(&self) -> bool {
         !self.inner.running.load(Ordering::Relaxed)
+    }
+
+    /// Where backups are kept now, in words.
+    fn destination_name(&self) -> String {
+        let settings = self.inner.settings.snapshot();
+        if settings.backups.s3.enabled {
+            format!("the bucket {}", settings.backups.s3.bucket)
+        } else {
+            "the data dir's backups/".to_owned()
+        }
     }
 
     /// Where backups are kept now.
@@ -217,7 +232,7 @@ impl BackupService {
         let made = self.make(work.path(), key, now, progress).await;
         made.map_err(|e| {
             tracing::error!(backup = %key, error = %e, "backup failed");
-            BackupError::Failed("Failed to create backup.".into()).into()
+            BackupError::NotMade(e).into()
         })
     }
 
@@ -233,21 +248,26 @@ impl BackupService {
         let content = work.join("content");
         tokio::fs::create_dir_all(&content)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(in_step("preparing the scratch dir"))?;
         progress("snapshot of the data");
         inner
             .data
             .snapshot(&content)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(in_step("snapshot of the data"))?;
         if let Some(logs) = &inner.logs {
             progress("snapshot of the request log");
-            logs.snapshot(&content).await.map_err(|e| e.to_string())?;
+            logs.snapshot(&content)
+                .await
+                .map_err(in_step("snapshot of the request log"))?;
         }
         if let Some(files) = &inner.files {
             progress("copying the uploaded files");
-            let store = files.current().map_err(|e| e.to_string())?;
-            copy_files(&*store, &content.join("storage")).await?;
+            let copying = "copying the uploaded files";
+            let store = files.current().map_err(in_step(copying))?;
+            copy_files(&*store, &content.join("storage"))
+                .await
+                .map_err(in_step(copying))?;
         }
         let engine = match inner.data.engine() {
             Engine::Sqlite => "sqlite",
@@ -259,14 +279,15 @@ impl BackupService {
         progress("zipping");
         tokio::task::spawn_blocking(move || archive::write(&from, &to, engine, created))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(in_step("zipping"))?
+            .map_err(in_step("zipping"))?;
         progress("storing the backup");
+        let storing = format!("storing the backup in {}", self.destination_name());
         self.destination()
-            .map_err(|e| e.to_string())?
+            .map_err(in_step(&storing))?
             .put(key, &zip)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(in_step(&storing))
     }
 
     /// Whether `auth` may upload a backup: asked before its body is read, so nobody else
@@ -378,6 +399,12 @@ impl Drop for Exclusive {
     }
 }
 
+/// Names the step of making a backup that failed with an error: what the log and the
+/// superusers' mail show.
+fn in_step<E: std::fmt::Display>(step: &str) -> impl FnOnce(E) -> String + '_ {
+    move |e| format!("{step}: {e}")
+}
+
 /// A fresh directory under `scratch` (created if missing), removed when dropped.
 pub(super) fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError> {
     std::fs::create_dir_all(scratch)
@@ -388,7 +415,7 @@ pub(super) fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError
         })
         .map_err(|e| {
             tracing::error!(error = %e, dir = %scratch.display(), "no room for a backup");
-            BackupError::Failed("Failed to create backup.".into()).into()
+            BackupError::NotMade(format!("no room in {}: {e}", scratch.display())).into()
         })
 }
 

@@ -8,6 +8,7 @@ use kulisse_schema::{CollectionKind, FieldError, FieldErrors};
 use metrics::{counter, gauge};
 use serde_json::{Value, json};
 
+use super::template::escape_html;
 use super::{Address, MailError, Mailer, Mailers, Message, Placeholders, Template, TemplateKind};
 use crate::auth::Auth;
 use crate::collections::Registry;
@@ -64,6 +65,26 @@ impl MailService {
             },
             subject,
             html,
+        }
+    }
+
+    /// A notice from the app to an operator at `to` (a scheduled job that failed): the
+    /// app's name before `subject`, and `text` as the body's one paragraph.
+    pub fn notice(&self, to: &str, subject: &str, text: &str) -> Message {
+        let settings = self.settings.snapshot();
+        let app = &settings.meta.app_name;
+        Message {
+            from: sender(&settings),
+            to: Address {
+                name: String::new(),
+                email: to.to_owned(),
+            },
+            subject: format!("[{app}] {subject}"),
+            html: format!(
+                "<p>{}</p>\n<p>{}</p>",
+                escape_html(text),
+                escape_html(&settings.meta.app_url)
+            ),
         }
     }
 

@@ -141,7 +141,7 @@ impl Placeholders {
 }
 
 /// `text` safe anywhere in HTML, quoted attributes included.
-fn escape_html(text: &str) -> String {
+pub(super) fn escape_html(text: &str) -> String {
     html_escape::encode_quoted_attribute(text).into_owned()
 }
 

@@ -4,7 +4,9 @@
 
 use std::io::Read;
 
-use kulisse_testkit::{TestServer, engine_tests};
+use kulisse_testkit::{
+    TestServer, bucket, engine_tests, fresh_bucket, mail_to, s3_url, smtp_settings,
+};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -15,6 +17,8 @@ engine_tests!(
     only_superusers_reach_backups,
     a_backup_schedule_makes_backups_and_keeps_the_newest,
     an_uploaded_backup_is_stored_as_it_came,
+    backups_go_to_the_bucket_backups_s3_names,
+    a_failed_scheduled_backup_is_mailed_to_every_superuser,
 );
 
 /// A public collection `docs` (anyone may list, view, create, update and delete) with a
@@ -442,4 +446,163 @@ async fn an_uploaded_backup_is_stored_as_it_came() {
     );
     assert_eq!(upload(&srv, None, "mine.zip", &original).await.0, 401);
     assert_eq!(keys(&srv, &su).await.len(), 2);
+}
+
+async fn backups_go_to_the_bucket_backups_s3_names() {
+    if s3_url().is_none() {
+        eprintln!("skipped: KULISSE_TEST_S3_URL is not set");
+        return;
+    }
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (_, record) = record_with_a_file(&srv, &su, "to the bucket", b"bucket bytes").await;
+    let s3 = fresh_bucket().await;
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"backups": {"s3": s3}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/settings/test/s3",
+            Some(&su),
+            Some(json!({"filesystem": "backups"})),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let (s, _) = srv
+        .send(
+            "POST",
+            "/api/backups",
+            Some(&su),
+            Some(json!({"name": "in-bucket.zip"})),
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(keys(&srv, &su).await, ["in-bucket.zip"]);
+    let stored = bucket(&s3);
+    assert_eq!(
+        stored.list("").await.unwrap(),
+        ["in-bucket.zip"],
+        "the backup is in the bucket"
+    );
+    let token = file_token(&srv, &su).await;
+    let downloaded = download(&srv, "in-bucket.zip", &token)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        entries(&downloaded)
+            .iter()
+            .any(|(n, c)| n.starts_with("storage/") && c == b"bucket bytes"),
+        "the uploaded file is in the backup"
+    );
+    // Restored from the bucket.
+    let path = format!(
+        "/api/collections/docs/records/{}",
+        record["id"].as_str().unwrap()
+    );
+    let (s, _) = srv
+        .send("PATCH", &path, None, Some(json!({"title": "changed"})))
+        .await;
+    assert_eq!(s, 200);
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/backups/in-bucket.zip/restore",
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let (s, back) = srv.send("GET", &path, None, None).await;
+    assert_eq!(
+        (s, &back["title"]),
+        (200, &json!("to the bucket")),
+        "{back}"
+    );
+    let (s, _) = srv
+        .send("DELETE", "/api/backups/in-bucket.zip", Some(&su), None)
+        .await;
+    assert_eq!(s, 204);
+    let left = stored.list("").await.unwrap();
+    assert!(
+        left.len() == 1 && left[0].starts_with("pre_restore_"),
+        "deleted from the bucket; the restore's undo is kept there: {left:?}"
+    );
+    // Back to the data dir: the bucket's backups are not listed there.
+    let (s, _) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"backups": {"s3": {"enabled": false}}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        keys(&srv, &su).await.is_empty(),
+        "{:?}",
+        keys(&srv, &su).await
+    );
+}
+
+async fn a_failed_scheduled_backup_is_mailed_to_every_superuser() {
+    let (Some(smtp), Some(_)) = (smtp_settings(), s3_url()) else {
+        eprintln!("skipped: KULISSE_TEST_SMTP or KULISSE_TEST_S3_URL is not set");
+        return;
+    };
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let to = format!(
+        "backup-{}@example.com",
+        srv.base.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections/_superusers/records",
+            Some(&su),
+            Some(json!({"email": to, "password": "second-superuser",
+                "passwordConfirm": "second-superuser"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // A bucket that is not there: the backup cannot be stored.
+    let mut s3 = fresh_bucket().await;
+    s3["bucket"] = json!("kulisse-no-such-backup-bucket");
+    let settings = json!({"smtp": smtp, "meta": {"appName": "Shop <One>"},
+        "backups": {"cron": "0 3 * * *", "cronMaxKeep": 2, "s3": s3}});
+    let (s, body) = srv
+        .send("PATCH", "/api/settings", Some(&su), Some(settings))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = srv
+        .send("POST", "/api/crons/__auto_pb_backup__", Some(&su), None)
+        .await;
+    assert_eq!(s, 204);
+    let mails = mail_to(&to, 1).await;
+    assert_eq!(mails.len(), 1, "one notice: {mails:?}");
+    assert_eq!(mails[0].subject, "[Shop <One>] Scheduled backup failed");
+    assert!(
+        mails[0].body.contains("__auto_pb_backup__")
+            && mails[0]
+                .body
+                .contains("storing the backup in the bucket kulisse-no-such-backup-bucket"),
+        "the body says what failed: {}",
+        mails[0].body
+    );
+    // A backup made by hand is the superuser's own answer: no mail for it.
+    let (s, _) = srv
+        .send("POST", "/api/backups", Some(&su), Some(json!({})))
+        .await;
+    assert_eq!(s, 400);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(mail_to(&to, 1).await.len(), 1);
 }
