@@ -140,8 +140,11 @@ impl CoreError {
             CoreError::Query(e) => e.message(),
             CoreError::Realtime(e) => e.to_string().into(),
             CoreError::Backups(e) => e.to_string().into(),
-            CoreError::Store(StoreError::Unavailable) => {
+            CoreError::Store(StoreError::Unavailable | StoreError::Io(_)) => {
                 "The service is temporarily unavailable.".into()
+            }
+            CoreError::Store(StoreError::NoSpace) => {
+                "Not enough disk space to save the change; nothing was saved.".into()
             }
             CoreError::Store(_) => GENERIC_BAD_REQUEST.into(),
             CoreError::UnknownCollection

@@ -160,6 +160,10 @@ impl From<CoreError> for ApiError {
                 json!({})
             }
             CoreError::Store(StoreError::Unavailable) => json!({}),
+            CoreError::Store(StoreError::NoSpace) => {
+                tracing::error!("the database has no space left: writes fail until it has");
+                json!({})
+            }
             CoreError::Store(cause) => {
                 tracing::error!(error = %cause, "storage failure");
                 json!({})
@@ -274,7 +278,10 @@ fn status_of(e: &CoreError) -> StatusCode {
         CoreError::UnknownCollection | CoreError::NotFound | CoreError::UnknownCron => NOT_FOUND,
         CoreError::SuperusersOnly => FORBIDDEN,
         CoreError::Invalid { .. } => BAD_REQUEST,
-        CoreError::Store(StoreError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+        CoreError::Store(StoreError::Unavailable | StoreError::Io(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        CoreError::Store(StoreError::NoSpace) => StatusCode::INSUFFICIENT_STORAGE,
         CoreError::Store(_) => BAD_REQUEST,
     }
 }
@@ -629,6 +636,18 @@ mod tests {
             ),
             (
                 CoreError::Store(StoreError::Unavailable),
+                503,
+                "The service is temporarily unavailable.",
+                json!({}),
+            ),
+            (
+                CoreError::Store(StoreError::NoSpace),
+                507,
+                "Not enough disk space to save the change; nothing was saved.",
+                json!({}),
+            ),
+            (
+                CoreError::Store(StoreError::Io("secret path".into())),
                 503,
                 "The service is temporarily unavailable.",
                 json!({}),

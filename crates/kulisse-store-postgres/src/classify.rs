@@ -39,6 +39,8 @@ pub(crate) fn classify(e: &tokio_postgres::Error, collection: Option<&Collection
             StoreError::Unavailable
         }
         c if c.code().starts_with("42") => StoreError::InvalidQuery(db.message().to_owned()),
+        c if *c == SqlState::DISK_FULL => StoreError::NoSpace,
+        c if *c == SqlState::IO_ERROR => StoreError::Io(db.message().to_owned()),
         _ => StoreError::Other(db.message().to_owned()),
     }
 }

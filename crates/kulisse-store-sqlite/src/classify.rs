@@ -23,6 +23,8 @@ pub(crate) fn classify(e: rusqlite::Error) -> StoreError {
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::CannotOpen => {
                 StoreError::Unavailable
             }
+            ErrorCode::DiskFull => StoreError::NoSpace,
+            ErrorCode::SystemIoFailure => StoreError::Io(e.to_string()),
             _ => StoreError::Other(e.to_string()),
         },
         _ => StoreError::Other(e.to_string()),

@@ -422,7 +422,7 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>, commits: &AtomicU64) {
     if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         let err = classify(e);
         for (_, _, reply) in batch {
-            let _ = reply.send(Err(clone_err(&err)));
+            let _ = reply.send(Err(err.clone()));
         }
         return;
     }
@@ -451,7 +451,7 @@ fn run_batch(conn: &Connection, batch: Vec<WriteTask>, commits: &AtomicU64) {
     for (reply, result) in replies {
         let result = match &failure {
             None => result,
-            Some(err) => result.and(Err(clone_err(err))),
+            Some(err) => result.and(Err(err.clone())),
         };
         let _ = reply.send(result);
     }
@@ -481,12 +481,4 @@ fn run_job(
 /// these four to six statements again for every write job.
 pub(crate) fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
-}
-
-fn clone_err(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable => StoreError::Unavailable,
-        StoreError::Interrupted => StoreError::Interrupted,
-        other => StoreError::Other(other.to_string()),
-    }
 }

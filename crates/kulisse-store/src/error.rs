@@ -1,7 +1,8 @@
 //! The one error type engines report; each engine maps driver errors here in one place.
 
-/// Why a storage operation failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a storage operation failed. Clone: a failed commit fails every job of its batch
+/// with the same error.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The addressed row does not exist.
     #[error("no such row")]
@@ -38,6 +39,14 @@ pub enum StoreError {
         /// The newest version this binary knows.
         known: i64,
     },
+    /// The disk (or the database server's) is full: nothing of the write was kept, and
+    /// writes succeed again once there is room.
+    #[error("no space left for the database")]
+    NoSpace,
+    /// The database's files could not be read or written (an I/O error): nothing of the
+    /// write was kept. The message is for logs, never for clients.
+    #[error("database I/O error: {0}")]
+    Io(String),
     /// Anything else; the message is for logs, never for clients.
     #[error("storage error: {0}")]
     Other(String),

@@ -17,7 +17,7 @@ use crate::process::ServerProcess;
 const WRITERS: usize = 8;
 
 /// The ids of every record of `acks`, read page by page.
-async fn stored_ids(srv: &ServerProcess) -> HashSet<String> {
+pub async fn stored_ids(srv: &ServerProcess) -> HashSet<String> {
     let mut ids = HashSet::new();
     for page in 1.. {
         let (s, body) = srv
@@ -104,17 +104,21 @@ async fn acknowledged_writes_survive_kill_9() {
             lost.len(),
             acked.len()
         );
-        let db = rusqlite::Connection::open_with_flags(
-            srv.dir().join("data.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        let verdict: String = db
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
+        let verdict = integrity_check(srv.dir());
         assert_eq!(verdict, "ok", "run {run}");
     }
     let total = acknowledged.lock().unwrap().len();
     eprintln!("{runs} crashes, {total} acknowledged writes, none lost");
     assert!(total > runs, "the bursts wrote too little to test anything");
+}
+
+/// What `PRAGMA integrity_check` says of the data dir `dir`'s database.
+pub fn integrity_check(dir: &std::path::Path) -> String {
+    let db = rusqlite::Connection::open_with_flags(
+        dir.join("data.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
 }

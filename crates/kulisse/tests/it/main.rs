@@ -17,6 +17,7 @@ mod compat;
 mod crash;
 mod crons;
 mod db;
+mod disk_faults;
 mod expand_graph;
 mod files;
 mod filters;

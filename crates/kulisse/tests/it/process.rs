@@ -50,6 +50,21 @@ impl ServerProcess {
 
     async fn start_over(engine: TestEngine, flags: &[&str]) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
+        Self::start_over_dir(engine, dir, flags, &[]).await
+    }
+
+    /// The binary on SQLite over `dir` (made by the test: on a size-limited mount, say),
+    /// with `env` added to its environment (a fault shim's `LD_PRELOAD`, say).
+    pub async fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> ServerProcess {
+        Self::start_over_dir(TestEngine::Sqlite, dir, &[], env).await
+    }
+
+    async fn start_over_dir(
+        engine: TestEngine,
+        dir: tempfile::TempDir,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         let db = match engine {
             TestEngine::Sqlite => None,
             TestEngine::Postgres => Some(
@@ -71,7 +86,7 @@ impl ServerProcess {
             .output()
             .unwrap();
         assert!(upsert.status.success(), "{upsert:?}");
-        Self::serve(dir, db, flags)
+        Self::serve(dir, db, flags, env)
     }
 
     /// Another node on this process's PostgreSQL database, with a data dir of its own.
@@ -82,15 +97,21 @@ impl ServerProcess {
     /// [`ServerProcess::join`] with more `serve` flags.
     pub fn join_with(&self, flags: &[&str]) -> ServerProcess {
         let db = self.db.clone().expect("a node on PostgreSQL");
-        Self::serve(tempfile::tempdir().unwrap(), Some(db), flags)
+        Self::serve(tempfile::tempdir().unwrap(), Some(db), flags, &[])
     }
 
-    fn serve(dir: tempfile::TempDir, db: Option<String>, flags: &[&str]) -> ServerProcess {
+    fn serve(
+        dir: tempfile::TempDir,
+        db: Option<String>,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         let mut child = Command::new(BIN)
             .args(["serve", "--http", "127.0.0.1:0", "--dir"])
             .arg(dir.path())
             .args(db_args(db.as_deref()))
             .args(flags)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -139,13 +160,14 @@ impl ServerProcess {
     }
 
     /// Kills the process at once (SIGKILL: no shutdown, nothing flushed) and starts the
-    /// binary again on the same data dir, as after a crash.
+    /// binary again on the same data dir, as after a crash (without the environment
+    /// [`ServerProcess::start_in`] added: the fault is gone).
     pub fn kill_and_restart(mut self) -> ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let placeholder = tempfile::tempdir().unwrap();
         let dir = std::mem::replace(&mut self._dir, placeholder);
-        Self::serve(dir, self.db.take(), &[])
+        Self::serve(dir, self.db.take(), &[], &[])
     }
 
     /// Its data dir.
