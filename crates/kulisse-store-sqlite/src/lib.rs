@@ -10,6 +10,7 @@
 //! Must not depend on: kulisse-core, HTTP types, other engines.
 
 mod budget;
+mod checkpoint;
 mod classify;
 mod codec;
 mod ddl;

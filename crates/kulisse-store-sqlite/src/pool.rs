@@ -1,4 +1,5 @@
-//! Connections and threads: one writer thread with group commit, N reader threads, WAL.
+//! Connections and threads: one writer thread with group commit, N reader threads, a
+//! background checkpointer, WAL.
 //!
 //! SQLite allows one writer at a time; funnelling every write through one thread means no
 //! request ever sees "database is locked", and batching the jobs that queue up while a
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::budget::Ticket;
+use crate::checkpoint::Checkpointer;
 use crate::classify::classify;
 use crate::tx::SqliteTx;
 
@@ -74,17 +76,9 @@ pub(crate) enum Role {
     Scan,
     /// Point reads by primary key on a runtime thread ([`crate::inline`]).
     Point,
+    /// The background checkpointer ([`crate::checkpoint`]).
+    Checkpoint,
 }
-
-/// WAL size, in pages, at which a commit on the writer copies the WAL back into the database
-/// file (SQLite's default is 1,000).
-///
-/// NOTE: the checkpoint runs on the writer thread and ends with an fsync, so every write
-/// queued behind it waits. At 1,000 pages a stream of creates stalled every ~500 records
-/// (p99 6–10 ms at 16 clients); at 10,000 (a WAL of up to ~40 MB) creates ran ~15 % faster
-/// with p99 ~1.2 ms, and the rarer stall took at most ~50 ms in 100k creates. Pauses in the
-/// writes checkpoint earlier anyway ([`IDLE_CHECKPOINT_AFTER`]).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 
 /// Opens a connection with the pragmas every kulisse connection uses.
 ///
@@ -95,7 +89,7 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 /// pages it touched into the process's RSS once more, so the writer and the point-read
 /// connections keep bounded caches instead.
 pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
-    let flags = if role == Role::Write {
+    let flags = if matches!(role, Role::Write | Role::Checkpoint) {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -110,7 +104,8 @@ pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
     conn.set_prepared_statement_cache_capacity(256);
     if role == Role::Write {
         switch_to_wal(&conn)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        // The checkpointer copies the WAL back (crate::checkpoint).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
     // NOTE: synchronous=NORMAL in WAL mode keeps every commit once the process dies (the WAL
     // is written before the commit returns); only an OS crash or power loss can drop the most
@@ -122,11 +117,13 @@ pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
         Role::Write => (0, 8_000),
         Role::Scan => (256 << 20, 2_000),
         Role::Point => (0, 2_000),
+        // It reads only the WAL and its index, and writes the file directly.
+        Role::Checkpoint => (0, 500),
     };
     conn.pragma_update(None, "mmap_size", mmap_bytes)?;
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     crate::functions::register(&conn)?;
-    if role != Role::Point {
+    if matches!(role, Role::Write | Role::Scan) {
         crate::budget::install(&mut conn)?;
     }
     Ok(conn)
@@ -183,9 +180,13 @@ impl Pool {
         let commits = Arc::new(AtomicU64::new(0));
         let writer_commits = Arc::clone(&commits);
         let batches = Batches::new(path);
+        let checkpointer = Checkpointer::start(open(path, Role::Checkpoint)?, &batches.db)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let handle = std::thread::Builder::new()
             .name("sqlite-write".into())
-            .spawn(move || writer_loop(writer, write_rx, &writer_commits, &batches))
+            .spawn(move || {
+                writer_loop(writer, write_rx, &writer_commits, &batches, checkpointer);
+            })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         threads.push(handle);
         Ok(Pool {
@@ -313,9 +314,6 @@ impl Pool {
     }
 }
 
-/// How long the writer waits without work before it checkpoints the WAL.
-const IDLE_CHECKPOINT_AFTER: Duration = Duration::from_millis(250);
-
 /// The writer's metrics: how many jobs each commit folds together, and how long each
 /// transaction takes, labelled with the database file's name (`data`, `logs`). Looked up
 /// per batch (a batch costs an fsync; the lookup is nothing beside it), so a recorder
@@ -361,24 +359,9 @@ fn writer_loop(
     rx: flume::Receiver<WriteTask>,
     commits: &AtomicU64,
     batches: &Batches,
+    checkpointer: Checkpointer,
 ) {
-    let mut dirty = false;
-    loop {
-        let first = if dirty {
-            match rx.recv_timeout(IDLE_CHECKPOINT_AFTER) {
-                Ok(task) => task,
-                Err(flume::RecvTimeoutError::Timeout) => {
-                    dirty = !idle_checkpoint(&conn);
-                    continue;
-                }
-                Err(flume::RecvTimeoutError::Disconnected) => break,
-            }
-        } else {
-            match rx.recv() {
-                Ok(task) => task,
-                Err(_) => break,
-            }
-        };
+    while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -389,28 +372,11 @@ fn writer_loop(
         let (jobs, started) = (batch.len(), Instant::now());
         run_batch(&conn, batch, commits);
         batches.record(jobs, started.elapsed());
-        dirty = true;
+        checkpointer.after_commit(&conn);
     }
+    checkpointer.stop();
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
-    }
-}
-
-/// Copies the WAL into the database file once writes pause; true when all of it was
-/// copied. Readers of a fully checkpointed WAL read the database file directly instead of
-/// looking every page up in the WAL index first, which made point reads after a burst of
-/// writes ~5 % dearer. PASSIVE never waits for readers: what a reader still needs stays in
-/// the WAL, and the writer tries again after the next pause.
-fn idle_checkpoint(conn: &Connection) -> bool {
-    let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-    });
-    match outcome {
-        Ok((wal_frames, copied)) => copied >= wal_frames,
-        Err(e) => {
-            tracing::warn!(error = %e, "idle WAL checkpoint failed");
-            true
-        }
     }
 }
 

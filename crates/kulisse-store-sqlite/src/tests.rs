@@ -776,3 +776,53 @@ async fn reads_past_the_timeout_are_interrupted_and_leave_the_other_jobs_of_thei
     kept.unwrap();
     assert_eq!(ids(&store, &c, Cond::True).await, vec!["kept"]);
 }
+
+/// Under a stream of writes that never pauses, the background checkpointer copies the WAL
+/// and the writer lets it start over: it stays near `START_OVER_AT` frames instead of
+/// growing with everything written (a checkpoint beside the writer alone never finishes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_wal_starts_over_under_writes_that_never_pause() {
+    let (dir, store, c) = seeded().await;
+    let store = Arc::new(store);
+    let wal = dir.path().join("data.db-wal");
+    let frame = 4096 + 24;
+    // Rows of ~8 KB: about three frames each, so ~3.6 times the WAL's limit in all.
+    let rows = 12_000;
+    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (store, c, written) = (Arc::clone(&store), Arc::clone(&c), Arc::clone(&written));
+            tokio::spawn(async move {
+                let big = "x".repeat(8_000);
+                loop {
+                    let n = written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= rows {
+                        return;
+                    }
+                    let (c, big) = (Arc::clone(&c), big.clone());
+                    transact::<_, StoreError, _>(&*store, move |tx| {
+                        tx.insert(&c, &row(json!({"id": format!("w{w}n{n}"), "title": format!("t{n}"), "meta": big})))
+                    })
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut longest = 0;
+    while writers.iter().any(|w| !w.is_finished()) {
+        longest = longest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let limit = 2 * crate::checkpoint::START_OVER_AT as u64 * frame;
+    assert!(
+        longest < limit,
+        "the WAL grew to {} MB (limit {} MB)",
+        longest >> 20,
+        limit >> 20
+    );
+    assert!(
+        std::fs::metadata(&wal).unwrap().len() > 0,
+        "the writes went through the WAL"
+    );
+}

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 
+use super::paced::{Paced, Pacer};
+
 /// The manifest's entry name.
 pub(super) const MANIFEST: &str = "kulisse-backup.json";
 /// The manifest's format this kulisse writes and reads.
@@ -43,7 +45,8 @@ struct Entry {
 /// Zips every file under `dir` into `to` (names relative to `dir`, `/`-separated), with
 /// the manifest last.
 pub(super) fn write(dir: &Path, to: &Path, engine: &str, created: String) -> std::io::Result<()> {
-    let mut zip = zip::ZipWriter::new(BufWriter::new(File::create(to)?));
+    let pacer = Pacer::new(to.parent().unwrap_or(dir))?;
+    let mut zip = zip::ZipWriter::new(Paced::new(BufWriter::new(File::create(to)?), pacer));
     let options = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
@@ -73,6 +76,7 @@ pub(super) fn write(dir: &Path, to: &Path, engine: &str, created: String) -> std
     serde_json::to_writer_pretty(&mut zip, &manifest)?;
     zip.finish()
         .map_err(std::io::Error::other)?
+        .into_inner()
         .into_inner()
         .map_err(std::io::IntoInnerError::into_error)?
         .sync_all()

@@ -12,6 +12,7 @@
 mod archive;
 mod error;
 mod name;
+mod paced;
 mod restore;
 mod scheduled;
 mod service;

@@ -9,6 +9,7 @@ use kulisse_store::{Engine, Store};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
+use super::paced::Pacer;
 use super::{BackupError, Progress, archive, name};
 use crate::auth::AuthService;
 use crate::changes::Writer;
@@ -265,7 +266,8 @@ impl BackupService {
             progress("copying the uploaded files");
             let copying = "copying the uploaded files";
             let store = files.current().map_err(in_step(copying))?;
-            copy_files(&*store, &content.join("storage"))
+            let pacer = Pacer::new(&content).map_err(in_step(copying))?;
+            copy_files(&*store, &content.join("storage"), pacer)
                 .await
                 .map_err(in_step(copying))?;
         }
@@ -277,7 +279,17 @@ impl BackupService {
         let created = kulisse_schema::datetime::format(now);
         let (from, to) = (content.clone(), zip.clone());
         progress("zipping");
-        tokio::task::spawn_blocking(move || archive::write(&from, &to, engine, created))
+        // On a thread of its own, behind requests: compressing a large database is seconds
+        // of CPU that creates arriving meanwhile would otherwise wait for.
+        let (zipped, zipping) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("backup-zip".into())
+            .spawn(move || {
+                crate::priority::run_behind_requests();
+                let _ = zipped.send(archive::write(&from, &to, engine, created));
+            })
+            .map_err(in_step("zipping"))?;
+        zipping
             .await
             .map_err(in_step("zipping"))?
             .map_err(in_step("zipping"))?;
@@ -419,8 +431,12 @@ pub(super) fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError
         })
 }
 
-/// Copies every blob of `store` into `to`, under its key.
-pub(super) async fn copy_files(store: &dyn BlobStore, to: &Path) -> Result<(), String> {
+/// Copies every blob of `store` into `to`, under its key, flushing as `pacer` says.
+pub(super) async fn copy_files(
+    store: &dyn BlobStore,
+    to: &Path,
+    mut pacer: Pacer,
+) -> Result<(), String> {
     for key in store.list("").await.map_err(|e| e.to_string())? {
         // Keys are the store's own (`{collectionId}/{recordId}/{name}`); none climbs out.
         if key
@@ -440,9 +456,12 @@ pub(super) async fn copy_files(store: &dyn BlobStore, to: &Path) -> Result<(), S
             .await
             .map_err(|e| e.to_string())?;
         while let Some(chunk) = blob.body.next().await {
-            file.write_all(&chunk.map_err(|e| e.to_string())?)
-                .await
-                .map_err(|e| e.to_string())?;
+            let chunk = chunk.map_err(|e| e.to_string())?;
+            file.write_all(&chunk).await.map_err(|e| e.to_string())?;
+            if pacer.wrote(chunk.len() as u64) {
+                file.flush().await.map_err(|e| e.to_string())?;
+                pacer.flush_async().await.map_err(|e| e.to_string())?;
+            }
         }
         file.flush().await.map_err(|e| e.to_string())?;
     }
