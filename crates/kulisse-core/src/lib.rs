@@ -140,6 +140,10 @@ pub struct Config {
     pub realtime: realtime::Config,
     /// The request log's share of the CPU.
     pub logs: logs::Config,
+    /// Opened for one command (`kulisse backup`, `kulisse superuser`), beside a server
+    /// that may run on the same data: scheduled jobs are left to the server (on SQLite
+    /// their claims do not reach across processes, so both would run them).
+    pub one_shot: bool,
 }
 
 impl Services {
@@ -266,6 +270,7 @@ impl Services {
             )
         });
         let crons = crons::CronService::start(
+            !config.one_shot,
             Arc::clone(&records.store),
             ambient.clone(),
             crons::builtin(Arc::clone(&records.store), auth.clone(), logs.clone()),

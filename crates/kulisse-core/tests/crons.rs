@@ -41,8 +41,8 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 async fn a_due_job_runs_once_per_minute_on_one_node(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     let runs = Arc::new(AtomicUsize::new(0));
     let job = || counting("0 */6 * * *", &runs, Duration::ZERO);
-    let node_a = CronService::start(a, Ambient::system(), vec![job()], Arc::new(Vec::new));
-    let node_b = CronService::start(b, Ambient::system(), vec![job()], Arc::new(Vec::new));
+    let node_a = CronService::start(false, a, Ambient::system(), vec![job()], Arc::new(Vec::new));
+    let node_b = CronService::start(false, b, Ambient::system(), vec![job()], Arc::new(Vec::new));
     node_a.tick(SIX).await;
     node_b.tick(SIX).await;
     until("the 06:00 run", || runs.load(Ordering::SeqCst) == 1).await;
@@ -62,8 +62,8 @@ async fn a_due_job_runs_once_per_minute_on_one_node(a: Arc<dyn Store>, b: Arc<dy
 async fn a_run_never_overlaps_the_last(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     let runs = Arc::new(AtomicUsize::new(0));
     let job = || counting("* * * * *", &runs, Duration::from_secs(2));
-    let node_a = CronService::start(a, Ambient::system(), vec![job()], Arc::new(Vec::new));
-    let node_b = CronService::start(b, Ambient::system(), vec![job()], Arc::new(Vec::new));
+    let node_a = CronService::start(false, a, Ambient::system(), vec![job()], Arc::new(Vec::new));
+    let node_b = CronService::start(false, b, Ambient::system(), vec![job()], Arc::new(Vec::new));
     // A day after the other test's minutes: claims are per job and minute.
     let first = SIX + 86_400;
     node_a.tick(first).await;

@@ -205,10 +205,9 @@ impl Store for SqliteStore {
     }
 
     async fn snapshot(&self, into: &Path) -> Result<(), StoreError> {
-        let (from, into) = (self.path.clone(), into.to_owned());
-        tokio::task::spawn_blocking(move || snapshot::vacuum_into(&from, &into))
+        self.pool
+            .snapshot(snapshot::target(&self.path, into)?)
             .await
-            .map_err(|e| StoreError::Other(e.to_string()))?
     }
 
     async fn check_snapshot(&self, from: &Path) -> Result<(), StoreError> {

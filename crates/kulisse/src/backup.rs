@@ -8,14 +8,21 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use kulisse::compose;
+use kulisse_core::CoreError;
+use kulisse_core::backups::BackupError;
 use kulisse_store::QueryLimits;
 
 use crate::cli::BackupAction;
 
 /// Runs `action` on the data dir `dir` (or the PostgreSQL database `db`).
 pub async fn run(dir: &Path, db: Option<&str>, action: BackupAction) -> anyhow::Result<()> {
-    let (store, services) =
-        compose::open(dir, db, QueryLimits::default(), compose::Options::default()).await?;
+    let (store, services) = compose::open(
+        dir,
+        db,
+        QueryLimits::default(),
+        compose::Options::one_shot(),
+    )
+    .await?;
     let backups = services
         .backups
         .clone()
@@ -51,7 +58,14 @@ pub async fn run(dir: &Path, db: Option<&str>, action: BackupAction) -> anyhow::
         logs.close().await;
     }
     store.close().await;
-    result.map_err(|e| anyhow::anyhow!("{}", e.message()))
+    result.map_err(|e| match e {
+        // Whoever runs the command reads the server's log anyway: the cause, not only
+        // what an API client is told.
+        CoreError::Backups(BackupError::NotMade(cause)) => {
+            anyhow::anyhow!("Failed to create backup: {cause}")
+        }
+        other => anyhow::anyhow!("{}", other.message()),
+    })
 }
 
 /// A spinner on stderr (drawn only on a terminal) with the current step as its message.

@@ -39,6 +39,20 @@ pub struct Options {
     pub metrics: bool,
 }
 
+impl Options {
+    /// For a command that opens the data for one task (`kulisse backup`, `kulisse
+    /// superuser`) while a server may run on it.
+    pub fn one_shot() -> Options {
+        Options {
+            config: Config {
+                one_shot: true,
+                ..Config::default()
+            },
+            metrics: false,
+        }
+    }
+}
+
 /// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir), bounding
 /// its queries by `limits`, and starts the services on it as `options` say.
 pub async fn open(

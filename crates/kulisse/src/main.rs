@@ -88,6 +88,7 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
             cpu_share: f64::from(args.log_cpu) / 100.0,
             rollup_every: args.analytics_flush,
         },
+        one_shot: false,
     };
     let options = compose::Options {
         config,
@@ -216,8 +217,13 @@ async fn superuser(
     db: Option<&str>,
     action: SuperuserAction,
 ) -> anyhow::Result<()> {
-    let (store, services) =
-        compose::open(dir, db, QueryLimits::default(), compose::Options::default()).await?;
+    let (store, services) = compose::open(
+        dir,
+        db,
+        QueryLimits::default(),
+        compose::Options::one_shot(),
+    )
+    .await?;
     let result = match &action {
         SuperuserAction::Upsert { email, password } => {
             services.auth.upsert_superuser(email, password, false).await

@@ -52,8 +52,10 @@ pub struct CronInfo {
 
 impl CronService {
     /// Schedules `jobs` (in the order `GET /api/crons` lists them) and those `more` makes
-    /// at each minute, on this node, claiming each run in `store`.
+    /// at each minute, on this node, claiming each run in `store`; with `scheduled` false
+    /// they only run when asked ([`CronService::run`]).
     pub fn start(
+        scheduled: bool,
         store: Arc<dyn Store>,
         ambient: Ambient,
         jobs: Vec<Job>,
@@ -65,7 +67,9 @@ impl CronService {
             store,
             ambient,
         });
-        tokio::spawn(schedule(Arc::downgrade(&inner)));
+        if scheduled {
+            tokio::spawn(schedule(Arc::downgrade(&inner)));
+        }
         CronService { inner }
     }
 
