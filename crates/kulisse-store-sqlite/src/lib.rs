@@ -205,9 +205,10 @@ impl Store for SqliteStore {
     }
 
     async fn snapshot(&self, into: &Path) -> Result<(), StoreError> {
-        self.pool
-            .snapshot(snapshot::target(&self.path, into)?)
+        let (from, into) = (self.path.clone(), into.to_owned());
+        tokio::task::spawn_blocking(move || snapshot::vacuum_into(&from, &into))
             .await
+            .map_err(|e| StoreError::Other(e.to_string()))?
     }
 
     async fn check_snapshot(&self, from: &Path) -> Result<(), StoreError> {

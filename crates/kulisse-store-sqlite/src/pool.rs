@@ -7,7 +7,7 @@
 //! fsync-bound commits into one. Readers never block the writer in WAL mode.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -25,8 +25,6 @@ use crate::tx::SqliteTx;
 /// A read job; `None` tells one reader thread to stop.
 type ReadTask = Option<Box<dyn FnOnce(&Connection) + Send>>;
 type WriteTask = (WriteJob, Ticket, oneshot::Sender<Result<(), StoreError>>);
-/// A snapshot for the writer to copy into a file ([`crate::snapshot`]).
-type SnapshotTask = (PathBuf, oneshot::Sender<Result<(), StoreError>>);
 
 /// Most jobs folded into one commit; bounds the latency one slow batch can add.
 const MAX_BATCH: usize = 256;
@@ -49,7 +47,6 @@ pub(crate) struct Pool {
     /// ([`crate::inline`]).
     commits: Arc<AtomicU64>,
     writes: Mutex<Option<flume::Sender<WriteTask>>>,
-    snapshots: flume::Sender<SnapshotTask>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -166,7 +163,6 @@ impl Pool {
         let readers = readers.max(2);
         let (read_tx, read_rx) = flume::unbounded::<ReadTask>();
         let (write_tx, write_rx) = flume::unbounded::<WriteTask>();
-        let (snapshot_tx, snapshot_rx) = flume::unbounded::<SnapshotTask>();
         let mut threads = Vec::new();
         for i in 0..readers {
             let conn = open(path, Role::Scan)?;
@@ -189,14 +185,7 @@ impl Pool {
         let handle = std::thread::Builder::new()
             .name("sqlite-write".into())
             .spawn(move || {
-                let writer = Writer {
-                    conn: writer,
-                    writes: write_rx,
-                    commits: &writer_commits,
-                    batches: &batches,
-                    checkpointer,
-                };
-                writer.run(&snapshot_rx);
+                writer_loop(writer, write_rx, &writer_commits, &batches, checkpointer);
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         threads.push(handle);
@@ -209,7 +198,6 @@ impl Pool {
             limits,
             commits,
             writes: Mutex::new(Some(write_tx)),
-            snapshots: snapshot_tx,
             threads: Mutex::new(threads),
         })
     }
@@ -303,18 +291,6 @@ impl Pool {
         rx.await.map_err(|_| StoreError::Unavailable)?
     }
 
-    /// Has the writer copy its database into a new file at `dest`, between its commits.
-    pub(crate) async fn snapshot(&self, dest: PathBuf) -> Result<(), StoreError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(StoreError::Unavailable);
-        }
-        let (tx, rx) = oneshot::channel();
-        self.snapshots
-            .send((dest, tx))
-            .map_err(|_| StoreError::Unavailable)?;
-        rx.await.map_err(|_| StoreError::Unavailable)?
-    }
-
     /// Stops accepting work, lets queued jobs finish, checkpoints and joins the threads.
     pub(crate) fn shutdown(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {
@@ -378,75 +354,29 @@ impl Batches {
     }
 }
 
-/// The writer thread's connection and what it reports to.
-struct Writer<'a> {
+fn writer_loop(
     conn: Connection,
-    writes: flume::Receiver<WriteTask>,
-    commits: &'a AtomicU64,
-    batches: &'a Batches,
+    rx: flume::Receiver<WriteTask>,
+    commits: &AtomicU64,
+    batches: &Batches,
     checkpointer: Checkpointer,
-}
-
-/// What the writer thread does next.
-enum Next {
-    Write(WriteTask),
-    Snapshot(SnapshotTask),
-    Stop,
-}
-
-impl Writer<'_> {
-    /// Commits write jobs as they come, and copies snapshots when asked, until the pool
-    /// closes the write queue; then checkpoints the whole WAL.
-    fn run(self, snapshots: &flume::Receiver<SnapshotTask>) {
-        loop {
-            let next = flume::Selector::new()
-                .recv(&self.writes, |t| t.map_or(Next::Stop, Next::Write))
-                .recv(snapshots, |t| t.map_or(Next::Stop, Next::Snapshot))
-                .wait();
-            match next {
-                Next::Write(first) => {
-                    let mut batch = vec![first];
-                    self.gather(&mut batch);
-                    self.commit(batch);
-                }
-                Next::Snapshot((dest, reply)) => {
-                    let copied = crate::snapshot::copy_in_steps(&self.conn, &dest, || {
-                        let mut batch = Vec::new();
-                        self.gather(&mut batch);
-                        if !batch.is_empty() {
-                            self.commit(batch);
-                        }
-                    });
-                    let _ = reply.send(copied);
-                }
-                Next::Stop => break,
-            }
-        }
-        let Writer {
-            conn, checkpointer, ..
-        } = self;
-        checkpointer.stop();
-        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-            tracing::warn!(error = %e, "final WAL checkpoint failed");
-        }
-    }
-
-    /// Adds the write jobs queued now to `batch`, up to [`MAX_BATCH`].
-    fn gather(&self, batch: &mut Vec<WriteTask>) {
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match self.writes.try_recv() {
+            match rx.try_recv() {
                 Ok(task) => batch.push(task),
                 Err(_) => break,
             }
         }
-    }
-
-    /// Commits `batch` in one transaction.
-    fn commit(&self, batch: Vec<WriteTask>) {
         let (jobs, started) = (batch.len(), Instant::now());
-        run_batch(&self.conn, batch, self.commits);
-        self.batches.record(jobs, started.elapsed());
-        self.checkpointer.after_commit(&self.conn);
+        run_batch(&conn, batch, commits);
+        batches.record(jobs, started.elapsed());
+        checkpointer.after_commit(&conn);
+    }
+    checkpointer.stop();
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "final WAL checkpoint failed");
     }
 }
 

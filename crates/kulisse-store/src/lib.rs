@@ -202,9 +202,8 @@ pub trait Store: Send + Sync + 'static {
     fn drain_slow_queries(&self) -> Vec<SlowQuery>;
 
     /// Writes a consistent copy of this store's data into the directory `into`, while
-    /// writes go on: on SQLite its database file under its own name (`data.db`), copied
-    /// by SQLite's backup API in small steps between the writer's commits (which reach the
-    /// copy too); on PostgreSQL `postgres-<schema>/<table>.copy`
+    /// writes go on: on SQLite its database file under its own name (`data.db`), made by
+    /// `VACUUM INTO` in one read transaction; on PostgreSQL `postgres-<schema>/<table>.copy`
     /// for each table of its schema, `COPY … TO STDOUT` in one repeatable-read
     /// transaction. Backups are made of these.
     ///

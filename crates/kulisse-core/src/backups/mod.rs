@@ -1,7 +1,7 @@
 //! Backups (spec §8.4, superusers only): a zip of a consistent snapshot of the records'
-//! store ([`Store::snapshot`](kulisse_store::Store::snapshot): SQLite's backup API
-//! stepping between the writer's commits, or PostgreSQL's tables copied out in one
-//! repeatable-read transaction), of the request log's, and of the uploaded files, with a manifest of every entry's size and SHA-256.
+//! store ([`Store::snapshot`](kulisse_store::Store::snapshot): SQLite's `VACUUM INTO`, or
+//! PostgreSQL's tables copied out in one repeatable-read transaction), of the request
+//! log's, and of the uploaded files, with a manifest of every entry's size and SHA-256.
 //! Writes go on while it is made. Backups are kept in the data dir's `backups/`, or in the
 //! bucket `backups.s3` names. One backup or restore runs at a time, across nodes.
 //!
