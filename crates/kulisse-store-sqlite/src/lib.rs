@@ -14,6 +14,7 @@ mod checkpoint;
 mod classify;
 mod codec;
 mod ddl;
+mod flush;
 mod functions;
 mod hits;
 mod inline;

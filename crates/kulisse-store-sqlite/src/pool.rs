@@ -180,7 +180,7 @@ impl Pool {
         let commits = Arc::new(AtomicU64::new(0));
         let writer_commits = Arc::clone(&commits);
         let batches = Batches::new(path);
-        let checkpointer = Checkpointer::start(open(path, Role::Checkpoint)?, &batches.db)
+        let checkpointer = Checkpointer::start(open(path, Role::Checkpoint)?, path, &batches.db)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let handle = std::thread::Builder::new()
             .name("sqlite-write".into())

@@ -1,14 +1,16 @@
 //! Snapshots on SQLite. [`Store::snapshot`](kulisse_store::Store::snapshot): `VACUUM INTO`
 //! on a connection of its own (read-only, outside the pool and its query timeout: a large
 //! database takes longer than any request may). It reads in one transaction, so the copy
-//! is of one moment, and in WAL mode writers go on meanwhile. Restoring one: checked
+//! is of one moment, and in WAL mode writers go on meanwhile; the copy is flushed to disk
+//! as it is written (`flush.rs`). (Copying with the backup API in steps on the writer
+//! thread, so that no long read transaction held the WAL back, was tried: the writer then
+//! dirtied the copy's pages itself, the kernel throttled it, and creates waited up to
+//! 280 ms.) Restoring one: checked
 //! (`PRAGMA integrity_check`), then copied into the live database with SQLite's backup
 //! API, in one write transaction on a connection of its own: readers see the old data or
 //! the restored data, never a mix.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use kulisse_store::StoreError;
 use rusqlite::{Connection, OpenFlags};
@@ -31,32 +33,9 @@ pub(crate) fn vacuum_into(from: &Path, into: &Path) -> Result<(), StoreError> {
     .map_err(classify)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(classify)?;
-    let done = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| flush_while_written(Path::new(dest), &done));
-        let vacuumed = conn.execute("VACUUM INTO ?1", [dest]);
-        done.store(true, Ordering::Release);
-        vacuumed.map(drop).map_err(classify)
-    })
-}
-
-/// How often the copy `VACUUM INTO` writes is flushed to disk.
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
-
-/// Flushes `path` to disk every [`FLUSH_EVERY`] until `done`.
-///
-/// NOTE: left to the kernel, the copy of a large database sat in the page cache as
-/// gigabytes of dirty pages, and the live database's next fsync (the checkpoint that lets
-/// the WAL start over) waited for their writeback: creates paused for up to 0.8 s while a
-/// 1 GB database was copied (`bench/backup-stall`). Flushed as it is written, the backlog
-/// stays at what 50 ms of copying writes.
-fn flush_while_written(path: &Path, done: &AtomicBool) {
-    while !done.load(Ordering::Acquire) {
-        std::thread::sleep(FLUSH_EVERY);
-        if let Ok(file) = std::fs::File::open(path) {
-            let _ = file.sync_data();
-        }
-    }
+    crate::flush::while_writing(Path::new(dest), || conn.execute("VACUUM INTO ?1", [dest]))
+        .map(drop)
+        .map_err(classify)
 }
 
 /// The snapshot of the database at `live` in the directory `from`: its file of the same
