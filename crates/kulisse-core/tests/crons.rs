@@ -121,3 +121,21 @@ async fn a_postgres_lock_is_free_again_once_dropped() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_postgres_lock_is_free_at_once() {
+    let Some(url) = kulisse_testkit_store::pg::fresh_database().await else {
+        eprintln!("skipped: KULISSE_TEST_PG_URL is not set");
+        return;
+    };
+    let a = PostgresStore::connect(&url).await.unwrap();
+    let b = PostgresStore::connect(&url).await.unwrap();
+    for round in 0..20 {
+        let held = a.try_lock("job").await.unwrap().expect("free");
+        assert!(b.try_lock("job").await.unwrap().is_none(), "round {round}");
+        held.release().await;
+        let taken = b.try_lock("job").await.unwrap();
+        assert!(taken.is_some(), "round {round}: not free once released");
+        taken.unwrap().release().await;
+    }
+}

@@ -1,6 +1,7 @@
 //! [`Store::try_lock`](kulisse_store::Store::try_lock) on PostgreSQL: a session advisory
-//! lock, taken on a connection that then leaves the pool. Dropping the guard closes that
-//! connection, which releases the lock; so does the death of the process holding it.
+//! lock, taken on a connection that then leaves the pool. Releasing it unlocks it on that
+//! connection; dropping the guard closes the connection, which releases the lock a moment
+//! later; so does the death of the process holding it.
 
 use kulisse_store::{NamedLock, StoreError};
 
@@ -17,7 +18,20 @@ pub(crate) async fn try_lock(
         .await
         .map_err(|e| classify(&e, None))?;
     let taken: bool = row.try_get(0).map_err(|e| classify(&e, None))?;
-    Ok(taken.then(|| NamedLock::new(deadpool_postgres::Object::take(client))))
+    if !taken {
+        return Ok(None);
+    }
+    let client = std::sync::Arc::new(deadpool_postgres::Object::take(client));
+    let unlocking = std::sync::Arc::clone(&client);
+    let key = key(name);
+    Ok(Some(NamedLock::releasing(client, move || {
+        Box::pin(async move {
+            // Failing, the connection's close releases it anyway.
+            let _ = unlocking
+                .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                .await;
+        })
+    })))
 }
 
 /// The lock's 64-bit key: FNV-1a of the name, so every node (whatever its build) computes

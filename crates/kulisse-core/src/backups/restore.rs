@@ -52,10 +52,20 @@ impl BackupService {
         key: &str,
         progress: &Progress,
     ) -> Result<(), CoreError> {
-        let inner = &self.inner;
         let backups = self.destination()?;
         let blob = self.existing(&*backups, key).await?;
-        let _exclusive = self.exclusive().await?;
+        self.exclusively(self.restore_holding(key, blob, progress))
+            .await
+    }
+
+    /// Restores backup `key`, whose archive is `blob`, holding the backups' lock.
+    async fn restore_holding(
+        &self,
+        key: &str,
+        blob: crate::files::store::Blob,
+        progress: &Progress,
+    ) -> Result<(), CoreError> {
+        let inner = &self.inner;
         let work = scratch_dir(&inner.scratch)?;
         let refused = |why: String| -> CoreError { BackupError::Unrestorable(why).into() };
         let zip = work.path().join("archive.zip");

@@ -104,22 +104,27 @@ impl BackupService {
         }
     }
 
-    /// The right to make, upload or restore a backup, on every node, until dropped.
+    /// Runs `work` holding the right to make, upload or restore a backup, on every node;
+    /// when this returns, the right is free again on every node (a client that makes a
+    /// backup and then uploads one is not told another operation runs).
     ///
     /// # Errors
-    /// 400 while another backup or restore runs.
-    pub(super) async fn exclusive(&self) -> Result<Exclusive, CoreError> {
+    /// 400 while another backup or restore runs; `work`'s own errors.
+    pub(super) async fn exclusively<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, CoreError>>,
+    ) -> Result<T, CoreError> {
         let lock = self
             .inner
             .data
             .try_lock(LOCK)
             .await?
             .ok_or(BackupError::Busy)?;
-        self.inner.running.store(true, Ordering::Relaxed);
-        Ok(Exclusive {
-            _lock: lock,
-            running: Arc::clone(&self.inner.running),
-        })
+        let running = Running::start(&self.inner.running);
+        let done = work.await;
+        drop(running);
+        lock.release().await;
+        done
     }
 
     /// Whether this node could start a backup now (`/api/health`'s `canBackup`): none is
@@ -227,14 +232,15 @@ impl BackupService {
         now: jiff::Timestamp,
         progress: &Progress,
     ) -> Result<(), CoreError> {
-        let inner = &self.inner;
-        let _exclusive = self.exclusive().await?;
-        let work = scratch_dir(&inner.scratch)?;
-        let made = self.make(work.path(), key, now, progress).await;
-        made.map_err(|e| {
-            tracing::error!(backup = %key, error = %e, "backup failed");
-            BackupError::NotMade(e).into()
+        self.exclusively(async {
+            let work = scratch_dir(&self.inner.scratch)?;
+            let made = self.make(work.path(), key, now, progress).await;
+            made.map_err(|e| {
+                tracing::error!(backup = %key, error = %e, "backup failed");
+                BackupError::NotMade(e).into()
+            })
         })
+        .await
     }
 
     /// Makes the backup `key` in `work` and stores it.
@@ -344,18 +350,20 @@ impl BackupService {
                 "The file must be a zip archive.",
             ));
         }
-        let _exclusive = self.exclusive().await?;
-        let store = self.destination()?;
-        if store.get(name, None).await.is_ok() {
-            return Err(invalid(
-                "validation_backup_exists",
-                "A backup with this name exists.",
-            ));
-        }
-        store.put(name, path).await.map_err(|e| {
-            tracing::error!(backup = %name, error = %e, "backup upload not stored");
-            BackupError::Failed("Failed to upload the backup.".into()).into()
+        self.exclusively(async {
+            let store = self.destination()?;
+            if store.get(name, None).await.is_ok() {
+                return Err(invalid(
+                    "validation_backup_exists",
+                    "A backup with this name exists.",
+                ));
+            }
+            store.put(name, path).await.map_err(|e| {
+                tracing::error!(backup = %name, error = %e, "backup upload not stored");
+                BackupError::Failed("Failed to upload the backup.".into()).into()
+            })
         })
+        .await
     }
 
     /// `DELETE /api/backups/{key}`.
@@ -400,14 +408,20 @@ impl BackupService {
 }
 
 /// Held while a backup is made, uploaded or restored.
-pub(super) struct Exclusive {
-    _lock: kulisse_store::NamedLock,
-    running: Arc<AtomicBool>,
+/// Marks this node as making or restoring a backup ([`BackupService::can_backup`]) until
+/// dropped, even when the operation is given up half-way.
+struct Running<'a>(&'a AtomicBool);
+
+impl Running<'_> {
+    fn start(flag: &AtomicBool) -> Running<'_> {
+        flag.store(true, Ordering::Relaxed);
+        Running(flag)
+    }
 }
 
-impl Drop for Exclusive {
+impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.running.store(false, Ordering::Relaxed);
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 

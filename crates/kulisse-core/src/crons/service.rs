@@ -163,5 +163,5 @@ async fn run(store: Arc<dyn Store>, job: Job) {
         Ok(()) => tracing::info!(job = %job.id, took = ?started.elapsed(), "cron job done"),
         Err(e) => tracing::warn!(job = %job.id, error = %e, "cron job failed"),
     }
-    drop(lock);
+    lock.release().await;
 }
