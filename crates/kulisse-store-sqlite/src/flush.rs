@@ -18,9 +18,9 @@ const EVERY: Duration = Duration::from_millis(50);
 pub(crate) fn while_writing<T>(path: &Path, work: impl FnOnce() -> T) -> T {
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        s.spawn(|| {
-            while !done.load(Ordering::Acquire) {
-                std::thread::sleep(EVERY);
+        let flusher = s.spawn(|| {
+            loop {
+                std::thread::park_timeout(EVERY);
                 if done.load(Ordering::Acquire) {
                     return;
                 }
@@ -31,6 +31,8 @@ pub(crate) fn while_writing<T>(path: &Path, work: impl FnOnce() -> T) -> T {
         });
         let result = work();
         done.store(true, Ordering::Release);
+        // Woken, it ends at once: a short `work` does not wait out its sleep.
+        flusher.thread().unpark();
         result
     })
 }
