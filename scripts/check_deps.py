@@ -49,7 +49,10 @@ FORBIDDEN = {
     # A recorder for the metrics facade, and nothing else.
     "kulisse-metrics": HTTP | ENGINES | SQL | TRACE_EXPORTERS | {"kulisse-store", "tokio"},
     # HTTP reaches data only through the services: no storage port, engine or adapter.
-    "kulisse-http": {"kulisse-store"} | ENGINES | ADAPTERS | SQL | EXPORTERS,
+    "kulisse-http": {"kulisse-store", "kulisse-admin"} | ENGINES | ADAPTERS | SQL | EXPORTERS,
+    # The dashboard: pages over the services, served through kulisse-http; HTTP never
+    # depends on it (the binary hands its pages to the router).
+    "kulisse-admin": {"kulisse-store"} | ENGINES | ADAPTERS | SQL | EXPORTERS,
 }
 # Test kits: used only as dev-dependencies (tests), so they may depend on anything.
 DEV_ONLY = {"kulisse-testkit", "kulisse-testkit-store"}

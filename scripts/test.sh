@@ -4,8 +4,9 @@
 # here, files on local disk and in an S3-compatible bucket of a moto server started here,
 # mail through an SMTP sink started here),
 # then the official PocketBase JS SDK suite and the Python SDK's realtime check
-# against a freshly started `kulisse serve` on each engine. Installs what the tests need
-# (Node.js, PostgreSQL, a Python virtualenv with moto and the pinned SDK).
+# against a freshly started `kulisse serve` on each engine, and the dashboard in headless
+# Chromium on each engine. Installs what the tests need (Node.js, PostgreSQL, Chromium, a
+# Python virtualenv with moto and the pinned SDK).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -160,6 +161,16 @@ sdk_suite
 step "SDK suites against kulisse serve on PostgreSQL, files in an S3 bucket"
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse sdk
 KULISSE_S3_URL="$KULISSE_TEST_S3_URL" sdk_suite --db "postgres://kulisse@127.0.0.1:$pg_port/sdk"
+
+step "the dashboard in headless Chromium (Debian's chromium, playwright-core and axe-core from npm), on SQLite and on PostgreSQL"
+if ! command -v chromium >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version
+(cd dashboard-tests && npm ci --no-audit --no-fund --loglevel=error && npm test)
+"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse dashboard
+(cd dashboard-tests && KULISSE_DB="postgres://kulisse@127.0.0.1:$pg_port/dashboard" npm test)
+echo "screenshots: dashboard-tests/artifacts/"
 
 step "README: every command block exactly as written (the install is a release build)"
 "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U kulisse readme

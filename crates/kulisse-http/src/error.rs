@@ -248,7 +248,9 @@ fn status_of(e: &CoreError) -> StatusCode {
             | AuthError::MfaSameMethod
             | AuthError::InvalidSuperuserEmail { .. }
             | AuthError::SuperuserPasswordTooShort
-            | AuthError::SuperuserExists { .. } => BAD_REQUEST,
+            | AuthError::SuperuserExists { .. }
+            | AuthError::InvalidInstallToken
+            | AuthError::AlreadyInstalled => BAD_REQUEST,
         },
         CoreError::Settings(e) => match e {
             SettingsError::NotAnObject

@@ -38,6 +38,17 @@ pub struct AppState {
     pub uploads_dir: Option<std::sync::Arc<std::path::Path>>,
 }
 
+/// Pages served beside the API by a crate of their own (the dashboard at `/_/`, which
+/// builds on this crate's state and extractors): their routes, and the routes' templates
+/// for the request metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Pages {
+    /// The routes, on the API's state.
+    pub router: axum::Router<AppState>,
+    /// Every route's path template.
+    pub templates: Vec<&'static str>,
+}
+
 /// Server options that shape the router.
 #[derive(Debug, Clone, Default)]
 pub struct HttpOptions {
@@ -53,6 +64,8 @@ pub struct HttpOptions {
     /// `None`: no `/metrics` there (metrics may be served on an address of their own,
     /// [`serve_metrics`]).
     pub metrics_token: Option<String>,
+    /// The dashboard's pages under `/_/`; without them `/_/` answers PocketBase's 404.
+    pub dashboard: Option<Pages>,
 }
 
 /// The whole application as one service: PocketBase's routes inside [`Finalize`].
@@ -66,6 +79,10 @@ pub fn router(services: Services, opts: &HttpOptions) -> App {
     };
     let services = std::sync::Arc::clone(&state.services);
     let mut table = routes::api();
+    table = match &opts.dashboard {
+        Some(pages) => table.merge(pages),
+        None => routes::without_dashboard(table),
+    };
     if let Some(metrics) = &services.metrics {
         request_metrics::describe();
         if let Some(token) = &opts.metrics_token {

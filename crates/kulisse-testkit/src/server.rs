@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kulisse::http::{HttpOptions, router};
+use kulisse::http::HttpOptions;
 use kulisse_core::Config;
 use kulisse_core::files::BlobStore;
 use kulisse_store::{QueryLimits, Store};
@@ -24,7 +24,17 @@ pub struct TestServer {
     pub pg_url: Option<String>,
     /// The `s3` settings of its bucket, when it keeps files in one.
     pub s3: Option<Value>,
+    /// The install token `serve` would print, while there is no superuser.
+    install_token: Option<String>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// How [`TestServer::start_over`] sets a server up.
+struct Setup<'a> {
+    limits: QueryLimits,
+    config: Config,
+    params: &'a [(&'a str, Value)],
+    superuser: bool,
 }
 
 impl TestServer {
@@ -41,6 +51,18 @@ impl TestServer {
     /// A server whose queries are bounded by `limits` (`--query-timeout`).
     pub async fn start_limited(opts: HttpOptions, limits: QueryLimits) -> TestServer {
         Self::start_over(opts, limits, Config::default(), &[]).await
+    }
+
+    /// A fresh data dir with no superuser yet, as a first start finds it, and the install
+    /// link `serve` would print for it (on this server's address).
+    pub async fn start_fresh() -> (TestServer, String) {
+        let srv = Self::start_as(HttpOptions::default(), None).await;
+        let token = srv
+            .install_token
+            .clone()
+            .expect("a data dir without superusers has an install link");
+        let link = srv.url(&format!("/_/install/{token}"));
+        (srv, link)
     }
 
     /// A server tuned by `config` (`kulisse serve`'s realtime flags).
@@ -66,6 +88,28 @@ impl TestServer {
         config: Config,
         params: &[(&str, Value)],
     ) -> TestServer {
+        let setup = Setup {
+            limits,
+            config,
+            params,
+            superuser: true,
+        };
+        Self::start_as(opts, Some(setup)).await
+    }
+
+    /// Starts a server as `setup` says (`None`: defaults, and no superuser).
+    async fn start_as(opts: HttpOptions, setup: Option<Setup<'_>>) -> TestServer {
+        let Setup {
+            limits,
+            config,
+            params,
+            superuser,
+        } = setup.unwrap_or(Setup {
+            limits: QueryLimits::default(),
+            config: Config::default(),
+            params: &[],
+            superuser: false,
+        });
         let dir = tempfile::tempdir().unwrap();
         let mut opts = opts;
         if opts.uploads_dir.is_none() {
@@ -108,12 +152,16 @@ impl TestServer {
         if let Some(url) = &pg_url {
             wait_for_listeners(url, listeners + 1).await;
         }
-        services
-            .auth
-            .upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD, false)
-            .await
-            .unwrap();
+        if superuser {
+            services
+                .auth
+                .upsert_superuser(SUPERUSER_EMAIL, SUPERUSER_PASSWORD, false)
+                .await
+                .unwrap();
+        }
+        let install_token = services.auth.install_token().await.unwrap();
         let mut srv = Self::serve(services, &opts, pg_url, Some(dir)).await;
+        srv.install_token = install_token;
         if current_storage() == TestStorage::S3 {
             let s3 = fresh_bucket().await;
             let su = srv.superuser_token().await;
@@ -161,7 +209,7 @@ impl TestServer {
         pg_url: Option<String>,
         dir: Option<tempfile::TempDir>,
     ) -> TestServer {
-        let app = router(services, opts);
+        let app = kulisse::compose::app(services, opts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -178,6 +226,7 @@ impl TestServer {
             client,
             pg_url,
             s3: None,
+            install_token: None,
             _dir: dir,
         }
     }

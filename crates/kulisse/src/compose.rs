@@ -53,6 +53,15 @@ impl Options {
     }
 }
 
+/// The whole application `serve` runs: the API with the dashboard at `/_/`.
+pub fn app(services: Services, opts: &kulisse_http::HttpOptions) -> kulisse_http::App {
+    let opts = kulisse_http::HttpOptions {
+        dashboard: Some(kulisse_admin::dashboard()),
+        ..opts.clone()
+    };
+    kulisse_http::router(services, &opts)
+}
+
 /// Opens the store (PostgreSQL when `db` is given, else SQLite in the data dir), bounding
 /// its queries by `limits`, and starts the services on it as `options` say.
 pub async fn open(

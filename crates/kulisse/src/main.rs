@@ -8,7 +8,7 @@ mod otel;
 use anyhow::Context;
 use clap::Parser;
 use kulisse::compose;
-use kulisse::http::{HttpOptions, router};
+use kulisse::http::HttpOptions;
 use kulisse_store::QueryLimits;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -107,16 +107,26 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
             .metrics_token
             .clone()
             .filter(|_| args.metrics_http.is_none()),
+        // Added by `compose::app`.
+        dashboard: None,
     };
     let metrics = services.metrics.clone();
     let realtime = services.realtime.clone();
     let logs = services.logs.clone();
     let s3 = services.settings.snapshot().s3.clone();
-    let app = router(services, &opts);
     let listener = tokio::net::TcpListener::bind(&args.http)
         .await
         .with_context(|| format!("cannot listen on {}", args.http))?;
     let addr = listener.local_addr()?;
+    // A link to a wildcard address would not open: the same port on loopback does.
+    let reachable = match addr.ip().is_unspecified() {
+        true => std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port()),
+        false => addr,
+    };
+    let install = kulisse_admin::install_link(&services, &format!("http://{reachable}"))
+        .await
+        .context("cannot read the superusers")?;
+    let app = compose::app(services, &opts);
     let signal = shutdown_signal()?;
     let storage = match db {
         Some(_) => "PostgreSQL (--db)".to_owned(),
@@ -141,13 +151,18 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
         (None, _) => (None, None),
     };
     let mut banner = format!(
-        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n├─ Database:  {storage}\n"
+        "Server started at http://{addr}\n├─ REST API:  http://{addr}/api/\n├─ Dashboard: http://{addr}/_/\n├─ Database:  {storage}\n"
     );
     if let Some(at) = metrics_at {
         banner.push_str(&format!("├─ Metrics:   {at}\n"));
     }
     banner.push_str(&format!("└─ Files:     {files}"));
     say(&banner);
+    if let Some(link) = install {
+        say(&format!(
+            "There is no superuser yet. Create the first one in the dashboard (the link works once, for an hour; a restart prints a new one):\n  {link}"
+        ));
+    }
     if db.is_some() && !s3.enabled {
         // Several nodes share the database, but not this directory.
         say(

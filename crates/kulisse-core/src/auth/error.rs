@@ -78,6 +78,12 @@ pub enum AuthError {
     /// CLI `superuser upsert|create` with a password under 8 characters.
     #[error("the password must be at least 8 characters")]
     SuperuserPasswordTooShort,
+    /// The dashboard's install form with a bad or expired install token.
+    #[error("The install link is invalid or has expired. Restart kulisse for a new one.")]
+    InvalidInstallToken,
+    /// The install form once a superuser exists: the link works once.
+    #[error("A superuser already exists. Sign in instead.")]
+    AlreadyInstalled,
     /// CLI `superuser create` for an email that already has a superuser.
     #[error("superuser {email} already exists")]
     SuperuserExists {

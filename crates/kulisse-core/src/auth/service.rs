@@ -490,25 +490,45 @@ impl AuthService {
             .into());
         }
         let now = self.ambient.now_text();
-        let email = email.to_owned();
         let token_key = self.ambient.ids.random(ids::TOKEN_KEY_ALPHABET, 50);
-        let new_id = self.ambient.ids.record_id();
-        self.writer.transact::<_, CoreError, _>(move |tx| {
-            match existing {
-                Some(row) => {
-                    let id = row.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                    let changes: Row = json!({"password": hash, "tokenKey": token_key, "updated": now}).as_object().cloned().unwrap_or_default();
-                    tx.update(&c, &id, &changes)?;
+        let new = self.new_superuser_row(email, hash.clone());
+        self.writer
+            .transact::<_, CoreError, _>(move |tx| {
+                match existing {
+                    Some(row) => {
+                        let id = row
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        let changes: Row =
+                            json!({"password": hash, "tokenKey": token_key, "updated": now})
+                                .as_object()
+                                .cloned()
+                                .unwrap_or_default();
+                        tx.update(&c, &id, &changes)?;
+                    }
+                    None => tx.insert(&c, &new)?,
                 }
-                None => {
-                    let row = json!({"id": new_id, "email": email, "password": hash, "tokenKey": token_key,
-                        "verified": true, "emailVisibility": false, "created": now, "updated": now});
-                    tx.insert(&c, row.as_object().unwrap_or(&Row::new()))?;
-                }
-            }
-            Ok(())
-        })
-        .await
+                Ok(())
+            })
+            .await
+    }
+
+    /// A new superuser's row: verified, with a fresh id and token key.
+    pub(super) fn new_superuser_row(&self, email: &str, password_hash: String) -> Row {
+        let now = self.ambient.now_text();
+        let row = json!({
+            "id": self.ambient.ids.record_id(),
+            "email": email,
+            "password": password_hash,
+            "tokenKey": self.ambient.ids.random(ids::TOKEN_KEY_ALPHABET, 50),
+            "verified": true,
+            "emailVisibility": false,
+            "created": now,
+            "updated": now,
+        });
+        row.as_object().cloned().unwrap_or_default()
     }
 
     /// Deletes a superuser by email (CLI `superuser delete`).
@@ -582,7 +602,7 @@ pub(super) fn token_config(
     kind: TokenKind,
 ) -> &kulisse_schema::collection::TokenConfig {
     match kind {
-        TokenKind::Auth => &auth.auth_token,
+        TokenKind::Auth | TokenKind::Install => &auth.auth_token,
         TokenKind::File => &auth.file_token,
         TokenKind::Verification => &auth.verification_token,
         TokenKind::PasswordReset => &auth.password_reset_token,

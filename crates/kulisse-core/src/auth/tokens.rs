@@ -16,6 +16,8 @@ pub enum TokenKind {
     PasswordReset,
     /// Confirms a new address (mailed to it; carries `email` and `newEmail`).
     EmailChange,
+    /// Lets its holder create the first superuser (the install link; no record).
+    Install,
 }
 
 impl TokenKind {
@@ -26,6 +28,7 @@ impl TokenKind {
             TokenKind::Verification => "verification",
             TokenKind::PasswordReset => "passwordReset",
             TokenKind::EmailChange => "emailChange",
+            TokenKind::Install => "install",
         }
     }
 }

@@ -45,11 +45,18 @@ impl Table {
         self.templates.push(path);
         self
     }
+
+    /// These routes and `pages`' together.
+    pub(crate) fn merge(mut self, pages: &crate::Pages) -> Table {
+        self.router = self.router.merge(pages.router.clone());
+        self.templates.extend(&pages.templates);
+        self
+    }
 }
 
 /// All routes but the public directory's files.
 pub(crate) fn api() -> Table {
-    let table = Table::new()
+    Table::new()
         .route("/api/health", get(health::health).head(health::health))
         .route(
             "/api/settings",
@@ -181,8 +188,7 @@ pub(crate) fn api() -> Table {
             "/api/files/{collection}/{id}/{filename}",
             get(files::download),
         )
-        .route("/api/{*rest}", any(api_not_found));
-    not_built_yet(table)
+        .route("/api/{*rest}", any(api_not_found))
 }
 
 /// API areas PocketBase serves that kulisse does not have yet: files (but downloads, routed
@@ -190,9 +196,9 @@ pub(crate) fn api() -> Table {
 /// route table, and so every request's lookup, bigger).
 const NOT_BUILT_YET: [&str; 3] = ["files", "backups", "crons"];
 
-/// PocketBase's plain 404 for every method on the dashboard's path `/_/` (not built yet),
-/// so neither a client nor the public directory takes it for a static file.
-fn not_built_yet(table: Table) -> Table {
+/// PocketBase's plain 404 for every method on the dashboard's path `/_/` when the server has
+/// no dashboard, so neither a client nor the public directory takes it for a static file.
+pub(crate) fn without_dashboard(table: Table) -> Table {
     ["/_", "/_/", "/_/{*rest}"].iter().fold(table, |t, path| {
         t.route(path, any(|| async { ApiError::not_found() }))
     })

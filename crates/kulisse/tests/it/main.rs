@@ -16,6 +16,7 @@ mod change_events;
 mod compat;
 mod crash;
 mod crons;
+mod dashboard;
 mod db;
 mod disk_faults;
 mod expand_graph;

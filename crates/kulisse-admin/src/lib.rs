@@ -1,0 +1,60 @@
+//! The dashboard at `/_/`: server-rendered pages for superusers.
+//!
+//! Every page is an askama template (checked when the crate compiles) rendered from what
+//! the core services answer; htmx, vendored and embedded with the stylesheet, swaps parts
+//! of a page where that saves a reload, and every page works without it. Every action calls
+//! the same services as the REST API with the signed-in superuser as the requester, so
+//! rules, validation and change events hold exactly as for an API client: there is no
+//! second path to the data.
+//!
+//! Sign-in is a session cookie holding the superuser's auth token (`HttpOnly`,
+//! `SameSite=Strict`, `Secure` behind TLS; `session.rs`); every state-changing form also
+//! carries a token derived from the session and is refused from another origin
+//! (`csrf.rs`). The first superuser is made through the install link `serve` prints while
+//! there is none (`install.rs`).
+//!
+//! Must not depend on: kulisse-store, the engines or adapters (the services are the only
+//! way in).
+
+mod assets;
+mod collections;
+mod csrf;
+mod install;
+mod login;
+mod page;
+mod records;
+mod session;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use kulisse_http::{AppState, Pages};
+
+pub use install::install_link;
+
+/// The dashboard's routes, to be served beside the API.
+pub fn dashboard() -> Pages {
+    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 9] = [
+        ("/_", get(|| async { Redirect::permanent("/_/") })),
+        ("/_/", get(collections::home)),
+        ("/_/login", get(login::form).post(login::submit)),
+        ("/_/logout", post(login::logout)),
+        (
+            "/_/install/{token}",
+            get(install::form).post(install::submit),
+        ),
+        ("/_/collections/{collection}", get(records::browse)),
+        ("/_/collections/{collection}/count", get(records::count)),
+        ("/_/assets/{stamp}/{file}", get(assets::serve)),
+        ("/_/{*rest}", axum::routing::any(page::not_found)),
+    ];
+    let mut pages = Pages {
+        router: Router::new(),
+        templates: Vec::with_capacity(routes.len()),
+    };
+    for (path, handler) in routes {
+        pages.router = pages.router.route(path, handler);
+        pages.templates.push(path);
+    }
+    pages
+}

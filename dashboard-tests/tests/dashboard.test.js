@@ -1,0 +1,174 @@
+// The dashboard in headless Chromium: first run, sign-in, the records browser, keyboard
+// use, accessibility (axe-core), forgery from another site, and screenshots at a laptop's
+// and a phone's size. Controls are found by role and accessible name.
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { after, before, test } from "node:test";
+import {
+  accessibilityProblems,
+  api,
+  apiLogin,
+  newPage,
+  openBrowser,
+  screenshot,
+  startKulisse,
+} from "./kulisse.js";
+
+const EMAIL = "owner@example.com";
+const PASSWORD = "correct horse battery";
+const PHONE = { width: 390, height: 844 };
+const EVIL = `<script>alert("xss")</script>"onmouseover="alert(2)`;
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  server = await startKulisse();
+  browser = await openBrowser();
+  page = await newPage(browser);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function expectNoAccessibilityProblems(name) {
+  const problems = await accessibilityProblems(page);
+  assert.deepEqual(problems, [], `${name}: axe-core found serious or critical problems`);
+}
+
+test("the first-run link creates the first superuser and signs them in", async () => {
+  await page.goto(server.install);
+  await page.getByRole("heading", { name: "Create the first superuser" }).waitFor();
+  await expectNoAccessibilityProblems("install page");
+  await screenshot(page, "install-1280");
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Password again").fill(PASSWORD + "x");
+  await page.getByRole("button", { name: "Create superuser and sign in" }).click();
+  await page.getByText("Values don't match.").waitFor();
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Password again").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create superuser and sign in" }).click();
+  await page.waitForURL(/\/_\/collections\/users$/);
+  await page.getByRole("heading", { name: "users" }).waitFor();
+  await page.getByText(EMAIL).first().waitFor();
+});
+
+test("the link works once", async () => {
+  const other = await newPage(browser);
+  await other.goto(server.install);
+  await other.waitForURL(/\/_\/login$/);
+  await other.getByRole("heading", { name: "Sign in" }).waitFor();
+  await other.context().close();
+});
+
+test("signing out and in again, with the keyboard", async () => {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/_\/login$/);
+  await expectNoAccessibilityProblems("login page");
+  await screenshot(page, "login-1280");
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill("wrong password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "Wrong email or password." }).waitFor();
+  // The keyboard alone: from the email field the form comes back with, to the password, and
+  // in; on the next page the skip link comes first and leads to the content.
+  assert.equal(await page.evaluate(() => document.activeElement.id), "email");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/\/_\/collections\/users$/);
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "main");
+});
+
+test("the records browser lists, filters, explains a bad filter and sorts", async () => {
+  const token = await apiLogin(server.url, EMAIL, PASSWORD);
+  await api(server.url, token, "POST", "/api/collections", {
+    name: "products",
+    type: "base",
+    listRule: "",
+    fields: [
+      { name: "title", type: "text" },
+      { name: "price", type: "number" },
+    ],
+  });
+  for (const [title, price] of [["Boots", 120], ["Socks", 8], ["Scarf", 35], [EVIL, 1]]) {
+    await api(server.url, token, "POST", "/api/collections/products/records", { title, price });
+  }
+  await page.reload();
+  await page.getByRole("navigation", { name: "Collections" }).getByRole("link", { name: /products/ }).click();
+  await page.getByRole("heading", { name: "products" }).waitFor();
+  const table = page.getByRole("table", { name: /Records of products/ });
+  await table.getByRole("cell", { name: "Boots" }).waitFor();
+  // Markup in a value is shown as text, and never runs.
+  await table.getByRole("cell", { name: EVIL }).waitFor();
+  assert.deepEqual(page.dialogs, []);
+  await expectNoAccessibilityProblems("records page");
+  await screenshot(page, "records-1280");
+
+  await page.getByLabel("Filter").fill("price > 10");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await table.getByRole("cell", { name: "Boots" }).waitFor();
+  await page.waitForFunction(() => !document.body.textContent.includes("Socks"));
+  await page.getByText("2 records").waitFor();
+  assert.match(page.url(), /filter=price/);
+
+  await page.getByLabel("Filter").fill("price >");
+  await page.getByRole("button", { name: "Apply" }).click();
+  const error = page.getByRole("alert");
+  await error.waitFor();
+  assert.notEqual((await error.textContent()).trim(), "");
+  assert.equal(await page.getByLabel("Filter").getAttribute("aria-invalid"), "true");
+  await screenshot(page, "filter-error-1280");
+
+  await page.getByLabel("Filter").fill("");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByRole("alert").waitFor({ state: "detached" });
+  await page.getByRole("columnheader", { name: "price" }).getByRole("link").click();
+  await page.waitForURL(/sort=price/);
+  const first = await table.getByRole("row").nth(1).getByRole("cell").allTextContents();
+  assert.ok(first.includes("1"), `cheapest first: ${first}`);
+  await page.getByRole("columnheader", { name: "price" }).getByRole("link").click();
+  await page.waitForURL(/sort=-price/);
+  const top = await table.getByRole("row").nth(1).getByRole("cell").allTextContents();
+  assert.ok(top.includes("Boots"), `dearest first: ${top}`);
+});
+
+test("a phone-sized screen shows the same pages", async () => {
+  const phone = await newPage(browser, PHONE);
+  await phone.context().addCookies(await page.context().cookies());
+  await phone.goto(`${server.url}/_/collections/products`);
+  await phone.getByRole("heading", { name: "products" }).waitFor();
+  await phone.getByRole("navigation", { name: "Collections" }).waitFor();
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
+  await screenshot(phone, "records-390");
+  await phone.goto(`${server.url}/_/login`);
+  await screenshot(phone, "login-390");
+  await phone.context().close();
+});
+
+test("a form on another site cannot sign the superuser out", async () => {
+  // A page on another origin that posts to the dashboard as soon as it loads.
+  const evil = createServer((_, res) => {
+    res.setHeader("content-type", "text/html");
+    res.end(`<form id="f" method="post" action="${server.url}/_/logout"><input name="_csrf" value="guess"></form>
+      <script>document.getElementById("f").submit()</script>`);
+  });
+  await new Promise((r) => evil.listen(0, "127.0.0.2", r));
+  const { port } = evil.address();
+  const tab = await page.context().newPage();
+  await tab.goto(`http://127.0.0.2:${port}/`);
+  await tab.waitForLoadState("load");
+  await tab.close();
+  evil.close();
+  await page.goto(`${server.url}/_/collections/products`);
+  await page.getByRole("heading", { name: "products" }).waitFor();
+  assert.match(page.url(), /\/_\/collections\/products$/);
+});
