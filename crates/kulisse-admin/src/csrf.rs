@@ -11,7 +11,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use kulisse_http::AppState;
+use kulisse_http::extract::{Files, RecordBody, WriteBody};
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -87,6 +89,47 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Checked<T> {
         }
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| page::bad_form())?;
         Ok(Checked { session, form })
+    }
+}
+
+/// A record form (multipart, with files) from a signed-in superuser, checked as
+/// [`Checked`] is, and decoded as the API decodes a record's body (the files streamed to
+/// temporary files that live as long as this).
+pub(crate) struct CheckedRecord {
+    /// Who sent it.
+    pub session: Session,
+    /// The fields, without the form token.
+    pub fields: Map<String, Value>,
+    /// The file parts.
+    pub files: Files<RecordBody>,
+}
+
+impl FromRequest<AppState> for CheckedRecord {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let session = Session::from_request_parts(&mut parts, state).await?;
+        if !same_origin(&parts.headers) {
+            return Err(page::forgery());
+        }
+        let req = Request::from_parts(parts, body);
+        let WriteBody(mut fields, files) = WriteBody::<RecordBody>::from_request(req, state)
+            .await
+            .map_err(|_| page::bad_form())?;
+        let sent = match fields.remove(FIELD) {
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        if !bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes())) {
+            return Err(page::forgery());
+        }
+        Ok(CheckedRecord {
+            session,
+            fields,
+            files,
+        })
     }
 }
 

@@ -19,11 +19,14 @@
 mod assets;
 mod collections;
 mod csrf;
+mod inputs;
 mod install;
 mod login;
 mod page;
+mod record;
 mod records;
 mod session;
+mod submitted;
 
 use axum::Router;
 use axum::response::Redirect;
@@ -34,7 +37,7 @@ pub use install::install_link;
 
 /// The dashboard's routes, to be served beside the API.
 pub fn dashboard() -> Pages {
-    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 9] = [
+    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 12] = [
         ("/_", get(|| async { Redirect::permanent("/_/") })),
         ("/_/", get(collections::home)),
         ("/_/login", get(login::form).post(login::submit)),
@@ -45,6 +48,18 @@ pub fn dashboard() -> Pages {
         ),
         ("/_/collections/{collection}", get(records::browse)),
         ("/_/collections/{collection}/count", get(records::count)),
+        (
+            "/_/collections/{collection}/records/new",
+            get(record::new).post(record::create),
+        ),
+        (
+            "/_/collections/{collection}/records/{id}",
+            get(record::edit).post(record::update),
+        ),
+        (
+            "/_/collections/{collection}/records/{id}/delete",
+            get(record::confirm_delete).post(record::delete),
+        ),
         ("/_/assets/{stamp}/{file}", get(assets::serve)),
         ("/_/{*rest}", axum::routing::any(page::not_found)),
     ];

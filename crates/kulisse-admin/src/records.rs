@@ -72,12 +72,16 @@ struct RecordsPage {
     filter_error: Option<String>,
     columns: Vec<Column>,
     fields: Vec<Choice>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Row>,
+    /// Where a new record is made (none for a view collection).
+    new_href: Option<String>,
     page: u64,
     previous: Option<String>,
     next: Option<String>,
     count_href: String,
     first: u64,
+    /// Whether records can be opened for editing (not in a view collection).
+    editable: bool,
 }
 
 /// A column header: its name, the link that sorts by it, and how it is sorted now.
@@ -86,6 +90,13 @@ struct Column {
     sort_href: String,
     /// `ascending`, `descending` or `none` (`aria-sort`).
     sorted: &'static str,
+}
+
+/// A record in the table: its page, and its cells.
+struct Row {
+    id: String,
+    href: String,
+    cells: Vec<String>,
 }
 
 /// A field in the column picker.
@@ -117,6 +128,8 @@ pub(crate) async fn browse(
     };
     let req = request(&state, &session);
     let columns = shown_columns(&c, &q.columns);
+    let href = page::collection_href(&c.name);
+    let editable = c.kind != kulisse_schema::CollectionKind::View;
     let (status, rows, filter_error, full) =
         match state.services.records.list(&req, &c.name, &params).await {
             Ok(list) => {
@@ -124,13 +137,23 @@ pub(crate) async fn browse(
                 let rows = list
                     .items
                     .iter()
-                    .map(|r| columns.iter().map(|col| cell(r.fields.get(col))).collect())
+                    .map(|r| {
+                        let id = cell(r.fields.get("id"));
+                        let record = percent_encoding::utf8_percent_encode(
+                            &id,
+                            percent_encoding::NON_ALPHANUMERIC,
+                        );
+                        Row {
+                            href: format!("{href}/records/{record}"),
+                            cells: columns.iter().map(|col| cell(r.fields.get(col))).collect(),
+                            id,
+                        }
+                    })
                     .collect();
                 (StatusCode::OK, rows, None, full)
             }
             Err(e) => (StatusCode::BAD_REQUEST, Vec::new(), Some(explain(e)), false),
         };
-    let href = page::collection_href(&c.name);
     let link = |page: u64, sort: &str| {
         let mut pairs = vec![("page", page.to_string())];
         if per_page != PER_PAGE {
@@ -186,6 +209,8 @@ pub(crate) async fn browse(
         next: full.then(|| link(page + 1, &q.sort)),
         count_href: format!("{href}/count?{count_query}"),
         first: (page - 1) * per_page + 1,
+        new_href: editable.then(|| format!("{href}/records/new")),
+        editable,
         href,
     };
     page::render(status, &template)

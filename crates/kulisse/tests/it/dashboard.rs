@@ -507,7 +507,110 @@ async fn assets_are_stamped_cached_and_compressed() {
     assert_eq!(stale.status(), 404);
 }
 
+/// The record forms write through the records service: the browser's controls become
+/// typed values, a refusal comes back beside its field, and every form needs the session's
+/// token.
+async fn records_are_written_through_the_forms() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (status, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(json!({"name": "kit", "type": "base", "fields": [
+                {"name": "title", "type": "text"},
+                {"name": "done", "type": "bool"},
+                {"name": "tags", "type": "select", "values": ["a", "b"], "maxSelect": 2},
+                {"name": "at", "type": "date"},
+                {"name": "data", "type": "json"},
+                {"name": "where", "type": "geoPoint"},
+            ]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut browser = Browser::new(&srv);
+    browser.sign_in().await;
+    let token = browser.form_token().await;
+    let evil = r#"<script>alert(1)</script>"onmouseover="x"#;
+    let form = |token: &str, data: &str| {
+        reqwest::multipart::Form::new()
+            .text("_csrf", token.to_owned())
+            .text("title", evil)
+            .text("done", "false")
+            .text("done", "true")
+            .text("tags", "")
+            .text("tags", "b")
+            .text("at", "2026-01-02T03:04")
+            .text("data", data.to_owned())
+            .text("where.lon", "13.4")
+            .text("where.lat", "52.5")
+    };
+    let post = |path: &str, form: reqwest::multipart::Form| {
+        srv.client
+            .post(srv.url(path))
+            .header("cookie", browser.cookie.clone().unwrap())
+            .header("origin", srv.base.clone())
+            .multipart(form)
+    };
+    let res = post("/_/collections/kit/records/new", form("forged", "{}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = post(
+        "/_/collections/kit/records/new",
+        form(&token, r#"{"k": [1]}"#),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/_/collections/kit");
+    let (_, list) = srv
+        .send("GET", "/api/collections/kit/records", Some(&su), None)
+        .await;
+    let record = &list["items"][0];
+    assert_eq!(record["title"], evil);
+    assert_eq!(record["done"], true);
+    assert_eq!(record["tags"], json!(["b"]));
+    assert_eq!(record["at"], "2026-01-02 03:04:00.000Z");
+    assert_eq!(record["data"], json!({"k": [1]}));
+    assert_eq!(record["where"], json!({"lon": 13.4, "lat": 52.5}));
+    let id = record["id"].as_str().unwrap().to_owned();
+    let path = format!("/_/collections/kit/records/{id}");
+
+    let page = browser.get(&path).await.text().await.unwrap();
+    assert!(
+        page.contains(&escaped(evil)) && !page.contains("<script>alert"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"value="2026-01-02T03:04:00.000""#),
+        "{page}"
+    );
+
+    let res = post(&path, form(&token, "{oops")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Must be valid JSON"), "{page}");
+    assert!(page.contains("{oops"), "what was typed stays: {page}");
+
+    let delete = format!("{path}/delete");
+    let res = browser.post(&delete, &[("_csrf", "forged")], None).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = browser
+        .post(&delete, &[("_csrf", token.as_str())], None)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, list) = srv
+        .send("GET", "/api/collections/kit/records", Some(&su), None)
+        .await;
+    assert_eq!(list["totalItems"], 0, "{list}");
+}
+
 kulisse_testkit::engine_tests!(
+    records_are_written_through_the_forms,
     the_install_link_makes_the_first_superuser_once,
     sign_in_and_out_are_guarded,
     values_are_shown_as_text,

@@ -1,0 +1,297 @@
+//! One record: the form that creates it, the form that edits it, and deleting it after a
+//! confirmation. Every write goes through the records service as the signed-in superuser,
+//! so validation, relations, files and change events are the API's own; a refused form
+//! comes back with what was sent and the server's message beside each field.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use kulisse_core::query::RequestInfo;
+use kulisse_core::records::ExpandTree;
+use kulisse_http::AppState;
+use kulisse_http::error::ApiError;
+use kulisse_schema::Collection;
+use serde_json::{Map, Value};
+
+use crate::csrf::{Checked, CheckedRecord};
+use crate::inputs::{FileLinks, Input, inputs};
+use crate::login::Empty;
+use crate::page::{self, Chrome, collection_href};
+use crate::session::Session;
+use crate::submitted::to_body;
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct RecordPage {
+    chrome: Chrome,
+    collection: String,
+    list_href: String,
+    action: String,
+    id: Option<String>,
+    delete_href: String,
+    inputs: Vec<Input>,
+    error: Option<String>,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    collection: String,
+    id: String,
+    action: String,
+    back: String,
+    csrf: String,
+}
+
+/// `GET /_/collections/{collection}/records/new`
+pub(crate) async fn new(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    session: Session,
+) -> Response {
+    let Some(c) = collection(&state, &session, &name) else {
+        return page::not_found().await;
+    };
+    render(
+        &state,
+        &session,
+        &c,
+        None,
+        &Map::new(),
+        &Value::Null,
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /_/collections/{collection}/records/new`
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    form: CheckedRecord,
+) -> Response {
+    let Some(c) = collection(&state, &form.session, &name) else {
+        return page::not_found().await;
+    };
+    let mut body = form.fields.clone();
+    if let Err(errors) = to_body(&c, &mut body) {
+        return refused(&state, &form, &c, None, errors, None);
+    }
+    let req = request(&state, &form.session, "POST");
+    let uploads = form.files.uploads.clone();
+    match state
+        .services
+        .records
+        .create(req, &c.name, body, uploads, &ExpandTree::default())
+        .await
+    {
+        Ok(_) => Redirect::to(&collection_href(&c.name)).into_response(),
+        Err(e) => refused_by_server(&state, &form, &c, None, e),
+    }
+}
+
+/// `GET /_/collections/{collection}/records/{id}`
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    session: Session,
+) -> Response {
+    let Some(c) = collection(&state, &session, &name) else {
+        return page::not_found().await;
+    };
+    let req = request(&state, &session, "GET");
+    match state
+        .services
+        .records
+        .view(&req, &c.name, &id, &ExpandTree::default())
+        .await
+    {
+        Ok(record) => render(
+            &state,
+            &session,
+            &c,
+            Some(&id),
+            &record.fields,
+            &Value::Null,
+            None,
+            StatusCode::OK,
+        ),
+        Err(_) => page::not_found().await,
+    }
+}
+
+/// `POST /_/collections/{collection}/records/{id}`
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    form: CheckedRecord,
+) -> Response {
+    let Some(c) = collection(&state, &form.session, &name) else {
+        return page::not_found().await;
+    };
+    let mut body = form.fields.clone();
+    if let Err(errors) = to_body(&c, &mut body) {
+        return refused(&state, &form, &c, Some(&id), errors, None);
+    }
+    let req = request(&state, &form.session, "PATCH");
+    let uploads = form.files.uploads.clone();
+    match state
+        .services
+        .records
+        .update(req, &c.name, &id, body, uploads, &ExpandTree::default())
+        .await
+    {
+        Ok(_) => Redirect::to(&collection_href(&c.name)).into_response(),
+        Err(e) => refused_by_server(&state, &form, &c, Some(&id), e),
+    }
+}
+
+/// `GET /_/collections/{collection}/records/{id}/delete`: asks first.
+pub(crate) async fn confirm_delete(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    session: Session,
+) -> Response {
+    let Some(c) = collection(&state, &session, &name) else {
+        return page::not_found().await;
+    };
+    let record_href = format!("{}/records/{}", collection_href(&c.name), encode(&id));
+    page::render(
+        StatusCode::OK,
+        &DeletePage {
+            chrome: Chrome::signed_in(format!("Delete {id}"), &state, &session, Some(&c.name)),
+            collection: c.name.clone(),
+            action: format!("{record_href}/delete"),
+            back: record_href,
+            id,
+            csrf: session.csrf.clone(),
+        },
+    )
+}
+
+/// `POST /_/collections/{collection}/records/{id}/delete`
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    checked: Checked<Empty>,
+) -> Response {
+    let Some(c) = collection(&state, &checked.session, &name) else {
+        return page::not_found().await;
+    };
+    let req = request(&state, &checked.session, "DELETE");
+    match state.services.records.delete(req, &c.name, &id).await {
+        Ok(()) => Redirect::to(&collection_href(&c.name)).into_response(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            let message = e.body()["message"].as_str().unwrap_or_default().to_owned();
+            page::message(e.status(), "The record was not deleted", message)
+        }
+    }
+}
+
+fn collection(state: &AppState, session: &Session, name: &str) -> Option<Arc<Collection>> {
+    state
+        .services
+        .collections
+        .view(&session.auth, name)
+        .ok()
+        .filter(|c| c.kind != kulisse_schema::CollectionKind::View)
+}
+
+fn request(state: &AppState, session: &Session, method: &str) -> RequestInfo {
+    let mut req = RequestInfo::for_auth(session.auth.clone(), method);
+    req.now = Some(state.services.ambient.clock.now());
+    req
+}
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// The form again, with what was sent, after the server refused it.
+fn refused_by_server(
+    state: &AppState,
+    form: &CheckedRecord,
+    c: &Collection,
+    id: Option<&str>,
+    e: kulisse_core::CoreError,
+) -> Response {
+    let e = ApiError::from(e);
+    let body = e.body();
+    let message = body["message"].as_str().map(str::to_owned);
+    refused(state, form, c, id, body["data"].clone(), message).into_response()
+}
+
+fn refused(
+    state: &AppState,
+    form: &CheckedRecord,
+    c: &Collection,
+    id: Option<&str>,
+    errors: Value,
+    message: Option<String>,
+) -> Response {
+    let message = message.unwrap_or_else(|| "The record was not saved.".to_owned());
+    render(
+        state,
+        &form.session,
+        c,
+        id,
+        &form.fields,
+        &errors,
+        Some(message),
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    state: &AppState,
+    session: &Session,
+    c: &Collection,
+    id: Option<&str>,
+    values: &Map<String, Value>,
+    errors: &Value,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let token = state
+        .services
+        .auth
+        .file_token(&session.auth)
+        .unwrap_or_default();
+    let links = id.map(|id| FileLinks {
+        collection_id: &c.id,
+        record_id: id,
+        token: &token,
+    });
+    let list_href = collection_href(&c.name);
+    let (title, action) = match id {
+        Some(id) => (
+            format!("{} {id}", c.name),
+            format!("{list_href}/records/{}", encode(id)),
+        ),
+        None => (
+            format!("New {} record", c.name),
+            format!("{list_href}/records/new"),
+        ),
+    };
+    page::render(
+        status,
+        &RecordPage {
+            chrome: Chrome::signed_in(title, state, session, Some(&c.name)),
+            collection: c.name.clone(),
+            delete_href: format!("{action}/delete"),
+            action,
+            list_href,
+            id: id.map(str::to_owned),
+            inputs: inputs(c, values, errors, links.as_ref()),
+            error,
+            csrf: session.csrf.clone(),
+        },
+    )
+}
