@@ -189,6 +189,138 @@ test("records are created with a file, edited and deleted through the forms", as
   assert.equal(await row.count(), 0);
 });
 
+test("the list exports as CSV, and chosen records are deleted together", async () => {
+  await page.goto(`${server.url}/_/collections/products?sort=price`);
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "CSV" }).click();
+  const file = await download;
+  assert.equal(file.suggestedFilename(), "products.csv");
+  const csv = await (await import("node:fs/promises")).readFile(await file.path(), "utf8");
+  assert.match(csv, /^id,title,price,photo/);
+  assert.match(csv, /Boots,120/);
+
+  const table = page.getByRole("table", { name: /Records of products/ });
+  for (const title of ["Socks", "Scarf"]) {
+    await table.getByRole("row").filter({ hasText: title }).getByRole("checkbox").check();
+  }
+  await page.getByRole("button", { name: "Delete chosen records…" }).click();
+  await page.getByRole("heading", { name: "Delete 2 records of products?" }).waitFor();
+  await page.getByRole("button", { name: "Delete 2 records" }).click();
+  await page.waitForURL(/\/_\/collections\/products$/);
+  await table.getByRole("cell", { name: "Boots" }).waitFor();
+  assert.equal(await table.getByRole("row").filter({ hasText: "Socks" }).count(), 0);
+  assert.equal(await table.getByRole("row").filter({ hasText: "Scarf" }).count(), 0);
+});
+
+test("a collection is designed in the dashboard: fields of five types, and a rule the server refuses", async () => {
+  await page.goto(`${server.url}/_/`);
+  await page.getByRole("link", { name: "New collection" }).click();
+  await page.getByRole("heading", { name: "New collection" }).waitFor();
+  await expectNoAccessibilityProblems("new collection form");
+  await page.getByLabel("Name", { exact: true }).fill("orders");
+  await page.getByLabel("Name of the new field").fill("note");
+  await page.getByRole("button", { name: "Save collection" }).click();
+  await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+
+  const fields = [
+    ["qty", "number", "{}"],
+    ["size", "select", '{"values": ["S", "M", "L"], "maxSelect": 1}'],
+    ["customer", "relation", '{"collectionId": "_pb_users_auth_", "maxSelect": 1}'],
+    ["receipt", "file", '{"maxSelect": 1, "mimeTypes": ["image/png"]}'],
+  ];
+  for (const [name, type, options] of fields) {
+    await page.getByLabel("Name of the new field").fill(name);
+    await page.getByLabel("Type of the new field").selectOption(type);
+    await page.getByLabel("Options of the new field (JSON)").fill(options);
+    await page.getByRole("button", { name: "Save collection" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+    await page.getByRole("group", { name: new RegExp(`^${name} ${type}`) }).waitFor();
+  }
+  await screenshot(page, "collection-1280");
+
+  // A rule the server cannot compile: its message, beside the rule.
+  await page.getByLabel("List rule").fill("qty >");
+  await page.getByLabel("List: superusers only").uncheck();
+  await page.getByRole("button", { name: "Save collection" }).click();
+  const ruleError = page.locator("#rule-listRule-error");
+  await ruleError.waitFor();
+  assert.notEqual((await ruleError.textContent()).trim(), "");
+  assert.equal(await page.getByLabel("List rule").getAttribute("aria-invalid"), "true");
+  await screenshot(page, "rule-error-1280");
+  await page.getByLabel("List rule").fill("qty > 0");
+  await page.getByLabel("List: superusers only").uncheck();
+  await page.getByRole("button", { name: "Save collection" }).click();
+  await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+
+  const token = await apiLogin(server.url, EMAIL, PASSWORD);
+  const orders = await api(server.url, token, "GET", "/api/collections/orders");
+  assert.equal(orders.listRule, "qty > 0");
+  const types = Object.fromEntries(orders.fields.map((f) => [f.name, f.type]));
+  assert.deepEqual(
+    { note: types.note, qty: types.qty, size: types.size, customer: types.customer, receipt: types.receipt },
+    { note: "text", qty: "number", size: "select", customer: "relation", receipt: "file" },
+  );
+  assert.deepEqual(orders.fields.find((f) => f.name === "size").values, ["S", "M", "L"]);
+
+  // Its record form has a control for each.
+  await page.getByRole("link", { name: "Records", exact: true }).click();
+  await page.getByRole("link", { name: "New record" }).click();
+  for (const label of ["note", "qty", "size", "customer", "receipt"]) {
+    await page.getByLabel(label, { exact: true }).waitFor();
+  }
+  assert.deepEqual(await page.getByLabel("size").locator("option").allTextContents(), ["(none)", "S", "M", "L"]);
+});
+
+test("a user is created, given a new password and impersonated", async () => {
+  await page.goto(`${server.url}/_/collections/users`);
+  await page.getByRole("link", { name: "New record" }).click();
+  await page.getByRole("textbox", { name: "email", exact: true }).fill("buyer@example.com");
+  await page.getByLabel("Password", { exact: true }).fill("buyer-password-1");
+  await page.getByLabel("Password again").fill("buyer-password-1");
+  await page.getByRole("button", { name: "Create record" }).click();
+  await page.waitForURL(/\/_\/collections\/users$/);
+  const row = page.getByRole("row").filter({ hasText: "buyer@example.com" });
+  await row.getByRole("link", { name: /Open record/ }).click();
+  await page.getByLabel("New password", { exact: true }).fill("buyer-password-2");
+  await page.getByLabel("New password again").fill("buyer-password-2");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.waitForURL(/\/_\/collections\/users$/);
+  const login = await fetch(`${server.url}/api/collections/users/auth-with-password`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ identity: "buyer@example.com", password: "buyer-password-2" }),
+  });
+  assert.equal(login.status, 200, "the new password works");
+  const { record } = await login.json();
+
+  await row.getByRole("link", { name: /Open record/ }).click();
+  await expectNoAccessibilityProblems("auth record form");
+  await page.getByLabel(/Token lifetime/).fill("600");
+  await page.getByRole("button", { name: "Impersonate" }).click();
+  await page.getByRole("heading", { name: "Acting as buyer@example.com" }).waitFor();
+  const token = await page.getByLabel("Token of buyer@example.com").inputValue();
+  const me = await fetch(`${server.url}/api/collections/users/records/${record.id}`, {
+    headers: { authorization: token },
+  });
+  assert.equal(me.status, 200, "the token acts as the user");
+  assert.equal((await me.json()).email, "buyer@example.com");
+});
+
+test("the app's name is changed in the settings", async () => {
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("heading", { name: "Settings", level: 1 }).waitFor();
+  await expectNoAccessibilityProblems("settings page");
+  await page.getByLabel("Application name").fill("Corner Shop");
+  await page.getByRole("button", { name: "Save application settings" }).click();
+  await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+  await page.getByRole("link", { name: "Corner Shop" }).waitFor();
+  assert.match(await page.title(), /Corner Shop/);
+  const token = await apiLogin(server.url, EMAIL, PASSWORD);
+  const settings = await api(server.url, token, "GET", "/api/settings");
+  assert.equal(settings.meta.appName, "Corner Shop");
+  await screenshot(page, "settings-1280");
+});
+
 test("a phone-sized screen shows the same pages", async () => {
   const phone = await newPage(browser, PHONE);
   await phone.context().addCookies(await page.context().cookies());

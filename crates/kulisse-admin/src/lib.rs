@@ -16,9 +16,14 @@
 //! Must not depend on: kulisse-store, the engines or adapters (the services are the only
 //! way in).
 
+mod account;
 mod assets;
+mod bulk;
+mod collection;
+mod collection_form;
 mod collections;
 mod csrf;
+mod export;
 mod inputs;
 mod install;
 mod login;
@@ -26,6 +31,7 @@ mod page;
 mod record;
 mod records;
 mod session;
+mod settings;
 mod submitted;
 
 use axum::Router;
@@ -37,7 +43,7 @@ pub use install::install_link;
 
 /// The dashboard's routes, to be served beside the API.
 pub fn dashboard() -> Pages {
-    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 12] = [
+    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 23] = [
         ("/_", get(|| async { Redirect::permanent("/_/") })),
         ("/_/", get(collections::home)),
         ("/_/login", get(login::form).post(login::submit)),
@@ -48,6 +54,26 @@ pub fn dashboard() -> Pages {
         ),
         ("/_/collections/{collection}", get(records::browse)),
         ("/_/collections/{collection}/count", get(records::count)),
+        ("/_/collections/{collection}/export", get(export::export)),
+        (
+            "/_/collections/{collection}/delete-selected",
+            get(bulk::confirm).post(bulk::delete),
+        ),
+        (
+            "/_/new-collection",
+            get(collection::new).post(collection::create),
+        ),
+        ("/_/settings", get(settings::view).post(settings::update)),
+        ("/_/settings/test-mail", post(settings::test_mail)),
+        ("/_/settings/test-s3", post(settings::test_s3)),
+        (
+            "/_/collections/{collection}/edit",
+            get(collection::edit).post(collection::update),
+        ),
+        (
+            "/_/collections/{collection}/delete",
+            get(collection::confirm_delete).post(collection::delete),
+        ),
         (
             "/_/collections/{collection}/records/new",
             get(record::new).post(record::create),
@@ -55,6 +81,18 @@ pub fn dashboard() -> Pages {
         (
             "/_/collections/{collection}/records/{id}",
             get(record::edit).post(record::update),
+        ),
+        (
+            "/_/collections/{collection}/records/{id}/send-verification",
+            post(account::send_verification),
+        ),
+        (
+            "/_/collections/{collection}/records/{id}/send-password-reset",
+            post(account::send_password_reset),
+        ),
+        (
+            "/_/collections/{collection}/records/{id}/impersonate",
+            post(account::impersonate),
         ),
         (
             "/_/collections/{collection}/records/{id}/delete",

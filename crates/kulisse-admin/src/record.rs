@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kulisse_core::query::RequestInfo;
@@ -35,6 +35,10 @@ struct RecordPage {
     inputs: Vec<Input>,
     error: Option<String>,
     csrf: String,
+    /// An auth record's actions (mail, impersonate), where to post them.
+    account: Option<String>,
+    /// What was just mailed, to say so.
+    sent: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -95,12 +99,18 @@ pub(crate) async fn create(
     }
 }
 
-/// `GET /_/collections/{collection}/records/{id}`
+/// `GET /_/collections/{collection}/records/{id}` (`?sent=` after a mail was sent)
 pub(crate) async fn edit(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     session: Session,
 ) -> Response {
+    let sent = match query.as_deref() {
+        Some("sent=verification") => Some("A verification mail is on its way."),
+        Some("sent=password-reset") => Some("A password-reset mail is on its way."),
+        _ => None,
+    };
     let Some(c) = collection(&state, &session, &name) else {
         return page::not_found().await;
     };
@@ -111,16 +121,19 @@ pub(crate) async fn edit(
         .view(&req, &c.name, &id, &ExpandTree::default())
         .await
     {
-        Ok(record) => render(
-            &state,
-            &session,
-            &c,
-            Some(&id),
-            &record.fields,
-            &Value::Null,
-            None,
-            StatusCode::OK,
-        ),
+        Ok(record) => {
+            let mut page = form_page(
+                &state,
+                &session,
+                &c,
+                Some(&id),
+                &record.fields,
+                &Value::Null,
+                None,
+            );
+            page.sent = sent;
+            page::render(StatusCode::OK, &page)
+        }
         Err(_) => page::not_found().await,
     }
 }
@@ -259,6 +272,21 @@ fn render(
     error: Option<String>,
     status: StatusCode,
 ) -> Response {
+    page::render(
+        status,
+        &form_page(state, session, c, id, values, errors, error),
+    )
+}
+
+fn form_page(
+    state: &AppState,
+    session: &Session,
+    c: &Collection,
+    id: Option<&str>,
+    values: &Map<String, Value>,
+    errors: &Value,
+    error: Option<String>,
+) -> RecordPage {
     let token = state
         .services
         .auth
@@ -280,18 +308,17 @@ fn render(
             format!("{list_href}/records/new"),
         ),
     };
-    page::render(
-        status,
-        &RecordPage {
-            chrome: Chrome::signed_in(title, state, session, Some(&c.name)),
-            collection: c.name.clone(),
-            delete_href: format!("{action}/delete"),
-            action,
-            list_href,
-            id: id.map(str::to_owned),
-            inputs: inputs(c, values, errors, links.as_ref()),
-            error,
-            csrf: session.csrf.clone(),
-        },
-    )
+    RecordPage {
+        chrome: Chrome::signed_in(title, state, session, Some(&c.name)),
+        collection: c.name.clone(),
+        delete_href: format!("{action}/delete"),
+        account: (c.is_auth() && id.is_some()).then(|| action.clone()),
+        action,
+        list_href,
+        id: id.map(str::to_owned),
+        inputs: inputs(c, values, errors, links.as_ref()),
+        error,
+        csrf: session.csrf.clone(),
+        sent: None,
+    }
 }

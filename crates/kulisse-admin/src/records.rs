@@ -79,6 +79,8 @@ struct RecordsPage {
     previous: Option<String>,
     next: Option<String>,
     count_href: String,
+    /// The export's address, with the filter and sort (the format is added).
+    export_href: String,
     first: u64,
     /// Whether records can be opened for editing (not in a view collection).
     editable: bool,
@@ -208,6 +210,11 @@ pub(crate) async fn browse(
         previous: (page > 1).then(|| link(page - 1, &q.sort)),
         next: full.then(|| link(page + 1, &q.sort)),
         count_href: format!("{href}/count?{count_query}"),
+        export_href: format!(
+            "{href}/export?{}",
+            serde_urlencoded::to_string([("filter", q.filter.as_str()), ("sort", q.sort.as_str())])
+                .unwrap_or_default()
+        ),
         first: (page - 1) * per_page + 1,
         new_href: editable.then(|| format!("{href}/records/new")),
         editable,

@@ -250,6 +250,7 @@ fn status_of(e: &CoreError) -> StatusCode {
             | AuthError::SuperuserPasswordTooShort
             | AuthError::SuperuserExists { .. }
             | AuthError::InvalidInstallToken
+            | AuthError::InstallBusy
             | AuthError::AlreadyInstalled => BAD_REQUEST,
         },
         CoreError::Settings(e) => match e {

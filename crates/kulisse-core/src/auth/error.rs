@@ -81,6 +81,9 @@ pub enum AuthError {
     /// The dashboard's install form with a bad or expired install token.
     #[error("The install link is invalid or has expired. Restart kulisse for a new one.")]
     InvalidInstallToken,
+    /// Two install forms at once: the other one is making the first superuser.
+    #[error("The first superuser is being created right now. Reload the page in a moment.")]
+    InstallBusy,
     /// The install form once a superuser exists: the link works once.
     #[error("A superuser already exists. Sign in instead.")]
     AlreadyInstalled,

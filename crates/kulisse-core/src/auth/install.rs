@@ -24,6 +24,9 @@ use crate::error::{CoreError, Form};
 /// How long a printed install link works: a restart prints a fresh one.
 pub const INSTALL_LINK_VALID_SECS: u64 = 3600;
 
+/// The named lock installs take.
+const INSTALL_LOCK: &str = "kulisse:install";
+
 /// The fewest characters a superuser's password may have (the command line's rule too).
 const MIN_PASSWORD_CHARS: usize = 8;
 
@@ -115,7 +118,16 @@ impl AuthService {
         let row = self.new_superuser_row(email, hash_password(form.password, 0));
         let written = row.clone();
         let collection = Arc::clone(&c);
-        self.writer
+        // One install at a time across nodes: on PostgreSQL two transactions could both
+        // find no superuser and both insert one; the check inside the write then sees the
+        // other's commit.
+        let lock = self
+            .store
+            .try_lock(INSTALL_LOCK)
+            .await?
+            .ok_or(AuthError::InstallBusy)?;
+        let made = self
+            .writer
             .transact::<_, CoreError, _>(move |tx| {
                 let first = Select {
                     limit: Some(1),
@@ -127,7 +139,9 @@ impl AuthService {
                 tx.insert(&collection, &written)?;
                 Ok(())
             })
-            .await?;
+            .await;
+        lock.release().await;
+        made?;
         let token = self.token_for(&c, &row);
         Ok((c, row, token))
     }

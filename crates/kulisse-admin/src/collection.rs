@@ -1,0 +1,300 @@
+//! Designing collections: the form that creates one, the form that edits it (fields,
+//! rules, indexes, a view's query), and deleting it after a confirmation. Saving goes
+//! through the collections service, which validates exactly as for an API client; its
+//! messages are shown beside the name, the field, or the rule they are about.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use kulisse_http::AppState;
+use kulisse_http::error::ApiError;
+use kulisse_schema::Collection;
+use serde_json::{Value, json};
+
+use crate::collection_form::{FIELD_TYPES, Shown, shown, to_input};
+use crate::csrf::Checked;
+use crate::login::Empty;
+use crate::page::{self, Chrome, collection_href};
+use crate::session::Session;
+
+#[derive(Template)]
+#[template(path = "collection.html")]
+struct CollectionPage {
+    chrome: Chrome,
+    action: String,
+    editing: bool,
+    system: bool,
+    saved: bool,
+    error: Option<String>,
+    shown: Shown,
+    name_error: Option<String>,
+    query_error: Option<String>,
+    indexes_error: Option<String>,
+    field_names: String,
+    types: [&'static str; 14],
+    records_href: String,
+    delete_href: String,
+    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "collection_delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    name: String,
+    action: String,
+    back: String,
+    csrf: String,
+}
+
+/// `GET /_/new-collection`
+pub(crate) async fn new(State(state): State<AppState>, session: Session) -> Response {
+    let blank = json!({"name": "", "type": "base", "fields": [], "indexes": [],
+        "listRule": null, "viewRule": null, "createRule": null, "updateRule": null, "deleteRule": null});
+    render(
+        &state,
+        &session,
+        None,
+        shown(&blank, Value::Null),
+        None,
+        false,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /_/new-collection`
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Checked { session, form }: Checked<Vec<(String, String)>>,
+) -> Response {
+    let input = match to_input(&form, None) {
+        Ok(input) => input,
+        Err(errors) => return refused(&state, &session, None, &form, errors, None),
+    };
+    match state
+        .services
+        .collections
+        .create(&session.auth, &input)
+        .await
+    {
+        Ok(c) => {
+            Redirect::to(&format!("{}/edit?saved=1", collection_href(&c.name))).into_response()
+        }
+        Err(e) => refused_by_server(&state, &session, None, &input, e),
+    }
+}
+
+/// `GET /_/collections/{collection}/edit`
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    session: Session,
+) -> Response {
+    let Ok(c) = state.services.collections.view(&session.auth, &name) else {
+        return page::not_found().await;
+    };
+    let definition = serde_json::to_value(c.json(false)).unwrap_or_default();
+    let saved = query.is_some_and(|q| q.split('&').any(|p| p == "saved=1"));
+    render(
+        &state,
+        &session,
+        Some(&c),
+        shown(&definition, Value::Null),
+        None,
+        saved,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /_/collections/{collection}/edit`
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Checked { session, form }: Checked<Vec<(String, String)>>,
+) -> Response {
+    let Ok(c) = state.services.collections.view(&session.auth, &name) else {
+        return page::not_found().await;
+    };
+    let input = match to_input(&form, Some(&c)) {
+        Ok(input) => input,
+        Err(errors) => return refused(&state, &session, Some(&c), &form, errors, None),
+    };
+    match state
+        .services
+        .collections
+        .update(&session.auth, &c.id, &input)
+        .await
+    {
+        Ok(c) => {
+            Redirect::to(&format!("{}/edit?saved=1", collection_href(&c.name))).into_response()
+        }
+        Err(e) => refused_by_server(&state, &session, Some(&c), &input, e),
+    }
+}
+
+/// `GET /_/collections/{collection}/delete`: asks first.
+pub(crate) async fn confirm_delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    session: Session,
+) -> Response {
+    let Ok(c) = state.services.collections.view(&session.auth, &name) else {
+        return page::not_found().await;
+    };
+    let href = collection_href(&c.name);
+    page::render(
+        StatusCode::OK,
+        &DeletePage {
+            chrome: Chrome::signed_in(
+                format!("Delete {}", c.name),
+                &state,
+                &session,
+                Some(&c.name),
+            ),
+            name: c.name.clone(),
+            action: format!("{href}/delete"),
+            back: format!("{href}/edit"),
+            csrf: session.csrf.clone(),
+        },
+    )
+}
+
+/// `POST /_/collections/{collection}/delete`
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Checked {
+        session,
+        form: Empty {},
+    }: Checked<Empty>,
+) -> Response {
+    match state
+        .services
+        .collections
+        .delete(&session.auth, &name)
+        .await
+    {
+        Ok(()) => Redirect::to("/_/").into_response(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            let message = e.body()["message"].as_str().unwrap_or_default().to_owned();
+            page::message(e.status(), "The collection was not deleted", message)
+        }
+    }
+}
+
+/// The form again, as sent, with the server's messages.
+fn refused_by_server(
+    state: &AppState,
+    session: &Session,
+    c: Option<&Collection>,
+    input: &Value,
+    e: kulisse_core::CoreError,
+) -> Response {
+    let e = ApiError::from(e);
+    let body = e.body();
+    let message = body["message"].as_str().map(str::to_owned);
+    let mut sent = input.clone();
+    if let Some(c) = c {
+        sent["type"] = json!(c.kind.as_str());
+    }
+    render(
+        state,
+        session,
+        c,
+        shown(&sent, body["data"].clone()),
+        message,
+        false,
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+fn refused(
+    state: &AppState,
+    session: &Session,
+    c: Option<&Collection>,
+    form: &[(String, String)],
+    errors: Value,
+    message: Option<String>,
+) -> Response {
+    // Options that are no JSON: show the stored definition (or a blank one) with the
+    // message; what was typed is in the browser's history.
+    let definition = match c {
+        Some(c) => serde_json::to_value(c.json(false)).unwrap_or_default(),
+        None => {
+            json!({"name": form.iter().find(|(k, _)| k == "name").map(|(_, v)| v.as_str()).unwrap_or_default(),
+            "type": "base", "fields": []})
+        }
+    };
+    let message = message.unwrap_or_else(|| "The collection was not saved.".to_owned());
+    render(
+        state,
+        session,
+        c,
+        shown(&definition, errors),
+        Some(message),
+        false,
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+fn render(
+    state: &AppState,
+    session: &Session,
+    c: Option<&Collection>,
+    shown: Shown,
+    error: Option<String>,
+    saved: bool,
+    status: StatusCode,
+) -> Response {
+    let message = |k: &str| shown.errors[k]["message"].as_str().map(str::to_owned);
+    let indexes_error = message("indexes").or_else(|| {
+        shown.errors["indexes"].as_object().and_then(|o| {
+            o.values()
+                .find_map(|v| v["message"].as_str().map(str::to_owned))
+        })
+    });
+    let (title, action, href) = match c {
+        Some(c) => {
+            let href = collection_href(&c.name);
+            (
+                format!("Collection {}", c.name),
+                format!("{href}/edit"),
+                href,
+            )
+        }
+        None => (
+            "New collection".to_owned(),
+            "/_/new-collection".to_owned(),
+            String::new(),
+        ),
+    };
+    let field_names = shown
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    page::render(
+        status,
+        &CollectionPage {
+            chrome: Chrome::signed_in(title, state, session, c.map(|c| c.name.as_str())),
+            editing: c.is_some(),
+            system: c.is_some_and(|c| c.system),
+            saved,
+            error,
+            name_error: message("name"),
+            query_error: message("viewQuery"),
+            indexes_error,
+            field_names,
+            types: FIELD_TYPES,
+            records_href: href.clone(),
+            delete_href: format!("{href}/delete"),
+            action,
+            shown,
+            csrf: session.csrf.clone(),
+        },
+    )
+}
