@@ -579,6 +579,24 @@ mod tests {
                 "Superuser a@b.c already exists.",
                 json!({}),
             ),
+            (
+                AuthError::InvalidInstallToken.into(),
+                400,
+                "The install link is invalid or has expired. Restart kulisse for a new one.",
+                json!({}),
+            ),
+            (
+                AuthError::AlreadyInstalled.into(),
+                400,
+                "A superuser already exists. Sign in instead.",
+                json!({}),
+            ),
+            (
+                AuthError::InstallBusy.into(),
+                400,
+                "The first superuser is being created right now. Reload the page in a moment.",
+                json!({}),
+            ),
             (SettingsError::NotAnObject.into(), 400, generic, json!({})),
             (
                 SettingsError::Malformed.into(),
