@@ -30,6 +30,25 @@ const OWN_CONTROLS: [&str; 7] = [
     "presentable",
 ];
 
+/// An auth collection's options, edited together as PocketBase's JSON.
+const AUTH_OPTIONS: [&str; 15] = [
+    "authRule",
+    "manageRule",
+    "authAlert",
+    "passwordAuth",
+    "oauth2",
+    "otp",
+    "mfa",
+    "authToken",
+    "passwordResetToken",
+    "emailChangeToken",
+    "verificationToken",
+    "fileToken",
+    "verificationTemplate",
+    "resetPasswordTemplate",
+    "confirmEmailChangeTemplate",
+];
+
 /// The field types a new field may have, as the API names them.
 pub(crate) const FIELD_TYPES: [&str; 14] = [
     "text", "editor", "number", "bool", "email", "url", "date", "autodate", "select", "file",
@@ -71,6 +90,10 @@ pub(crate) struct Shown {
     pub rules: Vec<RuleRow>,
     pub indexes: String,
     pub view_query: String,
+    /// An auth collection's options as JSON text (empty for other collections).
+    pub auth_options: String,
+    /// The server's first message about one of them.
+    pub auth_error: Option<String>,
     pub errors: Value,
 }
 
@@ -105,6 +128,13 @@ pub(crate) fn shown(definition: &Value, errors: Value) -> Shown {
                 .join("\n")
         })
         .unwrap_or_default();
+    let auth: Map<String, Value> = AUTH_OPTIONS
+        .iter()
+        .filter_map(|k| definition.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    let auth_error = AUTH_OPTIONS
+        .iter()
+        .find_map(|k| deepest_message(&errors[*k]).map(|m| format!("{k}: {m}")));
     Shown {
         name: text("name"),
         kind: text("type"),
@@ -112,6 +142,11 @@ pub(crate) fn shown(definition: &Value, errors: Value) -> Shown {
         rules,
         indexes,
         view_query: text("viewQuery"),
+        auth_options: match auth.is_empty() {
+            true => String::new(),
+            false => serde_json::to_string_pretty(&auth).unwrap_or_default(),
+        },
+        auth_error,
         errors,
     }
 }
@@ -148,6 +183,11 @@ fn field_row(index: usize, f: &Value, errors: &Value) -> FieldRow {
 
 fn message(v: &Value) -> Option<String> {
     v["message"].as_str().map(str::to_owned)
+}
+
+/// The first message anywhere inside `v` (options nest: `oauth2.providers.0.clientId`).
+fn deepest_message(v: &Value) -> Option<String> {
+    message(v).or_else(|| v.as_object()?.values().find_map(deepest_message))
 }
 
 /// The definition a sent form describes, as the collections API takes it; `current` is
@@ -190,8 +230,28 @@ pub(crate) fn to_input(
     if let (true, Some(query)) = (view, get("viewQuery")) {
         input.insert("viewQuery".into(), json!(query));
     }
-    let mut fields = Vec::new();
     let mut errors = Map::new();
+    if let Some(text) = get("authOptions").filter(|t| !t.trim().is_empty()) {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(options)) => {
+                for (k, v) in options
+                    .into_iter()
+                    .filter(|(k, _)| AUTH_OPTIONS.contains(&k.as_str()))
+                {
+                    input.insert(k, v);
+                }
+            }
+            _ => {
+                let why = "The auth options must be a JSON object.";
+                errors.insert(
+                    "authOptions".into(),
+                    json!({"code": "validation_invalid_json", "message": why}),
+                );
+            }
+        }
+    }
+    let mut fields = Vec::new();
+    let mut field_errors = Map::new();
     let rows = (0..).take_while(|i| {
         get(&format!("fields.{i}.name")).is_some() || get(&format!("fields.{i}.id")).is_some()
     });
@@ -213,7 +273,7 @@ pub(crate) fn to_input(
                 fields.push(Value::Object(field));
             }
             Err(why) => {
-                errors.insert(
+                field_errors.insert(
                     i.to_string(),
                     json!({"options": {"code": "validation_invalid_json", "message": why}}),
                 );
@@ -232,15 +292,18 @@ pub(crate) fn to_input(
                 fields.push(Value::Object(field));
             }
             Err(why) => {
-                errors.insert(
+                field_errors.insert(
                     "new".into(),
                     json!({"options": {"code": "validation_invalid_json", "message": why}}),
                 );
             }
         }
     }
+    if !field_errors.is_empty() {
+        errors.insert("fields".into(), Value::Object(field_errors));
+    }
     if !errors.is_empty() {
-        return Err(json!({ "fields": errors }));
+        return Err(Value::Object(errors));
     }
     input.insert("fields".into(), Value::Array(fields));
     Ok(Value::Object(input))
@@ -303,6 +366,30 @@ mod tests {
                             "presentable": false, "values": ["S", "M"], "maxSelect": 1}],
             })
         );
+    }
+
+    #[test]
+    fn auth_options_are_merged_and_checked() {
+        let input = to_input(
+            &form(&[
+                ("name", "members"),
+                (
+                    "authOptions",
+                    r#"{"otp": {"enabled": true}, "listRule": "x", "id": "y"}"#,
+                ),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(input["otp"], json!({"enabled": true}));
+        assert_eq!(
+            input["listRule"], "",
+            "only auth options are taken from there"
+        );
+        assert!(input.get("id").is_none());
+        let errors =
+            to_input(&form(&[("name", "members"), ("authOptions", "[1]")]), None).unwrap_err();
+        assert_eq!(errors["authOptions"]["code"], "validation_invalid_json");
     }
 
     #[test]

@@ -747,6 +747,52 @@ async fn collections_are_designed_through_the_form() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
+/// An auth collection's sign-in methods and token durations are set in its form, and the
+/// service's refusal of one is shown.
+async fn auth_options_are_set_through_the_form() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let mut browser = Browser::new(&srv);
+    browser.sign_in().await;
+    let token = browser.form_token().await;
+    let create = |options: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("name", "members".to_owned()),
+            ("type", "auth".to_owned()),
+            ("authOptions", options.to_owned()),
+        ]
+    };
+    let pairs = |form: &[(&'static str, String)]| -> Vec<(&'static str, String)> { form.to_vec() };
+    let refused = pairs(&create(r#"{"passwordAuth": {"enabled": true, "identityFields": ["nofield"]}}"#));
+    let refused: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/new-collection", &refused, None).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains(r#"id="c-auth-error""#));
+    let made = create(
+        r#"{"otp": {"enabled": true, "duration": 300, "length": 6}, "authToken": {"duration": 3600}}"#,
+    );
+    let made: Vec<(&str, &str)> = made.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/new-collection", &made, None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, members) = srv
+        .send("GET", "/api/collections/members", Some(&su), None)
+        .await;
+    assert_eq!(members["otp"]["enabled"], true, "{members}");
+    assert_eq!(members["authToken"]["duration"], 3600, "{members}");
+    let page = browser
+        .get("/_/collections/members/edit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("&#34;otp&#34;"),
+        "the options are shown: {page}"
+    );
+    assert!(!page.contains("secret"), "no token secret is shown");
+}
+
 /// A field's JSON without the keys the form has controls of its own for.
 fn options_of(field: &serde_json::Value) -> serde_json::Value {
     let mut o = field.as_object().unwrap().clone();
@@ -948,7 +994,12 @@ async fn records_are_exported_and_deleted_in_bulk() {
         })
         .collect();
     let (status, body) = srv
-        .send("PATCH", "/api/settings", Some(&su), Some(json!({"batch": {"enabled": true}})))
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"batch": {"enabled": true}})),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     for chunk in requests.chunks(50) {
@@ -1058,6 +1109,7 @@ async fn records_are_exported_and_deleted_in_bulk() {
 }
 
 kulisse_testkit::engine_tests!(
+    auth_options_are_set_through_the_form,
     records_are_exported_and_deleted_in_bulk,
     auth_records_are_mailed_and_impersonated,
     settings_are_saved_by_section_and_mail_is_tested,
