@@ -271,6 +271,22 @@ test("a collection is designed in the dashboard: fields of five types, and a rul
   assert.deepEqual(await page.getByLabel("size").locator("option").allTextContents(), ["(none)", "S", "M", "L"]);
 });
 
+test("collections are imported after a review of the changes", async () => {
+  await page.getByRole("link", { name: "Import and export" }).click();
+  await page.getByRole("heading", { name: "Import and export collections" }).waitFor();
+  await expectNoAccessibilityProblems("import page");
+  const exported = JSON.parse(await page.getByLabel("The collections as JSON").inputValue());
+  exported.push({ name: "blog", type: "base", fields: [{ name: "headline", type: "text" }] });
+  await page.getByLabel("Collections to import (a JSON list)").fill(JSON.stringify(exported));
+  await page.getByRole("button", { name: "Review the changes" }).click();
+  const review = page.getByRole("table", { name: "Changes, by collection" });
+  await review.getByRole("row").filter({ hasText: "blog" }).getByRole("cell", { name: "new" }).waitFor();
+  await screenshot(page, "import-review-1280");
+  await page.getByRole("button", { name: "Apply these changes" }).click();
+  await page.getByRole("status").filter({ hasText: "Imported." }).waitFor();
+  await page.getByRole("navigation", { name: "Collections" }).getByRole("link", { name: /blog/ }).waitFor();
+});
+
 test("a user is created, given a new password and impersonated", async () => {
   await page.goto(`${server.url}/_/collections/users`);
   await page.getByRole("link", { name: "New record" }).click();

@@ -24,6 +24,8 @@ mod collection_form;
 mod collections;
 mod csrf;
 mod export;
+mod import;
+mod import_diff;
 mod inputs;
 mod install;
 mod login;
@@ -43,7 +45,7 @@ pub use install::install_link;
 
 /// The dashboard's routes, to be served beside the API.
 pub fn dashboard() -> Pages {
-    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 23] = [
+    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 25] = [
         ("/_", get(|| async { Redirect::permanent("/_/") })),
         ("/_/", get(collections::home)),
         ("/_/login", get(login::form).post(login::submit)),
@@ -64,6 +66,11 @@ pub fn dashboard() -> Pages {
             get(collection::new).post(collection::create),
         ),
         ("/_/settings", get(settings::view).post(settings::update)),
+        (
+            "/_/import-collections",
+            get(import::page).post(import::submit),
+        ),
+        ("/_/collections.json", get(import::download)),
         ("/_/settings/test-mail", post(settings::test_mail)),
         ("/_/settings/test-s3", post(settings::test_s3)),
         (

@@ -764,7 +764,9 @@ async fn auth_options_are_set_through_the_form() {
         ]
     };
     let pairs = |form: &[(&'static str, String)]| -> Vec<(&'static str, String)> { form.to_vec() };
-    let refused = pairs(&create(r#"{"passwordAuth": {"enabled": true, "identityFields": ["nofield"]}}"#));
+    let refused = pairs(&create(
+        r#"{"passwordAuth": {"enabled": true, "identityFields": ["nofield"]}}"#,
+    ));
     let refused: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let res = browser.post("/_/new-collection", &refused, None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
@@ -791,6 +793,102 @@ async fn auth_options_are_set_through_the_form() {
         "the options are shown: {page}"
     );
     assert!(!page.contains("secret"), "no token secret is shown");
+}
+
+/// Collections export as JSON, and an import is reviewed before it is applied.
+async fn collections_are_exported_and_imported_after_a_review() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let mut browser = Browser::new(&srv);
+    browser.sign_in().await;
+    let token = browser.form_token().await;
+    let exported = browser.get("/_/collections.json").await;
+    assert!(
+        exported.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("collections.json")
+    );
+    let mut collections: Vec<serde_json::Value> = exported.json().await.unwrap();
+    assert!(collections.iter().any(|c| c["name"] == "users"));
+    assert!(
+        !serde_json::to_string(&collections)
+            .unwrap()
+            .contains("\"secret\""),
+        "no secrets"
+    );
+    collections.push(
+        json!({"name": "notes", "type": "base", "fields": [{"name": "text", "type": "text"}]}),
+    );
+    let list = serde_json::to_string(&collections).unwrap();
+
+    let res = browser
+        .post(
+            "/_/import-collections",
+            &[
+                ("_csrf", token.as_str()),
+                ("step", "review"),
+                ("collections", "{oops"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("This is no JSON"));
+    let res = browser
+        .post(
+            "/_/import-collections",
+            &[
+                ("_csrf", token.as_str()),
+                ("step", "review"),
+                ("collections", list.as_str()),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(r#"<tr class="change-new"><td>notes</td>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<tr class="change-unchanged"><td>users</td>"#),
+        "{page}"
+    );
+    let (status, _) = srv
+        .send("GET", "/api/collections/notes", Some(&su), None)
+        .await;
+    assert_eq!(status, 404, "a review changes nothing");
+
+    let res = browser
+        .post(
+            "/_/import-collections",
+            &[
+                ("_csrf", "forged"),
+                ("step", "apply"),
+                ("collections", list.as_str()),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = browser
+        .post(
+            "/_/import-collections",
+            &[
+                ("_csrf", token.as_str()),
+                ("step", "apply"),
+                ("collections", list.as_str()),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (status, notes) = srv
+        .send("GET", "/api/collections/notes", Some(&su), None)
+        .await;
+    assert_eq!(status, 200, "{notes}");
 }
 
 /// A field's JSON without the keys the form has controls of its own for.
@@ -1109,6 +1207,7 @@ async fn records_are_exported_and_deleted_in_bulk() {
 }
 
 kulisse_testkit::engine_tests!(
+    collections_are_exported_and_imported_after_a_review,
     auth_options_are_set_through_the_form,
     records_are_exported_and_deleted_in_bulk,
     auth_records_are_mailed_and_impersonated,
