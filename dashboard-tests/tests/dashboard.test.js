@@ -320,6 +320,18 @@ test("a user is created, given a new password and impersonated", async () => {
   });
   assert.equal(me.status, 200, "the token acts as the user");
   assert.equal((await me.json()).email, "buyer@example.com");
+
+  // The relation picker finds the user by what is typed and puts their id in the field.
+  await page.goto(`${server.url}/_/collections/orders/records/new`);
+  await page.getByLabel("note", { exact: true }).fill("first order");
+  await page.getByLabel("Find a record of users").fill("buyer");
+  await page.getByRole("button", { name: `Choose buyer@example.com (${record.id})` }).click();
+  assert.equal(await page.getByLabel("customer", { exact: true }).inputValue(), record.id);
+  await screenshot(page, "relation-picker-1280");
+  await page.getByRole("button", { name: "Create record" }).click();
+  await page.waitForURL(/\/_\/collections\/orders$/);
+  const orders = await api(server.url, await apiLogin(server.url, EMAIL, PASSWORD), "GET", "/api/collections/orders/records");
+  assert.equal(orders.items[0].customer, record.id);
 });
 
 test("the app's name is changed in the settings", async () => {

@@ -34,6 +34,11 @@ pub(crate) struct Input {
     pub lon: String,
     /// See `lon`.
     pub lat: String,
+    /// A relation's collection: its id (as the field names it), then its name (filled in
+    /// by the page, which can look it up).
+    pub target: String,
+    /// Where the relation picker asks for records of `target`.
+    pub pick_href: String,
 }
 
 /// A file a record holds, as the form lists it.
@@ -84,6 +89,8 @@ fn input(f: &Field, value: Option<&Value>, errors: &Value, links: Option<&FileLi
         files: Vec::new(),
         lon: String::new(),
         lat: String::new(),
+        target: String::new(),
+        pick_href: String::new(),
     };
     match &f.kind {
         FieldKind::Text { .. } => {}
@@ -119,8 +126,13 @@ fn input(f: &Field, value: Option<&Value>, errors: &Value, links: Option<&FileLi
                 .map(|v| (v.clone(), chosen.contains(v)))
                 .collect();
         }
-        FieldKind::Relation { max_select, .. } => {
+        FieldKind::Relation {
+            max_select,
+            collection_id,
+            ..
+        } => {
             input.kind = "relation";
+            input.target = collection_id.clone();
             input.multiple = *max_select != 1;
             input.value = texts(value).join(", ");
             let how = match input.multiple {

@@ -30,6 +30,7 @@ mod inputs;
 mod install;
 mod login;
 mod page;
+mod picker;
 mod record;
 mod records;
 mod session;
@@ -45,7 +46,7 @@ pub use install::install_link;
 
 /// The dashboard's routes, to be served beside the API.
 pub fn dashboard() -> Pages {
-    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 25] = [
+    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 26] = [
         ("/_", get(|| async { Redirect::permanent("/_/") })),
         ("/_/", get(collections::home)),
         ("/_/login", get(login::form).post(login::submit)),
@@ -57,6 +58,7 @@ pub fn dashboard() -> Pages {
         ("/_/collections/{collection}", get(records::browse)),
         ("/_/collections/{collection}/count", get(records::count)),
         ("/_/collections/{collection}/export", get(export::export)),
+        ("/_/collections/{collection}/pick", get(picker::pick)),
         (
             "/_/collections/{collection}/delete-selected",
             get(bulk::confirm).post(bulk::delete),

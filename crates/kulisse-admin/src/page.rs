@@ -24,6 +24,8 @@ pub(crate) struct Chrome {
     pub css: String,
     /// htmx's address.
     pub htmx: String,
+    /// The dashboard's own script's address.
+    pub js: String,
     /// The signed-in superuser's bar and collections; none on the login pages.
     pub nav: Option<Nav>,
 }
@@ -57,6 +59,7 @@ impl Chrome {
             ),
             css: assets::url("admin.css"),
             htmx: assets::url("htmx-2.0.11.min.js"),
+            js: assets::url("admin.js"),
             nav: None,
         }
     }

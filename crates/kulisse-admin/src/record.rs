@@ -278,6 +278,25 @@ fn render(
     )
 }
 
+/// Relation controls get their collection's name and the picker's address.
+fn with_pickers(state: &AppState, session: &Session, mut inputs: Vec<Input>) -> Vec<Input> {
+    for input in inputs.iter_mut().filter(|i| i.kind == "relation") {
+        if let Ok(target) = state
+            .services
+            .collections
+            .view(&session.auth, &input.target)
+        {
+            input.pick_href = format!(
+                "{}/pick?{}",
+                collection_href(&target.name),
+                serde_urlencoded::to_string([("for", input.id.as_str())]).unwrap_or_default()
+            );
+            input.target = target.name.clone();
+        }
+    }
+    inputs
+}
+
 fn form_page(
     state: &AppState,
     session: &Session,
@@ -316,7 +335,7 @@ fn form_page(
         action,
         list_href,
         id: id.map(str::to_owned),
-        inputs: inputs(c, values, errors, links.as_ref()),
+        inputs: with_pickers(state, session, inputs(c, values, errors, links.as_ref())),
         error,
         csrf: session.csrf.clone(),
         sent: None,

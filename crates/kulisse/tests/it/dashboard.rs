@@ -891,6 +891,65 @@ async fn collections_are_exported_and_imported_after_a_review() {
     assert_eq!(status, 200, "{notes}");
 }
 
+/// The relation picker offers the related collection's records matching what was typed,
+/// labelled by their presentable fields, as text.
+async fn the_relation_picker_finds_records_and_shows_them_as_text() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (status, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(json!({"name": "brands", "type": "base", "fields": [{"name": "label", "type": "text", "presentable": true}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let evil = "<script>alert(1)</script>";
+    for label in [evil, "Acme", "Other"] {
+        srv.send(
+            "POST",
+            "/api/collections/brands/records",
+            Some(&su),
+            Some(json!({"label": label})),
+        )
+        .await;
+    }
+    let mut browser = Browser::new(&srv);
+    browser.sign_in().await;
+    let page = browser
+        .get("/_/collections/brands/pick?for=%22%3E%3Cimg&q=script")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&escaped(evil)) && !page.contains(evil),
+        "{page}"
+    );
+    assert!(!page.contains("Acme"), "only matches: {page}");
+    assert!(
+        page.contains(&escaped(r#""><img"#)) && !page.contains(r#""><img"#),
+        "{page}"
+    );
+    let all = browser
+        .get("/_/collections/brands/pick?for=x&q=")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(all.matches("data-pick=").count(), 3, "{all}");
+    let quoted = browser
+        .get("/_/collections/brands/pick?for=x&q=%22%20%7C%7C%20true%20%7C%7C%20%22")
+        .await;
+    assert_eq!(quoted.status(), StatusCode::OK);
+    assert_eq!(
+        quoted.text().await.unwrap().matches("data-pick=").count(),
+        0,
+        "typed quotes never widen the search"
+    );
+}
+
 /// A field's JSON without the keys the form has controls of its own for.
 fn options_of(field: &serde_json::Value) -> serde_json::Value {
     let mut o = field.as_object().unwrap().clone();
@@ -1207,6 +1266,7 @@ async fn records_are_exported_and_deleted_in_bulk() {
 }
 
 kulisse_testkit::engine_tests!(
+    the_relation_picker_finds_records_and_shows_them_as_text,
     collections_are_exported_and_imported_after_a_review,
     auth_options_are_set_through_the_form,
     records_are_exported_and_deleted_in_bulk,
