@@ -46,10 +46,12 @@ pub use install::install_link;
 
 /// The dashboard's routes, to be served beside the API.
 pub fn dashboard() -> Pages {
-    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 26] = [
+    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 28] = [
         ("/_", get(|| async { Redirect::permanent("/_/") })),
         ("/_/", get(collections::home)),
         ("/_/login", get(login::form).post(login::submit)),
+        ("/_/login/code-request", post(login::request_code)),
+        ("/_/login/code", post(login::submit_code)),
         ("/_/logout", post(login::logout)),
         (
             "/_/install/{token}",

@@ -950,6 +950,127 @@ async fn the_relation_picker_finds_records_and_shows_them_as_text() {
     );
 }
 
+/// With MFA on for superusers, the dashboard asks for a mailed code after the password;
+/// with OTP on, a code alone signs in.
+async fn superusers_sign_in_with_a_second_factor_or_a_code() {
+    let srv = TestServer::start().await;
+    let Some(smtp) = kulisse_testkit::smtp_settings() else {
+        return;
+    };
+    let su = srv.superuser_token().await;
+    srv.without_rate_limits().await;
+    let (status, body) = srv
+        .send(
+            "PATCH",
+            "/api/settings",
+            Some(&su),
+            Some(json!({"smtp": smtp})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let email = srv.unique_email("mfa-admin");
+    let (status, body) = srv
+        .send(
+            "POST",
+            "/api/collections/_superusers/records",
+            Some(&su),
+            Some(json!({"email": email, "password": "12345678", "passwordConfirm": "12345678"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/_superusers",
+            Some(&su),
+            Some(json!({"otp": {"enabled": true, "length": 6}, "mfa": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let hidden = |page: &str, name: &str| {
+        let key = format!(r#"name="{name}" value=""#);
+        let at = page
+            .find(&key)
+            .map(|i| i + key.len())
+            .unwrap_or_else(|| panic!("{name} in {page}"));
+        page[at..at + page[at..].find('"').unwrap()].to_owned()
+    };
+    let browser = Browser::new(&srv);
+
+    // Password, then the mailed code.
+    let res = browser
+        .post(
+            "/_/login",
+            &[("email", email.as_str()), ("password", "12345678")],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers().get(SET_COOKIE).is_none(),
+        "no session after one factor"
+    );
+    let page = res.text().await.unwrap();
+    let (otp_id, mfa_id) = (hidden(&page, "otpId"), hidden(&page, "mfaId"));
+    assert!(!mfa_id.is_empty());
+    let code = crate::otp::mailed_code(&email, 1).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let form = |code: &str| {
+        vec![
+            ("email", email.clone()),
+            ("otpId", otp_id.clone()),
+            ("mfaId", mfa_id.clone()),
+            ("code", code.to_owned()),
+        ]
+    };
+    let pairs =
+        |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let wrong_form = pairs(&form(wrong));
+    let wrong_form: Vec<(&str, &str)> = wrong_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/login/code", &wrong_form, None).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get(SET_COOKIE).is_none());
+    let right = pairs(&form(&code));
+    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/login/code", &right, None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(res.headers()).contains("kulisse_session="));
+
+    // MFA off, OTP on: a code alone.
+    let (status, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/_superusers",
+            Some(&su),
+            Some(json!({"mfa": {"enabled": false}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let login = browser.get("/_/login").await.text().await.unwrap();
+    assert!(login.contains("Mail me a code"), "{login}");
+    let res = browser
+        .post("/_/login/code-request", &[("email", email.as_str())], None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    let otp_id = hidden(&page, "otpId");
+    let code = crate::otp::mailed_code(&email, 2).await;
+    let res = browser
+        .post(
+            "/_/login/code",
+            &[
+                ("email", email.as_str()),
+                ("otpId", otp_id.as_str()),
+                ("mfaId", ""),
+                ("code", code.as_str()),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(set_cookie(res.headers()).contains("kulisse_session="));
+}
+
 /// A field's JSON without the keys the form has controls of its own for.
 fn options_of(field: &serde_json::Value) -> serde_json::Value {
     let mut o = field.as_object().unwrap().clone();
@@ -1266,6 +1387,7 @@ async fn records_are_exported_and_deleted_in_bulk() {
 }
 
 kulisse_testkit::engine_tests!(
+    superusers_sign_in_with_a_second_factor_or_a_code,
     the_relation_picker_finds_records_and_shows_them_as_text,
     collections_are_exported_and_imported_after_a_review,
     auth_options_are_set_through_the_form,
