@@ -39,6 +39,9 @@ pub(crate) struct Input {
     pub target: String,
     /// Where the relation picker asks for records of `target`.
     pub pick_href: String,
+    /// An editor field's HTML as it would show, cleaned of scripts, handlers and anything
+    /// else that could run (ammonia's allow-list).
+    pub preview: String,
 }
 
 /// A file a record holds, as the form lists it.
@@ -91,13 +94,17 @@ fn input(f: &Field, value: Option<&Value>, errors: &Value, links: Option<&FileLi
         lat: String::new(),
         target: String::new(),
         pick_href: String::new(),
+        preview: String::new(),
     };
     match &f.kind {
         FieldKind::Text { .. } => {}
         FieldKind::Email { .. } => input.kind = "email",
         FieldKind::Url { .. } => input.kind = "url",
         FieldKind::Number { .. } => input.kind = "number",
-        FieldKind::Editor { .. } => input.kind = "textarea",
+        FieldKind::Editor { .. } => {
+            input.kind = "textarea";
+            input.preview = ammonia::clean(&input.value);
+        }
         FieldKind::Json { .. } => {
             input.kind = "json";
             input.value = match value {
@@ -256,7 +263,35 @@ pub(crate) fn from_local_input(sent: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use kulisse_schema::CollectionKind;
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn rich_text_shows_without_anything_that_runs() {
+        let mut c = Collection::new("pages", CollectionKind::Base);
+        c.fields.push(Field::new(
+            "body",
+            FieldKind::Editor {
+                max_size: 0,
+                convert_urls: false,
+            },
+        ));
+        let html = r#"<p>Hi <b>there</b></p><script>alert(1)</script><img src="x.png" onerror="alert(2)"><a href="javascript:alert(3)">x</a>"#;
+        let values = json!({"body": html}).as_object().cloned().unwrap();
+        let shown = inputs(&c, &values, &Value::Null, None);
+        let body = shown.iter().find(|i| i.name == "body").unwrap();
+        assert_eq!(body.value, html, "the control holds the text as stored");
+        assert!(
+            body.preview.contains("<p>Hi <b>there</b></p>"),
+            "{}",
+            body.preview
+        );
+        for bad in ["<script", "onerror", "javascript:"] {
+            assert!(!body.preview.contains(bad), "{bad} in {}", body.preview);
+        }
+    }
 
     #[test]
     fn dates_go_to_the_control_and_back() {

@@ -1071,6 +1071,39 @@ async fn superusers_sign_in_with_a_second_factor_or_a_code() {
     assert!(set_cookie(res.headers()).contains("kulisse_session="));
 }
 
+/// A session lasts as long as the superusers' auth token: the cookie says so, and past it
+/// the dashboard asks to sign in again.
+async fn a_session_expires_with_the_superusers_token() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let (status, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/_superusers",
+            Some(&su),
+            Some(json!({"authToken": {"duration": 2}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut browser = Browser::new(&srv);
+    let res = browser
+        .post(
+            "/_/login",
+            &[("email", SUPERUSER_EMAIL), ("password", SUPERUSER_PASSWORD)],
+            None,
+        )
+        .await;
+    assert!(browser.keep_cookie(&res).contains("Max-Age=2"));
+    assert_eq!(
+        browser.get("/_/collections/users").await.status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let res = browser.get("/_/collections/users").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the token has expired");
+    assert!(location(&res).starts_with("/_/login"));
+}
+
 /// A field's JSON without the keys the form has controls of its own for.
 fn options_of(field: &serde_json::Value) -> serde_json::Value {
     let mut o = field.as_object().unwrap().clone();
@@ -1387,6 +1420,7 @@ async fn records_are_exported_and_deleted_in_bulk() {
 }
 
 kulisse_testkit::engine_tests!(
+    a_session_expires_with_the_superusers_token,
     superusers_sign_in_with_a_second_factor_or_a_code,
     the_relation_picker_finds_records_and_shows_them_as_text,
     collections_are_exported_and_imported_after_a_review,
