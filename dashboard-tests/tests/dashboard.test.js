@@ -352,12 +352,21 @@ test("the app's name is changed in the settings", async () => {
 test("a phone-sized screen shows the same pages", async () => {
   const phone = await newPage(browser, PHONE);
   await phone.context().addCookies(await page.context().cookies());
-  await phone.goto(`${server.url}/_/collections/products`);
-  await phone.getByRole("heading", { name: "products" }).waitFor();
-  await phone.getByRole("navigation", { name: "Collections" }).waitFor();
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
-  await screenshot(phone, "records-390");
+  const screens = [
+    ["records", "/_/collections/products", "products"],
+    ["record", "/_/collections/orders/records/new", "New record"],
+    ["collection", "/_/collections/orders/edit", "Collection orders"],
+    ["settings", "/_/settings", "Settings"],
+    ["import", "/_/import-collections", "Import and export collections"],
+  ];
+  for (const [name, path, heading] of screens) {
+    await phone.goto(`${server.url}${path}`);
+    await phone.getByRole("heading", { name: heading, level: 1 }).waitFor();
+    await phone.getByRole("navigation", { name: "Collections" }).waitFor();
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than the phone`);
+    await screenshot(phone, `${name}-390`);
+  }
   await phone.goto(`${server.url}/_/login`);
   await screenshot(phone, "login-390");
   await phone.context().close();

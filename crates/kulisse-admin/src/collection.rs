@@ -195,10 +195,22 @@ fn refused_by_server(
 ) -> Response {
     let e = ApiError::from(e);
     let body = e.body();
-    let message = body["message"].as_str().map(str::to_owned);
+    let message = body["message"]
+        .as_str()
+        .map(|m| format!("{m} The reasons are shown beside what they are about."));
     let mut sent = input.clone();
     if let Some(c) = c {
         sent["type"] = json!(c.kind.as_str());
+        // What was sent has no `system` flags: the stored fields say which are.
+        if let Some(fields) = sent["fields"].as_array_mut() {
+            for f in fields {
+                let system = c
+                    .fields
+                    .iter()
+                    .any(|s| s.system && Some(s.id.as_str()) == f["id"].as_str());
+                f["system"] = json!(system);
+            }
+        }
     }
     render(
         state,

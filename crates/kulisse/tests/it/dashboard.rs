@@ -703,6 +703,10 @@ async fn collections_are_designed_through_the_form() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
     assert!(page.contains(r#"id="rule-listRule-error""#), "{page}");
+    assert!(
+        !page.contains(r#"name="fields.0.remove""#),
+        "the refused form still knows id is a system field: {page}"
+    );
     let (_, unchanged) = srv
         .send("GET", "/api/collections/shop", Some(&su), None)
         .await;
