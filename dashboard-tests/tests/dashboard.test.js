@@ -372,6 +372,20 @@ test("a phone-sized screen shows the same pages", async () => {
   await phone.context().close();
 });
 
+test("the dark theme follows the system and keeps its contrast", async () => {
+  const dark = await newPage(browser, undefined, "dark");
+  await dark.context().addCookies(await page.context().cookies());
+  for (const [name, path] of [["records", "/_/collections/products"], ["collection", "/_/collections/orders/edit"], ["settings", "/_/settings"]]) {
+    await dark.goto(`${server.url}${path}`);
+    const background = await dark.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(background, "rgb(20, 23, 28)", "the dark background");
+    const problems = await accessibilityProblems(dark);
+    assert.deepEqual(problems, [], `${name} in the dark theme`);
+    await screenshot(dark, `${name}-dark-1280`);
+  }
+  await dark.context().close();
+});
+
 test("a form on another site cannot sign the superuser out", async () => {
   // A page on another origin that posts to the dashboard as soon as it loads.
   const evil = createServer((_, res) => {

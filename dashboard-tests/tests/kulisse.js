@@ -59,8 +59,8 @@ export async function openBrowser() {
  * open one. (The context bypasses the CSP so that axe can be injected; that also means a
  * script that slipped through would run, which is what the dialog check wants.)
  */
-export async function newPage(browser, viewport = { width: 1280, height: 720 }) {
-  const context = await browser.newContext({ viewport, bypassCSP: true });
+export async function newPage(browser, viewport = { width: 1280, height: 720 }, colorScheme = "light") {
+  const context = await browser.newContext({ viewport, bypassCSP: true, colorScheme });
   const page = await context.newPage();
   page.dialogs = [];
   page.on("dialog", async (d) => {
