@@ -12,10 +12,14 @@ use kulisse_http::error::ApiError;
 use kulisse_schema::Collection;
 use serde_json::{Value, json};
 
-use crate::collection_form::{FIELD_TYPES, Shown, shown, to_input};
+use kulisse_core::query::RequestInfo;
+use kulisse_core::records::ListParams;
+
+use crate::collection_form::{FIELD_TYPES, Preview, Shown, shown, to_input};
 use crate::csrf::Checked;
 use crate::login::Empty;
 use crate::page::{self, Chrome, collection_href};
+use crate::records::cell;
 use crate::session::Session;
 
 #[derive(Template)]
@@ -97,11 +101,13 @@ pub(crate) async fn edit(
     };
     let definition = serde_json::to_value(c.json(false)).unwrap_or_default();
     let saved = query.is_some_and(|q| q.split('&').any(|p| p == "saved=1"));
+    let mut shown = shown(&definition, Value::Null);
+    shown.preview = preview(&state, &session, &c).await;
     render(
         &state,
         &session,
         Some(&c),
-        shown(&definition, Value::Null),
+        shown,
         None,
         saved,
         StatusCode::OK,
@@ -183,6 +189,36 @@ pub(crate) async fn delete(
             page::message(e.status(), "The collection was not deleted", message)
         }
     }
+}
+
+/// Rows a view collection shows at most in its form.
+const PREVIEW_ROWS: u64 = 10;
+
+/// A view collection's first rows, listed through the records service as the superuser.
+async fn preview(state: &AppState, session: &Session, c: &Collection) -> Option<Preview> {
+    if c.kind != kulisse_schema::CollectionKind::View {
+        return None;
+    }
+    let mut req = RequestInfo::for_auth(session.auth.clone(), "GET");
+    req.now = Some(state.services.ambient.clock.now());
+    let params = ListParams {
+        per_page: PREVIEW_ROWS,
+        skip_total: true,
+        ..ListParams::default()
+    };
+    let list = state
+        .services
+        .records
+        .list(&req, &c.name, &params)
+        .await
+        .ok()?;
+    let columns: Vec<String> = c.fields.iter().map(|f| f.name.clone()).collect();
+    let rows = list
+        .items
+        .iter()
+        .map(|r| columns.iter().map(|col| cell(r.fields.get(col))).collect())
+        .collect();
+    Some(Preview { columns, rows })
 }
 
 /// The form again, as sent, with the server's messages.

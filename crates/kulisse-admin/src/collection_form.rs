@@ -95,6 +95,14 @@ pub(crate) struct Shown {
     /// The server's first message about one of them.
     pub auth_error: Option<String>,
     pub errors: Value,
+    /// A view collection's first rows, as its saved query lists them.
+    pub preview: Option<Preview>,
+}
+
+/// Rows of a view collection, as cells.
+pub(crate) struct Preview {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// The form of a stored collection (or of a new one, from its API JSON).
@@ -148,6 +156,7 @@ pub(crate) fn shown(definition: &Value, errors: Value) -> Shown {
         },
         auth_error,
         errors,
+        preview: None,
     }
 }
 

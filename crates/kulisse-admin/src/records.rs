@@ -296,7 +296,7 @@ fn shown_columns(c: &Collection, asked: &str) -> Vec<String> {
 
 /// A value as a cell shows it: text as it is (escaped by the template), lists joined,
 /// objects as JSON, long values cut.
-fn cell(value: Option<&Value>) -> String {
+pub(crate) fn cell(value: Option<&Value>) -> String {
     let text = match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),

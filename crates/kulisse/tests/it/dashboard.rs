@@ -1108,6 +1108,60 @@ async fn a_session_expires_with_the_superusers_token() {
     assert!(location(&res).starts_with("/_/login"));
 }
 
+/// A view collection is made from its query in the form, a query the server refuses is
+/// explained beside it, and the saved query's first rows show under it.
+async fn a_view_collection_is_made_from_its_query_and_previewed() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    srv.send(
+        "POST",
+        "/api/collections",
+        Some(&su),
+        Some(
+            json!({"name": "notes", "type": "base", "fields": [{"name": "label", "type": "text"}]}),
+        ),
+    )
+    .await;
+    for label in ["first note", "<b>second</b>"] {
+        srv.send(
+            "POST",
+            "/api/collections/notes/records",
+            Some(&su),
+            Some(json!({"label": label})),
+        )
+        .await;
+    }
+    let mut browser = Browser::new(&srv);
+    browser.sign_in().await;
+    let token = browser.form_token().await;
+    let view = |query: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("name", "labels".to_owned()),
+            ("type", "view".to_owned()),
+            ("viewQuery", query.to_owned()),
+        ]
+    };
+    let bad = view("SELECT id, nope FROM notes");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/new-collection", &bad, None).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains(r#"id="c-query-error""#));
+    let good = view("SELECT id, label FROM notes");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/new-collection", &good, None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = browser
+        .get("/_/collections/labels/edit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("The first rows of the saved query"), "{page}");
+    assert!(page.contains("<td>first note</td>"), "{page}");
+    assert!(page.contains(&escaped("<b>second</b>")), "{page}");
+}
+
 /// A field's JSON without the keys the form has controls of its own for.
 fn options_of(field: &serde_json::Value) -> serde_json::Value {
     let mut o = field.as_object().unwrap().clone();
@@ -1424,6 +1478,7 @@ async fn records_are_exported_and_deleted_in_bulk() {
 }
 
 kulisse_testkit::engine_tests!(
+    a_view_collection_is_made_from_its_query_and_previewed,
     a_session_expires_with_the_superusers_token,
     superusers_sign_in_with_a_second_factor_or_a_code,
     the_relation_picker_finds_records_and_shows_them_as_text,
