@@ -189,6 +189,38 @@ test("records are created with a file, edited and deleted through the forms", as
   assert.equal(await row.count(), 0);
 });
 
+test("rich text is formatted with the toolbar, and stored markup never runs", async () => {
+  const token = await apiLogin(server.url, EMAIL, PASSWORD);
+  await api(server.url, token, "POST", "/api/collections", {
+    name: "pages",
+    type: "base",
+    fields: [{ name: "body", type: "editor" }],
+  });
+  const evil = await api(server.url, token, "POST", "/api/collections/pages/records", {
+    body: `<p>Old</p><img src="x" onerror="alert('rich')"><script>alert('rich2')</script>`,
+  });
+  await page.goto(`${server.url}/_/collections/pages/records/new`);
+  const area = page.getByRole("textbox", { name: "body (formatted)" });
+  await area.click();
+  await page.keyboard.type("Hello");
+  await page.keyboard.press("Control+A");
+  await page.getByRole("toolbar", { name: "Formatting of body" }).getByRole("button", { name: "Bold" }).click();
+  assert.match(await page.getByLabel("body", { exact: true }).inputValue(), /<b>Hello<\/b>/);
+  await expectNoAccessibilityProblems("rich text form");
+  await page.getByRole("button", { name: "Create record" }).click();
+  await page.waitForURL(/\/_\/collections\/pages$/);
+  const list = await api(server.url, token, "GET", `/api/collections/pages/records?filter=${encodeURIComponent('body ~ "Hello"')}`);
+  assert.equal(list.items.length, 1);
+  assert.match(list.items[0].body, /<b>Hello<\/b>/);
+
+  await page.goto(`${server.url}/_/collections/pages/records/${evil.id}`);
+  await area.waitFor();
+  const html = await area.innerHTML();
+  assert.match(html, /Old/);
+  assert.ok(!/onerror|<script/i.test(html), html);
+  assert.deepEqual(page.dialogs, []);
+});
+
 test("the list exports as CSV, and chosen records are deleted together", async () => {
   await page.goto(`${server.url}/_/collections/products?sort=price`);
   const download = page.waitForEvent("download");

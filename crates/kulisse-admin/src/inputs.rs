@@ -42,6 +42,8 @@ pub(crate) struct Input {
     /// An editor field's HTML as it would show, cleaned of scripts, handlers and anything
     /// else that could run (ammonia's allow-list).
     pub preview: String,
+    /// Whether this is rich text (an editor field).
+    pub rich: bool,
 }
 
 /// A file a record holds, as the form lists it.
@@ -95,6 +97,7 @@ fn input(f: &Field, value: Option<&Value>, errors: &Value, links: Option<&FileLi
         target: String::new(),
         pick_href: String::new(),
         preview: String::new(),
+        rich: false,
     };
     match &f.kind {
         FieldKind::Text { .. } => {}
@@ -103,6 +106,7 @@ fn input(f: &Field, value: Option<&Value>, errors: &Value, links: Option<&FileLi
         FieldKind::Number { .. } => input.kind = "number",
         FieldKind::Editor { .. } => {
             input.kind = "textarea";
+            input.rich = true;
             input.preview = ammonia::clean(&input.value);
         }
         FieldKind::Json { .. } => {
