@@ -83,6 +83,16 @@ test("signing out and in again, with the keyboard", async () => {
   await page.waitForURL(/\/_\/collections\/users$/);
   await page.keyboard.press("Tab");
   assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+  // Focus is visible: the dashboard's own 3 px focus ring, on a link and on the next control.
+  const ring = () =>
+    page.evaluate(() => {
+      const style = getComputedStyle(document.activeElement);
+      return `${style.outlineStyle} ${style.outlineWidth}`;
+    });
+  assert.equal(await ring(), "solid 3px");
+  await page.keyboard.press("Tab");
+  assert.equal(await ring(), "solid 3px");
+  await page.keyboard.press("Shift+Tab");
   await page.keyboard.press("Enter");
   assert.equal(await page.evaluate(() => document.activeElement.id), "main");
 });

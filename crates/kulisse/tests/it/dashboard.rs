@@ -84,6 +84,15 @@ fn set_cookie(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// A 1x1 PNG.
+fn image_bytes() -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(1, 1)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
 /// `text` as the pages' templates escape it.
 fn escaped(text: &str) -> String {
     text.replace('&', "&#38;")
@@ -334,7 +343,7 @@ async fn values_are_shown_as_text() {
             "POST",
             "/api/collections",
             Some(&su),
-            Some(json!({"name": "notes", "type": "base", "fields": [{"name": "title", "type": "text"}]})),
+            Some(json!({"name": "notes", "type": "base", "fields": [{"name": "title", "type": "text"}, {"name": "doc", "type": "file", "maxSelect": 1}]})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -359,6 +368,48 @@ async fn values_are_shown_as_text() {
     assert!(!page.contains("<script>alert"), "{page}");
     assert!(!page.contains(r#""onmouseover"#), "{page}");
     assert!(page.contains(&escaped(evil)), "{page}");
+    // A file whose name is markup is listed as text (names are also cleaned on upload).
+    let evil_name = r#""><img src=x onerror=alert(4)>.png"#;
+    let png = image_bytes();
+    let form = reqwest::multipart::Form::new()
+        .text("title", "with a file")
+        .part(
+            "doc",
+            reqwest::multipart::Part::bytes(png)
+                .file_name(evil_name)
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let res = srv
+        .client
+        .post(srv.url("/api/collections/notes/records"))
+        .header("authorization", su.clone())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let record: serde_json::Value = res.json().await.unwrap();
+    let page = browser
+        .get(&format!(
+            "/_/collections/notes/records/{}",
+            record["id"].as_str().unwrap()
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<img src=x"), "{page}");
+    // Collection names cannot be markup at all: the service refuses them.
+    let (status, _) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(json!({"name": "<script>x</script>", "type": "base"})),
+        )
+        .await;
+    assert_eq!(status, 400);
     let filter = r#"title = "\"><script>alert(3)</script>""#;
     let query = serde_urlencoded::to_string([("filter", filter)]).unwrap();
     let page = browser
@@ -1227,6 +1278,55 @@ async fn settings_are_saved_by_section_and_mail_is_tested() {
         page.contains(&escaped("<Shop>")) && !page.contains("<Shop>"),
         "{page}"
     );
+
+    // File storage: a bucket set in its section, then tested with the button.
+    if kulisse_testkit::s3_url().is_some() {
+        let s3 = kulisse_testkit::fresh_bucket().await;
+        let text = |k: &str| s3[k].as_str().unwrap().to_owned();
+        let storage = [
+            ("_csrf", t.to_owned()),
+            ("section", "storage".to_owned()),
+            ("s3.enabled", "true".to_owned()),
+            ("s3.bucket", text("bucket")),
+            ("s3.region", text("region")),
+            ("s3.endpoint", text("endpoint")),
+            ("s3.accessKey", text("accessKey")),
+            ("s3.secret", text("secret")),
+            ("s3.forcePathStyle", "true".to_owned()),
+        ];
+        let storage: Vec<(&str, &str)> = storage.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = browser.post("/_/settings", &storage, None).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let res = browser
+            .post("/_/settings/test-s3", &[("_csrf", t)], None)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("The bucket took a test file")
+        );
+        // Saved again without a secret typed: the stored one stays, and still works.
+        let kept: Vec<(&str, &str)> = storage
+            .iter()
+            .filter(|(k, _)| *k != "s3.secret")
+            .copied()
+            .collect();
+        assert_eq!(
+            browser.post("/_/settings", &kept, None).await.status(),
+            StatusCode::SEE_OTHER
+        );
+        let res = browser
+            .post("/_/settings/test-s3", &[("_csrf", t)], None)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "the secret was kept");
+        let off = [("_csrf", t), ("section", "storage"), ("s3.enabled", "")];
+        assert_eq!(
+            browser.post("/_/settings", &off, None).await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
 
     let Some(smtp) = kulisse_testkit::smtp_settings() else {
         return;
