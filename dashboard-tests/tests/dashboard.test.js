@@ -264,16 +264,24 @@ test("a collection is designed in the dashboard: fields of five types, and a rul
   await page.getByRole("button", { name: "Save collection" }).click();
   await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
 
+  // Each type's common options have controls of their own, loaded when the type is picked.
   const fields = [
-    ["qty", "number", "{}"],
-    ["size", "select", '{"values": ["S", "M", "L"], "maxSelect": 1}'],
-    ["customer", "relation", '{"collectionId": "_pb_users_auth_", "maxSelect": 1}'],
-    ["receipt", "file", '{"maxSelect": 1, "mimeTypes": ["image/png"]}'],
+    ["qty", "number", { "Whole numbers only": true }],
+    ["size", "select", { "Choices (comma-separated)": "S, M, L", "Most choices at once": "1" }],
+    ["customer", "relation", { "Related collection": "users", "Most records at once": "1" }],
+    ["receipt", "file", { "Most files": "1", "Allowed types (comma-separated, e.g. image/png)": "image/png" }],
   ];
   for (const [name, type, options] of fields) {
-    await page.getByLabel("Name of the new field").fill(name);
-    await page.getByLabel("Type of the new field").selectOption(type);
-    await page.getByLabel("Options of the new field (JSON)").fill(options);
+    const row = page.getByRole("group", { name: "Add a field" });
+    await row.getByLabel("Name of the new field").fill(name);
+    await row.getByLabel("Type of the new field").selectOption(type);
+    for (const [label, value] of Object.entries(options)) {
+      const control = row.getByLabel(label, { exact: true });
+      await control.waitFor();
+      if (value === true) await control.check();
+      else if (label === "Related collection") await control.selectOption({ label: value });
+      else await control.fill(value);
+    }
     await page.getByRole("button", { name: "Save collection" }).click();
     await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
     await page.getByRole("group", { name: new RegExp(`^${name} ${type}`) }).waitFor();
@@ -302,7 +310,12 @@ test("a collection is designed in the dashboard: fields of five types, and a rul
     { note: types.note, qty: types.qty, size: types.size, customer: types.customer, receipt: types.receipt },
     { note: "text", qty: "number", size: "select", customer: "relation", receipt: "file" },
   );
-  assert.deepEqual(orders.fields.find((f) => f.name === "size").values, ["S", "M", "L"]);
+  const field = (name) => orders.fields.find((f) => f.name === name);
+  assert.deepEqual(field("size").values, ["S", "M", "L"]);
+  assert.equal(field("size").maxSelect, 1);
+  assert.equal(field("qty").onlyInt, true);
+  assert.equal(field("customer").collectionId, "_pb_users_auth_");
+  assert.deepEqual(field("receipt").mimeTypes, ["image/png"]);
 
   // Its record form has a control for each.
   await page.getByRole("link", { name: "Records", exact: true }).click();

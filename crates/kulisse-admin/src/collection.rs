@@ -17,6 +17,7 @@ use kulisse_core::records::ListParams;
 
 use crate::collection_form::{FIELD_TYPES, Preview, Shown, shown, to_input};
 use crate::csrf::Checked;
+use crate::field_options::{self, OptionControl};
 use crate::login::Empty;
 use crate::page::{self, Chrome, collection_href};
 use crate::records::cell;
@@ -60,7 +61,7 @@ pub(crate) async fn new(State(state): State<AppState>, session: Session) -> Resp
         &state,
         &session,
         None,
-        shown(&blank, Value::Null),
+        shown(&blank, Value::Null, &names(&state, &session)),
         None,
         false,
         StatusCode::OK,
@@ -101,7 +102,7 @@ pub(crate) async fn edit(
     };
     let definition = serde_json::to_value(c.json(false)).unwrap_or_default();
     let saved = query.is_some_and(|q| q.split('&').any(|p| p == "saved=1"));
-    let mut shown = shown(&definition, Value::Null);
+    let mut shown = shown(&definition, Value::Null, &names(&state, &session));
     shown.preview = preview(&state, &session, &c).await;
     render(
         &state,
@@ -191,6 +192,43 @@ pub(crate) async fn delete(
     }
 }
 
+/// Every collection's id and name, for relation fields to point at.
+fn names(state: &AppState, session: &Session) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = state
+        .services
+        .collections
+        .all(&session.auth)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    all.sort_by(|a, b| a.1.cmp(&b.1));
+    all
+}
+
+#[derive(Template)]
+#[template(path = "field_options.html")]
+struct NewFieldOptions {
+    controls: Vec<OptionControl>,
+}
+
+/// `GET /_/field-options?new.type=…`: the new field row's common options for the type just
+/// picked (loaded by htmx).
+pub(crate) async fn new_field_options(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    session: Session,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    let kind = pairs
+        .iter()
+        .find(|(k, _)| k == "new.type")
+        .map_or("text", |(_, v)| v.as_str());
+    let controls = field_options::controls("new", kind, &Value::Null, &names(&state, &session));
+    page::render(StatusCode::OK, &NewFieldOptions { controls })
+}
+
 /// Rows a view collection shows at most in its form.
 const PREVIEW_ROWS: u64 = 10;
 
@@ -252,7 +290,7 @@ fn refused_by_server(
         state,
         session,
         c,
-        shown(&sent, body["data"].clone()),
+        shown(&sent, body["data"].clone(), &names(state, session)),
         message,
         false,
         StatusCode::BAD_REQUEST,
@@ -281,7 +319,7 @@ fn refused(
         state,
         session,
         c,
-        shown(&definition, errors),
+        shown(&definition, errors, &names(state, session)),
         Some(message),
         false,
         StatusCode::BAD_REQUEST,

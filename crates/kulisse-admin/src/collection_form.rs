@@ -10,6 +10,8 @@
 use kulisse_schema::Collection;
 use serde_json::{Map, Value, json};
 
+use crate::field_options::{self, OptionControl};
+
 /// The rules, by their keys, with what the form calls them.
 pub(crate) const RULES: [(&str, &str); 5] = [
     ("listRule", "List"),
@@ -65,6 +67,8 @@ pub(crate) struct FieldRow {
     pub required: bool,
     pub hidden: bool,
     pub presentable: bool,
+    /// The type's common options, as controls.
+    pub common: Vec<OptionControl>,
     /// The other options, as JSON text.
     pub options: String,
     pub name_error: Option<String>,
@@ -97,6 +101,9 @@ pub(crate) struct Shown {
     pub errors: Value,
     /// A view collection's first rows, as its saved query lists them.
     pub preview: Option<Preview>,
+    /// The new field row's common options (those of a text field, until another type is
+    /// picked).
+    pub new_common: Vec<OptionControl>,
 }
 
 /// Rows of a view collection, as cells.
@@ -105,15 +112,18 @@ pub(crate) struct Preview {
     pub rows: Vec<Vec<String>>,
 }
 
-/// The form of a stored collection (or of a new one, from its API JSON).
-pub(crate) fn shown(definition: &Value, errors: Value) -> Shown {
+/// The form of a stored collection (or of a new one, from its API JSON); `collections`
+/// are every collection's id and name, for relation fields.
+pub(crate) fn shown(definition: &Value, errors: Value, collections: &[(String, String)]) -> Shown {
     let text = |k: &str| definition[k].as_str().unwrap_or_default().to_owned();
     let fields = definition["fields"]
         .as_array()
         .map(|fs| {
             fs.iter()
                 .enumerate()
-                .map(|(index, f)| field_row(index, f, &errors["fields"][index.to_string()]))
+                .map(|(index, f)| {
+                    field_row(index, f, &errors["fields"][index.to_string()], collections)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -157,15 +167,23 @@ pub(crate) fn shown(definition: &Value, errors: Value) -> Shown {
         auth_error,
         errors,
         preview: None,
+        new_common: field_options::controls("new", "text", &Value::Null, collections),
     }
 }
 
-fn field_row(index: usize, f: &Value, errors: &Value) -> FieldRow {
+fn field_row(
+    index: usize,
+    f: &Value,
+    errors: &Value,
+    collections: &[(String, String)],
+) -> FieldRow {
+    let kind = f["type"].as_str().unwrap_or_default();
     let options: Map<String, Value> = f
         .as_object()
         .map(|o| {
             o.iter()
                 .filter(|(k, _)| !OWN_CONTROLS.contains(&k.as_str()))
+                .filter(|(k, _)| !field_options::has_control(kind, k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
@@ -184,6 +202,7 @@ fn field_row(index: usize, f: &Value, errors: &Value) -> FieldRow {
         required: f["required"].as_bool().unwrap_or(false),
         hidden: f["hidden"].as_bool().unwrap_or(false),
         presentable: f["presentable"].as_bool().unwrap_or(false),
+        common: field_options::controls(&format!("fields.{index}"), kind, f, collections),
         options: serde_json::to_string_pretty(&options).unwrap_or_default(),
         name_error: message(&errors["name"]),
         options_error,
@@ -271,6 +290,8 @@ pub(crate) fn to_input(
         }
         match field_input(get(&key("options")).unwrap_or("{}")) {
             Ok(mut field) => {
+                let kind = get(&key("type")).unwrap_or_default();
+                field_options::read(&format!("fields.{i}"), kind, get, &mut field);
                 for k in ["id", "name", "type"] {
                     if let Some(v) = get(&key(k)) {
                         field.insert(k.into(), json!(v.trim()));
@@ -293,8 +314,10 @@ pub(crate) fn to_input(
     if !new_name.is_empty() {
         match field_input(get("new.options").unwrap_or("{}")) {
             Ok(mut field) => {
+                let kind = get("new.type").unwrap_or("text");
+                field_options::read("new", kind, get, &mut field);
                 field.insert("name".into(), json!(new_name));
-                field.insert("type".into(), json!(get("new.type").unwrap_or("text")));
+                field.insert("type".into(), json!(kind));
                 for k in ["required", "hidden", "presentable"] {
                     field.insert(k.into(), json!(on(&format!("new.{k}"))));
                 }

@@ -24,6 +24,7 @@ mod collection_form;
 mod collections;
 mod csrf;
 mod export;
+mod field_options;
 mod import;
 mod import_diff;
 mod inputs;
@@ -46,7 +47,7 @@ pub use install::install_link;
 
 /// The dashboard's routes, to be served beside the API.
 pub fn dashboard() -> Pages {
-    let routes: [(&'static str, axum::routing::MethodRouter<AppState>); 28] = [
+    let routes: Vec<(&'static str, axum::routing::MethodRouter<AppState>)> = vec![
         ("/_", get(|| async { Redirect::permanent("/_/") })),
         ("/_/", get(collections::home)),
         ("/_/login", get(login::form).post(login::submit)),
@@ -69,6 +70,7 @@ pub fn dashboard() -> Pages {
             "/_/new-collection",
             get(collection::new).post(collection::create),
         ),
+        ("/_/field-options", get(collection::new_field_options)),
         ("/_/settings", get(settings::view).post(settings::update)),
         (
             "/_/import-collections",
