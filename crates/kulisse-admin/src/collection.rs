@@ -77,6 +77,9 @@ pub(crate) async fn create(
         Ok(input) => input,
         Err(errors) => return refused(&state, &session, None, &form, errors, None),
     };
+    if previewing(&form) {
+        return with_preview(&state, &session, None, input).await;
+    }
     match state
         .services
         .collections
@@ -128,6 +131,9 @@ pub(crate) async fn update(
         Ok(input) => input,
         Err(errors) => return refused(&state, &session, Some(&c), &form, errors, None),
     };
+    if previewing(&form) {
+        return with_preview(&state, &session, Some(&c), input).await;
+    }
     match state
         .services
         .collections
@@ -229,6 +235,62 @@ pub(crate) async fn new_field_options(
     page::render(StatusCode::OK, &NewFieldOptions { controls })
 }
 
+/// Whether the form's "Preview rows" button sent it (the view's query is run, nothing is
+/// saved).
+fn previewing(form: &[(String, String)]) -> bool {
+    form.iter().any(|(k, v)| k == "step" && v == "preview")
+}
+
+/// The form as sent, with the typed query's first rows, or why the query cannot be a view.
+async fn with_preview(
+    state: &AppState,
+    session: &Session,
+    c: Option<&Collection>,
+    mut input: Value,
+) -> Response {
+    if let Some(c) = c {
+        input["type"] = json!(c.kind.as_str());
+    }
+    let query = input["viewQuery"].as_str().unwrap_or_default().to_owned();
+    let previewed = state
+        .services
+        .collections
+        .preview_view(&session.auth, &query, PREVIEW_ROWS)
+        .await;
+    let (errors, status, preview) = match previewed {
+        Ok(p) => {
+            let rows = p
+                .rows
+                .iter()
+                .map(|r| p.columns.iter().map(|col| cell(r.get(col))).collect())
+                .collect();
+            let preview = Preview {
+                columns: p.columns,
+                rows,
+                saved: false,
+            };
+            (Value::Null, StatusCode::OK, Some(preview))
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let mut data = e.body()["data"].clone();
+            // Whatever is wrong with the query is shown beside the query.
+            if data["viewQuery"].is_null() {
+                let why = data
+                    .as_object()
+                    .and_then(|o| o.values().find_map(|v| v["message"].as_str()))
+                    .unwrap_or("The query cannot be a view.")
+                    .to_owned();
+                data = json!({"viewQuery": {"code": "validation_invalid_view", "message": why}});
+            }
+            (data, StatusCode::BAD_REQUEST, None)
+        }
+    };
+    let mut shown = shown(&input, errors, &names(state, session));
+    shown.preview = preview;
+    render(state, session, c, shown, None, false, status)
+}
+
 /// Rows a view collection shows at most in its form.
 const PREVIEW_ROWS: u64 = 10;
 
@@ -256,7 +318,11 @@ async fn preview(state: &AppState, session: &Session, c: &Collection) -> Option<
         .iter()
         .map(|r| columns.iter().map(|col| cell(r.fields.get(col))).collect())
         .collect();
-    Some(Preview { columns, rows })
+    Some(Preview {
+        columns,
+        rows,
+        saved: true,
+    })
 }
 
 /// The form again, as sent, with the server's messages.

@@ -110,6 +110,8 @@ pub(crate) struct Shown {
 pub(crate) struct Preview {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// Whether these are the saved query's rows (else the typed one's, not saved).
+    pub saved: bool,
 }
 
 /// The form of a stored collection (or of a new one, from its API JSON); `collections`

@@ -2,6 +2,7 @@
 
 mod error;
 mod import;
+mod preview;
 mod registry;
 pub(crate) mod service;
 mod system;
@@ -9,5 +10,6 @@ mod validate;
 mod view;
 
 pub use error::CollectionsError;
+pub use preview::ViewPreview;
 pub use registry::{Registry, Snapshot};
 pub use service::CollectionsService;

@@ -1198,6 +1198,40 @@ async fn a_view_collection_is_made_from_its_query_and_previewed() {
     let res = browser.post("/_/new-collection", &bad, None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains(r#"id="c-query-error""#));
+    // The typed query's rows, before anything is saved; a bad one explained beside it.
+    let mut preview = view("SELECT id, label FROM notes");
+    preview.push(("step", "preview".to_owned()));
+    let preview: Vec<(&str, &str)> = preview.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/new-collection", &preview, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("The first rows of this query (not saved yet)"),
+        "{page}"
+    );
+    assert!(page.contains("<td>first note</td>"), "{page}");
+    let mut broken = view("SELECT id, nope FROM notes");
+    broken.push(("step", "preview".to_owned()));
+    let broken: Vec<(&str, &str)> = broken.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = browser.post("/_/new-collection", &broken, None).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains(r#"id="c-query-error""#));
+    let (status, _) = srv
+        .send("GET", "/api/collections/labels", Some(&su), None)
+        .await;
+    assert_eq!(status, 404, "a preview saves nothing");
+    let (_, all) = srv
+        .send("GET", "/api/collections?perPage=100", Some(&su), None)
+        .await;
+    assert!(
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["name"].as_str().unwrap().starts_with("preview_")),
+        "nothing of a preview stays: {all}"
+    );
+
     let good = view("SELECT id, label FROM notes");
     let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let res = browser.post("/_/new-collection", &good, None).await;
