@@ -7,7 +7,6 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ExpandTree;
 use kulisse_http::AppState;
 use kulisse_http::error::ApiError;
@@ -16,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::csrf::Checked;
 use crate::login::Empty;
-use crate::page::{self, Chrome, collection_href};
+use crate::page::{self, Chrome, collection_href, segment};
 use crate::session::Session;
 
 #[derive(Template)]
@@ -82,7 +81,7 @@ async fn send(
         Ok(()) => Redirect::to(&format!(
             "{}/records/{}?sent={what}",
             collection_href(&name),
-            encode(&id)
+            segment(&id)
         ))
         .into_response(),
         Err(e) => failed(e, "The mail was not sent"),
@@ -131,7 +130,7 @@ pub(crate) async fn impersonate(
                         .to_owned(),
                     token,
                     duration: format!("{lifetime} seconds"),
-                    back: format!("{}/records/{}", collection_href(&c.name), encode(&id)),
+                    back: format!("{}/records/{}", collection_href(&c.name), segment(&id)),
                 },
             )
         }
@@ -146,8 +145,7 @@ async fn email_of(
     name: &str,
     id: &str,
 ) -> Result<String, Response> {
-    let mut req = RequestInfo::for_auth(session.auth.clone(), "GET");
-    req.now = Some(state.services.ambient.clock.now());
+    let req = session.request(state, "GET");
     let record = state
         .services
         .records
@@ -166,8 +164,4 @@ fn failed(e: kulisse_core::CoreError, heading: &'static str) -> Response {
     let e = ApiError::from(e);
     let message = e.body()["message"].as_str().unwrap_or_default().to_owned();
     page::message(e.status(), heading, message)
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

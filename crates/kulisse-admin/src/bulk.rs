@@ -3,15 +3,15 @@
 //! (each delete with its own references handled), and says which were not deleted and why.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use kulisse_core::query::RequestInfo;
 use kulisse_http::AppState;
 use kulisse_http::error::ApiError;
 
 use crate::csrf::Checked;
 use crate::page::{self, Chrome, collection_href};
+use crate::params::Params;
 use crate::session::Session;
 
 /// The most records one confirmation deletes (a page of the browser at its largest).
@@ -33,15 +33,13 @@ struct ConfirmPage {
 pub(crate) async fn confirm(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
     let Ok(c) = state.services.collections.view(&session.auth, &name) else {
         return page::not_found().await;
     };
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
-    let ids = chosen(pairs);
+    let ids = chosen(params.all("ids"));
     if ids.is_empty() {
         return Redirect::to(&collection_href(&c.name)).into_response();
     }
@@ -58,9 +56,12 @@ pub(crate) async fn delete(
         return page::not_found().await;
     };
     let mut failures = Vec::new();
-    for id in chosen(form) {
-        let mut req = RequestInfo::for_auth(session.auth.clone(), "DELETE");
-        req.now = Some(state.services.ambient.clock.now());
+    for id in chosen(
+        form.iter()
+            .filter(|(k, _)| k == "ids")
+            .map(|(_, v)| v.as_str()),
+    ) {
+        let req = session.request(&state, "DELETE");
         if let Err(e) = state.services.records.delete(req, &c.name, &id).await {
             let e = ApiError::from(e);
             failures.push((
@@ -84,11 +85,11 @@ pub(crate) async fn delete(
 }
 
 /// The ids a form or address chose, each once, at most [`MAX_CHOSEN`].
-fn chosen(pairs: Vec<(String, String)>) -> Vec<String> {
+fn chosen<'a>(sent: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    for (k, v) in pairs {
-        if k == "ids" && !v.is_empty() && !ids.contains(&v) && ids.len() < MAX_CHOSEN {
-            ids.push(v);
+    for id in sent {
+        if !id.is_empty() && !ids.iter().any(|i| i == id) && ids.len() < MAX_CHOSEN {
+            ids.push(id.to_owned());
         }
     }
     ids

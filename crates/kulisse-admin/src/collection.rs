@@ -4,7 +4,7 @@
 //! messages are shown beside the name, the field, or the rule they are about.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kulisse_http::AppState;
@@ -12,7 +12,6 @@ use kulisse_http::error::ApiError;
 use kulisse_schema::Collection;
 use serde_json::{Value, json};
 
-use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ListParams;
 
 use crate::collection_form::{FIELD_TYPES, Preview, Shown, shown, to_input};
@@ -20,6 +19,7 @@ use crate::csrf::Checked;
 use crate::field_options::{self, OptionControl};
 use crate::login::Empty;
 use crate::page::{self, Chrome, collection_href};
+use crate::params::Params;
 use crate::records::cell;
 use crate::session::Session;
 
@@ -97,14 +97,14 @@ pub(crate) async fn create(
 pub(crate) async fn edit(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
     let Ok(c) = state.services.collections.view(&session.auth, &name) else {
         return page::not_found().await;
     };
     let definition = serde_json::to_value(c.json(false)).unwrap_or_default();
-    let saved = query.is_some_and(|q| q.split('&').any(|p| p == "saved=1"));
+    let saved = params.first("saved") == "1";
     let mut shown = shown(&definition, Value::Null, &names(&state, &session));
     shown.preview = preview(&state, &session, &c).await;
     render(
@@ -222,15 +222,13 @@ struct NewFieldOptions {
 /// picked (loaded by htmx).
 pub(crate) async fn new_field_options(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
-    let kind = pairs
-        .iter()
-        .find(|(k, _)| k == "new.type")
-        .map_or("text", |(_, v)| v.as_str());
+    let kind = match params.first("new.type") {
+        "" => "text",
+        kind => kind,
+    };
     let controls = field_options::controls("new", kind, &Value::Null, &names(&state, &session));
     page::render(StatusCode::OK, &NewFieldOptions { controls })
 }
@@ -299,8 +297,7 @@ async fn preview(state: &AppState, session: &Session, c: &Collection) -> Option<
     if c.kind != kulisse_schema::CollectionKind::View {
         return None;
     }
-    let mut req = RequestInfo::for_auth(session.auth.clone(), "GET");
-    req.now = Some(state.services.ambient.clock.now());
+    let req = session.request(state, "GET");
     let params = ListParams {
         per_page: PREVIEW_ROWS,
         skip_total: true,

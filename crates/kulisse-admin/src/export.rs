@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::stream;
@@ -20,6 +20,7 @@ use kulisse_schema::Collection;
 use serde_json::Value;
 
 use crate::page;
+use crate::params::Params;
 use crate::session::Session;
 
 /// The export's format.
@@ -46,35 +47,25 @@ struct Cursor {
 pub(crate) async fn export(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
     let Ok(c) = state.services.collections.view(&session.auth, &name) else {
         return page::not_found().await;
     };
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let format = match get("format").as_str() {
+    let format = match params.first("format") {
         "json" => Format::Json,
         _ => Format::Csv,
     };
     let params = ListParams {
         page: 1,
         per_page: MAX_PER_PAGE,
-        sort: get("sort"),
-        filter: get("filter"),
+        sort: params.first("sort").to_owned(),
+        filter: params.first("filter").to_owned(),
         skip_total: true,
         expand: String::new(),
     };
-    let mut req = RequestInfo::for_auth(session.auth.clone(), "GET");
-    req.now = Some(state.services.ambient.clock.now());
+    let req = session.request(&state, "GET");
     // A filter the service refuses is told before any byte of the file is sent.
     let probe = ListParams {
         per_page: 1,

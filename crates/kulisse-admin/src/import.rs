@@ -3,7 +3,7 @@
 //! goes through the collections service's import, in one transaction.
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use kulisse_http::AppState;
@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::csrf::Checked;
 use crate::import_diff::{Change, review};
 use crate::page::{self, Chrome};
+use crate::params::Params;
 use crate::session::Session;
 
 #[derive(Template)]
@@ -45,10 +46,10 @@ fn current(state: &AppState, session: &Session) -> Vec<Value> {
 /// `GET /_/import-collections`
 pub(crate) async fn page(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
-    let imported = query.as_deref() == Some("imported=1");
+    let imported = params.first("imported") == "1";
     render(
         &state,
         &session,

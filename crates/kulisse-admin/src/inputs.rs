@@ -5,6 +5,8 @@
 use kulisse_schema::{Collection, Field, FieldKind};
 use serde_json::{Map, Value};
 
+use crate::page::segment;
+
 /// One field's control, as the record form's template draws it.
 pub(crate) struct Input {
     /// The field's name (the form's key).
@@ -193,15 +195,12 @@ fn stored_file(name: String, links: Option<&FileLinks<'_>>) -> StoredFile {
             name,
         };
     };
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
     let href = format!(
         "/api/files/{}/{}/{}?token={}",
-        encode(l.collection_id),
-        encode(l.record_id),
-        encode(&name),
-        encode(l.token)
+        segment(l.collection_id),
+        segment(l.record_id),
+        segment(&name),
+        segment(l.token)
     );
     let image = [".png", ".jpg", ".jpeg", ".gif", ".webp"]
         .iter()

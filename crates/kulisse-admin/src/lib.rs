@@ -31,6 +31,7 @@ mod inputs;
 mod install;
 mod login;
 mod page;
+mod params;
 mod picker;
 mod record;
 mod records;

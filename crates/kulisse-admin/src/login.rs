@@ -7,7 +7,7 @@
 //! the same `superuserIPs`. The token becomes the session cookie.
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use kulisse_core::auth::{Auth, Client, Login};
@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::csrf::{Checked, SameOrigin};
 use crate::page::{self, Chrome};
+use crate::params::Params;
 use crate::session;
 
 #[derive(Template)]
@@ -47,17 +48,10 @@ struct CodePage {
     error: Option<String>,
 }
 
-/// `?next=`: the page to go back to.
-#[derive(Debug, Default, Deserialize)]
-struct Next {
-    next: Option<String>,
-}
-
-/// `GET /_/login`
-pub(crate) async fn form(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let q: Next =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
-    login_page(&state, StatusCode::OK, q.next.as_deref(), "", None, None)
+/// `GET /_/login?next=` (the page to go back to)
+pub(crate) async fn form(State(state): State<AppState>, params: Params) -> Response {
+    let next = Some(params.first("next")).filter(|n| !n.is_empty());
+    login_page(&state, StatusCode::OK, next, "", None, None)
 }
 
 fn login_page(

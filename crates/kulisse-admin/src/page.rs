@@ -99,8 +99,12 @@ impl Chrome {
 
 /// The dashboard's address of a collection's records.
 pub(crate) fn collection_href(name: &str) -> String {
-    let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-    format!("/_/collections/{name}")
+    format!("/_/collections/{}", segment(name))
+}
+
+/// `s` as one segment of an address (a name or id, whatever it holds).
+pub(crate) fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// `template` as a page with `status`, and the headers every page gets: the CSP, never

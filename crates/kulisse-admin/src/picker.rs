@@ -4,15 +4,15 @@
 //! text field), and always by id.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ListParams;
 use kulisse_http::AppState;
 use kulisse_schema::{Collection, FieldKind};
 use serde_json::Value;
 
+use crate::params::Params;
 use crate::session::Session;
 
 /// How many records the picker offers at once.
@@ -31,22 +31,13 @@ struct Picked {
 pub(crate) async fn pick(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
     let Ok(c) = state.services.collections.view(&session.auth, &name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let (q, target) = (get("q"), get("for"));
+    let (q, target) = (params.first("q").to_owned(), params.first("for").to_owned());
     let labels = label_fields(&c);
     let params = ListParams {
         per_page: OFFERED,
@@ -54,8 +45,7 @@ pub(crate) async fn pick(
         skip_total: true,
         ..ListParams::default()
     };
-    let mut req = RequestInfo::for_auth(session.auth.clone(), "GET");
-    req.now = Some(state.services.ambient.clock.now());
+    let req = session.request(&state, "GET");
     let options = match state.services.records.list(&req, &c.name, &params).await {
         Ok(list) => list
             .items

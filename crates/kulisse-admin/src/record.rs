@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ExpandTree;
 use kulisse_http::AppState;
 use kulisse_http::error::ApiError;
@@ -19,7 +18,8 @@ use serde_json::{Map, Value};
 use crate::csrf::{Checked, CheckedRecord};
 use crate::inputs::{FileLinks, Input, inputs};
 use crate::login::Empty;
-use crate::page::{self, Chrome, collection_href};
+use crate::page::{self, Chrome, collection_href, segment};
+use crate::params::Params;
 use crate::session::Session;
 use crate::submitted::to_body;
 
@@ -86,7 +86,7 @@ pub(crate) async fn create(
     if let Err(errors) = to_body(&c, &mut body) {
         return refused(&state, &form, &c, None, errors, None);
     }
-    let req = request(&state, &form.session, "POST");
+    let req = form.session.request(&state, "POST");
     let uploads = form.files.uploads.clone();
     match state
         .services
@@ -103,18 +103,18 @@ pub(crate) async fn create(
 pub(crate) async fn edit(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
-    let sent = match query.as_deref() {
-        Some("sent=verification") => Some("A verification mail is on its way."),
-        Some("sent=password-reset") => Some("A password-reset mail is on its way."),
+    let sent = match params.first("sent") {
+        "verification" => Some("A verification mail is on its way."),
+        "password-reset" => Some("A password-reset mail is on its way."),
         _ => None,
     };
     let Some(c) = collection(&state, &session, &name) else {
         return page::not_found().await;
     };
-    let req = request(&state, &session, "GET");
+    let req = session.request(&state, "GET");
     match state
         .services
         .records
@@ -151,7 +151,7 @@ pub(crate) async fn update(
     if let Err(errors) = to_body(&c, &mut body) {
         return refused(&state, &form, &c, Some(&id), errors, None);
     }
-    let req = request(&state, &form.session, "PATCH");
+    let req = form.session.request(&state, "PATCH");
     let uploads = form.files.uploads.clone();
     match state
         .services
@@ -173,7 +173,7 @@ pub(crate) async fn confirm_delete(
     let Some(c) = collection(&state, &session, &name) else {
         return page::not_found().await;
     };
-    let record_href = format!("{}/records/{}", collection_href(&c.name), encode(&id));
+    let record_href = format!("{}/records/{}", collection_href(&c.name), segment(&id));
     page::render(
         StatusCode::OK,
         &DeletePage {
@@ -196,7 +196,7 @@ pub(crate) async fn delete(
     let Some(c) = collection(&state, &checked.session, &name) else {
         return page::not_found().await;
     };
-    let req = request(&state, &checked.session, "DELETE");
+    let req = checked.session.request(&state, "DELETE");
     match state.services.records.delete(req, &c.name, &id).await {
         Ok(()) => Redirect::to(&collection_href(&c.name)).into_response(),
         Err(e) => {
@@ -214,16 +214,6 @@ fn collection(state: &AppState, session: &Session, name: &str) -> Option<Arc<Col
         .view(&session.auth, name)
         .ok()
         .filter(|c| c.kind != kulisse_schema::CollectionKind::View)
-}
-
-fn request(state: &AppState, session: &Session, method: &str) -> RequestInfo {
-    let mut req = RequestInfo::for_auth(session.auth.clone(), method);
-    req.now = Some(state.services.ambient.clock.now());
-    req
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// The form again, with what was sent, after the server refused it.
@@ -320,7 +310,7 @@ fn form_page(
     let (title, action) = match id {
         Some(id) => (
             format!("{} {id}", c.name),
-            format!("{list_href}/records/{}", encode(id)),
+            format!("{list_href}/records/{}", segment(id)),
         ),
         None => (
             format!("New {} record", c.name),

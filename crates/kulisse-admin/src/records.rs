@@ -7,10 +7,9 @@
 //! shows (`/count`, loaded by htmx, or a link without it).
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use kulisse_core::query::RequestInfo;
 use kulisse_core::records::ListParams;
 use kulisse_http::AppState;
 use kulisse_http::error::ApiError;
@@ -18,6 +17,7 @@ use kulisse_schema::Collection;
 use serde_json::Value;
 
 use crate::page::{self, Chrome};
+use crate::params::Params;
 use crate::session::Session;
 
 /// Records on a page unless the browser asks for another size.
@@ -42,12 +42,10 @@ pub(crate) struct Browse {
 }
 
 impl Browse {
-    fn read(query: Option<&str>) -> Browse {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+    fn read(params: Params) -> Browse {
         let mut b = Browse::default();
         let mut columns = Vec::new();
-        for (k, v) in pairs {
+        for (k, v) in params.0 {
             match k.as_str() {
                 "page" => b.page = v.parse().ok(),
                 "perPage" => b.per_page = v.parse().ok(),
@@ -111,10 +109,10 @@ struct Choice {
 pub(crate) async fn browse(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
-    let q = Browse::read(query.as_deref());
+    let q = Browse::read(params);
     let Ok(c) = state.services.collections.view(&session.auth, &name) else {
         return page::not_found().await;
     };
@@ -128,7 +126,7 @@ pub(crate) async fn browse(
         skip_total: true,
         expand: String::new(),
     };
-    let req = request(&state, &session);
+    let req = session.request(&state, "GET");
     let columns = shown_columns(&c, &q.columns);
     let href = page::collection_href(&c.name);
     let editable = c.kind != kulisse_schema::CollectionKind::View;
@@ -141,12 +139,8 @@ pub(crate) async fn browse(
                     .iter()
                     .map(|r| {
                         let id = cell(r.fields.get("id"));
-                        let record = percent_encoding::utf8_percent_encode(
-                            &id,
-                            percent_encoding::NON_ALPHANUMERIC,
-                        );
                         Row {
-                            href: format!("{href}/records/{record}"),
+                            href: format!("{href}/records/{}", page::segment(&id)),
                             cells: columns.iter().map(|col| cell(r.fields.get(col))).collect(),
                             id,
                         }
@@ -228,16 +222,16 @@ pub(crate) async fn browse(
 pub(crate) async fn count(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
-    let q = Browse::read(query.as_deref());
+    let q = Browse::read(params);
     let params = ListParams {
         per_page: 1,
         filter: q.filter,
         ..ListParams::default()
     };
-    let req = request(&state, &session);
+    let req = session.request(&state, "GET");
     match state.services.records.list(&req, &name, &params).await {
         Ok(list) => {
             let n = list.total_items;
@@ -249,12 +243,6 @@ pub(crate) async fn count(
 }
 
 /// The superuser's request, as the records service reads it.
-fn request(state: &AppState, session: &Session) -> RequestInfo {
-    let mut req = RequestInfo::for_auth(session.auth.clone(), "GET");
-    req.now = Some(state.services.ambient.clock.now());
-    req
-}
-
 /// Why a list failed, as the API would say it: the filter's or sort's reason when there is
 /// one, else the message.
 fn explain(e: kulisse_core::CoreError) -> String {

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use kulisse_core::auth::Auth;
+use kulisse_core::query::RequestInfo;
 use kulisse_http::AppState;
 use kulisse_http::extract::RemoteIp;
 
@@ -33,6 +34,16 @@ pub(crate) struct Session {
     pub email: String,
     /// The token state-changing forms must carry (see [`csrf`]).
     pub csrf: String,
+}
+
+impl Session {
+    /// This superuser's request, as the services read a requester (`method` as the API's
+    /// route for the same action would have it; the services' clock for `@now`).
+    pub(crate) fn request(&self, state: &AppState, method: &str) -> RequestInfo {
+        let mut req = RequestInfo::for_auth(self.auth.clone(), method);
+        req.now = Some(state.services.ambient.clock.now());
+        req
+    }
 }
 
 impl FromRequestParts<AppState> for Session {

@@ -5,7 +5,7 @@
 //! empty stays as it is.
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kulisse_http::AppState;
@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::csrf::Checked;
 use crate::page::{self, Chrome};
+use crate::params::Params;
 use crate::session::Session;
 
 /// The templates a test mail may use, as the API names them.
@@ -91,12 +92,11 @@ impl SettingsPage {
 /// `GET /_/settings`
 pub(crate) async fn view(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    params: Params,
     session: Session,
 ) -> Response {
-    let saved = query
-        .as_deref()
-        .and_then(|q| q.strip_prefix("saved="))
+    let saved = Some(params.first("saved"))
+        .filter(|section| !section.is_empty())
         .map(|section| (section.to_owned(), "Saved.".to_owned()));
     render(&state, &session, saved, None, Value::Null, StatusCode::OK)
 }

@@ -84,6 +84,11 @@ fn set_cookie(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
+/// A form of owned values as the pairs `Browser::post` takes.
+fn borrowed<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// A 1x1 PNG.
 fn image_bytes() -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
@@ -749,7 +754,7 @@ async fn collections_are_designed_through_the_form() {
         form
     };
     let form = edit("size = ", false);
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pairs = borrowed(&form);
     let res = browser.post("/_/collections/shop/edit", &pairs, None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
@@ -764,7 +769,7 @@ async fn collections_are_designed_through_the_form() {
     assert_eq!(unchanged["listRule"], "", "a refused form changes nothing");
 
     let form = edit("size = 'S'", true);
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pairs = borrowed(&form);
     let res = browser.post("/_/collections/shop/edit", &pairs, None).await;
     assert_eq!(
         res.status(),
@@ -772,7 +777,7 @@ async fn collections_are_designed_through_the_form() {
         "a rule may not name a removed field"
     );
     let form = edit("", true);
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pairs = borrowed(&form);
     let res = browser.post("/_/collections/shop/edit", &pairs, None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (_, shop) = srv
@@ -818,18 +823,15 @@ async fn auth_options_are_set_through_the_form() {
             ("authOptions", options.to_owned()),
         ]
     };
-    let pairs = |form: &[(&'static str, String)]| -> Vec<(&'static str, String)> { form.to_vec() };
-    let refused = pairs(&create(
-        r#"{"passwordAuth": {"enabled": true, "identityFields": ["nofield"]}}"#,
-    ));
-    let refused: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = create(r#"{"passwordAuth": {"enabled": true, "identityFields": ["nofield"]}}"#);
+    let refused = borrowed(&refused);
     let res = browser.post("/_/new-collection", &refused, None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains(r#"id="c-auth-error""#));
     let made = create(
         r#"{"otp": {"enabled": true, "duration": 300, "length": 6}, "authToken": {"duration": 3600}}"#,
     );
-    let made: Vec<(&str, &str)> = made.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let made = borrowed(&made);
     let res = browser.post("/_/new-collection", &made, None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (_, members) = srv
@@ -1078,15 +1080,13 @@ async fn superusers_sign_in_with_a_second_factor_or_a_code() {
             ("code", code.to_owned()),
         ]
     };
-    let pairs =
-        |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
-    let wrong_form = pairs(&form(wrong));
-    let wrong_form: Vec<(&str, &str)> = wrong_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let wrong_form = form(wrong);
+    let wrong_form = borrowed(&wrong_form);
     let res = browser.post("/_/login/code", &wrong_form, None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.headers().get(SET_COOKIE).is_none());
-    let right = pairs(&form(&code));
-    let right: Vec<(&str, &str)> = right.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let right = form(&code);
+    let right = borrowed(&right);
     let res = browser.post("/_/login/code", &right, None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(set_cookie(res.headers()).contains("kulisse_session="));
@@ -1194,14 +1194,14 @@ async fn a_view_collection_is_made_from_its_query_and_previewed() {
         ]
     };
     let bad = view("SELECT id, nope FROM notes");
-    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bad = borrowed(&bad);
     let res = browser.post("/_/new-collection", &bad, None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains(r#"id="c-query-error""#));
     // The typed query's rows, before anything is saved; a bad one explained beside it.
     let mut preview = view("SELECT id, label FROM notes");
     preview.push(("step", "preview".to_owned()));
-    let preview: Vec<(&str, &str)> = preview.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let preview = borrowed(&preview);
     let res = browser.post("/_/new-collection", &preview, None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
@@ -1212,7 +1212,7 @@ async fn a_view_collection_is_made_from_its_query_and_previewed() {
     assert!(page.contains("<td>first note</td>"), "{page}");
     let mut broken = view("SELECT id, nope FROM notes");
     broken.push(("step", "preview".to_owned()));
-    let broken: Vec<(&str, &str)> = broken.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let broken = borrowed(&broken);
     let res = browser.post("/_/new-collection", &broken, None).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains(r#"id="c-query-error""#));
@@ -1233,7 +1233,7 @@ async fn a_view_collection_is_made_from_its_query_and_previewed() {
     );
 
     let good = view("SELECT id, label FROM notes");
-    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let good = borrowed(&good);
     let res = browser.post("/_/new-collection", &good, None).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let page = browser
@@ -1328,7 +1328,7 @@ async fn settings_are_saved_by_section_and_mail_is_tested() {
             ("s3.secret", text("secret")),
             ("s3.forcePathStyle", "true".to_owned()),
         ];
-        let storage: Vec<(&str, &str)> = storage.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let storage = borrowed(&storage);
         let res = browser.post("/_/settings", &storage, None).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         let res = browser
