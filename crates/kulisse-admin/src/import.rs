@@ -97,36 +97,9 @@ pub(crate) async fn submit(
     Checked { session, form }: Checked<ImportForm>,
 ) -> Response {
     let delete_missing = form.delete_missing.as_deref() == Some("true");
-    let items = match serde_json::from_str::<Value>(&form.collections) {
-        Ok(Value::Array(items)) if !items.is_empty() => items,
-        Ok(Value::Array(_)) => {
-            let why = "The list is empty: there is nothing to import.".to_owned();
-            return render(
-                &state,
-                &session,
-                form.collections,
-                delete_missing,
-                None,
-                Some(why),
-                false,
-                StatusCode::BAD_REQUEST,
-            );
-        }
-        Ok(_) => {
-            let why = "Paste a JSON list of collections, as the export above writes it.".to_owned();
-            return render(
-                &state,
-                &session,
-                form.collections,
-                delete_missing,
-                None,
-                Some(why),
-                false,
-                StatusCode::BAD_REQUEST,
-            );
-        }
-        Err(e) => {
-            let why = format!("This is no JSON: {e}.");
+    let items = match listed(&form.collections) {
+        Ok(items) => items,
+        Err(why) => {
             return render(
                 &state,
                 &session,
@@ -177,6 +150,16 @@ pub(crate) async fn submit(
         false,
         StatusCode::OK,
     )
+}
+
+/// The collections a pasted text lists, or why it lists none.
+fn listed(text: &str) -> Result<Vec<Value>, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) if !items.is_empty() => Ok(items),
+        Ok(Value::Array(_)) => Err("The list is empty: there is nothing to import.".to_owned()),
+        Ok(_) => Err("Paste a JSON list of collections, as the export above writes it.".to_owned()),
+        Err(e) => Err(format!("This is no JSON: {e}.")),
+    }
 }
 
 /// The first message in an API error's `data`, with the path to it.
