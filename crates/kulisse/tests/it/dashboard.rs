@@ -405,6 +405,42 @@ async fn values_are_shown_as_text() {
         .await
         .unwrap();
     assert!(!page.contains("<img src=x"), "{page}");
+    // The record form removes the file when its "Remove" box is ticked.
+    let stored = record["doc"].as_str().unwrap().to_owned();
+    assert!(
+        page.contains(&format!("Remove {}", escaped(&stored))),
+        "{page}"
+    );
+    let token = browser.form_token().await;
+    let remove = reqwest::multipart::Form::new()
+        .text("_csrf", token)
+        .text("title", "with a file")
+        .text("doc-", stored.clone());
+    let res = srv
+        .client
+        .post(srv.url(&format!(
+            "/_/collections/notes/records/{}",
+            record["id"].as_str().unwrap()
+        )))
+        .header("cookie", browser.cookie.clone().unwrap())
+        .header("origin", srv.base.clone())
+        .multipart(remove)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, after) = srv
+        .send(
+            "GET",
+            &format!(
+                "/api/collections/notes/records/{}",
+                record["id"].as_str().unwrap()
+            ),
+            Some(&su),
+            None,
+        )
+        .await;
+    assert_eq!(after["doc"], "", "{after}");
     // Collection names cannot be markup at all: the service refuses them.
     let (status, _) = srv
         .send(
