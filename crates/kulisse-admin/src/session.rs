@@ -56,9 +56,18 @@ impl FromRequestParts<AppState> for Session {
             None => Auth::Guest,
         };
         let (Some(token), true) = (token, auth.is_superuser()) else {
-            return Err(to_login(
-                parts.uri.path_and_query().map_or("/_/", |p| p.as_str()),
-            ));
+            let from_htmx = parts.headers.contains_key("hx-request");
+            // htmx's own requests come back to the page they were made from.
+            let page = parts
+                .headers
+                .get("hx-current-url")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|url| url.find("/_/").map(|at| &url[at..]));
+            let here = match (from_htmx, page) {
+                (true, Some(page)) => page,
+                _ => parts.uri.path_and_query().map_or("/_/", |p| p.as_str()),
+            };
+            return Err(to_login(here, from_htmx));
         };
         let Ok(RemoteIp(ip)) = RemoteIp::from_request_parts(parts, state).await;
         if state.services.settings.check_superuser_ip(ip).is_err() {
@@ -93,10 +102,20 @@ pub(crate) fn token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A redirect to the login form that comes back to `next` after it.
-fn to_login(next: &str) -> Response {
+/// A redirect to the login form that comes back to `next` after it. For htmx's own
+/// requests (a count, the picker), the whole page goes there: a redirect the browser
+/// followed by itself would put the login form inside the part being loaded.
+fn to_login(next: &str, from_htmx: bool) -> Response {
     let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-    Redirect::to(&format!("/_/login?{query}")).into_response()
+    let login = format!("/_/login?{query}");
+    if from_htmx {
+        let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(&login) {
+            response.headers_mut().insert("hx-redirect", v);
+        }
+        return response;
+    }
+    Redirect::to(&login).into_response()
 }
 
 /// Where to go after signing in: `next` when it is a dashboard page (never another site).
@@ -169,6 +188,18 @@ mod tests {
             assert_eq!(after_login(Some(bad)), "/_/", "{bad}");
         }
         assert_eq!(after_login(None), "/_/");
+    }
+
+    #[test]
+    fn htmx_is_sent_to_the_login_page_whole() {
+        let plain = to_login("/_/x", false);
+        assert_eq!(plain.status(), axum::http::StatusCode::SEE_OTHER);
+        let htmx = to_login("/_/collections/a?page=2", true);
+        assert_eq!(htmx.status(), axum::http::StatusCode::NO_CONTENT);
+        assert_eq!(
+            htmx.headers()["hx-redirect"],
+            "/_/login?next=%2F_%2Fcollections%2Fa%3Fpage%3D2"
+        );
     }
 
     #[test]

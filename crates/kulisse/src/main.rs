@@ -159,8 +159,9 @@ async fn serve(dir: &std::path::Path, db: Option<&str>, args: ServeArgs) -> anyh
     banner.push_str(&format!("└─ Files:     {files}"));
     say(&banner);
     if let Some(link) = install {
+        let minutes = kulisse_core::auth::INSTALL_LINK_VALID_SECS / 60;
         say(&format!(
-            "There is no superuser yet. Create the first one in the dashboard (the link works once, for an hour; a restart prints a new one):\n  {link}"
+            "There is no superuser yet. Create the first one in the dashboard (the link works once, for {minutes} minutes; a restart prints a new one):\n  {link}"
         ));
     }
     if db.is_some() && !s3.enabled {

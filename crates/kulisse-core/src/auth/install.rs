@@ -16,10 +16,10 @@ use kulisse_schema::{Collection, FieldError, FieldErrors};
 use kulisse_store::{Row, Select};
 
 use super::error::AuthError;
-use super::password::hash_password;
 use super::service::{AuthService, token_config};
 use super::tokens::{self, Claims, TokenKind};
 use crate::error::{CoreError, Form};
+use crate::records::{hash_blocking, password_cost};
 
 /// How long a printed install link works: a restart prints a fresh one.
 pub const INSTALL_LINK_VALID_SECS: u64 = 3600;
@@ -115,7 +115,8 @@ impl AuthService {
             return Err(CoreError::invalid(Form::Request, errs));
         }
         let c = self.superusers()?;
-        let row = self.new_superuser_row(email, hash_password(form.password, 0));
+        let hash = hash_blocking(form.password.to_owned(), password_cost(&c)).await;
+        let row = self.new_superuser_row(email, hash);
         let written = row.clone();
         let collection = Arc::clone(&c);
         // One install at a time across nodes: on PostgreSQL two transactions could both
