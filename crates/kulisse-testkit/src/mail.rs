@@ -51,6 +51,16 @@ fn part_of(mail: &mailparse::ParsedMail<'_>, mimetype: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a `To` header (`addr` or `"Name" <addr>`) names exactly `address`: test
+/// addresses share parts (a server's port), so a part must never match.
+fn addressed_to(to: &str, address: &str) -> bool {
+    let named = match (to.rfind('<'), to.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &to[open + 1..close],
+        _ => to,
+    };
+    named.trim().eq_ignore_ascii_case(address)
+}
+
 /// The messages the sink received for `address`, waiting up to 10 s until there are at
 /// least `n`.
 pub async fn mail_to(address: &str, n: usize) -> Vec<Mail> {
@@ -73,7 +83,7 @@ pub async fn mail_to(address: &str, n: usize) -> Vec<Mail> {
                 mailparse::MailHeaderMap::get_first_value(parsed.headers.as_slice(), name)
                     .unwrap_or_default()
             };
-            if !header("To").contains(address) {
+            if !addressed_to(&header("To"), address) {
                 continue;
             }
             let modified = entry
@@ -97,5 +107,18 @@ pub async fn mail_to(address: &str, n: usize) -> Vec<Mail> {
             return found.into_iter().map(|(_, m)| m).collect();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::addressed_to;
+
+    #[test]
+    fn only_the_whole_address_matches() {
+        assert!(addressed_to("a1@example.com", "a1@example.com"));
+        assert!(addressed_to("\"Ann\" <A1@example.com>", "a1@example.com"));
+        assert!(!addressed_to("xa1@example.com", "a1@example.com"));
+        assert!(!addressed_to("\"Ann\" <xa1@example.com>", "a1@example.com"));
     }
 }
