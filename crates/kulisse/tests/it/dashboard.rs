@@ -338,6 +338,41 @@ async fn sign_in_and_out_are_guarded() {
     );
 }
 
+/// The dashboard's sign-in counts against the API's own login limit: past it, the form
+/// says so and no session is made, even with the right password.
+async fn sign_in_is_rate_limited_with_the_api() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let rules = json!({"rateLimits": {"enabled": true, "rules": [
+        {"label": "*:auth", "audience": "", "duration": 60, "maxRequests": 3}]}});
+    let (status, body) = srv
+        .send("PATCH", "/api/settings", Some(&su), Some(rules))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The superuser's login above was the first of the three the window allows.
+    let browser = Browser::new(&srv);
+    let wrong = [("email", SUPERUSER_EMAIL), ("password", "wrong-wrong")];
+    for _ in 0..2 {
+        let res = browser.post("/_/login", &wrong, None).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+    let right = [("email", SUPERUSER_EMAIL), ("password", SUPERUSER_PASSWORD)];
+    let res = browser.post("/_/login", &right, None).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get(SET_COOKIE).is_none());
+    assert!(res.text().await.unwrap().contains("Too many attempts"));
+    // The API's door shares the budget.
+    let (status, _) = srv
+        .send(
+            "POST",
+            "/api/collections/_superusers/auth-with-password",
+            None,
+            Some(json!({"identity": SUPERUSER_EMAIL, "password": SUPERUSER_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 429);
+}
+
 /// Record values, filters and names are shown as text: markup in them never becomes
 /// markup on the page.
 async fn values_are_shown_as_text() {
@@ -1648,6 +1683,7 @@ async fn records_are_exported_and_deleted_in_bulk() {
 }
 
 kulisse_testkit::engine_tests!(
+    sign_in_is_rate_limited_with_the_api,
     a_view_collection_is_made_from_its_query_and_previewed,
     a_session_expires_with_the_superusers_token,
     superusers_sign_in_with_a_second_factor_or_a_code,
