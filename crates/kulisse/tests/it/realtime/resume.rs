@@ -158,8 +158,20 @@ async fn a_reconnect_the_server_cannot_serve_is_told_to_resync() {
     // More events happened while it was away than are kept.
     drop(sse);
     let (last, client_id) = one_event_then_gone(&srv, &["posts/*"], "one").await;
+    // A write is answered before the dispatcher delivers it. The dispatcher delivers each
+    // change to every client in one pass, so once another subscriber has "four", the
+    // dropped client's buffer has had all three (a reconnect any sooner would rightly be
+    // given what was there, and the rest live).
+    let mut watcher = Sse::connect_with(&srv.client, &srv.base, &[("user-agent", "watcher")]).await;
+    assert_eq!(subscribe(&srv, &watcher, None, &["posts/*"]).await.0, 204);
     for title in ["two", "three", "four"] {
         create(&srv, None, "posts", json!({"title": title})).await;
+    }
+    loop {
+        let frame = watcher.next(WAIT).await.expect("the watcher's events");
+        if frame.data["record"]["title"] == "four" {
+            break;
+        }
     }
     let resume = [AGENT, ("last-event-id", last.id.as_str())];
     let mut back = Sse::connect_with(&srv.client, &srv.base, &resume).await;
