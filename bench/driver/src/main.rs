@@ -11,6 +11,8 @@
 //! the i-th URL modulo their number, and CPU and RSS are the sums over the PIDs.
 //! `--aux-pid PID` reports the CPU of a process tree next to the server's, e.g. the
 //! PostgreSQL postmaster and its backends (`aux_cpu_s`).
+//! `--rate N` sends N requests per second in all on a fixed schedule instead of as fast as
+//! possible, and counts each latency from when its request was due.
 //! Prints one JSON object on stdout. `bench-driver realtime ...` is the realtime mode
 //! (realtime.rs): SSE subscribers and creates.
 
@@ -125,11 +127,17 @@ struct Config {
     save: Option<String>,
     expect: Option<String>,
     threads: usize,
+    /// Requests per second over all connections, each connection at its share on a fixed
+    /// schedule; a request's latency counts from when it was due, so a stall also counts
+    /// against the requests it held back. None: each connection sends as fast as it can.
+    rate: Option<f64>,
 }
 
 #[derive(Default)]
 struct ConnStats {
     lat_us: Vec<u32>,
+    /// When each measured request started (µs after the warm-up), beside `lat_us`.
+    start_us: Vec<u32>,
     status: BTreeMap<u16, u64>,
     transport_errors: u64,
     unexpected: u64,
@@ -148,7 +156,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench-driver --url http://HOST:PORT... --path TPL [--method M] [--header 'K: TPL']... \
          [--body TPL | --body-file FILE] [--vars FILE [--in-order 1]] [--conns N] (--duration S [--warmup S] | --count N) \
-         [--pid PID]... [--aux-pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N]\n\
+         [--pid PID]... [--aux-pid PID] [--clk-tck HZ] [--save FILE] [--expect STR] [--threads N] [--rate REQ_PER_S]\n\
          \x20      bench-driver realtime ... (SSE subscribers and creates; `bench-driver realtime` prints its usage)"
     );
     std::process::exit(2)
@@ -175,6 +183,7 @@ fn parse_args() -> Config {
         save: None,
         expect: None,
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        rate: None,
     };
     while let Some(k) = a.next() {
         let v = a.next().unwrap_or_else(|| usage());
@@ -213,6 +222,7 @@ fn parse_args() -> Config {
             "--save" => cfg.save = Some(v),
             "--expect" => cfg.expect = Some(v),
             "--threads" => cfg.threads = num(&v) as usize,
+            "--rate" => cfg.rate = Some(num(&v)).filter(|r| *r > 0.0),
             _ => usage(),
         }
     }
@@ -293,7 +303,13 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((id as u64 + 1) * 0x1000_0000_01B3));
     let mut sender: Option<Sender> = None;
     let expect = cfg.expect.as_deref().map(str::as_bytes);
+    // With --rate: when this connection's next request is due (connections start staggered).
+    let interval = cfg.rate.map(|r| Duration::from_secs_f64(cfg.conns as f64 / r));
+    let mut due = interval.map(|i| Instant::now() + i.mul_f64(id as f64 / cfg.conns as f64));
     loop {
+        if let Some(d) = due {
+            tokio::time::sleep_until(d.into()).await;
+        }
         let seq = sh.seq.fetch_add(1, Ordering::Relaxed);
         if let Some(n) = cfg.count
             && seq >= n
@@ -326,7 +342,10 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
         if sender.as_ref().is_none_or(|s| s.is_closed()) {
             sender = connect(addr).await; // first request, or the server closed it
         }
-        let t0 = Instant::now();
+        let t0 = due.unwrap_or_else(Instant::now);
+        if let (Some(d), Some(i)) = (due.as_mut(), interval) {
+            *d += i;
+        }
         let result = match sender.as_mut() {
             Some(s) => match async {
                 s.ready().await?;
@@ -355,6 +374,8 @@ async fn conn_loop(sh: Arc<Shared>, id: usize) -> ConnStats {
                 if measured {
                     *st.status.entry(status).or_default() += 1;
                     st.lat_us.push(done.duration_since(t0).as_micros().min(u32::MAX as u128) as u32);
+                    let since = t0.saturating_duration_since(sh.measure_from).as_micros();
+                    st.start_us.push(since.min(u32::MAX as u128) as u32);
                 }
                 if !ok && st.first_error.is_none() {
                     let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
@@ -442,6 +463,14 @@ async fn run(cfg: Config) {
     rss_max.fetch_max(rss_sum(&pids).unwrap_or(0), Ordering::Relaxed);
 
     let mut all = ConnStats::default();
+    // The slowest requests with when they started: stalls that hit every connection at
+    // once are the server's; one connection alone is more likely the machine's scheduling.
+    let mut slowest: Vec<(u32, u32, usize)> = Vec::new();
+    for (conn, s) in stats.iter().enumerate() {
+        slowest.extend(s.lat_us.iter().zip(&s.start_us).map(|(&l, &t)| (l, t, conn)));
+    }
+    slowest.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+    slowest.truncate(20);
     for s in stats {
         all.lat_us.extend_from_slice(&s.lat_us);
         s.status.iter().for_each(|(k, v)| *all.status.entry(*k).or_default() += v);
@@ -503,6 +532,11 @@ async fn run(cfg: Config) {
         "rss_start_kb": rss_start,
         "rss_max_kb": rss_start.map(|_| rss_max.load(Ordering::Relaxed)),
         "first_error": all.first_error,
+        "measure_from_unix_ms": (std::time::SystemTime::now() - measure_from.elapsed())
+            .duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        "slowest": slowest.iter().map(|&(l, t, c)| serde_json::json!({
+            "ms": l as f64 / 1000.0, "at_ms": t as f64 / 1000.0, "conn": c,
+        })).collect::<Vec<_>>(),
     });
     println!("{out}");
 }

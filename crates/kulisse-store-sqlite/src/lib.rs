@@ -25,6 +25,7 @@ mod render;
 mod slow;
 mod snapshot;
 mod tx;
+mod wal_ahead;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -106,6 +106,7 @@ pub(crate) fn open(path: &Path, role: Role) -> rusqlite::Result<Connection> {
         switch_to_wal(&conn)?;
         // The checkpointer copies the WAL back (crate::checkpoint).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        crate::wal_ahead::install(&mut conn, path)?;
     }
     // NOTE: synchronous=NORMAL in WAL mode keeps every commit once the process dies (the WAL
     // is written before the commit returns); only an OS crash or power loss can drop the most

@@ -15,6 +15,7 @@ mod name;
 mod paced;
 mod restore;
 mod scheduled;
+mod scratch;
 mod service;
 
 pub use error::BackupError;

@@ -23,7 +23,7 @@ use futures::StreamExt;
 use kulisse_store::{Engine, Store, StoreError};
 use tokio::io::AsyncWriteExt;
 
-use super::service::scratch_dir;
+use super::scratch::Scratch;
 use super::{BackupError, BackupService, Progress, archive};
 use crate::Auth;
 use crate::collections::service::require_superuser;
@@ -66,7 +66,7 @@ impl BackupService {
         progress: &Progress,
     ) -> Result<(), CoreError> {
         let inner = &self.inner;
-        let work = scratch_dir(&inner.scratch)?;
+        let work = Scratch::new(&inner.scratch)?;
         let refused = |why: String| -> CoreError { BackupError::Unrestorable(why).into() };
         let zip = work.path().join("archive.zip");
         progress("fetching the backup");

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
 use super::paced::Pacer;
+use super::scratch::Scratch;
 use super::{BackupError, Progress, archive, name};
 use crate::auth::AuthService;
 use crate::changes::Writer;
@@ -233,7 +234,7 @@ impl BackupService {
         progress: &Progress,
     ) -> Result<(), CoreError> {
         self.exclusively(async {
-            let work = scratch_dir(&self.inner.scratch)?;
+            let work = Scratch::new(&self.inner.scratch)?;
             let made = self.make(work.path(), key, now, progress).await;
             made.map_err(|e| {
                 tracing::error!(backup = %key, error = %e, "backup failed");
@@ -429,20 +430,6 @@ impl Drop for Running<'_> {
 /// superusers' mail show.
 fn in_step<E: std::fmt::Display>(step: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{step}: {e}")
-}
-
-/// A fresh directory under `scratch` (created if missing), removed when dropped.
-pub(super) fn scratch_dir(scratch: &Path) -> Result<tempfile::TempDir, CoreError> {
-    std::fs::create_dir_all(scratch)
-        .and_then(|()| {
-            tempfile::Builder::new()
-                .prefix("backup-")
-                .tempdir_in(scratch)
-        })
-        .map_err(|e| {
-            tracing::error!(error = %e, dir = %scratch.display(), "no room for a backup");
-            BackupError::NotMade(format!("no room in {}: {e}", scratch.display())).into()
-        })
 }
 
 /// Copies every blob of `store` into `to`, under its key, flushing as `pacer` says.
