@@ -221,6 +221,7 @@ fn apply_auth(
                 .collect();
         }
     }
+    let mut token_errors = FieldErrors::new();
     for (key, token) in [
         ("authToken", &mut auth.auth_token),
         ("passwordResetToken", &mut auth.password_reset_token),
@@ -229,8 +230,14 @@ fn apply_auth(
         ("fileToken", &mut auth.file_token),
     ] {
         if let Some(t) = obj.get(key).and_then(Value::as_object) {
-            apply_token(token, t);
+            let errs = apply_token(token, t)?;
+            if !errs.is_empty() {
+                token_errors.add_nested(key, errs);
+            }
         }
+    }
+    if !token_errors.is_empty() {
+        return Err(CollectionInputError::Invalid(token_errors));
     }
     for key in super::AUTH_EXTRA_KEYS {
         if let Some(v) = obj.get(*key)
@@ -252,17 +259,67 @@ fn apply_auth(
     Ok(())
 }
 
-fn apply_token(token: &mut TokenConfig, t: &Map<String, Value>) {
-    if let Some(d) = t.get("duration").and_then(Value::as_u64) {
-        token.duration = d;
+/// The shortest a token may live, in seconds (PocketBase's bound).
+const MIN_TOKEN_DURATION: i64 = 10;
+/// The longest: three years, in seconds (PocketBase's bound).
+const MAX_TOKEN_DURATION: i64 = 94_670_856;
+/// A token secret's length bounds (PocketBase's): long enough to sign with, short enough
+/// to keep.
+const TOKEN_SECRET_LEN: (u64, u64) = (30, 255);
+
+/// Applies one token's `duration` and `secret` as PocketBase checks them: what is out of
+/// bounds comes back as field errors and is not applied. An empty secret keeps the one
+/// there (secrets are never shown, so a form sends them empty).
+///
+/// # Errors
+/// [`CollectionInputError::Malformed`] for a duration that is no integer (PocketBase:
+/// "Failed to load the submitted data").
+fn apply_token(
+    token: &mut TokenConfig,
+    t: &Map<String, Value>,
+) -> Result<FieldErrors, CollectionInputError> {
+    let mut errs = FieldErrors::new();
+    // null leaves the duration as it is (as Go's decoder does for PocketBase).
+    if let Some(d) = t.get("duration").filter(|d| !d.is_null()) {
+        let d = d.as_i64().ok_or(CollectionInputError::Malformed)?;
+        if d == 0 {
+            errs.add("duration", FieldError::required());
+        } else if d < MIN_TOKEN_DURATION {
+            errs.add(
+                "duration",
+                FieldError::new(
+                    "validation_min_greater_equal_than_required",
+                    format!("Must be no less than {MIN_TOKEN_DURATION}."),
+                )
+                .with_param("threshold", MIN_TOKEN_DURATION),
+            );
+        } else if d > MAX_TOKEN_DURATION {
+            errs.add(
+                "duration",
+                FieldError::new(
+                    "validation_max_less_equal_than_required",
+                    format!("Must be no greater than {MAX_TOKEN_DURATION}."),
+                )
+                .with_param("threshold", MAX_TOKEN_DURATION),
+            );
+        } else {
+            token.duration = d.unsigned_abs();
+        }
     }
     if let Some(s) = t
         .get("secret")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
     {
-        token.secret = s.to_owned();
+        let (min, max) = TOKEN_SECRET_LEN;
+        let len = s.chars().count() as u64;
+        if len < min || len > max {
+            errs.add("secret", FieldError::length_out_of_range(min, max));
+        } else {
+            token.secret = s.to_owned();
+        }
     }
+    Ok(errs)
 }
 
 /// Deep-merges objects so a partial `{"otp":{"enabled":true}}` keeps the other OTP options.

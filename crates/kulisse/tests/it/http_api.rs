@@ -411,7 +411,103 @@ async fn each_change_is_seen_by_the_next_request() {
     }
 }
 
+/// An auth collection's token durations and secrets are bounded as PocketBase bounds them
+/// (answers compared with PocketBase 0.40.6): 10 s to three years, secrets of 30 to 255
+/// characters; a duration that is no integer cannot be loaded; null changes nothing.
+async fn token_durations_and_secrets_are_checked_like_pocketbase() {
+    let srv = TestServer::start().await;
+    let su = srv.superuser_token().await;
+    let min = json!({"code": "validation_min_greater_equal_than_required",
+        "message": "Must be no less than 10.", "params": {"threshold": 10}});
+    for (i, duration) in [5, -5].into_iter().enumerate() {
+        let body = json!({"name": format!("tok_short{i}"), "type": "auth",
+            "authToken": {"duration": duration}});
+        let (s, body) = srv
+            .send("POST", "/api/collections", Some(&su), Some(body))
+            .await;
+        assert_eq!(
+            (s, &body["data"]),
+            (400, &json!({"authToken": {"duration": min}})),
+            "{duration}: {body}"
+        );
+        assert_eq!(body["message"], "Failed to create collection.");
+    }
+    let (s, body) = srv
+        .send(
+            "POST",
+            "/api/collections",
+            Some(&su),
+            Some(json!({"name": "tok_long", "type": "auth",
+                "authToken": {"duration": 999_999_999_999_i64}, "fileToken": {"secret": "short"}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({
+            "authToken": {"duration": {"code": "validation_max_less_equal_than_required",
+                "message": "Must be no greater than 94670856.", "params": {"threshold": 94_670_856}}},
+            "fileToken": {"secret": {"code": "validation_length_out_of_range",
+                "message": "The length must be between 30 and 255.", "params": {"max": 255, "min": 30}}}
+        })
+    );
+    for bad in [json!("x"), json!(10.5)] {
+        let (s, body) = srv
+            .send(
+                "PATCH",
+                "/api/collections/users",
+                Some(&su),
+                Some(json!({"authToken": {"duration": bad}})),
+            )
+            .await;
+        assert_eq!(
+            (s, &body["message"]),
+            (
+                400,
+                &json!("Failed to load the submitted data due to invalid formatting.")
+            ),
+            "{bad}"
+        );
+    }
+    let secret = "s".repeat(40);
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/users",
+            Some(&su),
+            Some(json!({"authToken": {"duration": 3600, "secret": secret}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &body["authToken"]["duration"]),
+        (200, &json!(3600)),
+        "{body}"
+    );
+    let (s, body) = srv
+        .send(
+            "PATCH",
+            "/api/collections/users",
+            Some(&su),
+            Some(json!({"authToken": {"duration": null}})),
+        )
+        .await;
+    assert_eq!(
+        (s, &body["authToken"]["duration"]),
+        (200, &json!(3600)),
+        "{body}"
+    );
+    let (_, users) = srv
+        .send("GET", "/api/collections/users", Some(&su), None)
+        .await;
+    assert_eq!(
+        users["authToken"],
+        json!({"duration": 3600}),
+        "secrets stay hidden"
+    );
+}
+
 kulisse_testkit::engine_tests!(
+    token_durations_and_secrets_are_checked_like_pocketbase,
     areas_not_built_yet_answer_pocketbase_404,
     each_change_is_seen_by_the_next_request,
     geo_points_are_written_lon_first,
