@@ -21,6 +21,9 @@ enum Want {
     ClientError,
     /// Exactly this status (for inputs PocketBase accepts, such as an unknown `expand`).
     Status(u16),
+    /// The dashboard's answer to a visitor without a session: a page (4xx) or a redirect
+    /// to the sign-in (3xx), never a 5xx.
+    Page,
 }
 
 /// One malformed request.
@@ -109,6 +112,7 @@ fn corpus() -> Vec<Row> {
     let many_comparisons = vec!["n > 1"; 250].join(" && ");
     let deep_groups = format!("{}n > 1{}", "(".repeat(100), ")".repeat(100));
     let form = "multipart/form-data; boundary=XyZ";
+    let urlencoded = "application/x-www-form-urlencoded";
     vec![
         // Bodies.
         row("POST", RECORDS).json("{not json"),
@@ -506,6 +510,43 @@ fn corpus() -> Vec<Row> {
             .su()
             .json(r#"{"meta": {"appName": ["not", "a", "string"]}}"#),
         row("GET", "/api/collections?filter=((").su(),
+        // The dashboard, to a visitor without a session (its forms check the origin and
+        // a token first; what a signed-in superuser sends is the API's input again).
+        row("POST", "/_/login")
+            .body(urlencoded, "email=%ZZ%&password=%%")
+            .want(Want::Page),
+        row("POST", "/_/login")
+            .body(urlencoded, format!("email={}&password=x", "a".repeat(1_500_000)))
+            .want(Want::Page),
+        row("POST", "/_/login")
+            .body(urlencoded, "email=a%00b%40example.com&password=%00")
+            .want(Want::Page),
+        row("POST", "/_/login")
+            .json(r#"{"email": "a@example.com", "password": "x"}"#)
+            .want(Want::Page),
+        row("POST", "/_/login")
+            .body(form, multipart(&[("email", "", "a@example.com")]))
+            .want(Want::Page),
+        row("POST", "/_/login").body(urlencoded, "").want(Want::Page),
+        row("POST", "/_/login/code")
+            .body(urlencoded, "otpId=%00&password=1&email=x")
+            .want(Want::Page),
+        row("GET", "/_/install/notatoken").want(Want::Page),
+        row("GET", format!("/_/install/{}", "x".repeat(20_000))).want(Want::Page),
+        row("POST", "/_/install/eyJhbGciOiJIUzI1NiJ9.e30.bad")
+            .body(urlencoded, "email=a@example.com&password=1234567890&passwordConfirm=1")
+            .want(Want::Page),
+        row("GET", "/_/collections/posts?perPage=999999999&page=-1&sort=%00").want(Want::Page),
+        row("GET", "/_/collections/%00/records/new").want(Want::Page),
+        row("GET", "/_/collections/posts/export?format=exe").want(Want::Page),
+        row("POST", "/_/collections/posts/delete-selected")
+            .body(urlencoded, "ids=rec000000000001")
+            .want(Want::Page),
+        row("POST", "/_/logout").want(Want::Page),
+        row("GET", "/_/settings?section=%00%FF").want(Want::Page),
+        row("GET", "/_/assets/deadbeef/../../../etc/passwd").want(Want::Page),
+        row("GET", "/_/assets/deadbeef/nope.js").want(Want::Page),
+        row("GET", format!("/_/{}", "a/".repeat(5_000))).want(Want::Page),
     ]
 }
 
@@ -605,6 +646,8 @@ async fn every_malformed_request_gets_a_bounded_pocketbase_4xx() {
             Want::Status(want) => Err(format!("{status}, want {want}")),
             Want::ClientError if !(400..500).contains(&status) => Err(format!("{status}")),
             Want::ClientError => pocketbase_shaped(status, &body),
+            Want::Page if (300..500).contains(&status) => Ok(()),
+            Want::Page => Err(format!("{status}, want a page or a redirect")),
         };
         if let Err(why) = verdict {
             let body = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
