@@ -20,8 +20,8 @@
 //! writer's next frame into a new block waited for that lock, up to 50-70 ms. Allocating
 //! [`GROW`] at a time, [`GROW_BEFORE`] before the WAL reaches the end of what is allocated,
 //! leaves writeback nothing to allocate. The allocation is beyond the file's end (its size
-//! is unchanged, so SQLite reads nothing new), at most [`GROW`] more than the WAL uses, and
-//! freed with the WAL when the database closes.
+//! is unchanged, so SQLite reads nothing new), less than [`GROW`] + [`GROW_BEFORE`] (96 MiB)
+//! past the longest the WAL has been, and freed with the WAL when the database closes.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
