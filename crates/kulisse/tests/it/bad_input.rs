@@ -498,6 +498,24 @@ fn corpus() -> Vec<Row> {
             .json(r#"{"mfa": {"enabled": true, "duration": -1}}"#),
         row("PATCH", "/api/collections/users")
             .su()
+            .json(r#"{"authToken": {"duration": -5}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"authToken": {"duration": 1e300}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"fileToken": {"duration": "180"}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"verificationToken": {"duration": 99999999999999999999}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(format!(r#"{{"authToken": {{"secret": "{}"}}}}"#, "s".repeat(1 << 20))),
+        row("PATCH", "/api/collections/users")
+            .su()
+            .json(r#"{"passwordResetToken": {"secret": "short\u0000"}}"#),
+        row("PATCH", "/api/collections/users")
+            .su()
             .json(r#"{"otp": {"enabled": true, "length": 1e300}}"#),
         row("PATCH", "/api/collections/_superusers")
             .su()
